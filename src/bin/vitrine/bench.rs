@@ -1,0 +1,85 @@
+//! `vitrine bench …`: benchmarks that print JSON. Figures are medians of several runs.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use vitrine::{Catalog, ImportOptions};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Import throughput (decode, orientation, hash, thumbnail) into a fresh catalog each run.
+    Import {
+        /// Folders and CSVs to import. Default: the Luma demo catalog in ../shared.
+        #[arg(long = "source", value_name = "PATH")]
+        sources: Vec<PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+pub fn luma_sources() -> Result<Vec<PathBuf>> {
+    let root = PathBuf::from("../shared/catalogs/luma");
+    if !root.is_dir() {
+        bail!(
+            "no --source given and the demo catalog is not at {}",
+            root.display()
+        );
+    }
+    Ok(vec![root.join("products.csv"), root.join("images")])
+}
+
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Import { sources, runs } => {
+            let sources = if sources.is_empty() {
+                luma_sources()?
+            } else {
+                sources
+            };
+            let mut seconds = Vec::new();
+            let mut photos = 0;
+            for i in 0..runs.max(1) {
+                let dir =
+                    std::env::temp_dir().join(format!("vitrine-bench-{}-{i}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                let mut catalog = Catalog::open(&dir)?;
+                let opts = ImportOptions {
+                    sources: sources.clone(),
+                    ..ImportOptions::default()
+                };
+                let report = catalog.import(&opts, &|_| {}, &AtomicBool::new(false))?;
+                photos = report.photos_processed + report.photos_reused;
+                seconds.push(report.seconds);
+                drop(catalog);
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            let med = median(seconds.clone());
+            let out = serde_json::json!({
+                "bench": "import",
+                "sources": sources,
+                "photos": photos,
+                "threads": rayon::current_num_threads(),
+                "runs_seconds": seconds,
+                "median_seconds": med,
+                "median_images_per_second": photos as f64 / med,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,234 @@
+//! Human-readable output and progress display.
+
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use vitrine::{Catalog, ImportErrorRecord, ImportEvent, ImportReport, ImportRun, Product, Stats};
+
+/// A progress bar on a terminal, JSON lines with `--json`, nothing otherwise.
+pub struct ImportProgress {
+    json: bool,
+    bar: Mutex<Option<ProgressBar>>,
+    terminal: bool,
+}
+
+impl ImportProgress {
+    pub fn new(json: bool, terminal: bool) -> Self {
+        ImportProgress {
+            json,
+            bar: Mutex::new(None),
+            terminal,
+        }
+    }
+
+    pub fn event(&self, e: &ImportEvent) {
+        if self.json {
+            if let Ok(line) = serde_json::to_string(e) {
+                println!("{line}");
+            }
+            return;
+        }
+        if !self.terminal {
+            return;
+        }
+        let Ok(mut bar) = self.bar.lock() else { return };
+        match e {
+            ImportEvent::Planned { to_process, .. } => {
+                let b = ProgressBar::new(*to_process as u64);
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} reading photos [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                *bar = Some(b);
+            }
+            ImportEvent::Progress { done, skipped, .. } => {
+                if let Some(b) = bar.as_ref() {
+                    b.set_position(*done as u64);
+                    if *skipped > 0 {
+                        b.set_message(format!("({skipped} skipped)"));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Ok(mut bar) = self.bar.lock()
+            && let Some(b) = bar.take()
+        {
+            b.finish_and_clear();
+        }
+    }
+}
+
+pub fn describe_error(e: &ImportErrorRecord) -> String {
+    match e.line {
+        Some(line) => format!("{}:{line}  [{}] {}", e.item, e.kind, e.message),
+        None => format!("{}  [{}] {}", e.item, e.kind, e.message),
+    }
+}
+
+pub fn print_import_report(r: &ImportReport) {
+    let rate = if r.seconds > 0.0 {
+        (r.photos_processed + r.photos_reused) as f64 / r.seconds
+    } else {
+        0.0
+    };
+    println!(
+        "Import {} in {:.1} s ({} photos read, {rate:.0}/s)",
+        r.status,
+        r.seconds,
+        r.photos_processed + r.photos_reused
+    );
+    println!(
+        "  products: {} added, {} updated, {} unchanged",
+        r.products_added, r.products_updated, r.products_unchanged
+    );
+    println!(
+        "  photos:   {} added, {} updated, {} unchanged",
+        r.images_added, r.images_updated, r.images_unchanged
+    );
+    if !r.skipped.is_empty() {
+        println!(
+            "  skipped:  {} (all of them: vitrine errors)",
+            r.skipped.len()
+        );
+        for e in r.skipped.iter().take(10) {
+            println!("    {}", describe_error(e));
+        }
+        if r.skipped.len() > 10 {
+            println!("    … and {} more", r.skipped.len() - 10);
+        }
+    }
+    if !r.missing.is_empty() {
+        if r.pruned_images + r.pruned_products > 0 {
+            println!(
+                "  removed:  {} products and {} photos no longer in their sources",
+                r.pruned_products, r.pruned_images
+            );
+        } else {
+            println!(
+                "  missing:  {} items are no longer in their sources (import again with --prune to remove them)",
+                r.missing.len()
+            );
+        }
+        for m in r.missing.iter().take(10) {
+            println!(
+                "    {} {} ({})",
+                m.sku,
+                m.path.as_deref().unwrap_or(""),
+                m.reason
+            );
+        }
+    }
+}
+
+pub fn print_stats(catalog: &Catalog, s: &Stats) {
+    println!("Catalog:   {}", catalog.dir().display());
+    println!("Products:  {}", s.products);
+    println!(
+        "Photos:    {} ({} distinct){}",
+        s.images,
+        s.distinct_photos,
+        if s.products_without_images > 0 {
+            format!(", {} products without a photo", s.products_without_images)
+        } else {
+            String::new()
+        }
+    );
+    println!("Imports:   {}", s.import_runs);
+    if !s.categories.is_empty() {
+        println!("Categories:");
+        for (c, n) in &s.categories {
+            println!("  {n:>6}  {}", if c.is_empty() { "(none)" } else { c });
+        }
+    }
+    if !s.embeddings.is_empty() {
+        println!("Embeddings:");
+        for (model, kind, n) in &s.embeddings {
+            println!("  {n:>6}  {kind} × {model}");
+        }
+    }
+}
+
+pub fn print_runs(runs: &[ImportRun]) {
+    if runs.is_empty() {
+        println!("No imports yet.");
+    }
+    for r in runs {
+        let count = |k: &str| r.counts.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        println!(
+            "#{:<4} {:<11} +{} products, +{} photos, {} skipped   {}",
+            r.id,
+            r.status,
+            count("products_added"),
+            count("images_added"),
+            r.errors,
+            r.sources.join(" ")
+        );
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(n.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+pub fn price(p: Option<f64>) -> String {
+    p.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())
+}
+
+pub fn print_product_table(products: &[Product]) {
+    if products.is_empty() {
+        println!("No products. Import some with: vitrine import FOLDER-OR-CSV");
+        return;
+    }
+    println!(
+        "{:<16} {:<34} {:<30} {:>8} {:>6}",
+        "SKU", "TITLE", "CATEGORY", "PRICE", "PHOTOS"
+    );
+    for p in products {
+        println!(
+            "{:<16} {:<34} {:<30} {:>8} {:>6}",
+            clip(&p.sku, 16),
+            clip(&p.title, 34),
+            clip(&p.category, 30),
+            price(p.price),
+            p.images.len()
+        );
+    }
+}
+
+pub fn print_product(catalog: &Catalog, p: &Product) {
+    println!("{}  ({})", p.title, p.sku);
+    println!("  category:    {}", p.category);
+    println!("  colour:      {}", p.color);
+    println!("  price:       {}", price(p.price));
+    println!("  source:      {} ({})", p.source, p.origin.as_str());
+    if !p.description.is_empty() {
+        println!("  description: {}", clip(&p.description, 300));
+    }
+    for (k, v) in &p.attributes {
+        println!("  {k}: {v}");
+    }
+    println!("  photos:");
+    for i in &p.images {
+        println!(
+            "    {} {}×{} {} {}  thumbnail: {}",
+            i.path,
+            i.width,
+            i.height,
+            i.view,
+            i.color,
+            catalog.thumbnail_path(&i.hash).display()
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! A catalog: one folder holding `catalog.sqlite` and a thumbnail cache, and the public API over it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+pub const DB_FILE: &str = "catalog.sqlite";
+pub const THUMBS_DIR: &str = "thumbs";
+
+/// Where a product came from: a row of a CSV, or a photo found in a folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Csv,
+    Folder,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Csv => "csv",
+            Origin::Folder => "folder",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Origin {
+        if s == "csv" {
+            Origin::Csv
+        } else {
+            Origin::Folder
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Product {
+    pub id: i64,
+    pub sku: String,
+    pub title: String,
+    pub description: String,
+    /// Category path with `/` between levels, e.g. `Women/Tops/Jackets`.
+    pub category: String,
+    /// The product's colours, comma-separated when its photos show several.
+    pub color: String,
+    pub price: Option<f64>,
+    pub attributes: Map<String, Value>,
+    pub origin: Origin,
+    pub source: String,
+    pub images: Vec<Image>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Image {
+    pub id: i64,
+    pub product_id: i64,
+    pub path: String,
+    /// blake3 of the file's bytes, hex.
+    pub hash: String,
+    pub width: u32,
+    pub height: u32,
+    pub view: String,
+    pub color: String,
+    pub position: i64,
+    pub attributes: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    /// Category prefix: `Women/Tops` matches `Women/Tops` and `Women/Tops/Jackets`.
+    pub category: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub products: i64,
+    pub images: i64,
+    pub distinct_photos: i64,
+    pub products_without_images: i64,
+    pub categories: Vec<(String, i64)>,
+    pub embeddings: Vec<(String, String, i64)>,
+    pub import_runs: i64,
+    pub schema_version: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportRun {
+    pub id: i64,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub status: String,
+    pub sources: Vec<String>,
+    pub counts: Map<String, Value>,
+    pub errors: i64,
+}
+
+/// An item an import skipped, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportErrorRecord {
+    /// The file (or CSV file) concerned.
+    pub item: String,
+    /// The CSV line, 1-based, counting the header.
+    pub line: Option<i64>,
+    /// A stable code for the reason, e.g. `corrupt_image` or `bad_price`.
+    pub kind: String,
+    pub message: String,
+}
+
+pub struct Catalog {
+    dir: PathBuf,
+    pub(crate) store: Store,
+}
+
+impl Catalog {
+    /// Opens the catalog in `dir`, creating the folder and an empty catalog if needed.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Catalog> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(dir.join(THUMBS_DIR)).map_err(|e| Error::io(&dir, e))?;
+        let store = Store::open(&dir.join(DB_FILE))?;
+        Ok(Catalog { dir, store })
+    }
+
+    /// The per-user default catalog folder (e.g. `~/.local/share/vitrine/catalog` on Linux).
+    pub fn default_dir() -> Result<PathBuf> {
+        directories::ProjectDirs::from("app", "Vitrine", "vitrine")
+            .map(|d| d.data_dir().join("catalog"))
+            .ok_or(Error::NoDefaultLocation)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn thumbs_dir(&self) -> PathBuf {
+        self.dir.join(THUMBS_DIR)
+    }
+
+    /// The thumbnail of a photo with this content hash (long side at most 320 px, JPEG).
+    pub fn thumbnail_path(&self, hash: &str) -> PathBuf {
+        thumbnail_path(&self.thumbs_dir(), hash)
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        self.store.stats()
+    }
+
+    pub fn products(&self, filter: &ProductFilter) -> Result<Vec<Product>> {
+        self.store.products(filter)
+    }
+
+    pub fn product(&self, sku: &str) -> Result<Product> {
+        self.store.product_by_sku(sku)
+    }
+
+    /// Import runs, newest first.
+    pub fn import_runs(&self, limit: usize) -> Result<Vec<ImportRun>> {
+        self.store.runs(limit)
+    }
+
+    /// What an import run skipped; the latest run when `run` is `None`.
+    pub fn import_errors(&self, run: Option<i64>) -> Result<Vec<ImportErrorRecord>> {
+        let run = match run {
+            Some(r) => r,
+            None => match self.store.runs(1)?.first() {
+                Some(r) => r.id,
+                None => return Ok(Vec::new()),
+            },
+        };
+        self.store.errors(run)
+    }
+
+    /// SQLite's `PRAGMA integrity_check` plus a foreign-key check: `ok` when all is well.
+    pub fn integrity_check(&self) -> Result<String> {
+        self.store.integrity_check()
+    }
+
+    /// Writes every product as CSV, one row per product, photos joined by `|`.
+    pub fn export_csv(&self, out: impl Write) -> Result<()> {
+        let products = self.products(&ProductFilter::default())?;
+        let mut attr_keys: Vec<String> = products
+            .iter()
+            .flat_map(|p| p.attributes.keys().cloned())
+            .collect();
+        attr_keys.sort();
+        attr_keys.dedup();
+        let mut w = csv::Writer::from_writer(out);
+        let mut header: Vec<String> = [
+            "sku",
+            "title",
+            "description",
+            "category",
+            "color",
+            "price",
+            "images",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        header.extend(attr_keys.iter().cloned());
+        w.write_record(&header)?;
+        for p in &products {
+            let images: Vec<&str> = p.images.iter().map(|i| i.path.as_str()).collect();
+            let mut row = vec![
+                p.sku.clone(),
+                p.title.clone(),
+                p.description.clone(),
+                p.category.clone(),
+                p.color.clone(),
+                p.price.map(|v| v.to_string()).unwrap_or_default(),
+                images.join("|"),
+            ];
+            for k in &attr_keys {
+                row.push(match p.attributes.get(k) {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(s)) => s.clone(),
+                    Some(v) => v.to_string(),
+                });
+            }
+            w.write_record(&row)?;
+        }
+        w.flush().map_err(|e| Error::io("<export>", e))?;
+        Ok(())
+    }
+
+    /// Writes every product, with its photos, as a JSON array.
+    pub fn export_json(&self, mut out: impl Write) -> Result<()> {
+        let products = self.products(&ProductFilter::default())?;
+        serde_json::to_writer_pretty(&mut out, &products)?;
+        writeln!(out).map_err(|e| Error::io("<export>", e))?;
+        Ok(())
+    }
+}
+
+pub(crate) fn thumbnail_path(thumbs: &Path, hash: &str) -> PathBuf {
+    let prefix = hash.get(..2).unwrap_or("00");
+    thumbs.join(prefix).join(format!("{hash}.jpg"))
+}

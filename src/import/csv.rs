@@ -1,0 +1,656 @@
+//! Reading a product CSV: encoding and delimiter detection, header auto-mapping, row checks,
+//! and grouping the rows that share a SKU into one product.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+use crate::catalog::ImportErrorRecord;
+use crate::store::ProductData;
+
+/// A product field a CSV column can be mapped to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Sku,
+    Title,
+    Description,
+    Category,
+    Color,
+    Price,
+    Images,
+    View,
+}
+
+impl Field {
+    pub const ALL: [Field; 8] = [
+        Field::Sku,
+        Field::Title,
+        Field::Description,
+        Field::Category,
+        Field::Color,
+        Field::Price,
+        Field::Images,
+        Field::View,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Sku => "sku",
+            Field::Title => "title",
+            Field::Description => "description",
+            Field::Category => "category",
+            Field::Color => "color",
+            Field::Price => "price",
+            Field::Images => "images",
+            Field::View => "view",
+        }
+    }
+
+    /// Header names recognised for the field, normalised (lower case, letters and digits
+    /// only), best first. For the SKU, a column that groups variants into one product
+    /// (Magento's parent id, Shopify's handle, Google Merchant's item group) wins over a
+    /// per-variant SKU, so the variants' rows become one product with several photos.
+    fn synonyms(self) -> &'static [&'static str] {
+        match self {
+            Field::Sku => &[
+                "productid",
+                "parentsku",
+                "parentid",
+                "itemgroupid",
+                "handle",
+                "sku",
+                "variantsku",
+                "id",
+                "itemid",
+                "productcode",
+            ],
+            Field::Title => &["title", "name", "productname", "producttitle", "itemname"],
+            Field::Description => &[
+                "description",
+                "desc",
+                "bodyhtml",
+                "body",
+                "productdescription",
+                "longdescription",
+                "details",
+            ],
+            Field::Category => &[
+                "category",
+                "categorypath",
+                "categories",
+                "productcategory",
+                "producttype",
+                "type",
+                "department",
+            ],
+            Field::Color => &[
+                "color",
+                "colour",
+                "variantcolor",
+                "variantcolour",
+                "optioncolor",
+            ],
+            Field::Price => &["price", "variantprice", "unitprice", "saleprice", "amount"],
+            Field::Images => &[
+                "image",
+                "images",
+                "imagefile",
+                "imagepath",
+                "imagefiles",
+                "imagepaths",
+                "imagesrc",
+                "photo",
+                "photos",
+                "picture",
+                "filename",
+                "file",
+            ],
+            Field::View => &["view", "imageview", "angle", "imagerole", "imagelabel"],
+        }
+    }
+}
+
+impl FromStr for Field {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let n = normalise_header(s);
+        Field::ALL
+            .into_iter()
+            .find(|f| {
+                f.name() == n
+                    || (n == "colour" && *f == Field::Color)
+                    || (n == "image" && *f == Field::Images)
+            })
+            .ok_or_else(|| {
+                format!(
+                    "unknown field {s:?}; fields are {}",
+                    Field::ALL.map(|f| f.name()).join(", ")
+                )
+            })
+    }
+}
+
+fn normalise_header(h: &str) -> String {
+    h.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Which column holds which field; every other column is kept as an attribute.
+#[derive(Debug, Clone)]
+pub struct ColumnMap {
+    pub fields: HashMap<Field, usize>,
+    pub attributes: Vec<(usize, String)>,
+}
+
+/// Maps headers to fields. `overrides` name the header for a field exactly (case-insensitive).
+pub fn map_columns(headers: &[String], overrides: &[(Field, String)]) -> Result<ColumnMap, String> {
+    let mut fields = HashMap::new();
+    for (field, header) in overrides {
+        let wanted = header.trim();
+        let idx = headers
+            .iter()
+            .position(|h| h.trim() == wanted)
+            .or_else(|| {
+                headers
+                    .iter()
+                    .position(|h| h.trim().eq_ignore_ascii_case(wanted))
+            })
+            .ok_or_else(|| {
+                format!(
+                    "--map {}={wanted:?}: no such column; the columns are {}",
+                    field.name(),
+                    headers
+                        .iter()
+                        .map(|h| format!("{h:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+        fields.insert(*field, idx);
+    }
+    let normalised: Vec<String> = headers.iter().map(|h| normalise_header(h)).collect();
+    for field in Field::ALL {
+        if fields.contains_key(&field) {
+            continue;
+        }
+        let taken: Vec<usize> = fields.values().copied().collect();
+        if let Some(idx) = field.synonyms().iter().find_map(|syn| {
+            normalised
+                .iter()
+                .enumerate()
+                .find(|(i, n)| n.as_str() == *syn && !taken.contains(i))
+                .map(|(i, _)| i)
+        }) {
+            fields.insert(field, idx);
+        }
+    }
+    if !fields.contains_key(&Field::Sku) && !fields.contains_key(&Field::Title) {
+        return Err(format!(
+            "no column for the SKU or the title (looked for headers such as sku, id, title, name); \
+             the columns are {}; name them with --map sku=COLUMN or --map title=COLUMN",
+            headers
+                .iter()
+                .map(|h| format!("{h:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let used: Vec<usize> = fields.values().copied().collect();
+    let attributes = headers
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| !used.contains(i) && !h.trim().is_empty())
+        .map(|(i, h)| (i, h.trim().to_string()))
+        .collect();
+    Ok(ColumnMap { fields, attributes })
+}
+
+/// One photo reference of a product, as a CSV row gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvImage {
+    pub reference: String,
+    pub view: String,
+    pub color: String,
+    pub attributes: Map<String, Value>,
+    pub line: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvProduct {
+    pub data: ProductData,
+    pub images: Vec<CsvImage>,
+    pub line: i64,
+}
+
+#[derive(Debug, Default)]
+pub struct CsvContents {
+    pub products: Vec<CsvProduct>,
+    /// SKUs the file names, including rows that were skipped (so a prune never drops them).
+    pub mentioned_skus: Vec<String>,
+    pub errors: Vec<ImportErrorRecord>,
+}
+
+/// Decodes a CSV file's bytes: UTF-8 (with or without BOM), else Windows-1252 as Excel writes.
+pub fn decode_text(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned(),
+    }
+}
+
+/// The delimiter that splits the header line into the most fields: `,`, `;`, tab or `|`.
+fn sniff_delimiter(text: &str) -> u8 {
+    let first = text.lines().next().unwrap_or("");
+    let mut best = (b',', 0usize);
+    for d in [b',', b';', b'\t', b'|'] {
+        let mut n = 0;
+        let mut quoted = false;
+        for c in first.bytes() {
+            if c == b'"' {
+                quoted = !quoted;
+            } else if c == d && !quoted {
+                n += 1;
+            }
+        }
+        if n > best.1 {
+            best = (d, n);
+        }
+    }
+    best.0
+}
+
+/// Parses a price such as `34`, `$1,299.00`, `12,50 €` or `1.299,00`. `None` if it is not one.
+pub fn parse_price(raw: &str) -> Option<f64> {
+    let s: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '$' | '€' | '£' | '¥' | '\u{a0}'))
+        .collect();
+    let s = s
+        .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+        .trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    {
+        return None;
+    }
+    let (dots, commas) = (s.matches('.').count(), s.matches(',').count());
+    let normal = match (dots, commas) {
+        (_, 0) if dots <= 1 => s.to_string(),
+        (0, _) => {
+            let last = s.rsplit(',').next().unwrap_or("");
+            if commas == 1 && (1..=2).contains(&last.len()) {
+                s.replace(',', ".")
+            } else {
+                s.replace(',', "")
+            }
+        }
+        (_, 0) => s.replace('.', ""),
+        _ => {
+            let (di, ci) = (s.rfind('.')?, s.rfind(',')?);
+            if di > ci {
+                s.replace(',', "")
+            } else {
+                s.replace('.', "").replace(',', ".")
+            }
+        }
+    };
+    let v: f64 = normal.parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some(v)
+}
+
+/// `Women > Tops > Jackets` and `Women/Tops/Jackets` both become `Women/Tops/Jackets`.
+pub fn normalise_category(raw: &str) -> String {
+    raw.split(['/', '>'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Product descriptions often carry HTML (Shopify's Body HTML); keep the text only.
+pub fn strip_html(raw: &str) -> String {
+    if !raw.contains('<') && !raw.contains('&') {
+        return raw.trim().to_string();
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut in_tag = false;
+    for c in raw.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let out = out
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for w in s
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push('-');
+        }
+        out.extend(w.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+fn same_text(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    norm(a) == norm(b)
+}
+
+/// Reads and groups a product CSV. A file-level problem (unreadable, no header, no usable
+/// columns) is an `Err`; row-level problems are listed in `errors` and the rows skipped.
+pub fn read_products(
+    path: &Path,
+    overrides: &[(Field, String)],
+) -> Result<CsvContents, ImportErrorRecord> {
+    let item = path.to_string_lossy().to_string();
+    let file_error = |kind: &str, message: String| ImportErrorRecord {
+        item: item.clone(),
+        line: None,
+        kind: kind.to_string(),
+        message,
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|e| file_error("unreadable_file", format!("cannot read the CSV: {e}")))?;
+    let text = decode_text(&bytes);
+    if text.trim().is_empty() {
+        return Err(file_error("empty_csv", "the CSV file is empty".into()));
+    }
+    let delimiter = sniff_delimiter(&text);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| file_error("malformed_csv", format!("cannot read the header row: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let map = map_columns(&headers, overrides).map_err(|m| file_error("unmapped_columns", m))?;
+    let image_separators: &[char] = if delimiter == b';' {
+        &['|']
+    } else {
+        &['|', ';']
+    };
+
+    let mut out = CsvContents::default();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as i64);
+                out.errors.push(ImportErrorRecord {
+                    item: item.clone(),
+                    line,
+                    kind: "malformed_row".into(),
+                    message: format!("malformed CSV row: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line() as i64).unwrap_or(0);
+        let row_error = |kind: &str, message: String| ImportErrorRecord {
+            item: item.clone(),
+            line: Some(line),
+            kind: kind.to_string(),
+            message,
+        };
+        if record.iter().all(|f| f.trim().is_empty()) {
+            out.errors.push(row_error("empty_row", "empty row".into()));
+            continue;
+        }
+        if record.len() != headers.len() {
+            out.errors.push(row_error(
+                "malformed_row",
+                format!(
+                    "the row has {} fields where the header has {}",
+                    record.len(),
+                    headers.len()
+                ),
+            ));
+            continue;
+        }
+        let get = |f: Field| map.fields.get(&f).map(|&i| record[i].trim()).unwrap_or("");
+        let title = get(Field::Title).to_string();
+        let sku = match map.fields.get(&Field::Sku) {
+            Some(_) => get(Field::Sku).to_string(),
+            None => slug(&title),
+        };
+        if sku.is_empty() {
+            out.errors
+                .push(row_error("missing_sku", "the row has no SKU".into()));
+            continue;
+        }
+        out.mentioned_skus.push(sku.clone());
+        let price = match get(Field::Price) {
+            "" => None,
+            raw => match parse_price(raw) {
+                Some(p) => Some(p),
+                None => {
+                    out.errors.push(row_error(
+                        "bad_price",
+                        format!("SKU {sku}: {raw:?} is not a price"),
+                    ));
+                    continue;
+                }
+            },
+        };
+        let color = get(Field::Color).to_string();
+        let row_attributes: Map<String, Value> = map
+            .attributes
+            .iter()
+            .filter(|(i, _)| !record[*i].trim().is_empty())
+            .map(|(i, h)| (h.clone(), Value::String(record[*i].trim().to_string())))
+            .collect();
+        let images: Vec<CsvImage> = get(Field::Images)
+            .split(image_separators)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|r| CsvImage {
+                reference: r.to_string(),
+                view: get(Field::View).to_string(),
+                color: color.clone(),
+                attributes: row_attributes.clone(),
+                line,
+            })
+            .collect();
+
+        let key = sku.clone();
+        match index.get(&sku) {
+            Some(&i) => {
+                let p = &mut out.products[i];
+                if !title.is_empty()
+                    && !p.data.title.is_empty()
+                    && !same_text(&title, &p.data.title)
+                {
+                    out.errors.push(row_error(
+                        "duplicate_sku",
+                        format!(
+                            "SKU {sku} is already used by {:?} (line {}); this row's title is {title:?}",
+                            p.data.title, p.line
+                        ),
+                    ));
+                    continue;
+                }
+                let d = &mut p.data;
+                if d.title.is_empty() {
+                    d.title = title;
+                }
+                if d.description.is_empty() {
+                    d.description = strip_html(get(Field::Description));
+                }
+                if d.category.is_empty() {
+                    d.category = normalise_category(get(Field::Category));
+                }
+                d.price = match (d.price, price) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                add_color(&mut d.color, &color);
+                p.images.extend(images);
+            }
+            None => {
+                let mut data = ProductData {
+                    sku: sku.clone(),
+                    title,
+                    description: strip_html(get(Field::Description)),
+                    category: normalise_category(get(Field::Category)),
+                    color: String::new(),
+                    price,
+                    attributes: Map::new(),
+                };
+                add_color(&mut data.color, &color);
+                index.insert(sku, out.products.len());
+                out.products.push(CsvProduct { data, images, line });
+            }
+        }
+        // Attributes are gathered per row; the product keeps one value, or all distinct values.
+        let p = &mut out.products[index[&key]];
+        for (k, v) in row_attributes {
+            match p.data.attributes.get_mut(&k) {
+                None => {
+                    p.data.attributes.insert(k, v);
+                }
+                Some(Value::Array(vs)) => {
+                    if !vs.contains(&v) {
+                        vs.push(v);
+                    }
+                }
+                Some(existing) => {
+                    if *existing != v {
+                        *existing = Value::Array(vec![existing.clone(), v]);
+                    }
+                }
+            }
+        }
+    }
+    for p in &mut out.products {
+        if p.data.title.is_empty() {
+            p.data.title = p.data.sku.clone();
+        }
+        // A photo row keeps only the attributes on which the product's rows differ.
+        let attrs = &p.data.attributes;
+        for img in &mut p.images {
+            img.attributes
+                .retain(|k, _| matches!(attrs.get(k), Some(Value::Array(_))));
+        }
+    }
+    Ok(out)
+}
+
+fn add_color(colors: &mut String, c: &str) {
+    if c.is_empty() || colors.split(", ").any(|x| x.eq_ignore_ascii_case(c)) {
+        return;
+    }
+    if !colors.is_empty() {
+        colors.push_str(", ");
+    }
+    colors.push_str(c);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices() {
+        assert_eq!(parse_price("34"), Some(34.0));
+        assert_eq!(parse_price("$1,299.00"), Some(1299.0));
+        assert_eq!(parse_price("12,50 €"), Some(12.5));
+        assert_eq!(parse_price("1.299,00"), Some(1299.0));
+        assert_eq!(parse_price("USD 7.5"), Some(7.5));
+        assert_eq!(parse_price("1,299"), Some(1299.0));
+        assert_eq!(parse_price("abc"), None);
+        assert_eq!(parse_price("-3"), None);
+        assert_eq!(parse_price("1.2.3,4,5"), None);
+    }
+
+    #[test]
+    fn grouping_column_wins_over_variant_sku() {
+        let h: Vec<String> = ["product_id", "sku", "Name", "Colour", "image_file"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let m = map_columns(&h, &[]).unwrap();
+        assert_eq!(m.fields[&Field::Sku], 0);
+        assert_eq!(m.fields[&Field::Title], 2);
+        assert_eq!(m.fields[&Field::Color], 3);
+        assert_eq!(m.fields[&Field::Images], 4);
+        assert_eq!(m.attributes, vec![(1, "sku".to_string())]);
+    }
+
+    #[test]
+    fn override_maps_a_named_column() {
+        let h: Vec<String> = ["Product Name", "Ref"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let m = map_columns(
+            &h,
+            &[
+                (Field::Title, "product name".into()),
+                (Field::Sku, "Ref".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(m.fields[&Field::Title], 0);
+        assert_eq!(m.fields[&Field::Sku], 1);
+        assert!(map_columns(&h, &[(Field::Title, "nope".into())]).is_err());
+    }
+
+    #[test]
+    fn categories_and_html() {
+        assert_eq!(
+            normalise_category(" Women > Tops >Jackets "),
+            "Women/Tops/Jackets"
+        );
+        assert_eq!(
+            strip_html("<p>Soft &amp; warm</p><br>cotton"),
+            "Soft & warm cotton"
+        );
+    }
+
+    #[test]
+    fn windows_1252_is_decoded() {
+        assert_eq!(decode_text(b"caf\xe9"), "café");
+        assert_eq!(decode_text(b"\xEF\xBB\xBFsku"), "sku");
+    }
+
+    #[test]
+    fn semicolon_delimited_files_are_sniffed() {
+        assert_eq!(sniff_delimiter("sku;title;price\n1;a;2"), b';');
+        assert_eq!(sniff_delimiter("sku,title\n"), b',');
+    }
+}

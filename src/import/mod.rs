@@ -1,0 +1,903 @@
+//! Importing folders of photos and product CSVs into a catalog, incrementally.
+//!
+//! The plan is made first (scan folders, read CSVs, match photos to products), CSV products are
+//! written, then photos are hashed, decoded and thumbnailed in parallel while this thread commits
+//! the results in batches. A photo whose size and modification time match the store is not read
+//! again; one whose bytes hash the same is not decoded again. Every batch is one transaction, so
+//! a killed import leaves a consistent store and a rerun resumes where it stopped.
+
+pub mod csv;
+mod scan;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::catalog::{Catalog, ImportErrorRecord, Origin, thumbnail_path};
+use crate::error::{Error, Result};
+use crate::photo::{self, PhotoError};
+use crate::store::{Change, ImageData, KnownFile, ProductData, Store};
+
+pub use self::csv::Field;
+pub use scan::odd_name;
+
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Folders, CSV files and single photos.
+    pub sources: Vec<PathBuf>,
+    /// `--map FIELD=COLUMN` overrides for CSV header mapping.
+    pub mapping: Vec<(Field, String)>,
+    /// Remove what disappeared from the sources since the last import.
+    pub prune: bool,
+    /// Photos with more pixels than this are skipped, checked from the header.
+    pub max_pixels: u64,
+    /// Photos per transaction.
+    pub batch_size: usize,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            sources: Vec::new(),
+            mapping: Vec::new(),
+            prune: false,
+            max_pixels: photo::DEFAULT_MAX_PIXELS,
+            batch_size: 64,
+        }
+    }
+}
+
+/// What an import reports while it runs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ImportEvent {
+    /// The plan: photos found, CSV products read, photos that need reading.
+    Planned {
+        photos: usize,
+        csv_products: usize,
+        to_process: usize,
+    },
+    /// `done` of `total` photos read; `committed` of them are safely in the store.
+    Progress {
+        done: usize,
+        total: usize,
+        committed: usize,
+        skipped: usize,
+    },
+}
+
+/// Something that was in the catalog and is no longer in its source.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingItem {
+    pub sku: String,
+    /// The photo, or `None` when the whole product is gone from its CSV.
+    pub path: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub run_id: i64,
+    pub status: String,
+    pub products_added: usize,
+    pub products_updated: usize,
+    pub products_unchanged: usize,
+    pub images_added: usize,
+    pub images_updated: usize,
+    pub images_unchanged: usize,
+    /// Photos decoded and thumbnailed in this run.
+    pub photos_processed: usize,
+    /// Changed files whose content was already known (no decode needed).
+    pub photos_reused: usize,
+    pub skipped: Vec<ImportErrorRecord>,
+    pub missing: Vec<MissingItem>,
+    pub pruned_products: usize,
+    pub pruned_images: usize,
+    pub seconds: f64,
+}
+
+impl ImportReport {
+    fn counts(&self) -> Value {
+        serde_json::json!({
+            "products_added": self.products_added,
+            "products_updated": self.products_updated,
+            "products_unchanged": self.products_unchanged,
+            "images_added": self.images_added,
+            "images_updated": self.images_updated,
+            "images_unchanged": self.images_unchanged,
+            "photos_processed": self.photos_processed,
+            "photos_reused": self.photos_reused,
+            "skipped": self.skipped.len(),
+            "missing": self.missing.len(),
+            "pruned_products": self.pruned_products,
+            "pruned_images": self.pruned_images,
+        })
+    }
+}
+
+/// Which product a photo belongs to.
+#[derive(Debug, Clone)]
+enum Target {
+    /// A product from a CSV, by SKU.
+    Csv(String),
+    /// A new product made from the photo itself.
+    Photo { data: ProductData, source: String },
+}
+
+#[derive(Debug, Clone)]
+struct Attachment {
+    target: Target,
+    view: String,
+    color: String,
+    position: i64,
+    attributes: Map<String, Value>,
+}
+
+#[derive(Debug, Default)]
+struct WorkItem {
+    path: PathBuf,
+    attachments: Vec<Attachment>,
+}
+
+enum Outcome {
+    /// Decoded and thumbnailed.
+    Processed {
+        hash: String,
+        width: u32,
+        height: u32,
+    },
+    /// The bytes are of a photo already in the catalog.
+    Reused {
+        hash: String,
+        width: u32,
+        height: u32,
+    },
+    Failed(PhotoError),
+    Cancelled,
+}
+
+struct Done {
+    key: String,
+    size: i64,
+    mtime: i64,
+    outcome: Outcome,
+}
+
+fn file_stamp(path: &Path) -> std::io::Result<(i64, i64)> {
+    let meta = std::fs::metadata(path)?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    Ok((meta.len() as i64, mtime))
+}
+
+fn error_for(path: &str, e: &PhotoError) -> ImportErrorRecord {
+    ImportErrorRecord {
+        item: path.to_string(),
+        line: None,
+        kind: e.kind().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// A folder photo's own product: SKU from its path, title from its name, category from its folders.
+fn photo_product(found: &scan::FoundPhoto) -> ProductData {
+    let rel = Path::new(&found.rel);
+    let stem = rel
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let title = stem
+        .split(['_', '-', '.'])
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let category = rel
+        .parent()
+        .map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().to_string())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .unwrap_or_default();
+    ProductData {
+        sku: found.rel.clone(),
+        title: if title.is_empty() { stem } else { title },
+        category,
+        ..ProductData::default()
+    }
+}
+
+/// Finds the file a CSV's image reference means: the path relative to the CSV (or absolute),
+/// else a photo of the same import's folders whose path ends with the reference, else one
+/// under the CSV's own folder.
+struct Resolver<'a> {
+    by_name: HashMap<String, Vec<&'a Path>>,
+    near_csv: HashMap<PathBuf, HashMap<String, Vec<PathBuf>>>,
+}
+
+impl<'a> Resolver<'a> {
+    fn new(found: &'a [scan::FoundPhoto]) -> Self {
+        let mut by_name: HashMap<String, Vec<&Path>> = HashMap::new();
+        for f in found {
+            if let Some(n) = f.path.file_name() {
+                by_name
+                    .entry(n.to_string_lossy().to_lowercase())
+                    .or_default()
+                    .push(&f.path);
+            }
+        }
+        Resolver {
+            by_name,
+            near_csv: HashMap::new(),
+        }
+    }
+
+    fn resolve(
+        &mut self,
+        csv_dir: &Path,
+        reference: &str,
+    ) -> std::result::Result<PathBuf, (String, String)> {
+        if reference.contains("://") {
+            return Err((
+                "remote_image".into(),
+                format!(
+                    "{reference}: images on the web are not downloaded; save them to a folder and import it"
+                ),
+            ));
+        }
+        let direct = csv_dir.join(reference);
+        if direct.is_file() {
+            return Ok(direct);
+        }
+        let wanted: Vec<String> = reference
+            .split(['/', '\\'])
+            .filter(|s| !s.is_empty() && *s != ".")
+            .map(str::to_lowercase)
+            .collect();
+        let Some(name) = wanted.last().cloned() else {
+            return Err((
+                "image_not_found".into(),
+                format!("{reference:?} is not a file name"),
+            ));
+        };
+        let matches_suffix = |p: &Path| {
+            let parts: Vec<String> = p
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().to_lowercase())
+                .collect();
+            parts.ends_with(&wanted)
+        };
+        let mut hits: Vec<PathBuf> = self
+            .by_name
+            .get(&name)
+            .map(|v| {
+                v.iter()
+                    .filter(|p| matches_suffix(p))
+                    .map(|p| p.to_path_buf())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if hits.is_empty() {
+            let near = self
+                .near_csv
+                .entry(csv_dir.to_path_buf())
+                .or_insert_with(|| {
+                    let mut m: HashMap<String, Vec<PathBuf>> = HashMap::new();
+                    for e in walkdir::WalkDir::new(csv_dir)
+                        .max_depth(3)
+                        .into_iter()
+                        .flatten()
+                    {
+                        if e.file_type().is_file() && photo::has_photo_extension(e.path()) {
+                            m.entry(e.file_name().to_string_lossy().to_lowercase())
+                                .or_default()
+                                .push(e.path().to_path_buf());
+                        }
+                    }
+                    m
+                });
+            hits = near
+                .get(&name)
+                .map(|v| v.iter().filter(|p| matches_suffix(p)).cloned().collect())
+                .unwrap_or_default();
+        }
+        match hits.len() {
+            1 => Ok(hits.remove(0)),
+            0 => Err((
+                "image_not_found".into(),
+                format!("{reference}: no such photo beside the CSV or in the imported folders"),
+            )),
+            n => Err((
+                "ambiguous_image".into(),
+                format!(
+                    "{reference}: {n} photos in the imported folders have this name; give a longer path"
+                ),
+            )),
+        }
+    }
+}
+
+fn canonical(p: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(p).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::InvalidInput(format!("{}: no such file or folder", p.display()))
+        } else {
+            Error::io(p, e)
+        }
+    })
+}
+
+fn path_string(p: &Path) -> Option<String> {
+    p.to_str().map(str::to_string)
+}
+
+impl Catalog {
+    /// Imports `opts.sources`. Progress goes to `on_event`; setting `cancel` stops the import
+    /// after the photos in flight, keeping what was committed.
+    pub fn import(
+        &mut self,
+        opts: &ImportOptions,
+        on_event: &(dyn Fn(&ImportEvent) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<ImportReport> {
+        let started = Instant::now();
+        if opts.sources.is_empty() {
+            return Err(Error::InvalidInput(
+                "nothing to import: give folders or CSV files".into(),
+            ));
+        }
+        let mut folders = Vec::new();
+        let mut csvs = Vec::new();
+        let mut single_photos = Vec::new();
+        for s in &opts.sources {
+            let c = canonical(s)?;
+            if c.is_dir() {
+                folders.push(c);
+            } else if photo::has_photo_extension(&c) {
+                single_photos.push(c);
+            } else {
+                csvs.push(c);
+            }
+        }
+        let source_names: Vec<String> = folders
+            .iter()
+            .chain(&csvs)
+            .chain(&single_photos)
+            .map(|p| p.to_string_lossy().to_string())
+            .collect();
+        let run = self.store.begin_run(&source_names)?;
+        let mut report = ImportReport {
+            run_id: run,
+            ..Default::default()
+        };
+        let mut errors: Vec<ImportErrorRecord> = Vec::new();
+
+        // 1. Scan folders.
+        let mut found: Vec<scan::FoundPhoto> = Vec::new();
+        for f in &folders {
+            found.extend(scan::scan_folder(f, &mut errors));
+        }
+        for p in &single_photos {
+            if let Some(why) = odd_name(p) {
+                errors.push(ImportErrorRecord {
+                    item: p.to_string_lossy().to_string(),
+                    line: None,
+                    kind: "odd_file_name".into(),
+                    message: why,
+                });
+                continue;
+            }
+            let root = p.parent().unwrap_or(Path::new("/")).to_path_buf();
+            let rel = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            found.push(scan::FoundPhoto {
+                path: p.clone(),
+                rel,
+                root,
+            });
+        }
+
+        // 2. Read CSVs and match their photos.
+        let mut work: BTreeMap<String, WorkItem> = BTreeMap::new();
+        let mut csv_products: Vec<(String, ProductData)> = Vec::new();
+        let mut mentioned: HashSet<(String, String)> = HashSet::new();
+        let mut resolver = Resolver::new(&found);
+        for c in &csvs {
+            let source = c.to_string_lossy().to_string();
+            let contents = match csv::read_products(c, &opts.mapping) {
+                Ok(x) => x,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            errors.extend(contents.errors);
+            mentioned.extend(
+                contents
+                    .mentioned_skus
+                    .into_iter()
+                    .map(|s| (source.clone(), s)),
+            );
+            let csv_dir = c.parent().unwrap_or(Path::new("/")).to_path_buf();
+            for p in contents.products {
+                for (pos, img) in p.images.iter().enumerate() {
+                    let path = match resolver.resolve(&csv_dir, &img.reference) {
+                        Ok(path) => path,
+                        Err((kind, message)) => {
+                            errors.push(ImportErrorRecord {
+                                item: source.clone(),
+                                line: Some(img.line),
+                                kind,
+                                message: format!("SKU {}: {message}", p.data.sku),
+                            });
+                            continue;
+                        }
+                    };
+                    let path = std::fs::canonicalize(&path).unwrap_or(path);
+                    let Some(key) = path_string(&path).filter(|_| odd_name(&path).is_none()) else {
+                        errors.push(ImportErrorRecord {
+                            item: path.to_string_lossy().to_string(),
+                            line: Some(img.line),
+                            kind: "odd_file_name".into(),
+                            message: odd_name(&path).unwrap_or_default(),
+                        });
+                        continue;
+                    };
+                    let item = work.entry(key).or_insert_with(|| WorkItem {
+                        path: path.clone(),
+                        attachments: Vec::new(),
+                    });
+                    item.attachments.push(Attachment {
+                        target: Target::Csv(p.data.sku.clone()),
+                        view: img.view.clone(),
+                        color: img.color.clone(),
+                        position: pos as i64,
+                        attributes: img.attributes.clone(),
+                    });
+                }
+                csv_products.push((source.clone(), p.data));
+            }
+        }
+
+        // 3. Folder photos that no CSV claims become products of their own, unless the
+        //    catalog already has them under some product.
+        for f in &found {
+            let Some(key) = path_string(&f.path) else {
+                continue;
+            };
+            if work.contains_key(&key) {
+                continue;
+            }
+            let known_products = Store::products_using(self.store.conn(), &key)?;
+            let attachments = if known_products.is_empty() {
+                vec![Attachment {
+                    target: Target::Photo {
+                        data: photo_product(f),
+                        source: f.root.to_string_lossy().to_string(),
+                    },
+                    view: String::new(),
+                    color: String::new(),
+                    position: 0,
+                    attributes: Map::new(),
+                }]
+            } else {
+                Vec::new()
+            };
+            work.insert(
+                key,
+                WorkItem {
+                    path: f.path.clone(),
+                    attachments,
+                },
+            );
+        }
+        drop(resolver);
+
+        // 4. CSV products and the errors so far go in first.
+        let mut product_ids: HashMap<String, i64> = HashMap::new();
+        {
+            let tx = self.store.transaction()?;
+            for (source, data) in &csv_products {
+                let (id, change) = Store::upsert_product(&tx, data, Origin::Csv, source)?;
+                product_ids.insert(data.sku.clone(), id);
+                match change {
+                    Change::Added => report.products_added += 1,
+                    Change::Updated => report.products_updated += 1,
+                    Change::Unchanged => report.products_unchanged += 1,
+                }
+            }
+            for e in &errors {
+                Store::record_error(&tx, run, e)?;
+            }
+            tx.commit()?;
+        }
+        report.skipped.append(&mut errors);
+
+        // 5. Which files need reading: size or time differs from what the store knows.
+        let mut ready: Vec<(String, KnownFile)> = Vec::new();
+        let mut to_process: Vec<(String, PathBuf, Option<String>)> = Vec::new();
+        for (key, item) in &work {
+            let known = Store::known_file(self.store.conn(), key)?;
+            match (file_stamp(&item.path), known) {
+                (Ok((size, mtime)), Some(k)) if k.size == size && k.mtime == mtime => {
+                    ready.push((key.clone(), k))
+                }
+                (_, known) => {
+                    to_process.push((key.clone(), item.path.clone(), known.map(|k| k.hash)))
+                }
+            }
+        }
+        let known_hashes = self.store.known_hashes()?;
+        on_event(&ImportEvent::Planned {
+            photos: work.len(),
+            csv_products: csv_products.len(),
+            to_process: to_process.len(),
+        });
+
+        let mut seen_pairs: HashSet<(i64, String)> = HashSet::new();
+        let mut applier = Applier {
+            run,
+            work: &work,
+            product_ids: &mut product_ids,
+            report: &mut report,
+            seen_pairs: &mut seen_pairs,
+        };
+        {
+            let tx = self.store.transaction()?;
+            for (key, k) in &ready {
+                applier.attach(&tx, key, k)?;
+            }
+            tx.commit()?;
+        }
+
+        // 6. Read, decode and thumbnail in parallel; commit here in batches.
+        let total = to_process.len();
+        let thumbs = self.thumbs_dir();
+        let max_pixels = opts.max_pixels;
+        let (tx_done, rx_done) = mpsc::channel::<Done>();
+        let mut cancelled = false;
+        std::thread::scope(|scope| -> Result<()> {
+            let to_process = &to_process;
+            let known_hashes = &known_hashes;
+            let thumbs = &thumbs;
+            scope.spawn(move || {
+                to_process
+                    .par_iter()
+                    .for_each_with(tx_done, |out, (key, path, known)| {
+                        let done = process_one(
+                            key,
+                            path,
+                            known.as_deref(),
+                            known_hashes,
+                            thumbs,
+                            max_pixels,
+                            cancel,
+                        );
+                        let _ = out.send(done);
+                    });
+            });
+            let mut pending: Vec<Done> = Vec::new();
+            let mut last_commit = Instant::now();
+            let (mut done_n, mut committed, mut skipped) = (0, 0, 0);
+            let flush = |pending: &mut Vec<Done>,
+                         applier: &mut Applier,
+                         store: &mut Store|
+             -> Result<usize> {
+                let tx = store.transaction()?;
+                let n = pending.len();
+                for d in pending.drain(..) {
+                    applier.apply(&tx, d)?;
+                }
+                tx.commit()?;
+                Ok(n)
+            };
+            for d in rx_done.iter() {
+                match &d.outcome {
+                    Outcome::Cancelled => {
+                        cancelled = true;
+                        continue;
+                    }
+                    Outcome::Failed(_) => skipped += 1,
+                    _ => {}
+                }
+                done_n += 1;
+                pending.push(d);
+                if pending.len() >= opts.batch_size
+                    || last_commit.elapsed() > Duration::from_millis(500)
+                {
+                    committed += flush(&mut pending, &mut applier, &mut self.store)?;
+                    last_commit = Instant::now();
+                }
+                on_event(&ImportEvent::Progress {
+                    done: done_n,
+                    total,
+                    committed,
+                    skipped,
+                });
+            }
+            if !pending.is_empty() {
+                committed += flush(&mut pending, &mut applier, &mut self.store)?;
+                on_event(&ImportEvent::Progress {
+                    done: done_n,
+                    total,
+                    committed,
+                    skipped,
+                });
+            }
+            Ok(())
+        })?;
+        cancelled |= cancel.load(Ordering::Relaxed);
+
+        // 7. What disappeared from the sources, and pruning it.
+        if !cancelled {
+            self.find_missing(
+                &source_names,
+                &work,
+                &mentioned,
+                &seen_pairs,
+                opts.prune,
+                &mut report,
+            )?;
+        }
+        report.status = if cancelled { "cancelled" } else { "completed" }.into();
+        report.seconds = started.elapsed().as_secs_f64();
+        self.store
+            .finish_run(run, &report.status, &report.counts())?;
+        Ok(report)
+    }
+
+    fn find_missing(
+        &mut self,
+        sources: &[String],
+        work: &BTreeMap<String, WorkItem>,
+        mentioned: &HashSet<(String, String)>,
+        seen_pairs: &HashSet<(i64, String)>,
+        prune: bool,
+        report: &mut ImportReport,
+    ) -> Result<()> {
+        let mut gone_images = Vec::new();
+        let mut gone_products = Vec::new();
+        for source in sources {
+            let products = Store::products_of_source(self.store.conn(), source)?;
+            let sku_of: HashMap<i64, String> = products.iter().cloned().collect();
+            let is_csv =
+                !Path::new(source).is_dir() && !photo::has_photo_extension(Path::new(source));
+            for (id, sku) in &products {
+                if is_csv && !mentioned.contains(&(source.clone(), sku.clone())) {
+                    report.missing.push(MissingItem {
+                        sku: sku.clone(),
+                        path: None,
+                        reason: "no longer in the CSV".into(),
+                    });
+                    gone_products.push(*id);
+                }
+            }
+            for (image_id, product_id, path) in Store::images_of_source(self.store.conn(), source)?
+            {
+                if gone_products.contains(&product_id) {
+                    continue;
+                }
+                let exists = Path::new(&path).is_file();
+                let listed = if is_csv {
+                    seen_pairs.contains(&(product_id, path.clone()))
+                } else {
+                    work.contains_key(&path)
+                };
+                if exists && listed {
+                    continue;
+                }
+                report.missing.push(MissingItem {
+                    sku: sku_of.get(&product_id).cloned().unwrap_or_default(),
+                    path: Some(path),
+                    reason: if exists {
+                        "no longer listed for this product".into()
+                    } else {
+                        "the file no longer exists".into()
+                    },
+                });
+                gone_images.push((image_id, product_id));
+            }
+        }
+        if prune && (!gone_images.is_empty() || !gone_products.is_empty()) {
+            let tx = self.store.transaction()?;
+            for (image_id, product_id) in &gone_images {
+                Store::delete_image(&tx, *image_id)?;
+                report.pruned_images += 1;
+                let origin_is_folder =
+                    Store::product_origin(&tx, *product_id)? == Some(Origin::Folder);
+                if origin_is_folder && Store::image_count_of_product(&tx, *product_id)? == 0 {
+                    Store::delete_product(&tx, *product_id)?;
+                    report.pruned_products += 1;
+                }
+            }
+            for id in &gone_products {
+                Store::delete_product(&tx, *id)?;
+                report.pruned_products += 1;
+            }
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
+fn process_one(
+    key: &str,
+    path: &Path,
+    known_hash: Option<&str>,
+    known_hashes: &HashMap<String, (u32, u32)>,
+    thumbs: &Path,
+    max_pixels: u64,
+    cancel: &AtomicBool,
+) -> Done {
+    let mut done = Done {
+        key: key.to_string(),
+        size: 0,
+        mtime: 0,
+        outcome: Outcome::Cancelled,
+    };
+    if cancel.load(Ordering::Relaxed) {
+        return done;
+    }
+    done.outcome = (|| {
+        let (size, mtime) = file_stamp(path).map_err(PhotoError::Unreadable)?;
+        done.size = size;
+        done.mtime = mtime;
+        let bytes = photo::read_file(path)?;
+        let hash = photo::content_hash(&bytes);
+        let thumb = thumbnail_path(thumbs, &hash);
+        if let Some(&(width, height)) = known_hashes.get(&hash)
+            && (known_hash == Some(hash.as_str()) || thumb.is_file())
+        {
+            return Ok(Outcome::Reused {
+                hash,
+                width,
+                height,
+            });
+        }
+        let img = photo::decode(&bytes, max_pixels)?;
+        photo::write_thumbnail(&img, &thumb)?;
+        Ok(Outcome::Processed {
+            hash,
+            width: img.width(),
+            height: img.height(),
+        })
+    })()
+    .unwrap_or_else(Outcome::Failed);
+    done
+}
+
+/// Writes a photo's results for every product that uses it.
+struct Applier<'a> {
+    run: i64,
+    work: &'a BTreeMap<String, WorkItem>,
+    product_ids: &'a mut HashMap<String, i64>,
+    report: &'a mut ImportReport,
+    seen_pairs: &'a mut HashSet<(i64, String)>,
+}
+
+impl Applier<'_> {
+    fn apply(&mut self, tx: &rusqlite::Transaction, d: Done) -> Result<()> {
+        let (hash, width, height) = match d.outcome {
+            Outcome::Processed {
+                hash,
+                width,
+                height,
+            } => {
+                self.report.photos_processed += 1;
+                (hash, width, height)
+            }
+            Outcome::Reused {
+                hash,
+                width,
+                height,
+            } => {
+                self.report.photos_reused += 1;
+                (hash, width, height)
+            }
+            Outcome::Failed(e) => {
+                let rec = error_for(&d.key, &e);
+                Store::record_error(tx, self.run, &rec)?;
+                // Products that already had this photo keep their rows: the file is there, only unreadable now.
+                if let Some(item) = self.work.get(&d.key) {
+                    for a in &item.attachments {
+                        if let Target::Csv(sku) = &a.target
+                            && let Some(&id) = self.product_ids.get(sku)
+                        {
+                            self.seen_pairs.insert((id, d.key.clone()));
+                        }
+                    }
+                }
+                self.report.skipped.push(rec);
+                return Ok(());
+            }
+            Outcome::Cancelled => return Ok(()),
+        };
+        let k = KnownFile {
+            size: d.size,
+            mtime: d.mtime,
+            hash,
+            width,
+            height,
+        };
+        self.attach(tx, &d.key, &k)?;
+        // Other products' rows of the same file (not listed in this run) follow the file too.
+        let others_changed = Store::update_file(tx, &d.key, &k)?;
+        self.report.images_updated += others_changed;
+        if self
+            .work
+            .get(&d.key)
+            .is_some_and(|w| w.attachments.is_empty())
+        {
+            self.report.images_unchanged -= others_changed;
+        }
+        Ok(())
+    }
+
+    /// Links a photo to the products that use it.
+    fn attach(&mut self, tx: &rusqlite::Transaction, key: &str, k: &KnownFile) -> Result<()> {
+        let Some(item) = self.work.get(key) else {
+            return Ok(());
+        };
+        for a in &item.attachments {
+            let product_id = match &a.target {
+                Target::Csv(sku) => match self.product_ids.get(sku) {
+                    Some(&id) => {
+                        // A CSV now maps this photo: the product made from it alone gives way.
+                        for (other, origin) in Store::products_using(tx, key)? {
+                            if origin == Origin::Folder && other != id {
+                                Store::delete_product(tx, other)?;
+                            }
+                        }
+                        id
+                    }
+                    None => continue,
+                },
+                Target::Photo { data, source } => {
+                    let (id, change) = Store::upsert_product(tx, data, Origin::Folder, source)?;
+                    match change {
+                        Change::Added => self.report.products_added += 1,
+                        Change::Updated => self.report.products_updated += 1,
+                        Change::Unchanged => self.report.products_unchanged += 1,
+                    }
+                    id
+                }
+            };
+            self.seen_pairs.insert((product_id, key.to_string()));
+            let data = ImageData {
+                path: key.to_string(),
+                hash: k.hash.clone(),
+                width: k.width,
+                height: k.height,
+                view: a.view.clone(),
+                color: a.color.clone(),
+                position: a.position,
+                attributes: a.attributes.clone(),
+                size: k.size,
+                mtime: k.mtime,
+            };
+            match Store::upsert_image(tx, product_id, &data)? {
+                Change::Added => self.report.images_added += 1,
+                Change::Updated => self.report.images_updated += 1,
+                Change::Unchanged => self.report.images_unchanged += 1,
+            }
+        }
+        if item.attachments.is_empty() {
+            // Already in the catalog under its products (see `apply` for a changed file).
+            self.report.images_unchanged += Store::products_using(tx, key)?.len();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+//! Vitrine's core: the product catalog, its store, import, and (in later modules) encoders,
+//! index, search, duplicates and evaluation. No GUI code lives here; the CLI and the desktop
+//! app both call this API.
+
+pub mod catalog;
+pub mod error;
+pub mod import;
+pub mod photo;
+mod store;
+
+pub use catalog::{
+    Catalog, Image, ImportErrorRecord, ImportRun, Origin, Product, ProductFilter, Stats,
+};
+pub use error::{Error, Result};
+pub use import::{Field, ImportEvent, ImportOptions, ImportReport, MissingItem};

@@ -1,0 +1,226 @@
+//! Reading photos safely: format sniffing, a pixel limit checked from the header, decoding,
+//! EXIF orientation, content hashing and thumbnails.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+/// Thumbnails have their long side at most this many pixels.
+pub const THUMBNAIL_SIZE: u32 = 320;
+/// The default pixel limit: 100 megapixels.
+pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+/// Files larger than this are not read at all.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// File extensions that are scanned as photos (lower case).
+pub const PHOTO_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
+
+pub fn has_photo_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| PHOTO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        .unwrap_or(false)
+}
+
+/// Why a photo could not be used. `kind()` is the stable code stored with import errors.
+#[derive(Debug, thiserror::Error)]
+pub enum PhotoError {
+    #[error("cannot read the file: {0}")]
+    Unreadable(#[source] std::io::Error),
+    #[error("not an image: the content is not a recognised image format")]
+    NotAnImage,
+    #[error("the image is {width}×{height} ({mp:.1} megapixels), over the limit of {limit_mp:.1} megapixels", mp = (*width as f64 * *height as f64) / 1e6, limit_mp = *limit as f64 / 1e6)]
+    TooManyPixels { width: u32, height: u32, limit: u64 },
+    #[error("the file is {size} bytes, over the limit of {limit} bytes")]
+    FileTooLarge { size: u64, limit: u64 },
+    #[error("the image is truncated: the file ends before the image data does")]
+    Truncated,
+    #[error("the image is corrupt: {0}")]
+    Corrupt(String),
+    #[error("cannot write the thumbnail: {0}")]
+    Thumbnail(String),
+}
+
+impl PhotoError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PhotoError::Unreadable(_) => "unreadable_file",
+            PhotoError::NotAnImage => "not_an_image",
+            PhotoError::TooManyPixels { .. } => "too_many_pixels",
+            PhotoError::FileTooLarge { .. } => "file_too_large",
+            PhotoError::Truncated => "truncated_image",
+            PhotoError::Corrupt(_) => "corrupt_image",
+            PhotoError::Thumbnail(_) => "thumbnail_failed",
+        }
+    }
+}
+
+/// Reads a whole photo file, refusing files over [`MAX_FILE_BYTES`].
+pub fn read_file(path: &Path) -> Result<Vec<u8>, PhotoError> {
+    let meta = std::fs::metadata(path).map_err(PhotoError::Unreadable)?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(PhotoError::FileTooLarge {
+            size: meta.len(),
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    std::fs::read(path).map_err(PhotoError::Unreadable)
+}
+
+pub fn content_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// Decodes a photo and turns it upright by its EXIF orientation. The pixel count is checked
+/// from the header before any pixel data is decoded.
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, PhotoError> {
+    let reader = || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(PhotoError::Unreadable)
+    };
+    let format = reader()?.format().ok_or(PhotoError::NotAnImage)?;
+    let (width, height) = reader()?.into_dimensions().map_err(classify)?;
+    if width as u64 * height as u64 > max_pixels {
+        return Err(PhotoError::TooManyPixels {
+            width,
+            height,
+            limit: max_pixels,
+        });
+    }
+    if format == image::ImageFormat::Jpeg && !jpeg_has_end(bytes) {
+        return Err(PhotoError::Truncated);
+    }
+    let mut r = reader()?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(16).max(64 << 20));
+    r.limits(limits);
+    let mut decoder = r.into_decoder().map_err(classify)?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(classify)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// The JPEG decoder fills a cut-off file with grey rather than failing, so look for the
+/// end-of-image marker near the end (cameras may append a little data after it).
+fn jpeg_has_end(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+fn classify(e: image::ImageError) -> PhotoError {
+    use image::ImageError as E;
+    match e {
+        E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => PhotoError::Truncated,
+        E::IoError(io) => PhotoError::Corrupt(io.to_string()),
+        E::Unsupported(u) => PhotoError::Corrupt(format!("unsupported image: {u}")),
+        E::Limits(l) => PhotoError::Corrupt(format!("image exceeds decoding limits: {l}")),
+        other => {
+            let msg = other.to_string();
+            let lower = msg.to_ascii_lowercase();
+            if lower.contains("eof") || lower.contains("end of file") || lower.contains("truncat") {
+                PhotoError::Truncated
+            } else {
+                PhotoError::Corrupt(msg)
+            }
+        }
+    }
+}
+
+/// RGB pixels with any transparency composited on white.
+pub fn flatten_on_white(img: &DynamicImage) -> RgbImage {
+    if !img.color().has_alpha() {
+        return img.to_rgb8();
+    }
+    let rgba = img.to_rgba8();
+    let mut out = RgbImage::new(rgba.width(), rgba.height());
+    for (dst, src) in out.pixels_mut().zip(rgba.pixels()) {
+        let a = src[3] as u32;
+        for c in 0..3 {
+            dst[c] = ((src[c] as u32 * a + 255 * (255 - a) + 127) / 255) as u8;
+        }
+    }
+    out
+}
+
+/// Writes a JPEG thumbnail (long side at most [`THUMBNAIL_SIZE`]) atomically: a killed
+/// process leaves either no file or a whole one.
+pub fn write_thumbnail(img: &DynamicImage, dest: &Path) -> Result<(), PhotoError> {
+    let thumb = if img.width().max(img.height()) > THUMBNAIL_SIZE {
+        img.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+    } else {
+        img.clone()
+    };
+    let rgb = flatten_on_white(&thumb);
+    let err = |e: &dyn std::fmt::Display| PhotoError::Thumbnail(format!("{}: {e}", dest.display()));
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| err(&e))?;
+    }
+    let tmp = dest.with_extension(format!("tmp{}", std::process::id()));
+    let mut buf = Vec::with_capacity(32 * 1024);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 85)
+        .encode_image(&rgb)
+        .map_err(|e| err(&e))?;
+    std::fs::write(&tmp, &buf).map_err(|e| err(&e))?;
+    std::fs::rename(&tmp, dest).map_err(|e| err(&e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 3) as u8, 90]));
+        let mut buf = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90)
+            .encode_image(&img)
+            .unwrap();
+        buf
+    }
+
+    #[test]
+    fn decodes_a_good_jpeg() {
+        let img = decode(&jpeg(40, 30), DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!((img.width(), img.height()), (40, 30));
+    }
+
+    #[test]
+    fn truncated_jpeg_is_refused() {
+        let bytes = jpeg(64, 64);
+        let cut = &bytes[..bytes.len() / 2];
+        assert!(matches!(
+            decode(cut, DEFAULT_MAX_PIXELS),
+            Err(PhotoError::Truncated)
+        ));
+    }
+
+    #[test]
+    fn pixel_limit_is_checked_from_the_header() {
+        let err = decode(&jpeg(100, 100), 5_000).unwrap_err();
+        assert_eq!(err.kind(), "too_many_pixels");
+    }
+
+    #[test]
+    fn text_is_not_an_image() {
+        let err = decode(b"hello, I am not a photo", DEFAULT_MAX_PIXELS).unwrap_err();
+        assert_eq!(err.kind(), "not_an_image");
+    }
+
+    #[test]
+    fn transparency_composites_on_white() {
+        let img = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
+            2,
+            2,
+            image::Rgba([0, 0, 0, 0]),
+        ));
+        assert_eq!(
+            flatten_on_white(&img).get_pixel(0, 0),
+            &image::Rgb([255, 255, 255])
+        );
+    }
+}

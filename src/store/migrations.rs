@@ -1,0 +1,113 @@
+//! Forward-only schema migrations. Each entry moves the schema from version `i` to `i + 1`;
+//! `PRAGMA user_version` records where a catalog stands. Never edit a released entry: add one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: products, images, embeddings, full-text index, duplicate decisions, import runs.
+    r#"
+CREATE TABLE products (
+    id          INTEGER PRIMARY KEY,
+    sku         TEXT NOT NULL UNIQUE,
+    title       TEXT NOT NULL DEFAULT '',
+    description TEXT NOT NULL DEFAULT '',
+    category    TEXT NOT NULL DEFAULT '',
+    color       TEXT NOT NULL DEFAULT '',
+    price       REAL,
+    attributes  TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(attributes)),
+    origin      TEXT NOT NULL CHECK (origin IN ('csv', 'folder')),
+    source      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE INDEX products_category ON products(category);
+CREATE INDEX products_source ON products(source);
+
+CREATE TABLE images (
+    id          INTEGER PRIMARY KEY,
+    product_id  INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    path        TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    width       INTEGER NOT NULL,
+    height      INTEGER NOT NULL,
+    view        TEXT NOT NULL DEFAULT '',
+    color       TEXT NOT NULL DEFAULT '',
+    position    INTEGER NOT NULL DEFAULT 0,
+    status      TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok')),
+    attributes  TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(attributes)),
+    file_size   INTEGER NOT NULL,
+    file_mtime  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (product_id, path)
+);
+CREATE INDEX images_path ON images(path);
+CREATE INDEX images_hash ON images(hash);
+
+CREATE TABLE embeddings (
+    owner_kind  TEXT NOT NULL CHECK (owner_kind IN ('image', 'product')),
+    owner_id    INTEGER NOT NULL,
+    model_id    TEXT NOT NULL,
+    dim         INTEGER NOT NULL,
+    vector      BLOB NOT NULL CHECK (length(vector) = 4 * dim),
+    input_hash  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (owner_kind, owner_id, model_id)
+) WITHOUT ROWID;
+
+CREATE TRIGGER images_drop_embeddings AFTER DELETE ON images BEGIN
+    DELETE FROM embeddings WHERE owner_kind = 'image' AND owner_id = old.id;
+END;
+CREATE TRIGGER products_drop_embeddings AFTER DELETE ON products BEGIN
+    DELETE FROM embeddings WHERE owner_kind = 'product' AND owner_id = old.id;
+END;
+
+CREATE VIRTUAL TABLE products_fts USING fts5(
+    title, description, category, color, sku,
+    content = 'products', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER products_fts_insert AFTER INSERT ON products BEGIN
+    INSERT INTO products_fts(rowid, title, description, category, color, sku)
+    VALUES (new.id, new.title, new.description, new.category, new.color, new.sku);
+END;
+CREATE TRIGGER products_fts_delete AFTER DELETE ON products BEGIN
+    INSERT INTO products_fts(products_fts, rowid, title, description, category, color, sku)
+    VALUES ('delete', old.id, old.title, old.description, old.category, old.color, old.sku);
+END;
+CREATE TRIGGER products_fts_update AFTER UPDATE ON products BEGIN
+    INSERT INTO products_fts(products_fts, rowid, title, description, category, color, sku)
+    VALUES ('delete', old.id, old.title, old.description, old.category, old.color, old.sku);
+    INSERT INTO products_fts(rowid, title, description, category, color, sku)
+    VALUES (new.id, new.title, new.description, new.category, new.color, new.sku);
+END;
+
+CREATE TABLE duplicate_decisions (
+    id            INTEGER PRIMARY KEY,
+    product_a     INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    product_b     INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    decision      TEXT NOT NULL CHECK (decision IN ('duplicate', 'not_duplicate', 'variants')),
+    keep_product  INTEGER REFERENCES products(id) ON DELETE SET NULL,
+    photos_hash   TEXT NOT NULL DEFAULT '',
+    decided_at    INTEGER NOT NULL,
+    CHECK (product_a < product_b),
+    UNIQUE (product_a, product_b)
+);
+
+CREATE TABLE import_runs (
+    id           INTEGER PRIMARY KEY,
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER,
+    status       TEXT NOT NULL CHECK (status IN ('running', 'completed', 'cancelled', 'interrupted')),
+    sources      TEXT NOT NULL CHECK (json_valid(sources)),
+    counts       TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(counts))
+);
+
+CREATE TABLE import_errors (
+    id       INTEGER PRIMARY KEY,
+    run_id   INTEGER NOT NULL REFERENCES import_runs(id) ON DELETE CASCADE,
+    item     TEXT NOT NULL,
+    line     INTEGER,
+    kind     TEXT NOT NULL,
+    message  TEXT NOT NULL
+);
+CREATE INDEX import_errors_run ON import_errors(run_id);
+"#,
+];

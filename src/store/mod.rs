@@ -1,0 +1,616 @@
+//! The catalog's SQLite store: connection set-up, migrations and every query the core runs.
+//! Nothing outside the core touches SQL; callers go through [`crate::Catalog`].
+
+mod migrations;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::{Map, Value};
+
+use crate::catalog::{Image, ImportErrorRecord, ImportRun, Origin, Product, ProductFilter, Stats};
+use crate::error::{Error, Result};
+
+pub use migrations::MIGRATIONS;
+
+pub struct Store {
+    conn: Connection,
+}
+
+/// Whether a write added, changed or left a row as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    Updated,
+    Unchanged,
+}
+
+/// Product fields as an import supplies them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProductData {
+    pub sku: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub color: String,
+    pub price: Option<f64>,
+    pub attributes: Map<String, Value>,
+}
+
+/// What the store knows of a photo file from an earlier import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownFile {
+    pub size: i64,
+    pub mtime: i64,
+    pub hash: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// One product's use of a photo file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageData {
+    pub path: String,
+    pub hash: String,
+    pub width: u32,
+    pub height: u32,
+    pub view: String,
+    pub color: String,
+    pub position: i64,
+    pub attributes: Map<String, Value>,
+    pub size: i64,
+    pub mtime: i64,
+}
+
+pub fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // WAL keeps readers (the app) going while an import writes, and makes every commit atomic
+        // under a crash or SIGKILL; NORMAL sync is durable across process death.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn };
+        store.migrate(path)?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, path: &Path) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(Error::SchemaTooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    pub fn transaction(&mut self) -> Result<Transaction<'_>> {
+        Ok(self.conn.transaction()?)
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn integrity_check(&self) -> Result<String> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let fk: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+        let mut out = rows.join("\n");
+        if fk > 0 {
+            out.push_str(&format!("\n{fk} foreign key violations"));
+        }
+        Ok(out)
+    }
+
+    // ---- products ----
+
+    /// Inserts the product or brings its fields up to date. Returns its id and what changed.
+    pub fn upsert_product(
+        tx: &Transaction,
+        data: &ProductData,
+        origin: Origin,
+        source: &str,
+    ) -> Result<(i64, Change)> {
+        let attributes = Value::Object(data.attributes.clone()).to_string();
+        let existing = tx
+            .query_row(
+                "SELECT id, title, description, category, color, price, attributes, origin, source
+                 FROM products WHERE sku = ?1",
+                [&data.sku],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        ProductData {
+                            sku: data.sku.clone(),
+                            title: r.get(1)?,
+                            description: r.get(2)?,
+                            category: r.get(3)?,
+                            color: r.get(4)?,
+                            price: r.get(5)?,
+                            attributes: parse_object(&r.get::<_, String>(6)?),
+                        },
+                        r.get::<_, String>(7)?,
+                        r.get::<_, String>(8)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let now = now_millis();
+        match existing {
+            Some((id, old, old_origin, old_source))
+                if old == *data && old_origin == origin.as_str() && old_source == source =>
+            {
+                Ok((id, Change::Unchanged))
+            }
+            Some((id, ..)) => {
+                tx.execute(
+                    "UPDATE products SET title=?2, description=?3, category=?4, color=?5, price=?6,
+                     attributes=?7, origin=?8, source=?9, updated_at=?10 WHERE id=?1",
+                    params![
+                        id,
+                        data.title,
+                        data.description,
+                        data.category,
+                        data.color,
+                        data.price,
+                        attributes,
+                        origin.as_str(),
+                        source,
+                        now
+                    ],
+                )?;
+                Ok((id, Change::Updated))
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO products (sku, title, description, category, color, price, attributes,
+                     origin, source, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                    params![
+                        data.sku,
+                        data.title,
+                        data.description,
+                        data.category,
+                        data.color,
+                        data.price,
+                        attributes,
+                        origin.as_str(),
+                        source,
+                        now
+                    ],
+                )?;
+                Ok((tx.last_insert_rowid(), Change::Added))
+            }
+        }
+    }
+
+    pub fn delete_product(tx: &Transaction, id: i64) -> Result<()> {
+        tx.execute("DELETE FROM products WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    // ---- images ----
+
+    /// The most recent state recorded for a photo file, whichever product uses it.
+    pub fn known_file(conn: &Connection, path: &str) -> Result<Option<KnownFile>> {
+        Ok(conn
+            .query_row(
+                "SELECT file_size, file_mtime, hash, width, height FROM images
+                 WHERE path = ?1 ORDER BY updated_at DESC LIMIT 1",
+                [path],
+                |r| {
+                    Ok(KnownFile {
+                        size: r.get(0)?,
+                        mtime: r.get(1)?,
+                        hash: r.get(2)?,
+                        width: r.get(3)?,
+                        height: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Products that use the photo at `path`, with their origin.
+    pub fn products_using(conn: &Connection, path: &str) -> Result<Vec<(i64, Origin)>> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT p.id, p.origin FROM images i JOIN products p ON p.id = i.product_id
+             WHERE i.path = ?1",
+        )?;
+        let rows = stmt
+            .query_map([path], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, o)| (id, Origin::parse(&o)))
+            .collect())
+    }
+
+    pub fn upsert_image(tx: &Transaction, product_id: i64, data: &ImageData) -> Result<Change> {
+        let attributes = Value::Object(data.attributes.clone()).to_string();
+        let existing = tx
+            .query_row(
+                "SELECT id, hash, width, height, view, color, position, attributes, file_size, file_mtime
+                 FROM images WHERE product_id = ?1 AND path = ?2",
+                params![product_id, data.path],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        ImageData {
+                            path: data.path.clone(),
+                            hash: r.get(1)?,
+                            width: r.get(2)?,
+                            height: r.get(3)?,
+                            view: r.get(4)?,
+                            color: r.get(5)?,
+                            position: r.get(6)?,
+                            attributes: parse_object(&r.get::<_, String>(7)?),
+                            size: r.get(8)?,
+                            mtime: r.get(9)?,
+                        },
+                    ))
+                },
+            )
+            .optional()?;
+        let now = now_millis();
+        match existing {
+            Some((_, old)) if old == *data => Ok(Change::Unchanged),
+            Some((id, old)) => {
+                // A new file time with the same bytes is bookkeeping, not a change to the photo.
+                let same_photo = ImageData {
+                    size: data.size,
+                    mtime: data.mtime,
+                    ..old
+                } == *data;
+                tx.execute(
+                    "UPDATE images SET hash=?2, width=?3, height=?4, view=?5, color=?6, position=?7,
+                     attributes=?8, file_size=?9, file_mtime=?10, updated_at=?11 WHERE id=?1",
+                    params![
+                        id,
+                        data.hash,
+                        data.width,
+                        data.height,
+                        data.view,
+                        data.color,
+                        data.position,
+                        attributes,
+                        data.size,
+                        data.mtime,
+                        now
+                    ],
+                )?;
+                Ok(if same_photo {
+                    Change::Unchanged
+                } else {
+                    Change::Updated
+                })
+            }
+            None => {
+                tx.execute(
+                    "INSERT INTO images (product_id, path, hash, width, height, view, color, position,
+                     attributes, file_size, file_mtime, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        product_id,
+                        data.path,
+                        data.hash,
+                        data.width,
+                        data.height,
+                        data.view,
+                        data.color,
+                        data.position,
+                        attributes,
+                        data.size,
+                        data.mtime,
+                        now
+                    ],
+                )?;
+                Ok(Change::Added)
+            }
+        }
+    }
+
+    /// Brings every image row of a file up to date with what was just read from it.
+    /// Returns how many rows now show a different photo (content, not just file time).
+    pub fn update_file(tx: &Transaction, path: &str, k: &KnownFile) -> Result<usize> {
+        let changed = tx
+            .prepare_cached(
+                "UPDATE images SET hash = ?2, width = ?3, height = ?4, updated_at = ?5
+                 WHERE path = ?1 AND (hash, width, height) IS NOT (?2, ?3, ?4)",
+            )?
+            .execute(params![path, k.hash, k.width, k.height, now_millis()])?;
+        tx.prepare_cached("UPDATE images SET file_size = ?2, file_mtime = ?3 WHERE path = ?1")?
+            .execute(params![path, k.size, k.mtime])?;
+        Ok(changed)
+    }
+
+    /// Width and height of every photo content the catalog holds, by content hash.
+    pub fn known_hashes(&self) -> Result<HashMap<String, (u32, u32)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash, width, height FROM images GROUP BY hash")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn product_origin(conn: &Connection, id: i64) -> Result<Option<Origin>> {
+        Ok(conn
+            .query_row("SELECT origin FROM products WHERE id = ?1", [id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .map(|o| Origin::parse(&o)))
+    }
+
+    pub fn delete_image(tx: &Transaction, id: i64) -> Result<()> {
+        tx.execute("DELETE FROM images WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Every (image id, product id, path) of the products whose source is `source`.
+    pub fn images_of_source(conn: &Connection, source: &str) -> Result<Vec<(i64, i64, String)>> {
+        let mut stmt = conn.prepare(
+            "SELECT i.id, i.product_id, i.path FROM images i JOIN products p ON p.id = i.product_id
+             WHERE p.source = ?1 ORDER BY i.id",
+        )?;
+        let rows = stmt
+            .query_map([source], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Every (product id, sku) whose source is `source`.
+    pub fn products_of_source(conn: &Connection, source: &str) -> Result<Vec<(i64, String)>> {
+        let mut stmt =
+            conn.prepare("SELECT id, sku FROM products WHERE source = ?1 ORDER BY id")?;
+        let rows = stmt
+            .query_map([source], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn image_count_of_product(conn: &Connection, product_id: i64) -> Result<i64> {
+        Ok(conn.query_row(
+            "SELECT count(*) FROM images WHERE product_id = ?1",
+            [product_id],
+            |r| r.get(0),
+        )?)
+    }
+
+    // ---- import runs ----
+
+    pub fn begin_run(&self, sources: &[String]) -> Result<i64> {
+        self.conn.execute(
+            "UPDATE import_runs SET status = 'interrupted' WHERE status = 'running'",
+            [],
+        )?;
+        self.conn.execute(
+            "INSERT INTO import_runs (started_at, status, sources) VALUES (?1, 'running', ?2)",
+            params![now_millis(), serde_json::to_string(sources)?],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    pub fn finish_run(&self, run: i64, status: &str, counts: &Value) -> Result<()> {
+        self.conn.execute(
+            "UPDATE import_runs SET status = ?2, finished_at = ?3, counts = ?4 WHERE id = ?1",
+            params![run, status, now_millis(), counts.to_string()],
+        )?;
+        Ok(())
+    }
+
+    pub fn record_error(conn: &Connection, run: i64, e: &ImportErrorRecord) -> Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO import_errors (run_id, item, line, kind, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![run, e.item, e.line, e.kind, e.message])?;
+        Ok(())
+    }
+
+    pub fn runs(&self, limit: usize) -> Result<Vec<ImportRun>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, r.started_at, r.finished_at, r.status, r.sources, r.counts,
+                    (SELECT count(*) FROM import_errors e WHERE e.run_id = r.id)
+             FROM import_runs r ORDER BY r.id DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(ImportRun {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    finished_at: r.get(2)?,
+                    status: r.get(3)?,
+                    sources: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or_default(),
+                    counts: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                    errors: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn errors(&self, run: i64) -> Result<Vec<ImportErrorRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT item, line, kind, message FROM import_errors WHERE run_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok(ImportErrorRecord {
+                    item: r.get(0)?,
+                    line: r.get(1)?,
+                    kind: r.get(2)?,
+                    message: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    // ---- reading the catalog ----
+
+    pub fn stats(&self) -> Result<Stats> {
+        let c = &self.conn;
+        let one = |sql: &str| -> Result<i64> { Ok(c.query_row(sql, [], |r| r.get(0))?) };
+        let mut stmt = c.prepare(
+            "SELECT category, count(*) FROM products GROUP BY category ORDER BY count(*) DESC, category",
+        )?;
+        let categories = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut stmt = c.prepare(
+            "SELECT model_id, owner_kind, count(*) FROM embeddings GROUP BY model_id, owner_kind ORDER BY 1, 2",
+        )?;
+        let embeddings = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Stats {
+            products: one("SELECT count(*) FROM products")?,
+            images: one("SELECT count(*) FROM images")?,
+            distinct_photos: one("SELECT count(DISTINCT hash) FROM images")?,
+            products_without_images: one(
+                "SELECT count(*) FROM products p WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.product_id = p.id)",
+            )?,
+            categories,
+            embeddings,
+            import_runs: one("SELECT count(*) FROM import_runs")?,
+            schema_version: self.schema_version()?,
+        })
+    }
+
+    pub fn products(&self, filter: &ProductFilter) -> Result<Vec<Product>> {
+        let mut sql = String::from(
+            "SELECT id, sku, title, description, category, color, price, attributes, origin, source
+             FROM products WHERE 1 = 1",
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(cat) = filter.category.as_deref().filter(|c| !c.is_empty()) {
+            sql.push_str(" AND (category = ? OR category LIKE ? ESCAPE '\\')");
+            args.push(cat.to_string().into());
+            args.push(format!("{}/%", escape_like(cat)).into());
+        }
+        sql.push_str(" ORDER BY sku LIMIT ? OFFSET ?");
+        args.push((filter.limit.unwrap_or(i64::MAX as usize) as i64).into());
+        args.push((filter.offset as i64).into());
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut products: Vec<Product> = stmt
+            .query_map(rusqlite::params_from_iter(args), product_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        for p in &mut products {
+            p.images = self.images_of(p.id)?;
+        }
+        Ok(products)
+    }
+
+    pub fn product_by_sku(&self, sku: &str) -> Result<Product> {
+        let mut p = self
+            .conn
+            .query_row(
+                "SELECT id, sku, title, description, category, color, price, attributes, origin, source
+                 FROM products WHERE sku = ?1",
+                [sku],
+                product_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| Error::UnknownSku(sku.to_string()))?;
+        p.images = self.images_of(p.id)?;
+        Ok(p)
+    }
+
+    fn images_of(&self, product_id: i64) -> Result<Vec<Image>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, product_id, path, hash, width, height, view, color, position, attributes
+             FROM images WHERE product_id = ?1 ORDER BY position, id",
+        )?;
+        let rows = stmt
+            .query_map([product_id], |r| {
+                Ok(Image {
+                    id: r.get(0)?,
+                    product_id: r.get(1)?,
+                    path: r.get(2)?,
+                    hash: r.get(3)?,
+                    width: r.get(4)?,
+                    height: r.get(5)?,
+                    view: r.get(6)?,
+                    color: r.get(7)?,
+                    position: r.get(8)?,
+                    attributes: parse_object(&r.get::<_, String>(9)?),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+}
+
+fn product_from_row(r: &rusqlite::Row) -> rusqlite::Result<Product> {
+    Ok(Product {
+        id: r.get(0)?,
+        sku: r.get(1)?,
+        title: r.get(2)?,
+        description: r.get(3)?,
+        category: r.get(4)?,
+        color: r.get(5)?,
+        price: r.get(6)?,
+        attributes: parse_object(&r.get::<_, String>(7)?),
+        origin: Origin::parse(&r.get::<_, String>(8)?),
+        source: r.get(9)?,
+        images: Vec::new(),
+    })
+}
+
+fn parse_object(s: &str) -> Map<String, Value> {
+    match serde_json::from_str(s) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

@@ -1,0 +1,106 @@
+//! The command line over a small imported catalog.
+
+mod common;
+
+use common::*;
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in [
+        &["--help"][..],
+        &["import", "--help"],
+        &["stats", "--help"],
+        &["errors", "--help"],
+        &["runs", "--help"],
+        &["products", "--help"],
+        &["products", "list", "--help"],
+        &["products", "show", "--help"],
+        &["export", "--help"],
+        &["check", "--help"],
+        &["bench", "import", "--help"],
+    ] {
+        let text = stdout(&vitrine(dir.path(), cmd));
+        assert!(text.contains("Usage:"), "{cmd:?}: {text}");
+    }
+}
+
+#[test]
+fn import_list_show_export_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    write_jpeg(&input.join("tote.jpg"), 40, 30, 3);
+    write_jpeg(&input.join("mug.jpg"), 40, 30, 8);
+    std::fs::write(input.join("broken.jpg"), "not a photo").unwrap();
+    std::fs::write(
+        input.join("products.csv"),
+        "sku,title,category,colour,price,image,material\n\
+         T1,Canvas Tote,Bags > Totes,Red,19.90,tote.jpg,cotton\n\
+         M1,Tall Mug,Kitchen,White,$7,mug.jpg,stoneware\n\
+         X1,Broken,Kitchen,,3,,\n\
+         Y1,Priceless,Kitchen,,free,,\n",
+    )
+    .unwrap();
+    let cat = dir.path().join("cat");
+    let csv = input.join("products.csv");
+    let text = stdout(&vitrine(
+        &cat,
+        &["import", csv.to_str().unwrap(), input.to_str().unwrap()],
+    ));
+    assert!(text.contains("products: 3 added"), "{text}");
+    assert!(text.contains("skipped:  2"), "{text}");
+
+    let errors = stdout(&vitrine(&cat, &["errors"]));
+    assert!(
+        errors.contains("[bad_price]") && errors.contains("products.csv:5"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("[not_an_image]") && errors.contains("broken.jpg"),
+        "{errors}"
+    );
+
+    let list = stdout(&vitrine(&cat, &["products", "list", "--category", "Bags"]));
+    assert!(
+        list.contains("Canvas Tote") && !list.contains("Tall Mug"),
+        "{list}"
+    );
+
+    let show: serde_json::Value = serde_json::from_str(&stdout(&vitrine(
+        &cat,
+        &["products", "show", "T1", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(show["category"], "Bags/Totes");
+    assert_eq!(show["attributes"]["material"], "cotton");
+    assert_eq!(show["images"][0]["width"], 40);
+
+    let missing = vitrine(&cat, &["products", "show", "NOPE"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no product with SKU"));
+
+    let csv_out = stdout(&vitrine(&cat, &["export", "--format", "csv"]));
+    let mut rows = csv::Reader::from_reader(csv_out.as_bytes());
+    let headers = rows.headers().unwrap().clone();
+    assert!(headers.iter().any(|h| h == "material"));
+    assert_eq!(rows.records().count(), 3);
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&vitrine(&cat, &["export", "--format", "json"]))).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 3);
+
+    let stats: serde_json::Value =
+        serde_json::from_str(&stdout(&vitrine(&cat, &["stats", "--json"]))).unwrap();
+    assert_eq!(stats["products"], 3);
+    assert_eq!(stats["images"], 2);
+    assert_eq!(stdout(&vitrine(&cat, &["check"])).trim(), "ok");
+}

@@ -1,0 +1,77 @@
+#![allow(dead_code)]
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::AtomicBool;
+
+use vitrine::{Catalog, ImportOptions, ImportReport};
+
+/// `../shared` beside the checkout: the Luma catalog, models and fixtures.
+pub fn shared() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    assert!(
+        p.is_dir(),
+        "the shared folder is missing at {}",
+        p.display()
+    );
+    p
+}
+
+pub fn luma() -> PathBuf {
+    shared().join("catalogs/luma")
+}
+
+pub fn luma_sources() -> Vec<PathBuf> {
+    vec![luma().join("products.csv"), luma().join("images")]
+}
+
+pub fn import(catalog: &mut Catalog, sources: &[PathBuf]) -> ImportReport {
+    import_with(
+        catalog,
+        ImportOptions {
+            sources: sources.to_vec(),
+            ..ImportOptions::default()
+        },
+    )
+}
+
+pub fn import_with(catalog: &mut Catalog, opts: ImportOptions) -> ImportReport {
+    catalog
+        .import(&opts, &|_| {}, &AtomicBool::new(false))
+        .expect("import runs")
+}
+
+pub fn vitrine(catalog: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .arg("--catalog")
+        .arg(catalog)
+        .args(args)
+        .output()
+        .expect("vitrine runs")
+}
+
+/// Copies a folder tree (the tests modify their copy, never ../shared).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
+
+pub fn write_jpeg(path: &Path, w: u32, h: u32, seed: u8) {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            (x as u8).wrapping_mul(seed),
+            (y as u8).wrapping_add(seed),
+            seed,
+        ])
+    });
+    img.save(path).unwrap();
+}
