@@ -36,6 +36,12 @@ pub enum Error {
     #[error("JSON error: {0}")]
     Json(#[from] serde_json::Error),
 
+    #[error("model error: {0}")]
+    Model(String),
+
+    #[error("{0}")]
+    ModelMissing(String),
+
     #[error("CSV error: {0}")]
     Csv(#[from] csv::Error),
 }

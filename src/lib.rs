@@ -3,6 +3,7 @@
 //! app both call this API.
 
 pub mod catalog;
+pub mod encoders;
 pub mod error;
 pub mod import;
 pub mod photo;

@@ -100,9 +100,43 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, PhotoError>
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(classify)?;
+    let mut img = match format {
+        image::ImageFormat::Jpeg => match decode_jpeg(bytes, max_pixels)? {
+            Some(img) => img,
+            None => DynamicImage::from_decoder(decoder).map_err(classify)?,
+        },
+        _ => DynamicImage::from_decoder(decoder).map_err(classify)?,
+    };
     img.apply_orientation(orientation);
     Ok(img)
+}
+
+/// JPEGs go through jpeg-decoder, whose IDCT and chroma upsampling follow libjpeg's (within 3
+/// levels on noise, where image's default decoder is 18 levels off): the reference CLIP
+/// preprocessing decodes with libjpeg. `None` for colour spaces it leaves to `image` (CMYK).
+fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<Option<DynamicImage>, PhotoError> {
+    let mut d = jpeg_decoder::Decoder::new(bytes);
+    d.set_max_decoding_buffer_size(max_pixels.saturating_mul(4).min(usize::MAX as u64) as usize);
+    let pixels = d.decode().map_err(|e| match e {
+        jpeg_decoder::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            PhotoError::Truncated
+        }
+        other => PhotoError::Corrupt(other.to_string()),
+    })?;
+    let Some(info) = d.info() else {
+        return Err(PhotoError::Corrupt("no frame header".into()));
+    };
+    let (w, h) = (info.width as u32, info.height as u32);
+    let bad = || PhotoError::Corrupt("pixel data does not match the header".into());
+    Ok(match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => Some(DynamicImage::ImageRgb8(
+            RgbImage::from_raw(w, h, pixels).ok_or_else(bad)?,
+        )),
+        jpeg_decoder::PixelFormat::L8 => Some(DynamicImage::ImageLuma8(
+            image::GrayImage::from_raw(w, h, pixels).ok_or_else(bad)?,
+        )),
+        _ => None,
+    })
 }
 
 /// The JPEG decoder fills a cut-off file with grey rather than failing, so look for the

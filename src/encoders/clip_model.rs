@@ -1,0 +1,349 @@
+//! The CLIP architecture (vision and text towers with their projections), following the
+//! reference implementation's layout and weight names, built from `config.json`.
+//!
+//! A small copy rather than candle-transformers' CLIP: that one hard-codes quick-GELU and the
+//! layer-norm epsilon (LAION's models use exact GELU), and pools text at the largest token id
+//! rather than at the first end-of-text token. Keeping the model here also lets us tune its
+//! CPU path without forking candle.
+
+use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
+use candle_nn::{Conv2dConfig, Embedding, LayerNorm, Linear, VarBuilder};
+use serde::Deserialize;
+
+fn default_eps() -> f64 {
+    1e-5
+}
+fn default_act() -> String {
+    "quick_gelu".into()
+}
+fn default_channels() -> usize {
+    3
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TextConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub max_position_embeddings: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub eos_token_id: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct VisionConfig {
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub image_size: usize,
+    pub patch_size: usize,
+    #[serde(default = "default_channels")]
+    pub num_channels: usize,
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+}
+
+/// `config.json` of a CLIP model in the Hugging Face layout.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClipConfig {
+    pub text_config: TextConfig,
+    pub vision_config: VisionConfig,
+    pub projection_dim: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    QuickGelu,
+    Gelu,
+    GeluTanh,
+}
+
+impl Act {
+    fn parse(name: &str) -> Result<Act> {
+        match name {
+            "quick_gelu" => Ok(Act::QuickGelu),
+            "gelu" => Ok(Act::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" => Ok(Act::GeluTanh),
+            other => candle_core::bail!("unsupported activation {other:?} in config.json"),
+        }
+    }
+    fn apply(self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Act::QuickGelu => xs * candle_nn::ops::sigmoid(&(xs * 1.702)?)?,
+            Act::Gelu => xs.gelu_erf(),
+            Act::GeluTanh => xs.gelu(),
+        }
+    }
+}
+
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    out: Linear,
+    heads: usize,
+    head_dim: usize,
+    scale: f64,
+}
+
+impl Attention {
+    fn new(vb: VarBuilder, dim: usize, heads: usize) -> Result<Self> {
+        if heads == 0 || dim % heads != 0 {
+            candle_core::bail!("hidden size {dim} is not divisible by {heads} attention heads");
+        }
+        let head_dim = dim / heads;
+        Ok(Attention {
+            q: candle_nn::linear(dim, dim, vb.pp("q_proj"))?,
+            k: candle_nn::linear(dim, dim, vb.pp("k_proj"))?,
+            v: candle_nn::linear(dim, dim, vb.pp("v_proj"))?,
+            out: candle_nn::linear(dim, dim, vb.pp("out_proj"))?,
+            heads,
+            head_dim,
+            scale: (head_dim as f64).powf(-0.5),
+        })
+    }
+
+    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (b, n, dim) = xs.dims3()?;
+        let split = |t: Tensor| -> Result<Tensor> {
+            t.reshape((b, n, self.heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split((self.q.forward(xs)? * self.scale)?)?;
+        let k = split(self.k.forward(xs)?)?;
+        let v = split(self.v.forward(xs)?)?;
+        let mut w = q.matmul(&k.t()?)?;
+        if let Some(m) = mask {
+            w = w.broadcast_add(m)?;
+        }
+        let w = candle_nn::ops::softmax_last_dim(&w)?;
+        let o = w.matmul(&v)?.transpose(1, 2)?.reshape((b, n, dim))?;
+        self.out.forward(&o)
+    }
+}
+
+struct Layer {
+    attn: Attention,
+    ln1: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+    ln2: LayerNorm,
+    act: Act,
+}
+
+impl Layer {
+    fn new(
+        vb: VarBuilder,
+        dim: usize,
+        inter: usize,
+        heads: usize,
+        eps: f64,
+        act: Act,
+    ) -> Result<Self> {
+        Ok(Layer {
+            attn: Attention::new(vb.pp("self_attn"), dim, heads)?,
+            ln1: candle_nn::layer_norm(dim, eps, vb.pp("layer_norm1"))?,
+            fc1: candle_nn::linear(dim, inter, vb.pp("mlp").pp("fc1"))?,
+            fc2: candle_nn::linear(inter, dim, vb.pp("mlp").pp("fc2"))?,
+            ln2: candle_nn::layer_norm(dim, eps, vb.pp("layer_norm2"))?,
+            act,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let h = (self.attn.forward(&self.ln1.forward(xs)?, mask)? + xs)?;
+        let m = self
+            .fc2
+            .forward(&self.act.apply(&self.fc1.forward(&self.ln2.forward(&h)?)?)?)?;
+        m + h
+    }
+}
+
+fn encoder(
+    vb: VarBuilder,
+    n: usize,
+    dim: usize,
+    inter: usize,
+    heads: usize,
+    eps: f64,
+    act: &str,
+) -> Result<Vec<Layer>> {
+    let act = Act::parse(act)?;
+    let vb = vb.pp("encoder").pp("layers");
+    (0..n)
+        .map(|i| Layer::new(vb.pp(i.to_string()), dim, inter, heads, eps, act))
+        .collect()
+}
+
+pub struct VisionTower {
+    patch: candle_nn::Conv2d,
+    class: Tensor,
+    positions: Tensor,
+    pre_ln: LayerNorm,
+    layers: Vec<Layer>,
+    post_ln: LayerNorm,
+    projection: Linear,
+    pub image_size: usize,
+}
+
+impl VisionTower {
+    pub fn new(vb: VarBuilder, c: &VisionConfig, projection_dim: usize) -> Result<Self> {
+        let m = vb.pp("vision_model");
+        let e = m.pp("embeddings");
+        let patches = (c.image_size / c.patch_size).pow(2);
+        let conv = Conv2dConfig {
+            stride: c.patch_size,
+            ..Default::default()
+        };
+        Ok(VisionTower {
+            patch: candle_nn::conv2d_no_bias(
+                c.num_channels,
+                c.hidden_size,
+                c.patch_size,
+                conv,
+                e.pp("patch_embedding"),
+            )?,
+            class: e.get(c.hidden_size, "class_embedding")?,
+            positions: e
+                .pp("position_embedding")
+                .get((patches + 1, c.hidden_size), "weight")?,
+            pre_ln: candle_nn::layer_norm(c.hidden_size, c.layer_norm_eps, m.pp("pre_layrnorm"))?,
+            layers: encoder(
+                m.clone(),
+                c.num_hidden_layers,
+                c.hidden_size,
+                c.intermediate_size,
+                c.num_attention_heads,
+                c.layer_norm_eps,
+                &c.hidden_act,
+            )?,
+            post_ln: candle_nn::layer_norm(
+                c.hidden_size,
+                c.layer_norm_eps,
+                m.pp("post_layernorm"),
+            )?,
+            projection: candle_nn::linear_no_bias(
+                c.hidden_size,
+                projection_dim,
+                vb.pp("visual_projection"),
+            )?,
+            image_size: c.image_size,
+        })
+    }
+
+    /// Projected (not normalised) image features of `pixels` [batch, 3, size, size].
+    pub fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
+        let b = pixels.dim(0)?;
+        let x = self
+            .patch
+            .forward(pixels)?
+            .flatten_from(2)?
+            .transpose(1, 2)?;
+        let dim = self.class.dim(0)?;
+        let class = self.class.reshape((1, 1, dim))?.broadcast_as((b, 1, dim))?;
+        let mut x = Tensor::cat(&[&class, &x], 1)?.broadcast_add(&self.positions.unsqueeze(0)?)?;
+        x = self.pre_ln.forward(&x)?;
+        for l in &self.layers {
+            x = l.forward(&x, None)?;
+        }
+        let pooled = self.post_ln.forward(&x.i((.., 0, ..))?)?;
+        self.projection.forward(&pooled)
+    }
+}
+
+pub struct TextTower {
+    tokens: Embedding,
+    positions: Tensor,
+    layers: Vec<Layer>,
+    final_ln: LayerNorm,
+    projection: Linear,
+    pub context_length: usize,
+}
+
+impl TextTower {
+    pub fn new(vb: VarBuilder, c: &TextConfig, projection_dim: usize) -> Result<Self> {
+        let m = vb.pp("text_model");
+        let e = m.pp("embeddings");
+        Ok(TextTower {
+            tokens: candle_nn::embedding(c.vocab_size, c.hidden_size, e.pp("token_embedding"))?,
+            positions: e
+                .pp("position_embedding")
+                .get((c.max_position_embeddings, c.hidden_size), "weight")?,
+            layers: encoder(
+                m.clone(),
+                c.num_hidden_layers,
+                c.hidden_size,
+                c.intermediate_size,
+                c.num_attention_heads,
+                c.layer_norm_eps,
+                &c.hidden_act,
+            )?,
+            final_ln: candle_nn::layer_norm(
+                c.hidden_size,
+                c.layer_norm_eps,
+                m.pp("final_layer_norm"),
+            )?,
+            projection: candle_nn::linear_no_bias(
+                c.hidden_size,
+                projection_dim,
+                vb.pp("text_projection"),
+            )?,
+            context_length: c.max_position_embeddings,
+        })
+    }
+
+    /// Projected (not normalised) text features. `ids` [batch, len] (u32); `pool_at[i]` is the
+    /// position of row i's end-of-text token. Under the causal mask, tokens after it (padding)
+    /// cannot change it, so rows may be padded with anything.
+    pub fn forward(&self, ids: &Tensor, pool_at: &[usize]) -> Result<Tensor> {
+        let (b, n) = ids.dims2()?;
+        let mut x = self
+            .tokens
+            .forward(ids)?
+            .broadcast_add(&self.positions.narrow(0, 0, n)?.unsqueeze(0)?)?;
+        let mask = causal_mask(n, x.device())?;
+        for l in &self.layers {
+            x = l.forward(&x, Some(&mask))?;
+        }
+        let x = self.final_ln.forward(&x)?;
+        let idx: Vec<u32> = pool_at
+            .iter()
+            .enumerate()
+            .map(|(row, &p)| (row * n + p) as u32)
+            .collect();
+        let idx = Tensor::new(idx.as_slice(), x.device())?;
+        let pooled = x.reshape((b * n, ()))?.index_select(&idx, 0)?;
+        self.projection.forward(&pooled)
+    }
+}
+
+fn causal_mask(n: usize, device: &Device) -> Result<Tensor> {
+    let m: Vec<f32> = (0..n)
+        .flat_map(|i| (0..n).map(move |j| if j > i { f32::NEG_INFINITY } else { 0.0 }))
+        .collect();
+    Tensor::from_slice(&m, (1, 1, n, n), device)
+}
+
+/// L2-normalises each row.
+pub fn normalize(x: &Tensor) -> Result<Tensor> {
+    let norm = x
+        .sqr()?
+        .sum_keepdim(D::Minus1)?
+        .sqrt()?
+        .clamp(1e-12, f64::MAX)?;
+    x.broadcast_div(&norm)
+}
+
+pub fn to_f32_rows(x: &Tensor) -> Result<Vec<Vec<f32>>> {
+    x.to_dtype(DType::F32)?.to_vec2()
+}

@@ -1,0 +1,116 @@
+//! Encoders: CLIP (images and text into one space) and a sentence encoder for product text.
+//! Both load Hugging Face-layout folders and run through candle.
+
+pub mod clip;
+pub mod clip_model;
+pub mod preprocess;
+pub mod text;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use candle_core::Device;
+
+use crate::error::{Error, Result};
+
+pub use clip::ClipEncoder;
+pub use text::TextEncoder;
+
+/// Where the encoders run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// CUDA or Metal when built in and present, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+    Metal,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" | "gpu" => Ok(DeviceChoice::Cuda),
+            "metal" => Ok(DeviceChoice::Metal),
+            _ => Err(format!(
+                "unknown device {s:?}: use auto, cpu, cuda or metal"
+            )),
+        }
+    }
+}
+
+impl DeviceChoice {
+    pub fn device(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Cuda => Device::new_cuda(0).map_err(|e| {
+                Error::Model(format!(
+                    "cannot use CUDA ({e}); this build has CUDA only when built with `--features cuda`"
+                ))
+            }),
+            DeviceChoice::Metal => Device::new_metal(0).map_err(|e| {
+                Error::Model(format!(
+                    "cannot use Metal ({e}); this build has Metal only when built with `--features metal`"
+                ))
+            }),
+            DeviceChoice::Auto => {
+                if candle_core::utils::cuda_is_available()
+                    && let Ok(d) = Device::new_cuda(0)
+                {
+                    return Ok(d);
+                }
+                if candle_core::utils::metal_is_available()
+                    && let Ok(d) = Device::new_metal(0)
+                {
+                    return Ok(d);
+                }
+                Ok(Device::Cpu)
+            }
+        }
+    }
+}
+
+/// Turns a candle error into one that names the model folder.
+pub(crate) fn model_err(dir: &Path) -> impl Fn(candle_core::Error) -> Error + '_ {
+    move |e| Error::Model(format!("{}: {e}", dir.display()))
+}
+
+pub(crate) fn tokenizer_from(path: &Path) -> Result<tokenizers::Tokenizer> {
+    tokenizers::Tokenizer::from_file(path).map_err(|e| {
+        Error::Model(format!(
+            "{}: cannot load the tokenizer: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Memory-maps `model.safetensors`, checking its header against the file size first so a
+/// truncated or corrupt file is a clear error rather than a crash.
+pub(crate) fn load_weights(dir: &Path, device: &Device) -> Result<candle_nn::VarBuilder<'static>> {
+    let path = dir.join("model.safetensors");
+    if !path.is_file() {
+        return Err(Error::Model(format!(
+            "{}: no model.safetensors",
+            dir.display()
+        )));
+    }
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    // SAFETY: the map is read-only; a model file rewritten while mapped is outside our contract.
+    let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
+    safetensors::SafeTensors::deserialize(&mmap).map_err(|e| {
+        Error::Model(format!(
+            "{}: corrupt or truncated weights file ({e}); download the model again",
+            path.display()
+        ))
+    })?;
+    drop(mmap);
+    // SAFETY: as above.
+    unsafe {
+        candle_nn::VarBuilder::from_mmaped_safetensors(&[&path], candle_core::DType::F32, device)
+    }
+    .map_err(model_err(dir))
+}

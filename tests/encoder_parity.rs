@@ -1,0 +1,210 @@
+//! Parity with the reference implementations (../shared/fixtures, see its README for tolerances).
+
+mod common;
+
+use candle_core::{Device, Tensor};
+use common::shared;
+use vitrine::encoders::{ClipEncoder, TextEncoder};
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    shared().join("fixtures").join(name)
+}
+
+fn inputs(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture(name).join("inputs.json")).unwrap())
+        .unwrap()
+}
+
+fn expected(name: &str) -> std::collections::HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixture(name).join("expected.safetensors"), &Device::Cpu)
+        .unwrap()
+}
+
+fn rows(t: &Tensor) -> Vec<Vec<f32>> {
+    t.to_vec2::<f32>().unwrap()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+fn rel_err(a: &[f32], b: &[f32]) -> f64 {
+    let diff: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| ((*x - *y) as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    diff / b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()
+}
+
+fn ids_rows(t: &Tensor) -> Vec<Vec<u32>> {
+    t.to_vec2::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.into_iter().map(|v| v as u32).collect())
+        .collect()
+}
+
+fn tiny() -> ClipEncoder {
+    ClipEncoder::load(&fixture("clip-tiny"), &Device::Cpu).unwrap()
+}
+
+#[test]
+fn clip_image_tower_matches_the_reference_on_its_pixels() {
+    let enc = tiny();
+    let exp = expected("clip-tiny");
+    let got = rows(&enc.image_features(&exp["pixel_values"]).unwrap());
+    for (i, (g, e)) in got.iter().zip(rows(&exp["image_embeds"])).enumerate() {
+        assert!(
+            cosine(g, &e) >= 0.99999,
+            "image {i}: cosine {}",
+            cosine(g, &e)
+        );
+        assert!(
+            rel_err(g, &e) <= 1e-4,
+            "image {i}: relative error {}",
+            rel_err(g, &e)
+        );
+    }
+}
+
+#[test]
+fn clip_text_tower_matches_the_reference_on_its_ids() {
+    let enc = tiny();
+    let exp = expected("clip-tiny");
+    let ids = ids_rows(&exp["input_ids"]);
+    let got = rows(&enc.text_features(&ids, None).unwrap());
+    for (i, (g, e)) in got.iter().zip(rows(&exp["text_embeds"])).enumerate() {
+        assert!(
+            cosine(g, &e) >= 0.99999,
+            "text {i}: cosine {}",
+            cosine(g, &e)
+        );
+        assert!(
+            rel_err(g, &e) <= 1e-4,
+            "text {i}: relative error {}",
+            rel_err(g, &e)
+        );
+    }
+}
+
+#[test]
+fn clip_tokenizer_reproduces_the_reference_ids() {
+    let enc = tiny();
+    let inp = inputs("clip-tiny");
+    let texts: Vec<&str> = inp["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let counts: Vec<usize> = inp["token_counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap() as usize)
+        .collect();
+    let reference = ids_rows(&expected("clip-tiny")["input_ids"]);
+    let ours = enc.tokenize(&texts).unwrap();
+    for i in 0..texts.len() {
+        assert_eq!(
+            ours[i],
+            reference[i][..counts[i]],
+            "text {i}: {:?}",
+            texts[i]
+        );
+    }
+}
+
+#[test]
+fn clip_preprocessing_and_embeddings_of_own_decoding_match_the_reference() {
+    let enc = tiny();
+    let inp = inputs("clip-tiny");
+    let exp = expected("clip-tiny");
+    let reference = rows(&exp["pixel_values"].flatten_from(1).unwrap());
+    let ref_embeds = rows(&exp["image_embeds_normalized"]);
+    let mut pixels = Vec::new();
+    for (i, name) in inp["images"].as_array().unwrap().iter().enumerate() {
+        let path = fixture("clip-tiny")
+            .join("images")
+            .join(name.as_str().unwrap());
+        let img = vitrine::photo::decode(&std::fs::read(&path).unwrap(), 100_000_000).unwrap();
+        let ours = enc.preprocess(&img);
+        let diffs: Vec<f32> = ours
+            .iter()
+            .zip(&reference[i])
+            .map(|(a, b)| (a - b).abs())
+            .collect();
+        let mae = diffs.iter().sum::<f32>() / diffs.len() as f32;
+        let max = diffs.iter().cloned().fold(0f32, f32::max);
+        assert!(
+            mae <= 0.01 && max <= 0.1,
+            "{name}: mean abs error {mae}, max {max}"
+        );
+        pixels.push(ours);
+    }
+    let ours = enc.embed_pixels(&pixels).unwrap();
+    for (i, (g, e)) in ours.iter().zip(&ref_embeds).enumerate() {
+        assert!(cosine(g, e) >= 0.9995, "image {i}: cosine {}", cosine(g, e));
+    }
+}
+
+#[test]
+fn clip_text_padding_to_the_longest_equals_padding_to_77() {
+    let enc = tiny();
+    let texts = [
+        "red bag",
+        "a much longer product title with many words in it",
+        "",
+    ];
+    let ids = enc.tokenize(&texts).unwrap();
+    let short = rows(&enc.text_features(&ids, None).unwrap());
+    let full = rows(&enc.text_features(&ids, Some(77)).unwrap());
+    for (a, b) in short.iter().zip(&full) {
+        assert!(rel_err(a, b) <= 1e-5, "relative error {}", rel_err(a, b));
+    }
+    // And the public path (normalised, padded to the longest) agrees with the reference.
+    let exp = rows(&expected("clip-tiny")["text_embeds_normalized"]);
+    let inp = inputs("clip-tiny");
+    let all: Vec<&str> = inp["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for (i, (g, e)) in enc.embed_texts(&all).unwrap().iter().zip(&exp).enumerate() {
+        assert!(cosine(g, e) >= 0.99999, "text {i}");
+    }
+}
+
+#[test]
+fn minilm_reproduces_the_reference_sentence_embeddings() {
+    let enc = TextEncoder::load(&shared().join("models/all-MiniLM-L6-v2"), &Device::Cpu).unwrap();
+    let inp = inputs("minilm");
+    let exp = expected("minilm");
+    let texts: Vec<&str> = inp["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let (ids, mask) = enc.tokenize(&texts).unwrap();
+    assert_eq!(ids, ids_rows(&exp["input_ids"]));
+    assert_eq!(mask, ids_rows(&exp["attention_mask"]));
+    let got = enc.embed(&texts).unwrap();
+    for (i, (g, e)) in got
+        .iter()
+        .zip(rows(&exp["embeddings_normalized"]))
+        .enumerate()
+    {
+        assert!(
+            cosine(g, &e) >= 0.99999,
+            "text {i}: cosine {}",
+            cosine(g, &e)
+        );
+    }
+}
