@@ -3,9 +3,12 @@
 //! app both call this API.
 
 pub mod catalog;
+pub mod embed;
 pub mod encoders;
 pub mod error;
 pub mod import;
+pub mod models;
+pub mod phash;
 pub mod photo;
 mod store;
 

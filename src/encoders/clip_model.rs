@@ -97,7 +97,7 @@ struct Attention {
 
 impl Attention {
     fn new(vb: VarBuilder, dim: usize, heads: usize) -> Result<Self> {
-        if heads == 0 || dim % heads != 0 {
+        if heads == 0 || !dim.is_multiple_of(heads) {
             candle_core::bail!("hidden size {dim} is not divisible by {heads} attention heads");
         }
         let head_dim = dim / heads;

@@ -16,6 +16,9 @@ pub const MAX_TOKENS: usize = 256;
 
 pub const REQUIRED_FILES: &[&str] = &["model.safetensors", "config.json", "tokenizer.json"];
 
+/// Token ids and attention masks, one row per text.
+pub type IdsAndMasks = (Vec<Vec<u32>>, Vec<Vec<u32>>);
+
 pub struct TextEncoder {
     model: BertModel,
     tokenizer: Tokenizer,
@@ -51,7 +54,7 @@ impl TextEncoder {
     }
 
     /// Token ids and attention masks, padded to the batch's longest member.
-    pub fn tokenize(&self, texts: &[&str]) -> Result<(Vec<Vec<u32>>, Vec<Vec<u32>>)> {
+    pub fn tokenize(&self, texts: &[&str]) -> Result<IdsAndMasks> {
         let enc = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)

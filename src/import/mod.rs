@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use crate::catalog::{Catalog, ImportErrorRecord, Origin, thumbnail_path};
 use crate::error::{Error, Result};
 use crate::photo::{self, PhotoError};
-use crate::store::{Change, ImageData, KnownFile, ProductData, Store};
+use crate::store::{Change, ImageData, KnownContent, KnownFile, ProductData, Store};
 
 pub use self::csv::Field;
 pub use scan::odd_name;
@@ -151,12 +151,14 @@ enum Outcome {
         hash: String,
         width: u32,
         height: u32,
+        phash: Option<i64>,
     },
     /// The bytes are of a photo already in the catalog.
     Reused {
         hash: String,
         width: u32,
         height: u32,
+        phash: Option<i64>,
     },
     Failed(PhotoError),
     Cancelled,
@@ -737,7 +739,7 @@ fn process_one(
     key: &str,
     path: &Path,
     known_hash: Option<&str>,
-    known_hashes: &HashMap<String, (u32, u32)>,
+    known_hashes: &HashMap<String, KnownContent>,
     thumbs: &Path,
     max_pixels: u64,
     cancel: &AtomicBool,
@@ -758,13 +760,15 @@ fn process_one(
         let bytes = photo::read_file(path)?;
         let hash = photo::content_hash(&bytes);
         let thumb = thumbnail_path(thumbs, &hash);
-        if let Some(&(width, height)) = known_hashes.get(&hash)
+        if let Some(&(width, height, phash)) = known_hashes.get(&hash)
+            && phash.is_some()
             && (known_hash == Some(hash.as_str()) || thumb.is_file())
         {
             return Ok(Outcome::Reused {
                 hash,
                 width,
                 height,
+                phash,
             });
         }
         let img = photo::decode(&bytes, max_pixels)?;
@@ -773,6 +777,7 @@ fn process_one(
             hash,
             width: img.width(),
             height: img.height(),
+            phash: Some(crate::phash::phash(&img) as i64),
         })
     })()
     .unwrap_or_else(Outcome::Failed);
@@ -790,22 +795,24 @@ struct Applier<'a> {
 
 impl Applier<'_> {
     fn apply(&mut self, tx: &rusqlite::Transaction, d: Done) -> Result<()> {
-        let (hash, width, height) = match d.outcome {
+        let (hash, width, height, phash) = match d.outcome {
             Outcome::Processed {
                 hash,
                 width,
                 height,
+                phash,
             } => {
                 self.report.photos_processed += 1;
-                (hash, width, height)
+                (hash, width, height, phash)
             }
             Outcome::Reused {
                 hash,
                 width,
                 height,
+                phash,
             } => {
                 self.report.photos_reused += 1;
-                (hash, width, height)
+                (hash, width, height, phash)
             }
             Outcome::Failed(e) => {
                 let rec = error_for(&d.key, &e);
@@ -831,6 +838,7 @@ impl Applier<'_> {
             hash,
             width,
             height,
+            phash,
         };
         self.attach(tx, &d.key, &k)?;
         // Other products' rows of the same file (not listed in this run) follow the file too.
@@ -887,6 +895,7 @@ impl Applier<'_> {
                 attributes: a.attributes.clone(),
                 size: k.size,
                 mtime: k.mtime,
+                phash: k.phash,
             };
             match Store::upsert_image(tx, product_id, &data)? {
                 Change::Added => self.report.images_added += 1,

@@ -110,4 +110,13 @@ CREATE TABLE import_errors (
 );
 CREATE INDEX import_errors_run ON import_errors(run_id);
 "#,
+    // 2: settings (active models, registered model folders) and perceptual hashes of photos.
+    r#"
+CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+ALTER TABLE images ADD COLUMN phash INTEGER;
+CREATE INDEX embeddings_model ON embeddings(model_id, owner_kind);
+"#,
 ];

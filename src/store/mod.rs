@@ -39,6 +39,9 @@ pub struct ProductData {
     pub attributes: Map<String, Value>,
 }
 
+/// Width, height and perceptual hash of a photo content.
+pub type KnownContent = (u32, u32, Option<i64>);
+
 /// What the store knows of a photo file from an earlier import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownFile {
@@ -47,6 +50,8 @@ pub struct KnownFile {
     pub hash: String,
     pub width: u32,
     pub height: u32,
+    /// Perceptual hash (bits of a u64).
+    pub phash: Option<i64>,
 }
 
 /// One product's use of a photo file.
@@ -62,6 +67,7 @@ pub struct ImageData {
     pub attributes: Map<String, Value>,
     pub size: i64,
     pub mtime: i64,
+    pub phash: Option<i64>,
 }
 
 pub fn now_millis() -> i64 {
@@ -230,7 +236,7 @@ impl Store {
     pub fn known_file(conn: &Connection, path: &str) -> Result<Option<KnownFile>> {
         Ok(conn
             .query_row(
-                "SELECT file_size, file_mtime, hash, width, height FROM images
+                "SELECT file_size, file_mtime, hash, width, height, phash FROM images
                  WHERE path = ?1 ORDER BY updated_at DESC LIMIT 1",
                 [path],
                 |r| {
@@ -240,6 +246,7 @@ impl Store {
                         hash: r.get(2)?,
                         width: r.get(3)?,
                         height: r.get(4)?,
+                        phash: r.get(5)?,
                     })
                 },
             )
@@ -267,7 +274,7 @@ impl Store {
         let attributes = Value::Object(data.attributes.clone()).to_string();
         let existing = tx
             .query_row(
-                "SELECT id, hash, width, height, view, color, position, attributes, file_size, file_mtime
+                "SELECT id, hash, width, height, view, color, position, attributes, file_size, file_mtime, phash
                  FROM images WHERE product_id = ?1 AND path = ?2",
                 params![product_id, data.path],
                 |r| {
@@ -284,6 +291,7 @@ impl Store {
                             attributes: parse_object(&r.get::<_, String>(7)?),
                             size: r.get(8)?,
                             mtime: r.get(9)?,
+                            phash: r.get(10)?,
                         },
                     ))
                 },
@@ -301,7 +309,7 @@ impl Store {
                 } == *data;
                 tx.execute(
                     "UPDATE images SET hash=?2, width=?3, height=?4, view=?5, color=?6, position=?7,
-                     attributes=?8, file_size=?9, file_mtime=?10, updated_at=?11 WHERE id=?1",
+                     attributes=?8, file_size=?9, file_mtime=?10, updated_at=?11, phash=?12 WHERE id=?1",
                     params![
                         id,
                         data.hash,
@@ -313,7 +321,8 @@ impl Store {
                         attributes,
                         data.size,
                         data.mtime,
-                        now
+                        now,
+                        data.phash
                     ],
                 )?;
                 Ok(if same_photo {
@@ -325,8 +334,8 @@ impl Store {
             None => {
                 tx.execute(
                     "INSERT INTO images (product_id, path, hash, width, height, view, color, position,
-                     attributes, file_size, file_mtime, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     attributes, file_size, file_mtime, updated_at, phash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                     params![
                         product_id,
                         data.path,
@@ -339,7 +348,8 @@ impl Store {
                         attributes,
                         data.size,
                         data.mtime,
-                        now
+                        now,
+                        data.phash
                     ],
                 )?;
                 Ok(Change::Added)
@@ -352,22 +362,29 @@ impl Store {
     pub fn update_file(tx: &Transaction, path: &str, k: &KnownFile) -> Result<usize> {
         let changed = tx
             .prepare_cached(
-                "UPDATE images SET hash = ?2, width = ?3, height = ?4, updated_at = ?5
+                "UPDATE images SET hash = ?2, width = ?3, height = ?4, phash = ?6, updated_at = ?5
                  WHERE path = ?1 AND (hash, width, height) IS NOT (?2, ?3, ?4)",
             )?
-            .execute(params![path, k.hash, k.width, k.height, now_millis()])?;
+            .execute(params![
+                path,
+                k.hash,
+                k.width,
+                k.height,
+                now_millis(),
+                k.phash
+            ])?;
         tx.prepare_cached("UPDATE images SET file_size = ?2, file_mtime = ?3 WHERE path = ?1")?
             .execute(params![path, k.size, k.mtime])?;
         Ok(changed)
     }
 
-    /// Width and height of every photo content the catalog holds, by content hash.
-    pub fn known_hashes(&self) -> Result<HashMap<String, (u32, u32)>> {
+    /// Width, height and perceptual hash of every photo content the catalog holds, by content hash.
+    pub fn known_hashes(&self) -> Result<HashMap<String, KnownContent>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT hash, width, height FROM images GROUP BY hash")?;
+            .prepare("SELECT hash, width, height, max(phash) FROM images GROUP BY hash")?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+            .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
@@ -414,6 +431,138 @@ impl Store {
             [product_id],
             |r| r.get(0),
         )?)
+    }
+
+    // ---- settings ----
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    // ---- embeddings ----
+
+    /// One row per distinct photo content that lacks a perceptual hash, or an embedding by
+    /// `model` (when given): (content hash, a path to read it from, needs phash, needs embedding).
+    pub fn photos_to_embed(
+        &self,
+        model: Option<&str>,
+    ) -> Result<Vec<(String, String, bool, bool)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT i.hash, min(i.path), max(i.phash IS NULL),
+                    max(?1 IS NOT NULL AND NOT EXISTS (
+                        SELECT 1 FROM embeddings e WHERE e.owner_kind = 'image' AND e.owner_id = i.id
+                        AND e.model_id = ?1 AND e.input_hash = i.hash))
+             FROM images i GROUP BY i.hash
+             HAVING max(i.phash IS NULL) OR max(?1 IS NOT NULL AND NOT EXISTS (
+                        SELECT 1 FROM embeddings e WHERE e.owner_kind = 'image' AND e.owner_id = i.id
+                        AND e.model_id = ?1 AND e.input_hash = i.hash))
+             ORDER BY min(i.path)",
+        )?;
+        let rows = stmt
+            .query_map([model], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Stores an embedding for every image row showing the photo with content `hash`.
+    pub fn put_photo_embedding(
+        tx: &Transaction,
+        hash: &str,
+        model: &str,
+        vector: &[f32],
+    ) -> Result<()> {
+        tx.prepare_cached(
+            "INSERT INTO embeddings (owner_kind, owner_id, model_id, dim, vector, input_hash, created_at)
+             SELECT 'image', id, ?2, ?3, ?4, hash, ?5 FROM images WHERE hash = ?1
+             ON CONFLICT(owner_kind, owner_id, model_id) DO UPDATE SET
+                dim = excluded.dim, vector = excluded.vector, input_hash = excluded.input_hash,
+                created_at = excluded.created_at",
+        )?
+        .execute(params![hash, model, vector.len() as i64, f32_blob(vector), now_millis()])?;
+        Ok(())
+    }
+
+    pub fn put_photo_phash(tx: &Transaction, hash: &str, phash: i64) -> Result<()> {
+        tx.prepare_cached("UPDATE images SET phash = ?2 WHERE hash = ?1")?
+            .execute(params![hash, phash])?;
+        Ok(())
+    }
+
+    /// Products with their current product-text embedding input hash for `model`, if any.
+    pub fn products_for_text(
+        &self,
+        model: &str,
+    ) -> Result<Vec<(i64, ProductData, Option<String>)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT p.id, p.sku, p.title, p.description, p.category, p.color, e.input_hash
+             FROM products p LEFT JOIN embeddings e
+               ON e.owner_kind = 'product' AND e.owner_id = p.id AND e.model_id = ?1
+             ORDER BY p.id",
+        )?;
+        let rows = stmt
+            .query_map([model], |r| {
+                Ok((
+                    r.get(0)?,
+                    ProductData {
+                        sku: r.get(1)?,
+                        title: r.get(2)?,
+                        description: r.get(3)?,
+                        category: r.get(4)?,
+                        color: r.get(5)?,
+                        ..ProductData::default()
+                    },
+                    r.get(6)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn put_product_embedding(
+        tx: &Transaction,
+        id: i64,
+        model: &str,
+        vector: &[f32],
+        input_hash: &str,
+    ) -> Result<()> {
+        tx.prepare_cached(
+            "INSERT INTO embeddings (owner_kind, owner_id, model_id, dim, vector, input_hash, created_at)
+             VALUES ('product', ?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(owner_kind, owner_id, model_id) DO UPDATE SET
+                dim = excluded.dim, vector = excluded.vector, input_hash = excluded.input_hash,
+                created_at = excluded.created_at",
+        )?
+        .execute(params![id, model, vector.len() as i64, f32_blob(vector), input_hash, now_millis()])?;
+        Ok(())
+    }
+
+    pub fn photo_vector(&self, model: &str, hash: &str) -> Result<Option<Vec<f32>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT e.vector FROM embeddings e JOIN images i ON e.owner_kind = 'image' AND e.owner_id = i.id
+                 WHERE e.model_id = ?1 AND i.hash = ?2 LIMIT 1",
+                [model, hash],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()?
+            .map(|b| blob_f32(&b)))
     }
 
     // ---- import runs ----
@@ -613,4 +762,15 @@ fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+/// Little-endian f32s, as embeddings are stored.
+pub fn f32_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub fn blob_f32(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }

@@ -7,6 +7,8 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use vitrine::{Catalog, ImportOptions};
 
+use crate::embed_bench;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Import throughput (decode, orientation, hash, thumbnail) into a fresh catalog each run.
@@ -16,6 +18,23 @@ pub enum BenchCommand {
         sources: Vec<PathBuf>,
         #[arg(long, default_value_t = 5)]
         runs: usize,
+    },
+    /// Encoder throughput: CLIP images/s and texts/s and product-text texts/s at batch 1, 8 and
+    /// 32, and end-to-end import images/s with embedding.
+    Embed {
+        /// Use random weights in the CLIP architecture of the models folder's
+        /// clip-vit-base-patch32/config.json (automatic when its weights are absent).
+        #[arg(long)]
+        random_weights: bool,
+        /// Batch sizes to measure.
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8, 32])]
+        batches: Vec<usize>,
+        /// Seconds to spend on each measurement (after a warm-up).
+        #[arg(long, default_value_t = 4.0)]
+        seconds: f64,
+        /// Skip the end-to-end import of the demo catalog.
+        #[arg(long)]
+        no_import: bool,
     },
 }
 
@@ -43,8 +62,14 @@ pub fn luma_sources() -> Result<Vec<PathBuf>> {
     Ok(vec![root.join("products.csv"), root.join("images")])
 }
 
-pub fn run(cmd: BenchCommand) -> Result<()> {
+pub fn run(cmd: BenchCommand, models_dir: PathBuf) -> Result<()> {
     match cmd {
+        BenchCommand::Embed {
+            random_weights,
+            batches,
+            seconds,
+            no_import,
+        } => embed_bench::run(&models_dir, random_weights, &batches, seconds, !no_import)?,
         BenchCommand::Import { sources, runs } => {
             let sources = if sources.is_empty() {
                 luma_sources()?

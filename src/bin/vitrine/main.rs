@@ -1,6 +1,7 @@
 //! The `vitrine` command line: every capability of the app, for scripting and power users.
 
 mod bench;
+mod embed_bench;
 mod output;
 
 use std::io::{IsTerminal, Write};
@@ -9,6 +10,9 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use vitrine::embed::{EmbedOptions, Encoders};
+use vitrine::encoders::DeviceChoice;
+use vitrine::models::Models;
 use vitrine::{Catalog, Field, ImportEvent, ImportOptions, ProductFilter};
 
 #[derive(Parser)]
@@ -21,6 +25,15 @@ struct Cli {
     /// Catalog folder (holds catalog.sqlite and thumbnails). Default: your data folder.
     #[arg(long, global = true, env = "VITRINE_CATALOG", value_name = "DIR")]
     catalog: Option<PathBuf>,
+
+    /// Folder of downloaded models, one sub-folder per model. Default: your data folder.
+    #[arg(long, global = true, env = "VITRINE_MODELS", value_name = "DIR")]
+    models_dir: Option<PathBuf>,
+
+    /// Where the encoders run: auto, cpu, cuda or metal (cuda and metal need a build with
+    /// `--features cuda` or `--features metal`).
+    #[arg(long, global = true, env = "VITRINE_DEVICE", default_value = "auto")]
+    device: DeviceChoice,
 
     #[command(subcommand)]
     command: Command,
@@ -46,7 +59,20 @@ enum Command {
         /// Print progress and the summary as JSON lines on stdout.
         #[arg(long)]
         json: bool,
+        /// Do not compute embeddings after the import (run `vitrine embed` later).
+        #[arg(long)]
+        no_embed: bool,
     },
+    /// Compute the embeddings and perceptual hashes that are missing (after a model change, say).
+    Embed {
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Models: list, download, verify, choose, or register a local folder.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Counts of products, photos, categories and embeddings.
     Stats {
         #[arg(long)]
@@ -107,6 +133,29 @@ enum ProductsCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// The known models, whether each is present, and which ones the catalog uses.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download a model from the Hugging Face hub into the models folder, checking checksums.
+    Download { id: String },
+    /// Check models' files against their checksums (all present models if no id is given).
+    Verify { id: Option<String> },
+    /// Make a model the catalog's CLIP or product-text model (then run `vitrine embed`).
+    Use { id: String },
+    /// Register a model folder in Hugging Face layout that is not in the registry.
+    Add {
+        #[arg(long, value_name = "DIR")]
+        path: PathBuf,
+        /// Id to give it (default: the folder's name).
+        #[arg(long)]
+        id: Option<String>,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum ExportFormat {
     Csv,
@@ -122,6 +171,13 @@ fn parse_mapping(s: &str) -> Result<(Field, String), String> {
         return Err(format!("no column name in {s:?}"));
     }
     Ok((field.parse()?, column))
+}
+
+fn models_dir(dir: &Option<PathBuf>) -> Result<PathBuf> {
+    match dir {
+        Some(d) => Ok(d.clone()),
+        None => Ok(Models::default_dir()?),
+    }
 }
 
 fn open_catalog(dir: Option<PathBuf>) -> Result<Catalog> {
@@ -151,6 +207,7 @@ fn run(cli: Cli) -> Result<()> {
             prune,
             max_megapixels,
             json,
+            no_embed,
         } => {
             if max_megapixels.is_nan() || max_megapixels <= 0.0 {
                 bail!("--max-megapixels must be above 0");
@@ -174,6 +231,22 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 output::print_import_report(&report);
             }
+            if !no_embed && report.status == "completed" {
+                let models = catalog.models(&models_dir(&cli.models_dir)?)?;
+                let encoders = Encoders::load(&catalog, &models, cli.device)?;
+                run_embed(&mut catalog, &encoders, 32, json)?;
+            }
+        }
+        Command::Embed { batch_size, json } => {
+            let mut catalog = open_catalog(cli.catalog)?;
+            let models = catalog.models(&models_dir(&cli.models_dir)?)?;
+            let encoders = Encoders::load(&catalog, &models, cli.device)?;
+            run_embed(&mut catalog, &encoders, batch_size, json)?;
+        }
+        Command::Models(cmd) => {
+            let catalog = open_catalog(cli.catalog)?;
+            let models = catalog.models(&models_dir(&cli.models_dir)?)?;
+            models_command(&catalog, &models, cmd)?;
         }
         Command::Stats { json } => {
             let catalog = open_catalog(cli.catalog)?;
@@ -256,7 +329,156 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("the catalog database is damaged");
             }
         }
-        Command::Bench(cmd) => bench::run(cmd)?,
+        Command::Bench(cmd) => bench::run(cmd, models_dir(&cli.models_dir)?)?,
+    }
+    Ok(())
+}
+
+fn run_embed(
+    catalog: &mut Catalog,
+    encoders: &Encoders,
+    batch_size: usize,
+    json: bool,
+) -> Result<()> {
+    let progress = output::EmbedProgress::new(json, std::io::stderr().is_terminal());
+    let on_event = |e: &vitrine::embed::EmbedEvent| progress.event(e);
+    let report = catalog.embed(
+        encoders,
+        &EmbedOptions { batch_size },
+        &on_event,
+        &AtomicBool::new(false),
+    )?;
+    progress.finish();
+    if json {
+        let mut line = serde_json::to_value(&report)?;
+        line["event"] = "embed_summary".into();
+        println!("{line}");
+    } else {
+        output::print_embed_report(&report);
+    }
+    Ok(())
+}
+
+fn models_command(catalog: &Catalog, models: &Models, cmd: ModelsCommand) -> Result<()> {
+    use vitrine::models::{FileCheck, ModelKind};
+    match cmd {
+        ModelsCommand::List { json } => {
+            let active: Vec<String> = [ModelKind::Clip, ModelKind::Text]
+                .iter()
+                .filter_map(|k| {
+                    catalog
+                        .active_model(models, *k)
+                        .ok()
+                        .flatten()
+                        .map(|m| m.id)
+                })
+                .collect();
+            if json {
+                let list: Vec<serde_json::Value> = models
+                    .manifests()
+                    .iter()
+                    .map(|m| {
+                        let mut v = serde_json::to_value(m).unwrap_or_default();
+                        v["present"] = models.is_present(m).into();
+                        v["active"] = active.contains(&m.id).into();
+                        v["local_folder"] = models.folder(m).to_string_lossy().to_string().into();
+                        v
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("Models folder: {}", models.dir().display());
+                for m in models.manifests() {
+                    println!(
+                        "{} {:<24} {:<5} {:<44} {}",
+                        if active.contains(&m.id) { "*" } else { " " },
+                        m.id,
+                        format!("{:?}", m.kind).to_lowercase(),
+                        m.display_name,
+                        if models.is_present(m) {
+                            "present".to_string()
+                        } else {
+                            format!("missing: vitrine models download {}", m.id)
+                        }
+                    );
+                }
+                println!("(* = used by this catalog)");
+            }
+        }
+        ModelsCommand::Download { id } => {
+            let m = models.get(&id)?.clone();
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let dest = models.download(&m, &mut |file, done, total| {
+                bar.set_message(file.to_string());
+                bar.set_length(total);
+                bar.set_position(done);
+            })?;
+            bar.finish_and_clear();
+            println!("{} downloaded and verified into {}", m.id, dest.display());
+        }
+        ModelsCommand::Verify { id } => {
+            let list: Vec<_> = match id {
+                Some(id) => vec![models.get(&id)?.clone()],
+                None => models
+                    .manifests()
+                    .iter()
+                    .filter(|m| models.is_present(m))
+                    .cloned()
+                    .collect(),
+            };
+            if list.is_empty() {
+                println!("No models present in {}.", models.dir().display());
+            }
+            let mut bad = 0;
+            for m in &list {
+                for c in models.verify(m)? {
+                    bad += c.is_bad() as usize;
+                    let line = match &c {
+                        FileCheck::Ok { name } => format!("ok        {name}"),
+                        FileCheck::Missing { name } => format!("MISSING   {name}"),
+                        FileCheck::Mismatch {
+                            name,
+                            expected,
+                            actual,
+                        } => format!("MISMATCH  {name}: expected {expected}, found {actual}"),
+                        FileCheck::Unpinned { name, actual } => {
+                            format!("unpinned  {name}: {actual}")
+                        }
+                    };
+                    println!("{:<24} {line}", m.id);
+                }
+            }
+            if bad > 0 {
+                bail!("{bad} files are missing or damaged");
+            }
+        }
+        ModelsCommand::Use { id } => {
+            let m = catalog.use_model(models, &id)?;
+            println!(
+                "This catalog now uses {} for {:?}. Run `vitrine embed` to compute its embeddings.",
+                m.id, m.kind
+            );
+            if !models.is_present(&m) {
+                println!("Note: {}", models.how_to_get(&m));
+            }
+        }
+        ModelsCommand::Add { path, id } => {
+            let m = catalog.add_model(&path, id.as_deref())?;
+            println!(
+                "Registered {} ({:?}, {} dimensions) at {}. Use it with `vitrine models use {}`.",
+                m.id,
+                m.kind,
+                m.embedding_dim,
+                models.folder(&m).display(),
+                m.id
+            );
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use vitrine::embed::{EmbedEvent, EmbedReport};
 use vitrine::{Catalog, ImportErrorRecord, ImportEvent, ImportReport, ImportRun, Product, Stats};
 
 /// A progress bar on a terminal, JSON lines with `--json`, nothing otherwise.
@@ -230,5 +231,83 @@ pub fn print_product(catalog: &Catalog, p: &Product) {
             i.color,
             catalog.thumbnail_path(&i.hash).display()
         );
+    }
+}
+
+/// Progress of `embed`: a bar on a terminal, JSON lines with `--json`.
+pub struct EmbedProgress {
+    json: bool,
+    terminal: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl EmbedProgress {
+    pub fn new(json: bool, terminal: bool) -> Self {
+        EmbedProgress {
+            json,
+            terminal,
+            bar: Mutex::new(None),
+        }
+    }
+
+    pub fn event(&self, e: &EmbedEvent) {
+        if self.json {
+            if let Ok(line) = serde_json::to_string(e) {
+                println!("{line}");
+            }
+            return;
+        }
+        if !self.terminal {
+            return;
+        }
+        let Ok(mut bar) = self.bar.lock() else { return };
+        match e {
+            EmbedEvent::Planned { photos, products } => {
+                let b = ProgressBar::new((*photos + *products) as u64);
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} embedding [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                *bar = Some(b);
+            }
+            EmbedEvent::Progress {
+                photos_done,
+                products_done,
+                ..
+            } => {
+                if let Some(b) = bar.as_ref() {
+                    b.set_position((photos_done + products_done) as u64);
+                }
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Ok(mut bar) = self.bar.lock()
+            && let Some(b) = bar.take()
+        {
+            b.finish_and_clear();
+        }
+    }
+}
+
+pub fn print_embed_report(r: &EmbedReport) {
+    println!(
+        "Embeddings: {} photos ({}), {} perceptual hashes, {} products ({}) in {:.1} s",
+        r.photos_embedded,
+        r.clip_model.as_deref().unwrap_or("no CLIP model"),
+        r.phashes_added,
+        r.products_embedded,
+        r.text_model.as_deref().unwrap_or("no product-text model"),
+        r.seconds
+    );
+    for u in &r.unavailable {
+        println!("  not available: {}", u.reason);
+    }
+    for e in r.skipped.iter().take(10) {
+        println!("  skipped: {}", describe_error(e));
     }
 }

@@ -1,0 +1,525 @@
+//! The model registry: which models Vitrine knows (the manifests in `models/`, plus folders a
+//! user registers), where their files live, checking them, and downloading them from the
+//! Hugging Face hub.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::encoders::{ClipEncoder, TextEncoder, clip, text};
+use crate::error::{Error, Result};
+
+/// The manifests shipped in `models/`.
+const BUILT_IN: &[&str] = &[
+    include_str!("../models/clip-vit-base-patch32.json"),
+    include_str!("../models/clip-vit-base-patch16.json"),
+    include_str!("../models/clip-vit-b-32-laion2b.json"),
+    include_str!("../models/all-minilm-l6-v2.json"),
+];
+
+/// The file a download leaves in a model folder: every file's checksum as downloaded, for the
+/// files whose manifest could not pin one.
+const LOCK_FILE: &str = "vitrine-lock.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Images and text into one space.
+    Clip,
+    /// Product text (a sentence-transformers model).
+    Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestFile {
+    pub name: String,
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub id: String,
+    pub display_name: String,
+    pub kind: ModelKind,
+    /// Hugging Face repository; empty for a folder the user registered.
+    #[serde(default)]
+    pub hf_repo: String,
+    #[serde(default)]
+    pub revision: String,
+    /// Sub-folder of the models folder holding the files.
+    #[serde(default)]
+    pub folder: String,
+    /// Absolute folder of a model registered with `models add`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    pub architecture: String,
+    pub embedding_dim: usize,
+    #[serde(default)]
+    pub licence: String,
+    #[serde(default)]
+    pub default: bool,
+    pub files: Vec<ManifestFile>,
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// One file's check against its expected checksum.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum FileCheck {
+    Ok {
+        name: String,
+    },
+    Missing {
+        name: String,
+    },
+    Mismatch {
+        name: String,
+        expected: String,
+        actual: String,
+    },
+    /// No checksum to compare with (not pinned and not downloaded by Vitrine).
+    Unpinned {
+        name: String,
+        actual: String,
+    },
+}
+
+impl FileCheck {
+    pub fn is_bad(&self) -> bool {
+        matches!(self, FileCheck::Missing { .. } | FileCheck::Mismatch { .. })
+    }
+}
+
+/// Where models live, and which ones are known.
+#[derive(Debug, Clone)]
+pub struct Models {
+    dir: PathBuf,
+    manifests: Vec<Manifest>,
+}
+
+pub fn built_in() -> Vec<Manifest> {
+    BUILT_IN
+        .iter()
+        .map(|s| serde_json::from_str(s).expect("built-in manifests are valid (checked by a test)"))
+        .collect()
+}
+
+impl Models {
+    /// `dir`: the models folder (`--models-dir`, `VITRINE_MODELS`, or [`Models::default_dir`]).
+    /// `added`: models registered with `models add`.
+    pub fn new(dir: impl Into<PathBuf>, added: Vec<Manifest>) -> Models {
+        let mut manifests = built_in();
+        for a in added {
+            manifests.retain(|m| m.id != a.id);
+            manifests.push(a);
+        }
+        Models {
+            dir: dir.into(),
+            manifests,
+        }
+    }
+
+    pub fn default_dir() -> Result<PathBuf> {
+        directories::ProjectDirs::from("app", "Vitrine", "vitrine")
+            .map(|d| d.data_dir().join("models"))
+            .ok_or(Error::NoDefaultLocation)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifests(&self) -> &[Manifest] {
+        &self.manifests
+    }
+
+    pub fn get(&self, id: &str) -> Result<&Manifest> {
+        self.manifests.iter().find(|m| m.id == id).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "no model {id:?}; known models: {}",
+                self.manifests
+                    .iter()
+                    .map(|m| m.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    }
+
+    /// The default model of a kind.
+    pub fn default_for(&self, kind: ModelKind) -> Option<&Manifest> {
+        self.manifests.iter().find(|m| m.kind == kind && m.default)
+    }
+
+    pub fn folder(&self, m: &Manifest) -> PathBuf {
+        m.path.clone().unwrap_or_else(|| self.dir.join(&m.folder))
+    }
+
+    fn required(m: &Manifest) -> &'static [&'static str] {
+        match m.kind {
+            ModelKind::Clip => clip::REQUIRED_FILES,
+            ModelKind::Text => text::REQUIRED_FILES,
+        }
+    }
+
+    /// The files the model needs that are not in its folder.
+    pub fn missing_files(&self, m: &Manifest) -> Vec<&'static str> {
+        let dir = self.folder(m);
+        Self::required(m)
+            .iter()
+            .copied()
+            .filter(|f| !dir.join(f).is_file())
+            .collect()
+    }
+
+    pub fn is_present(&self, m: &Manifest) -> bool {
+        self.missing_files(m).is_empty()
+    }
+
+    /// What to tell someone whose model is not there.
+    pub fn how_to_get(&self, m: &Manifest) -> String {
+        let dir = self.folder(m);
+        let missing = self.missing_files(m).join(", ");
+        if m.path.is_some() {
+            format!(
+                "model {} is missing {missing} in {}; put the files back or register the folder again with `vitrine models add --path DIR`",
+                m.id,
+                dir.display()
+            )
+        } else {
+            format!(
+                "model {} ({}) is not downloaded (missing {missing} in {}). Get it with `vitrine models download {}`, \
+                 or copy the files of https://huggingface.co/{} into that folder, or point --models-dir (VITRINE_MODELS) at a folder that has them",
+                m.id,
+                m.display_name,
+                dir.display(),
+                m.id,
+                m.hf_repo
+            )
+        }
+    }
+
+    fn expected_sums(&self, m: &Manifest) -> HashMap<String, String> {
+        let mut sums: HashMap<String, String> = serde_json::from_slice::<HashMap<String, String>>(
+            &std::fs::read(self.folder(m).join(LOCK_FILE)).unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        for f in &m.files {
+            if let Some(s) = &f.sha256 {
+                sums.insert(f.name.clone(), s.clone());
+            }
+        }
+        sums
+    }
+
+    /// Checks every file of the model against its checksum.
+    pub fn verify(&self, m: &Manifest) -> Result<Vec<FileCheck>> {
+        let dir = self.folder(m);
+        let sums = self.expected_sums(m);
+        let mut out = Vec::new();
+        for f in &m.files {
+            let path = dir.join(&f.name);
+            if !path.is_file() {
+                out.push(FileCheck::Missing {
+                    name: f.name.clone(),
+                });
+                continue;
+            }
+            let actual = sha256_file(&path)?;
+            out.push(match sums.get(&f.name) {
+                Some(exp) if exp.eq_ignore_ascii_case(&actual) => FileCheck::Ok {
+                    name: f.name.clone(),
+                },
+                Some(exp) => FileCheck::Mismatch {
+                    name: f.name.clone(),
+                    expected: exp.clone(),
+                    actual,
+                },
+                None => FileCheck::Unpinned {
+                    name: f.name.clone(),
+                    actual,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// Present and matching its checksums, else a clear error. Checksums are cached by file
+    /// size and time, so a model is hashed once, not at every start.
+    fn check_before_load(&self, m: &Manifest) -> Result<PathBuf> {
+        if !self.is_present(m) {
+            return Err(Error::ModelMissing(self.how_to_get(m)));
+        }
+        let dir = self.folder(m);
+        let sums = self.expected_sums(m);
+        for f in &m.files {
+            let Some(expected) = sums.get(&f.name) else {
+                continue;
+            };
+            let path = dir.join(&f.name);
+            if !path.is_file() {
+                continue;
+            }
+            let actual = cached_sha256(&path)?;
+            if !expected.eq_ignore_ascii_case(&actual) {
+                return Err(Error::Model(format!(
+                    "{}: checksum mismatch (expected sha256 {expected}, found {actual}); the file is damaged or not the published one. \
+                     Download the model again with `vitrine models download {}`",
+                    path.display(),
+                    m.id
+                )));
+            }
+        }
+        Ok(dir)
+    }
+
+    pub fn load_clip(&self, m: &Manifest, device: &candle_core::Device) -> Result<ClipEncoder> {
+        if m.kind != ModelKind::Clip {
+            return Err(Error::InvalidInput(format!("{} is not a CLIP model", m.id)));
+        }
+        ClipEncoder::load(&self.check_before_load(m)?, device)
+    }
+
+    pub fn load_text(&self, m: &Manifest, device: &candle_core::Device) -> Result<TextEncoder> {
+        if m.kind != ModelKind::Text {
+            return Err(Error::InvalidInput(format!(
+                "{} is not a product-text model",
+                m.id
+            )));
+        }
+        TextEncoder::load(&self.check_before_load(m)?, device)
+    }
+
+    /// A manifest for a Hugging Face-layout folder that is not in the registry (a fine-tuned
+    /// model, say). Its kind and size come from its `config.json`; the checksums taken now
+    /// guard it from later damage.
+    pub fn describe_folder(dir: &Path, id: Option<&str>) -> Result<Manifest> {
+        let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+        let cfg_path = dir.join("config.json");
+        let cfg: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?)
+                .map_err(|e| Error::Model(format!("{}: {e}", cfg_path.display())))?;
+        let arch = cfg["architectures"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let model_type = cfg["model_type"].as_str().unwrap_or_default();
+        let (kind, dim) = if arch.starts_with("CLIP") || model_type == "clip" {
+            (
+                ModelKind::Clip,
+                cfg["projection_dim"].as_u64().unwrap_or(0) as usize,
+            )
+        } else if model_type == "bert" || arch.starts_with("Bert") {
+            (
+                ModelKind::Text,
+                cfg["hidden_size"].as_u64().unwrap_or(0) as usize,
+            )
+        } else {
+            return Err(Error::Model(format!(
+                "{}: architecture {arch:?} (model_type {model_type:?}) is not supported; Vitrine runs CLIP and BERT models",
+                cfg_path.display()
+            )));
+        };
+        let id = id
+            .map(str::to_string)
+            .or_else(|| dir.file_name().map(|n| n.to_string_lossy().to_lowercase()))
+            .unwrap_or_else(|| "local-model".into());
+        let required = match kind {
+            ModelKind::Clip => clip::REQUIRED_FILES,
+            ModelKind::Text => text::REQUIRED_FILES,
+        };
+        let mut files = Vec::new();
+        for name in required {
+            let p = dir.join(name);
+            if !p.is_file() {
+                return Err(Error::Model(format!(
+                    "{}: {name} is missing",
+                    dir.display()
+                )));
+            }
+            files.push(ManifestFile {
+                name: name.to_string(),
+                sha256: Some(sha256_file(&p)?),
+            });
+        }
+        Ok(Manifest {
+            display_name: format!("{id} (local folder)"),
+            id,
+            kind,
+            hf_repo: String::new(),
+            revision: String::new(),
+            folder: String::new(),
+            path: Some(dir),
+            architecture: arch,
+            embedding_dim: dim,
+            licence: String::new(),
+            default: false,
+            files,
+            notes: String::new(),
+        })
+    }
+
+    /// Downloads the model's files from the Hugging Face hub into its folder, checking each
+    /// against its checksum. `progress(file, done_bytes, total_bytes)`.
+    pub fn download(
+        &self,
+        m: &Manifest,
+        progress: &mut dyn FnMut(&str, u64, u64),
+    ) -> Result<PathBuf> {
+        if m.hf_repo.is_empty() {
+            return Err(Error::InvalidInput(format!(
+                "{} is a local folder, not a hub model",
+                m.id
+            )));
+        }
+        let dest = self.folder(m);
+        std::fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
+        let api = hf_hub::api::sync::ApiBuilder::new()
+            .with_cache_dir(self.dir.join(".hub-cache"))
+            .with_progress(false)
+            .build()
+            .map_err(|e| Error::Model(format!("cannot reach the Hugging Face hub: {e}")))?;
+        let revision = if m.revision.is_empty() {
+            "main".to_string()
+        } else {
+            m.revision.clone()
+        };
+        let repo = api.repo(hf_hub::Repo::with_revision(
+            m.hf_repo.clone(),
+            hf_hub::RepoType::Model,
+            revision,
+        ));
+        let mut lock: HashMap<String, String> = HashMap::new();
+        for f in &m.files {
+            let fetched = repo
+                .download_with_progress(
+                    &f.name,
+                    Progress {
+                        name: &f.name,
+                        done: 0,
+                        total: 0,
+                        cb: progress,
+                    },
+                )
+                .map_err(|e| {
+                    Error::Model(format!("downloading {} of {}: {e}", f.name, m.hf_repo))
+                })?;
+            let actual = sha256_file(&fetched)?;
+            if let Some(exp) = &f.sha256
+                && !exp.eq_ignore_ascii_case(&actual)
+            {
+                return Err(Error::Model(format!(
+                    "{} of {}: checksum mismatch after download (expected {exp}, got {actual}); nothing was installed",
+                    f.name, m.hf_repo
+                )));
+            }
+            let target = dest.join(&f.name);
+            let tmp = dest.join(format!(".{}.part", f.name));
+            std::fs::copy(&fetched, &tmp).map_err(|e| Error::io(&tmp, e))?;
+            std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
+            lock.insert(f.name.clone(), actual);
+        }
+        let lock_path = dest.join(LOCK_FILE);
+        std::fs::write(&lock_path, serde_json::to_vec_pretty(&lock)?)
+            .map_err(|e| Error::io(&lock_path, e))?;
+        Ok(dest)
+    }
+}
+
+struct Progress<'a> {
+    name: &'a str,
+    done: u64,
+    total: u64,
+    cb: &'a mut dyn FnMut(&str, u64, u64),
+}
+
+impl hf_hub::api::Progress for Progress<'_> {
+    fn init(&mut self, size: usize, _filename: &str) {
+        self.total = size as u64;
+        (self.cb)(self.name, 0, self.total);
+    }
+    fn update(&mut self, size: usize) {
+        self.done += size as u64;
+        (self.cb)(self.name, self.done, self.total);
+    }
+    fn finish(&mut self) {
+        (self.cb)(self.name, self.total, self.total);
+    }
+}
+
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// sha256 of a file, remembered (in the user's cache folder) by path, size and time.
+fn cached_sha256(path: &Path) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let key = format!("{}|{}|{}", path.display(), meta.len(), mtime);
+    let cache = directories::ProjectDirs::from("app", "Vitrine", "vitrine")
+        .map(|d| d.cache_dir().join("checksums.json"));
+    let mut known: HashMap<String, String> = cache
+        .as_ref()
+        .and_then(|c| std::fs::read(c).ok())
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if let Some(s) = known.get(&key) {
+        return Ok(s.clone());
+    }
+    let sum = sha256_file(path)?;
+    if let Some(c) = cache {
+        known.insert(key, sum.clone());
+        if let Some(parent) = c.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let tmp = c.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, serde_json::to_vec(&known).unwrap_or_default()).is_ok() {
+            let _ = std::fs::rename(&tmp, &c);
+        }
+    }
+    Ok(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_manifests_parse_and_have_one_default_per_kind() {
+        let all = built_in();
+        assert_eq!(all.len(), 4);
+        for kind in [ModelKind::Clip, ModelKind::Text] {
+            assert_eq!(
+                all.iter().filter(|m| m.kind == kind && m.default).count(),
+                1
+            );
+        }
+        let m = Models::new("/nowhere", vec![]);
+        let clip = m.default_for(ModelKind::Clip).unwrap();
+        assert_eq!(clip.hf_repo, "openai/clip-vit-base-patch32");
+        let msg = m.how_to_get(clip);
+        assert!(
+            msg.contains("vitrine models download clip-vit-base-patch32"),
+            "{msg}"
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! Model management and the embedding pipeline, with the tiny CLIP fixture and real MiniLM.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use candle_core::Device;
+use common::*;
+use vitrine::Catalog;
+use vitrine::embed::{EmbedOptions, Encoders};
+use vitrine::encoders::{ClipEncoder, DeviceChoice};
+use vitrine::models::{FileCheck, ModelKind, Models};
+
+fn tiny_dir() -> PathBuf {
+    shared().join("fixtures/clip-tiny")
+}
+
+/// A copy of the tiny CLIP with `model.safetensors` replaced by `weights`.
+fn tiny_with_weights(weights: &[u8]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+        std::fs::copy(tiny_dir().join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join("model.safetensors"), weights).unwrap();
+    dir
+}
+
+fn load_err(dir: &Path) -> String {
+    match ClipEncoder::load(dir, &Device::Cpu) {
+        Ok(_) => panic!("{} loaded", dir.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn corrupt_weights_are_rejected_with_a_clear_error() {
+    let dir = tiny_with_weights(b"this is not a safetensors file at all, just text");
+    let msg = load_err(dir.path());
+    assert!(msg.contains("corrupt or truncated"), "{msg}");
+}
+
+#[test]
+fn truncated_weights_are_rejected_with_a_clear_error() {
+    let full = std::fs::read(tiny_dir().join("model.safetensors")).unwrap();
+    let dir = tiny_with_weights(&full[..full.len() * 2 / 3]);
+    let msg = load_err(dir.path());
+    assert!(msg.contains("corrupt or truncated"), "{msg}");
+}
+
+#[test]
+fn weights_of_the_wrong_shapes_are_rejected_with_a_clear_error() {
+    let full = std::fs::read(tiny_dir().join("model.safetensors")).unwrap();
+    let dir = tiny_with_weights(&full);
+    // The config now claims a wider model than the weights hold.
+    let cfg = std::fs::read_to_string(tiny_dir().join("config.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    v["vision_config"]["hidden_size"] = 128.into();
+    std::fs::write(dir.path().join("config.json"), v.to_string()).unwrap();
+    let msg = load_err(dir.path());
+    assert!(msg.contains("shape"), "{msg}");
+}
+
+#[test]
+fn a_file_with_the_wrong_checksum_is_rejected_and_verify_reports_it() {
+    let models = tempfile::tempdir().unwrap();
+    let dest = models.path().join("all-MiniLM-L6-v2");
+    copy_tree(&shared().join("models/all-MiniLM-L6-v2"), &dest);
+    let weights = dest.join("model.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40; // one flipped bit in a weight: still loadable, but not the published file
+    std::fs::write(&weights, &bytes).unwrap();
+
+    let registry = Models::new(models.path(), vec![]);
+    let m = registry.default_for(ModelKind::Text).unwrap().clone();
+    let err = registry.load_text(&m, &Device::Cpu).err().expect("refused");
+    assert!(err.to_string().contains("checksum mismatch"), "{err}");
+    let checks = registry.verify(&m).unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| matches!(c, FileCheck::Mismatch { name, .. } if name == "model.safetensors"))
+    );
+    assert!(
+        checks
+            .iter()
+            .any(|c| matches!(c, FileCheck::Ok { name } if name == "config.json"))
+    );
+}
+
+#[test]
+fn a_missing_model_says_how_to_get_it_and_import_still_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty_models = dir.path().join("models");
+    let mut catalog = Catalog::open(dir.path().join("cat")).unwrap();
+    let models = catalog.models(&empty_models).unwrap();
+    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    assert!(enc.clip.is_none() && enc.text.is_none());
+    let clip = enc
+        .unavailable
+        .iter()
+        .find(|u| u.kind == ModelKind::Clip)
+        .unwrap();
+    assert!(
+        clip.reason
+            .contains("vitrine models download clip-vit-base-patch32"),
+        "{}",
+        clip.reason
+    );
+
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for f in ["mb01-blue-0.jpg", "wj01-red_main.jpg"] {
+        std::fs::copy(luma().join("images").join(f), photos.join(f)).unwrap();
+    }
+    let r = import(&mut catalog, &[photos]);
+    assert_eq!(r.products_added, 2);
+    let e = catalog
+        .embed(
+            &enc,
+            &EmbedOptions::default(),
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+    assert_eq!((e.photos_embedded, e.products_embedded), (0, 0));
+    assert_eq!(e.phashes_added, 0, "perceptual hashes are taken at import");
+    assert_eq!(e.unavailable.len(), 2);
+}
+
+#[test]
+fn embeddings_are_stored_per_model_and_follow_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shop");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in [
+        "mb01-blue-0.jpg",
+        "mh01-black_main.jpg",
+        "wj01-red_main.jpg",
+    ] {
+        std::fs::copy(luma().join("images").join(f), data.join(f)).unwrap();
+    }
+    std::fs::write(
+        data.join("products.csv"),
+        "sku,title,category,color,price,image\n\
+         B1,Joust Duffle Bag,Gear/Bags,Blue,34,mb01-blue-0.jpg\n\
+         H1,Chaz Kangeroo Hoodie,Men/Tops/Hoodies,Black,52,mh01-black_main.jpg\n\
+         J1,Stellar Solar Jacket,Women/Tops/Jackets,Red,75,wj01-red_main.jpg\n",
+    )
+    .unwrap();
+    let mut catalog = Catalog::open(dir.path().join("cat")).unwrap();
+    import(&mut catalog, &[data.join("products.csv")]);
+
+    let tiny = catalog.add_model(&tiny_dir(), Some("tiny")).unwrap();
+    assert_eq!((tiny.kind, tiny.embedding_dim), (ModelKind::Clip, 32));
+    let models = catalog.models(&shared().join("models")).unwrap();
+    catalog.use_model(&models, "tiny").unwrap();
+    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    assert!(enc.unavailable.is_empty(), "{:?}", enc.unavailable);
+    let run = |catalog: &mut Catalog| {
+        catalog
+            .embed(
+                &enc,
+                &EmbedOptions { batch_size: 2 },
+                &|_| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap()
+    };
+    let first = run(&mut catalog);
+    assert_eq!((first.photos_embedded, first.products_embedded), (3, 3));
+    let stats = catalog.stats().unwrap();
+    assert!(
+        stats
+            .embeddings
+            .contains(&("tiny".into(), "image".into(), 3))
+    );
+    assert!(
+        stats
+            .embeddings
+            .contains(&("all-minilm-l6-v2".into(), "product".into(), 3))
+    );
+
+    // The stored vectors are the encoder's: the same photo embedded directly agrees.
+    let clip = ClipEncoder::load(&tiny_dir(), &Device::Cpu).unwrap();
+    let img = vitrine::photo::decode(
+        &std::fs::read(data.join("wj01-red_main.jpg")).unwrap(),
+        1 << 30,
+    )
+    .unwrap();
+    let direct = clip
+        .embed_pixels(&[clip.preprocess(&img)])
+        .unwrap()
+        .remove(0);
+    let stored = catalog
+        .photo_vector("tiny", &catalog.product("J1").unwrap().images[0].hash)
+        .unwrap()
+        .unwrap();
+    let cos: f32 = direct.iter().zip(&stored).map(|(a, b)| a * b).sum();
+    assert!(cos > 0.99999, "cosine {cos}");
+
+    // Nothing to do the second time; a changed title re-embeds just that product.
+    let again = run(&mut catalog);
+    assert_eq!((again.photos_embedded, again.products_embedded), (0, 0));
+    std::fs::write(
+        data.join("products.csv"),
+        "sku,title,category,color,price,image\n\
+         B1,Joust Duffle Bag,Gear/Bags,Blue,34,mb01-blue-0.jpg\n\
+         H1,Chaz Kangaroo Hoodie (fleece),Men/Tops/Hoodies,Black,52,mh01-black_main.jpg\n\
+         J1,Stellar Solar Jacket,Women/Tops/Jackets,Red,75,wj01-red_main.jpg\n",
+    )
+    .unwrap();
+    import(&mut catalog, &[data.join("products.csv")]);
+    let after = run(&mut catalog);
+    assert_eq!((after.photos_embedded, after.products_embedded), (0, 1));
+
+    // Switching back to the default CLIP model keeps the tiny model's vectors apart.
+    catalog.use_model(&models, "clip-vit-base-patch32").unwrap();
+    let enc2 = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    assert!(enc2.clip.is_none(), "no real CLIP weights here");
+    let stats = catalog.stats().unwrap();
+    assert!(
+        stats
+            .embeddings
+            .contains(&("tiny".into(), "image".into(), 3))
+    );
+}
