@@ -66,6 +66,8 @@ pub struct Image {
     pub color: String,
     pub position: i64,
     pub attributes: Map<String, Value>,
+    /// 64-bit perceptual hash (see [`crate::phash`]), once computed.
+    pub phash: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -143,6 +145,23 @@ impl Catalog {
     /// The thumbnail of a photo with this content hash (long side at most 320 px, JPEG).
     pub fn thumbnail_path(&self, hash: &str) -> PathBuf {
         thumbnail_path(&self.thumbs_dir(), hash)
+    }
+
+    /// Where the nearest-neighbour index of a model's vectors of one owner kind is saved.
+    pub fn index_path(&self, model: &str, owner_kind: &str) -> PathBuf {
+        let safe: String = model
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.dir
+            .join("index")
+            .join(format!("{safe}.{owner_kind}.hnsw"))
     }
 
     pub fn stats(&self) -> Result<Stats> {

@@ -217,6 +217,40 @@ impl Catalog {
         Ok(models.default_for(kind).cloned())
     }
 
+    /// Builds (or rebuilds) the nearest-neighbour index of each model's vectors that has
+    /// [`crate::index::EXACT_BELOW`] vectors or more, when it is missing or when more than a
+    /// tenth of the vectors came after its build (`force`: always). Returns what was built.
+    pub fn build_indexes(&self, enc: &Encoders, force: bool) -> Result<Vec<String>> {
+        use crate::index::{EXACT_BELOW, Hnsw, VectorSet};
+        let mut built = Vec::new();
+        let sides = [
+            enc.clip.as_ref().map(|(m, _)| (m.id.clone(), "image")),
+            enc.text.as_ref().map(|(m, _)| (m.id.clone(), "product")),
+        ];
+        for (model, kind) in sides.into_iter().flatten() {
+            let vectors = self.store.vectors(kind, &model)?;
+            let path = self.index_path(&model, kind);
+            if vectors.len() < EXACT_BELOW {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            if !force
+                && let Ok(old) = Hnsw::load(&path)
+                && old.len() * 10 >= vectors.len() * 9
+            {
+                continue;
+            }
+            let mut set = VectorSet::new(0);
+            for (id, v) in &vectors {
+                set.push(*id, v)?;
+            }
+            Hnsw::build(&set, crate::index::EF_CONSTRUCTION, crate::index::EF_SEARCH)
+                .save(&path)?;
+            built.push(format!("{model} ({kind}, {} vectors)", vectors.len()));
+        }
+        Ok(built)
+    }
+
     /// The stored embedding of the photo with content `hash` by `model`.
     pub fn photo_vector(&self, model: &str, hash: &str) -> Result<Option<Vec<f32>>> {
         self.store.photo_vector(model, hash)

@@ -7,9 +7,12 @@ pub mod embed;
 pub mod encoders;
 pub mod error;
 pub mod import;
+pub mod index;
 pub mod models;
 pub mod phash;
 pub mod photo;
+pub mod query;
+pub mod search;
 mod store;
 
 pub use catalog::{

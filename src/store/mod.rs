@@ -565,6 +565,75 @@ impl Store {
             .map(|b| blob_f32(&b)))
     }
 
+    /// Every stored vector of one owner kind and model: (owner id, vector).
+    pub fn vectors(&self, owner_kind: &str, model: &str) -> Result<Vec<(i64, Vec<f32>)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT owner_id, vector FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2 ORDER BY owner_id",
+        )?;
+        let rows = stmt
+            .query_map([owner_kind, model], |r| {
+                let blob: Vec<u8> = r.get(1)?;
+                Ok((r.get(0)?, blob_f32(&blob)))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Every product and every image in two queries (for search), images in display order.
+    pub fn all_products_with_images(&self) -> Result<Vec<Product>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, sku, title, description, category, color, price, attributes, origin, source
+             FROM products ORDER BY id",
+        )?;
+        let mut products: Vec<Product> = stmt
+            .query_map([], product_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        let index: HashMap<i64, usize> = products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, i))
+            .collect();
+        let mut stmt = self.conn.prepare(
+            "SELECT id, product_id, path, hash, width, height, view, color, position, attributes, phash
+             FROM images ORDER BY product_id, position, id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let product_id: i64 = r.get(1)?;
+            if let Some(&i) = index.get(&product_id) {
+                products[i].images.push(Image {
+                    id: r.get(0)?,
+                    product_id,
+                    path: r.get(2)?,
+                    hash: r.get(3)?,
+                    width: r.get(4)?,
+                    height: r.get(5)?,
+                    view: r.get(6)?,
+                    color: r.get(7)?,
+                    position: r.get(8)?,
+                    attributes: parse_object(&r.get::<_, String>(9)?),
+                    phash: r.get(10)?,
+                });
+            }
+        }
+        Ok(products)
+    }
+
+    /// Products matching an FTS5 query with their BM25 score (higher is better). Title and SKU
+    /// count most, then category and colour, then description.
+    pub fn keyword_search(&self, fts_query: &str, limit: usize) -> Result<Vec<(i64, f64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT rowid, -bm25(products_fts, 5.0, 1.0, 3.0, 2.0, 3.0) FROM products_fts
+             WHERE products_fts MATCH ?1 ORDER BY bm25(products_fts, 5.0, 1.0, 3.0, 2.0, 3.0) LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![fts_query, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     // ---- import runs ----
 
     pub fn begin_run(&self, sources: &[String]) -> Result<i64> {
@@ -712,7 +781,7 @@ impl Store {
 
     fn images_of(&self, product_id: i64) -> Result<Vec<Image>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, product_id, path, hash, width, height, view, color, position, attributes
+            "SELECT id, product_id, path, hash, width, height, view, color, position, attributes, phash
              FROM images WHERE product_id = ?1 ORDER BY position, id",
         )?;
         let rows = stmt
@@ -728,6 +797,7 @@ impl Store {
                     color: r.get(7)?,
                     position: r.get(8)?,
                     attributes: parse_object(&r.get::<_, String>(9)?),
+                    phash: r.get(10)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;

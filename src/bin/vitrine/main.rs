@@ -13,6 +13,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use vitrine::embed::{EmbedOptions, Encoders};
 use vitrine::encoders::DeviceChoice;
 use vitrine::models::Models;
+use vitrine::query::{Filters, PhotoInput, Query, Weights};
+use vitrine::search::Searcher;
 use vitrine::{Catalog, Field, ImportEvent, ImportOptions, ProductFilter};
 
 #[derive(Parser)]
@@ -69,6 +71,28 @@ enum Command {
         batch_size: usize,
         #[arg(long)]
         json: bool,
+    },
+    /// Search by text, by photo, or both; with "not" terms, filters and fusion weights.
+    Search {
+        /// What to look for, e.g. "red leather handbag under 80" (prices and "not X" are read).
+        text: Option<String>,
+        /// A photo to search by.
+        #[arg(long, value_name = "PATH")]
+        image: Option<PathBuf>,
+        #[command(flatten)]
+        opts: SearchOpts,
+    },
+    /// Products similar to one ("more like this").
+    Similar {
+        sku: String,
+        #[command(flatten)]
+        opts: SearchOpts,
+    },
+    /// Build the nearest-neighbour indexes of large catalogs now (import and embed do it when needed).
+    Index {
+        /// Rebuild even when the index is up to date.
+        #[arg(long)]
+        force: bool,
     },
     /// Models: list, download, verify, choose, or register a local folder.
     #[command(subcommand)]
@@ -131,6 +155,36 @@ enum ProductsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct SearchOpts {
+    /// Push down products matching this term (repeatable).
+    #[arg(long = "not", value_name = "TEXT")]
+    not: Vec<String>,
+    /// Signal weights, e.g. visual=1,crossmodal=1,text=1,keyword=0,phash=0.5.
+    #[arg(long, default_value = "")]
+    weights: String,
+    /// Category prefix, e.g. "Women/Tops".
+    #[arg(long)]
+    category: Option<String>,
+    #[arg(long)]
+    color: Option<String>,
+    #[arg(long)]
+    min_price: Option<f64>,
+    #[arg(long)]
+    max_price: Option<f64>,
+    /// A CSV attribute that must match, e.g. --attr material=cotton (repeatable).
+    #[arg(long = "attr", value_name = "NAME=VALUE")]
+    attributes: Vec<String>,
+    /// How many results.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+    /// Skip this many results (paging).
+    #[arg(long, default_value_t = 0)]
+    offset: usize,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -235,6 +289,9 @@ fn run(cli: Cli) -> Result<()> {
                 let models = catalog.models(&models_dir(&cli.models_dir)?)?;
                 let encoders = Encoders::load(&catalog, &models, cli.device)?;
                 run_embed(&mut catalog, &encoders, 32, json)?;
+                for b in catalog.build_indexes(&encoders, false)? {
+                    eprintln!("Built the nearest-neighbour index of {b}");
+                }
             }
         }
         Command::Embed { batch_size, json } => {
@@ -242,6 +299,42 @@ fn run(cli: Cli) -> Result<()> {
             let models = catalog.models(&models_dir(&cli.models_dir)?)?;
             let encoders = Encoders::load(&catalog, &models, cli.device)?;
             run_embed(&mut catalog, &encoders, batch_size, json)?;
+            for b in catalog.build_indexes(&encoders, false)? {
+                eprintln!("Built the nearest-neighbour index of {b}");
+            }
+        }
+        Command::Search { text, image, opts } => {
+            let q = Query {
+                text: text.unwrap_or_default(),
+                photo: image.map(PhotoInput::Path),
+                ..Query::default()
+            };
+            if q.text.trim().is_empty() && q.photo.is_none() {
+                bail!("give text to search for, --image PATH, or both");
+            }
+            run_search(&cli.catalog, &cli.models_dir, cli.device, q, opts)?;
+        }
+        Command::Similar { sku, opts } => {
+            let q = Query {
+                like: Some(sku),
+                ..Query::default()
+            };
+            run_search(&cli.catalog, &cli.models_dir, cli.device, q, opts)?;
+        }
+        Command::Index { force } => {
+            let catalog = open_catalog(cli.catalog)?;
+            let models = catalog.models(&models_dir(&cli.models_dir)?)?;
+            let encoders = Encoders::load(&catalog, &models, cli.device)?;
+            let built = catalog.build_indexes(&encoders, force)?;
+            if built.is_empty() {
+                println!(
+                    "No index needed: catalogs under {} vectors are scanned exactly, or the index is up to date.",
+                    vitrine::index::EXACT_BELOW
+                );
+            }
+            for b in built {
+                println!("Built the index of {b}");
+            }
         }
         Command::Models(cmd) => {
             let catalog = open_catalog(cli.catalog)?;
@@ -330,6 +423,43 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Bench(cmd) => bench::run(cmd, models_dir(&cli.models_dir)?)?,
+    }
+    Ok(())
+}
+
+fn run_search(
+    catalog: &Option<PathBuf>,
+    models: &Option<PathBuf>,
+    device: DeviceChoice,
+    mut q: Query,
+    o: SearchOpts,
+) -> Result<()> {
+    let weights: Weights = o.weights.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    q.not = o.not;
+    q.filters = Filters {
+        category: o.category,
+        color: o.color,
+        min_price: o.min_price,
+        max_price: o.max_price,
+        attributes: o
+            .attributes
+            .iter()
+            .map(|a| {
+                a.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| anyhow::anyhow!("--attr takes NAME=VALUE, got {a:?}"))
+            })
+            .collect::<Result<_>>()?,
+    };
+    let catalog = open_catalog(catalog.clone())?;
+    let models = catalog.models(&models_dir(models)?)?;
+    let encoders = Encoders::load(&catalog, &models, device)?;
+    let searcher = Searcher::open(&catalog, encoders)?;
+    let results = searcher.search(&catalog, &q, &weights, o.k.max(1), o.offset)?;
+    if o.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        output::print_results(&results);
     }
     Ok(())
 }

@@ -311,3 +311,64 @@ pub fn print_embed_report(r: &EmbedReport) {
         println!("  skipped: {}", describe_error(e));
     }
 }
+
+pub fn print_results(r: &vitrine::search::SearchResults) {
+    for u in &r.unavailable {
+        eprintln!("note: {}", u.reason);
+    }
+    let mut head = format!("{} results", r.total);
+    if !r.text.is_empty() {
+        head.push_str(&format!(" for {:?}", r.text));
+    }
+    if !r.not.is_empty() {
+        head.push_str(&format!(", not {}", r.not.join(", ")));
+    }
+    let f = &r.filters;
+    if f.min_price.is_some() || f.max_price.is_some() {
+        head.push_str(&format!(
+            ", price {}-{}",
+            f.min_price.map(|v| v.to_string()).unwrap_or_default(),
+            f.max_price.map(|v| v.to_string()).unwrap_or_default()
+        ));
+    }
+    println!("{head}");
+    if r.hits.is_empty() {
+        println!("Nothing matches. Try fewer words, remove a filter, or check `vitrine stats`.");
+        return;
+    }
+    let names: Vec<String> = r
+        .signals
+        .iter()
+        .map(|s| format!("{s:?}").to_lowercase())
+        .collect();
+    println!(
+        "{:>3} {:>6}  {:<16} {:<34} {:>8}  {}",
+        "#",
+        "SCORE",
+        "SKU",
+        "TITLE",
+        "PRICE",
+        names.join(" ")
+    );
+    for h in &r.hits {
+        let parts: Vec<String> = h
+            .signals
+            .iter()
+            .map(|s| format!("{:.2}", s.score))
+            .collect();
+        let pen = if h.penalty > 0.0 {
+            format!("  (not: -{:.0}%)", h.penalty * 100.0)
+        } else {
+            String::new()
+        };
+        println!(
+            "{:>3} {:>6.3}  {:<16} {:<34} {:>8}  {}{pen}",
+            h.rank,
+            h.score,
+            clip(&h.sku, 16),
+            clip(&h.title, 34),
+            price(h.price),
+            parts.join(" ")
+        );
+    }
+}

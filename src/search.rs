@@ -1,0 +1,836 @@
+//! Search: candidates from every signal, exact re-scoring, filters, weighted fusion, and a
+//! per-result explanation.
+//!
+//! Signals, each a score in [0, 1] per product:
+//! - `visual`: the query photo's CLIP embedding against the product's photos; the best photo
+//!   counts. For "more like this", the best pair of the two products' photos.
+//! - `crossmodal`: the query text's CLIP embedding against the product's photos; best photo.
+//! - `text`: the query text's sentence embedding against the product's text embedding.
+//! - `keyword`: SQLite FTS5 BM25 over title, description, category, colour and SKU.
+//! - `phash`: perceptual-hash distance between the query photo and the product's photos.
+//!
+//! Normalisation. A cosine means different things in different models (CLIP's text-to-image
+//! cosines sit around 0.2-0.35, a sentence model's spread over 0-0.9), so each embedding
+//! signal is mapped per query: `(cos - median) / (best - median)`, clamped to [0, 1], where
+//! `median` is the median cosine over the catalog (a fixed sample of at most 2,000 products
+//! when the catalog is larger) and `best` the highest cosine of any product. Products no
+//! closer than the catalog's typical product score 0; the closest scores 1. BM25 is divided
+//! by the best BM25 of the query (products without a matching word score 0). The perceptual
+//! hash scores `(12 - distance) / 12`, clamped: 1 for the same picture, 0 from 12 differing
+//! bits on (different products sit a median 28 bits apart).
+//!
+//! A query that is exactly a product's SKU puts that product first.
+//!
+//! Fusion. The fused score is the weighted mean of the signals the query has (a text query
+//! has no `visual`), `Σ wᵢ·sᵢ / Σ wᵢ`, so it stays in [0, 1] and a weight of 0 removes a
+//! signal. "Not" terms multiply it by `1 - penalty`: the penalty is 1 for a product whose
+//! text contains the term, else how close the product's text is to the term relative to
+//! the 10% of the catalog closest to it (0 below that).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::catalog::{Catalog, Product};
+use crate::embed::{Encoders, Unavailable};
+use crate::error::{Error, Result};
+use crate::index::{EXACT_BELOW, Hnsw, Neighbours, VectorSet, dot};
+use crate::phash;
+use crate::photo;
+use crate::query::{Filters, PhotoInput, Query, Weights, parse_text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    Visual,
+    Crossmodal,
+    Text,
+    Keyword,
+    Phash,
+}
+
+const SIGNALS: [Signal; 5] = [
+    Signal::Visual,
+    Signal::Crossmodal,
+    Signal::Text,
+    Signal::Keyword,
+    Signal::Phash,
+];
+
+impl Signal {
+    fn weight(self, w: &Weights) -> f32 {
+        match self {
+            Signal::Visual => w.visual,
+            Signal::Crossmodal => w.crossmodal,
+            Signal::Text => w.text,
+            Signal::Keyword => w.keyword,
+            Signal::Phash => w.phash,
+        }
+    }
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// Bits of perceptual-hash distance at which `phash` reaches 0.
+const PHASH_RANGE: f32 = 12.0;
+/// Products sampled for the per-query median of large catalogs.
+const SAMPLE: usize = 2000;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SignalScore {
+    pub signal: Signal,
+    /// Normalised, in [0, 1].
+    pub score: f32,
+    /// Before normalisation: cosine, BM25, or bits of hash distance.
+    pub raw: f32,
+    pub weight: f32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchedImage {
+    pub path: String,
+    pub hash: String,
+    pub thumbnail: PathBuf,
+    pub view: String,
+    pub color: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub rank: usize,
+    pub sku: String,
+    pub title: String,
+    pub category: String,
+    pub color: String,
+    pub price: Option<f64>,
+    pub score: f32,
+    pub signals: Vec<SignalScore>,
+    /// From "not" terms, in [0, 1]; the fused score was multiplied by `1 - penalty`.
+    pub penalty: f32,
+    pub matched_image: Option<MatchedImage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    pub text: String,
+    pub not: Vec<String>,
+    pub filters: Filters,
+    pub weights: Weights,
+    /// The signals this query has.
+    pub signals: Vec<Signal>,
+    /// Products that pass the filters, among the candidates.
+    pub total: usize,
+    pub offset: usize,
+    pub hits: Vec<Hit>,
+    /// Candidates scored (every product when the scan is exact).
+    pub candidates: usize,
+    pub exact: bool,
+    pub unavailable: Vec<Unavailable>,
+}
+
+struct Side {
+    model: String,
+    nn: Neighbours,
+    /// Product index of each row of `nn.all`.
+    owner: Vec<usize>,
+    /// Rows of `nn.all` per product index.
+    rows_of: Vec<Vec<usize>>,
+    row_of_id: HashMap<i64, usize>,
+}
+
+impl Side {
+    fn load(
+        catalog: &Catalog,
+        owner_kind: &str,
+        model: &str,
+        products: &[Product],
+        by_id: &HashMap<i64, usize>,
+    ) -> Result<Side> {
+        let image_owner: HashMap<i64, usize> = products
+            .iter()
+            .enumerate()
+            .flat_map(|(pi, p)| p.images.iter().map(move |im| (im.id, pi)))
+            .collect();
+        let mut set = VectorSet::new(0);
+        let mut owner = Vec::new();
+        for (id, v) in catalog.store.vectors(owner_kind, model)? {
+            let pi = if owner_kind == "image" {
+                image_owner.get(&id)
+            } else {
+                by_id.get(&id)
+            };
+            if let Some(&pi) = pi {
+                set.push(id, &v)?;
+                owner.push(pi);
+            }
+        }
+        let mut rows_of = vec![Vec::new(); products.len()];
+        for (row, &pi) in owner.iter().enumerate() {
+            rows_of[pi].push(row);
+        }
+        let hnsw = Hnsw::load(&catalog.index_path(model, owner_kind)).ok();
+        let row_of_id = set.ids.iter().enumerate().map(|(r, id)| (*id, r)).collect();
+        Ok(Side {
+            model: model.to_string(),
+            nn: Neighbours::new(set, hnsw),
+            owner,
+            rows_of,
+            row_of_id,
+        })
+    }
+
+    /// Best cosine of any of the product's rows with any of `qs`, and that row.
+    fn best(&self, pi: usize, qs: &[Vec<f32>]) -> Option<(f32, usize)> {
+        let mut best: Option<(f32, usize)> = None;
+        for &row in &self.rows_of[pi] {
+            for q in qs {
+                let c = dot(self.nn.all.row(row), q);
+                if best.is_none_or(|(b, _)| c > b) {
+                    best = Some((c, row));
+                }
+            }
+        }
+        best
+    }
+}
+
+/// A query made ready: its embeddings computed and every candidate scored. Ranking it with
+/// other weights ([`Searcher::rank`]) encodes nothing again.
+pub struct Prepared {
+    text: String,
+    not: Vec<String>,
+    filters: Filters,
+    signals: Vec<Signal>,
+    cands: Vec<Cand>,
+    exact: bool,
+}
+
+struct Cand {
+    product: usize,
+    /// The query text is this product's SKU.
+    sku_match: bool,
+    score: [f32; 5],
+    raw: [f32; 5],
+    image: Option<usize>,
+    penalty: f32,
+}
+
+/// Search over one catalog, with its encoders loaded once.
+pub struct Searcher {
+    products: Vec<Product>,
+    by_id: HashMap<i64, usize>,
+    by_sku: HashMap<String, usize>,
+    clip: Option<Side>,
+    text: Option<Side>,
+    encoders: Encoders,
+    thumbs: PathBuf,
+    cache: Mutex<HashMap<(bool, String), Vec<f32>>>,
+}
+
+fn median(mut v: Vec<f32>) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let m = v.len() / 2;
+    v.select_nth_unstable_by(m, |a, b| a.total_cmp(b));
+    v[m]
+}
+
+fn quantile(mut v: Vec<f32>, q: f32) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let i = ((v.len() - 1) as f32 * q).round() as usize;
+    v.select_nth_unstable_by(i, |a, b| a.total_cmp(b));
+    v[i]
+}
+
+fn scale(x: f32, lo: f32, hi: f32) -> f32 {
+    if hi - lo <= 1e-6 {
+        0.0
+    } else {
+        ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+    }
+}
+
+/// An FTS5 query matching any of the words (plural endings dropped, prefixes allowed).
+pub fn keyword_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let w = w.to_lowercase();
+            let stem = if ["ches", "shes", "sses", "xes"]
+                .iter()
+                .any(|e| w.ends_with(e))
+            {
+                &w[..w.len() - 2]
+            } else if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
+                &w[..w.len() - 1]
+            } else {
+                &w[..]
+            };
+            if stem.chars().count() >= 3 {
+                format!("\"{}\"*", stem.replace('"', "\"\""))
+            } else {
+                format!("\"{}\"", stem.replace('"', "\"\""))
+            }
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" OR "))
+}
+
+fn passes(p: &Product, f: &Filters) -> bool {
+    if let Some(c) = f
+        .category
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let cat = p.category.to_lowercase();
+        let want = c.trim_matches('/').to_lowercase();
+        if !(cat == want || cat.starts_with(&format!("{want}/"))) {
+            return false;
+        }
+    }
+    if let Some(c) = f.color.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        let has = p.color.split(',').any(|x| x.trim().eq_ignore_ascii_case(c))
+            || p.images.iter().any(|i| i.color.eq_ignore_ascii_case(c));
+        if !has {
+            return false;
+        }
+    }
+    if f.min_price.is_some() || f.max_price.is_some() {
+        let Some(price) = p.price else { return false };
+        if f.min_price.is_some_and(|m| price < m) || f.max_price.is_some_and(|m| price > m) {
+            return false;
+        }
+    }
+    for (k, v) in &f.attributes {
+        let ok = match p
+            .attributes
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v)
+        {
+            Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case(v),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .any(|x| x.as_str().is_some_and(|s| s.eq_ignore_ascii_case(v))),
+            Some(other) => other.to_string().eq_ignore_ascii_case(v),
+            None => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+impl Searcher {
+    /// Loads the catalog's products, vectors and indexes for the encoders' models.
+    pub fn open(catalog: &Catalog, encoders: Encoders) -> Result<Searcher> {
+        let products = catalog.store.all_products_with_images()?;
+        let by_id: HashMap<i64, usize> = products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id, i))
+            .collect();
+        let by_sku = products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.sku.clone(), i))
+            .collect();
+        let clip = match &encoders.clip {
+            Some((m, _)) => Some(Side::load(catalog, "image", &m.id, &products, &by_id)?),
+            None => None,
+        };
+        let text = match &encoders.text {
+            Some((m, _)) => Some(Side::load(catalog, "product", &m.id, &products, &by_id)?),
+            None => None,
+        };
+        Ok(Searcher {
+            products,
+            by_id,
+            by_sku,
+            clip,
+            text,
+            encoders,
+            thumbs: catalog.thumbs_dir(),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn unavailable(&self) -> &[Unavailable] {
+        &self.encoders.unavailable
+    }
+
+    fn encode_text(&self, clip: bool, text: &str) -> Result<Option<Vec<f32>>> {
+        let key = (clip, text.to_string());
+        if let Some(v) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(Some(v));
+        }
+        let v = if clip {
+            match &self.encoders.clip {
+                Some((_, e)) => e.embed_texts(&[text])?.pop(),
+                None => None,
+            }
+        } else {
+            match &self.encoders.text {
+                Some((_, e)) => e.embed(&[text])?.pop(),
+                None => None,
+            }
+        };
+        if let (Some(v), Ok(mut c)) = (&v, self.cache.lock()) {
+            if c.len() > 256 {
+                c.clear();
+            }
+            c.insert(key, v.clone());
+        }
+        Ok(v)
+    }
+
+    /// Products over which a query's median is taken: all, or an even sample.
+    fn population(&self) -> Vec<usize> {
+        let n = self.products.len();
+        let step = n.div_ceil(SAMPLE).max(1);
+        (0..n).step_by(step).collect()
+    }
+
+    /// Encodes the query and scores every candidate with every signal.
+    pub fn prepare(&self, catalog: &Catalog, q: &Query) -> Result<Prepared> {
+        let parsed = parse_text(&q.text);
+        let mut filters = q.filters.clone();
+        filters.min_price = filters.min_price.or(parsed.min_price);
+        filters.max_price = filters.max_price.or(parsed.max_price);
+        let mut not: Vec<String> = q
+            .not
+            .iter()
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        not.extend(parsed.not.iter().cloned());
+        not.dedup();
+        let text = parsed.text.trim().to_string();
+
+        let like = match &q.like {
+            Some(sku) => Some(
+                *self
+                    .by_sku
+                    .get(sku)
+                    .ok_or_else(|| Error::UnknownSku(sku.clone()))?,
+            ),
+            None => None,
+        };
+
+        // Query-side vectors and hashes.
+        let mut photo_vecs: Vec<Vec<f32>> = Vec::new();
+        let mut photo_hashes: Vec<u64> = Vec::new();
+        if let Some(input) = &q.photo {
+            let bytes = match input {
+                PhotoInput::Path(p) => photo::read_file(p)
+                    .map_err(|e| Error::InvalidInput(format!("{}: {e}", p.display())))?,
+                PhotoInput::Bytes(b) => b.clone(),
+            };
+            let img = photo::decode(&bytes, photo::DEFAULT_MAX_PIXELS)
+                .map_err(|e| Error::InvalidInput(format!("the query photo cannot be used: {e}")))?;
+            photo_hashes.push(phash::phash(&img));
+            if let Some((_, e)) = &self.encoders.clip {
+                photo_vecs.extend(e.embed_pixels(&[e.preprocess(&img)])?);
+            }
+        }
+        let mut text_vecs: Vec<Vec<f32>> = Vec::new();
+        let mut keyword_text = text.clone();
+        if let Some(pi) = like {
+            let p = &self.products[pi];
+            if let Some(side) = &self.clip {
+                photo_vecs.extend(
+                    side.rows_of[pi]
+                        .iter()
+                        .map(|&r| side.nn.all.row(r).to_vec()),
+                );
+            }
+            photo_hashes.extend(p.images.iter().filter_map(|i| i.phash.map(|h| h as u64)));
+            if let Some(side) = &self.text {
+                text_vecs.extend(
+                    side.rows_of[pi]
+                        .iter()
+                        .map(|&r| side.nn.all.row(r).to_vec()),
+                );
+            }
+            if keyword_text.is_empty() {
+                keyword_text = p.title.clone();
+            }
+        }
+        let clip_text = if text.is_empty() {
+            None
+        } else {
+            self.encode_text(true, &text)?
+        };
+        if !text.is_empty()
+            && let Some(v) = self.encode_text(false, &text)?
+        {
+            text_vecs.push(v);
+        }
+
+        let mut signals = Vec::new();
+        if self.clip.is_some() && !photo_vecs.is_empty() {
+            signals.push(Signal::Visual);
+        }
+        if self.clip.is_some() && clip_text.is_some() {
+            signals.push(Signal::Crossmodal);
+        }
+        if self.text.is_some() && !text_vecs.is_empty() {
+            signals.push(Signal::Text);
+        }
+        let fts = keyword_query(&keyword_text);
+        if fts.is_some() {
+            signals.push(Signal::Keyword);
+        }
+        if !photo_hashes.is_empty() {
+            signals.push(Signal::Phash);
+        }
+
+        let keyword: HashMap<usize, f32> = match &fts {
+            Some(f) => catalog
+                .store
+                .keyword_search(f, 5000)?
+                .into_iter()
+                .filter_map(|(id, s)| self.by_id.get(&id).map(|&i| (i, s as f32)))
+                .collect(),
+            None => HashMap::new(),
+        };
+
+        // Candidates: everything when the sets are small; else the union of each signal's
+        // nearest neighbours and the keyword matches.
+        let sizes = [
+            self.clip.as_ref().map_or(0, |s| s.nn.all.len()),
+            self.text.as_ref().map_or(0, |s| s.nn.all.len()),
+        ];
+        let exact = self.products.len() < EXACT_BELOW && sizes.iter().all(|&n| n < EXACT_BELOW);
+        let mut candidates: Vec<usize> = if exact {
+            (0..self.products.len()).collect()
+        } else {
+            const K: usize = 1000;
+            let mut set: HashSet<usize> = keyword.keys().copied().collect();
+            if let Some(side) = &self.clip {
+                for v in photo_vecs.iter().chain(clip_text.iter()) {
+                    set.extend(
+                        side.nn
+                            .nearest(v, K)
+                            .into_iter()
+                            .filter_map(|(id, _)| side.row_of_id.get(&id).map(|&r| side.owner[r])),
+                    );
+                }
+            }
+            if let Some(side) = &self.text {
+                for v in &text_vecs {
+                    set.extend(
+                        side.nn
+                            .nearest(v, K)
+                            .into_iter()
+                            .filter_map(|(id, _)| self.by_id.get(&id).copied()),
+                    );
+                }
+            }
+            if !photo_hashes.is_empty() {
+                set.extend(
+                    self.products
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| {
+                            p.images.iter().any(|i| {
+                                i.phash.is_some_and(|h| {
+                                    photo_hashes
+                                        .iter()
+                                        .any(|q| phash::distance(*q, h as u64) < PHASH_RANGE as u32)
+                                })
+                            })
+                        })
+                        .map(|(i, _)| i),
+                );
+            }
+            let mut v: Vec<usize> = set.into_iter().collect();
+            v.sort_unstable();
+            v
+        };
+
+        // The product a "more like this" starts from is neither a result nor part of the norm.
+        candidates.retain(|&pi| like != Some(pi));
+
+        // Raw scores.
+        let raw_of = |pi: usize| -> ([Option<f32>; 5], Option<usize>, Option<usize>) {
+            let mut raw = [None; 5];
+            let (mut vis_row, mut cm_row) = (None, None);
+            if let Some(side) = &self.clip {
+                if !photo_vecs.is_empty()
+                    && let Some((c, r)) = side.best(pi, &photo_vecs)
+                {
+                    raw[Signal::Visual.slot()] = Some(c);
+                    vis_row = Some(r);
+                }
+                if let Some(t) = &clip_text
+                    && let Some((c, r)) = side.best(pi, std::slice::from_ref(t))
+                {
+                    raw[Signal::Crossmodal.slot()] = Some(c);
+                    cm_row = Some(r);
+                }
+            }
+            if let Some(side) = &self.text
+                && !text_vecs.is_empty()
+            {
+                raw[Signal::Text.slot()] = side.best(pi, &text_vecs).map(|(c, _)| c);
+            }
+            if fts.is_some() {
+                raw[Signal::Keyword.slot()] = Some(keyword.get(&pi).copied().unwrap_or(0.0));
+            }
+            if !photo_hashes.is_empty() {
+                raw[Signal::Phash.slot()] = self.products[pi]
+                    .images
+                    .iter()
+                    .filter_map(|i| i.phash)
+                    .flat_map(|h| {
+                        photo_hashes
+                            .iter()
+                            .map(move |q| phash::distance(*q, h as u64) as f32)
+                    })
+                    .reduce(f32::min);
+            }
+            (raw, vis_row, cm_row)
+        };
+
+        // Normalisation constants per signal, over the catalog (or its sample) and candidates.
+        let population: Vec<usize> = if exact {
+            candidates.clone()
+        } else {
+            self.population()
+                .into_iter()
+                .filter(|&pi| like != Some(pi))
+                .collect()
+        };
+        let pop_raw: Vec<[Option<f32>; 5]> = population.iter().map(|&pi| raw_of(pi).0).collect();
+        let cand_raw: Vec<_> = candidates.iter().map(|&pi| raw_of(pi)).collect();
+        let mut lo = [0f32; 5];
+        let mut hi = [0f32; 5];
+        for s in [Signal::Visual, Signal::Crossmodal, Signal::Text] {
+            let i = s.slot();
+            let vals: Vec<f32> = pop_raw.iter().filter_map(|r| r[i]).collect();
+            lo[i] = median(vals.clone());
+            hi[i] = cand_raw
+                .iter()
+                .filter_map(|r| r.0[i])
+                .chain(vals)
+                .fold(f32::MIN, f32::max);
+        }
+        let kw_best = keyword.values().copied().fold(0f32, f32::max);
+        // "Not" terms.
+        let mut penalty = vec![0f32; self.products.len()];
+        for term in &not {
+            if let Some(f) = keyword_query(term) {
+                for (id, _) in catalog.store.keyword_search(&f, 100_000)? {
+                    if let Some(&pi) = self.by_id.get(&id) {
+                        penalty[pi] = 1.0;
+                    }
+                }
+            }
+            let (side, v) = match (&self.text, &self.clip) {
+                (Some(side), _) => (Some(side), self.encode_text(false, term)?),
+                (None, Some(side)) => (Some(side), self.encode_text(true, term)?),
+                _ => (None, None),
+            };
+            if let (Some(side), Some(v)) = (side, v) {
+                let q = std::slice::from_ref(&v);
+                let pop: Vec<f32> = population
+                    .iter()
+                    .filter_map(|&pi| side.best(pi, q).map(|x| x.0))
+                    .collect();
+                let (p90, top) = (
+                    quantile(pop.clone(), 0.9),
+                    pop.iter().copied().fold(f32::MIN, f32::max),
+                );
+                for &pi in &candidates {
+                    if let Some((c, _)) = side.best(pi, q) {
+                        penalty[pi] = penalty[pi].max(scale(c, p90, top.max(c)));
+                    }
+                }
+            }
+        }
+
+        let cands = candidates
+            .iter()
+            .zip(cand_raw)
+            .map(|(&pi, (raw, vis_row, cm_row))| {
+                let mut score = [0f32; 5];
+                let mut rawv = [0f32; 5];
+                for s in SIGNALS {
+                    let i = s.slot();
+                    let Some(r) = raw[i] else { continue };
+                    rawv[i] = r;
+                    score[i] = match s {
+                        Signal::Keyword => {
+                            if kw_best > 0.0 {
+                                r / kw_best
+                            } else {
+                                0.0
+                            }
+                        }
+                        Signal::Phash => ((PHASH_RANGE - r) / PHASH_RANGE).clamp(0.0, 1.0),
+                        _ => scale(r, lo[i], hi[i]),
+                    };
+                }
+                let row = vis_row.or(cm_row);
+                let image = row.and_then(|r| {
+                    let side = self.clip.as_ref()?;
+                    let id = side.nn.all.ids[r];
+                    self.products[pi].images.iter().position(|im| im.id == id)
+                });
+                let sku_match =
+                    !text.is_empty() && self.products[pi].sku.eq_ignore_ascii_case(&text);
+                Cand {
+                    product: pi,
+                    sku_match,
+                    score,
+                    raw: rawv,
+                    image,
+                    penalty: penalty[pi],
+                }
+            })
+            .collect();
+        Ok(Prepared {
+            text,
+            not,
+            filters,
+            signals,
+            cands,
+            exact,
+        })
+    }
+
+    /// Fuses, filters and pages a prepared query with these weights.
+    pub fn rank(
+        &self,
+        prep: &Prepared,
+        weights: &Weights,
+        k: usize,
+        offset: usize,
+    ) -> SearchResults {
+        let total_w: f32 = prep.signals.iter().map(|s| s.weight(weights)).sum();
+        let mut scored: Vec<(f32, &Cand)> = prep
+            .cands
+            .iter()
+            .filter(|c| passes(&self.products[c.product], &prep.filters))
+            .map(|c| {
+                let fused = if total_w > 0.0 {
+                    prep.signals
+                        .iter()
+                        .map(|s| s.weight(weights) * c.score[s.slot()])
+                        .sum::<f32>()
+                        / total_w
+                } else {
+                    0.0
+                };
+                (fused * (1.0 - c.penalty), c)
+            })
+            .collect();
+        scored.sort_by(|a, b| {
+            b.1.sku_match
+                .cmp(&a.1.sku_match)
+                .then_with(|| b.0.total_cmp(&a.0))
+                .then_with(|| {
+                    self.products[a.1.product]
+                        .sku
+                        .cmp(&self.products[b.1.product].sku)
+                })
+        });
+        let total = scored.len();
+        let hits = scored
+            .into_iter()
+            .enumerate()
+            .skip(offset)
+            .take(k)
+            .map(|(rank, (score, c))| self.hit(rank + 1, score, c, prep, weights))
+            .collect();
+        SearchResults {
+            text: prep.text.clone(),
+            not: prep.not.clone(),
+            filters: prep.filters.clone(),
+            weights: *weights,
+            signals: prep.signals.clone(),
+            total,
+            offset,
+            hits,
+            candidates: prep.cands.len(),
+            exact: prep.exact,
+            unavailable: self.encoders.unavailable.clone(),
+        }
+    }
+
+    fn hit(&self, rank: usize, score: f32, c: &Cand, prep: &Prepared, w: &Weights) -> Hit {
+        let p = &self.products[c.product];
+        // The photo that matched; with a colour filter, one of that colour if the match is not.
+        let mut image = c.image.or(if p.images.is_empty() { None } else { Some(0) });
+        if let Some(col) = &prep.filters.color
+            && image.is_some_and(|i| !p.images[i].color.eq_ignore_ascii_case(col))
+            && let Some(i) = p
+                .images
+                .iter()
+                .position(|im| im.color.eq_ignore_ascii_case(col))
+        {
+            image = Some(i);
+        }
+        Hit {
+            rank,
+            sku: p.sku.clone(),
+            title: p.title.clone(),
+            category: p.category.clone(),
+            color: p.color.clone(),
+            price: p.price,
+            score,
+            signals: prep
+                .signals
+                .iter()
+                .map(|&s| SignalScore {
+                    signal: s,
+                    score: c.score[s.slot()],
+                    raw: c.raw[s.slot()],
+                    weight: s.weight(w),
+                })
+                .collect(),
+            penalty: c.penalty,
+            matched_image: image.map(|i| {
+                let im = &p.images[i];
+                MatchedImage {
+                    path: im.path.clone(),
+                    hash: im.hash.clone(),
+                    thumbnail: crate::catalog::thumbnail_path(&self.thumbs, &im.hash),
+                    view: im.view.clone(),
+                    color: im.color.clone(),
+                }
+            }),
+        }
+    }
+
+    /// `prepare` and `rank` in one go.
+    pub fn search(
+        &self,
+        catalog: &Catalog,
+        q: &Query,
+        weights: &Weights,
+        k: usize,
+        offset: usize,
+    ) -> Result<SearchResults> {
+        let prep = self.prepare(catalog, q)?;
+        Ok(self.rank(&prep, weights, k, offset))
+    }
+
+    /// Which models the searcher's vectors come from, and whether an index serves them.
+    pub fn describe(&self) -> serde_json::Value {
+        let side = |s: &Option<Side>| {
+            s.as_ref().map(|s| serde_json::json!({"model": s.model, "vectors": s.nn.all.len(), "index": s.nn.uses_index(), "unindexed": s.nn.unindexed()}))
+        };
+        serde_json::json!({"products": self.products.len(), "clip": side(&self.clip), "text": side(&self.text)})
+    }
+}

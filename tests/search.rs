@@ -1,0 +1,368 @@
+//! Search on the Luma catalog: text with the product-text and keyword signals (real MiniLM),
+//! and photo and photo+text queries through the tiny CLIP fixture.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
+
+use common::*;
+use vitrine::Catalog;
+use vitrine::embed::{EmbedOptions, Encoders};
+use vitrine::encoders::DeviceChoice;
+use vitrine::query::{Filters, PhotoInput, Query, Weights};
+use vitrine::search::{SearchResults, Searcher, Signal};
+
+/// One Luma catalog, imported and embedded once for all the tests here.
+fn catalog_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let mut catalog = Catalog::open(&dir).unwrap();
+        import(&mut catalog, &luma_sources());
+        catalog
+            .add_model(&shared().join("fixtures/clip-tiny"), Some("tiny"))
+            .unwrap();
+        let models = catalog.models(&shared().join("models")).unwrap();
+        catalog.use_model(&models, "tiny").unwrap();
+        let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+        let r = catalog
+            .embed(
+                &enc,
+                &EmbedOptions::default(),
+                &|_| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+        assert_eq!((r.photos_embedded, r.products_embedded), (723, 196));
+        dir
+    })
+}
+
+fn searcher() -> (Catalog, Searcher) {
+    let catalog = Catalog::open(catalog_dir()).unwrap();
+    let models = catalog.models(&shared().join("models")).unwrap();
+    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    let s = Searcher::open(&catalog, enc).unwrap();
+    (catalog, s)
+}
+
+/// Product text and keywords only (the tiny CLIP's random weights make its cross-modal
+/// scores noise).
+fn text_weights() -> Weights {
+    Weights {
+        crossmodal: 0.0,
+        ..Weights::default()
+    }
+}
+
+fn text_query(t: &str) -> Query {
+    Query {
+        text: t.into(),
+        ..Query::default()
+    }
+}
+
+fn skus(r: &SearchResults) -> Vec<String> {
+    r.hits.iter().map(|h| h.sku.clone()).collect()
+}
+
+#[test]
+fn backpack_returns_only_bags_in_its_top_five() {
+    let (catalog, s) = searcher();
+    let r = s
+        .search(&catalog, &text_query("backpack"), &text_weights(), 5, 0)
+        .unwrap();
+    assert_eq!(r.hits.len(), 5);
+    for h in &r.hits {
+        assert_eq!(h.category, "Gear/Bags", "{} {}", h.sku, h.title);
+    }
+    assert!(r.hits[0].title.contains("Backpack"));
+    let kinds: Vec<Signal> = r.hits[0].signals.iter().map(|s| s.signal).collect();
+    assert_eq!(
+        kinds,
+        vec![Signal::Crossmodal, Signal::Text, Signal::Keyword]
+    );
+    assert!(
+        r.hits[0]
+            .signals
+            .iter()
+            .all(|s| (0.0..=1.0).contains(&s.score))
+    );
+}
+
+#[test]
+fn price_and_category_filters_exclude_what_they_should() {
+    let (catalog, s) = searcher();
+    let all = s
+        .search(&catalog, &text_query("backpack"), &text_weights(), 5, 0)
+        .unwrap();
+    assert!(
+        all.hits.iter().any(|h| h.price.unwrap() > 40.0),
+        "a pricier backpack ranks without the filter"
+    );
+    let cheap = s
+        .search(
+            &catalog,
+            &text_query("backpack under 40"),
+            &text_weights(),
+            20,
+            0,
+        )
+        .unwrap();
+    assert_eq!(cheap.filters.max_price, Some(40.0));
+    assert!(cheap.hits.iter().all(|h| h.price.unwrap() <= 40.0));
+    assert!(cheap.total < all.total);
+
+    let mut q = text_query("jacket");
+    q.filters = Filters {
+        category: Some("women/tops".into()),
+        min_price: Some(50.0),
+        ..Filters::default()
+    };
+    let r = s.search(&catalog, &q, &text_weights(), 50, 0).unwrap();
+    assert!(!r.hits.is_empty());
+    for h in &r.hits {
+        assert!(h.category.starts_with("Women/Tops/"), "{}", h.category);
+        assert!(h.price.unwrap() >= 50.0);
+    }
+    assert_eq!(r.total, r.hits.len());
+
+    q.filters = Filters {
+        color: Some("purple".into()),
+        ..Filters::default()
+    };
+    let r = s.search(&catalog, &q, &text_weights(), 10, 0).unwrap();
+    for h in &r.hits {
+        assert!(h.color.to_lowercase().contains("purple"), "{}", h.color);
+        assert_eq!(
+            h.matched_image.as_ref().unwrap().color,
+            "Purple",
+            "the photo shown is a purple one"
+        );
+    }
+}
+
+#[test]
+fn the_keyword_weight_reorders_without_encoding_again() {
+    let (catalog, s) = searcher();
+    let q = text_query("yoga");
+    let prepared = s.prepare(&catalog, &q).unwrap();
+    let with = s.rank(&prepared, &text_weights(), 15, 0);
+    let without = s.rank(
+        &prepared,
+        &Weights {
+            keyword: 0.0,
+            ..text_weights()
+        },
+        15,
+        0,
+    );
+    assert_ne!(
+        skus(&with),
+        skus(&without),
+        "the keyword signal matters for this query"
+    );
+    // As documented: with the keyword weight at 0, the fused score is the text-meaning score.
+    for h in &without.hits {
+        let text = h
+            .signals
+            .iter()
+            .find(|s| s.signal == Signal::Text)
+            .unwrap()
+            .score;
+        assert!((h.score - text).abs() < 1e-6);
+    }
+    let back = s.rank(&prepared, &text_weights(), 15, 0);
+    assert_eq!(skus(&with), skus(&back));
+    assert_eq!(
+        skus(&with),
+        skus(&s.search(&catalog, &q, &text_weights(), 15, 0).unwrap())
+    );
+    // The fused score is the weighted mean of the signals.
+    for h in &with.hits {
+        let mean = h.signals.iter().map(|s| s.weight * s.score).sum::<f32>()
+            / h.signals.iter().map(|s| s.weight).sum::<f32>();
+        assert!((h.score - mean).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn a_not_term_demotes_the_products_that_match_it() {
+    let (catalog, s) = searcher();
+    let before = s
+        .search(&catalog, &text_query("hoodie"), &text_weights(), 196, 0)
+        .unwrap();
+    let zipped: Vec<String> = before.hits[..10]
+        .iter()
+        .filter(|h| {
+            catalog
+                .product(&h.sku)
+                .unwrap()
+                .description
+                .to_lowercase()
+                .contains("zip")
+        })
+        .map(|h| h.sku.clone())
+        .collect();
+    assert!(!zipped.is_empty(), "some top hoodies mention a zip");
+    let mut q = text_query("hoodie");
+    q.not = vec!["zip".into()];
+    let after = s.search(&catalog, &q, &text_weights(), 196, 0).unwrap();
+    let pos = |r: &SearchResults, sku: &str| r.hits.iter().position(|h| h.sku == sku).unwrap();
+    for sku in &zipped {
+        assert!(pos(&after, sku) > pos(&before, sku), "{sku} moved down");
+        assert_eq!(after.hits[pos(&after, sku)].penalty, 1.0);
+    }
+    // Typed as "hoodie without zip" it does the same.
+    let typed = s
+        .search(
+            &catalog,
+            &text_query("hoodie without zip"),
+            &text_weights(),
+            196,
+            0,
+        )
+        .unwrap();
+    assert_eq!(skus(&typed), skus(&after));
+}
+
+#[test]
+fn a_photo_query_finds_its_product_and_explains_why() {
+    let (catalog, s) = searcher();
+    let photo = luma().join("images/mh09-blue_main.jpg");
+    let q = Query {
+        photo: Some(PhotoInput::Path(photo.clone())),
+        ..Query::default()
+    };
+    let r = s.search(&catalog, &q, &Weights::default(), 5, 0).unwrap();
+    assert_eq!(r.signals, vec![Signal::Visual, Signal::Phash]);
+    let top = &r.hits[0];
+    assert_eq!(top.sku, "MH09");
+    assert!(
+        top.matched_image
+            .as_ref()
+            .unwrap()
+            .path
+            .ends_with("mh09-blue_main.jpg")
+    );
+    assert!(top.matched_image.as_ref().unwrap().thumbnail.is_file());
+    assert_eq!(
+        top.signals
+            .iter()
+            .find(|s| s.signal == Signal::Phash)
+            .unwrap()
+            .raw,
+        0.0
+    );
+
+    // A re-saved, half-size copy (bytes, as the app passes a dropped photo) still finds it.
+    let img = image::open(&photo).unwrap();
+    let half = img.resize(
+        img.width() / 2,
+        img.height() / 2,
+        image::imageops::FilterType::Triangle,
+    );
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 40)
+        .encode_image(&half.to_rgb8())
+        .unwrap();
+    let q = Query {
+        photo: Some(PhotoInput::Bytes(bytes)),
+        ..Query::default()
+    };
+    assert_eq!(
+        s.search(&catalog, &q, &Weights::default(), 1, 0)
+            .unwrap()
+            .hits[0]
+            .sku,
+        "MH09"
+    );
+
+    // Photo and text together use every signal.
+    let q = Query {
+        text: "hoodie".into(),
+        photo: Some(PhotoInput::Path(photo)),
+        ..Query::default()
+    };
+    let r = s.search(&catalog, &q, &Weights::default(), 5, 0).unwrap();
+    assert_eq!(r.signals.len(), 5);
+    assert_eq!(r.hits[0].sku, "MH09");
+
+    // A corrupt query photo is a clear error.
+    let bad = Query {
+        photo: Some(PhotoInput::Bytes(b"not a photo".to_vec())),
+        ..Query::default()
+    };
+    let err = s
+        .search(&catalog, &bad, &Weights::default(), 5, 0)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("query photo"), "{err}");
+}
+
+#[test]
+fn more_like_this_excludes_the_product_and_finds_its_kind() {
+    let (catalog, s) = searcher();
+    let q = Query {
+        like: Some("24-MB02".into()),
+        ..Query::default()
+    };
+    let r = s.search(&catalog, &q, &text_weights(), 5, 0).unwrap();
+    assert!(r.hits.iter().all(|h| h.sku != "24-MB02"));
+    assert_eq!(r.hits[0].category, "Gear/Bags");
+    let unknown = Query {
+        like: Some("NOPE".into()),
+        ..Query::default()
+    };
+    assert!(s.search(&catalog, &unknown, &text_weights(), 5, 0).is_err());
+}
+
+#[test]
+fn the_cli_prints_json_for_the_app_and_a_table_for_people() {
+    let dir = catalog_dir();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args([
+            "--catalog",
+            dir.to_str().unwrap(),
+            "--models-dir",
+            shared().join("models").to_str().unwrap(),
+        ])
+        .args([
+            "search",
+            "blue backpack",
+            "--weights",
+            "crossmodal=0",
+            "-k",
+            "3",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["hits"].as_array().unwrap().len(), 3);
+    assert_eq!(v["hits"][0]["category"], "Gear/Bags");
+    assert!(v["hits"][0]["signals"].as_array().unwrap().len() >= 2);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args([
+            "--catalog",
+            dir.to_str().unwrap(),
+            "--models-dir",
+            shared().join("models").to_str().unwrap(),
+        ])
+        .args(["similar", "MH09", "-k", "3"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("SCORE") && text.lines().count() >= 5,
+        "{text}"
+    );
+}
