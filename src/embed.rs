@@ -27,6 +27,13 @@ fn active_key(kind: ModelKind) -> &'static str {
     }
 }
 
+fn previous_key(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Clip => "models.clip.previous",
+        ModelKind::Text => "models.text.previous",
+    }
+}
+
 /// A signal whose model could not be loaded, and what to do about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unavailable {
@@ -35,10 +42,14 @@ pub struct Unavailable {
     pub reason: String,
 }
 
-/// The encoders a catalog uses, loaded once.
+/// The encoders a catalog uses, loaded once. `clip` and `text` serve searches; right after a
+/// model switch they are the previous models, whose vectors are complete, while the new ones
+/// (`*_pending`) embed the catalog. Once the new vectors are complete they serve.
 pub struct Encoders {
     pub clip: Option<(Manifest, ClipEncoder)>,
     pub text: Option<(Manifest, TextEncoder)>,
+    pub clip_pending: Option<(Manifest, ClipEncoder)>,
+    pub text_pending: Option<(Manifest, TextEncoder)>,
     pub unavailable: Vec<Unavailable>,
 }
 
@@ -47,38 +58,87 @@ impl Encoders {
     /// damaged is listed in `unavailable`; the other signals keep working.
     pub fn load(catalog: &Catalog, models: &Models, device: DeviceChoice) -> Result<Encoders> {
         let device = device.device()?;
-        let mut out = Encoders {
-            clip: None,
-            text: None,
-            unavailable: Vec::new(),
+        let mut out = Encoders::none();
+        let stats = catalog.stats()?;
+        let complete = |id: &str, kind: ModelKind| {
+            let (owner, need) = match kind {
+                ModelKind::Clip => ("image", stats.images),
+                ModelKind::Text => ("product", stats.products),
+            };
+            stats
+                .embeddings
+                .iter()
+                .any(|(m, o, n)| m == id && o == owner && *n >= need)
         };
         for kind in [ModelKind::Clip, ModelKind::Text] {
-            let Some(m) = catalog.active_model(models, kind)? else {
+            let Some(active) = catalog.active_model(models, kind)? else {
                 continue;
             };
-            let loaded = match kind {
-                ModelKind::Clip => models
-                    .load_clip(&m, &device)
-                    .map(|e| out.clip = Some((m.clone(), e))),
-                ModelKind::Text => models
-                    .load_text(&m, &device)
-                    .map(|e| out.text = Some((m.clone(), e))),
-            };
-            if let Err(e) = loaded {
-                out.unavailable.push(Unavailable {
-                    kind,
-                    model_id: m.id.clone(),
-                    reason: e.to_string(),
+            // The previous model keeps serving while the active one's vectors are incomplete.
+            let previous = catalog
+                .store
+                .setting(previous_key(kind))?
+                .and_then(|id| models.get(&id).ok().cloned())
+                .filter(|p| {
+                    p.id != active.id
+                        && complete(&p.id, kind)
+                        && !complete(&active.id, kind)
+                        && models.is_present(p)
                 });
-            }
+            let mut load = |m: &Manifest, pending: bool| -> bool {
+                let loaded = match kind {
+                    ModelKind::Clip => models.load_clip(m, &device).map(|e| {
+                        let slot = if pending {
+                            &mut out.clip_pending
+                        } else {
+                            &mut out.clip
+                        };
+                        *slot = Some((m.clone(), e));
+                    }),
+                    ModelKind::Text => models.load_text(m, &device).map(|e| {
+                        let slot = if pending {
+                            &mut out.text_pending
+                        } else {
+                            &mut out.text
+                        };
+                        *slot = Some((m.clone(), e));
+                    }),
+                };
+                match loaded {
+                    Ok(()) => true,
+                    Err(e) => {
+                        out.unavailable.push(Unavailable {
+                            kind,
+                            model_id: m.id.clone(),
+                            reason: e.to_string(),
+                        });
+                        false
+                    }
+                }
+            };
+            // With a previous model serving, the active one loads as pending; if the
+            // previous one cannot load, the active one serves.
+            let serving_previous = previous.is_some_and(|p| load(&p, false));
+            load(&active, serving_previous);
         }
         Ok(out)
+    }
+
+    /// The models to embed with: the pending ones where a switch is under way.
+    fn embedding_clip(&self) -> Option<&(Manifest, ClipEncoder)> {
+        self.clip_pending.as_ref().or(self.clip.as_ref())
+    }
+
+    fn embedding_text(&self) -> Option<&(Manifest, TextEncoder)> {
+        self.text_pending.as_ref().or(self.text.as_ref())
     }
 
     pub fn none() -> Encoders {
         Encoders {
             clip: None,
             text: None,
+            clip_pending: None,
+            text_pending: None,
             unavailable: Vec::new(),
         }
     }
@@ -203,6 +263,11 @@ impl Catalog {
     /// Makes `id` the catalog's model of its kind. Vectors of the previous model stay stored.
     pub fn use_model(&self, models: &Models, id: &str) -> Result<Manifest> {
         let m = models.get(id)?.clone();
+        if let Some(current) = self.active_model(models, m.kind)?
+            && current.id != m.id
+        {
+            self.store.set_setting(previous_key(m.kind), &current.id)?;
+        }
         self.store.set_setting(active_key(m.kind), &m.id)?;
         Ok(m)
     }
@@ -267,17 +332,18 @@ impl Catalog {
     ) -> Result<EmbedReport> {
         let started = Instant::now();
         let batch = opts.batch_size.max(1);
+        let clip = enc.embedding_clip();
+        let text = enc.embedding_text();
         let mut report = EmbedReport {
-            clip_model: enc.clip.as_ref().map(|(m, _)| m.id.clone()),
-            text_model: enc.text.as_ref().map(|(m, _)| m.id.clone()),
+            clip_model: clip.map(|(m, _)| m.id.clone()),
+            text_model: text.map(|(m, _)| m.id.clone()),
             unavailable: enc.unavailable.clone(),
             ..Default::default()
         };
-        let clip = enc.clip.as_ref();
         let photos = self
             .store
             .photos_to_embed(clip.map(|(m, _)| m.id.as_str()))?;
-        let products: Vec<(i64, String, String)> = match &enc.text {
+        let products: Vec<(i64, String, String)> = match text {
             Some((m, _)) => self
                 .store
                 .products_for_text(&m.id)?
@@ -371,7 +437,7 @@ impl Catalog {
         report.photo_seconds = photo_start.elapsed().as_secs_f64();
 
         // Products: shortest texts together, so each batch pads little.
-        if let Some((m, e)) = &enc.text {
+        if let Some((m, e)) = text {
             let mut order: Vec<usize> = (0..products.len()).collect();
             order.sort_by_key(|&i| products[i].1.len());
             for chunk in order.chunks(batch) {

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod embed;
 pub mod encoders;
 pub mod error;
+pub mod eval;
 pub mod import;
 pub mod index;
 pub mod models;

@@ -14,6 +14,7 @@ pub enum PhotoInput {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Filters {
     /// Category prefix, at a `/` boundary, any case: `women/tops` matches `Women/Tops/Jackets`.
     pub category: Option<String>,
@@ -57,9 +58,9 @@ impl Default for Weights {
             visual: 1.0,
             crossmodal: 1.0,
             text: 1.0,
-            // Keywords back up the meaning signals rather than lead: a word in a description
-            // ("fits in your backpack") says less about what a product is than its meaning.
-            keyword: 0.5,
+            keyword: 1.0,
+            // Near-identical photos back up the visual signal rather than lead: a re-shot
+            // photo of the same product is still the product.
             phash: 0.5,
         }
     }
@@ -243,7 +244,7 @@ mod tests {
     fn weights_parse() {
         let w: Weights = "visual=2, keyword=0".parse().unwrap();
         assert_eq!((w.visual, w.keyword, w.text), (2.0, 0.0, 1.0));
-        assert_eq!(Weights::default().keyword, 0.5);
+        assert_eq!(Weights::default().keyword, 1.0);
         assert!("colour=1".parse::<Weights>().is_err());
         assert!("text=-1".parse::<Weights>().is_err());
     }

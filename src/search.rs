@@ -15,7 +15,9 @@
 //! `median` is the median cosine over the catalog (a fixed sample of at most 2,000 products
 //! when the catalog is larger) and `best` the highest cosine of any product. Products no
 //! closer than the catalog's typical product score 0; the closest scores 1. BM25 is divided
-//! by the best BM25 of the query (products without a matching word score 0). The perceptual
+//! by the best BM25 of the query, three parts over the fields that name a product (title,
+//! category, colour, SKU) and one part over all fields with the description (products without
+//! a matching word score 0). The perceptual
 //! hash scores `(12 - distance) / 12`, clamped: 1 for the same picture, 0 from 12 differing
 //! bits on (different products sit a median 28 bits apart).
 //!
@@ -71,6 +73,16 @@ impl Signal {
     }
     fn slot(self) -> usize {
         self as usize
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Visual => "visual",
+            Signal::Crossmodal => "crossmodal",
+            Signal::Text => "text",
+            Signal::Keyword => "keyword",
+            Signal::Phash => "phash",
+        }
     }
 }
 
@@ -206,6 +218,13 @@ pub struct Prepared {
     signals: Vec<Signal>,
     cands: Vec<Cand>,
     exact: bool,
+}
+
+impl Prepared {
+    /// The signals this query has.
+    pub fn signals(&self) -> &[Signal] {
+        &self.signals
+    }
 }
 
 struct Cand {
@@ -494,15 +513,27 @@ impl Searcher {
             signals.push(Signal::Phash);
         }
 
-        let keyword: HashMap<usize, f32> = match &fts {
-            Some(f) => catalog
-                .store
-                .keyword_search(f, 5000)?
-                .into_iter()
-                .filter_map(|(id, s)| self.by_id.get(&id).map(|&i| (i, s as f32)))
-                .collect(),
-            None => HashMap::new(),
-        };
+        // Keywords: BM25 over the fields that name a product (title, category, colour, SKU)
+        // counts three times BM25 over all of them with the description, each divided by its
+        // best for the query. (FTS5 applies column weights before term-frequency saturation,
+        // so weights alone let a word in a short description score nearly like one in a title.)
+        let mut keyword: HashMap<usize, f32> = HashMap::new();
+        if let Some(f) = &fts {
+            for (query, share) in [
+                (format!("{{title category color sku}} : ({f})"), 0.75f32),
+                (f.clone(), 0.25),
+            ] {
+                let hits = catalog.store.keyword_search(&query, 5000)?;
+                let best = hits.iter().map(|h| h.1).fold(0f64, f64::max);
+                if best > 0.0 {
+                    for (id, sc) in hits {
+                        if let Some(&i) = self.by_id.get(&id) {
+                            *keyword.entry(i).or_default() += share * (sc / best) as f32;
+                        }
+                    }
+                }
+            }
+        }
 
         // Candidates: everything when the sets are small; else the union of each signal's
         // nearest neighbours and the keyword matches.

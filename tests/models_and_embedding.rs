@@ -215,14 +215,53 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
     let after = run(&mut catalog);
     assert_eq!((after.photos_embedded, after.products_embedded), (0, 1));
 
-    // Switching back to the default CLIP model keeps the tiny model's vectors apart.
-    catalog.use_model(&models, "clip-vit-base-patch32").unwrap();
-    let enc2 = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
-    assert!(enc2.clip.is_none(), "no real CLIP weights here");
+    // A switch to another model: the old vectors keep serving until the new ones are complete.
+    catalog.add_model(&tiny_dir(), Some("tiny-2")).unwrap();
+    let models = catalog.models(&shared().join("models")).unwrap();
+    catalog.use_model(&models, "tiny-2").unwrap();
+    let during = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    assert_eq!(
+        during.clip.as_ref().unwrap().0.id,
+        "tiny",
+        "the complete vectors serve"
+    );
+    assert_eq!(during.clip_pending.as_ref().unwrap().0.id, "tiny-2");
+    let r = catalog
+        .embed(
+            &during,
+            &EmbedOptions::default(),
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+    assert_eq!(
+        (r.clip_model.as_deref(), r.photos_embedded),
+        (Some("tiny-2"), 3)
+    );
+    let after = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    assert_eq!(after.clip.as_ref().unwrap().0.id, "tiny-2");
+    assert!(after.clip_pending.is_none());
     let stats = catalog.stats().unwrap();
     assert!(
         stats
             .embeddings
-            .contains(&("tiny".into(), "image".into(), 3))
+            .contains(&("tiny".into(), "image".into(), 3)),
+        "vectors stay apart per model"
+    );
+    assert!(
+        stats
+            .embeddings
+            .contains(&("tiny-2".into(), "image".into(), 3))
+    );
+
+    // A model that is not present: the complete vectors serve, and the reason is reported.
+    catalog.use_model(&models, "clip-vit-base-patch32").unwrap();
+    let missing = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    assert_eq!(missing.clip.as_ref().unwrap().0.id, "tiny-2");
+    assert!(
+        missing
+            .unavailable
+            .iter()
+            .any(|u| u.model_id == "clip-vit-base-patch32")
     );
 }

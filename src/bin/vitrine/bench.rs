@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use vitrine::{Catalog, ImportOptions};
 
-use crate::embed_bench;
+use crate::{embed_bench, search_bench};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -35,6 +35,31 @@ pub enum BenchCommand {
         /// Skip the end-to-end import of the demo catalog.
         #[arg(long)]
         no_import: bool,
+    },
+    /// Nearest-neighbour index on synthetic clustered 512-d vectors, and text-query latency on
+    /// the demo catalog.
+    Search {
+        /// Numbers of vectors.
+        #[arg(long, value_delimiter = ',', default_values_t = [10_000usize, 100_000, 1_000_000])]
+        sizes: Vec<usize>,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Also write the vectors (little-endian f32) to this folder, for other engines.
+        #[arg(long, value_name = "DIR")]
+        dump: Option<PathBuf>,
+        /// Skip the demo-catalog query latency.
+        #[arg(long)]
+        no_luma: bool,
+    },
+    /// One size of `bench search`, in its own process.
+    #[command(hide = true)]
+    SearchSize {
+        #[arg(long)]
+        vectors: usize,
+        #[arg(long)]
+        queries: usize,
+        #[arg(long)]
+        dump: Option<PathBuf>,
     },
 }
 
@@ -70,6 +95,17 @@ pub fn run(cmd: BenchCommand, models_dir: PathBuf) -> Result<()> {
             seconds,
             no_import,
         } => embed_bench::run(&models_dir, random_weights, &batches, seconds, !no_import)?,
+        BenchCommand::Search {
+            sizes,
+            queries,
+            dump,
+            no_luma,
+        } => search_bench::run(&sizes, queries, dump, &models_dir, !no_luma)?,
+        BenchCommand::SearchSize {
+            vectors,
+            queries,
+            dump,
+        } => search_bench::run_size(vectors, queries, dump.as_deref())?,
         BenchCommand::Import { sources, runs } => {
             let sources = if sources.is_empty() {
                 luma_sources()?

@@ -3,6 +3,7 @@
 mod bench;
 mod embed_bench;
 mod output;
+mod search_bench;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -87,6 +88,23 @@ enum Command {
         sku: String,
         #[command(flatten)]
         opts: SearchOpts,
+    },
+    /// Measure search quality: Recall@1/5/10, MRR@10, nDCG@10 and mAP, fused and per signal.
+    Eval {
+        /// Query sets (JSON Lines or CSV; see the README).
+        #[arg(long = "queries", required = true, value_name = "FILE")]
+        queries: Vec<PathBuf>,
+        /// Fusion weights for the fused run, e.g. text=1,keyword=0.5.
+        #[arg(long, default_value = "")]
+        weights: String,
+        /// Also write the tables as Markdown to this file.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Append to the Markdown file instead of replacing it.
+        #[arg(long)]
+        append: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Build the nearest-neighbour indexes of large catalogs now (import and embed do it when needed).
     Index {
@@ -320,6 +338,50 @@ fn run(cli: Cli) -> Result<()> {
                 ..Query::default()
             };
             run_search(&cli.catalog, &cli.models_dir, cli.device, q, opts)?;
+        }
+        Command::Eval {
+            queries,
+            weights,
+            markdown,
+            append,
+            json,
+        } => {
+            let weights: Weights = weights.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let catalog = open_catalog(cli.catalog)?;
+            let models = catalog.models(&models_dir(&cli.models_dir)?)?;
+            let encoders = Encoders::load(&catalog, &models, cli.device)?;
+            let searcher = Searcher::open(&catalog, encoders)?;
+            let mut reports = Vec::new();
+            for file in &queries {
+                let set = vitrine::eval::read_queries(file)?;
+                let report = vitrine::eval::evaluate(&catalog, &searcher, &set, &weights)?;
+                reports.push((file.clone(), report));
+            }
+            if json {
+                let v: Vec<serde_json::Value> = reports
+                    .iter()
+                    .map(|(f, r)| serde_json::json!({"queries_file": f, "report": r}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for (f, r) in &reports {
+                    print!("{}", output::eval_markdown(f, r, &catalog));
+                }
+            }
+            if let Some(path) = markdown {
+                let mut text = String::new();
+                for (f, r) in &reports {
+                    text.push_str(&output::eval_markdown(f, r, &catalog));
+                }
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(append)
+                    .write(true)
+                    .truncate(!append)
+                    .open(&path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                file.write_all(text.as_bytes())?;
+            }
         }
         Command::Index { force } => {
             let catalog = open_catalog(cli.catalog)?;

@@ -372,3 +372,88 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
         );
     }
 }
+
+/// An evaluation report as Markdown: the ablation table, then per group for the fused run.
+pub fn eval_markdown(
+    file: &std::path::Path,
+    r: &vitrine::eval::EvalReport,
+    catalog: &Catalog,
+) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let stats = catalog.stats().ok();
+    let _ = writeln!(s, "### {name}\n");
+    let _ = writeln!(
+        s,
+        "{} queries on {} products. Signals: {}.",
+        r.queries,
+        stats.map(|st| st.products).unwrap_or(0),
+        r.signals_available
+            .iter()
+            .map(|x| x.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let model = |k: &str| {
+        r.models[k]["model"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| "none".into())
+    };
+    let _ = writeln!(
+        s,
+        "CLIP model: {}; product-text model: {}.",
+        model("clip"),
+        model("text")
+    );
+    for u in &r.unavailable {
+        let _ = writeln!(s, "\nNot measured: {u}");
+    }
+    let _ = writeln!(
+        s,
+        "\n| run | queries | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | mAP |"
+    );
+    let _ = writeln!(
+        s,
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let row = |s: &mut String, label: &str, sm: &vitrine::eval::Summary| {
+        let m = &sm.metrics;
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            sm.queries - sm.without_relevant,
+            m.recall_1,
+            m.recall_5,
+            m.recall_10,
+            m.mrr_10,
+            m.ndcg_10,
+            m.map
+        );
+    };
+    for c in &r.results {
+        row(&mut s, &c.config, &c.overall);
+    }
+    if let Some(fused) = r.results.iter().find(|c| c.config == "fused")
+        && fused.groups.len() > 1
+    {
+        let _ = writeln!(s, "\nFused, per group:\n");
+        let _ = writeln!(
+            s,
+            "| group | queries | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | mAP |"
+        );
+        let _ = writeln!(
+            s,
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        for (g, sm) in &fused.groups {
+            row(&mut s, g, sm);
+        }
+    }
+    s.push('\n');
+    s
+}

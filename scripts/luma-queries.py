@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Builds evaluation query sets from the Luma demo catalog (stdlib only).
+
+Usage: scripts/luma-queries.py [LUMA_DIR] [OUT_DIR]
+  (defaults: ../shared/catalogs/luma and target/eval)
+
+Writes JSON Lines query sets for `vitrine eval --queries FILE`, and products-main-views.csv for
+the photo set's catalog. How relevance is derived, per set:
+
+- attributes.jsonl: "<colour> <category leaf>" ("blue bag", "black hoodie") for every colour
+  and category leaf that some product has. Grade 2: the product has that colour (any of its
+  variants) and that category leaf; grade 1: the category leaf only. Binary metrics count grade 2
+  (min_grade 2); nDCG uses both grades.
+- titles.jsonl: each product's title reworded by rule (lower case; with three or more words the
+  second word is dropped; the remaining words reversed), e.g. "Chaz Kangeroo Hoodie" ->
+  "hoodie chaz". The one relevant product is the one whose title it is.
+- photos.jsonl: each product's first back or alternate view (view other than main) must find the
+  product. Run it against a catalog imported from products-main-views.csv (the same catalog
+  without those views), so that the query photo is not itself in the catalog. Needs a CLIP model.
+- filters.jsonl: the attribute queries again, each with a price ceiling (the median price of its
+  grade-2 products) or a top-level category, where relevance keeps only products that pass the
+  filter.
+"""
+import csv
+import json
+import os
+import statistics
+import sys
+from collections import OrderedDict, defaultdict
+
+luma = sys.argv[1] if len(sys.argv) > 1 else "../shared/catalogs/luma"
+out = sys.argv[2] if len(sys.argv) > 2 else "target/eval"
+os.makedirs(out, exist_ok=True)
+
+rows = list(csv.DictReader(open(os.path.join(luma, "products.csv"), encoding="utf-8")))
+products = OrderedDict()
+for r in rows:
+    p = products.setdefault(r["product_id"], {"sku": r["product_id"], "title": r["title"], "category": r["category"],
+                                               "colors": set(), "price": r["price"], "views": []})
+    if r["color"]:
+        p["colors"].add(r["color"].lower())
+    p["views"].append((r["view"], r["image_file"]))
+
+LEAF_WORDS = {}
+
+
+def leaf_word(category):
+    """The first name of a category leaf, singular: 'Hoodies & Sweatshirts' -> 'hoodie'."""
+    leaf = category.split("/")[-1].split("&")[0].strip().lower()
+    words = leaf.split()
+    last = words[-1] if words else leaf
+    if last.endswith("shes") or last.endswith("ches") or last.endswith("sses"):
+        last = last[:-2]
+    elif last.endswith("s") and not last.endswith("ss"):
+        last = last[:-1]
+    return " ".join(words[:-1] + [last])
+
+
+def write(name, queries):
+    with open(os.path.join(out, name), "w", encoding="utf-8") as f:
+        for q in queries:
+            f.write(json.dumps(q, ensure_ascii=False) + "\n")
+    print(f"{name}: {len(queries)} queries")
+
+
+def price(p):
+    try:
+        return float(p["price"])
+    except ValueError:
+        return None
+
+
+# Attribute queries.
+by_leaf = defaultdict(list)
+for p in products.values():
+    if p["category"]:
+        by_leaf[leaf_word(p["category"])].append(p)
+attribute = []
+for leaf, ps in sorted(by_leaf.items()):
+    for color in sorted({c for p in ps for c in p["colors"]}):
+        relevant = {p["sku"]: (2 if color in p["colors"] else 1) for p in ps}
+        attribute.append({"id": f"attr-{color}-{leaf}", "group": leaf, "text": f"{color} {leaf}",
+                          "relevant": relevant, "min_grade": 2})
+write("attributes.jsonl", attribute)
+
+# Title queries.
+titles = []
+for p in products.values():
+    words = p["title"].lower().replace("&trade;", "").split()
+    if len(words) >= 3:
+        words = [words[0]] + words[2:]
+    titles.append({"id": f"title-{p['sku']}", "group": p["category"].split("/")[0] or "other",
+                   "text": " ".join(reversed(words)), "relevant": {p["sku"]: 1}})
+write("titles.jsonl", titles)
+
+# Photo queries, and the catalog without the query views.
+photos, held_out = [], set()
+for p in products.values():
+    alt = next((f for v, f in p["views"] if v != "main"), None)
+    if alt and any(v == "main" for v, _ in p["views"]):
+        held_out.add(alt)
+        photos.append({"id": f"photo-{p['sku']}", "group": p["category"].split("/")[0] or "other",
+                       "image": os.path.abspath(os.path.join(luma, "images", alt)), "relevant": {p["sku"]: 1}})
+write("photos.jsonl", photos)
+with open(os.path.join(out, "products-main-views.csv"), "w", newline="", encoding="utf-8") as f:
+    w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+    w.writeheader()
+    for r in rows:
+        if r["image_file"] not in held_out:
+            r = dict(r)
+            r["image_file"] = os.path.abspath(os.path.join(luma, "images", r["image_file"]))
+            w.writerow(r)
+
+# Filter queries.
+filtered = []
+for q in attribute:
+    full = [s for s, g in q["relevant"].items() if g == 2]
+    prices = [price(products[s]) for s in full if price(products[s]) is not None]
+    if prices:
+        ceiling = statistics.median(prices)
+        rel = {s: g for s, g in q["relevant"].items() if (price(products[s]) or 1e9) <= ceiling}
+        filtered.append({**q, "id": q["id"] + "-under", "group": "price ceiling",
+                         "filters": {"max_price": ceiling}, "relevant": rel})
+    top = {products[s]["category"].split("/")[0] for s in full}
+    if len(top) > 1:
+        t = sorted(top)[0]
+        rel = {s: g for s, g in q["relevant"].items() if products[s]["category"].startswith(t + "/")}
+        filtered.append({**q, "id": q["id"] + "-" + t.lower(), "group": "category",
+                         "filters": {"category": t}, "relevant": rel})
+write("filters.jsonl", filtered)

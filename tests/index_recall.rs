@@ -1,0 +1,58 @@
+//! The HNSW index finds what an exact scan finds, on clustered vectors like a catalog's.
+
+use vitrine::index::{EF_CONSTRUCTION, EF_SEARCH, Hnsw, Neighbours, VectorSet, dot};
+
+fn clustered(n: usize, dim: usize, seed: u64) -> (VectorSet, Vec<Vec<f32>>) {
+    let mut s = seed;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f32 / (1u64 << 53) as f32 - 0.5
+    };
+    let unit = |v: Vec<f32>| {
+        let n = dot(&v, &v).sqrt();
+        v.into_iter().map(|x| x / n).collect::<Vec<f32>>()
+    };
+    let centres: Vec<Vec<f32>> = (0..n / 100)
+        .map(|_| unit((0..dim).map(|_| rnd()).collect()))
+        .collect();
+    let point = |rnd: &mut dyn FnMut() -> f32| {
+        let c = &centres[((rnd() + 0.5) * centres.len() as f32) as usize % centres.len()];
+        unit(c.iter().map(|x| x + rnd() * 0.15).collect())
+    };
+    let mut set = VectorSet::new(dim);
+    for i in 0..n {
+        set.push(i as i64, &point(&mut rnd)).unwrap();
+    }
+    let queries = (0..100).map(|_| point(&mut rnd)).collect();
+    (set, queries)
+}
+
+#[test]
+fn hnsw_recall_at_10_is_at_least_095_and_a_saved_index_loads() {
+    let (set, queries) = clustered(20_000, 64, 0x9e3779b97f4a7c15);
+    let hnsw = Hnsw::build(&set, EF_CONSTRUCTION, EF_SEARCH);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.hnsw");
+    hnsw.save(&path).unwrap();
+    let nn = Neighbours::new(set.clone(), Some(Hnsw::load(&path).unwrap()));
+    assert!(nn.uses_index());
+    let mut hits = 0;
+    for q in &queries {
+        let truth: Vec<i64> = set.top_k(q, 10).into_iter().map(|(id, _)| id).collect();
+        hits += nn
+            .nearest(q, 10)
+            .iter()
+            .filter(|(id, _)| truth.contains(id))
+            .count();
+    }
+    let recall = hits as f64 / (10 * queries.len()) as f64;
+    assert!(recall >= 0.95, "recall@10 {recall}");
+
+    std::fs::write(&path, b"garbage").unwrap();
+    assert!(
+        Hnsw::load(&path).is_err(),
+        "a damaged index is an error (and gets rebuilt), not a crash"
+    );
+}

@@ -1,0 +1,98 @@
+//! Search quality may not slip: the Luma query sets (made by scripts/luma-queries.py) must
+//! score at least the floors in eval/floors.json, for the signals that need no CLIP weights
+//! (product text, keywords, perceptual hash). The floors sit slightly below the figures in
+//! docs/quality.md; raise them when search gets better.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use common::*;
+use vitrine::Catalog;
+use vitrine::embed::{EmbedOptions, Encoders};
+use vitrine::encoders::DeviceChoice;
+use vitrine::eval::{EvalReport, evaluate, read_queries};
+use vitrine::query::Weights;
+use vitrine::search::Searcher;
+
+type Floors = BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>;
+
+fn catalog_from(dir: &Path, sources: &[std::path::PathBuf]) -> (Catalog, Searcher) {
+    let mut catalog = Catalog::open(dir).unwrap();
+    import(&mut catalog, sources);
+    let models = catalog.models(&shared().join("models")).unwrap();
+    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    catalog
+        .embed(
+            &enc,
+            &EmbedOptions::default(),
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    let searcher = Searcher::open(&catalog, enc).unwrap();
+    (catalog, searcher)
+}
+
+fn check(set: &str, report: &EvalReport, floors: &Floors, failures: &mut Vec<String>) {
+    let Some(want) = floors.get(set) else {
+        failures.push(format!("no floors for {set}"));
+        return;
+    };
+    for (config, metrics) in want {
+        let Some(got) = report.results.iter().find(|r| &r.config == config) else {
+            failures.push(format!("{set}: no {config} run"));
+            continue;
+        };
+        let m = serde_json::to_value(got.overall.metrics).unwrap();
+        for (name, floor) in metrics {
+            let value = m[name].as_f64().unwrap();
+            if value < *floor {
+                failures.push(format!(
+                    "{set} {config} {name}: {value:.3} < floor {floor:.3}"
+                ));
+            }
+        }
+    }
+}
+
+#[test]
+fn luma_quality_stays_above_its_floors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let floors: Floors =
+        serde_json::from_str(&std::fs::read_to_string(root.join("eval/floors.json")).unwrap())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sets = dir.path().join("sets");
+    let status = std::process::Command::new("python3")
+        .arg(root.join("scripts/luma-queries.py"))
+        .arg(luma())
+        .arg(&sets)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+
+    let mut failures = Vec::new();
+    let (catalog, searcher) = catalog_from(&dir.path().join("full"), &luma_sources());
+    for set in ["attributes.jsonl", "titles.jsonl", "filters.jsonl"] {
+        let queries = read_queries(&sets.join(set)).unwrap();
+        let report = evaluate(&catalog, &searcher, &queries, &Weights::default()).unwrap();
+        check(set, &report, &floors, &mut failures);
+    }
+    let (catalog, searcher) = catalog_from(
+        &dir.path().join("main"),
+        &[sets.join("products-main-views.csv")],
+    );
+    let queries = read_queries(&sets.join("photos.jsonl")).unwrap();
+    let report = evaluate(&catalog, &searcher, &queries, &Weights::default()).unwrap();
+    check("photos.jsonl", &report, &floors, &mut failures);
+    assert!(
+        failures.is_empty(),
+        "search quality fell below its floors:\n{}",
+        failures.join("\n")
+    );
+}
