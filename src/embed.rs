@@ -286,32 +286,27 @@ impl Catalog {
     /// [`crate::index::EXACT_BELOW`] vectors or more, when it is missing or when more than a
     /// tenth of the vectors came after its build (`force`: always). Returns what was built.
     pub fn build_indexes(&self, enc: &Encoders, force: bool) -> Result<Vec<String>> {
-        use crate::index::{EXACT_BELOW, Hnsw, VectorSet};
+        use crate::index::{EXACT_BELOW, Hnsw};
         let mut built = Vec::new();
         let sides = [
             enc.clip.as_ref().map(|(m, _)| (m.id.clone(), "image")),
             enc.text.as_ref().map(|(m, _)| (m.id.clone(), "product")),
         ];
         for (model, kind) in sides.into_iter().flatten() {
-            let vectors = self.store.vectors(kind, &model)?;
+            let count = self.store.vector_count(kind, &model)?;
             let path = self.index_path(&model, kind);
-            if vectors.len() < EXACT_BELOW {
+            if count < EXACT_BELOW {
                 let _ = std::fs::remove_file(&path);
                 continue;
             }
             if !force
                 && let Ok(old) = Hnsw::load(&path)
-                && old.len() * 10 >= vectors.len() * 9
+                && old.len() * 10 >= count * 9
             {
                 continue;
             }
-            let mut set = VectorSet::new(0);
-            for (id, v) in &vectors {
-                set.push(*id, v)?;
-            }
-            Hnsw::build(&set, crate::index::EF_CONSTRUCTION, crate::index::EF_SEARCH)
-                .save(&path)?;
-            built.push(format!("{model} ({kind}, {} vectors)", vectors.len()));
+            self.index_for(&model, kind)?;
+            built.push(format!("{model} ({kind}, {count} vectors)"));
         }
         Ok(built)
     }

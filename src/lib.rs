@@ -3,6 +3,7 @@
 //! app both call this API.
 
 pub mod catalog;
+pub mod duplicates;
 pub mod embed;
 pub mod encoders;
 pub mod error;

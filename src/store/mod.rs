@@ -565,6 +565,14 @@ impl Store {
             .map(|b| blob_f32(&b)))
     }
 
+    pub fn vector_count(&self, owner_kind: &str, model: &str) -> Result<usize> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2",
+            [owner_kind, model],
+            |r| r.get::<_, i64>(0),
+        )? as usize)
+    }
+
     /// Every stored vector of one owner kind and model: (owner id, vector).
     pub fn vectors(&self, owner_kind: &str, model: &str) -> Result<Vec<(i64, Vec<f32>)>> {
         let mut stmt = self.conn.prepare(

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use vitrine::{Catalog, ImportOptions};
 
-use crate::{embed_bench, search_bench};
+use crate::{dupes_bench, embed_bench, search_bench};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -50,6 +50,20 @@ pub enum BenchCommand {
         /// Skip the demo-catalog query latency.
         #[arg(long)]
         no_luma: bool,
+    },
+    /// Duplicate scan time over synthetic products (vectors and hashes) once embeddings exist.
+    Dupes {
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+    },
+    /// Write the duplicate benchmark fixture (edited copies of Luma photos as new products).
+    #[command(hide = true)]
+    DupesFixture {
+        #[arg(long)]
+        out: PathBuf,
+        /// Take every Nth product.
+        #[arg(long, default_value_t = 5)]
+        every: usize,
     },
     /// One size of `bench search`, in its own process.
     #[command(hide = true)]
@@ -101,6 +115,12 @@ pub fn run(cmd: BenchCommand, models_dir: PathBuf) -> Result<()> {
             dump,
             no_luma,
         } => search_bench::run(&sizes, queries, dump, &models_dir, !no_luma)?,
+        BenchCommand::Dupes { products } => dupes_bench::bench_scan(products)?,
+        BenchCommand::DupesFixture { out, every } => dupes_bench::make_fixture(
+            &PathBuf::from("../shared/catalogs/luma"),
+            &out,
+            every.max(1),
+        )?,
         BenchCommand::SearchSize {
             vectors,
             queries,

@@ -1,6 +1,7 @@
 //! The `vitrine` command line: every capability of the app, for scripting and power users.
 
 mod bench;
+mod dupes_bench;
 mod embed_bench;
 mod output;
 mod search_bench;
@@ -106,6 +107,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Duplicate listings: find groups, record decisions, export the merge map.
+    Dupes {
+        #[command(subcommand)]
+        action: Option<DupesAction>,
+        /// Evidence thresholds, e.g. phash=6,visual=0.93,text=0.95,max-group=8.
+        #[arg(long, global = true, default_value = "")]
+        threshold: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Build the nearest-neighbour indexes of large catalogs now (import and embed do it when needed).
     Index {
         /// Rebuild even when the index is up to date.
@@ -203,6 +214,35 @@ struct SearchOpts {
     offset: usize,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum DupesAction {
+    /// Record a decision over two or more products.
+    Decide {
+        #[arg(value_enum)]
+        decision: DecisionArg,
+        /// The products concerned.
+        #[arg(required = true, num_args = 2..)]
+        skus: Vec<String>,
+        /// With `duplicate`: the product to keep.
+        #[arg(long)]
+        keep: Option<String>,
+    },
+    /// Write the merge map (CSV: duplicate SKU → kept SKU, evidence, decision) and/or the groups (JSON).
+    Export {
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DecisionArg {
+    Duplicate,
+    NotDuplicate,
+    Variants,
 }
 
 #[derive(Subcommand)]
@@ -381,6 +421,67 @@ fn run(cli: Cli) -> Result<()> {
                     .open(&path)
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 file.write_all(text.as_bytes())?;
+            }
+        }
+        Command::Dupes {
+            action,
+            threshold,
+            json,
+        } => {
+            use vitrine::duplicates::{Decision, Thresholds, write_merge_map};
+            use vitrine::models::ModelKind;
+            let t: Thresholds = threshold.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let catalog = open_catalog(cli.catalog)?;
+            let models = catalog.models(&models_dir(&cli.models_dir)?)?;
+            let clip = catalog
+                .active_model(&models, ModelKind::Clip)?
+                .map(|m| m.id);
+            let text = catalog
+                .active_model(&models, ModelKind::Text)?
+                .map(|m| m.id);
+            let scan = || catalog.find_duplicates(clip.as_deref(), text.as_deref(), &t);
+            match action {
+                None => {
+                    let report = scan()?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    } else {
+                        output::print_dupes(&report);
+                    }
+                }
+                Some(DupesAction::Decide {
+                    decision,
+                    skus,
+                    keep,
+                }) => {
+                    let d = match decision {
+                        DecisionArg::Duplicate => Decision::Duplicate,
+                        DecisionArg::NotDuplicate => Decision::NotDuplicate,
+                        DecisionArg::Variants => Decision::Variants,
+                    };
+                    let n = catalog.decide_duplicates(d, &skus, keep.as_deref())?;
+                    println!("Recorded {} for {n} pairs.", d.as_str());
+                }
+                Some(DupesAction::Export {
+                    csv,
+                    json: json_out,
+                }) => {
+                    if csv.is_none() && json_out.is_none() {
+                        bail!("give --csv FILE and/or --json FILE");
+                    }
+                    let report = scan()?;
+                    if let Some(p) = csv {
+                        let f = std::fs::File::create(&p)
+                            .with_context(|| format!("cannot create {}", p.display()))?;
+                        write_merge_map(&report, f)?;
+                        println!("Wrote the merge map to {}", p.display());
+                    }
+                    if let Some(p) = json_out {
+                        std::fs::write(&p, serde_json::to_vec_pretty(&report)?)
+                            .with_context(|| format!("cannot write {}", p.display()))?;
+                        println!("Wrote {} groups to {}", report.groups.len(), p.display());
+                    }
+                }
             }
         }
         Command::Index { force } => {

@@ -457,3 +457,52 @@ pub fn eval_markdown(
     s.push('\n');
     s
 }
+
+pub fn print_dupes(r: &vitrine::duplicates::DupesReport) {
+    println!(
+        "{} duplicate groups ({} candidate pairs, {} passing; evidence: {}) in {:.2} s",
+        r.groups.len(),
+        r.candidate_pairs,
+        r.passing_pairs,
+        r.signals.join(", "),
+        r.seconds
+    );
+    if r.oversized_groups_split > 0 {
+        println!(
+            "  {} over-large groups were split on their weakest links (max {} products)",
+            r.oversized_groups_split, r.thresholds.max_group
+        );
+    }
+    for g in &r.groups {
+        println!(
+            "\nGroup {} (confidence {:.2}{}):",
+            g.id,
+            g.confidence,
+            if g.split {
+                ", split from a larger group"
+            } else {
+                ""
+            }
+        );
+        for (sku, title) in g.skus.iter().zip(&g.titles) {
+            println!("  {:<18} {}", clip(sku, 18), title);
+        }
+        for p in &g.pairs {
+            let d = p
+                .decision
+                .map(|d| format!(" [{}]", d.as_str()))
+                .unwrap_or_default();
+            println!(
+                "    {} ~ {}: {}{d}",
+                p.a,
+                p.b,
+                vitrine::duplicates::describe(&p.evidence)
+            );
+        }
+    }
+    if !r.groups.is_empty() {
+        println!(
+            "\nDecide with: vitrine dupes decide duplicate --keep SKU SKU... | not-duplicate SKU SKU | variants SKU SKU..."
+        );
+    }
+}
