@@ -67,7 +67,7 @@ fn edit(img: &DynamicImage, kind: &str) -> DynamicImage {
 
 fn reword(title: &str, i: usize) -> String {
     let words: Vec<&str> = title.split_whitespace().collect();
-    if i % 2 == 0 && words.len() > 1 {
+    if i.is_multiple_of(2) && words.len() > 1 {
         format!(
             "{} {}",
             words[words.len() - 1],
@@ -125,7 +125,11 @@ pub fn make_fixture(luma: &Path, out: &Path, every: usize) -> Result<()> {
         "image",
     ])?;
     let mut pairs = Vec::new();
-    for (i, r) in mains.iter().enumerate().filter(|(i, _)| i % every == 0) {
+    for (i, r) in mains
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i.is_multiple_of(every))
+    {
         let kind = EDITS[(i / every) % EDITS.len()];
         let src = image::open(luma.join("images").join(&r[img]))?;
         let name = format!("dup-{}-{kind}.jpg", &r[pid]);
