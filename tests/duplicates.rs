@@ -4,14 +4,11 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::path::Path;
 
 use common::*;
 use vitrine::Catalog;
 use vitrine::duplicates::{Decision, DupesReport, Thresholds, write_merge_map};
-use vitrine::embed::{EmbedOptions, Encoders};
-use vitrine::encoders::DeviceChoice;
 
 fn fixture(out: &Path) -> serde_json::Value {
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
@@ -22,22 +19,6 @@ fn fixture(out: &Path) -> serde_json::Value {
         .unwrap();
     assert!(status.success());
     serde_json::from_slice(&std::fs::read(out.join("truth.json")).unwrap()).unwrap()
-}
-
-fn embedded(dir: &Path, sources: &[PathBuf]) -> Catalog {
-    let mut catalog = Catalog::open(dir).unwrap();
-    import(&mut catalog, sources);
-    let models = catalog.models(&shared().join("models")).unwrap();
-    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
-    catalog
-        .embed(
-            &enc,
-            &EmbedOptions::default(),
-            &|_| {},
-            &AtomicBool::new(false),
-        )
-        .unwrap();
-    catalog
 }
 
 fn scan(c: &Catalog) -> DupesReport {

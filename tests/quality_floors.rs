@@ -7,12 +7,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 use common::*;
 use vitrine::Catalog;
-use vitrine::embed::{EmbedOptions, Encoders};
-use vitrine::encoders::DeviceChoice;
 use vitrine::eval::{EvalReport, evaluate, read_queries};
 use vitrine::query::Weights;
 use vitrine::search::Searcher;
@@ -20,20 +17,8 @@ use vitrine::search::Searcher;
 type Floors = BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>;
 
 fn catalog_from(dir: &Path, sources: &[std::path::PathBuf]) -> (Catalog, Searcher) {
-    let mut catalog = Catalog::open(dir).unwrap();
-    import(&mut catalog, sources);
-    let models = catalog.models(&shared().join("models")).unwrap();
-    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
-    catalog
-        .embed(
-            &enc,
-            &EmbedOptions::default(),
-            &|_| {},
-            &AtomicBool::new(false),
-        )
-        .unwrap();
-    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
-    let searcher = Searcher::open(&catalog, enc).unwrap();
+    let catalog = embedded(dir, sources);
+    let searcher = searcher(&catalog);
     (catalog, searcher)
 }
 

@@ -42,9 +42,7 @@ fn catalog_dir() -> &'static PathBuf {
 
 fn searcher() -> (Catalog, Searcher) {
     let catalog = Catalog::open(catalog_dir()).unwrap();
-    let models = catalog.models(&shared().join("models")).unwrap();
-    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
-    let s = Searcher::open(&catalog, enc).unwrap();
+    let s = common::searcher(&catalog);
     (catalog, s)
 }
 

@@ -605,23 +605,11 @@ impl Store {
             "SELECT id, product_id, path, hash, width, height, view, color, position, attributes, phash
              FROM images ORDER BY product_id, position, id",
         )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let product_id: i64 = r.get(1)?;
-            if let Some(&i) = index.get(&product_id) {
-                products[i].images.push(Image {
-                    id: r.get(0)?,
-                    product_id,
-                    path: r.get(2)?,
-                    hash: r.get(3)?,
-                    width: r.get(4)?,
-                    height: r.get(5)?,
-                    view: r.get(6)?,
-                    color: r.get(7)?,
-                    position: r.get(8)?,
-                    attributes: parse_object(&r.get::<_, String>(9)?),
-                    phash: r.get(10)?,
-                });
+        let images = stmt.query_map([], image_from_row)?;
+        for im in images {
+            let im = im?;
+            if let Some(&i) = index.get(&im.product_id) {
+                products[i].images.push(im);
             }
         }
         Ok(products)
@@ -793,24 +781,28 @@ impl Store {
              FROM images WHERE product_id = ?1 ORDER BY position, id",
         )?;
         let rows = stmt
-            .query_map([product_id], |r| {
-                Ok(Image {
-                    id: r.get(0)?,
-                    product_id: r.get(1)?,
-                    path: r.get(2)?,
-                    hash: r.get(3)?,
-                    width: r.get(4)?,
-                    height: r.get(5)?,
-                    view: r.get(6)?,
-                    color: r.get(7)?,
-                    position: r.get(8)?,
-                    attributes: parse_object(&r.get::<_, String>(9)?),
-                    phash: r.get(10)?,
-                })
-            })?
+            .query_map([product_id], image_from_row)?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
     }
+}
+
+/// An image from `SELECT id, product_id, path, hash, width, height, view, color, position,
+/// attributes, phash`.
+fn image_from_row(r: &rusqlite::Row) -> rusqlite::Result<Image> {
+    Ok(Image {
+        id: r.get(0)?,
+        product_id: r.get(1)?,
+        path: r.get(2)?,
+        hash: r.get(3)?,
+        width: r.get(4)?,
+        height: r.get(5)?,
+        view: r.get(6)?,
+        color: r.get(7)?,
+        position: r.get(8)?,
+        attributes: parse_object(&r.get::<_, String>(9)?),
+        phash: r.get(10)?,
+    })
 }
 
 fn product_from_row(r: &rusqlite::Row) -> rusqlite::Result<Product> {

@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::AtomicBool;
 
+use vitrine::embed::{EmbedOptions, Encoders};
+use vitrine::encoders::DeviceChoice;
+use vitrine::search::Searcher;
 use vitrine::{Catalog, ImportOptions, ImportReport};
 
 /// `../shared` beside the checkout: the Luma catalog, models and fixtures.
@@ -74,4 +77,30 @@ pub fn write_jpeg(path: &Path, w: u32, h: u32, seed: u8) {
         ])
     });
     img.save(path).unwrap();
+}
+
+/// The catalog's encoders, with models from ../shared/models.
+pub fn encoders(catalog: &Catalog) -> Encoders {
+    let models = catalog.models(&shared().join("models")).unwrap();
+    Encoders::load(catalog, &models, DeviceChoice::Cpu).unwrap()
+}
+
+/// Imports `sources` into a catalog at `dir` and embeds it with the models present.
+pub fn embedded(dir: &Path, sources: &[PathBuf]) -> Catalog {
+    let mut catalog = Catalog::open(dir).unwrap();
+    import(&mut catalog, sources);
+    let enc = encoders(&catalog);
+    catalog
+        .embed(
+            &enc,
+            &EmbedOptions::default(),
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+    catalog
+}
+
+pub fn searcher(catalog: &Catalog) -> Searcher {
+    Searcher::open(catalog, encoders(catalog)).unwrap()
 }

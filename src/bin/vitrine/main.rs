@@ -332,8 +332,8 @@ fn run(cli: Cli) -> Result<()> {
                 max_pixels: (max_megapixels * 1e6) as u64,
                 ..ImportOptions::default()
             };
-            let progress = output::ImportProgress::new(json, std::io::stderr().is_terminal());
-            let on_event = |e: &ImportEvent| progress.event(e);
+            let progress = output::Progress::new(json, std::io::stderr().is_terminal());
+            let on_event = |e: &ImportEvent| progress.import_event(e);
             let report = catalog.import(&opts, &on_event, &AtomicBool::new(false))?;
             progress.finish();
             if json {
@@ -633,8 +633,8 @@ fn run_embed(
     batch_size: usize,
     json: bool,
 ) -> Result<()> {
-    let progress = output::EmbedProgress::new(json, std::io::stderr().is_terminal());
-    let on_event = |e: &vitrine::embed::EmbedEvent| progress.event(e);
+    let progress = output::Progress::new(json, std::io::stderr().is_terminal());
+    let on_event = |e: &vitrine::embed::EmbedEvent| progress.embed_event(e);
     let report = catalog.embed(
         encoders,
         &EmbedOptions { batch_size },

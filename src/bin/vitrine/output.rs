@@ -7,52 +7,80 @@ use vitrine::embed::{EmbedEvent, EmbedReport};
 use vitrine::{Catalog, ImportErrorRecord, ImportEvent, ImportReport, ImportRun, Product, Stats};
 
 /// A progress bar on a terminal, JSON lines with `--json`, nothing otherwise.
-pub struct ImportProgress {
+pub struct Progress {
     json: bool,
-    bar: Mutex<Option<ProgressBar>>,
     terminal: bool,
+    bar: Mutex<Option<ProgressBar>>,
 }
 
-impl ImportProgress {
+impl Progress {
     pub fn new(json: bool, terminal: bool) -> Self {
-        ImportProgress {
+        Progress {
             json,
-            bar: Mutex::new(None),
             terminal,
+            bar: Mutex::new(None),
         }
     }
 
-    pub fn event(&self, e: &ImportEvent) {
-        if self.json {
-            if let Ok(line) = serde_json::to_string(e) {
-                println!("{line}");
+    /// Prints the event as a JSON line with `--json`; true when nothing else should show.
+    fn emit(&self, e: &impl serde::Serialize) -> bool {
+        if self.json
+            && let Ok(line) = serde_json::to_string(e)
+        {
+            println!("{line}");
+        }
+        self.json || !self.terminal
+    }
+
+    fn start(&self, len: usize, label: &str) {
+        let b = ProgressBar::new(len as u64);
+        b.set_style(
+            ProgressStyle::with_template(&format!(
+                "{{spinner}} {label} [{{bar:30}}] {{pos}}/{{len}} {{per_sec}} eta {{eta}} {{msg}}"
+            ))
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        if let Ok(mut bar) = self.bar.lock() {
+            *bar = Some(b);
+        }
+    }
+
+    fn set(&self, pos: usize, msg: Option<String>) {
+        if let Ok(bar) = self.bar.lock()
+            && let Some(b) = bar.as_ref()
+        {
+            b.set_position(pos as u64);
+            if let Some(m) = msg {
+                b.set_message(m);
             }
+        }
+    }
+
+    pub fn import_event(&self, e: &ImportEvent) {
+        if self.emit(e) {
             return;
         }
-        if !self.terminal {
-            return;
-        }
-        let Ok(mut bar) = self.bar.lock() else { return };
         match e {
-            ImportEvent::Planned { to_process, .. } => {
-                let b = ProgressBar::new(*to_process as u64);
-                b.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} reading photos [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-                *bar = Some(b);
-            }
-            ImportEvent::Progress { done, skipped, .. } => {
-                if let Some(b) = bar.as_ref() {
-                    b.set_position(*done as u64);
-                    if *skipped > 0 {
-                        b.set_message(format!("({skipped} skipped)"));
-                    }
-                }
-            }
+            ImportEvent::Planned { to_process, .. } => self.start(*to_process, "reading photos"),
+            ImportEvent::Progress { done, skipped, .. } => self.set(
+                *done,
+                (*skipped > 0).then(|| format!("({skipped} skipped)")),
+            ),
+        }
+    }
+
+    pub fn embed_event(&self, e: &EmbedEvent) {
+        if self.emit(e) {
+            return;
+        }
+        match e {
+            EmbedEvent::Planned { photos, products } => self.start(photos + products, "embedding"),
+            EmbedEvent::Progress {
+                photos_done,
+                products_done,
+                ..
+            } => self.set(photos_done + products_done, None),
         }
     }
 
@@ -231,66 +259,6 @@ pub fn print_product(catalog: &Catalog, p: &Product) {
             i.color,
             catalog.thumbnail_path(&i.hash).display()
         );
-    }
-}
-
-/// Progress of `embed`: a bar on a terminal, JSON lines with `--json`.
-pub struct EmbedProgress {
-    json: bool,
-    terminal: bool,
-    bar: Mutex<Option<ProgressBar>>,
-}
-
-impl EmbedProgress {
-    pub fn new(json: bool, terminal: bool) -> Self {
-        EmbedProgress {
-            json,
-            terminal,
-            bar: Mutex::new(None),
-        }
-    }
-
-    pub fn event(&self, e: &EmbedEvent) {
-        if self.json {
-            if let Ok(line) = serde_json::to_string(e) {
-                println!("{line}");
-            }
-            return;
-        }
-        if !self.terminal {
-            return;
-        }
-        let Ok(mut bar) = self.bar.lock() else { return };
-        match e {
-            EmbedEvent::Planned { photos, products } => {
-                let b = ProgressBar::new((*photos + *products) as u64);
-                b.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner} embedding [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
-                );
-                *bar = Some(b);
-            }
-            EmbedEvent::Progress {
-                photos_done,
-                products_done,
-                ..
-            } => {
-                if let Some(b) = bar.as_ref() {
-                    b.set_position((photos_done + products_done) as u64);
-                }
-            }
-        }
-    }
-
-    pub fn finish(&self) {
-        if let Ok(mut bar) = self.bar.lock()
-            && let Some(b) = bar.take()
-        {
-            b.finish_and_clear();
-        }
     }
 }
 
