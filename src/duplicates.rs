@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, Product};
@@ -466,14 +467,23 @@ impl Catalog {
                 .enumerate()
                 .map(|(r, id)| (*id, r))
                 .collect();
-            for r in 0..vecs.nn.all.len() {
-                for (id, cos) in vecs.nn.nearest(vecs.nn.all.row(r), K + 1) {
-                    if cos >= threshold
-                        && let Some(&other) = row_of.get(&id)
-                    {
-                        add(vecs.owner[r], vecs.owner[other], &mut cands);
-                    }
-                }
+            let near: Vec<(usize, usize)> = (0..vecs.nn.all.len())
+                .into_par_iter()
+                .flat_map_iter(|r| {
+                    vecs.nn
+                        .nearest(vecs.nn.all.row(r), K + 1)
+                        .into_iter()
+                        .filter(|(_, cos)| *cos >= threshold)
+                        .filter_map(|(id, _)| {
+                            row_of
+                                .get(&id)
+                                .map(|&other| (vecs.owner[r], vecs.owner[other]))
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            for (a, b) in near {
+                add(a, b, &mut cands);
             }
         }
 

@@ -215,7 +215,7 @@ fn prepare(hash: &str, path: &str, need_phash: bool, clip: Option<&ClipEncoder>)
         error: None,
     };
     let img = photo::read_file(Path::new(path))
-        .and_then(|b| photo::decode(&b, photo::DEFAULT_MAX_PIXELS));
+        .and_then(|b| photo::decode_for_model(&b, photo::DEFAULT_MAX_PIXELS));
     match img {
         Ok(img) => {
             if need_phash {

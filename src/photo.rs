@@ -73,8 +73,23 @@ pub fn content_hash(bytes: &[u8]) -> String {
 }
 
 /// Decodes a photo and turns it upright by its EXIF orientation. The pixel count is checked
-/// from the header before any pixel data is decoded.
+/// from the header before any pixel data is decoded. For thumbnails and hashes: JPEGs go
+/// through `image`'s fast decoder.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, PhotoError> {
+    decode_with(bytes, max_pixels, false)
+}
+
+/// As [`decode`], for model input: JPEGs go through a decoder whose pixels match libjpeg's
+/// (what the reference CLIP preprocessing reads), at some cost in speed.
+pub fn decode_for_model(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, PhotoError> {
+    decode_with(bytes, max_pixels, true)
+}
+
+fn decode_with(
+    bytes: &[u8],
+    max_pixels: u64,
+    libjpeg_like: bool,
+) -> Result<DynamicImage, PhotoError> {
     let reader = || {
         ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
@@ -101,7 +116,7 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, PhotoError>
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = match format {
-        image::ImageFormat::Jpeg => match decode_jpeg(bytes, max_pixels)? {
+        image::ImageFormat::Jpeg if libjpeg_like => match decode_jpeg(bytes, max_pixels)? {
             Some(img) => img,
             None => DynamicImage::from_decoder(decoder).map_err(classify)?,
         },
@@ -181,15 +196,19 @@ pub fn flatten_on_white(img: &DynamicImage) -> RgbImage {
     out
 }
 
-/// Writes a JPEG thumbnail (long side at most [`THUMBNAIL_SIZE`]) atomically: a killed
-/// process leaves either no file or a whole one.
-pub fn write_thumbnail(img: &DynamicImage, dest: &Path) -> Result<(), PhotoError> {
-    let thumb = if img.width().max(img.height()) > THUMBNAIL_SIZE {
+/// The photo with its long side at most [`THUMBNAIL_SIZE`].
+pub fn thumbnail(img: &DynamicImage) -> DynamicImage {
+    if img.width().max(img.height()) > THUMBNAIL_SIZE {
         img.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
     } else {
         img.clone()
-    };
-    let rgb = flatten_on_white(&thumb);
+    }
+}
+
+/// Writes a JPEG of `thumb` (made by [`thumbnail`]) atomically: a killed process leaves
+/// either no file or a whole one.
+pub fn write_thumbnail(thumb: &DynamicImage, dest: &Path) -> Result<(), PhotoError> {
+    let rgb = flatten_on_white(thumb);
     let err = |e: &dyn std::fmt::Display| PhotoError::Thumbnail(format!("{}: {e}", dest.display()));
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).map_err(|e| err(&e))?;

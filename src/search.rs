@@ -454,7 +454,7 @@ impl Searcher {
                     .map_err(|e| Error::InvalidInput(format!("{}: {e}", p.display())))?,
                 PhotoInput::Bytes(b) => b.clone(),
             };
-            let img = photo::decode(&bytes, photo::DEFAULT_MAX_PIXELS)
+            let img = photo::decode_for_model(&bytes, photo::DEFAULT_MAX_PIXELS)
                 .map_err(|e| Error::InvalidInput(format!("the query photo cannot be used: {e}")))?;
             photo_hashes.push(phash::phash(&img));
             if let Some((_, e)) = &self.encoders.clip {

@@ -132,7 +132,8 @@ fn clip_preprocessing_and_embeddings_of_own_decoding_match_the_reference() {
         let path = fixture("clip-tiny")
             .join("images")
             .join(name.as_str().unwrap());
-        let img = vitrine::photo::decode(&std::fs::read(&path).unwrap(), 100_000_000).unwrap();
+        let img =
+            vitrine::photo::decode_for_model(&std::fs::read(&path).unwrap(), 100_000_000).unwrap();
         let ours = enc.preprocess(&img);
         let diffs: Vec<f32> = ours
             .iter()

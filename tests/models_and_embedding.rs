@@ -184,7 +184,7 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
 
     // The stored vectors are the encoder's: the same photo embedded directly agrees.
     let clip = ClipEncoder::load(&tiny_dir(), &Device::Cpu).unwrap();
-    let img = vitrine::photo::decode(
+    let img = vitrine::photo::decode_for_model(
         &std::fs::read(data.join("wj01-red_main.jpg")).unwrap(),
         1 << 30,
     )

@@ -772,12 +772,13 @@ fn process_one(
             });
         }
         let img = photo::decode(&bytes, max_pixels)?;
-        photo::write_thumbnail(&img, &thumb)?;
+        let small = photo::thumbnail(&img);
+        photo::write_thumbnail(&small, &thumb)?;
         Ok(Outcome::Processed {
             hash,
             width: img.width(),
             height: img.height(),
-            phash: Some(crate::phash::phash(&img) as i64),
+            phash: Some(crate::phash::phash(&small) as i64),
         })
     })()
     .unwrap_or_else(Outcome::Failed);
