@@ -292,12 +292,11 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
         head.push_str(&format!(", not {}", r.not.join(", ")));
     }
     let f = &r.filters;
-    if f.min_price.is_some() || f.max_price.is_some() {
-        head.push_str(&format!(
-            ", price {}-{}",
-            f.min_price.map(|v| v.to_string()).unwrap_or_default(),
-            f.max_price.map(|v| v.to_string()).unwrap_or_default()
-        ));
+    match (f.min_price, f.max_price) {
+        (Some(lo), Some(hi)) => head.push_str(&format!(", price {lo}–{hi}")),
+        (Some(lo), None) => head.push_str(&format!(", price ≥ {lo}")),
+        (None, Some(hi)) => head.push_str(&format!(", price ≤ {hi}")),
+        (None, None) => {}
     }
     println!("{head}");
     if r.hits.is_empty() {
