@@ -291,21 +291,9 @@ struct StoredDecision {
 
 impl Catalog {
     fn stored_decisions(&self) -> Result<HashMap<(i64, i64), StoredDecision>> {
-        let mut stmt = self
+        Ok(self
             .store
-            .conn()
-            .prepare("SELECT product_a, product_b, decision, keep_product, photos_hash FROM duplicate_decisions")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    (r.get::<_, i64>(0)?, r.get::<_, i64>(1)?),
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, String>(4)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows
+            .decisions()?
             .into_iter()
             .filter_map(|(k, d, keep, fingerprint)| {
                 Decision::parse(&d).map(|decision| {
@@ -358,27 +346,19 @@ impl Catalog {
             }
             _ => None,
         };
-        let now = crate::store::now_millis();
         let mut n = 0;
-        let conn = self.store.conn();
         for i in 0..products.len() {
             for j in i + 1..products.len() {
                 let (a, b) = (&products[i], &products[j]);
                 if a.id == b.id {
                     continue;
                 }
-                let (lo, hi) = if a.id < b.id {
-                    (a.id, b.id)
-                } else {
-                    (b.id, a.id)
-                };
-                conn.execute(
-                    "INSERT INTO duplicate_decisions (product_a, product_b, decision, keep_product, photos_hash, decided_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT(product_a, product_b) DO UPDATE SET decision = excluded.decision,
-                        keep_product = excluded.keep_product, photos_hash = excluded.photos_hash,
-                        decided_at = excluded.decided_at",
-                    rusqlite::params![lo, hi, decision.as_str(), keep_id, photos_fingerprint(a, b), now],
+                self.store.put_decision(
+                    a.id,
+                    b.id,
+                    decision.as_str(),
+                    keep_id,
+                    &photos_fingerprint(a, b),
                 )?;
                 n += 1;
             }
@@ -730,10 +710,7 @@ pub fn describe(e: &Evidence) -> String {
 /// Fills an empty catalog with one synthetic product per vector (a photo with that CLIP vector
 /// under `model` and a perceptual hash made from it), for benchmarks.
 pub fn synthetic_catalog(catalog: &Catalog, vectors: &VectorSet, model: &str) -> Result<()> {
-    let conn = catalog.store.conn();
-    conn.execute_batch("BEGIN")?;
-    let now = crate::store::now_millis();
-    for i in 0..vectors.len() {
+    let rows = (0..vectors.len()).map(|i| {
         let v = vectors.row(i);
         // A hash from the vector's signs, so near vectors get near hashes.
         let ph = (0..64).fold(0u64, |h, b| {
@@ -742,26 +719,10 @@ pub fn synthetic_catalog(catalog: &Catalog, vectors: &VectorSet, model: &str) ->
             } else {
                 h
             }
-        }) as i64;
-        conn.execute(
-            "INSERT INTO products (sku, title, origin, source, created_at, updated_at) VALUES (?1, ?1, 'folder', 'synthetic', ?2, ?2)",
-            rusqlite::params![format!("S{i}"), now],
-        )?;
-        let pid = conn.last_insert_rowid();
-        conn.execute(
-            "INSERT INTO images (product_id, path, hash, width, height, file_size, file_mtime, updated_at, phash)
-             VALUES (?1, ?2, ?2, 1, 1, 0, 0, ?3, ?4)",
-            rusqlite::params![pid, format!("synthetic-{i}"), now, ph],
-        )?;
-        let iid = conn.last_insert_rowid();
-        conn.execute(
-            "INSERT INTO embeddings (owner_kind, owner_id, model_id, dim, vector, input_hash, created_at)
-             VALUES ('image', ?1, ?2, ?3, ?4, '', ?5)",
-            rusqlite::params![iid, model, v.len() as i64, crate::store::f32_blob(v), now],
-        )?;
-    }
-    conn.execute_batch("COMMIT")?;
-    Ok(())
+        });
+        (format!("S{i}"), ph as i64, v)
+    });
+    catalog.store.insert_synthetic(rows, model)
 }
 
 impl Catalog {

@@ -39,6 +39,9 @@ pub struct ProductData {
     pub attributes: Map<String, Value>,
 }
 
+/// A stored duplicate decision: ((product a, product b), decision, kept product, photos fingerprint).
+pub type DecisionRow = ((i64, i64), String, Option<i64>, String);
+
 /// Width, height and perceptual hash of a photo content.
 pub type KnownContent = (u32, u32, Option<i64>);
 
@@ -628,6 +631,72 @@ impl Store {
             })?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+
+    // ---- duplicate decisions ----
+
+    /// Every decision: ((product a, product b), decision, kept product, photos fingerprint).
+    pub fn decisions(&self) -> Result<Vec<DecisionRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT product_a, product_b, decision, keep_product, photos_hash FROM duplicate_decisions")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(((r.get(0)?, r.get(1)?), r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Records (or replaces) the decision on a pair of products.
+    pub fn put_decision(
+        &self,
+        a: i64,
+        b: i64,
+        decision: &str,
+        keep: Option<i64>,
+        fingerprint: &str,
+    ) -> Result<()> {
+        let (lo, hi) = (a.min(b), a.max(b));
+        self.conn.execute(
+            "INSERT INTO duplicate_decisions (product_a, product_b, decision, keep_product, photos_hash, decided_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(product_a, product_b) DO UPDATE SET decision = excluded.decision,
+                keep_product = excluded.keep_product, photos_hash = excluded.photos_hash,
+                decided_at = excluded.decided_at",
+            params![lo, hi, decision, keep, fingerprint, now_millis()],
+        )?;
+        Ok(())
+    }
+
+    /// Benchmarks: one product per (SKU, perceptual hash, vector), with one photo embedded by `model`.
+    pub fn insert_synthetic<'a>(
+        &self,
+        rows: impl Iterator<Item = (String, i64, &'a [f32])>,
+        model: &str,
+    ) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        let now = now_millis();
+        for (sku, phash, v) in rows {
+            tx.execute(
+                "INSERT INTO products (sku, title, origin, source, created_at, updated_at) VALUES (?1, ?1, 'folder', 'synthetic', ?2, ?2)",
+                params![sku, now],
+            )?;
+            let pid = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO images (product_id, path, hash, width, height, file_size, file_mtime, updated_at, phash)
+                 VALUES (?1, ?2, ?2, 1, 1, 0, 0, ?3, ?4)",
+                params![pid, format!("synthetic-{sku}"), now, phash],
+            )?;
+            let iid = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO embeddings (owner_kind, owner_id, model_id, dim, vector, input_hash, created_at)
+                 VALUES ('image', ?1, ?2, ?3, ?4, '', ?5)",
+                params![iid, model, v.len() as i64, f32_blob(v), now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     // ---- import runs ----
