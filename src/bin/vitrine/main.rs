@@ -301,6 +301,12 @@ fn open_catalog(dir: Option<PathBuf>) -> Result<Catalog> {
 }
 
 fn main() {
+    // `vitrine … | head` should end quietly, as other command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: restoring the default signal disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("VITRINE_LOG"))
         .with_writer(std::io::stderr)
