@@ -41,6 +41,23 @@ fn rel_err(a: &[f32], b: &[f32]) -> f64 {
     diff / b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt()
 }
 
+/// Same inputs, same features: cosine ≥ 0.99999 and relative error ≤ 1e-4 per row (fixture README).
+fn assert_same_features(what: &str, got: &[Vec<f32>], expected: &[Vec<f32>]) {
+    assert_eq!(got.len(), expected.len());
+    for (i, (g, e)) in got.iter().zip(expected).enumerate() {
+        assert!(
+            cosine(g, e) >= 0.99999,
+            "{what} {i}: cosine {}",
+            cosine(g, e)
+        );
+        assert!(
+            rel_err(g, e) <= 1e-4,
+            "{what} {i}: relative error {}",
+            rel_err(g, e)
+        );
+    }
+}
+
 fn ids_rows(t: &Tensor) -> Vec<Vec<u32>> {
     t.to_vec2::<i64>()
         .unwrap()
@@ -58,18 +75,7 @@ fn clip_image_tower_matches_the_reference_on_its_pixels() {
     let enc = tiny();
     let exp = expected("clip-tiny");
     let got = rows(&enc.image_features(&exp["pixel_values"]).unwrap());
-    for (i, (g, e)) in got.iter().zip(rows(&exp["image_embeds"])).enumerate() {
-        assert!(
-            cosine(g, &e) >= 0.99999,
-            "image {i}: cosine {}",
-            cosine(g, &e)
-        );
-        assert!(
-            rel_err(g, &e) <= 1e-4,
-            "image {i}: relative error {}",
-            rel_err(g, &e)
-        );
-    }
+    assert_same_features("image", &got, &rows(&exp["image_embeds"]));
 }
 
 #[test]
@@ -78,18 +84,7 @@ fn clip_text_tower_matches_the_reference_on_its_ids() {
     let exp = expected("clip-tiny");
     let ids = ids_rows(&exp["input_ids"]);
     let got = rows(&enc.text_features(&ids, None).unwrap());
-    for (i, (g, e)) in got.iter().zip(rows(&exp["text_embeds"])).enumerate() {
-        assert!(
-            cosine(g, &e) >= 0.99999,
-            "text {i}: cosine {}",
-            cosine(g, &e)
-        );
-        assert!(
-            rel_err(g, &e) <= 1e-4,
-            "text {i}: relative error {}",
-            rel_err(g, &e)
-        );
-    }
+    assert_same_features("text", &got, &rows(&exp["text_embeds"]));
 }
 
 #[test]
