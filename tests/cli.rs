@@ -27,7 +27,23 @@ fn every_command_has_help() {
         &["products", "show", "--help"],
         &["export", "--help"],
         &["check", "--help"],
+        &["embed", "--help"],
+        &["search", "--help"],
+        &["similar", "--help"],
+        &["eval", "--help"],
+        &["dupes", "--help"],
+        &["dupes", "decide", "--help"],
+        &["dupes", "export", "--help"],
+        &["index", "--help"],
+        &["models", "list", "--help"],
+        &["models", "download", "--help"],
+        &["models", "verify", "--help"],
+        &["models", "use", "--help"],
+        &["models", "add", "--help"],
         &["bench", "import", "--help"],
+        &["bench", "embed", "--help"],
+        &["bench", "search", "--help"],
+        &["bench", "dupes", "--help"],
     ] {
         let text = stdout(&vitrine(dir.path(), cmd));
         assert!(text.contains("Usage:"), "{cmd:?}: {text}");
