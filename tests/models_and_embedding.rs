@@ -116,14 +116,7 @@ fn a_missing_model_says_how_to_get_it_and_import_still_works() {
     }
     let r = import(&mut catalog, &[photos]);
     assert_eq!(r.products_added, 2);
-    let e = catalog
-        .embed(
-            &enc,
-            &EmbedOptions::default(),
-            &|_| {},
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+    let e = embed(&mut catalog, &enc);
     assert_eq!((e.photos_embedded, e.products_embedded), (0, 0));
     assert_eq!(e.phashes_added, 0, "perceptual hashes are taken at import");
     assert_eq!(e.unavailable.len(), 2);
@@ -226,14 +219,7 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
         "the complete vectors serve"
     );
     assert_eq!(during.clip_pending.as_ref().unwrap().0.id, "tiny-2");
-    let r = catalog
-        .embed(
-            &during,
-            &EmbedOptions::default(),
-            &|_| {},
-            &AtomicBool::new(false),
-        )
-        .unwrap();
+    let r = embed(&mut catalog, &during);
     assert_eq!(
         (r.clip_model.as_deref(), r.photos_embedded),
         (Some("tiny-2"), 3)

@@ -5,11 +5,10 @@ mod common;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::sync::atomic::AtomicBool;
 
 use common::*;
 use vitrine::Catalog;
-use vitrine::embed::{EmbedOptions, Encoders};
+use vitrine::embed::Encoders;
 use vitrine::encoders::DeviceChoice;
 use vitrine::query::{Filters, PhotoInput, Query, Weights};
 use vitrine::search::{SearchResults, Searcher, Signal};
@@ -27,14 +26,7 @@ fn catalog_dir() -> &'static PathBuf {
         let models = catalog.models(&shared().join("models")).unwrap();
         catalog.use_model(&models, "tiny").unwrap();
         let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
-        let r = catalog
-            .embed(
-                &enc,
-                &EmbedOptions::default(),
-                &|_| {},
-                &AtomicBool::new(false),
-            )
-            .unwrap();
+        let r = embed(&mut catalog, &enc);
         assert_eq!((r.photos_embedded, r.products_embedded), (723, 196));
         dir
     })

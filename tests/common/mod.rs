@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::AtomicBool;
 
-use vitrine::embed::{EmbedOptions, Encoders};
+use vitrine::embed::{EmbedOptions, EmbedReport, Encoders};
 use vitrine::encoders::DeviceChoice;
 use vitrine::search::Searcher;
 use vitrine::{Catalog, ImportOptions, ImportReport};
@@ -90,15 +90,20 @@ pub fn embedded(dir: &Path, sources: &[PathBuf]) -> Catalog {
     let mut catalog = Catalog::open(dir).unwrap();
     import(&mut catalog, sources);
     let enc = encoders(&catalog);
+    embed(&mut catalog, &enc);
+    catalog
+}
+
+/// Embeds what is missing with `enc`, default batch size.
+pub fn embed(catalog: &mut Catalog, enc: &Encoders) -> EmbedReport {
     catalog
         .embed(
-            &enc,
+            enc,
             &EmbedOptions::default(),
             &|_| {},
             &AtomicBool::new(false),
         )
-        .unwrap();
-    catalog
+        .unwrap()
 }
 
 pub fn searcher(catalog: &Catalog) -> Searcher {
