@@ -90,6 +90,54 @@ pub struct Stats {
     pub schema_version: i64,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Facets {
+    /// Each level of each category path (`Women`, `Women/Tops`, …) and how many products are
+    /// in it or below it, sorted by path.
+    pub categories: Vec<(String, usize)>,
+    /// Colours (a product may have several) and their product counts, most common first.
+    pub colors: Vec<(String, usize)>,
+    pub min_price: Option<f64>,
+    pub max_price: Option<f64>,
+}
+
+impl Facets {
+    pub fn of(products: &[Product]) -> Facets {
+        use std::collections::BTreeMap;
+        let mut cats: BTreeMap<String, usize> = BTreeMap::new();
+        let mut colors: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        let mut f = Facets::default();
+        for p in products {
+            let parts: Vec<&str> = p
+                .category
+                .split('/')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            for i in 1..=parts.len() {
+                *cats.entry(parts[..i].join("/")).or_default() += 1;
+            }
+            let mut seen = Vec::new();
+            for c in p.color.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                let key = c.to_lowercase();
+                if !seen.contains(&key) {
+                    colors.entry(key.clone()).or_insert((c.to_string(), 0)).1 += 1;
+                    seen.push(key);
+                }
+            }
+            if let Some(price) = p.price.filter(|x| x.is_finite()) {
+                f.min_price = Some(f.min_price.map_or(price, |m: f64| m.min(price)));
+                f.max_price = Some(f.max_price.map_or(price, |m: f64| m.max(price)));
+            }
+        }
+        f.categories = cats.into_iter().collect();
+        f.colors = colors.into_values().collect();
+        f.colors
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        f
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportRun {
     pub id: i64,
@@ -176,6 +224,26 @@ impl Catalog {
         self.store.product_by_sku(sku)
     }
 
+    /// What the filters can offer: every category level with its product count, the colours,
+    /// and the price range.
+    pub fn facets(&self) -> Result<Facets> {
+        Ok(Facets::of(&self.products(&ProductFilter::default())?))
+    }
+
+    /// The folders that hold the catalog's photos (for a viewer that may show only those).
+    pub fn photo_folders(&self) -> Result<Vec<PathBuf>> {
+        let mut dirs: Vec<PathBuf> = self
+            .store
+            .all_products_with_images()?
+            .iter()
+            .flat_map(|p| p.images.iter())
+            .filter_map(|im| Path::new(&im.path).parent().map(Path::to_path_buf))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        Ok(dirs)
+    }
+
     /// Import runs, newest first.
     pub fn import_runs(&self, limit: usize) -> Result<Vec<ImportRun>> {
         self.store.runs(limit)
@@ -258,4 +326,49 @@ impl Catalog {
 pub(crate) fn thumbnail_path(thumbs: &Path, hash: &str) -> PathBuf {
     let prefix = hash.get(..2).unwrap_or("00");
     thumbs.join(prefix).join(format!("{hash}.jpg"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(category: &str, color: &str, price: Option<f64>) -> Product {
+        Product {
+            id: 0,
+            sku: String::new(),
+            title: String::new(),
+            description: String::new(),
+            category: category.into(),
+            color: color.into(),
+            price,
+            attributes: Map::new(),
+            origin: Origin::Csv,
+            source: String::new(),
+            images: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn facets_count_every_category_level_and_each_colour_once_per_product() {
+        let f = Facets::of(&[
+            product("Women/Tops/Jackets", "Red, Blue", Some(40.0)),
+            product("Women/Tops", "red", Some(12.5)),
+            product("Gear/Bags", "", None),
+        ]);
+        assert_eq!(
+            f.categories,
+            vec![
+                ("Gear".to_string(), 1),
+                ("Gear/Bags".to_string(), 1),
+                ("Women".to_string(), 2),
+                ("Women/Tops".to_string(), 2),
+                ("Women/Tops/Jackets".to_string(), 1),
+            ]
+        );
+        assert_eq!(
+            f.colors,
+            vec![("Red".to_string(), 2), ("Blue".to_string(), 1)]
+        );
+        assert_eq!((f.min_price, f.max_price), (Some(12.5), Some(40.0)));
+    }
 }

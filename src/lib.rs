@@ -18,7 +18,7 @@ pub mod search;
 mod store;
 
 pub use catalog::{
-    Catalog, Image, ImportErrorRecord, ImportRun, Origin, Product, ProductFilter, Stats,
+    Catalog, Facets, Image, ImportErrorRecord, ImportRun, Origin, Product, ProductFilter, Stats,
 };
 pub use error::{Error, Result};
 pub use import::{Field, ImportEvent, ImportOptions, ImportReport, MissingItem};

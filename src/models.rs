@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::encoders::{ClipEncoder, TextEncoder, clip, text};
+use crate::encoders::{ClipEncoder, Precision, TextEncoder, clip, text};
 use crate::error::{Error, Result};
 
 /// The manifests shipped in `models/`.
@@ -99,6 +99,7 @@ impl FileCheck {
 pub struct Models {
     dir: PathBuf,
     manifests: Vec<Manifest>,
+    precision: Precision,
 }
 
 pub fn built_in() -> Vec<Manifest> {
@@ -120,7 +121,18 @@ impl Models {
         Models {
             dir: dir.into(),
             manifests,
+            precision: Precision::F32,
         }
+    }
+
+    /// CLIP models load with `p` (f32 by default).
+    pub fn with_precision(mut self, p: Precision) -> Models {
+        self.precision = p;
+        self
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     pub fn default_dir() -> Result<PathBuf> {
@@ -281,7 +293,7 @@ impl Models {
         if m.kind != ModelKind::Clip {
             return Err(Error::InvalidInput(format!("{} is not a CLIP model", m.id)));
         }
-        ClipEncoder::load(&self.check_before_load(m)?, device)
+        ClipEncoder::load(&self.check_before_load(m)?, device, self.precision)
     }
 
     pub fn load_text(&self, m: &Manifest, device: &candle_core::Device) -> Result<TextEncoder> {

@@ -4,7 +4,7 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use common::shared;
-use vitrine::encoders::{ClipEncoder, TextEncoder};
+use vitrine::encoders::{ClipEncoder, Precision, TextEncoder};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     shared().join("fixtures").join(name)
@@ -67,7 +67,7 @@ fn ids_rows(t: &Tensor) -> Vec<Vec<u32>> {
 }
 
 fn tiny() -> ClipEncoder {
-    ClipEncoder::load(&fixture("clip-tiny"), &Device::Cpu).unwrap()
+    ClipEncoder::load(&fixture("clip-tiny"), &Device::Cpu, Precision::F32).unwrap()
 }
 
 #[test]

@@ -9,7 +9,7 @@ use candle_core::Device;
 use common::*;
 use vitrine::Catalog;
 use vitrine::embed::{EmbedOptions, Encoders};
-use vitrine::encoders::{ClipEncoder, DeviceChoice};
+use vitrine::encoders::{ClipEncoder, DeviceChoice, Precision};
 use vitrine::models::{FileCheck, ModelKind, Models};
 
 fn tiny_dir() -> PathBuf {
@@ -27,7 +27,7 @@ fn tiny_with_weights(weights: &[u8]) -> tempfile::TempDir {
 }
 
 fn load_err(dir: &Path) -> String {
-    match ClipEncoder::load(dir, &Device::Cpu) {
+    match ClipEncoder::load(dir, &Device::Cpu, Precision::F32) {
         Ok(_) => panic!("{} loaded", dir.display()),
         Err(e) => e.to_string(),
     }
@@ -176,7 +176,7 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
     );
 
     // The stored vectors are the encoder's: the same photo embedded directly agrees.
-    let clip = ClipEncoder::load(&tiny_dir(), &Device::Cpu).unwrap();
+    let clip = ClipEncoder::load(&tiny_dir(), &Device::Cpu, Precision::F32).unwrap();
     let img = vitrine::photo::decode_for_model(
         &std::fs::read(data.join("wj01-red_main.jpg")).unwrap(),
         1 << 30,

@@ -11,7 +11,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use super::clip_model::{ClipConfig, TextTower, VisionTower, normalize, to_f32_rows};
 use super::preprocess::Preprocessor;
-use super::{load_weights, model_err, tokenizer_from};
+use super::{Precision, load_weights, model_err, tokenizer_from};
 use crate::error::{Error, Result};
 
 pub const REQUIRED_FILES: &[&str] = &[
@@ -41,10 +41,10 @@ pub fn read_config(dir: &Path) -> Result<ClipConfig> {
 
 impl ClipEncoder {
     /// Loads a CLIP model folder.
-    pub fn load(dir: &Path, device: &Device) -> Result<ClipEncoder> {
+    pub fn load(dir: &Path, device: &Device, precision: Precision) -> Result<ClipEncoder> {
         let config = read_config(dir)?;
         let vb = load_weights(dir, device)?;
-        ClipEncoder::build(dir, &config, vb, device)
+        ClipEncoder::build(dir, &config, vb, device, precision)
     }
 
     /// The architecture of `dir`'s config.json with weights from `vb` (random weights for
@@ -54,11 +54,18 @@ impl ClipEncoder {
         config: &ClipConfig,
         vb: VarBuilder,
         device: &Device,
+        precision: Precision,
     ) -> Result<ClipEncoder> {
         let err = model_err(dir);
-        let vision = VisionTower::new(vb.clone(), &config.vision_config, config.projection_dim)
+        let vision = VisionTower::new(
+            vb.clone(),
+            &config.vision_config,
+            config.projection_dim,
+            precision,
+        )
+        .map_err(&err)?;
+        let text = TextTower::new(vb, &config.text_config, config.projection_dim, precision)
             .map_err(&err)?;
-        let text = TextTower::new(vb, &config.text_config, config.projection_dim).map_err(&err)?;
         let mut tokenizer = tokenizer_from(&dir.join("tokenizer.json"))?;
         tokenizer
             .with_truncation(Some(TruncationParams {

@@ -6,9 +6,51 @@
 //! rather than at the first end-of-text token. Keeping the model here also lets us tune its
 //! CPU path without forking candle.
 
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Conv2dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
+
+use super::Precision;
+
+/// A linear layer, dense (f32) or with int8 weights (q8_0: blocks of 32 weights sharing one
+/// scale; activations are quantised the same way on the fly).
+enum Proj {
+    Dense(Linear),
+    Int8 { w: QMatMul, b: Option<Tensor> },
+}
+
+impl Proj {
+    fn new(l: Linear, p: Precision) -> Result<Proj> {
+        let k = l.weight().dim(1)?;
+        // q8_0 needs the input size in whole blocks; other layers stay dense.
+        if p == Precision::F32 || !k.is_multiple_of(GgmlDType::Q8_0.block_size()) {
+            return Ok(Proj::Dense(l));
+        }
+        let q = QTensor::quantize(l.weight(), GgmlDType::Q8_0)?;
+        Ok(Proj::Int8 {
+            w: QMatMul::from_qtensor(q)?,
+            b: l.bias().cloned(),
+        })
+    }
+
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Proj::Dense(l) => l.forward(xs),
+            Proj::Int8 { w, b } => {
+                let y = w.forward(&xs.contiguous()?)?;
+                match b {
+                    Some(b) => y.broadcast_add(b),
+                    None => Ok(y),
+                }
+            }
+        }
+    }
+}
+
+fn linear(i: usize, o: usize, vb: VarBuilder, p: Precision) -> Result<Proj> {
+    Proj::new(candle_nn::linear(i, o, vb)?, p)
+}
 
 fn default_eps() -> f64 {
     1e-5
@@ -86,29 +128,35 @@ impl Act {
 }
 
 struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
+    /// Query, key and value projections in one product; the query part pre-scaled.
+    qkv: Proj,
+    out: Proj,
     heads: usize,
     head_dim: usize,
-    scale: f64,
 }
 
 impl Attention {
-    fn new(vb: VarBuilder, dim: usize, heads: usize) -> Result<Self> {
+    fn new(vb: VarBuilder, dim: usize, heads: usize, p: Precision) -> Result<Self> {
         if heads == 0 || !dim.is_multiple_of(heads) {
             candle_core::bail!("hidden size {dim} is not divisible by {heads} attention heads");
         }
         let head_dim = dim / heads;
+        let scale = (head_dim as f64).powf(-0.5);
+        let q = candle_nn::linear(dim, dim, vb.pp("q_proj"))?;
+        let k = candle_nn::linear(dim, dim, vb.pp("k_proj"))?;
+        let v = candle_nn::linear(dim, dim, vb.pp("v_proj"))?;
+        let bias = |l: &Linear| match l.bias() {
+            Some(b) => Ok(b.clone()),
+            None => Tensor::zeros(dim, l.weight().dtype(), l.weight().device()),
+        };
+        // (x·Wqᵀ + bq)·s = x·(s·Wq)ᵀ + s·bq: the scale folds into the weights.
+        let w = Tensor::cat(&[&(q.weight() * scale)?, k.weight(), v.weight()], 0)?;
+        let b = Tensor::cat(&[&(bias(&q)? * scale)?, &bias(&k)?, &bias(&v)?], 0)?;
         Ok(Attention {
-            q: candle_nn::linear(dim, dim, vb.pp("q_proj"))?,
-            k: candle_nn::linear(dim, dim, vb.pp("k_proj"))?,
-            v: candle_nn::linear(dim, dim, vb.pp("v_proj"))?,
-            out: candle_nn::linear(dim, dim, vb.pp("out_proj"))?,
+            qkv: Proj::new(Linear::new(w, Some(b)), p)?,
+            out: linear(dim, dim, vb.pp("out_proj"), p)?,
             heads,
             head_dim,
-            scale: (head_dim as f64).powf(-0.5),
         })
     }
 
@@ -119,9 +167,10 @@ impl Attention {
                 .transpose(1, 2)?
                 .contiguous()
         };
-        let q = split((self.q.forward(xs)? * self.scale)?)?;
-        let k = split(self.k.forward(xs)?)?;
-        let v = split(self.v.forward(xs)?)?;
+        let qkv = self.qkv.forward(xs)?;
+        let q = split(qkv.narrow(2, 0, dim)?)?;
+        let k = split(qkv.narrow(2, dim, dim)?)?;
+        let v = split(qkv.narrow(2, 2 * dim, dim)?)?;
         let mut w = q.matmul(&k.t()?)?;
         if let Some(m) = mask {
             w = w.broadcast_add(m)?;
@@ -135,8 +184,8 @@ impl Attention {
 struct Layer {
     attn: Attention,
     ln1: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Proj,
+    fc2: Proj,
     ln2: LayerNorm,
     act: Act,
 }
@@ -149,12 +198,13 @@ impl Layer {
         heads: usize,
         eps: f64,
         act: Act,
+        p: Precision,
     ) -> Result<Self> {
         Ok(Layer {
-            attn: Attention::new(vb.pp("self_attn"), dim, heads)?,
+            attn: Attention::new(vb.pp("self_attn"), dim, heads, p)?,
             ln1: candle_nn::layer_norm(dim, eps, vb.pp("layer_norm1"))?,
-            fc1: candle_nn::linear(dim, inter, vb.pp("mlp").pp("fc1"))?,
-            fc2: candle_nn::linear(inter, dim, vb.pp("mlp").pp("fc2"))?,
+            fc1: linear(dim, inter, vb.pp("mlp").pp("fc1"), p)?,
+            fc2: linear(inter, dim, vb.pp("mlp").pp("fc2"), p)?,
             ln2: candle_nn::layer_norm(dim, eps, vb.pp("layer_norm2"))?,
             act,
         })
@@ -177,11 +227,12 @@ fn encoder(
     heads: usize,
     eps: f64,
     act: &str,
+    p: Precision,
 ) -> Result<Vec<Layer>> {
     let act = Act::parse(act)?;
     let vb = vb.pp("encoder").pp("layers");
     (0..n)
-        .map(|i| Layer::new(vb.pp(i.to_string()), dim, inter, heads, eps, act))
+        .map(|i| Layer::new(vb.pp(i.to_string()), dim, inter, heads, eps, act, p))
         .collect()
 }
 
@@ -197,7 +248,12 @@ pub struct VisionTower {
 }
 
 impl VisionTower {
-    pub fn new(vb: VarBuilder, c: &VisionConfig, projection_dim: usize) -> Result<Self> {
+    pub fn new(
+        vb: VarBuilder,
+        c: &VisionConfig,
+        projection_dim: usize,
+        p: Precision,
+    ) -> Result<Self> {
         let m = vb.pp("vision_model");
         let e = m.pp("embeddings");
         let patches = (c.image_size / c.patch_size).pow(2);
@@ -226,6 +282,7 @@ impl VisionTower {
                 c.num_attention_heads,
                 c.layer_norm_eps,
                 &c.hidden_act,
+                p,
             )?,
             post_ln: candle_nn::layer_norm(
                 c.hidden_size,
@@ -271,7 +328,12 @@ pub struct TextTower {
 }
 
 impl TextTower {
-    pub fn new(vb: VarBuilder, c: &TextConfig, projection_dim: usize) -> Result<Self> {
+    pub fn new(
+        vb: VarBuilder,
+        c: &TextConfig,
+        projection_dim: usize,
+        p: Precision,
+    ) -> Result<Self> {
         let m = vb.pp("text_model");
         let e = m.pp("embeddings");
         Ok(TextTower {
@@ -287,6 +349,7 @@ impl TextTower {
                 c.num_attention_heads,
                 c.layer_norm_eps,
                 &c.hidden_act,
+                p,
             )?,
             final_ln: candle_nn::layer_norm(
                 c.hidden_size,

@@ -74,6 +74,36 @@ impl DeviceChoice {
     }
 }
 
+/// The numbers CLIP's linear layers run in: f32, or int8 weights (q8_0, quantised at load time;
+/// about 4x less weight memory, faster on CPU, embeddings within about 1% of f32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    Int8,
+}
+
+impl FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" | "fp32" | "float32" => Ok(Precision::F32),
+            "int8" | "i8" | "q8" | "q8_0" => Ok(Precision::Int8),
+            _ => Err(format!("unknown precision {s:?}: use f32 or int8")),
+        }
+    }
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        }
+    }
+}
+
 /// Turns a candle error into one that names the model folder.
 pub(crate) fn model_err(dir: &Path) -> impl Fn(candle_core::Error) -> Error + '_ {
     move |e| Error::Model(format!("{}: {e}", dir.display()))

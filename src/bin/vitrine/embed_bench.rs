@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use vitrine::embed::{EmbedOptions, Encoders};
-use vitrine::encoders::{ClipEncoder, TextEncoder, clip};
+use vitrine::encoders::{ClipEncoder, Precision, TextEncoder, clip};
 use vitrine::models::{ModelKind, Models};
 use vitrine::{Catalog, ImportOptions};
 
@@ -31,6 +31,104 @@ fn per_second(n: usize, secs: f64) -> f64 {
     (n as f64 / secs * 10.0).round() / 10.0
 }
 
+/// Image and text throughput of one CLIP encoder at each batch size.
+fn clip_speed(clip: &ClipEncoder, batches: &[usize], seconds: f64) -> Result<serde_json::Value> {
+    let device = Device::Cpu;
+    let s = clip.image_size();
+    let mut images = serde_json::Map::new();
+    let mut texts = serde_json::Map::new();
+    for &b in batches {
+        let pixels = Tensor::randn(0f32, 1.0, (b, 3, s, s), &device)?;
+        let secs = time_median(seconds, || {
+            clip.image_features(&pixels)?;
+            Ok(())
+        })?;
+        images.insert(format!("batch_{b}"), per_second(b, secs).into());
+        let ids = token_rows(b);
+        let secs = time_median(seconds, || {
+            clip.text_features(&ids, None)?;
+            Ok(())
+        })?;
+        texts.insert(format!("batch_{b}"), per_second(b, secs).into());
+    }
+    Ok(serde_json::json!({"images_per_second": images, "texts_per_second_16_tokens": texts}))
+}
+
+/// `b` rows of 16 tokens each: start, 14 words, end.
+fn token_rows(b: usize) -> Vec<Vec<u32>> {
+    (0..b)
+        .map(|i| {
+            let mut r = vec![49406];
+            r.extend((0..14).map(|j| 400 + ((i * 31 + j * 7) % 20000) as u32));
+            r.push(49407);
+            r
+        })
+        .collect()
+}
+
+/// Mean and minimum cosine between two sets of unit vectors, row by row.
+pub fn agreement(a: &[Vec<f32>], b: &[Vec<f32>]) -> serde_json::Value {
+    let cos: Vec<f32> = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| vitrine::index::dot(x, y))
+        .collect();
+    let n = cos.len().max(1) as f32;
+    serde_json::json!({
+        "n": cos.len(),
+        "mean_cosine": cos.iter().sum::<f32>() / n,
+        "min_cosine": cos.iter().copied().fold(f32::INFINITY, f32::min),
+    })
+}
+
+/// int8 against f32 on the same weights: Luma photos (the first `photos`) and product titles.
+fn int8_agreement(
+    f32_clip: &ClipEncoder,
+    int8_clip: &ClipEncoder,
+    photos: usize,
+) -> Result<serde_json::Value> {
+    let luma = luma_sources()?;
+    let csv = luma
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .context("no products.csv in the Luma catalog")?;
+    let images_dir = luma.iter().find(|p| p.is_dir()).context("no Luma images")?;
+    let mut paths: Vec<_> = std::fs::read_dir(images_dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| vitrine::photo::has_photo_extension(p))
+        .collect();
+    paths.sort();
+    paths.truncate(photos);
+    let pixels: Vec<Vec<f32>> = paths
+        .iter()
+        .map(|p| {
+            let bytes = std::fs::read(p)?;
+            let img = vitrine::photo::decode_for_model(&bytes, vitrine::photo::DEFAULT_MAX_PIXELS)?;
+            Ok(f32_clip.preprocess(&img))
+        })
+        .collect::<Result<_>>()?;
+    let mut titles: Vec<String> = csv::Reader::from_path(csv)?
+        .records()
+        .flatten()
+        .filter_map(|r| r.get(4).map(str::to_string))
+        .collect();
+    titles.dedup();
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+    let mut a = Vec::new();
+    let mut b = Vec::new();
+    for chunk in pixels.chunks(16) {
+        a.extend(f32_clip.embed_pixels(chunk)?);
+        b.extend(int8_clip.embed_pixels(chunk)?);
+    }
+    let (mut ta, mut tb) = (Vec::new(), Vec::new());
+    for chunk in titles.chunks(32) {
+        ta.extend(f32_clip.embed_texts(chunk)?);
+        tb.extend(int8_clip.embed_texts(chunk)?);
+    }
+    Ok(serde_json::json!({"luma_photos": agreement(&a, &b), "luma_titles": agreement(&ta, &tb)}))
+}
+
 pub fn run(
     models_dir: &Path,
     random_weights: bool,
@@ -47,57 +145,51 @@ pub fn run(
     let clip_dir = models.folder(&clip_manifest);
     let weights_present = clip_dir.join("model.safetensors").is_file();
     let random = random_weights || !weights_present;
-    let clip = if random {
-        let config = clip::read_config(&clip_dir).with_context(|| {
-            format!(
-                "the CLIP architecture is read from {}",
-                clip_dir.join("config.json").display()
-            )
-        })?;
-        let varmap = VarMap::new();
-        ClipEncoder::build(
-            &clip_dir,
-            &config,
-            VarBuilder::from_varmap(&varmap, DType::F32, &device),
-            &device,
-        )?
-    } else {
-        ClipEncoder::load(&clip_dir, &device)?
+    // Both precisions from the same weights (random ones are drawn once, into `varmap`).
+    let varmap = VarMap::new();
+    let load = |p: Precision| -> Result<ClipEncoder> {
+        if random {
+            let config = clip::read_config(&clip_dir).with_context(|| {
+                format!(
+                    "the CLIP architecture is read from {}",
+                    clip_dir.join("config.json").display()
+                )
+            })?;
+            Ok(ClipEncoder::build(
+                &clip_dir,
+                &config,
+                VarBuilder::from_varmap(&varmap, DType::F32, &device),
+                &device,
+                p,
+            )?)
+        } else {
+            Ok(ClipEncoder::load(&clip_dir, &device, p)?)
+        }
     };
-    let s = clip.image_size();
+    let clips = [
+        (Precision::F32, load(Precision::F32)?),
+        (Precision::Int8, load(Precision::Int8)?),
+    ];
     let mut out = serde_json::json!({
         "bench": "embed",
         "device": "cpu",
         "threads": rayon::current_num_threads(),
         "clip": { "model": clip_manifest.id, "random_weights": random },
     });
-
-    let mut images = serde_json::Map::new();
-    let mut texts = serde_json::Map::new();
+    // Alternate precisions per batch size so that machine noise hits both alike.
+    let mut speed: Vec<serde_json::Value> = vec![serde_json::json!({}); clips.len()];
     for &b in batches {
-        let pixels = Tensor::randn(0f32, 1.0, (b, 3, s, s), &device)?;
-        let secs = time_median(seconds, || {
-            clip.image_features(&pixels)?;
-            Ok(())
-        })?;
-        images.insert(format!("batch_{b}"), per_second(b, secs).into());
-        // 16 tokens each: start, 14 words, end.
-        let ids: Vec<Vec<u32>> = (0..b)
-            .map(|i| {
-                let mut r = vec![49406];
-                r.extend((0..14).map(|j| 400 + ((i * 31 + j * 7) % 20000) as u32));
-                r.push(49407);
-                r
-            })
-            .collect();
-        let secs = time_median(seconds, || {
-            clip.text_features(&ids, None)?;
-            Ok(())
-        })?;
-        texts.insert(format!("batch_{b}"), per_second(b, secs).into());
+        for (i, (_, c)) in clips.iter().enumerate() {
+            let r = clip_speed(c, &[b], seconds)?;
+            for key in ["images_per_second", "texts_per_second_16_tokens"] {
+                speed[i][key][format!("batch_{b}")] = r[key][format!("batch_{b}")].clone();
+            }
+        }
     }
-    out["clip"]["images_per_second"] = images.into();
-    out["clip"]["texts_per_second_16_tokens"] = texts.into();
+    for ((p, _), s) in clips.iter().zip(speed) {
+        out["clip"][p.name()] = s;
+    }
+    out["clip"]["int8_vs_f32"] = int8_agreement(&clips[0].1, &clips[1].1, 64)?;
 
     let text_manifest = models
         .default_for(ModelKind::Text)
@@ -127,34 +219,44 @@ pub fn run(
     }
 
     if with_import {
-        let dir = std::env::temp_dir().join(format!("vitrine-bench-embed-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut catalog = Catalog::open(&dir)?;
-        let opts = ImportOptions {
-            sources: luma_sources()?,
-            ..ImportOptions::default()
-        };
-        let start = Instant::now();
-        let import = catalog.import(&opts, &|_| {}, &AtomicBool::new(false))?;
-        let mut encoders = Encoders::none();
-        encoders.clip = Some((clip_manifest.clone(), clip));
-        let report = catalog.embed(
-            &encoders,
-            &EmbedOptions { batch_size: 32 },
-            &|_| {},
-            &AtomicBool::new(false),
-        )?;
-        let total = start.elapsed().as_secs_f64();
-        out["import_with_embedding"] = serde_json::json!({
-            "photos": import.photos_processed,
-            "import_seconds": import.seconds,
-            "embed_seconds": report.photo_seconds,
-            "embed_images_per_second": per_second(report.photos_embedded, report.photo_seconds),
-            "end_to_end_images_per_second": per_second(import.photos_processed, total),
-        });
-        drop(catalog);
-        let _ = std::fs::remove_dir_all(&dir);
+        for (p, clip) in clips {
+            out["import_with_embedding"][p.name()] = import_with(clip, &clip_manifest)?;
+        }
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// Import of the Luma catalog into a fresh catalog, then its photos' embeddings with `clip`.
+fn import_with(
+    clip: ClipEncoder,
+    manifest: &vitrine::models::Manifest,
+) -> Result<serde_json::Value> {
+    let dir = std::env::temp_dir().join(format!("vitrine-bench-embed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut catalog = Catalog::open(&dir)?;
+    let opts = ImportOptions {
+        sources: luma_sources()?,
+        ..ImportOptions::default()
+    };
+    let start = Instant::now();
+    let import = catalog.import(&opts, &|_| {}, &AtomicBool::new(false))?;
+    let mut encoders = Encoders::none();
+    encoders.clip = Some((manifest.clone(), clip));
+    let report = catalog.embed(
+        &encoders,
+        &EmbedOptions { batch_size: 32 },
+        &|_| {},
+        &AtomicBool::new(false),
+    )?;
+    let total = start.elapsed().as_secs_f64();
+    drop(catalog);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(serde_json::json!({
+        "photos": import.photos_processed,
+        "import_seconds": import.seconds,
+        "embed_seconds": report.photo_seconds,
+        "embed_images_per_second": per_second(report.photos_embedded, report.photo_seconds),
+        "end_to_end_images_per_second": per_second(import.photos_processed, total),
+    }))
 }

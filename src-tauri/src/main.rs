@@ -1,0 +1,77 @@
+//! Vitrine's desktop app: a Tauri window over the core library. The commands live in
+//! `commands`, long work in `jobs`; nothing here touches SQLite or candle directly.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod config;
+mod jobs;
+mod state;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use tauri::Manager;
+
+/// Vitrine: visual product search.
+#[derive(Parser, Debug, Clone)]
+#[command(version)]
+pub struct Args {
+    /// The catalog folder (else $VITRINE_CATALOG, then the one chosen in Settings).
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+    /// The models folder (else $VITRINE_MODELS, then the one chosen in Settings).
+    #[arg(long)]
+    models_dir: Option<PathBuf>,
+    /// auto, cpu, cuda or metal.
+    #[arg(long)]
+    device: Option<String>,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("VITRINE_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .setup(move |app| {
+            let loc = config::resolve(app.handle(), &args)?;
+            let state = state::AppState::open(loc)?;
+            app.manage(state);
+            commands::allow_photos(app.handle())?;
+            // Load the models and vectors while the window comes up.
+            let handle = app.handle().clone();
+            std::thread::spawn(move || {
+                if let Err(e) = handle.state::<state::AppState>().searcher() {
+                    tracing::warn!("the searcher did not load: {e:#}");
+                }
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::info,
+            commands::add_query_photo,
+            commands::search,
+            commands::rerank,
+            commands::product,
+            commands::duplicates,
+            commands::decide,
+            commands::export_merge_map,
+            commands::models,
+            commands::use_model,
+            commands::add_model_folder,
+            commands::apply_settings,
+            commands::start_import,
+            commands::rescan,
+            commands::download_model,
+            commands::cancel_job,
+            commands::import_errors,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,52 @@
+// How numbers and names read in the UI.
+
+import type { SignalName } from "./weights";
+
+export function price(p: number | null | undefined): string {
+  if (p === null || p === undefined || !Number.isFinite(p)) return "no price";
+  return p.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+/** A score in [0, 1] as a percentage-like figure with two decimals. */
+export function score(s: number): string {
+  if (!Number.isFinite(s)) return "–";
+  return s.toFixed(2);
+}
+
+export function rate(done: number, seconds: number, unit: string): string {
+  if (seconds <= 0 || done <= 0) return "";
+  const r = done / seconds;
+  return `${r >= 10 ? Math.round(r) : r.toFixed(1)} ${unit}/s`;
+}
+
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const m = Math.floor(seconds / 60);
+  return `${m} min ${Math.round(seconds - m * 60)} s`;
+}
+
+/** Time left from progress so far, or "" when it cannot be told yet. */
+export function eta(done: number, total: number, seconds: number): string {
+  if (done <= 0 || total <= done || seconds <= 0) return "";
+  return `about ${duration(((total - done) * seconds) / done)} left`;
+}
+
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
+}
+
+export const SIGNAL_LABELS: Record<SignalName, string> = {
+  visual: "Photo similarity",
+  crossmodal: "Text ↔ photo",
+  text: "Text meaning",
+  keyword: "Keywords",
+  phash: "Near-identical photo",
+};
+
+/** The last part of a category path, for compact display. */
+export function leaf(category: string): string {
+  const parts = category.split("/").filter((p) => p.trim() !== "");
+  return parts.length ? parts[parts.length - 1] : "";
+}

@@ -1,0 +1,96 @@
+// What the search bar, the photo chip and the filters ask for, turned into a request.
+
+import type { Weights } from "./weights";
+
+export interface Filters {
+  category: string | null;
+  color: string | null;
+  min_price: number | null;
+  max_price: number | null;
+  attributes: [string, string][];
+}
+
+export interface QueryState {
+  text: string;
+  /** As typed in the "not" box: terms separated by commas. */
+  notText: string;
+  photo: { id: number; name: string; url: string } | null;
+  like: string | null;
+  category: string;
+  color: string;
+  minPrice: string;
+  maxPrice: string;
+}
+
+export interface SearchRequest {
+  text: string;
+  not: string[];
+  photo: number | null;
+  like: string | null;
+  filters: Filters;
+  weights: Weights;
+  k: number;
+  offset: number;
+}
+
+export function emptyQuery(): QueryState {
+  return { text: "", notText: "", photo: null, like: null, category: "", color: "", minPrice: "", maxPrice: "" };
+}
+
+/** "not" terms from the box: split on commas, trimmed, lower-cased, without repeats. */
+export function notTerms(raw: string): string[] {
+  const out: string[] = [];
+  for (const t of raw.split(",")) {
+    const term = t.trim().toLowerCase();
+    if (term && !out.includes(term)) out.push(term);
+  }
+  return out;
+}
+
+/** A price box's value, or null when empty or not a price. Accepts "12,50". */
+export function parsePrice(raw: string): number | null {
+  const t = raw.trim().replace(/\s/g, "").replace(",", ".");
+  if (!t) return null;
+  const v = Number(t);
+  return Number.isFinite(v) && v >= 0 ? v : null;
+}
+
+export function hasQuery(q: QueryState): boolean {
+  return q.text.trim() !== "" || q.photo !== null || q.like !== null;
+}
+
+export function filters(q: QueryState): Filters {
+  let min = parsePrice(q.minPrice);
+  let max = parsePrice(q.maxPrice);
+  if (min !== null && max !== null && min > max) [min, max] = [max, min];
+  return {
+    category: q.category || null,
+    color: q.color || null,
+    min_price: min,
+    max_price: max,
+    attributes: [],
+  };
+}
+
+export function buildRequest(q: QueryState, weights: Weights, k: number, offset = 0): SearchRequest {
+  return {
+    text: q.text.trim(),
+    not: notTerms(q.notText),
+    photo: q.photo ? q.photo.id : null,
+    like: q.like,
+    filters: filters(q),
+    weights,
+    k,
+    offset,
+  };
+}
+
+/** Category paths as a tree, for an indented list: each with its depth and label. */
+export function categoryTree(cats: [string, number][]): { path: string; label: string; depth: number; count: number }[] {
+  return [...cats]
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([path, count]) => {
+      const parts = path.split("/");
+      return { path, label: parts[parts.length - 1], depth: parts.length - 1, count };
+    });
+}

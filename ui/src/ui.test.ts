@@ -1,0 +1,101 @@
+import { describe, expect, it } from "vitest";
+import { count, eta, leaf, price, rate, score } from "./format";
+import { buildRequest, categoryTree, emptyQuery, filters, hasQuery, notTerms, parsePrice } from "./query";
+import { SliderState } from "./weights";
+
+const defaults = { visual: 1, crossmodal: 1, text: 1, keyword: 1, phash: 0.5 };
+
+describe("query building", () => {
+  it("splits not terms on commas, trims, lower-cases and drops repeats", () => {
+    expect(notTerms(" Leather, kids ,, LEATHER ")).toEqual(["leather", "kids"]);
+    expect(notTerms("")).toEqual([]);
+  });
+
+  it("reads prices with a comma or a dot and refuses junk", () => {
+    expect(parsePrice("12,50")).toBe(12.5);
+    expect(parsePrice(" 80 ")).toBe(80);
+    expect(parsePrice("abc")).toBeNull();
+    expect(parsePrice("-3")).toBeNull();
+    expect(parsePrice("")).toBeNull();
+  });
+
+  it("swaps a price range typed the wrong way round", () => {
+    const q = { ...emptyQuery(), minPrice: "90", maxPrice: "20" };
+    expect(filters(q)).toMatchObject({ min_price: 20, max_price: 90 });
+  });
+
+  it("puts text, not terms, the photo chip and filters in the request", () => {
+    const q = { ...emptyQuery(), text: "  red bag ", notText: "leather", photo: { id: 7, name: "a.jpg", url: "blob:x" }, category: "Gear/Bags", color: "Red" };
+    const r = buildRequest(q, defaults, 24, 48);
+    expect(r).toEqual({
+      text: "red bag",
+      not: ["leather"],
+      photo: 7,
+      like: null,
+      filters: { category: "Gear/Bags", color: "Red", min_price: null, max_price: null, attributes: [] },
+      weights: defaults,
+      k: 24,
+      offset: 48,
+    });
+  });
+
+  it("has a query only with text, a photo or a product to match", () => {
+    expect(hasQuery(emptyQuery())).toBe(false);
+    expect(hasQuery({ ...emptyQuery(), text: "   " })).toBe(false);
+    expect(hasQuery({ ...emptyQuery(), like: "MB01" })).toBe(true);
+  });
+
+  it("lays categories out as an indented tree", () => {
+    expect(categoryTree([["Gear/Bags", 3], ["Gear", 5]])).toEqual([
+      { path: "Gear", label: "Gear", depth: 0, count: 5 },
+      { path: "Gear/Bags", label: "Bags", depth: 1, count: 3 },
+    ]);
+  });
+});
+
+describe("slider state", () => {
+  it("clamps, resets and reports defaults", () => {
+    const s = new SliderState(defaults);
+    s.set("keyword", 9);
+    expect(s.get("keyword")).toBe(3);
+    s.set("text", -1);
+    expect(s.get("text")).toBe(0);
+    s.set("visual", Number.NaN);
+    expect(s.get("visual")).toBe(1);
+    expect(s.isDefault()).toBe(false);
+    s.reset();
+    expect(s.isDefault()).toBe(true);
+  });
+
+  it("weighs signals whose model is absent at 0 and says why", () => {
+    const s = new SliderState(defaults);
+    s.setAvailability([
+      { signal: "visual", available: false, reason: "CLIP is not downloaded", how: "vitrine models download clip" },
+      { signal: "text", available: true, reason: null, how: null },
+    ]);
+    expect(s.weights().visual).toBe(0);
+    expect(s.weights().text).toBe(1);
+    expect(s.get("visual")).toBe(1);
+    expect(s.disabled("visual")?.reason).toBe("CLIP is not downloaded");
+    expect(s.disabled("text")).toBeNull();
+  });
+});
+
+describe("formatting", () => {
+  it("formats prices, scores and counts", () => {
+    expect(price(1234.5)).toBe("1,234.50");
+    expect(price(null)).toBe("no price");
+    expect(score(0.8765)).toBe("0.88");
+    expect(count(1, "product")).toBe("1 product");
+    expect(count(2, "product")).toBe("2 products");
+    expect(leaf("Women/Tops/Jackets")).toBe("Jackets");
+  });
+
+  it("gives a rate and the time left only once there is progress", () => {
+    expect(rate(0, 1, "photos")).toBe("");
+    expect(rate(150, 2, "photos")).toBe("75 photos/s");
+    expect(rate(3, 2, "photos")).toBe("1.5 photos/s");
+    expect(eta(0, 100, 5)).toBe("");
+    expect(eta(50, 100, 10)).toBe("about 10.0 s left");
+  });
+});

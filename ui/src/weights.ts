@@ -1,0 +1,58 @@
+// The fusion-weight sliders: their values, defaults, and which signals are switched off
+// because their model is absent.
+
+export type SignalName = "visual" | "crossmodal" | "text" | "keyword" | "phash";
+export const SIGNALS: SignalName[] = ["visual", "crossmodal", "text", "keyword", "phash"];
+export type Weights = Record<SignalName, number>;
+
+export interface Availability {
+  signal: SignalName;
+  available: boolean;
+  reason: string | null;
+  how: string | null;
+}
+
+export const MAX_WEIGHT = 3;
+
+export class SliderState {
+  private values: Weights;
+  private off = new Map<SignalName, Availability>();
+
+  constructor(private defaults: Weights) {
+    this.values = { ...defaults };
+  }
+
+  setAvailability(list: Availability[]): void {
+    this.off.clear();
+    for (const a of list) if (!a.available) this.off.set(a.signal, a);
+  }
+
+  /** Why a signal is off, or null when it can be used. */
+  disabled(s: SignalName): Availability | null {
+    return this.off.get(s) ?? null;
+  }
+
+  get(s: SignalName): number {
+    return this.values[s];
+  }
+
+  set(s: SignalName, v: number): void {
+    if (!Number.isFinite(v)) return;
+    this.values[s] = Math.min(MAX_WEIGHT, Math.max(0, v));
+  }
+
+  reset(): void {
+    this.values = { ...this.defaults };
+  }
+
+  isDefault(): boolean {
+    return SIGNALS.every((s) => this.values[s] === this.defaults[s]);
+  }
+
+  /** What the ranking uses: the slider values, with absent signals at 0. */
+  weights(): Weights {
+    const w = { ...this.values };
+    for (const s of this.off.keys()) w[s] = 0;
+    return w;
+  }
+}
