@@ -64,7 +64,7 @@ pub fn start(
         .name(format!("vitrine-{kind}"))
         .spawn(move || {
             let started = Instant::now();
-            let mut done = work(&app, &*cancel).unwrap_or_else(|e| Done {
+            let mut done = work(&app, &cancel).unwrap_or_else(|e| Done {
                 kind,
                 error: Some(format!("{e:#}")),
                 ..Done::default()

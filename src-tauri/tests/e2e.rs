@@ -749,7 +749,7 @@ async fn a_duplicate_decision_survives_a_restart() {
     let group = "[...document.querySelectorAll('.group')].find(g => g.querySelector('.member[data-sku=\"24-MB01\"]'))";
     let app = driver.open(&cat).await;
     app.click("#nav-dupes").await;
-    app.wait_for(&format!("{group}"), 60).await;
+    app.wait_for(group, 60).await;
     let count = app
         .js(
             "return document.querySelector('#dupes-count').textContent;",
@@ -774,7 +774,7 @@ async fn a_duplicate_decision_survives_a_restart() {
     let driver = Driver::start();
     let app = driver.open(&cat).await;
     app.click("#nav-dupes").await;
-    app.wait_for(&format!("{group}"), 60).await;
+    app.wait_for(group, 60).await;
     let decision = app
         .js(&format!("return {group}.dataset.decision;"), vec![])
         .await;

@@ -190,16 +190,23 @@ struct Layer {
     act: Act,
 }
 
+/// The sizes of one transformer layer.
+#[derive(Clone, Copy)]
+struct Shape {
+    dim: usize,
+    inter: usize,
+    heads: usize,
+    eps: f64,
+}
+
 impl Layer {
-    fn new(
-        vb: VarBuilder,
-        dim: usize,
-        inter: usize,
-        heads: usize,
-        eps: f64,
-        act: Act,
-        p: Precision,
-    ) -> Result<Self> {
+    fn new(vb: VarBuilder, s: Shape, act: Act, p: Precision) -> Result<Self> {
+        let Shape {
+            dim,
+            inter,
+            heads,
+            eps,
+        } = s;
         Ok(Layer {
             attn: Attention::new(vb.pp("self_attn"), dim, heads, p)?,
             ln1: candle_nn::layer_norm(dim, eps, vb.pp("layer_norm1"))?,
@@ -219,20 +226,11 @@ impl Layer {
     }
 }
 
-fn encoder(
-    vb: VarBuilder,
-    n: usize,
-    dim: usize,
-    inter: usize,
-    heads: usize,
-    eps: f64,
-    act: &str,
-    p: Precision,
-) -> Result<Vec<Layer>> {
+fn encoder(vb: VarBuilder, n: usize, s: Shape, act: &str, p: Precision) -> Result<Vec<Layer>> {
     let act = Act::parse(act)?;
     let vb = vb.pp("encoder").pp("layers");
     (0..n)
-        .map(|i| Layer::new(vb.pp(i.to_string()), dim, inter, heads, eps, act, p))
+        .map(|i| Layer::new(vb.pp(i.to_string()), s, act, p))
         .collect()
 }
 
@@ -277,10 +275,12 @@ impl VisionTower {
             layers: encoder(
                 m.clone(),
                 c.num_hidden_layers,
-                c.hidden_size,
-                c.intermediate_size,
-                c.num_attention_heads,
-                c.layer_norm_eps,
+                Shape {
+                    dim: c.hidden_size,
+                    inter: c.intermediate_size,
+                    heads: c.num_attention_heads,
+                    eps: c.layer_norm_eps,
+                },
                 &c.hidden_act,
                 p,
             )?,
@@ -344,10 +344,12 @@ impl TextTower {
             layers: encoder(
                 m.clone(),
                 c.num_hidden_layers,
-                c.hidden_size,
-                c.intermediate_size,
-                c.num_attention_heads,
-                c.layer_norm_eps,
+                Shape {
+                    dim: c.hidden_size,
+                    inter: c.intermediate_size,
+                    heads: c.num_attention_heads,
+                    eps: c.layer_norm_eps,
+                },
                 &c.hidden_act,
                 p,
             )?,
