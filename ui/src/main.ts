@@ -647,7 +647,7 @@ function renderDupes(): void {
     const decide = async (d: "duplicate" | "not_duplicate" | "variants", keep: string | null) => {
       try {
         await api.decide(d, g.skus, keep);
-        toast("Decision saved.");
+        toast(d === "duplicate" ? "Decision saved." : "Decision saved; the group leaves the list until its photos change.");
         await loadDupes();
       } catch (e) {
         toast(errorText(e), true);
