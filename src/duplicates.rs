@@ -366,6 +366,19 @@ impl Catalog {
         Ok(n)
     }
 
+    /// Finds duplicate groups with the vectors of the catalog's active CLIP and product-text
+    /// models in `models`.
+    pub fn find_duplicates_active(
+        &self,
+        models: &crate::models::Models,
+        t: &Thresholds,
+    ) -> Result<DupesReport> {
+        use crate::models::ModelKind;
+        let clip = self.active_model(models, ModelKind::Clip)?.map(|m| m.id);
+        let text = self.active_model(models, ModelKind::Text)?.map(|m| m.id);
+        self.find_duplicates(clip.as_deref(), text.as_deref(), t)
+    }
+
     /// Finds duplicate groups. `clip_model` and `text_model` name the vectors to use (either may
     /// be absent; perceptual hashes and content hashes are always there).
     pub fn find_duplicates(

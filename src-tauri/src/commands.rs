@@ -67,7 +67,6 @@ pub async fn info(app: AppHandle) -> CmdResult<Info> {
             let c = state.catalog();
             (c.stats()?, c.facets()?)
         };
-        allow_photos(&app)?;
         let off = |kind: ModelKind| {
             searcher
                 .unavailable()
@@ -318,13 +317,7 @@ pub async fn duplicates(app: AppHandle, thresholds: Option<Thresholds>) -> CmdRe
         let state = app.state::<AppState>();
         let models = state.models()?;
         let c = state.catalog();
-        let clip = c.active_model(&models, ModelKind::Clip)?.map(|m| m.id);
-        let text = c.active_model(&models, ModelKind::Text)?.map(|m| m.id);
-        let report = c.find_duplicates(
-            clip.as_deref(),
-            text.as_deref(),
-            &thresholds.unwrap_or_default(),
-        )?;
+        let report = c.find_duplicates_active(&models, &thresholds.unwrap_or_default())?;
         let mut members = HashMap::new();
         for sku in report.groups.iter().flat_map(|g| g.skus.iter()) {
             if members.contains_key(sku) {
@@ -392,13 +385,7 @@ pub async fn export_merge_map(
         let state = app.state::<AppState>();
         let models = state.models()?;
         let c = state.catalog();
-        let clip = c.active_model(&models, ModelKind::Clip)?.map(|m| m.id);
-        let text = c.active_model(&models, ModelKind::Text)?.map(|m| m.id);
-        let report = c.find_duplicates(
-            clip.as_deref(),
-            text.as_deref(),
-            &thresholds.unwrap_or_default(),
-        )?;
+        let report = c.find_duplicates_active(&models, &thresholds.unwrap_or_default())?;
         let f = std::fs::File::create(&path)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
         vitrine::duplicates::write_merge_map(&report, f)?;
@@ -508,6 +495,7 @@ pub async fn apply_settings(app: AppHandle, settings: Settings) -> CmdResult<()>
             loc.device = d.parse().map_err(|e: String| anyhow::anyhow!(e))?;
         }
         state.relocate(loc.clone())?;
+        allow_photos(&app)?;
         crate::config::save(&app, &loc)?;
         Ok(())
     })

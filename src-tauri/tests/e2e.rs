@@ -419,13 +419,11 @@ impl App {
 }
 
 fn prepare_models(catalog: &Catalog) {
-    let models = catalog.models(&models_dir()).unwrap();
     catalog
         .add_model(&shared().join("fixtures/clip-tiny"), Some("tiny"))
         .unwrap();
-    let models_after = catalog.models(&models_dir()).unwrap();
-    catalog.use_model(&models_after, "tiny").unwrap();
-    drop(models);
+    let models = catalog.models(&models_dir()).unwrap();
+    catalog.use_model(&models, "tiny").unwrap();
 }
 
 fn encoders(catalog: &Catalog) -> Encoders {

@@ -297,6 +297,11 @@ fn models_dir(dir: &Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
+/// The catalog's models (`--models-dir`, else the default folder), CLIP at `precision`.
+fn load_models(catalog: &Catalog, dir: &Option<PathBuf>, precision: Precision) -> Result<Models> {
+    Ok(catalog.models(&models_dir(dir)?)?.with_precision(precision))
+}
+
 fn open_catalog(dir: Option<PathBuf>) -> Result<Catalog> {
     let dir = match dir {
         Some(d) => d,
@@ -355,9 +360,7 @@ fn run(cli: Cli) -> Result<()> {
                 output::print_import_report(&report);
             }
             if !no_embed && report.status == "completed" {
-                let models = catalog
-                    .models(&models_dir(&cli.models_dir)?)?
-                    .with_precision(cli.precision);
+                let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
                 let encoders = Encoders::load(&catalog, &models, cli.device)?;
                 run_embed(&mut catalog, &encoders, 32, json)?;
                 for b in catalog.build_indexes(&encoders, false)? {
@@ -367,9 +370,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Embed { batch_size, json } => {
             let mut catalog = open_catalog(cli.catalog)?;
-            let models = catalog
-                .models(&models_dir(&cli.models_dir)?)?
-                .with_precision(cli.precision);
+            let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
             let encoders = Encoders::load(&catalog, &models, cli.device)?;
             run_embed(&mut catalog, &encoders, batch_size, json)?;
             for b in catalog.build_indexes(&encoders, false)? {
@@ -415,9 +416,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let weights: Weights = weights.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             let catalog = open_catalog(cli.catalog)?;
-            let models = catalog
-                .models(&models_dir(&cli.models_dir)?)?
-                .with_precision(cli.precision);
+            let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
             let encoders = Encoders::load(&catalog, &models, cli.device)?;
             let searcher = Searcher::open(&catalog, encoders)?;
             let mut reports = Vec::new();
@@ -458,19 +457,10 @@ fn run(cli: Cli) -> Result<()> {
             json,
         } => {
             use vitrine::duplicates::{Decision, Thresholds, write_merge_map};
-            use vitrine::models::ModelKind;
             let t: Thresholds = threshold.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             let catalog = open_catalog(cli.catalog)?;
-            let models = catalog
-                .models(&models_dir(&cli.models_dir)?)?
-                .with_precision(cli.precision);
-            let clip = catalog
-                .active_model(&models, ModelKind::Clip)?
-                .map(|m| m.id);
-            let text = catalog
-                .active_model(&models, ModelKind::Text)?
-                .map(|m| m.id);
-            let scan = || catalog.find_duplicates(clip.as_deref(), text.as_deref(), &t);
+            let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
+            let scan = || catalog.find_duplicates_active(&models, &t);
             match action {
                 None => {
                     let report = scan()?;
@@ -517,9 +507,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Index { force } => {
             let catalog = open_catalog(cli.catalog)?;
-            let models = catalog
-                .models(&models_dir(&cli.models_dir)?)?
-                .with_precision(cli.precision);
+            let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
             let encoders = Encoders::load(&catalog, &models, cli.device)?;
             let built = catalog.build_indexes(&encoders, force)?;
             if built.is_empty() {
@@ -534,9 +522,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Models(cmd) => {
             let catalog = open_catalog(cli.catalog)?;
-            let models = catalog
-                .models(&models_dir(&cli.models_dir)?)?
-                .with_precision(cli.precision);
+            let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
             models_command(&catalog, &models, cmd)?;
         }
         Command::Stats { json } => {
@@ -650,9 +636,7 @@ fn run_search(
             .collect::<Result<_>>()?,
     };
     let catalog = open_catalog(catalog.clone())?;
-    let models = catalog
-        .models(&models_dir(models)?)?
-        .with_precision(precision);
+    let models = load_models(&catalog, models, precision)?;
     let encoders = Encoders::load(&catalog, &models, device)?;
     let searcher = Searcher::open(&catalog, encoders)?;
     let results = searcher.search(&catalog, &q, &weights, o.k.max(1), o.offset)?;
