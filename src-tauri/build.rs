@@ -25,7 +25,8 @@ fn main() {
     }
     if std::env::var_os("VITRINE_SKIP_UI_BUILD").is_none() {
         if !ui.join("node_modules").is_dir() {
-            npm(&ui, &["ci", "--no-audit", "--no-fund"]);
+            // Not `npm ci`: it refuses a lock that lacks other platforms' optional packages.
+            npm(&ui, &["install", "--no-save", "--no-audit", "--no-fund"]);
         }
         npm(&ui, &["run", "build"]);
     }
