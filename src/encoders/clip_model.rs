@@ -12,39 +12,51 @@ use candle_nn::{Conv2dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
 
 use super::Precision;
+use super::activation::{Act, bias_act};
 
 /// A linear layer, dense (f32) or with int8 weights (q8_0: blocks of 32 weights sharing one
 /// scale; activations are quantised the same way on the fly).
 enum Proj {
-    Dense(Linear),
-    Int8 { w: QMatMul, b: Option<Tensor> },
+    /// The weight is kept transposed, `[in, out]`, as the matrix product reads it.
+    Dense {
+        wt: Tensor,
+        b: Option<Tensor>,
+    },
+    Int8 {
+        w: QMatMul,
+        b: Option<Tensor>,
+    },
 }
 
 impl Proj {
     fn new(l: Linear, p: Precision) -> Result<Proj> {
         let k = l.weight().dim(1)?;
+        let b = l.bias().cloned();
         // q8_0 needs the input size in whole blocks; other layers stay dense.
         if p == Precision::F32 || !k.is_multiple_of(GgmlDType::Q8_0.block_size()) {
-            return Ok(Proj::Dense(l));
+            let wt = l.weight().t()?.contiguous()?;
+            return Ok(Proj::Dense { wt, b });
         }
         let q = QTensor::quantize(l.weight(), GgmlDType::Q8_0)?;
         Ok(Proj::Int8 {
             w: QMatMul::from_qtensor(q)?,
-            b: l.bias().cloned(),
+            b,
         })
     }
 
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        match self {
-            Proj::Dense(l) => l.forward(xs),
-            Proj::Int8 { w, b } => {
-                let y = w.forward(&xs.contiguous()?)?;
-                match b {
-                    Some(b) => y.broadcast_add(b),
-                    None => Ok(y),
-                }
-            }
-        }
+    /// `act(xs·Wᵀ + b)` over the last dimension of `xs`.
+    fn forward(&self, xs: &Tensor, act: Option<Act>) -> Result<Tensor> {
+        let mut dims = xs.dims().to_vec();
+        let k = dims.pop().unwrap_or(1);
+        let rows = xs.elem_count() / k.max(1);
+        let x2 = xs.reshape((rows, k))?;
+        let (y, b) = match self {
+            Proj::Dense { wt, b } => (x2.matmul(wt)?, b),
+            Proj::Int8 { w, b } => (w.forward(&x2.contiguous()?)?, b),
+        };
+        let y = bias_act(y, b.as_ref(), act)?;
+        dims.push(y.dim(1)?);
+        y.reshape(dims)
     }
 }
 
@@ -102,31 +114,6 @@ pub struct ClipConfig {
     pub projection_dim: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Act {
-    QuickGelu,
-    Gelu,
-    GeluTanh,
-}
-
-impl Act {
-    fn parse(name: &str) -> Result<Act> {
-        match name {
-            "quick_gelu" => Ok(Act::QuickGelu),
-            "gelu" => Ok(Act::Gelu),
-            "gelu_new" | "gelu_pytorch_tanh" => Ok(Act::GeluTanh),
-            other => candle_core::bail!("unsupported activation {other:?} in config.json"),
-        }
-    }
-    fn apply(self, xs: &Tensor) -> Result<Tensor> {
-        match self {
-            Act::QuickGelu => xs * candle_nn::ops::sigmoid(&(xs * 1.702)?)?,
-            Act::Gelu => xs.gelu_erf(),
-            Act::GeluTanh => xs.gelu(),
-        }
-    }
-}
-
 struct Attention {
     /// Query, key and value projections in one product; the query part pre-scaled.
     qkv: Proj,
@@ -167,7 +154,7 @@ impl Attention {
                 .transpose(1, 2)?
                 .contiguous()
         };
-        let qkv = self.qkv.forward(xs)?;
+        let qkv = self.qkv.forward(xs, None)?;
         let q = split(qkv.narrow(2, 0, dim)?)?;
         let k = split(qkv.narrow(2, dim, dim)?)?;
         let v = split(qkv.narrow(2, 2 * dim, dim)?)?;
@@ -177,7 +164,7 @@ impl Attention {
         }
         let w = candle_nn::ops::softmax_last_dim(&w)?;
         let o = w.matmul(&v)?.transpose(1, 2)?.reshape((b, n, dim))?;
-        self.out.forward(&o)
+        self.out.forward(&o, None)
     }
 }
 
@@ -219,9 +206,8 @@ impl Layer {
 
     fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let h = (self.attn.forward(&self.ln1.forward(xs)?, mask)? + xs)?;
-        let m = self
-            .fc2
-            .forward(&self.act.apply(&self.fc1.forward(&self.ln2.forward(&h)?)?)?)?;
+        let m = self.fc1.forward(&self.ln2.forward(&h)?, Some(self.act))?;
+        let m = self.fc2.forward(&m, None)?;
         m + h
     }
 }

@@ -1,6 +1,7 @@
 //! Encoders: CLIP (images and text into one space) and a sentence encoder for product text.
 //! Both load Hugging Face-layout folders and run through candle.
 
+pub mod activation;
 pub mod clip;
 pub mod clip_model;
 pub mod preprocess;
