@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tauri::ipc::{InvokeBody, Request};
 use tauri::{AppHandle, Manager, State};
 use vitrine::duplicates::{Decision, DupesReport, Thresholds};
-use vitrine::encoders::DeviceChoice;
+use vitrine::encoders::{DeviceChoice, Precision};
 use vitrine::models::ModelKind;
 use vitrine::query::{Filters, PhotoInput, Query, Weights};
 use vitrine::search::{SearchResults, Signal};
@@ -48,6 +48,7 @@ pub struct Info {
     catalog_dir: PathBuf,
     models_dir: PathBuf,
     device: DeviceChoice,
+    precision: Precision,
     stats: Stats,
     facets: Facets,
     signals: Vec<SignalInfo>,
@@ -104,6 +105,7 @@ pub async fn info(app: AppHandle) -> CmdResult<Info> {
             catalog_dir: loc.catalog,
             models_dir: loc.models,
             device: loc.device,
+            precision: loc.precision,
             stats,
             facets,
             signals,
@@ -474,9 +476,11 @@ pub struct Settings {
     catalog: Option<PathBuf>,
     models: Option<PathBuf>,
     device: Option<String>,
+    precision: Option<String>,
 }
 
-/// Opens another catalog folder, models folder or device; remembered for the next start.
+/// Opens another catalog folder, models folder, device or precision; remembered for the next
+/// start.
 #[tauri::command]
 pub async fn apply_settings(app: AppHandle, settings: Settings) -> CmdResult<()> {
     blocking(move || {
@@ -493,6 +497,9 @@ pub async fn apply_settings(app: AppHandle, settings: Settings) -> CmdResult<()>
         }
         if let Some(d) = settings.device {
             loc.device = d.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+        }
+        if let Some(p) = settings.precision {
+            loc.precision = p.parse().map_err(|e: String| anyhow::anyhow!(e))?;
         }
         state.relocate(loc.clone())?;
         allow_photos(&app)?;

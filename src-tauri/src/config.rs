@@ -1,5 +1,6 @@
-//! Where the app finds its catalog and models: the command line, then the environment
-//! (`VITRINE_CATALOG`, `VITRINE_MODELS`), then what Settings saved, then the defaults.
+//! Where the app finds its catalog and models, and how it runs them: the command line, then the
+//! environment (`VITRINE_CATALOG`, `VITRINE_MODELS`, `VITRINE_PRECISION`), then what Settings
+//! saved, then the defaults.
 
 use std::path::PathBuf;
 
@@ -7,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Manager};
 use vitrine::Catalog;
-use vitrine::encoders::DeviceChoice;
+use vitrine::encoders::{DeviceChoice, Precision};
 use vitrine::models::Models;
 
 use crate::state::Location;
@@ -17,6 +18,8 @@ struct Saved {
     catalog: Option<PathBuf>,
     models: Option<PathBuf>,
     device: Option<String>,
+    #[serde(default)]
+    precision: Option<String>,
 }
 
 const FILE: &str = "settings.json";
@@ -60,10 +63,24 @@ pub fn resolve(app: &AppHandle, cli: &crate::Args) -> Result<Location> {
         Some(d) => d.parse().map_err(|e: String| anyhow::anyhow!(e))?,
         None => DeviceChoice::Auto,
     };
+    let precision = match cli
+        .precision
+        .clone()
+        .or_else(|| {
+            std::env::var("VITRINE_PRECISION")
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .or(s.precision)
+    {
+        Some(p) => p.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        None => Precision::F32,
+    };
     Ok(Location {
         catalog,
         models,
         device,
+        precision,
     })
 }
 
@@ -74,6 +91,7 @@ pub fn save(app: &AppHandle, loc: &Location) -> Result<()> {
         catalog: Some(loc.catalog.clone()),
         models: Some(loc.models.clone()),
         device: Some(format!("{:?}", loc.device).to_lowercase()),
+        precision: Some(loc.precision.name().to_string()),
     };
     let path = dir.join(FILE);
     std::fs::write(&path, serde_json::to_vec_pretty(&s)?)

@@ -155,7 +155,7 @@ pub fn import(
         ..Done::default()
     };
     if done.ok {
-        let models = catalog.models(&loc.models)?;
+        let models = loc.models_of(&catalog)?;
         let encoders = Encoders::load(&catalog, &models, loc.device)?;
         let em = Emitter10::new(app);
         let on_embed = |e: &EmbedEvent| {

@@ -26,6 +26,10 @@ pub struct Args {
     /// auto, cpu, cuda or metal.
     #[arg(long)]
     device: Option<String>,
+    /// What CLIP's linear layers compute in: f32, or int8 (else $VITRINE_PRECISION, then
+    /// Settings).
+    #[arg(long)]
+    precision: Option<String>,
 }
 
 fn main() {

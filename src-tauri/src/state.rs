@@ -9,16 +9,24 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use anyhow::{Context, Result};
 use vitrine::Catalog;
 use vitrine::embed::Encoders;
-use vitrine::encoders::DeviceChoice;
+use vitrine::encoders::{DeviceChoice, Precision};
 use vitrine::models::Models;
 use vitrine::search::{Prepared, Searcher};
 
-/// Where the app looks for its catalog and models, and where the encoders run.
+/// Where the app looks for its catalog and models, and where and how the encoders run.
 #[derive(Debug, Clone)]
 pub struct Location {
     pub catalog: PathBuf,
     pub models: PathBuf,
     pub device: DeviceChoice,
+    pub precision: Precision,
+}
+
+impl Location {
+    /// The catalog's models in this location's models folder, CLIP at its precision.
+    pub fn models_of(&self, catalog: &Catalog) -> Result<Models> {
+        Ok(catalog.models(&self.models)?.with_precision(self.precision))
+    }
 }
 
 /// A small most-recent-first cache keyed by id.
@@ -105,11 +113,11 @@ impl AppState {
     }
 
     pub fn models(&self) -> Result<Models> {
-        let models_dir = self.location().models;
-        Ok(self.catalog().models(&models_dir)?)
+        let loc = self.location();
+        loc.models_of(&self.catalog())
     }
 
-    /// Switches to another catalog folder (created if new) or models folder or device.
+    /// Switches to another catalog folder (created if new), models folder, device or precision.
     pub fn relocate(&self, location: Location) -> Result<()> {
         let catalog = Catalog::open(&location.catalog).with_context(|| {
             format!("cannot open the catalog at {}", location.catalog.display())
@@ -132,7 +140,7 @@ impl AppState {
         let loc = self.location();
         let searcher = {
             let catalog = self.catalog();
-            let models = catalog.models(&loc.models)?;
+            let models = loc.models_of(&catalog)?;
             let encoders = Encoders::load(&catalog, &models, loc.device)?;
             Searcher::open(&catalog, encoders)?
         };

@@ -24,6 +24,7 @@ export interface Info {
   catalog_dir: string;
   models_dir: string;
   device: string;
+  precision: string;
   stats: Stats;
   facets: Facets;
   signals: Availability[];
@@ -185,7 +186,7 @@ export const api = {
   models: () => invoke<ModelView[]>("models"),
   useModel: (id: string) => invoke<void>("use_model", { id }),
   addModelFolder: (path: string) => invoke<string>("add_model_folder", { path }),
-  applySettings: (settings: { catalog: string | null; models: string | null; device: string | null }) =>
+  applySettings: (settings: { catalog: string | null; models: string | null; device: string | null; precision: string | null }) =>
     invoke<void>("apply_settings", { settings }),
   startImport: (paths: string[], prune: boolean) => invoke<void>("start_import", { paths, prune }),
   rescan: () => invoke<void>("rescan"),

@@ -698,6 +698,10 @@ function settingsView(): HTMLElement {
     h("div", { class: "row" }, h("input", { id: "settings-models", type: "text" }), h("button", { type: "button", class: "secondary", onclick: pick("settings-models") }, "Choose…")),
     h("label", { for: "settings-device" }, "Run models on"),
     h("select", { id: "settings-device" }, ["auto", "cpu", "cuda", "metal"].map((d) => h("option", { value: d }, d === "auto" ? "Automatic (GPU when present)" : d.toUpperCase()))),
+    h("label", { for: "settings-precision" }, "Visual model (CLIP) precision"),
+    h("select", { id: "settings-precision" },
+      h("option", { value: "f32" }, "Full (f32)"),
+      h("option", { value: "int8" }, "Fast (int8 weights; results within about 1%)")),
     h("div", { class: "row" }, h("button", { id: "settings-apply", type: "button", onclick: applySettings }, "Apply")),
     h("h3", {}, "Models"),
     h("p", { id: "models-status", class: "status" }),
@@ -712,6 +716,7 @@ function renderSettings(): void {
   ($("#settings-catalog") as HTMLInputElement).value = info.catalog_dir;
   ($("#settings-models") as HTMLInputElement).value = info.models_dir;
   ($("#settings-device") as HTMLSelectElement).value = info.device;
+  ($("#settings-precision") as HTMLSelectElement).value = info.precision;
 }
 
 async function applySettings(): Promise<void> {
@@ -720,6 +725,7 @@ async function applySettings(): Promise<void> {
       catalog: ($("#settings-catalog") as HTMLInputElement).value.trim() || null,
       models: ($("#settings-models") as HTMLInputElement).value.trim() || null,
       device: ($("#settings-device") as HTMLSelectElement).value,
+      precision: ($("#settings-precision") as HTMLSelectElement).value,
     });
     app.q = emptyQuery();
     app.page = null;
