@@ -496,10 +496,10 @@ pub async fn apply_settings(app: AppHandle, settings: Settings) -> CmdResult<()>
             loc.models = m;
         }
         if let Some(d) = settings.device {
-            loc.device = d.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            loc.device = crate::config::parse_setting(&d)?;
         }
         if let Some(p) = settings.precision {
-            loc.precision = p.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            loc.precision = crate::config::parse_setting(&p)?;
         }
         state.relocate(loc.clone())?;
         allow_photos(&app)?;
@@ -531,7 +531,7 @@ pub fn start_import(app: AppHandle, paths: Vec<String>, prune: bool) -> CmdResul
 /// Imports again every source of the last import: new, changed and removed files.
 #[tauri::command]
 pub fn rescan(app: AppHandle) -> CmdResult<()> {
-    let sources: Vec<PathBuf> = {
+    let mut sources: Vec<PathBuf> = {
         let state = app.state::<AppState>();
         let c = state.catalog();
         c.import_runs(20)
@@ -542,7 +542,6 @@ pub fn rescan(app: AppHandle) -> CmdResult<()> {
             .filter(|p| p.exists())
             .collect()
     };
-    let mut sources = sources;
     sources.sort();
     sources.dedup();
     if sources.is_empty() {

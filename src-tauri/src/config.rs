@@ -33,6 +33,11 @@ fn saved(app: &AppHandle) -> Saved {
         .unwrap_or_default()
 }
 
+/// A device or precision name, from the command line, the environment, Settings or the UI.
+pub fn parse_setting<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
+    s.parse().map_err(|e: String| anyhow::anyhow!(e))
+}
+
 /// `cli` holds what the command line gave.
 pub fn resolve(app: &AppHandle, cli: &crate::Args) -> Result<Location> {
     let s = saved(app);
@@ -60,7 +65,7 @@ pub fn resolve(app: &AppHandle, cli: &crate::Args) -> Result<Location> {
         None => Models::default_dir()?,
     };
     let device = match cli.device.clone().or(s.device) {
-        Some(d) => d.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        Some(d) => parse_setting(&d)?,
         None => DeviceChoice::Auto,
     };
     let precision = match cli
@@ -73,7 +78,7 @@ pub fn resolve(app: &AppHandle, cli: &crate::Args) -> Result<Location> {
         })
         .or(s.precision)
     {
-        Some(p) => p.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+        Some(p) => parse_setting(&p)?,
         None => Precision::F32,
     };
     Ok(Location {
