@@ -750,6 +750,7 @@ impl Catalog {
         for (id, v) in &vectors {
             set.push(*id, v)?;
         }
+        drop(vectors);
         Hnsw::build(&set, crate::index::EF_CONSTRUCTION, crate::index::EF_SEARCH)
             .save(&self.index_path(model, kind))?;
         Ok(true)

@@ -542,8 +542,19 @@ impl Searcher {
             self.text.as_ref().map_or(0, |s| s.nn.all.len()),
         ];
         let exact = self.products.len() < EXACT_BELOW && sizes.iter().all(|&n| n < EXACT_BELOW);
+        // With filters, nearest neighbours of the whole catalog may all be filtered out; when
+        // few products pass, those are the candidates, all scored exactly.
+        let filtered: Option<Vec<usize>> = (!exact && filters != Filters::default())
+            .then(|| {
+                (0..self.products.len())
+                    .filter(|&pi| passes(&self.products[pi], &filters))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|f| f.len() < EXACT_BELOW);
         let mut candidates: Vec<usize> = if exact {
             (0..self.products.len()).collect()
+        } else if let Some(f) = filtered {
+            f
         } else {
             const K: usize = 1000;
             let mut set: HashSet<usize> = keyword.keys().copied().collect();

@@ -41,15 +41,29 @@ fn hnsw_recall_at_10_is_at_least_095_and_a_saved_index_loads() {
     let mut hits = 0;
     for q in &queries {
         let truth: Vec<i64> = set.top_k(q, 10).into_iter().map(|(id, _)| id).collect();
-        hits += nn
-            .nearest(q, 10)
-            .iter()
-            .filter(|(id, _)| truth.contains(id))
-            .count();
+        let found = nn.nearest(q, 10);
+        for (id, score) in &found {
+            // The graph stores half precision; what it returns carries the exact cosine.
+            assert_eq!(*score, dot(set.row(*id as usize), q));
+        }
+        hits += found.iter().filter(|(id, _)| truth.contains(id)).count();
     }
     let recall = hits as f64 / (10 * queries.len()) as f64;
     assert!(recall >= 0.95, "recall@10 {recall}");
 
+    // Fewer neighbours explored, without building again: at most that many come back.
+    let mut narrow = Hnsw::load(&path).unwrap();
+    narrow.set_ef_search(5).unwrap();
+    assert_eq!(narrow.search(&queries[0], 10).len(), 5);
+    assert_eq!(Hnsw::load(&path).unwrap().search(&queries[0], 10).len(), 10);
+
+    let saved = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &saved[..saved.len() / 2]).unwrap();
+    assert!(Hnsw::load(&path).is_err(), "a truncated index is an error");
+    let mut huge = saved[..8].to_vec();
+    huge.extend_from_slice(&[0xff; 64]);
+    std::fs::write(&path, &huge).unwrap();
+    assert!(Hnsw::load(&path).is_err(), "absurd lengths are an error");
     std::fs::write(&path, b"garbage").unwrap();
     assert!(
         Hnsw::load(&path).is_err(),

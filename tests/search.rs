@@ -356,3 +356,37 @@ fn the_cli_prints_json_for_the_app_and_a_table_for_people() {
         "{text}"
     );
 }
+
+#[test]
+fn a_filter_in_a_large_catalog_finds_matches_that_rank_low_overall() {
+    // Past the exact-scan size, candidates come from each signal's top matches; the few
+    // products passing a filter must still be found even when thousands outrank them.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("products.csv");
+    let mut rows = String::from("sku,title,category,price\n");
+    for i in 0..vitrine::index::EXACT_BELOW {
+        rows += &format!("A{i},Steel widget,Hardware,{}\n", 10 + i % 50);
+    }
+    for i in 0..5 {
+        rows += &format!(
+            "B{i},Widget holder in oak with brass hinges and a felt lining for drawers,Furniture,90\n"
+        );
+    }
+    std::fs::write(&csv, rows).unwrap();
+    let mut catalog = Catalog::open(dir.path().join("catalog")).unwrap();
+    import(&mut catalog, &[csv]);
+    let s = Searcher::open(&catalog, Encoders::none()).unwrap();
+    let query = Query {
+        filters: Filters {
+            category: Some("furniture".into()),
+            ..Filters::default()
+        },
+        ..text_query("widget")
+    };
+    let r = s
+        .search(&catalog, &query, &Weights::default(), 10, 0)
+        .unwrap();
+    let mut got = skus(&r);
+    got.sort();
+    assert_eq!(got, ["B0", "B1", "B2", "B3", "B4"]);
+}

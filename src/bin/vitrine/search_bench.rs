@@ -100,6 +100,19 @@ fn write_f32(path: &Path, rows: impl Iterator<Item = Vec<f32>>) -> Result<()> {
     Ok(())
 }
 
+/// Recall@10 against `truth`, and each query's latency in milliseconds.
+fn measure(hnsw: &Hnsw, qs: &[Vec<f32>], truth: &[Vec<i64>]) -> (f64, Vec<f64>) {
+    let mut ms = Vec::new();
+    let mut hits = 0usize;
+    for (q, truth) in qs.iter().zip(truth) {
+        let t = Instant::now();
+        let got = hnsw.search(q, 10);
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        hits += got.iter().filter(|(id, _)| truth.contains(id)).count();
+    }
+    (hits as f64 / (10 * qs.len()) as f64, ms)
+}
+
 /// One size, in this process: prints one JSON object.
 pub fn run_size(n: usize, queries: usize, dump: Option<&Path>) -> Result<()> {
     let (set, qs) = clustered(n, queries, 42 + n as u64);
@@ -112,7 +125,6 @@ pub fn run_size(n: usize, queries: usize, dump: Option<&Path>) -> Result<()> {
         write_f32(&dir.join(format!("queries-{n}.f32")), qs.iter().cloned())?;
     }
     let data_mib = peak_rss_mib();
-    let t = Instant::now();
     let truth: Vec<Vec<i64>> = qs
         .iter()
         .map(|q| set.top_k(q, 10).into_iter().map(|(id, _)| id).collect())
@@ -123,19 +135,24 @@ pub fn run_size(n: usize, queries: usize, dump: Option<&Path>) -> Result<()> {
         std::hint::black_box(set.top_k(q, 10));
         exact_ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    let _ = t;
     let t = Instant::now();
-    let hnsw = Hnsw::build(&set, EF_CONSTRUCTION, EF_SEARCH);
+    let mut hnsw = Hnsw::build(&set, EF_CONSTRUCTION, EF_SEARCH);
     let build_s = t.elapsed().as_secs_f64();
-    let mut index_ms = Vec::new();
-    let mut hits = 0usize;
-    for (q, truth) in qs.iter().zip(&truth) {
-        let t = Instant::now();
-        let got = hnsw.search(q, 10);
-        index_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        hits += got.iter().filter(|(id, _)| truth.contains(id)).count();
+    let (recall, index_ms) = measure(&hnsw, &qs, &truth);
+    let peak = peak_rss_mib();
+    // The same graph searched with other breadths (after the peak memory was read: each
+    // change copies the graph).
+    let mut sweep = Vec::new();
+    for ef in [16, 32, 64, 128, 256, 512] {
+        hnsw.set_ef_search(ef)?;
+        let (recall, ms) = measure(&hnsw, &qs, &truth);
+        sweep.push(serde_json::json!({
+            "ef_search": ef,
+            "recall_at_10": recall,
+            "query_ms_p50": percentile(ms.clone(), 0.5),
+            "queries_per_second": 1e3 / median(ms),
+        }));
     }
-    let recall = hits as f64 / (10 * qs.len()) as f64;
     let out = serde_json::json!({
         "vectors": n,
         "dim": DIM,
@@ -143,12 +160,13 @@ pub fn run_size(n: usize, queries: usize, dump: Option<&Path>) -> Result<()> {
         "ef_construction": EF_CONSTRUCTION,
         "ef_search": EF_SEARCH,
         "index_build_seconds": build_s,
-        "peak_memory_mib": peak_rss_mib(),
+        "peak_memory_mib": peak,
         "vectors_memory_mib": data_mib,
         "index_query_ms": { "p50": percentile(index_ms.clone(), 0.5), "p99": percentile(index_ms.clone(), 0.99) },
         "index_queries_per_second": 1e3 / median(index_ms),
         "exact_query_ms": { "p50": percentile(exact_ms.clone(), 0.5), "p99": percentile(exact_ms, 0.99) },
         "recall_at_10": recall,
+        "ef_search_sweep": sweep,
     });
     println!("{out}");
     Ok(())
