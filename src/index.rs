@@ -437,6 +437,11 @@ impl Neighbours {
         }
     }
 
+    /// Row in `all` of a live id.
+    pub fn row_of(&self, id: i64) -> Option<usize> {
+        self.row_of.get(&id).copied()
+    }
+
     pub fn uses_index(&self) -> bool {
         self.hnsw.is_some()
     }

@@ -150,7 +150,6 @@ struct Side {
     owner: Vec<usize>,
     /// Rows of `nn.all` per product index.
     rows_of: Vec<Vec<usize>>,
-    row_of_id: HashMap<i64, usize>,
 }
 
 impl Side {
@@ -184,13 +183,11 @@ impl Side {
             rows_of[pi].push(row);
         }
         let hnsw = Hnsw::load(&catalog.index_path(model, owner_kind)).ok();
-        let row_of_id = set.ids.iter().enumerate().map(|(r, id)| (*id, r)).collect();
         Ok(Side {
             model: model.to_string(),
             nn: Neighbours::new(set, hnsw),
             owner,
             rows_of,
-            row_of_id,
         })
     }
 
@@ -564,7 +561,7 @@ impl Searcher {
                         side.nn
                             .nearest(v, K)
                             .into_iter()
-                            .filter_map(|(id, _)| side.row_of_id.get(&id).map(|&r| side.owner[r])),
+                            .filter_map(|(id, _)| side.nn.row_of(id).map(|r| side.owner[r])),
                     );
                 }
             }
