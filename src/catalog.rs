@@ -3,163 +3,17 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+pub use crate::domain::{
+    Facets, Image, ImportErrorRecord, ImportRun, ImportStatus, Origin, OwnerKind, PHash, Product,
+    ProductFilter, SkipKind, Stats,
+};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
 pub const DB_FILE: &str = "catalog.sqlite";
 pub const THUMBS_DIR: &str = "thumbs";
-
-/// Where a product came from: a row of a CSV, or a photo found in a folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Origin {
-    Csv,
-    Folder,
-}
-
-impl Origin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Csv => "csv",
-            Origin::Folder => "folder",
-        }
-    }
-    pub(crate) fn parse(s: &str) -> Origin {
-        if s == "csv" {
-            Origin::Csv
-        } else {
-            Origin::Folder
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Product {
-    pub id: i64,
-    pub sku: String,
-    pub title: String,
-    pub description: String,
-    /// Category path with `/` between levels, e.g. `Women/Tops/Jackets`.
-    pub category: String,
-    /// The product's colours, comma-separated when its photos show several.
-    pub color: String,
-    pub price: Option<f64>,
-    pub attributes: Map<String, Value>,
-    pub origin: Origin,
-    pub source: String,
-    pub images: Vec<Image>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Image {
-    pub id: i64,
-    pub product_id: i64,
-    pub path: String,
-    /// blake3 of the file's bytes, hex.
-    pub hash: String,
-    pub width: u32,
-    pub height: u32,
-    pub view: String,
-    pub color: String,
-    pub position: i64,
-    pub attributes: Map<String, Value>,
-    /// 64-bit perceptual hash (see [`crate::phash`]), once computed.
-    pub phash: Option<i64>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ProductFilter {
-    /// Category prefix: `Women/Tops` matches `Women/Tops` and `Women/Tops/Jackets`.
-    pub category: Option<String>,
-    pub limit: Option<usize>,
-    pub offset: usize,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Stats {
-    pub products: i64,
-    pub images: i64,
-    pub distinct_photos: i64,
-    pub products_without_images: i64,
-    pub categories: Vec<(String, i64)>,
-    pub embeddings: Vec<(String, String, i64)>,
-    pub import_runs: i64,
-    pub schema_version: i64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Facets {
-    /// Each level of each category path (`Women`, `Women/Tops`, …) and how many products are
-    /// in it or below it, sorted by path.
-    pub categories: Vec<(String, usize)>,
-    /// Colours (a product may have several) and their product counts, most common first.
-    pub colors: Vec<(String, usize)>,
-    pub min_price: Option<f64>,
-    pub max_price: Option<f64>,
-}
-
-impl Facets {
-    pub fn of(products: &[Product]) -> Facets {
-        use std::collections::BTreeMap;
-        let mut cats: BTreeMap<String, usize> = BTreeMap::new();
-        let mut colors: BTreeMap<String, (String, usize)> = BTreeMap::new();
-        let mut f = Facets::default();
-        for p in products {
-            let parts: Vec<&str> = p
-                .category
-                .split('/')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .collect();
-            for i in 1..=parts.len() {
-                *cats.entry(parts[..i].join("/")).or_default() += 1;
-            }
-            let mut seen = Vec::new();
-            for c in p.color.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-                let key = c.to_lowercase();
-                if !seen.contains(&key) {
-                    colors.entry(key.clone()).or_insert((c.to_string(), 0)).1 += 1;
-                    seen.push(key);
-                }
-            }
-            if let Some(price) = p.price.filter(|x| x.is_finite()) {
-                f.min_price = Some(f.min_price.map_or(price, |m: f64| m.min(price)));
-                f.max_price = Some(f.max_price.map_or(price, |m: f64| m.max(price)));
-            }
-        }
-        f.categories = cats.into_iter().collect();
-        f.colors = colors.into_values().collect();
-        f.colors
-            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        f
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ImportRun {
-    pub id: i64,
-    pub started_at: i64,
-    pub finished_at: Option<i64>,
-    pub status: String,
-    pub sources: Vec<String>,
-    pub counts: Map<String, Value>,
-    pub errors: i64,
-}
-
-/// An item an import skipped, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ImportErrorRecord {
-    /// The file (or CSV file) concerned.
-    pub item: String,
-    /// The CSV line, 1-based, counting the header.
-    pub line: Option<i64>,
-    /// A stable code for the reason, e.g. `corrupt_image` or `bad_price`.
-    pub kind: String,
-    pub message: String,
-}
 
 pub struct Catalog {
     dir: PathBuf,
@@ -186,6 +40,11 @@ impl Catalog {
         &self.dir
     }
 
+    /// The catalog's SQLite file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join(DB_FILE)
+    }
+
     pub fn thumbs_dir(&self) -> PathBuf {
         self.dir.join(THUMBS_DIR)
     }
@@ -196,7 +55,7 @@ impl Catalog {
     }
 
     /// Where the nearest-neighbour index of a model's vectors of one owner kind is saved.
-    pub fn index_path(&self, model: &str, owner_kind: &str) -> PathBuf {
+    pub fn index_path(&self, model: &str, owner_kind: OwnerKind) -> PathBuf {
         let safe: String = model
             .chars()
             .map(|c| {
@@ -210,6 +69,11 @@ impl Catalog {
         self.dir
             .join("index")
             .join(format!("{safe}.{owner_kind}.hnsw"))
+    }
+
+    /// The stored embedding of the photo with content `hash` by `model`.
+    pub fn photo_vector(&self, model: &str, hash: &str) -> Result<Option<Vec<f32>>> {
+        self.store.photo_vector(model, hash)
     }
 
     pub fn stats(&self) -> Result<Stats> {
@@ -242,6 +106,16 @@ impl Catalog {
         dirs.sort();
         dirs.dedup();
         Ok(dirs)
+    }
+
+    /// Adds products that each have one photo already hashed and embedded by `model`, with no
+    /// file behind it, in one transaction: for tools that generate catalogs, such as benchmarks.
+    pub fn add_embedded_photos<'a>(
+        &self,
+        rows: impl Iterator<Item = (String, PHash, &'a [f32])>,
+        model: &str,
+    ) -> Result<()> {
+        self.store.insert_embedded_photos(rows, model)
     }
 
     /// Import runs, newest first.
@@ -326,49 +200,4 @@ impl Catalog {
 pub(crate) fn thumbnail_path(thumbs: &Path, hash: &str) -> PathBuf {
     let prefix = hash.get(..2).unwrap_or("00");
     thumbs.join(prefix).join(format!("{hash}.jpg"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn product(category: &str, color: &str, price: Option<f64>) -> Product {
-        Product {
-            id: 0,
-            sku: String::new(),
-            title: String::new(),
-            description: String::new(),
-            category: category.into(),
-            color: color.into(),
-            price,
-            attributes: Map::new(),
-            origin: Origin::Csv,
-            source: String::new(),
-            images: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn facets_count_every_category_level_and_each_colour_once_per_product() {
-        let f = Facets::of(&[
-            product("Women/Tops/Jackets", "Red, Blue", Some(40.0)),
-            product("Women/Tops", "red", Some(12.5)),
-            product("Gear/Bags", "", None),
-        ]);
-        assert_eq!(
-            f.categories,
-            vec![
-                ("Gear".to_string(), 1),
-                ("Gear/Bags".to_string(), 1),
-                ("Women".to_string(), 2),
-                ("Women/Tops".to_string(), 2),
-                ("Women/Tops/Jackets".to_string(), 1),
-            ]
-        );
-        assert_eq!(
-            f.colors,
-            vec![("Red".to_string(), 2), ("Blue".to_string(), 1)]
-        );
-        assert_eq!((f.min_price, f.max_price), (Some(12.5), Some(40.0)));
-    }
 }

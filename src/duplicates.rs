@@ -16,11 +16,14 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, Product};
+use crate::catalog::Catalog;
+use crate::domain::{OwnerKind, PHash, Product};
 use crate::error::{Error, Result};
-use crate::index::{Hnsw, Neighbours, VectorSet, dot};
-use crate::phash;
+use crate::index::dot;
+use crate::model_choice::active_model;
+use crate::vectors::ModelVectors;
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Near-identical photos: at most this many bits of perceptual-hash distance, with
@@ -88,6 +91,7 @@ impl FromStr for Thresholds {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
@@ -114,6 +118,7 @@ impl Decision {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Evidence {
     pub identical_photo: bool,
@@ -128,6 +133,7 @@ pub struct Evidence {
     pub same_color: bool,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Pair {
     pub a: String,
@@ -140,6 +146,7 @@ pub struct Pair {
     pub keep: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
     pub id: usize,
@@ -152,6 +159,7 @@ pub struct Group {
     pub split: bool,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct DupesReport {
     pub thresholds: Thresholds,
@@ -162,54 +170,6 @@ pub struct DupesReport {
     pub oversized_groups_split: usize,
     pub groups: Vec<Group>,
     pub seconds: f64,
-}
-
-/// Vectors of one model, with the product each row belongs to.
-struct Vectors {
-    nn: Neighbours,
-    owner: Vec<usize>,
-    rows_of: Vec<Vec<usize>>,
-}
-
-fn load_vectors(
-    catalog: &Catalog,
-    kind: &str,
-    model: &str,
-    products: &[Product],
-) -> Result<Option<Vectors>> {
-    let by_id: HashMap<i64, usize> = match kind {
-        "image" => products
-            .iter()
-            .enumerate()
-            .flat_map(|(pi, p)| p.images.iter().map(move |i| (i.id, pi)))
-            .collect(),
-        _ => products
-            .iter()
-            .enumerate()
-            .map(|(pi, p)| (p.id, pi))
-            .collect(),
-    };
-    let mut set = VectorSet::new(0);
-    let mut owner = Vec::new();
-    for (id, v) in catalog.store.vectors(kind, model)? {
-        if let Some(&pi) = by_id.get(&id) {
-            set.push(id, &v)?;
-            owner.push(pi);
-        }
-    }
-    if set.is_empty() {
-        return Ok(None);
-    }
-    let mut rows_of = vec![Vec::new(); products.len()];
-    for (r, &pi) in owner.iter().enumerate() {
-        rows_of[pi].push(r);
-    }
-    let hnsw = Hnsw::load(&catalog.index_path(model, kind)).ok();
-    Ok(Some(Vectors {
-        nn: Neighbours::new(set, hnsw),
-        owner,
-        rows_of,
-    }))
 }
 
 /// Fingerprint of a pair's photos: a decision holds while this stays the same.
@@ -289,362 +249,431 @@ struct StoredDecision {
     fingerprint: String,
 }
 
-impl Catalog {
-    fn stored_decisions(&self) -> Result<HashMap<(i64, i64), StoredDecision>> {
-        Ok(self
-            .store
-            .decisions()?
-            .into_iter()
-            .filter_map(|(k, d, keep, fingerprint)| {
-                Decision::parse(&d).map(|decision| {
-                    (
-                        k,
-                        StoredDecision {
-                            decision,
-                            keep,
-                            fingerprint,
-                        },
-                    )
-                })
+fn stored_decisions(catalog: &Catalog) -> Result<HashMap<(i64, i64), StoredDecision>> {
+    Ok(catalog
+        .store
+        .decisions()?
+        .into_iter()
+        .filter_map(|(k, d, keep, fingerprint)| {
+            Decision::parse(&d).map(|decision| {
+                (
+                    k,
+                    StoredDecision {
+                        decision,
+                        keep,
+                        fingerprint,
+                    },
+                )
             })
-            .collect())
-    }
+        })
+        .collect())
+}
 
-    /// Records a decision over a set of products: `duplicate` (with the product to keep),
-    /// `not_duplicate` or `variants`, for every pair among them. Returns the pairs recorded.
-    pub fn decide_duplicates(
-        &self,
-        decision: Decision,
-        skus: &[String],
-        keep: Option<&str>,
-    ) -> Result<usize> {
-        if skus.len() < 2 {
+/// Records a decision over a set of products: `duplicate` (with the product to keep),
+/// `not_duplicate` or `variants`, for every pair among them. Returns the pairs recorded.
+pub fn decide(
+    catalog: &Catalog,
+    decision: Decision,
+    skus: &[String],
+    keep: Option<&str>,
+) -> Result<usize> {
+    if skus.len() < 2 {
+        return Err(Error::InvalidInput(
+            "a decision needs at least two SKUs".into(),
+        ));
+    }
+    let products: Vec<Product> = skus
+        .iter()
+        .map(|s| catalog.product(s))
+        .collect::<Result<_>>()?;
+    let keep_id = match (decision, keep) {
+        (Decision::Duplicate, Some(k)) => Some(
+            products
+                .iter()
+                .find(|p| p.sku == k)
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!("the product to keep, {k}, is not among the SKUs"))
+                })?
+                .id,
+        ),
+        (Decision::Duplicate, None) => {
             return Err(Error::InvalidInput(
-                "a decision needs at least two SKUs".into(),
+                "say which product to keep (--keep SKU)".into(),
             ));
         }
-        let products: Vec<Product> = skus
-            .iter()
-            .map(|s| self.product(s))
-            .collect::<Result<_>>()?;
-        let keep_id = match (decision, keep) {
-            (Decision::Duplicate, Some(k)) => Some(
-                products
-                    .iter()
-                    .find(|p| p.sku == k)
-                    .ok_or_else(|| {
-                        Error::InvalidInput(format!(
-                            "the product to keep, {k}, is not among the SKUs"
-                        ))
-                    })?
-                    .id,
+        _ => None,
+    };
+    let mut n = 0;
+    for i in 0..products.len() {
+        for j in i + 1..products.len() {
+            let (a, b) = (&products[i], &products[j]);
+            if a.id == b.id {
+                continue;
+            }
+            catalog.store.put_decision(
+                a.id,
+                b.id,
+                decision.as_str(),
+                keep_id,
+                &photos_fingerprint(a, b),
+            )?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Finds duplicate groups with the vectors of the catalog's active CLIP and product-text
+/// models in `models`.
+pub fn find_active(
+    catalog: &Catalog,
+    models: &crate::models::Models,
+    t: &Thresholds,
+) -> Result<DupesReport> {
+    use crate::models::ModelKind;
+    let clip = active_model(catalog, models, ModelKind::Clip)?.map(|m| m.id);
+    let text = active_model(catalog, models, ModelKind::Text)?.map(|m| m.id);
+    find(catalog, clip.as_deref(), text.as_deref(), t)
+}
+
+/// Finds duplicate groups. `clip_model` and `text_model` name the vectors to use (either may
+/// be absent; perceptual hashes and content hashes are always there).
+pub fn find(
+    catalog: &Catalog,
+    clip_model: Option<&str>,
+    text_model: Option<&str>,
+    t: &Thresholds,
+) -> Result<DupesReport> {
+    let started = Instant::now();
+    let products = catalog.store.all_products_with_images()?;
+    let load = |kind: OwnerKind, model: Option<&str>| -> Result<Option<ModelVectors>> {
+        match model {
+            Some(m) => ModelVectors::load(
+                &catalog.store,
+                catalog.index_path(m, kind),
+                kind,
+                m,
+                &products,
             ),
-            (Decision::Duplicate, None) => {
-                return Err(Error::InvalidInput(
-                    "say which product to keep (--keep SKU)".into(),
-                ));
-            }
-            _ => None,
-        };
-        let mut n = 0;
-        for i in 0..products.len() {
-            for j in i + 1..products.len() {
-                let (a, b) = (&products[i], &products[j]);
-                if a.id == b.id {
-                    continue;
-                }
-                self.store.put_decision(
-                    a.id,
-                    b.id,
-                    decision.as_str(),
-                    keep_id,
-                    &photos_fingerprint(a, b),
-                )?;
-                n += 1;
+            None => Ok(None),
+        }
+    };
+    let clip = load(OwnerKind::Image, clip_model)?;
+    let text = load(OwnerKind::Product, text_model)?;
+    let mut signals = vec!["identical".to_string(), "phash".to_string()];
+    if clip.is_some() {
+        signals.push("visual".into());
+    }
+    if text.is_some() {
+        signals.push("text".into());
+    }
+    let cand_list = candidate_pairs(&products, clip.as_ref(), text.as_ref(), t);
+    let links = links(
+        catalog,
+        &products,
+        &cand_list,
+        clip.as_ref(),
+        text.as_ref(),
+        t,
+    )?;
+    let passing_pairs = links.len();
+    let (groups, oversized) = group(&products, links, t.max_group);
+    Ok(DupesReport {
+        thresholds: *t,
+        signals,
+        candidate_pairs: cand_list.len(),
+        passing_pairs,
+        oversized_groups_split: oversized,
+        groups,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A set of product-index pairs, lower index first.
+#[derive(Default)]
+struct PairSet(HashSet<(usize, usize)>);
+
+impl PairSet {
+    fn add(&mut self, a: usize, b: usize) {
+        if a != b {
+            self.0.insert((a.min(b), a.max(b)));
+        }
+    }
+    fn add_all_pairs_of(&mut self, members: &[usize]) {
+        for i in 0..members.len() {
+            for j in i + 1..members.len() {
+                self.add(members[i], members[j]);
             }
         }
-        Ok(n)
     }
+}
 
-    /// Finds duplicate groups with the vectors of the catalog's active CLIP and product-text
-    /// models in `models`.
-    pub fn find_duplicates_active(
-        &self,
-        models: &crate::models::Models,
-        t: &Thresholds,
-    ) -> Result<DupesReport> {
-        use crate::models::ModelKind;
-        let clip = self.active_model(models, ModelKind::Clip)?.map(|m| m.id);
-        let text = self.active_model(models, ModelKind::Text)?.map(|m| m.id);
-        self.find_duplicates(clip.as_deref(), text.as_deref(), t)
+/// Candidate pairs, sorted: products sharing a photo file, photos within `t.phash` bits found
+/// through the hash bands, and nearest neighbours above the visual and text thresholds.
+fn candidate_pairs(
+    products: &[Product],
+    clip: Option<&ModelVectors>,
+    text: Option<&ModelVectors>,
+    t: &Thresholds,
+) -> Vec<(usize, usize)> {
+    let mut cands = PairSet::default();
+    let mut by_hash: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut hashes: Vec<(usize, PHash)> = Vec::new();
+    for (pi, p) in products.iter().enumerate() {
+        for im in &p.images {
+            by_hash.entry(im.hash.as_str()).or_default().push(pi);
+            if let Some(h) = im.phash {
+                hashes.push((pi, h));
+            }
+        }
     }
-
-    /// Finds duplicate groups. `clip_model` and `text_model` name the vectors to use (either may
-    /// be absent; perceptual hashes and content hashes are always there).
-    pub fn find_duplicates(
-        &self,
-        clip_model: Option<&str>,
-        text_model: Option<&str>,
-        t: &Thresholds,
-    ) -> Result<DupesReport> {
-        let started = Instant::now();
-        let products = self.store.all_products_with_images()?;
-        let by_id: HashMap<i64, usize> = products
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id, i))
+    for owners in by_hash.values() {
+        cands.add_all_pairs_of(owners);
+    }
+    for (a, b) in near_hash_pairs(&hashes, t.phash) {
+        cands.add(a, b);
+    }
+    const K: usize = 10;
+    for (vecs, threshold) in [(clip, t.visual), (text, t.text)] {
+        let Some(vecs) = vecs else { continue };
+        let near: Vec<(usize, usize)> = (0..vecs.nn.all.len())
+            .into_par_iter()
+            .flat_map_iter(|r| {
+                vecs.nearest_products(vecs.row(r), K + 1)
+                    .filter(|(_, cos)| *cos >= threshold)
+                    .map(|(other, _)| (vecs.owner[r], other))
+                    .collect::<Vec<_>>()
+            })
             .collect();
-        let clip = match clip_model {
-            Some(m) => load_vectors(self, "image", m, &products)?,
-            None => None,
-        };
-        let text = match text_model {
-            Some(m) => load_vectors(self, "product", m, &products)?,
-            None => None,
-        };
-        let mut signals = vec!["identical".to_string(), "phash".to_string()];
-        if clip.is_some() {
-            signals.push("visual".into());
+        for (a, b) in near {
+            cands.add(a, b);
         }
-        if text.is_some() {
-            signals.push("text".into());
-        }
+    }
+    let mut list: Vec<(usize, usize)> = cands.0.into_iter().collect();
+    list.sort_unstable();
+    list
+}
 
-        // Candidate pairs (product indices, lower first).
-        let mut cands: HashSet<(usize, usize)> = HashSet::new();
-        let add = |a: usize, b: usize, c: &mut HashSet<(usize, usize)>| {
-            if a != b {
-                c.insert((a.min(b), a.max(b)));
-            }
-        };
-        let mut by_hash: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut bands: HashMap<(u8, u8), Vec<(usize, u64)>> = HashMap::new();
-        for (pi, p) in products.iter().enumerate() {
-            for im in &p.images {
-                by_hash.entry(im.hash.as_str()).or_default().push(pi);
-                if let Some(h) = im.phash {
-                    let h = h as u64;
-                    for band in 0..8u8 {
-                        bands
-                            .entry((band, (h >> (band * 8)) as u8))
-                            .or_default()
-                            .push((pi, h));
-                    }
+/// Pairs of owners whose hashes are within `max_bits` of each other, found by banding: two
+/// 64-bit hashes within 7 bits agree exactly on at least one of their eight bytes, so only
+/// hashes sharing a byte at the same position are compared. Buckets over 2,000 hashes (a
+/// byte common to very many photos) are skipped.
+fn near_hash_pairs(hashes: &[(usize, PHash)], max_bits: u32) -> Vec<(usize, usize)> {
+    let mut bands: HashMap<(u8, u8), Vec<(usize, PHash)>> = HashMap::new();
+    for &(owner, h) in hashes {
+        for band in 0..8u8 {
+            bands
+                .entry((band, (h.0 >> (band * 8)) as u8))
+                .or_default()
+                .push((owner, h));
+        }
+    }
+    let mut out = Vec::new();
+    for bucket in bands.values().filter(|b| b.len() > 1 && b.len() <= 2000) {
+        for i in 0..bucket.len() {
+            for j in i + 1..bucket.len() {
+                if bucket[i].1.distance(bucket[j].1) <= max_bits {
+                    out.push((bucket[i].0, bucket[j].0));
                 }
             }
         }
-        for owners in by_hash.values() {
-            for i in 0..owners.len() {
-                for j in i + 1..owners.len() {
-                    add(owners[i], owners[j], &mut cands);
-                }
-            }
-        }
-        for bucket in bands.values().filter(|b| b.len() > 1 && b.len() <= 2000) {
-            for i in 0..bucket.len() {
-                for j in i + 1..bucket.len() {
-                    if phash::distance(bucket[i].1, bucket[j].1) <= t.phash {
-                        add(bucket[i].0, bucket[j].0, &mut cands);
-                    }
-                }
-            }
-        }
-        const K: usize = 10;
-        for (vecs, threshold) in [(&clip, t.visual), (&text, t.text)] {
-            let Some(vecs) = vecs else { continue };
-            let row_of: HashMap<i64, usize> = vecs
-                .nn
-                .all
-                .ids
-                .iter()
-                .enumerate()
-                .map(|(r, id)| (*id, r))
-                .collect();
-            let near: Vec<(usize, usize)> = (0..vecs.nn.all.len())
-                .into_par_iter()
-                .flat_map_iter(|r| {
-                    vecs.nn
-                        .nearest(vecs.nn.all.row(r), K + 1)
-                        .into_iter()
-                        .filter(|(_, cos)| *cos >= threshold)
-                        .filter_map(|(id, _)| {
-                            row_of
-                                .get(&id)
-                                .map(|&other| (vecs.owner[r], vecs.owner[other]))
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            for (a, b) in near {
-                add(a, b, &mut cands);
-            }
-        }
+    }
+    out
+}
 
-        // Evidence for each candidate pair.
-        let decisions = self.stored_decisions()?;
-        let mut edges: Vec<Pair> = Vec::new();
-        let mut idx_pairs: Vec<(usize, usize)> = Vec::new();
-        let mut cand_list: Vec<(usize, usize)> = cands.iter().copied().collect();
-        cand_list.sort_unstable();
-        for &(a, b) in &cand_list {
-            let (pa, pb) = (&products[a], &products[b]);
-            let mut e = Evidence {
-                identical_photo: pa
-                    .images
+/// The evidence between products `a` and `b`.
+fn evidence(
+    products: &[Product],
+    (a, b): (usize, usize),
+    clip: Option<&ModelVectors>,
+    text: Option<&ModelVectors>,
+) -> Evidence {
+    let (pa, pb) = (&products[a], &products[b]);
+    Evidence {
+        identical_photo: pa
+            .images
+            .iter()
+            .any(|x| pb.images.iter().any(|y| x.hash == y.hash)),
+        phash_distance: pa
+            .images
+            .iter()
+            .filter_map(|x| x.phash)
+            .flat_map(|x| {
+                pb.images
                     .iter()
-                    .any(|x| pb.images.iter().any(|y| x.hash == y.hash)),
-                ..Evidence::default()
-            };
-            e.phash_distance = pa
-                .images
-                .iter()
-                .filter_map(|x| x.phash)
-                .flat_map(|x| {
-                    pb.images
-                        .iter()
-                        .filter_map(|y| y.phash)
-                        .map(move |y| phash::distance(x as u64, y as u64))
-                })
-                .min();
-            if let Some(v) = &clip {
-                e.visual = v.rows_of[a]
-                    .iter()
-                    .flat_map(|&ra| v.rows_of[b].iter().map(move |&rb| (ra, rb)))
-                    .map(|(ra, rb)| dot(v.nn.all.row(ra), v.nn.all.row(rb)))
-                    .reduce(f32::max);
-            }
-            if let Some(v) = &text {
-                e.text = v.rows_of[a]
-                    .first()
-                    .zip(v.rows_of[b].first())
-                    .map(|(&ra, &rb)| dot(v.nn.all.row(ra), v.nn.all.row(rb)));
-            }
-            e.same_price = pa.price.is_some() && pa.price == pb.price;
-            e.same_category = !pa.category.is_empty() && pa.category == pb.category;
-            e.same_color = colours_shared(pa, pb);
-            let key = (pa.id.min(pb.id), pa.id.max(pb.id));
-            let stored = decisions
-                .get(&key)
-                .filter(|d| d.fingerprint == photos_fingerprint(pa, pb));
-            // "Not a duplicate" and "variants" hold until the photos change.
-            if stored.is_some_and(|d| d.decision != Decision::Duplicate) {
-                continue;
-            }
-            let decided = stored.is_some_and(|d| d.decision == Decision::Duplicate);
-            let conflict = !e.identical_photo && colours_conflict(pa, pb);
-            if !decided && (conflict || !passes(&e, t)) {
-                continue;
-            }
-            let keep = stored
-                .and_then(|d| d.keep)
-                .and_then(|id| by_id.get(&id))
-                .map(|&i| products[i].sku.clone());
-            edges.push(Pair {
+                    .filter_map(|y| y.phash)
+                    .map(move |y| x.distance(y))
+            })
+            .min(),
+        visual: clip.and_then(|v| v.best_pair(a, b)),
+        text: text.and_then(|v| {
+            v.rows(a)
+                .first()
+                .zip(v.rows(b).first())
+                .map(|(&ra, &rb)| dot(v.row(ra), v.row(rb)))
+        }),
+        same_price: pa.price.is_some() && pa.price == pb.price,
+        same_category: !pa.category.is_empty() && pa.category == pb.category,
+        same_color: colours_shared(pa, pb),
+    }
+}
+
+/// A pair that passes (or was decided a duplicate), with the product indices it links.
+struct Link {
+    pair: Pair,
+    ends: (usize, usize),
+}
+
+/// The candidate pairs that pass, with their evidence and any decision that still holds.
+/// Pairs decided "not a duplicate" or "variants" are left out until their photos change.
+fn links(
+    catalog: &Catalog,
+    products: &[Product],
+    cands: &[(usize, usize)],
+    clip: Option<&ModelVectors>,
+    text: Option<&ModelVectors>,
+    t: &Thresholds,
+) -> Result<Vec<Link>> {
+    let decisions = stored_decisions(catalog)?;
+    let by_id: HashMap<i64, usize> = products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id, i))
+        .collect();
+    let mut out = Vec::new();
+    for &(a, b) in cands {
+        let (pa, pb) = (&products[a], &products[b]);
+        let e = evidence(products, (a, b), clip, text);
+        let key = (pa.id.min(pb.id), pa.id.max(pb.id));
+        let stored = decisions
+            .get(&key)
+            .filter(|d| d.fingerprint == photos_fingerprint(pa, pb));
+        if stored.is_some_and(|d| d.decision != Decision::Duplicate) {
+            continue;
+        }
+        let decided = stored.is_some_and(|d| d.decision == Decision::Duplicate);
+        let conflict = !e.identical_photo && colours_conflict(pa, pb);
+        if !decided && (conflict || !passes(&e, t)) {
+            continue;
+        }
+        let keep = stored
+            .and_then(|d| d.keep)
+            .and_then(|id| by_id.get(&id))
+            .map(|&i| products[i].sku.clone());
+        out.push(Link {
+            pair: Pair {
                 a: pa.sku.clone(),
                 b: pb.sku.clone(),
                 confidence: if decided { 1.0 } else { confidence(&e, t) },
                 evidence: e,
                 decision: stored.map(|d| d.decision),
                 keep,
-            });
-            idx_pairs.push((a, b));
-        }
-
-        // Groups: connected components, over-large ones split on their weakest links.
-        let mut active: Vec<bool> = vec![true; edges.len()];
-        let components = |active: &[bool]| -> Vec<Vec<usize>> {
-            let mut parent: HashMap<usize, usize> = HashMap::new();
-            fn find(p: &mut HashMap<usize, usize>, x: usize) -> usize {
-                let up = *p.get(&x).unwrap_or(&x);
-                if up == x {
-                    return x;
-                }
-                let r = find(p, up);
-                p.insert(x, r);
-                r
-            }
-            for (i, &(a, b)) in idx_pairs.iter().enumerate() {
-                if active[i] {
-                    let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-                    if ra != rb {
-                        parent.insert(ra, rb);
-                    }
-                }
-            }
-            let mut comps: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-            for (i, &(a, _)) in idx_pairs.iter().enumerate() {
-                if active[i] {
-                    let r = find(&mut parent, a);
-                    comps.entry(r).or_default().push(i);
-                }
-            }
-            comps.into_values().collect()
-        };
-        let members = |edge_ids: &[usize]| -> Vec<usize> {
-            let mut m: Vec<usize> = edge_ids
-                .iter()
-                .flat_map(|&i| [idx_pairs[i].0, idx_pairs[i].1])
-                .collect();
-            m.sort_unstable();
-            m.dedup();
-            m
-        };
-        let mut split_from: HashSet<usize> = HashSet::new();
-        let mut oversized = 0;
-        loop {
-            let comps = components(&active);
-            let big: Vec<&Vec<usize>> = comps
-                .iter()
-                .filter(|c| members(c).len() > t.max_group)
-                .collect();
-            if big.is_empty() {
-                break;
-            }
-            oversized += big.len();
-            for c in big {
-                // Drop the weakest link of the over-large group (decided links last).
-                if let Some(&weakest) = c
-                    .iter()
-                    .min_by(|&&x, &&y| edges[x].confidence.total_cmp(&edges[y].confidence))
-                {
-                    active[weakest] = false;
-                    split_from.extend(members(c));
-                }
-            }
-        }
-        let mut groups: Vec<Group> = components(&active)
-            .into_iter()
-            .map(|c| {
-                let m = members(&c);
-                let split = m.iter().any(|x| split_from.contains(x));
-                Group {
-                    id: 0,
-                    skus: m.iter().map(|&i| products[i].sku.clone()).collect(),
-                    titles: m.iter().map(|&i| products[i].title.clone()).collect(),
-                    confidence: c.iter().map(|&i| edges[i].confidence).fold(1.0, f32::min),
-                    pairs: c.iter().map(|&i| edges[i].clone()).collect(),
-                    split,
-                }
-            })
-            .collect();
-        groups.sort_by(|a, b| {
-            b.confidence
-                .total_cmp(&a.confidence)
-                .then_with(|| a.skus.cmp(&b.skus))
+            },
+            ends: (a, b),
         });
-        for (i, g) in groups.iter_mut().enumerate() {
-            g.id = i + 1;
-        }
-        Ok(DupesReport {
-            thresholds: *t,
-            signals,
-            candidate_pairs: cand_list.len(),
-            passing_pairs: edges.len(),
-            oversized_groups_split: oversized,
-            groups,
-            seconds: started.elapsed().as_secs_f64(),
-        })
     }
+    Ok(out)
+}
+
+/// Connected components of the active links, each as its link indices, in a stable order.
+fn components(ends: &[(usize, usize)], active: &[bool]) -> Vec<Vec<usize>> {
+    fn find(p: &mut HashMap<usize, usize>, x: usize) -> usize {
+        let up = *p.get(&x).unwrap_or(&x);
+        if up == x {
+            return x;
+        }
+        let r = find(p, up);
+        p.insert(x, r);
+        r
+    }
+    let mut parent: HashMap<usize, usize> = HashMap::new();
+    for (i, &(a, b)) in ends.iter().enumerate() {
+        if active[i] {
+            let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+            if ra != rb {
+                parent.insert(ra, rb);
+            }
+        }
+    }
+    let mut comps: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, &(a, _)) in ends.iter().enumerate() {
+        if active[i] {
+            let r = find(&mut parent, a);
+            comps.entry(r).or_default().push(i);
+        }
+    }
+    comps.into_values().collect()
+}
+
+/// The products a set of links joins, sorted.
+fn members(ends: &[(usize, usize)], links: &[usize]) -> Vec<usize> {
+    let mut m: Vec<usize> = links.iter().flat_map(|&i| [ends[i].0, ends[i].1]).collect();
+    m.sort_unstable();
+    m.dedup();
+    m
+}
+
+/// Drops the weakest link of each component over `max_group` products until none is; returns
+/// which links stay, the products of split groups, and how many over-large groups were met.
+fn split_oversized(
+    ends: &[(usize, usize)],
+    confidence: &[f32],
+    max_group: usize,
+) -> (Vec<bool>, HashSet<usize>, usize) {
+    let mut active = vec![true; ends.len()];
+    let mut split_from: HashSet<usize> = HashSet::new();
+    let mut oversized = 0;
+    loop {
+        let comps = components(ends, &active);
+        let big: Vec<&Vec<usize>> = comps
+            .iter()
+            .filter(|c| members(ends, c).len() > max_group)
+            .collect();
+        if big.is_empty() {
+            return (active, split_from, oversized);
+        }
+        oversized += big.len();
+        for c in big {
+            if let Some(&weakest) = c
+                .iter()
+                .min_by(|&&x, &&y| confidence[x].total_cmp(&confidence[y]))
+            {
+                active[weakest] = false;
+                split_from.extend(members(ends, c));
+            }
+        }
+    }
+}
+
+/// Groups: connected components of the links, over-large ones split on their weakest links,
+/// most confident first. Returns the groups and how many over-large groups were split.
+fn group(products: &[Product], links: Vec<Link>, max_group: usize) -> (Vec<Group>, usize) {
+    let ends: Vec<(usize, usize)> = links.iter().map(|l| l.ends).collect();
+    let confidence: Vec<f32> = links.iter().map(|l| l.pair.confidence).collect();
+    let (active, split_from, oversized) = split_oversized(&ends, &confidence, max_group);
+    let mut groups: Vec<Group> = components(&ends, &active)
+        .into_iter()
+        .map(|c| {
+            let m = members(&ends, &c);
+            Group {
+                id: 0,
+                skus: m.iter().map(|&i| products[i].sku.clone()).collect(),
+                titles: m.iter().map(|&i| products[i].title.clone()).collect(),
+                confidence: c.iter().map(|&i| confidence[i]).fold(1.0, f32::min),
+                pairs: c.iter().map(|&i| links[i].pair.clone()).collect(),
+                split: m.iter().any(|x| split_from.contains(x)),
+            }
+        })
+        .collect();
+    groups.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| a.skus.cmp(&b.skus))
+    });
+    for (i, g) in groups.iter_mut().enumerate() {
+        g.id = i + 1;
+    }
+    (groups, oversized)
 }
 
 /// The merge map as CSV: one row per product to merge away, with the product it merges into,
@@ -718,41 +747,4 @@ pub fn describe(e: &Evidence) -> String {
         }
     }
     parts.join("; ")
-}
-
-/// Fills an empty catalog with one synthetic product per vector (a photo with that CLIP vector
-/// under `model` and a perceptual hash made from it), for benchmarks.
-pub fn synthetic_catalog(catalog: &Catalog, vectors: &VectorSet, model: &str) -> Result<()> {
-    let rows = (0..vectors.len()).map(|i| {
-        let v = vectors.row(i);
-        // A hash from the vector's signs, so near vectors get near hashes.
-        let ph = (0..64).fold(0u64, |h, b| {
-            if v[b * v.len() / 64] > 0.0 {
-                h | (1 << b)
-            } else {
-                h
-            }
-        });
-        (format!("S{i}"), ph as i64, v)
-    });
-    catalog.store.insert_synthetic(rows, model)
-}
-
-impl Catalog {
-    /// Builds and saves the nearest-neighbour index of one model's vectors if it is large
-    /// enough to need one; returns whether it did.
-    pub fn index_for(&self, model: &str, kind: &str) -> Result<bool> {
-        let vectors = self.store.vectors(kind, model)?;
-        if vectors.len() < crate::index::EXACT_BELOW {
-            return Ok(false);
-        }
-        let mut set = VectorSet::new(0);
-        for (id, v) in &vectors {
-            set.push(*id, v)?;
-        }
-        drop(vectors);
-        Hnsw::build(&set, crate::index::EF_CONSTRUCTION, crate::index::EF_SEARCH)
-            .save(&self.index_path(model, kind))?;
-        Ok(true)
-    }
 }

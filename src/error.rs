@@ -48,11 +48,96 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The kind of an error, as a stable code the CLI and the app react to (never the text).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Something the user gave (a value, a file, a query) cannot be used.
+    BadInput,
+    /// No product has that SKU.
+    UnknownSku,
+    /// A model's files are not there.
+    ModelMissing,
+    /// A model is there but cannot be loaded or run (damaged, wrong kind, bad weights).
+    ModelBroken,
+    /// The catalog's database is damaged.
+    CatalogCorrupt,
+    /// The catalog was written by a newer Vitrine.
+    CatalogTooNew,
+    /// The catalog is in use by another program and stayed locked.
+    CatalogBusy,
+    /// Reading or writing a file failed.
+    Io,
+    /// Anything else inside the catalog store.
+    Store,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadInput => "bad_input",
+            ErrorCode::UnknownSku => "unknown_sku",
+            ErrorCode::ModelMissing => "model_missing",
+            ErrorCode::ModelBroken => "model_broken",
+            ErrorCode::CatalogCorrupt => "catalog_corrupt",
+            ErrorCode::CatalogTooNew => "catalog_too_new",
+            ErrorCode::CatalogBusy => "catalog_busy",
+            ErrorCode::Io => "io",
+            ErrorCode::Store => "store",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Error {
+    /// The stable code of this error's kind.
+    pub fn code(&self) -> ErrorCode {
+        use rusqlite::ErrorCode as Sq;
+        match self {
+            Error::Sqlite(e) => match e.sqlite_error_code() {
+                Some(Sq::DatabaseCorrupt | Sq::NotADatabase) => ErrorCode::CatalogCorrupt,
+                Some(Sq::DatabaseBusy | Sq::DatabaseLocked) => ErrorCode::CatalogBusy,
+                _ => ErrorCode::Store,
+            },
+            Error::Io { .. } | Error::NoDefaultLocation => ErrorCode::Io,
+            Error::SchemaTooNew { .. } => ErrorCode::CatalogTooNew,
+            Error::UnknownSku(_) => ErrorCode::UnknownSku,
+            Error::InvalidInput(_) | Error::Json(_) | Error::Csv(_) => ErrorCode::BadInput,
+            Error::Model(_) => ErrorCode::ModelBroken,
+            Error::ModelMissing(_) => ErrorCode::ModelMissing,
+        }
+    }
+
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_error_has_its_code() {
+        assert_eq!(Error::UnknownSku("X".into()).code().as_str(), "unknown_sku");
+        assert_eq!(
+            Error::ModelMissing("m".into()).code(),
+            ErrorCode::ModelMissing
+        );
+        assert_eq!(Error::InvalidInput("x".into()).code().as_str(), "bad_input");
+        let corrupt = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+            None,
+        );
+        assert_eq!(Error::from(corrupt).code().as_str(), "catalog_corrupt");
     }
 }

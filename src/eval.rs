@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::query::{Filters, PhotoInput, Query, Weights};
 use crate::search::{Searcher, Signal};
@@ -307,7 +306,6 @@ fn only(signal: Signal) -> Weights {
 
 /// Runs every query fused with `weights` and once per signal alone.
 pub fn evaluate(
-    catalog: &Catalog,
     searcher: &Searcher,
     queries: &[EvalQuery],
     weights: &Weights,
@@ -324,7 +322,7 @@ pub fn evaluate(
             like: None,
             filters: q.filters.clone(),
         };
-        let prep = searcher.prepare(catalog, &query)?;
+        let prep = searcher.prepare(&query)?;
         for s in prep.signals() {
             if !seen.contains(s) {
                 seen.push(*s);

@@ -1,8 +1,13 @@
-//! Vitrine's core: the product catalog, its store, import, and (in later modules) encoders,
-//! index, search, duplicates and evaluation. No GUI code lives here; the CLI and the desktop
-//! app both call this API.
+//! Vitrine's core: the product catalog and its store, import, encoders, nearest-neighbour
+//! index, search, duplicates and evaluation. No GUI or command-line code lives here; the CLI
+//! (`cli/`) and the desktop app (`src-tauri/`) both call this API, usually through
+//! [`Workspace`].
+//!
+//! Data flows one way: [`import`] → store → [`embed`] (with the models [`model_choice`]
+//! picks) → [`vectors`] and [`index`] → [`search`] / [`duplicates`] → the shells.
 
 pub mod catalog;
+pub mod domain;
 pub mod duplicates;
 pub mod embed;
 pub mod encoders;
@@ -10,15 +15,22 @@ pub mod error;
 pub mod eval;
 pub mod import;
 pub mod index;
+pub mod model_choice;
 pub mod models;
 pub mod phash;
 pub mod photo;
+pub mod price;
 pub mod query;
 pub mod search;
 mod store;
+pub mod vectors;
+pub mod workspace;
 
-pub use catalog::{
-    Catalog, Facets, Image, ImportErrorRecord, ImportRun, Origin, Product, ProductFilter, Stats,
+pub use catalog::Catalog;
+pub use domain::{
+    Facets, Image, ImportErrorRecord, ImportRun, ImportStatus, Origin, OwnerKind, PHash, Product,
+    ProductFilter, SkipKind, Stats,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ErrorCode, Result};
 pub use import::{Field, ImportEvent, ImportOptions, ImportReport, MissingItem};
+pub use workspace::Workspace;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::encoders::{ClipEncoder, Precision, TextEncoder, clip, text};
+use crate::encoders::{ClipEncoder, DeviceChoice, Precision, TextEncoder, clip, text};
 use crate::error::{Error, Result};
 
 /// The manifests shipped in `models/`.
@@ -24,6 +24,7 @@ const BUILT_IN: &[&str] = &[
 /// files whose manifest could not pin one.
 const LOCK_FILE: &str = "vitrine-lock.json";
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
@@ -289,21 +290,37 @@ impl Models {
         Ok(dir)
     }
 
-    pub fn load_clip(&self, m: &Manifest, device: &candle_core::Device) -> Result<ClipEncoder> {
+    pub fn load_clip(&self, m: &Manifest, device: DeviceChoice) -> Result<ClipEncoder> {
+        self.load_clip_on(m, &device.device()?)
+    }
+
+    pub(crate) fn load_clip_on(
+        &self,
+        m: &Manifest,
+        device: &candle_core::Device,
+    ) -> Result<ClipEncoder> {
         if m.kind != ModelKind::Clip {
             return Err(Error::InvalidInput(format!("{} is not a CLIP model", m.id)));
         }
-        ClipEncoder::load(&self.check_before_load(m)?, device, self.precision)
+        ClipEncoder::load_on(&self.check_before_load(m)?, device, self.precision)
     }
 
-    pub fn load_text(&self, m: &Manifest, device: &candle_core::Device) -> Result<TextEncoder> {
+    pub fn load_text(&self, m: &Manifest, device: DeviceChoice) -> Result<TextEncoder> {
+        self.load_text_on(m, &device.device()?)
+    }
+
+    pub(crate) fn load_text_on(
+        &self,
+        m: &Manifest,
+        device: &candle_core::Device,
+    ) -> Result<TextEncoder> {
         if m.kind != ModelKind::Text {
             return Err(Error::InvalidInput(format!(
                 "{} is not a product-text model",
                 m.id
             )));
         }
-        TextEncoder::load(&self.check_before_load(m)?, device)
+        TextEncoder::load_on(&self.check_before_load(m)?, device)
     }
 
     /// A manifest for a Hugging Face-layout folder that is not in the registry (a fine-tuned

@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 
 use image::DynamicImage;
 
+pub use crate::domain::PHash;
+
 const N: usize = 32;
 const K: usize = 8;
 
@@ -28,7 +30,7 @@ fn cosines() -> &'static [f32] {
 }
 
 /// The perceptual hash of a photo (or of its [`crate::photo::thumbnail`]: the same).
-pub fn phash(img: &DynamicImage) -> u64 {
+pub fn phash(img: &DynamicImage) -> PHash {
     // Always from the thumbnail-sized image, so a photo and its thumbnail hash alike and a
     // large photo costs no more than a small one.
     let thumb = crate::photo::thumbnail(img);
@@ -51,16 +53,18 @@ pub fn phash(img: &DynamicImage) -> u64 {
     let mut ac = coef[1..].to_vec();
     ac.sort_by(|a, b| a.total_cmp(b));
     let median = ac[ac.len() / 2];
-    coef.iter()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, c)| **c > median)
-        .fold(0u64, |h, (i, _)| h | (1 << i))
+    PHash(
+        coef.iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, c)| **c > median)
+            .fold(0u64, |h, (i, _)| h | (1 << i)),
+    )
 }
 
 /// Bits that differ between two hashes (0 = the same picture to the hash).
-pub fn distance(a: u64, b: u64) -> u32 {
-    (a ^ b).count_ones()
+pub fn distance(a: PHash, b: PHash) -> u32 {
+    a.distance(b)
 }
 
 #[cfg(test)]

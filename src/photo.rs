@@ -6,6 +6,8 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
+use crate::domain::SkipKind;
+
 /// Thumbnails have their long side at most this many pixels.
 pub const THUMBNAIL_SIZE: u32 = 320;
 /// The default pixel limit: 100 megapixels.
@@ -43,15 +45,15 @@ pub enum PhotoError {
 }
 
 impl PhotoError {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> SkipKind {
         match self {
-            PhotoError::Unreadable(_) => "unreadable_file",
-            PhotoError::NotAnImage => "not_an_image",
-            PhotoError::TooManyPixels { .. } => "too_many_pixels",
-            PhotoError::FileTooLarge { .. } => "file_too_large",
-            PhotoError::Truncated => "truncated_image",
-            PhotoError::Corrupt(_) => "corrupt_image",
-            PhotoError::Thumbnail(_) => "thumbnail_failed",
+            PhotoError::Unreadable(_) => SkipKind::UnreadableFile,
+            PhotoError::NotAnImage => SkipKind::NotAnImage,
+            PhotoError::TooManyPixels { .. } => SkipKind::TooManyPixels,
+            PhotoError::FileTooLarge { .. } => SkipKind::FileTooLarge,
+            PhotoError::Truncated => SkipKind::TruncatedImage,
+            PhotoError::Corrupt(_) => SkipKind::CorruptImage,
+            PhotoError::Thumbnail(_) => SkipKind::ThumbnailFailed,
         }
     }
 }

@@ -13,6 +13,7 @@ pub enum PhotoInput {
     Bytes(Vec<u8>),
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Filters {
@@ -38,6 +39,7 @@ pub struct Query {
 }
 
 /// How much each signal counts in the fused score (the sliders).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Weights {
     /// Query photo vs the product's photos (CLIP image embeddings).
@@ -113,7 +115,7 @@ fn price_token(t: &str) -> Option<f64> {
     if t.is_empty() || !t.chars().next()?.is_ascii_digit() {
         return None;
     }
-    crate::import::csv::parse_price(t)
+    crate::price::parse_price(t)
 }
 
 /// Reads "under 80", "below $50", "less than 30", "over 20", "above 10", "at least 15",

@@ -35,14 +35,19 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::catalog::{Catalog, Product};
-use crate::embed::{Encoders, Unavailable};
+use crate::catalog::Catalog;
+use crate::domain::{OwnerKind, PHash, Product};
 use crate::error::{Error, Result};
-use crate::index::{EXACT_BELOW, Hnsw, Neighbours, VectorSet, dot};
+use crate::index::EXACT_BELOW;
+use crate::model_choice::{Encoders, Unavailable};
+use crate::models::ModelKind;
 use crate::phash;
 use crate::photo;
 use crate::query::{Filters, PhotoInput, Query, Weights, parse_text};
+use crate::store::Store;
+use crate::vectors::ModelVectors;
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Signal {
@@ -53,7 +58,8 @@ pub enum Signal {
     Phash,
 }
 
-const SIGNALS: [Signal; 5] = [
+/// Every signal, in the order of the sliders.
+pub const SIGNALS: [Signal; 5] = [
     Signal::Visual,
     Signal::Crossmodal,
     Signal::Text,
@@ -84,6 +90,15 @@ impl Signal {
             Signal::Phash => "phash",
         }
     }
+
+    /// The kind of model the signal needs, if any (keywords and perceptual hashes need none).
+    pub fn requires(self) -> Option<ModelKind> {
+        match self {
+            Signal::Visual | Signal::Crossmodal => Some(ModelKind::Clip),
+            Signal::Text => Some(ModelKind::Text),
+            Signal::Keyword | Signal::Phash => None,
+        }
+    }
 }
 
 /// Bits of perceptual-hash distance at which `phash` reaches 0.
@@ -91,6 +106,7 @@ const PHASH_RANGE: f32 = 12.0;
 /// Products sampled for the per-query median of large catalogs.
 const SAMPLE: usize = 2000;
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct SignalScore {
     pub signal: Signal,
@@ -101,6 +117,7 @@ pub struct SignalScore {
     pub weight: f32,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct MatchedImage {
     pub path: String,
@@ -110,6 +127,7 @@ pub struct MatchedImage {
     pub color: String,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit {
     pub rank: usize,
@@ -125,6 +143,7 @@ pub struct Hit {
     pub matched_image: Option<MatchedImage>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResults {
     pub text: String,
@@ -141,69 +160,6 @@ pub struct SearchResults {
     pub candidates: usize,
     pub exact: bool,
     pub unavailable: Vec<Unavailable>,
-}
-
-struct Side {
-    model: String,
-    nn: Neighbours,
-    /// Product index of each row of `nn.all`.
-    owner: Vec<usize>,
-    /// Rows of `nn.all` per product index.
-    rows_of: Vec<Vec<usize>>,
-}
-
-impl Side {
-    fn load(
-        catalog: &Catalog,
-        owner_kind: &str,
-        model: &str,
-        products: &[Product],
-        by_id: &HashMap<i64, usize>,
-    ) -> Result<Side> {
-        let image_owner: HashMap<i64, usize> = products
-            .iter()
-            .enumerate()
-            .flat_map(|(pi, p)| p.images.iter().map(move |im| (im.id, pi)))
-            .collect();
-        let mut set = VectorSet::new(0);
-        let mut owner = Vec::new();
-        for (id, v) in catalog.store.vectors(owner_kind, model)? {
-            let pi = if owner_kind == "image" {
-                image_owner.get(&id)
-            } else {
-                by_id.get(&id)
-            };
-            if let Some(&pi) = pi {
-                set.push(id, &v)?;
-                owner.push(pi);
-            }
-        }
-        let mut rows_of = vec![Vec::new(); products.len()];
-        for (row, &pi) in owner.iter().enumerate() {
-            rows_of[pi].push(row);
-        }
-        let hnsw = Hnsw::load(&catalog.index_path(model, owner_kind)).ok();
-        Ok(Side {
-            model: model.to_string(),
-            nn: Neighbours::new(set, hnsw),
-            owner,
-            rows_of,
-        })
-    }
-
-    /// Best cosine of any of the product's rows with any of `qs`, and that row.
-    fn best(&self, pi: usize, qs: &[Vec<f32>]) -> Option<(f32, usize)> {
-        let mut best: Option<(f32, usize)> = None;
-        for &row in &self.rows_of[pi] {
-            for q in qs {
-                let c = dot(self.nn.all.row(row), q);
-                if best.is_none_or(|(b, _)| c > b) {
-                    best = Some((c, row));
-                }
-            }
-        }
-        best
-    }
 }
 
 /// A query made ready: its embeddings computed and every candidate scored. Ranking it with
@@ -234,16 +190,39 @@ struct Cand {
     penalty: f32,
 }
 
-/// Search over one catalog, with its encoders loaded once.
+/// Search over one catalog, with its encoders loaded once. It reads keywords through its own
+/// read-only connection, so a search never waits for an import or a duplicate scan.
 pub struct Searcher {
     products: Vec<Product>,
     by_id: HashMap<i64, usize>,
     by_sku: HashMap<String, usize>,
-    clip: Option<Side>,
-    text: Option<Side>,
+    clip: Option<ModelVectors>,
+    text: Option<ModelVectors>,
     encoders: Encoders,
     thumbs: PathBuf,
+    store: Mutex<Store>,
     cache: Mutex<HashMap<(bool, String), Vec<f32>>>,
+}
+
+/// The query's own side, ready to score products with: its vectors, hashes and keywords.
+struct QuerySide {
+    /// CLIP vectors of the query photo (or of the "like" product's photos).
+    photo_vecs: Vec<Vec<f32>>,
+    photo_hashes: Vec<PHash>,
+    /// Sentence vectors of the query text (or of the "like" product's text).
+    text_vecs: Vec<Vec<f32>>,
+    /// CLIP vector of the query text.
+    clip_text: Option<Vec<f32>>,
+    /// FTS5 query of the text (or of the "like" product's title).
+    fts: Option<String>,
+}
+
+/// Each signal's raw score for one product (`None`: the signal does not apply), and the rows of
+/// the photos that matched visually and cross-modally.
+struct Raw {
+    raw: [Option<f32>; 5],
+    visual_row: Option<usize>,
+    crossmodal_row: Option<usize>,
 }
 
 fn median(mut v: Vec<f32>) -> f32 {
@@ -299,6 +278,98 @@ pub fn keyword_query(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" OR "))
 }
 
+/// The two keyword queries and their shares: BM25 over the fields that name a product (title,
+/// category, colour, SKU) counts three times BM25 over all of them with the description, each
+/// divided by its best for the query. (FTS5 applies column weights before term-frequency
+/// saturation, so weights alone let a word in a short description score nearly like one in a
+/// title.)
+fn keyword_parts(fts: &str) -> [(String, f32); 2] {
+    [
+        (format!("{{title category color sku}} : ({fts})"), 0.75),
+        (fts.to_string(), 0.25),
+    ]
+}
+
+/// Typed text read into words, "not" terms and price limits, merged with the query's own.
+struct ReadQuery {
+    text: String,
+    not: Vec<String>,
+    filters: Filters,
+}
+
+fn read_query(q: &Query) -> ReadQuery {
+    let parsed = parse_text(&q.text);
+    let mut filters = q.filters.clone();
+    filters.min_price = filters.min_price.or(parsed.min_price);
+    filters.max_price = filters.max_price.or(parsed.max_price);
+    let mut not: Vec<String> = q
+        .not
+        .iter()
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    not.extend(parsed.not.iter().cloned());
+    not.dedup();
+    ReadQuery {
+        text: parsed.text.trim().to_string(),
+        not,
+        filters,
+    }
+}
+
+/// Per-query normalisation of raw scores into [0, 1] (see the module's documentation).
+struct Normaliser {
+    /// Per signal slot: the catalog median and the best raw score (embedding signals).
+    lo: [f32; 5],
+    hi: [f32; 5],
+    keyword_best: f32,
+}
+
+impl Normaliser {
+    fn new(population: &[Raw], candidates: &[Raw], keyword: &HashMap<usize, f32>) -> Normaliser {
+        let mut lo = [0f32; 5];
+        let mut hi = [0f32; 5];
+        for s in [Signal::Visual, Signal::Crossmodal, Signal::Text] {
+            let i = s.slot();
+            let vals: Vec<f32> = population.iter().filter_map(|r| r.raw[i]).collect();
+            lo[i] = median(vals.clone());
+            hi[i] = candidates
+                .iter()
+                .filter_map(|r| r.raw[i])
+                .chain(vals)
+                .fold(f32::MIN, f32::max);
+        }
+        Normaliser {
+            lo,
+            hi,
+            keyword_best: keyword.values().copied().fold(0f32, f32::max),
+        }
+    }
+
+    /// Normalised and raw scores (0 where a signal does not apply).
+    fn scores(&self, raw: &[Option<f32>; 5]) -> ([f32; 5], [f32; 5]) {
+        let mut score = [0f32; 5];
+        let mut rawv = [0f32; 5];
+        for s in SIGNALS {
+            let i = s.slot();
+            let Some(r) = raw[i] else { continue };
+            rawv[i] = r;
+            score[i] = match s {
+                Signal::Keyword => {
+                    if self.keyword_best > 0.0 {
+                        r / self.keyword_best
+                    } else {
+                        0.0
+                    }
+                }
+                Signal::Phash => ((PHASH_RANGE - r) / PHASH_RANGE).clamp(0.0, 1.0),
+                _ => scale(r, self.lo[i], self.hi[i]),
+            };
+        }
+        (score, rawv)
+    }
+}
+
 fn passes(p: &Product, f: &Filters) -> bool {
     if let Some(c) = f
         .category
@@ -347,7 +418,8 @@ fn passes(p: &Product, f: &Filters) -> bool {
 }
 
 impl Searcher {
-    /// Loads the catalog's products, vectors and indexes for the encoders' models.
+    /// Loads the catalog's products, vectors and indexes for the encoders' models, and opens
+    /// the searcher's own read-only connection to the catalog.
     pub fn open(catalog: &Catalog, encoders: Encoders) -> Result<Searcher> {
         let products = catalog.store.all_products_with_images()?;
         let by_id: HashMap<i64, usize> = products
@@ -360,15 +432,24 @@ impl Searcher {
             .enumerate()
             .map(|(i, p)| (p.sku.clone(), i))
             .collect();
-        let clip = match &encoders.clip {
-            Some((m, _)) => Some(Side::load(catalog, "image", &m.id, &products, &by_id)?),
-            None => None,
+        let load = |kind: OwnerKind, model: Option<&str>| -> Result<Option<ModelVectors>> {
+            let Some(model) = model else { return Ok(None) };
+            let path = catalog.index_path(model, kind);
+            Ok(Some(
+                ModelVectors::load(&catalog.store, path, kind, model, &products)?
+                    .unwrap_or_else(|| ModelVectors::empty(kind, model, products.len())),
+            ))
         };
-        let text = match &encoders.text {
-            Some((m, _)) => Some(Side::load(catalog, "product", &m.id, &products, &by_id)?),
-            None => None,
-        };
+        let clip = load(
+            OwnerKind::Image,
+            encoders.clip.as_ref().map(|(m, _)| m.id.as_str()),
+        )?;
+        let text = load(
+            OwnerKind::Product,
+            encoders.text.as_ref().map(|(m, _)| m.id.as_str()),
+        )?;
         Ok(Searcher {
+            store: Mutex::new(Store::open_read_only(&catalog.db_path())?),
             products,
             by_id,
             by_sku,
@@ -409,6 +490,13 @@ impl Searcher {
         Ok(v)
     }
 
+    fn keyword_search(&self, fts_query: &str, limit: usize) -> Result<Vec<(i64, f64)>> {
+        self.store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keyword_search(fts_query, limit)
+    }
+
     /// Products over which a query's median is taken: all, or an even sample.
     fn population(&self) -> Vec<usize> {
         let n = self.products.len();
@@ -417,21 +505,8 @@ impl Searcher {
     }
 
     /// Encodes the query and scores every candidate with every signal.
-    pub fn prepare(&self, catalog: &Catalog, q: &Query) -> Result<Prepared> {
-        let parsed = parse_text(&q.text);
-        let mut filters = q.filters.clone();
-        filters.min_price = filters.min_price.or(parsed.min_price);
-        filters.max_price = filters.max_price.or(parsed.max_price);
-        let mut not: Vec<String> = q
-            .not
-            .iter()
-            .map(|t| t.trim().to_lowercase())
-            .filter(|t| !t.is_empty())
-            .collect();
-        not.extend(parsed.not.iter().cloned());
-        not.dedup();
-        let text = parsed.text.trim().to_string();
-
+    pub fn prepare(&self, q: &Query) -> Result<Prepared> {
+        let read = read_query(q);
         let like = match &q.like {
             Some(sku) => Some(
                 *self
@@ -441,207 +516,20 @@ impl Searcher {
             ),
             None => None,
         };
-
-        // Query-side vectors and hashes.
-        let mut photo_vecs: Vec<Vec<f32>> = Vec::new();
-        let mut photo_hashes: Vec<u64> = Vec::new();
-        if let Some(input) = &q.photo {
-            let bytes = match input {
-                PhotoInput::Path(p) => photo::read_file(p)
-                    .map_err(|e| Error::InvalidInput(format!("{}: {e}", p.display())))?,
-                PhotoInput::Bytes(b) => b.clone(),
-            };
-            let img = photo::decode_for_model(&bytes, photo::DEFAULT_MAX_PIXELS)
-                .map_err(|e| Error::InvalidInput(format!("the query photo cannot be used: {e}")))?;
-            photo_hashes.push(phash::phash(&img));
-            if let Some((_, e)) = &self.encoders.clip {
-                photo_vecs.extend(e.embed_pixels(&[e.preprocess(&img)])?);
-            }
-        }
-        let mut text_vecs: Vec<Vec<f32>> = Vec::new();
-        let mut keyword_text = text.clone();
-        if let Some(pi) = like {
-            let p = &self.products[pi];
-            if let Some(side) = &self.clip {
-                photo_vecs.extend(
-                    side.rows_of[pi]
-                        .iter()
-                        .map(|&r| side.nn.all.row(r).to_vec()),
-                );
-            }
-            photo_hashes.extend(p.images.iter().filter_map(|i| i.phash.map(|h| h as u64)));
-            if let Some(side) = &self.text {
-                text_vecs.extend(
-                    side.rows_of[pi]
-                        .iter()
-                        .map(|&r| side.nn.all.row(r).to_vec()),
-                );
-            }
-            if keyword_text.is_empty() {
-                keyword_text = p.title.clone();
-            }
-        }
-        let clip_text = if text.is_empty() {
-            None
-        } else {
-            self.encode_text(true, &text)?
+        let side = self.query_side(q, like, &read.text)?;
+        let signals = self.signals_of(&side);
+        let keyword = match &side.fts {
+            Some(f) => self.keyword_scores(f)?,
+            None => HashMap::new(),
         };
-        if !text.is_empty()
-            && let Some(v) = self.encode_text(false, &text)?
-        {
-            text_vecs.push(v);
-        }
-
-        let mut signals = Vec::new();
-        if self.clip.is_some() && !photo_vecs.is_empty() {
-            signals.push(Signal::Visual);
-        }
-        if self.clip.is_some() && clip_text.is_some() {
-            signals.push(Signal::Crossmodal);
-        }
-        if self.text.is_some() && !text_vecs.is_empty() {
-            signals.push(Signal::Text);
-        }
-        let fts = keyword_query(&keyword_text);
-        if fts.is_some() {
-            signals.push(Signal::Keyword);
-        }
-        if !photo_hashes.is_empty() {
-            signals.push(Signal::Phash);
-        }
-
-        // Keywords: BM25 over the fields that name a product (title, category, colour, SKU)
-        // counts three times BM25 over all of them with the description, each divided by its
-        // best for the query. (FTS5 applies column weights before term-frequency saturation,
-        // so weights alone let a word in a short description score nearly like one in a title.)
-        let mut keyword: HashMap<usize, f32> = HashMap::new();
-        if let Some(f) = &fts {
-            for (query, share) in [
-                (format!("{{title category color sku}} : ({f})"), 0.75f32),
-                (f.clone(), 0.25),
-            ] {
-                let hits = catalog.store.keyword_search(&query, 5000)?;
-                let best = hits.iter().map(|h| h.1).fold(0f64, f64::max);
-                if best > 0.0 {
-                    for (id, sc) in hits {
-                        if let Some(&i) = self.by_id.get(&id) {
-                            *keyword.entry(i).or_default() += share * (sc / best) as f32;
-                        }
-                    }
-                }
-            }
-        }
-
-        // Candidates: everything when the sets are small; else the union of each signal's
-        // nearest neighbours and the keyword matches.
-        let sizes = [
-            self.clip.as_ref().map_or(0, |s| s.nn.all.len()),
-            self.text.as_ref().map_or(0, |s| s.nn.all.len()),
-        ];
-        let exact = self.products.len() < EXACT_BELOW && sizes.iter().all(|&n| n < EXACT_BELOW);
-        // With filters, nearest neighbours of the whole catalog may all be filtered out; when
-        // few products pass, those are the candidates, all scored exactly.
-        let filtered: Option<Vec<usize>> = (!exact && filters != Filters::default())
-            .then(|| {
-                (0..self.products.len())
-                    .filter(|&pi| passes(&self.products[pi], &filters))
-                    .collect::<Vec<_>>()
-            })
-            .filter(|f| f.len() < EXACT_BELOW);
-        let mut candidates: Vec<usize> = if exact {
+        let exact = self.is_exact();
+        let mut candidates = if exact {
             (0..self.products.len()).collect()
-        } else if let Some(f) = filtered {
-            f
         } else {
-            const K: usize = 1000;
-            let mut set: HashSet<usize> = keyword.keys().copied().collect();
-            if let Some(side) = &self.clip {
-                for v in photo_vecs.iter().chain(clip_text.iter()) {
-                    set.extend(
-                        side.nn
-                            .nearest(v, K)
-                            .into_iter()
-                            .filter_map(|(id, _)| side.nn.row_of(id).map(|r| side.owner[r])),
-                    );
-                }
-            }
-            if let Some(side) = &self.text {
-                for v in &text_vecs {
-                    set.extend(
-                        side.nn
-                            .nearest(v, K)
-                            .into_iter()
-                            .filter_map(|(id, _)| self.by_id.get(&id).copied()),
-                    );
-                }
-            }
-            if !photo_hashes.is_empty() {
-                set.extend(
-                    self.products
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, p)| {
-                            p.images.iter().any(|i| {
-                                i.phash.is_some_and(|h| {
-                                    photo_hashes
-                                        .iter()
-                                        .any(|q| phash::distance(*q, h as u64) < PHASH_RANGE as u32)
-                                })
-                            })
-                        })
-                        .map(|(i, _)| i),
-                );
-            }
-            let mut v: Vec<usize> = set.into_iter().collect();
-            v.sort_unstable();
-            v
+            self.candidates(&read.filters, &side, &keyword)
         };
-
         // The product a "more like this" starts from is neither a result nor part of the norm.
         candidates.retain(|&pi| like != Some(pi));
-
-        // Raw scores.
-        let raw_of = |pi: usize| -> ([Option<f32>; 5], Option<usize>, Option<usize>) {
-            let mut raw = [None; 5];
-            let (mut vis_row, mut cm_row) = (None, None);
-            if let Some(side) = &self.clip {
-                if !photo_vecs.is_empty()
-                    && let Some((c, r)) = side.best(pi, &photo_vecs)
-                {
-                    raw[Signal::Visual.slot()] = Some(c);
-                    vis_row = Some(r);
-                }
-                if let Some(t) = &clip_text
-                    && let Some((c, r)) = side.best(pi, std::slice::from_ref(t))
-                {
-                    raw[Signal::Crossmodal.slot()] = Some(c);
-                    cm_row = Some(r);
-                }
-            }
-            if let Some(side) = &self.text
-                && !text_vecs.is_empty()
-            {
-                raw[Signal::Text.slot()] = side.best(pi, &text_vecs).map(|(c, _)| c);
-            }
-            if fts.is_some() {
-                raw[Signal::Keyword.slot()] = Some(keyword.get(&pi).copied().unwrap_or(0.0));
-            }
-            if !photo_hashes.is_empty() {
-                raw[Signal::Phash.slot()] = self.products[pi]
-                    .images
-                    .iter()
-                    .filter_map(|i| i.phash)
-                    .flat_map(|h| {
-                        photo_hashes
-                            .iter()
-                            .map(move |q| phash::distance(*q, h as u64) as f32)
-                    })
-                    .reduce(f32::min);
-            }
-            (raw, vis_row, cm_row)
-        };
-
-        // Normalisation constants per signal, over the catalog (or its sample) and candidates.
         let population: Vec<usize> = if exact {
             candidates.clone()
         } else {
@@ -650,26 +538,235 @@ impl Searcher {
                 .filter(|&pi| like != Some(pi))
                 .collect()
         };
-        let pop_raw: Vec<[Option<f32>; 5]> = population.iter().map(|&pi| raw_of(pi).0).collect();
-        let cand_raw: Vec<_> = candidates.iter().map(|&pi| raw_of(pi)).collect();
-        let mut lo = [0f32; 5];
-        let mut hi = [0f32; 5];
-        for s in [Signal::Visual, Signal::Crossmodal, Signal::Text] {
-            let i = s.slot();
-            let vals: Vec<f32> = pop_raw.iter().filter_map(|r| r[i]).collect();
-            lo[i] = median(vals.clone());
-            hi[i] = cand_raw
-                .iter()
-                .filter_map(|r| r.0[i])
-                .chain(vals)
-                .fold(f32::MIN, f32::max);
+        let pop_raw: Vec<Raw> = population
+            .iter()
+            .map(|&pi| self.raw_scores(pi, &side, &keyword))
+            .collect();
+        let cand_raw: Vec<Raw> = candidates
+            .iter()
+            .map(|&pi| self.raw_scores(pi, &side, &keyword))
+            .collect();
+        let norm = Normaliser::new(&pop_raw, &cand_raw, &keyword);
+        let penalty = self.penalties(&read.not, &population, &candidates)?;
+        let cands = candidates
+            .iter()
+            .zip(cand_raw)
+            .map(|(&pi, raw)| self.candidate(pi, raw, &norm, penalty[pi], &read.text))
+            .collect();
+        Ok(Prepared {
+            text: read.text,
+            not: read.not,
+            filters: read.filters,
+            signals,
+            cands,
+            exact,
+        })
+    }
+
+    /// The query's vectors, photo hashes and keyword query.
+    fn query_side(&self, q: &Query, like: Option<usize>, text: &str) -> Result<QuerySide> {
+        let mut side = QuerySide {
+            photo_vecs: Vec::new(),
+            photo_hashes: Vec::new(),
+            text_vecs: Vec::new(),
+            clip_text: None,
+            fts: None,
+        };
+        if let Some(input) = &q.photo {
+            let bytes = match input {
+                PhotoInput::Path(p) => photo::read_file(p)
+                    .map_err(|e| Error::InvalidInput(format!("{}: {e}", p.display())))?,
+                PhotoInput::Bytes(b) => b.clone(),
+            };
+            let img = photo::decode_for_model(&bytes, photo::DEFAULT_MAX_PIXELS)
+                .map_err(|e| Error::InvalidInput(format!("the query photo cannot be used: {e}")))?;
+            side.photo_hashes.push(phash::phash(&img));
+            if let Some((_, e)) = &self.encoders.clip {
+                side.photo_vecs
+                    .extend(e.embed_pixels(&[e.preprocess(&img)])?);
+            }
         }
-        let kw_best = keyword.values().copied().fold(0f32, f32::max);
-        // "Not" terms.
+        let mut keyword_text = text.to_string();
+        if let Some(pi) = like {
+            let p = &self.products[pi];
+            if let Some(v) = &self.clip {
+                side.photo_vecs
+                    .extend(v.rows(pi).iter().map(|&r| v.row(r).to_vec()));
+            }
+            side.photo_hashes
+                .extend(p.images.iter().filter_map(|i| i.phash));
+            if let Some(v) = &self.text {
+                side.text_vecs
+                    .extend(v.rows(pi).iter().map(|&r| v.row(r).to_vec()));
+            }
+            if keyword_text.is_empty() {
+                keyword_text = p.title.clone();
+            }
+        }
+        if !text.is_empty() {
+            side.clip_text = self.encode_text(true, text)?;
+            if let Some(v) = self.encode_text(false, text)? {
+                side.text_vecs.push(v);
+            }
+        }
+        side.fts = keyword_query(&keyword_text);
+        Ok(side)
+    }
+
+    /// The signals a query has, given what it brings and which models are loaded.
+    fn signals_of(&self, side: &QuerySide) -> Vec<Signal> {
+        let mut signals = Vec::new();
+        if self.clip.is_some() && !side.photo_vecs.is_empty() {
+            signals.push(Signal::Visual);
+        }
+        if self.clip.is_some() && side.clip_text.is_some() {
+            signals.push(Signal::Crossmodal);
+        }
+        if self.text.is_some() && !side.text_vecs.is_empty() {
+            signals.push(Signal::Text);
+        }
+        if side.fts.is_some() {
+            signals.push(Signal::Keyword);
+        }
+        if !side.photo_hashes.is_empty() {
+            signals.push(Signal::Phash);
+        }
+        signals
+    }
+
+    /// Keyword scores by product index: see [`keyword_parts`].
+    fn keyword_scores(&self, fts: &str) -> Result<HashMap<usize, f32>> {
+        let mut keyword: HashMap<usize, f32> = HashMap::new();
+        for (query, share) in keyword_parts(fts) {
+            let hits = self.keyword_search(&query, 5000)?;
+            let best = hits.iter().map(|h| h.1).fold(0f64, f64::max);
+            if best > 0.0 {
+                for (id, sc) in hits {
+                    if let Some(&i) = self.by_id.get(&id) {
+                        *keyword.entry(i).or_default() += share * (sc / best) as f32;
+                    }
+                }
+            }
+        }
+        Ok(keyword)
+    }
+
+    /// Small catalogs are scanned exactly: every product is a candidate.
+    fn is_exact(&self) -> bool {
+        let sizes = [
+            self.clip.as_ref().map_or(0, |s| s.nn.all.len()),
+            self.text.as_ref().map_or(0, |s| s.nn.all.len()),
+        ];
+        self.products.len() < EXACT_BELOW && sizes.iter().all(|&n| n < EXACT_BELOW)
+    }
+
+    /// Candidates of a large catalog: the union of each signal's nearest neighbours and the
+    /// keyword matches; with filters that few products pass, those products instead (nearest
+    /// neighbours of the whole catalog may all be filtered out).
+    fn candidates(
+        &self,
+        filters: &Filters,
+        side: &QuerySide,
+        keyword: &HashMap<usize, f32>,
+    ) -> Vec<usize> {
+        if *filters != Filters::default() {
+            let passing: Vec<usize> = (0..self.products.len())
+                .filter(|&pi| passes(&self.products[pi], filters))
+                .collect();
+            if passing.len() < EXACT_BELOW {
+                return passing;
+            }
+        }
+        const K: usize = 1000;
+        let mut set: HashSet<usize> = keyword.keys().copied().collect();
+        if let Some(v) = &self.clip {
+            for q in side.photo_vecs.iter().chain(side.clip_text.iter()) {
+                set.extend(v.nearest_products(q, K).map(|(pi, _)| pi));
+            }
+        }
+        if let Some(v) = &self.text {
+            for q in &side.text_vecs {
+                set.extend(v.nearest_products(q, K).map(|(pi, _)| pi));
+            }
+        }
+        if !side.photo_hashes.is_empty() {
+            set.extend(
+                self.products
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| {
+                        p.images.iter().any(|i| {
+                            i.phash.is_some_and(|h| {
+                                side.photo_hashes
+                                    .iter()
+                                    .any(|q| phash::distance(*q, h) < PHASH_RANGE as u32)
+                            })
+                        })
+                    })
+                    .map(|(i, _)| i),
+            );
+        }
+        let mut v: Vec<usize> = set.into_iter().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Each signal's raw score for product `pi`.
+    fn raw_scores(&self, pi: usize, side: &QuerySide, keyword: &HashMap<usize, f32>) -> Raw {
+        let mut out = Raw {
+            raw: [None; 5],
+            visual_row: None,
+            crossmodal_row: None,
+        };
+        if let Some(v) = &self.clip {
+            if !side.photo_vecs.is_empty()
+                && let Some((c, r)) = v.best(pi, &side.photo_vecs)
+            {
+                out.raw[Signal::Visual.slot()] = Some(c);
+                out.visual_row = Some(r);
+            }
+            if let Some(t) = &side.clip_text
+                && let Some((c, r)) = v.best(pi, std::slice::from_ref(t))
+            {
+                out.raw[Signal::Crossmodal.slot()] = Some(c);
+                out.crossmodal_row = Some(r);
+            }
+        }
+        if let Some(v) = &self.text
+            && !side.text_vecs.is_empty()
+        {
+            out.raw[Signal::Text.slot()] = v.best(pi, &side.text_vecs).map(|(c, _)| c);
+        }
+        if side.fts.is_some() {
+            out.raw[Signal::Keyword.slot()] = Some(keyword.get(&pi).copied().unwrap_or(0.0));
+        }
+        if !side.photo_hashes.is_empty() {
+            out.raw[Signal::Phash.slot()] = self.products[pi]
+                .images
+                .iter()
+                .filter_map(|i| i.phash)
+                .flat_map(|h| {
+                    side.photo_hashes
+                        .iter()
+                        .map(move |q| phash::distance(*q, h) as f32)
+                })
+                .reduce(f32::min);
+        }
+        out
+    }
+
+    /// "Not" penalties by product index: 1 where the product's text contains a term, else how
+    /// close its text is to the term relative to the 10% of the catalog closest to it.
+    fn penalties(
+        &self,
+        not: &[String],
+        population: &[usize],
+        candidates: &[usize],
+    ) -> Result<Vec<f32>> {
         let mut penalty = vec![0f32; self.products.len()];
-        for term in &not {
+        for term in not {
             if let Some(f) = keyword_query(term) {
-                for (id, _) in catalog.store.keyword_search(&f, 100_000)? {
+                for (id, _) in self.keyword_search(&f, 100_000)? {
                     if let Some(&pi) = self.by_id.get(&id) {
                         penalty[pi] = 1.0;
                     }
@@ -690,62 +787,34 @@ impl Searcher {
                     quantile(pop.clone(), 0.9),
                     pop.iter().copied().fold(f32::MIN, f32::max),
                 );
-                for &pi in &candidates {
+                for &pi in candidates {
                     if let Some((c, _)) = side.best(pi, q) {
                         penalty[pi] = penalty[pi].max(scale(c, p90, top.max(c)));
                     }
                 }
             }
         }
+        Ok(penalty)
+    }
 
-        let cands = candidates
-            .iter()
-            .zip(cand_raw)
-            .map(|(&pi, (raw, vis_row, cm_row))| {
-                let mut score = [0f32; 5];
-                let mut rawv = [0f32; 5];
-                for s in SIGNALS {
-                    let i = s.slot();
-                    let Some(r) = raw[i] else { continue };
-                    rawv[i] = r;
-                    score[i] = match s {
-                        Signal::Keyword => {
-                            if kw_best > 0.0 {
-                                r / kw_best
-                            } else {
-                                0.0
-                            }
-                        }
-                        Signal::Phash => ((PHASH_RANGE - r) / PHASH_RANGE).clamp(0.0, 1.0),
-                        _ => scale(r, lo[i], hi[i]),
-                    };
-                }
-                let row = vis_row.or(cm_row);
-                let image = row.and_then(|r| {
-                    let side = self.clip.as_ref()?;
-                    let id = side.nn.all.ids[r];
-                    self.products[pi].images.iter().position(|im| im.id == id)
-                });
-                let sku_match =
-                    !text.is_empty() && self.products[pi].sku.eq_ignore_ascii_case(&text);
-                Cand {
-                    product: pi,
-                    sku_match,
-                    score,
-                    raw: rawv,
-                    image,
-                    penalty: penalty[pi],
-                }
-            })
-            .collect();
-        Ok(Prepared {
-            text,
-            not,
-            filters,
-            signals,
-            cands,
-            exact,
-        })
+    /// A scored candidate: normalised scores, the photo that matched, the SKU match.
+    fn candidate(&self, pi: usize, raw: Raw, norm: &Normaliser, penalty: f32, text: &str) -> Cand {
+        let (score, rawv) = norm.scores(&raw.raw);
+        let row = raw.visual_row.or(raw.crossmodal_row);
+        let image = row.and_then(|r| {
+            let v = self.clip.as_ref()?;
+            let id = v.nn.all.ids[r];
+            self.products[pi].images.iter().position(|im| im.id == id)
+        });
+        let sku_match = !text.is_empty() && self.products[pi].sku.eq_ignore_ascii_case(text);
+        Cand {
+            product: pi,
+            sku_match,
+            score,
+            raw: rawv,
+            image,
+            penalty,
+        }
     }
 
     /// Fuses, filters and pages a prepared query with these weights.
@@ -855,19 +924,18 @@ impl Searcher {
     /// `prepare` and `rank` in one go.
     pub fn search(
         &self,
-        catalog: &Catalog,
         q: &Query,
         weights: &Weights,
         k: usize,
         offset: usize,
     ) -> Result<SearchResults> {
-        let prep = self.prepare(catalog, q)?;
+        let prep = self.prepare(q)?;
         Ok(self.rank(&prep, weights, k, offset))
     }
 
     /// Which models the searcher's vectors come from, and whether an index serves them.
     pub fn describe(&self) -> serde_json::Value {
-        let side = |s: &Option<Side>| {
+        let side = |s: &Option<ModelVectors>| {
             s.as_ref().map(|s| serde_json::json!({"model": s.model, "vectors": s.nn.all.len(), "index": s.nn.uses_index(), "unindexed": s.nn.unindexed()}))
         };
         serde_json::json!({"products": self.products.len(), "clip": side(&self.clip), "text": side(&self.text)})

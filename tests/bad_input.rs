@@ -305,16 +305,16 @@ fn odd_csvs_are_read() {
 fn a_missing_source_is_a_clear_error_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut catalog = Catalog::open(dir.path()).unwrap();
-    let err = catalog
-        .import(
-            &ImportOptions {
-                sources: vec![Path::new("/no/such/folder").to_path_buf()],
-                ..ImportOptions::default()
-            },
-            &|_| {},
-            &Default::default(),
-        )
-        .unwrap_err();
+    let err = vitrine::import::run(
+        &mut catalog,
+        &ImportOptions {
+            sources: vec![Path::new("/no/such/folder").to_path_buf()],
+            ..ImportOptions::default()
+        },
+        &|_| {},
+        &Default::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("no such file or folder"), "{err}");
     assert_eq!(catalog.stats().unwrap().import_runs, 0);
 }

@@ -4,7 +4,7 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use common::shared;
-use vitrine::encoders::{ClipEncoder, Precision, TextEncoder};
+use vitrine::encoders::{ClipEncoder, DeviceChoice, Precision, TextEncoder};
 
 fn fixture(name: &str) -> std::path::PathBuf {
     shared().join("fixtures").join(name)
@@ -67,14 +67,15 @@ fn ids_rows(t: &Tensor) -> Vec<Vec<u32>> {
 }
 
 fn tiny() -> ClipEncoder {
-    ClipEncoder::load(&fixture("clip-tiny"), &Device::Cpu, Precision::F32).unwrap()
+    ClipEncoder::load(&fixture("clip-tiny"), DeviceChoice::Cpu, Precision::F32).unwrap()
 }
 
 #[test]
 fn clip_image_tower_matches_the_reference_on_its_pixels() {
     let enc = tiny();
     let exp = expected("clip-tiny");
-    let got = rows(&enc.image_features(&exp["pixel_values"]).unwrap());
+    let pixels = rows(&exp["pixel_values"].flatten_from(1).unwrap());
+    let got = enc.image_features_of(&pixels).unwrap();
     assert_same_features("image", &got, &rows(&exp["image_embeds"]));
 }
 
@@ -83,7 +84,7 @@ fn clip_text_tower_matches_the_reference_on_its_ids() {
     let enc = tiny();
     let exp = expected("clip-tiny");
     let ids = ids_rows(&exp["input_ids"]);
-    let got = rows(&enc.text_features(&ids, None).unwrap());
+    let got = enc.text_features_of(&ids, None).unwrap();
     assert_same_features("text", &got, &rows(&exp["text_embeds"]));
 }
 
@@ -158,8 +159,8 @@ fn clip_text_padding_to_the_longest_equals_padding_to_77() {
         "",
     ];
     let ids = enc.tokenize(&texts).unwrap();
-    let short = rows(&enc.text_features(&ids, None).unwrap());
-    let full = rows(&enc.text_features(&ids, Some(77)).unwrap());
+    let short = enc.text_features_of(&ids, None).unwrap();
+    let full = enc.text_features_of(&ids, Some(77)).unwrap();
     for (a, b) in short.iter().zip(&full) {
         assert!(rel_err(a, b) <= 1e-5, "relative error {}", rel_err(a, b));
     }
@@ -179,7 +180,8 @@ fn clip_text_padding_to_the_longest_equals_padding_to_77() {
 
 #[test]
 fn minilm_reproduces_the_reference_sentence_embeddings() {
-    let enc = TextEncoder::load(&shared().join("models/all-MiniLM-L6-v2"), &Device::Cpu).unwrap();
+    let enc =
+        TextEncoder::load(&shared().join("models/all-MiniLM-L6-v2"), DeviceChoice::Cpu).unwrap();
     let inp = inputs("minilm");
     let exp = expected("minilm");
     let texts: Vec<&str> = inp["texts"]

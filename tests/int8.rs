@@ -3,10 +3,9 @@
 
 mod common;
 
-use candle_core::{DType, Device};
-use candle_nn::{VarBuilder, VarMap};
 use common::{luma, shared};
-use vitrine::encoders::{ClipEncoder, Precision, clip};
+use vitrine::encoders::clip::RandomWeights;
+use vitrine::encoders::{ClipEncoder, DeviceChoice, Precision};
 use vitrine::index::dot;
 
 fn photos(clip: &ClipEncoder, n: usize) -> Vec<Vec<f32>> {
@@ -92,26 +91,16 @@ fn compare(f: &ClipEncoder, q: &ClipEncoder, n_photos: usize, n_titles: usize) {
 #[test]
 fn int8_tiny_clip_agrees_with_f32_on_luma_photos_and_titles() {
     let dir = shared().join("fixtures/clip-tiny");
-    let f = ClipEncoder::load(&dir, &Device::Cpu, Precision::F32).unwrap();
-    let q = ClipEncoder::load(&dir, &Device::Cpu, Precision::Int8).unwrap();
+    let f = ClipEncoder::load(&dir, DeviceChoice::Cpu, Precision::F32).unwrap();
+    let q = ClipEncoder::load(&dir, DeviceChoice::Cpu, Precision::Int8).unwrap();
     compare(&f, &q, 200, 200);
 }
 
 #[test]
 fn int8_vit_b32_at_random_weights_agrees_with_f32() {
     let dir = shared().join("models/clip-vit-base-patch32");
-    let config = clip::read_config(&dir).unwrap();
-    let varmap = VarMap::new();
-    let build = |p| {
-        ClipEncoder::build(
-            &dir,
-            &config,
-            VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu),
-            &Device::Cpu,
-            p,
-        )
-        .unwrap()
-    };
+    let weights = RandomWeights::new();
+    let build = |p| ClipEncoder::with_random_weights(&dir, &weights, p).unwrap();
     let f = build(Precision::F32);
     let q = build(Precision::Int8);
     compare(&f, &q, 16, 32);

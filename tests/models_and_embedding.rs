@@ -5,11 +5,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use candle_core::Device;
 use common::*;
 use vitrine::Catalog;
-use vitrine::embed::{EmbedOptions, Encoders};
+use vitrine::embed::EmbedOptions;
 use vitrine::encoders::{ClipEncoder, DeviceChoice, Precision};
+use vitrine::model_choice::Encoders;
 use vitrine::models::{FileCheck, ModelKind, Models};
 
 fn tiny_dir() -> PathBuf {
@@ -27,7 +27,7 @@ fn tiny_with_weights(weights: &[u8]) -> tempfile::TempDir {
 }
 
 fn load_err(dir: &Path) -> String {
-    match ClipEncoder::load(dir, &Device::Cpu, Precision::F32) {
+    match ClipEncoder::load(dir, DeviceChoice::Cpu, Precision::F32) {
         Ok(_) => panic!("{} loaded", dir.display()),
         Err(e) => e.to_string(),
     }
@@ -74,7 +74,10 @@ fn a_file_with_the_wrong_checksum_is_rejected_and_verify_reports_it() {
 
     let registry = Models::new(models.path(), vec![]);
     let m = registry.default_for(ModelKind::Text).unwrap().clone();
-    let err = registry.load_text(&m, &Device::Cpu).err().expect("refused");
+    let err = registry
+        .load_text(&m, DeviceChoice::Cpu)
+        .err()
+        .expect("refused");
     assert!(err.to_string().contains("checksum mismatch"), "{err}");
     let checks = registry.verify(&m).unwrap();
     assert!(
@@ -94,7 +97,7 @@ fn a_missing_model_says_how_to_get_it_and_import_still_works() {
     let dir = tempfile::tempdir().unwrap();
     let empty_models = dir.path().join("models");
     let mut catalog = Catalog::open(dir.path().join("cat")).unwrap();
-    let models = catalog.models(&empty_models).unwrap();
+    let models = vitrine::model_choice::registry(&catalog, &empty_models).unwrap();
     let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
     assert!(enc.clip.is_none() && enc.text.is_none());
     let clip = enc
@@ -145,21 +148,21 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
     let mut catalog = Catalog::open(dir.path().join("cat")).unwrap();
     import(&mut catalog, &[data.join("products.csv")]);
 
-    let tiny = catalog.add_model(&tiny_dir(), Some("tiny")).unwrap();
+    let tiny = vitrine::model_choice::add_model(&catalog, &tiny_dir(), Some("tiny")).unwrap();
     assert_eq!((tiny.kind, tiny.embedding_dim), (ModelKind::Clip, 32));
-    let models = catalog.models(&shared().join("models")).unwrap();
-    catalog.use_model(&models, "tiny").unwrap();
+    let models = vitrine::model_choice::registry(&catalog, &shared().join("models")).unwrap();
+    vitrine::model_choice::use_model(&catalog, &models, "tiny").unwrap();
     let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
     assert!(enc.unavailable.is_empty(), "{:?}", enc.unavailable);
     let run = |catalog: &mut Catalog| {
-        catalog
-            .embed(
-                &enc,
-                &EmbedOptions { batch_size: 2 },
-                &|_| {},
-                &AtomicBool::new(false),
-            )
-            .unwrap()
+        vitrine::embed::run(
+            catalog,
+            &enc,
+            &EmbedOptions { batch_size: 2 },
+            &|_| {},
+            &AtomicBool::new(false),
+        )
+        .unwrap()
     };
     let first = run(&mut catalog);
     assert_eq!((first.photos_embedded, first.products_embedded), (3, 3));
@@ -176,7 +179,7 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
     );
 
     // The stored vectors are the encoder's: the same photo embedded directly agrees.
-    let clip = ClipEncoder::load(&tiny_dir(), &Device::Cpu, Precision::F32).unwrap();
+    let clip = ClipEncoder::load(&tiny_dir(), DeviceChoice::Cpu, Precision::F32).unwrap();
     let img = vitrine::photo::decode_for_model(
         &std::fs::read(data.join("wj01-red_main.jpg")).unwrap(),
         1 << 30,
@@ -209,9 +212,9 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
     assert_eq!((after.photos_embedded, after.products_embedded), (0, 1));
 
     // A switch to another model: the old vectors keep serving until the new ones are complete.
-    catalog.add_model(&tiny_dir(), Some("tiny-2")).unwrap();
-    let models = catalog.models(&shared().join("models")).unwrap();
-    catalog.use_model(&models, "tiny-2").unwrap();
+    vitrine::model_choice::add_model(&catalog, &tiny_dir(), Some("tiny-2")).unwrap();
+    let models = vitrine::model_choice::registry(&catalog, &shared().join("models")).unwrap();
+    vitrine::model_choice::use_model(&catalog, &models, "tiny-2").unwrap();
     let during = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
     assert_eq!(
         during.clip.as_ref().unwrap().0.id,
@@ -241,7 +244,7 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
     );
 
     // A model that is not present: the complete vectors serve, and the reason is reported.
-    catalog.use_model(&models, "clip-vit-base-patch32").unwrap();
+    vitrine::model_choice::use_model(&catalog, &models, "clip-vit-base-patch32").unwrap();
     let missing = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
     assert_eq!(missing.clip.as_ref().unwrap().0.id, "tiny-2");
     assert!(

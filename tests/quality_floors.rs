@@ -62,18 +62,18 @@ fn luma_quality_stays_above_its_floors() {
     assert!(status.success());
 
     let mut failures = Vec::new();
-    let (catalog, searcher) = catalog_from(&dir.path().join("full"), &luma_sources());
+    let (_catalog, searcher) = catalog_from(&dir.path().join("full"), &luma_sources());
     for set in ["attributes.jsonl", "titles.jsonl", "filters.jsonl"] {
         let queries = read_queries(&sets.join(set)).unwrap();
-        let report = evaluate(&catalog, &searcher, &queries, &Weights::default()).unwrap();
+        let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
         check(set, &report, &floors, &mut failures);
     }
-    let (catalog, searcher) = catalog_from(
+    let (_catalog, searcher) = catalog_from(
         &dir.path().join("main"),
         &[sets.join("products-main-views.csv")],
     );
     let queries = read_queries(&sets.join("photos.jsonl")).unwrap();
-    let report = evaluate(&catalog, &searcher, &queries, &Weights::default()).unwrap();
+    let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
     check("photos.jsonl", &report, &floors, &mut failures);
     assert!(
         failures.is_empty(),

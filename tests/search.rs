@@ -3,39 +3,15 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::sync::OnceLock;
-
 use common::*;
 use vitrine::Catalog;
-use vitrine::embed::Encoders;
-use vitrine::encoders::DeviceChoice;
+use vitrine::model_choice::Encoders;
 use vitrine::query::{Filters, PhotoInput, Query, Weights};
 use vitrine::search::{SearchResults, Searcher, Signal};
 
-/// One Luma catalog, imported and embedded once for all the tests here.
-fn catalog_dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let mut catalog = Catalog::open(&dir).unwrap();
-        import(&mut catalog, &luma_sources());
-        catalog
-            .add_model(&shared().join("fixtures/clip-tiny"), Some("tiny"))
-            .unwrap();
-        let models = catalog.models(&shared().join("models")).unwrap();
-        catalog.use_model(&models, "tiny").unwrap();
-        let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
-        let r = embed(&mut catalog, &enc);
-        assert_eq!((r.photos_embedded, r.products_embedded), (723, 196));
-        dir
-    })
-}
-
-fn searcher() -> (Catalog, Searcher) {
+fn searcher() -> Searcher {
     let catalog = Catalog::open(catalog_dir()).unwrap();
-    let s = common::searcher(&catalog);
-    (catalog, s)
+    common::searcher(&catalog)
 }
 
 /// Product text and keywords only (the tiny CLIP's random weights make its cross-modal
@@ -60,9 +36,9 @@ fn skus(r: &SearchResults) -> Vec<String> {
 
 #[test]
 fn backpack_returns_only_bags_in_its_top_five() {
-    let (catalog, s) = searcher();
+    let s = searcher();
     let r = s
-        .search(&catalog, &text_query("backpack"), &text_weights(), 5, 0)
+        .search(&text_query("backpack"), &text_weights(), 5, 0)
         .unwrap();
     assert_eq!(r.hits.len(), 5);
     for h in &r.hits {
@@ -84,22 +60,16 @@ fn backpack_returns_only_bags_in_its_top_five() {
 
 #[test]
 fn price_and_category_filters_exclude_what_they_should() {
-    let (catalog, s) = searcher();
+    let s = searcher();
     let all = s
-        .search(&catalog, &text_query("backpack"), &text_weights(), 5, 0)
+        .search(&text_query("backpack"), &text_weights(), 5, 0)
         .unwrap();
     assert!(
         all.hits.iter().any(|h| h.price.unwrap() > 40.0),
         "a pricier backpack ranks without the filter"
     );
     let cheap = s
-        .search(
-            &catalog,
-            &text_query("backpack under 40"),
-            &text_weights(),
-            20,
-            0,
-        )
+        .search(&text_query("backpack under 40"), &text_weights(), 20, 0)
         .unwrap();
     assert_eq!(cheap.filters.max_price, Some(40.0));
     assert!(cheap.hits.iter().all(|h| h.price.unwrap() <= 40.0));
@@ -111,7 +81,7 @@ fn price_and_category_filters_exclude_what_they_should() {
         min_price: Some(50.0),
         ..Filters::default()
     };
-    let r = s.search(&catalog, &q, &text_weights(), 50, 0).unwrap();
+    let r = s.search(&q, &text_weights(), 50, 0).unwrap();
     assert!(!r.hits.is_empty());
     for h in &r.hits {
         assert!(h.category.starts_with("Women/Tops/"), "{}", h.category);
@@ -123,7 +93,7 @@ fn price_and_category_filters_exclude_what_they_should() {
         color: Some("purple".into()),
         ..Filters::default()
     };
-    let r = s.search(&catalog, &q, &text_weights(), 10, 0).unwrap();
+    let r = s.search(&q, &text_weights(), 10, 0).unwrap();
     for h in &r.hits {
         assert!(h.color.to_lowercase().contains("purple"), "{}", h.color);
         assert_eq!(
@@ -136,9 +106,9 @@ fn price_and_category_filters_exclude_what_they_should() {
 
 #[test]
 fn the_keyword_weight_reorders_without_encoding_again() {
-    let (catalog, s) = searcher();
+    let s = searcher();
     let q = text_query("yoga");
-    let prepared = s.prepare(&catalog, &q).unwrap();
+    let prepared = s.prepare(&q).unwrap();
     let with = s.rank(&prepared, &text_weights(), 15, 0);
     let without = s.rank(
         &prepared,
@@ -168,7 +138,7 @@ fn the_keyword_weight_reorders_without_encoding_again() {
     assert_eq!(skus(&with), skus(&back));
     assert_eq!(
         skus(&with),
-        skus(&s.search(&catalog, &q, &text_weights(), 15, 0).unwrap())
+        skus(&s.search(&q, &text_weights(), 15, 0).unwrap())
     );
     // The fused score is the weighted mean of the signals.
     for h in &with.hits {
@@ -180,9 +150,10 @@ fn the_keyword_weight_reorders_without_encoding_again() {
 
 #[test]
 fn a_not_term_demotes_the_products_that_match_it() {
-    let (catalog, s) = searcher();
+    let s = searcher();
+    let catalog = Catalog::open(catalog_dir()).unwrap();
     let before = s
-        .search(&catalog, &text_query("hoodie"), &text_weights(), 196, 0)
+        .search(&text_query("hoodie"), &text_weights(), 196, 0)
         .unwrap();
     let zipped: Vec<String> = before.hits[..10]
         .iter()
@@ -199,7 +170,7 @@ fn a_not_term_demotes_the_products_that_match_it() {
     assert!(!zipped.is_empty(), "some top hoodies mention a zip");
     let mut q = text_query("hoodie");
     q.not = vec!["zip".into()];
-    let after = s.search(&catalog, &q, &text_weights(), 196, 0).unwrap();
+    let after = s.search(&q, &text_weights(), 196, 0).unwrap();
     let pos = |r: &SearchResults, sku: &str| r.hits.iter().position(|h| h.sku == sku).unwrap();
     for sku in &zipped {
         assert!(pos(&after, sku) > pos(&before, sku), "{sku} moved down");
@@ -207,26 +178,20 @@ fn a_not_term_demotes_the_products_that_match_it() {
     }
     // Typed as "hoodie without zip" it does the same.
     let typed = s
-        .search(
-            &catalog,
-            &text_query("hoodie without zip"),
-            &text_weights(),
-            196,
-            0,
-        )
+        .search(&text_query("hoodie without zip"), &text_weights(), 196, 0)
         .unwrap();
     assert_eq!(skus(&typed), skus(&after));
 }
 
 #[test]
 fn a_photo_query_finds_its_product_and_explains_why() {
-    let (catalog, s) = searcher();
+    let s = searcher();
     let photo = luma().join("images/mh09-blue_main.jpg");
     let q = Query {
         photo: Some(PhotoInput::Path(photo.clone())),
         ..Query::default()
     };
-    let r = s.search(&catalog, &q, &Weights::default(), 5, 0).unwrap();
+    let r = s.search(&q, &Weights::default(), 5, 0).unwrap();
     assert_eq!(r.signals, vec![Signal::Visual, Signal::Phash]);
     let top = &r.hits[0];
     assert_eq!(top.sku, "MH09");
@@ -263,10 +228,7 @@ fn a_photo_query_finds_its_product_and_explains_why() {
         ..Query::default()
     };
     assert_eq!(
-        s.search(&catalog, &q, &Weights::default(), 1, 0)
-            .unwrap()
-            .hits[0]
-            .sku,
+        s.search(&q, &Weights::default(), 1, 0).unwrap().hits[0].sku,
         "MH09"
     );
 
@@ -276,7 +238,7 @@ fn a_photo_query_finds_its_product_and_explains_why() {
         photo: Some(PhotoInput::Path(photo)),
         ..Query::default()
     };
-    let r = s.search(&catalog, &q, &Weights::default(), 5, 0).unwrap();
+    let r = s.search(&q, &Weights::default(), 5, 0).unwrap();
     assert_eq!(r.signals.len(), 5);
     assert_eq!(r.hits[0].sku, "MH09");
 
@@ -285,76 +247,25 @@ fn a_photo_query_finds_its_product_and_explains_why() {
         photo: Some(PhotoInput::Bytes(b"not a photo".to_vec())),
         ..Query::default()
     };
-    let err = s
-        .search(&catalog, &bad, &Weights::default(), 5, 0)
-        .err()
-        .unwrap();
+    let err = s.search(&bad, &Weights::default(), 5, 0).err().unwrap();
     assert!(err.to_string().contains("query photo"), "{err}");
 }
 
 #[test]
 fn more_like_this_excludes_the_product_and_finds_its_kind() {
-    let (catalog, s) = searcher();
+    let s = searcher();
     let q = Query {
         like: Some("24-MB02".into()),
         ..Query::default()
     };
-    let r = s.search(&catalog, &q, &text_weights(), 5, 0).unwrap();
+    let r = s.search(&q, &text_weights(), 5, 0).unwrap();
     assert!(r.hits.iter().all(|h| h.sku != "24-MB02"));
     assert_eq!(r.hits[0].category, "Gear/Bags");
     let unknown = Query {
         like: Some("NOPE".into()),
         ..Query::default()
     };
-    assert!(s.search(&catalog, &unknown, &text_weights(), 5, 0).is_err());
-}
-
-#[test]
-fn the_cli_prints_json_for_the_app_and_a_table_for_people() {
-    let dir = catalog_dir();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .args([
-            "--catalog",
-            dir.to_str().unwrap(),
-            "--models-dir",
-            shared().join("models").to_str().unwrap(),
-        ])
-        .args([
-            "search",
-            "blue backpack",
-            "--weights",
-            "crossmodal=0",
-            "-k",
-            "3",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["hits"].as_array().unwrap().len(), 3);
-    assert_eq!(v["hits"][0]["category"], "Gear/Bags");
-    assert!(v["hits"][0]["signals"].as_array().unwrap().len() >= 2);
-
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .args([
-            "--catalog",
-            dir.to_str().unwrap(),
-            "--models-dir",
-            shared().join("models").to_str().unwrap(),
-        ])
-        .args(["similar", "MH09", "-k", "3"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.contains("SCORE") && text.lines().count() >= 5,
-        "{text}"
-    );
+    assert!(s.search(&unknown, &text_weights(), 5, 0).is_err());
 }
 
 #[test]
@@ -383,9 +294,7 @@ fn a_filter_in_a_large_catalog_finds_matches_that_rank_low_overall() {
         },
         ..text_query("widget")
     };
-    let r = s
-        .search(&catalog, &query, &Weights::default(), 10, 0)
-        .unwrap();
+    let r = s.search(&query, &Weights::default(), 10, 0).unwrap();
     let mut got = skus(&r);
     got.sort();
     assert_eq!(got, ["B0", "B1", "B2", "B3", "B4"]);

@@ -9,13 +9,15 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
-use vitrine::embed::{EmbedEvent, EmbedOptions, EmbedReport, Encoders};
-use vitrine::search::Searcher;
-use vitrine::{Catalog, ImportEvent, ImportOptions, ImportReport};
+use vitrine::embed::{EmbedEvent, EmbedReport};
+use vitrine::workspace::Stage;
+use vitrine::{ImportEvent, ImportOptions, ImportReport, ImportStatus};
 
+use crate::events;
 use crate::state::{AppState, Job};
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Progress {
     pub kind: &'static str,
     /// `import`, `embed`, `index` or `download`.
@@ -28,6 +30,7 @@ pub struct Progress {
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Done {
     pub kind: &'static str,
     pub ok: bool,
@@ -74,7 +77,7 @@ pub fn start(
             if let Ok(mut j) = app.state::<AppState>().job.lock() {
                 *j = None;
             }
-            let _ = app.emit("job-done", &done);
+            let _ = app.emit(events::JOB_DONE, &done);
         })
         .context("cannot start a worker thread")?;
     Ok(())
@@ -106,7 +109,7 @@ impl Emitter10 {
         }
         p.elapsed_s = self.started.elapsed().as_secs_f64();
         tracing::debug!(?p, "progress");
-        if let Err(e) = self.app.emit("job", &p) {
+        if let Err(e) = self.app.emit(events::JOB_PROGRESS, &p) {
             tracing::warn!("progress event not sent: {e}");
         }
     }
@@ -119,89 +122,74 @@ pub fn import(
     cancel: &AtomicBool,
 ) -> Result<Done> {
     let state = app.state::<AppState>();
-    let loc = state.location();
-    let mut catalog = Catalog::open(&loc.catalog)?;
+    let mut ws = state.location().open()?;
     let opts = ImportOptions {
         sources,
         prune,
         ..ImportOptions::default()
     };
     let em = Emitter10::new(app);
-    let on_import = |e: &ImportEvent| {
-        let (done, total, skipped) = match e {
-            ImportEvent::Planned { to_process, .. } => (0, *to_process, 0),
-            ImportEvent::Progress {
+    let on_stage = |stage: Stage| {
+        let (phase, done, total, skipped, message) = match stage {
+            Stage::Import(ImportEvent::Planned { to_process, .. }) => {
+                ("import", 0, *to_process, 0, "Reading photos")
+            }
+            Stage::Import(ImportEvent::Progress {
                 done,
                 total,
                 skipped,
                 ..
-            } => (*done, *total, *skipped),
+            }) => ("import", *done, *total, *skipped, "Reading photos"),
+            Stage::Embed(EmbedEvent::Planned { photos, products }) => (
+                "embed",
+                0,
+                photos + products,
+                0,
+                "Understanding photos and text",
+            ),
+            Stage::Embed(EmbedEvent::Progress {
+                photos_done,
+                photos_total,
+                products_done,
+                products_total,
+            }) => (
+                "embed",
+                photos_done + products_done,
+                photos_total + products_total,
+                0,
+                "Understanding photos and text",
+            ),
+            Stage::Indexing => ("index", 0, 1, 0, "Building the search index"),
+            Stage::Imported(_) | Stage::Embedded(_) | Stage::Indexed(_) => return,
         };
         em.send(Progress {
             kind: "import",
-            phase: "import",
+            phase,
             done: done as u64,
             total: total as u64,
             skipped: skipped as u64,
             elapsed_s: 0.0,
-            message: "Reading photos".into(),
+            message: message.into(),
         });
     };
-    let report = catalog.import(&opts, &on_import, cancel)?;
-    let mut done = Done {
+    let outcome = ws.import_and_index(&opts, true, &on_stage, cancel)?;
+    let completed = outcome.import.status == ImportStatus::Completed;
+    let embed_cancelled = outcome.embed.as_ref().is_some_and(|e| e.cancelled);
+    let done = Done {
         kind: "import",
-        ok: report.status == "completed",
-        cancelled: report.status != "completed",
+        ok: completed && !embed_cancelled,
+        cancelled: !completed || embed_cancelled,
+        import: Some(outcome.import),
+        embed: outcome.embed,
         ..Done::default()
     };
-    if done.ok {
-        let models = loc.models_of(&catalog)?;
-        let encoders = Encoders::load(&catalog, &models, loc.device)?;
-        let em = Emitter10::new(app);
-        let on_embed = |e: &EmbedEvent| {
-            let (d, t) = match e {
-                EmbedEvent::Planned { photos, products } => (0, photos + products),
-                EmbedEvent::Progress {
-                    photos_done,
-                    photos_total,
-                    products_done,
-                    products_total,
-                } => (photos_done + products_done, photos_total + products_total),
-            };
-            em.send(Progress {
-                kind: "import",
-                phase: "embed",
-                done: d as u64,
-                total: t as u64,
-                skipped: 0,
-                elapsed_s: 0.0,
-                message: "Understanding photos and text".into(),
-            });
-        };
-        let embed = catalog.embed(&encoders, &EmbedOptions::default(), &on_embed, cancel)?;
-        done.cancelled = embed.cancelled;
-        done.ok = !embed.cancelled;
-        done.embed = Some(embed);
-        if done.ok {
-            em.send(Progress {
-                kind: "import",
-                phase: "index",
-                done: 0,
-                total: 1,
-                skipped: 0,
-                elapsed_s: 0.0,
-                message: "Building the search index".into(),
-            });
-            catalog.build_indexes(&encoders, false)?;
-        }
+    match outcome.encoders {
         // What was committed is searchable, even after a cancel.
-        state.set_searcher(Arc::new(Searcher::open(&catalog, encoders)?));
-    } else {
-        state.forget_searcher();
+        Some(encoders) => state.set_searcher(Arc::new(ws.searcher_with(encoders)?)),
+        None => state.forget_searcher(),
     }
-    crate::commands::allow_photos(app)?;
-    done.import = Some(report);
-    let _ = app.emit("catalog-changed", ());
+    crate::commands::catalog::allow_photos(app)?;
+    let _ = app.emit(events::CATALOG_CHANGED, ());
     Ok(done)
 }
 

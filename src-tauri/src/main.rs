@@ -1,10 +1,14 @@
 //! Vitrine's desktop app: a Tauri window over the core library. The commands live in
-//! `commands`, long work in `jobs`; nothing here touches SQLite or candle directly.
+//! `commands` (by domain), long work in `jobs`, event names in `events`, errors in `error`;
+//! nothing here touches SQLite or candle directly: the core's `Workspace` does.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod bindings;
 mod commands;
 mod config;
+mod error;
+mod events;
 mod jobs;
 mod state;
 
@@ -44,7 +48,7 @@ fn main() {
             let loc = config::resolve(app.handle(), &args)?;
             let state = state::AppState::open(loc)?;
             app.manage(state);
-            commands::allow_photos(app.handle())?;
+            commands::catalog::allow_photos(app.handle())?;
             // Load the models and vectors while the window comes up.
             let handle = app.handle().clone();
             std::thread::spawn(move || {
@@ -55,23 +59,23 @@ fn main() {
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
-            commands::info,
-            commands::add_query_photo,
-            commands::search,
-            commands::rerank,
-            commands::product,
-            commands::duplicates,
-            commands::decide,
-            commands::export_merge_map,
-            commands::models,
-            commands::use_model,
-            commands::add_model_folder,
-            commands::apply_settings,
-            commands::start_import,
-            commands::rescan,
-            commands::download_model,
-            commands::cancel_job,
-            commands::import_errors,
+            commands::catalog::info,
+            commands::catalog::product,
+            commands::catalog::apply_settings,
+            commands::catalog::import_errors,
+            commands::search::add_query_photo,
+            commands::search::search,
+            commands::search::rerank,
+            commands::dupes::duplicates,
+            commands::dupes::decide,
+            commands::dupes::export_merge_map,
+            commands::models::models,
+            commands::models::use_model,
+            commands::models::add_model_folder,
+            commands::jobs::start_import,
+            commands::jobs::rescan,
+            commands::jobs::download_model,
+            commands::jobs::cancel_job,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

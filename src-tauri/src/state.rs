@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use anyhow::{Context, Result};
-use vitrine::Catalog;
-use vitrine::embed::Encoders;
+use vitrine::Workspace;
 use vitrine::encoders::{DeviceChoice, Precision};
 use vitrine::models::Models;
 use vitrine::search::{Prepared, Searcher};
+use vitrine::workspace::Settings;
 
 /// Where the app looks for its catalog and models, and where and how the encoders run.
 #[derive(Debug, Clone)]
@@ -23,9 +23,15 @@ pub struct Location {
 }
 
 impl Location {
-    /// The catalog's models in this location's models folder, CLIP at its precision.
-    pub fn models_of(&self, catalog: &Catalog) -> Result<Models> {
-        Ok(catalog.models(&self.models)?.with_precision(self.precision))
+    /// Opens the catalog here with its models (a new connection; jobs use their own).
+    pub fn open(&self) -> Result<Workspace> {
+        let settings = Settings {
+            models_dir: self.models.clone(),
+            device: self.device,
+            precision: self.precision,
+        };
+        Workspace::open(&self.catalog, settings)
+            .with_context(|| format!("cannot open the catalog at {}", self.catalog.display()))
     }
 }
 
@@ -72,8 +78,8 @@ pub struct Job {
 
 pub struct AppState {
     location: RwLock<Location>,
-    /// For reads from commands; jobs open their own connection.
-    catalog: Mutex<Catalog>,
+    /// For reads from commands; jobs open their own connection, and the searcher has its own.
+    workspace: Mutex<Workspace>,
     searcher: RwLock<Option<Arc<Searcher>>>,
     /// Serialises searcher loads, so that two first searches load the encoders once.
     loading: Mutex<()>,
@@ -85,12 +91,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn open(location: Location) -> Result<AppState> {
-        let catalog = Catalog::open(&location.catalog).with_context(|| {
-            format!("cannot open the catalog at {}", location.catalog.display())
-        })?;
+        let workspace = location.open()?;
         Ok(AppState {
             location: RwLock::new(location),
-            catalog: Mutex::new(catalog),
+            workspace: Mutex::new(workspace),
             searcher: RwLock::new(None),
             loading: Mutex::new(()),
             prepared: Mutex::new(Recent::new(16)),
@@ -108,21 +112,17 @@ impl AppState {
         read(&self.location).clone()
     }
 
-    pub fn catalog(&self) -> MutexGuard<'_, Catalog> {
-        self.catalog.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn workspace(&self) -> MutexGuard<'_, Workspace> {
+        self.workspace.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn models(&self) -> Result<Models> {
-        let loc = self.location();
-        loc.models_of(&self.catalog())
+        Ok(self.workspace().models()?)
     }
 
     /// Switches to another catalog folder (created if new), models folder, device or precision.
     pub fn relocate(&self, location: Location) -> Result<()> {
-        let catalog = Catalog::open(&location.catalog).with_context(|| {
-            format!("cannot open the catalog at {}", location.catalog.display())
-        })?;
-        *self.catalog() = catalog;
+        *self.workspace() = location.open()?;
         *self.location.write().unwrap_or_else(|e| e.into_inner()) = location;
         self.forget_searcher();
         Ok(())
@@ -137,14 +137,7 @@ impl AppState {
         if let Some(s) = read(&self.searcher).as_ref() {
             return Ok(s.clone());
         }
-        let loc = self.location();
-        let searcher = {
-            let catalog = self.catalog();
-            let models = loc.models_of(&catalog)?;
-            let encoders = Encoders::load(&catalog, &models, loc.device)?;
-            Searcher::open(&catalog, encoders)?
-        };
-        let s = Arc::new(searcher);
+        let s = Arc::new(self.workspace().searcher()?);
         self.set_searcher(s.clone());
         Ok(s)
     }

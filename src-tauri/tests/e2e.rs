@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use vitrine::embed::{EmbedOptions, Encoders};
+use vitrine::embed::EmbedOptions;
 use vitrine::encoders::DeviceChoice;
+use vitrine::model_choice::Encoders;
 use vitrine::query::{Query, Weights};
 use vitrine::search::Searcher;
 use vitrine::{Catalog, ImportOptions};
@@ -419,15 +420,14 @@ impl App {
 }
 
 fn prepare_models(catalog: &Catalog) {
-    catalog
-        .add_model(&shared().join("fixtures/clip-tiny"), Some("tiny"))
+    vitrine::model_choice::add_model(&catalog, &shared().join("fixtures/clip-tiny"), Some("tiny"))
         .unwrap();
-    let models = catalog.models(&models_dir()).unwrap();
-    catalog.use_model(&models, "tiny").unwrap();
+    let models = vitrine::model_choice::registry(&catalog, &models_dir()).unwrap();
+    vitrine::model_choice::use_model(&catalog, &models, "tiny").unwrap();
 }
 
 fn encoders(catalog: &Catalog) -> Encoders {
-    let models = catalog.models(&models_dir()).unwrap();
+    let models = vitrine::model_choice::registry(&catalog, &models_dir()).unwrap();
     Encoders::load(catalog, &models, DeviceChoice::Cpu).unwrap()
 }
 
@@ -464,12 +464,17 @@ fn ready_catalog() -> &'static Path {
             ..ImportOptions::default()
         };
         let never = AtomicBool::new(false);
-        catalog.import(&opts, &|_| {}, &never).unwrap();
+        vitrine::import::run(&mut catalog, &opts, &|_| {}, &never).unwrap();
         let enc = encoders(&catalog);
-        catalog
-            .embed(&enc, &EmbedOptions::default(), &|_| {}, &never)
-            .unwrap();
-        catalog.build_indexes(&enc, false).unwrap();
+        vitrine::embed::run(
+            &mut catalog,
+            &enc,
+            &EmbedOptions::default(),
+            &|_| {},
+            &never,
+        )
+        .unwrap();
+        vitrine::vectors::build_indexes(&catalog, &enc, false).unwrap();
         dir
     })
     .path()
@@ -588,7 +593,7 @@ async fn the_keyword_slider_reorders_as_the_core_does() {
             text: query.into(),
             ..Query::default()
         };
-        s.search(&catalog, &q, &w, 24, 0)
+        s.search(&q, &w, 24, 0)
             .unwrap()
             .hits
             .into_iter()

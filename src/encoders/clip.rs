@@ -5,13 +5,13 @@
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use candle_nn::VarBuilder;
+use candle_nn::{VarBuilder, VarMap};
 use image::DynamicImage;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::clip_model::{ClipConfig, TextTower, VisionTower, normalize, to_f32_rows};
 use super::preprocess::Preprocessor;
-use super::{Precision, load_weights, model_err, tokenizer_from};
+use super::{DeviceChoice, Precision, load_weights, model_err, tokenizer_from};
 use crate::error::{Error, Result};
 
 pub const REQUIRED_FILES: &[&str] = &[
@@ -32,7 +32,7 @@ pub struct ClipEncoder {
     pub dim: usize,
 }
 
-pub fn read_config(dir: &Path) -> Result<ClipConfig> {
+pub(crate) fn read_config(dir: &Path) -> Result<ClipConfig> {
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     serde_json::from_str(&text)
@@ -41,15 +41,35 @@ pub fn read_config(dir: &Path) -> Result<ClipConfig> {
 
 impl ClipEncoder {
     /// Loads a CLIP model folder.
-    pub fn load(dir: &Path, device: &Device, precision: Precision) -> Result<ClipEncoder> {
+    pub fn load(dir: &Path, device: DeviceChoice, precision: Precision) -> Result<ClipEncoder> {
+        ClipEncoder::load_on(dir, &device.device()?, precision)
+    }
+
+    pub(crate) fn load_on(
+        dir: &Path,
+        device: &Device,
+        precision: Precision,
+    ) -> Result<ClipEncoder> {
         let config = read_config(dir)?;
         let vb = load_weights(dir, device)?;
         ClipEncoder::build(dir, &config, vb, device, precision)
     }
 
-    /// The architecture of `dir`'s config.json with weights from `vb` (random weights for
-    /// benchmarks: `VarBuilder::from_varmap`).
-    pub fn build(
+    /// The architecture of `dir`'s config.json (its tokenizer and preprocessing too) with the
+    /// random weights of `weights`, on the CPU: for benchmarks and tests at real model sizes
+    /// where no trained weights are at hand. Encoders made from one `RandomWeights` share them.
+    pub fn with_random_weights(
+        dir: &Path,
+        weights: &RandomWeights,
+        precision: Precision,
+    ) -> Result<ClipEncoder> {
+        let config = read_config(dir)?;
+        let vb = VarBuilder::from_varmap(&weights.0, candle_core::DType::F32, &Device::Cpu);
+        ClipEncoder::build(dir, &config, vb, &Device::Cpu, precision)
+    }
+
+    /// The architecture of `dir`'s config.json with weights from `vb`.
+    fn build(
         dir: &Path,
         config: &ClipConfig,
         vb: VarBuilder,
@@ -128,8 +148,30 @@ impl ClipEncoder {
         rows(normalize(&f))
     }
 
-    /// Projected image features before normalisation (for parity checks).
-    pub fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
+    /// Projected image features of preprocessed images, before normalisation (for parity
+    /// checks against the reference implementation).
+    pub fn image_features_of(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        if pixels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let s = self.image_size();
+        let flat: Vec<f32> = pixels.iter().flatten().copied().collect();
+        let t = Tensor::from_vec(flat, (pixels.len(), 3, s, s), &self.device)
+            .map_err(model_err(Path::new("clip")))?;
+        rows(Ok(self.image_features(&t)?))
+    }
+
+    /// Projected text features of token ids padded to `pad_to` (default: the longest row),
+    /// before normalisation (for parity checks).
+    pub fn text_features_of(
+        &self,
+        ids: &[Vec<u32>],
+        pad_to: Option<usize>,
+    ) -> Result<Vec<Vec<f32>>> {
+        rows(Ok(self.text_features(ids, pad_to)?))
+    }
+
+    fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
         self.vision
             .forward(pixels)
             .map_err(model_err(Path::new("clip vision")))
@@ -145,8 +187,7 @@ impl ClipEncoder {
         rows(normalize(&f))
     }
 
-    /// Projected text features of token ids, padded to `pad_to` (default: the longest row).
-    pub fn text_features(&self, ids: &[Vec<u32>], pad_to: Option<usize>) -> Result<Tensor> {
+    fn text_features(&self, ids: &[Vec<u32>], pad_to: Option<usize>) -> Result<Tensor> {
         let longest = ids.iter().map(Vec::len).max().unwrap_or(1).max(1);
         let n = pad_to.unwrap_or(longest).max(longest);
         let pad = self.eos_id.unwrap_or(0);
@@ -167,6 +208,21 @@ impl ClipEncoder {
         self.text
             .forward(&t, &pool_at)
             .map_err(model_err(Path::new("clip text")))
+    }
+}
+
+/// Random weights for [`ClipEncoder::with_random_weights`], drawn when first used.
+pub struct RandomWeights(VarMap);
+
+impl RandomWeights {
+    pub fn new() -> RandomWeights {
+        RandomWeights(VarMap::new())
+    }
+}
+
+impl Default for RandomWeights {
+    fn default() -> Self {
+        RandomWeights::new()
     }
 }
 

@@ -1,9 +1,9 @@
 //! Encoders: CLIP (images and text into one space) and a sentence encoder for product text.
 //! Both load Hugging Face-layout folders and run through candle.
 
-pub mod activation;
+mod activation;
 pub mod clip;
-pub mod clip_model;
+mod clip_model;
 pub mod preprocess;
 pub mod text;
 
@@ -18,6 +18,7 @@ pub use clip::ClipEncoder;
 pub use text::TextEncoder;
 
 /// Where the encoders run.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
@@ -45,7 +46,8 @@ impl FromStr for DeviceChoice {
 }
 
 impl DeviceChoice {
-    pub fn device(self) -> Result<Device> {
+    /// The candle device this choice resolves to (CUDA or Metal when asked for and present).
+    pub(crate) fn device(self) -> Result<Device> {
         match self {
             DeviceChoice::Cpu => Ok(Device::Cpu),
             DeviceChoice::Cuda => Device::new_cuda(0).map_err(|e| {
@@ -77,6 +79,7 @@ impl DeviceChoice {
 
 /// The numbers CLIP's linear layers run in: f32, or int8 weights (q8_0, quantised at load time;
 /// about 4x less weight memory, faster on CPU, embeddings within about 1% of f32).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {

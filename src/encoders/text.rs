@@ -8,7 +8,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use super::clip_model::{normalize, to_f32_rows};
-use super::{load_weights, model_err, tokenizer_from};
+use super::{DeviceChoice, load_weights, model_err, tokenizer_from};
 use crate::error::{Error, Result};
 
 /// Inputs are truncated at this many tokens, as sentence-transformers does for MiniLM.
@@ -27,7 +27,11 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
-    pub fn load(dir: &Path, device: &Device) -> Result<TextEncoder> {
+    pub fn load(dir: &Path, device: DeviceChoice) -> Result<TextEncoder> {
+        TextEncoder::load_on(dir, &device.device()?)
+    }
+
+    pub(crate) fn load_on(dir: &Path, device: &Device) -> Result<TextEncoder> {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         let config: Config = serde_json::from_str(&text)

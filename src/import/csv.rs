@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use crate::catalog::ImportErrorRecord;
+use crate::domain::{ImportErrorRecord, SkipKind};
 use crate::store::ProductData;
 
 /// A product field a CSV column can be mapped to.
@@ -264,47 +264,6 @@ fn sniff_delimiter(text: &str) -> u8 {
     best.0
 }
 
-/// Parses a price such as `34`, `$1,299.00`, `12,50 €` or `1.299,00`. `None` if it is not one.
-pub fn parse_price(raw: &str) -> Option<f64> {
-    let s: String = raw
-        .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '$' | '€' | '£' | '¥' | '\u{a0}'))
-        .collect();
-    let s = s
-        .trim_start_matches(|c: char| c.is_ascii_alphabetic())
-        .trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    if s.is_empty()
-        || !s
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
-    {
-        return None;
-    }
-    let (dots, commas) = (s.matches('.').count(), s.matches(',').count());
-    let normal = match (dots, commas) {
-        (_, 0) if dots <= 1 => s.to_string(),
-        (0, _) => {
-            let last = s.rsplit(',').next().unwrap_or("");
-            if commas == 1 && (1..=2).contains(&last.len()) {
-                s.replace(',', ".")
-            } else {
-                s.replace(',', "")
-            }
-        }
-        (_, 0) => s.replace('.', ""),
-        _ => {
-            let (di, ci) = (s.rfind('.')?, s.rfind(',')?);
-            if di > ci {
-                s.replace(',', "")
-            } else {
-                s.replace('.', "").replace(',', ".")
-            }
-        }
-    };
-    let v: f64 = normal.parse().ok()?;
-    (v.is_finite() && v >= 0.0).then_some(v)
-}
-
 /// `Women > Tops > Jackets` and `Women/Tops/Jackets` both become `Women/Tops/Jackets`.
 pub fn normalise_category(raw: &str) -> String {
     raw.split(['/', '>'])
@@ -409,6 +368,19 @@ fn same_text(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
+/// One data row of a product CSV, read.
+struct Row {
+    sku: String,
+    title: String,
+    price: Option<f64>,
+    color: String,
+    description: String,
+    category: String,
+    attributes: Map<String, Value>,
+    images: Vec<CsvImage>,
+    line: i64,
+}
+
 /// Reads and groups a product CSV. A file-level problem (unreadable, no header, no usable
 /// columns) is an `Err`; row-level problems are listed in `errors` and the rows skipped.
 pub fn read_products(
@@ -416,17 +388,24 @@ pub fn read_products(
     overrides: &[(Field, String)],
 ) -> Result<CsvContents, ImportErrorRecord> {
     let item = path.to_string_lossy().to_string();
-    let file_error = |kind: &str, message: String| ImportErrorRecord {
+    let file_error = |kind: SkipKind, message: String| ImportErrorRecord {
         item: item.clone(),
         line: None,
-        kind: kind.to_string(),
+        kind,
         message,
     };
-    let bytes = std::fs::read(path)
-        .map_err(|e| file_error("unreadable_file", format!("cannot read the CSV: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        file_error(
+            SkipKind::UnreadableFile,
+            format!("cannot read the CSV: {e}"),
+        )
+    })?;
     let text = decode_text(&bytes);
     if text.trim().is_empty() {
-        return Err(file_error("empty_csv", "the CSV file is empty".into()));
+        return Err(file_error(
+            SkipKind::EmptyCsv,
+            "the CSV file is empty".into(),
+        ));
     }
     let delimiter = sniff_delimiter(&text);
     let mut reader = csv::ReaderBuilder::new()
@@ -436,11 +415,17 @@ pub fn read_products(
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| file_error("malformed_csv", format!("cannot read the header row: {e}")))?
+        .map_err(|e| {
+            file_error(
+                SkipKind::MalformedCsv,
+                format!("cannot read the header row: {e}"),
+            )
+        })?
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
-    let map = map_columns(&headers, overrides).map_err(|m| file_error("unmapped_columns", m))?;
+    let map =
+        map_columns(&headers, overrides).map_err(|m| file_error(SkipKind::UnmappedColumns, m))?;
     let image_separators: &[char] = if delimiter == b';' {
         &['|']
     } else {
@@ -450,153 +435,32 @@ pub fn read_products(
     let mut out = CsvContents::default();
     let mut index: HashMap<String, usize> = HashMap::new();
     for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| p.line() as i64);
-                out.errors.push(ImportErrorRecord {
-                    item: item.clone(),
-                    line,
-                    kind: "malformed_row".into(),
-                    message: format!("malformed CSV row: {e}"),
-                });
-                continue;
-            }
+        let row = match record {
+            Ok(r) => read_row(
+                &r,
+                &map,
+                headers.len(),
+                image_separators,
+                &mut out.mentioned_skus,
+            ),
+            Err(e) => Err((
+                e.position().map(|p| p.line() as i64),
+                SkipKind::MalformedRow,
+                format!("malformed CSV row: {e}"),
+            )),
         };
-        let line = record.position().map(|p| p.line() as i64).unwrap_or(0);
-        let row_error = |kind: &str, message: String| ImportErrorRecord {
-            item: item.clone(),
-            line: Some(line),
-            kind: kind.to_string(),
-            message,
-        };
-        if record.iter().all(|f| f.trim().is_empty()) {
-            out.errors.push(row_error("empty_row", "empty row".into()));
-            continue;
-        }
-        if record.len() != headers.len() {
-            out.errors.push(row_error(
-                "malformed_row",
-                format!(
-                    "the row has {} fields where the header has {}",
-                    record.len(),
-                    headers.len()
-                ),
-            ));
-            continue;
-        }
-        let get = |f: Field| map.fields.get(&f).map(|&i| record[i].trim()).unwrap_or("");
-        let title = decode_entities(get(Field::Title));
-        let sku = match map.fields.get(&Field::Sku) {
-            Some(_) => get(Field::Sku).to_string(),
-            None => slug(&title),
-        };
-        if sku.is_empty() {
-            out.errors
-                .push(row_error("missing_sku", "the row has no SKU".into()));
-            continue;
-        }
-        out.mentioned_skus.push(sku.clone());
-        let price = match get(Field::Price) {
-            "" => None,
-            raw => match parse_price(raw) {
-                Some(p) => Some(p),
-                None => {
-                    out.errors.push(row_error(
-                        "bad_price",
-                        format!("SKU {sku}: {raw:?} is not a price"),
-                    ));
-                    continue;
-                }
-            },
-        };
-        let color = get(Field::Color).to_string();
-        let row_attributes: Map<String, Value> = map
-            .attributes
-            .iter()
-            .filter(|(i, _)| !record[*i].trim().is_empty())
-            .map(|(i, h)| (h.clone(), Value::String(record[*i].trim().to_string())))
-            .collect();
-        let images: Vec<CsvImage> = get(Field::Images)
-            .split(image_separators)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|r| CsvImage {
-                reference: r.to_string(),
-                view: get(Field::View).to_string(),
-                color: color.clone(),
-                attributes: row_attributes.clone(),
+        let merged = row.and_then(|row| {
+            let line = row.line;
+            merge_row(&mut out.products, &mut index, row)
+                .map_err(|(kind, message)| (Some(line), kind, message))
+        });
+        if let Err((line, kind, message)) = merged {
+            out.errors.push(ImportErrorRecord {
+                item: item.clone(),
                 line,
-            })
-            .collect();
-
-        let key = sku.clone();
-        match index.get(&sku) {
-            Some(&i) => {
-                let p = &mut out.products[i];
-                if !title.is_empty()
-                    && !p.data.title.is_empty()
-                    && !same_text(&title, &p.data.title)
-                {
-                    out.errors.push(row_error(
-                        "duplicate_sku",
-                        format!(
-                            "SKU {sku} is already used by {:?} (line {}); this row's title is {title:?}",
-                            p.data.title, p.line
-                        ),
-                    ));
-                    continue;
-                }
-                let d = &mut p.data;
-                if d.title.is_empty() {
-                    d.title = title;
-                }
-                if d.description.is_empty() {
-                    d.description = strip_html(get(Field::Description));
-                }
-                if d.category.is_empty() {
-                    d.category = normalise_category(get(Field::Category));
-                }
-                d.price = match (d.price, price) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                add_color(&mut d.color, &color);
-                p.images.extend(images);
-            }
-            None => {
-                let mut data = ProductData {
-                    sku: sku.clone(),
-                    title,
-                    description: strip_html(get(Field::Description)),
-                    category: normalise_category(get(Field::Category)),
-                    color: String::new(),
-                    price,
-                    attributes: Map::new(),
-                };
-                add_color(&mut data.color, &color);
-                index.insert(sku, out.products.len());
-                out.products.push(CsvProduct { data, images, line });
-            }
-        }
-        // Attributes are gathered per row; the product keeps one value, or all distinct values.
-        let p = &mut out.products[index[&key]];
-        for (k, v) in row_attributes {
-            match p.data.attributes.get_mut(&k) {
-                None => {
-                    p.data.attributes.insert(k, v);
-                }
-                Some(Value::Array(vs)) => {
-                    if !vs.contains(&v) {
-                        vs.push(v);
-                    }
-                }
-                Some(existing) => {
-                    if *existing != v {
-                        *existing = Value::Array(vec![existing.clone(), v]);
-                    }
-                }
-            }
+                kind,
+                message,
+            });
         }
     }
     for p in &mut out.products {
@@ -613,6 +477,171 @@ pub fn read_products(
     Ok(out)
 }
 
+/// A row skipped: its line, why, and a message.
+type RowError = (Option<i64>, SkipKind, String);
+
+/// Reads one record into a row; notes its SKU in `mentioned` once it has one.
+fn read_row(
+    record: &csv::StringRecord,
+    map: &ColumnMap,
+    header_len: usize,
+    image_separators: &[char],
+    mentioned: &mut Vec<String>,
+) -> Result<Row, RowError> {
+    let line = record.position().map(|p| p.line() as i64).unwrap_or(0);
+    let skip = |kind: SkipKind, message: String| (Some(line), kind, message);
+    if record.iter().all(|f| f.trim().is_empty()) {
+        return Err(skip(SkipKind::EmptyRow, "empty row".into()));
+    }
+    if record.len() != header_len {
+        return Err(skip(
+            SkipKind::MalformedRow,
+            format!(
+                "the row has {} fields where the header has {}",
+                record.len(),
+                header_len
+            ),
+        ));
+    }
+    let get = |f: Field| map.fields.get(&f).map(|&i| record[i].trim()).unwrap_or("");
+    let title = decode_entities(get(Field::Title));
+    let sku = match map.fields.get(&Field::Sku) {
+        Some(_) => get(Field::Sku).to_string(),
+        None => slug(&title),
+    };
+    if sku.is_empty() {
+        return Err(skip(SkipKind::MissingSku, "the row has no SKU".into()));
+    }
+    mentioned.push(sku.clone());
+    let price = match get(Field::Price) {
+        "" => None,
+        raw => match crate::price::parse_price(raw) {
+            Some(p) => Some(p),
+            None => {
+                return Err(skip(
+                    SkipKind::BadPrice,
+                    format!("SKU {sku}: {raw:?} is not a price"),
+                ));
+            }
+        },
+    };
+    let color = get(Field::Color).to_string();
+    let attributes: Map<String, Value> = map
+        .attributes
+        .iter()
+        .filter(|(i, _)| !record[*i].trim().is_empty())
+        .map(|(i, h)| (h.clone(), Value::String(record[*i].trim().to_string())))
+        .collect();
+    let images: Vec<CsvImage> = get(Field::Images)
+        .split(image_separators)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|r| CsvImage {
+            reference: r.to_string(),
+            view: get(Field::View).to_string(),
+            color: color.clone(),
+            attributes: attributes.clone(),
+            line,
+        })
+        .collect();
+    Ok(Row {
+        sku,
+        title,
+        price,
+        color,
+        description: get(Field::Description).to_string(),
+        category: get(Field::Category).to_string(),
+        attributes,
+        images,
+        line,
+    })
+}
+
+/// Adds a row to its product (the rows of one SKU are one product: its variants), or starts
+/// the product. A row whose SKU another title already uses is refused.
+fn merge_row(
+    products: &mut Vec<CsvProduct>,
+    index: &mut HashMap<String, usize>,
+    row: Row,
+) -> Result<(), (SkipKind, String)> {
+    let i = match index.get(&row.sku) {
+        Some(&i) => {
+            let p = &mut products[i];
+            if !row.title.is_empty()
+                && !p.data.title.is_empty()
+                && !same_text(&row.title, &p.data.title)
+            {
+                return Err((
+                    SkipKind::DuplicateSku,
+                    format!(
+                        "SKU {} is already used by {:?} (line {}); this row's title is {:?}",
+                        row.sku, p.data.title, p.line, row.title
+                    ),
+                ));
+            }
+            let d = &mut p.data;
+            if d.title.is_empty() {
+                d.title = row.title;
+            }
+            if d.description.is_empty() {
+                d.description = strip_html(&row.description);
+            }
+            if d.category.is_empty() {
+                d.category = normalise_category(&row.category);
+            }
+            d.price = match (d.price, row.price) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            add_color(&mut d.color, &row.color);
+            p.images.extend(row.images);
+            i
+        }
+        None => {
+            let mut data = ProductData {
+                sku: row.sku.clone(),
+                title: row.title,
+                description: strip_html(&row.description),
+                category: normalise_category(&row.category),
+                color: String::new(),
+                price: row.price,
+                attributes: Map::new(),
+            };
+            add_color(&mut data.color, &row.color);
+            index.insert(row.sku, products.len());
+            products.push(CsvProduct {
+                data,
+                images: row.images,
+                line: row.line,
+            });
+            products.len() - 1
+        }
+    };
+    merge_attributes(&mut products[i].data.attributes, row.attributes);
+    Ok(())
+}
+
+/// Attributes are gathered per row; the product keeps one value, or all distinct values.
+fn merge_attributes(into: &mut Map<String, Value>, row: Map<String, Value>) {
+    for (k, v) in row {
+        match into.get_mut(&k) {
+            None => {
+                into.insert(k, v);
+            }
+            Some(Value::Array(vs)) => {
+                if !vs.contains(&v) {
+                    vs.push(v);
+                }
+            }
+            Some(existing) => {
+                if *existing != v {
+                    *existing = Value::Array(vec![existing.clone(), v]);
+                }
+            }
+        }
+    }
+}
+
 fn add_color(colors: &mut String, c: &str) {
     if c.is_empty() || colors.split(", ").any(|x| x.eq_ignore_ascii_case(c)) {
         return;
@@ -626,19 +655,6 @@ fn add_color(colors: &mut String, c: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prices() {
-        assert_eq!(parse_price("34"), Some(34.0));
-        assert_eq!(parse_price("$1,299.00"), Some(1299.0));
-        assert_eq!(parse_price("12,50 €"), Some(12.5));
-        assert_eq!(parse_price("1.299,00"), Some(1299.0));
-        assert_eq!(parse_price("USD 7.5"), Some(7.5));
-        assert_eq!(parse_price("1,299"), Some(1299.0));
-        assert_eq!(parse_price("abc"), None);
-        assert_eq!(parse_price("-3"), None);
-        assert_eq!(parse_price("1.2.3,4,5"), None);
-    }
 
     #[test]
     fn grouping_column_wins_over_variant_sku() {

@@ -19,7 +19,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::catalog::{Catalog, ImportErrorRecord, Origin, thumbnail_path};
+use crate::catalog::{Catalog, thumbnail_path};
+use crate::domain::{ImportErrorRecord, ImportStatus, Origin, PHash, SkipKind};
 use crate::error::{Error, Result};
 use crate::photo::{self, PhotoError};
 use crate::store::{Change, ImageData, KnownContent, KnownFile, ProductData, Store};
@@ -54,6 +55,7 @@ impl Default for ImportOptions {
 }
 
 /// What an import reports while it runs.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ImportEvent {
@@ -73,6 +75,7 @@ pub enum ImportEvent {
 }
 
 /// Something that was in the catalog and is no longer in its source.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct MissingItem {
     pub sku: String,
@@ -81,10 +84,11 @@ pub struct MissingItem {
     pub reason: String,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportReport {
     pub run_id: i64,
-    pub status: String,
+    pub status: ImportStatus,
     pub products_added: usize,
     pub products_updated: usize,
     pub products_unchanged: usize,
@@ -151,14 +155,14 @@ enum Outcome {
         hash: String,
         width: u32,
         height: u32,
-        phash: Option<i64>,
+        phash: Option<PHash>,
     },
     /// The bytes are of a photo already in the catalog.
     Reused {
         hash: String,
         width: u32,
         height: u32,
-        phash: Option<i64>,
+        phash: Option<PHash>,
     },
     Failed(PhotoError),
     Cancelled,
@@ -186,7 +190,7 @@ fn error_for(path: &str, e: &PhotoError) -> ImportErrorRecord {
     ImportErrorRecord {
         item: path.to_string(),
         line: None,
-        kind: e.kind().to_string(),
+        kind: e.kind(),
         message: e.to_string(),
     }
 }
@@ -249,10 +253,10 @@ impl<'a> Resolver<'a> {
         &mut self,
         csv_dir: &Path,
         reference: &str,
-    ) -> std::result::Result<PathBuf, (String, String)> {
+    ) -> std::result::Result<PathBuf, (SkipKind, String)> {
         if reference.contains("://") {
             return Err((
-                "remote_image".into(),
+                SkipKind::RemoteImage,
                 format!(
                     "{reference}: images on the web are not downloaded; save them to a folder and import it"
                 ),
@@ -269,7 +273,7 @@ impl<'a> Resolver<'a> {
             .collect();
         let Some(name) = wanted.last().cloned() else {
             return Err((
-                "image_not_found".into(),
+                SkipKind::ImageNotFound,
                 format!("{reference:?} is not a file name"),
             ));
         };
@@ -317,11 +321,11 @@ impl<'a> Resolver<'a> {
         match hits.len() {
             1 => Ok(hits.remove(0)),
             0 => Err((
-                "image_not_found".into(),
+                SkipKind::ImageNotFound,
                 format!("{reference}: no such photo beside the CSV or in the imported folders"),
             )),
             n => Err((
-                "ambiguous_image".into(),
+                SkipKind::AmbiguousImage,
                 format!(
                     "{reference}: {n} photos in the imported folders have this name; give a longer path"
                 ),
@@ -344,58 +348,60 @@ fn path_string(p: &Path) -> Option<String> {
     p.to_str().map(str::to_string)
 }
 
-impl Catalog {
-    /// Imports `opts.sources`. Progress goes to `on_event`; setting `cancel` stops the import
-    /// after the photos in flight, keeping what was committed.
-    pub fn import(
-        &mut self,
-        opts: &ImportOptions,
-        on_event: &(dyn Fn(&ImportEvent) + Sync),
-        cancel: &AtomicBool,
-    ) -> Result<ImportReport> {
-        let started = Instant::now();
-        if opts.sources.is_empty() {
+/// The sources of an import, by kind, canonical.
+struct Sources {
+    folders: Vec<PathBuf>,
+    csvs: Vec<PathBuf>,
+    single_photos: Vec<PathBuf>,
+}
+
+impl Sources {
+    fn classify(paths: &[PathBuf]) -> Result<Sources> {
+        if paths.is_empty() {
             return Err(Error::InvalidInput(
                 "nothing to import: give folders or CSV files".into(),
             ));
         }
-        let mut folders = Vec::new();
-        let mut csvs = Vec::new();
-        let mut single_photos = Vec::new();
-        for s in &opts.sources {
+        let mut out = Sources {
+            folders: Vec::new(),
+            csvs: Vec::new(),
+            single_photos: Vec::new(),
+        };
+        for s in paths {
             let c = canonical(s)?;
             if c.is_dir() {
-                folders.push(c);
+                out.folders.push(c);
             } else if photo::has_photo_extension(&c) {
-                single_photos.push(c);
+                out.single_photos.push(c);
             } else {
-                csvs.push(c);
+                out.csvs.push(c);
             }
         }
-        let source_names: Vec<String> = folders
-            .iter()
-            .chain(&csvs)
-            .chain(&single_photos)
-            .map(|p| p.to_string_lossy().to_string())
-            .collect();
-        let run = self.store.begin_run(&source_names)?;
-        let mut report = ImportReport {
-            run_id: run,
-            ..Default::default()
-        };
-        let mut errors: Vec<ImportErrorRecord> = Vec::new();
+        Ok(out)
+    }
 
-        // 1. Scan folders.
+    /// The names recorded with the run (folders, CSVs, then single photos).
+    fn names(&self) -> Vec<String> {
+        self.folders
+            .iter()
+            .chain(&self.csvs)
+            .chain(&self.single_photos)
+            .map(|p| p.to_string_lossy().to_string())
+            .collect()
+    }
+
+    /// Photos of the folders (recursively) and the single photos.
+    fn photos(&self, errors: &mut Vec<ImportErrorRecord>) -> Vec<scan::FoundPhoto> {
         let mut found: Vec<scan::FoundPhoto> = Vec::new();
-        for f in &folders {
-            found.extend(scan::scan_folder(f, &mut errors));
+        for f in &self.folders {
+            found.extend(scan::scan_folder(f, errors));
         }
-        for p in &single_photos {
+        for p in &self.single_photos {
             if let Some(why) = odd_name(p) {
                 errors.push(ImportErrorRecord {
                     item: p.to_string_lossy().to_string(),
                     line: None,
-                    kind: "odd_file_name".into(),
+                    kind: SkipKind::OddFileName,
                     message: why,
                 });
                 continue;
@@ -411,193 +417,310 @@ impl Catalog {
                 root,
             });
         }
+        found
+    }
+}
 
-        // 2. Read CSVs and match their photos.
-        let mut work: BTreeMap<String, WorkItem> = BTreeMap::new();
-        let mut csv_products: Vec<(String, ProductData)> = Vec::new();
-        let mut mentioned: HashSet<(String, String)> = HashSet::new();
-        let mut resolver = Resolver::new(&found);
-        for c in &csvs {
-            let source = c.to_string_lossy().to_string();
-            let contents = match csv::read_products(c, &opts.mapping) {
-                Ok(x) => x,
-                Err(e) => {
-                    errors.push(e);
-                    continue;
-                }
-            };
-            errors.extend(contents.errors);
-            mentioned.extend(
-                contents
-                    .mentioned_skus
-                    .into_iter()
-                    .map(|s| (source.clone(), s)),
-            );
-            let csv_dir = c.parent().unwrap_or(Path::new("/")).to_path_buf();
-            for p in contents.products {
-                for (pos, img) in p.images.iter().enumerate() {
-                    let path = match resolver.resolve(&csv_dir, &img.reference) {
-                        Ok(path) => path,
-                        Err((kind, message)) => {
-                            errors.push(ImportErrorRecord {
-                                item: source.clone(),
-                                line: Some(img.line),
-                                kind,
-                                message: format!("SKU {}: {message}", p.data.sku),
-                            });
-                            continue;
-                        }
-                    };
-                    let path = std::fs::canonicalize(&path).unwrap_or(path);
-                    let Some(key) = path_string(&path).filter(|_| odd_name(&path).is_none()) else {
-                        errors.push(ImportErrorRecord {
-                            item: path.to_string_lossy().to_string(),
-                            line: Some(img.line),
-                            kind: "odd_file_name".into(),
-                            message: odd_name(&path).unwrap_or_default(),
-                        });
-                        continue;
-                    };
-                    let item = work.entry(key).or_insert_with(|| WorkItem {
-                        path: path.clone(),
-                        attachments: Vec::new(),
-                    });
-                    item.attachments.push(Attachment {
-                        target: Target::Csv(p.data.sku.clone()),
-                        view: img.view.clone(),
-                        color: img.color.clone(),
-                        position: pos as i64,
-                        attributes: img.attributes.clone(),
-                    });
-                }
-                csv_products.push((source.clone(), p.data));
-            }
-        }
+/// What the CSVs say: their products, the photo files to attach (by path), and which SKUs
+/// each CSV mentions (for what disappeared).
+#[derive(Default)]
+struct Plan {
+    work: BTreeMap<String, WorkItem>,
+    csv_products: Vec<(String, ProductData)>,
+    mentioned: HashSet<(String, String)>,
+}
 
-        // 3. Folder photos that no CSV claims become products of their own, unless the
-        //    catalog already has them under some product.
-        for f in &found {
-            let Some(key) = path_string(&f.path) else {
-                continue;
-            };
-            if work.contains_key(&key) {
+/// Reads the CSVs and matches their photos.
+fn read_csvs(
+    csvs: &[PathBuf],
+    found: &[scan::FoundPhoto],
+    mapping: &[(Field, String)],
+    errors: &mut Vec<ImportErrorRecord>,
+) -> Plan {
+    let mut plan = Plan::default();
+    let mut resolver = Resolver::new(found);
+    for c in csvs {
+        let source = c.to_string_lossy().to_string();
+        let contents = match csv::read_products(c, mapping) {
+            Ok(x) => x,
+            Err(e) => {
+                errors.push(e);
                 continue;
             }
-            let known_products = Store::products_using(self.store.conn(), &key)?;
-            let attachments = if known_products.is_empty() {
-                vec![Attachment {
-                    target: Target::Photo {
-                        data: photo_product(f),
-                        source: f.root.to_string_lossy().to_string(),
-                    },
-                    view: String::new(),
-                    color: String::new(),
-                    position: 0,
-                    attributes: Map::new(),
-                }]
-            } else {
-                Vec::new()
-            };
-            work.insert(
-                key,
-                WorkItem {
-                    path: f.path.clone(),
-                    attachments,
-                },
-            );
-        }
-        drop(resolver);
-
-        // 4. CSV products and the errors so far go in first.
-        let mut product_ids: HashMap<String, i64> = HashMap::new();
-        {
-            let tx = self.store.transaction()?;
-            for (source, data) in &csv_products {
-                let (id, change) = Store::upsert_product(&tx, data, Origin::Csv, source)?;
-                product_ids.insert(data.sku.clone(), id);
-                match change {
-                    Change::Added => report.products_added += 1,
-                    Change::Updated => report.products_updated += 1,
-                    Change::Unchanged => report.products_unchanged += 1,
-                }
-            }
-            for e in &errors {
-                Store::record_error(&tx, run, e)?;
-            }
-            tx.commit()?;
-        }
-        report.skipped.append(&mut errors);
-
-        // 5. Which files need reading: size or time differs from what the store knows.
-        let mut ready: Vec<(String, KnownFile)> = Vec::new();
-        let mut to_process: Vec<(String, PathBuf, Option<String>)> = Vec::new();
-        for (key, item) in &work {
-            let known = Store::known_file(self.store.conn(), key)?;
-            match (file_stamp(&item.path), known) {
-                (Ok((size, mtime)), Some(k)) if k.size == size && k.mtime == mtime => {
-                    ready.push((key.clone(), k))
-                }
-                (_, known) => {
-                    to_process.push((key.clone(), item.path.clone(), known.map(|k| k.hash)))
-                }
-            }
-        }
-        let known_hashes = self.store.known_hashes()?;
-        on_event(&ImportEvent::Planned {
-            photos: work.len(),
-            csv_products: csv_products.len(),
-            to_process: to_process.len(),
-        });
-
-        let mut seen_pairs: HashSet<(i64, String)> = HashSet::new();
-        let mut applier = Applier {
-            run,
-            work: &work,
-            product_ids: &mut product_ids,
-            report: &mut report,
-            seen_pairs: &mut seen_pairs,
         };
-        {
-            let tx = self.store.transaction()?;
-            for (key, k) in &ready {
-                applier.attach(&tx, key, k)?;
-            }
-            tx.commit()?;
-        }
-
-        // 6. Read, decode and thumbnail in parallel; commit here in batches.
-        let total = to_process.len();
-        let thumbs = self.thumbs_dir();
-        let max_pixels = opts.max_pixels;
-        let (tx_done, rx_done) = mpsc::channel::<Done>();
-        let mut cancelled = false;
-        std::thread::scope(|scope| -> Result<()> {
-            let to_process = &to_process;
-            let known_hashes = &known_hashes;
-            let thumbs = &thumbs;
-            scope.spawn(move || {
-                to_process
-                    .par_iter()
-                    .for_each_with(tx_done, |out, (key, path, known)| {
-                        let done = process_one(
-                            key,
+        errors.extend(contents.errors);
+        plan.mentioned.extend(
+            contents
+                .mentioned_skus
+                .into_iter()
+                .map(|s| (source.clone(), s)),
+        );
+        let csv_dir = c.parent().unwrap_or(Path::new("/")).to_path_buf();
+        for p in contents.products {
+            for (pos, img) in p.images.iter().enumerate() {
+                match attachment_path(&mut resolver, &csv_dir, &source, &p.data.sku, img) {
+                    Ok((key, path)) => {
+                        let item = plan.work.entry(key).or_insert_with(|| WorkItem {
                             path,
-                            known.as_deref(),
-                            known_hashes,
-                            thumbs,
-                            max_pixels,
-                            cancel,
-                        );
-                        let _ = out.send(done);
-                    });
-            });
-            let mut pending: Vec<Done> = Vec::new();
-            let mut last_commit = Instant::now();
-            let (mut done_n, mut committed, mut skipped) = (0, 0, 0);
-            let flush = |pending: &mut Vec<Done>,
-                         applier: &mut Applier,
-                         store: &mut Store|
-             -> Result<usize> {
+                            attachments: Vec::new(),
+                        });
+                        item.attachments.push(Attachment {
+                            target: Target::Csv(p.data.sku.clone()),
+                            view: img.view.clone(),
+                            color: img.color.clone(),
+                            position: pos as i64,
+                            attributes: img.attributes.clone(),
+                        });
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            plan.csv_products.push((source.clone(), p.data));
+        }
+    }
+    plan
+}
+
+/// The file a CSV row's image reference means, as (store key, path).
+fn attachment_path(
+    resolver: &mut Resolver,
+    csv_dir: &Path,
+    source: &str,
+    sku: &str,
+    img: &csv::CsvImage,
+) -> std::result::Result<(String, PathBuf), ImportErrorRecord> {
+    let path = resolver
+        .resolve(csv_dir, &img.reference)
+        .map_err(|(kind, message)| ImportErrorRecord {
+            item: source.to_string(),
+            line: Some(img.line),
+            kind,
+            message: format!("SKU {sku}: {message}"),
+        })?;
+    let path = std::fs::canonicalize(&path).unwrap_or(path);
+    match path_string(&path).filter(|_| odd_name(&path).is_none()) {
+        Some(key) => Ok((key, path)),
+        None => Err(ImportErrorRecord {
+            item: path.to_string_lossy().to_string(),
+            line: Some(img.line),
+            kind: SkipKind::OddFileName,
+            message: odd_name(&path).unwrap_or_default(),
+        }),
+    }
+}
+
+/// Folder photos that no CSV claims become products of their own, unless the catalog already
+/// has them under some product.
+fn claim_folder_photos(
+    store: &Store,
+    found: &[scan::FoundPhoto],
+    work: &mut BTreeMap<String, WorkItem>,
+) -> Result<()> {
+    for f in found {
+        let Some(key) = path_string(&f.path) else {
+            continue;
+        };
+        if work.contains_key(&key) {
+            continue;
+        }
+        let known_products = Store::products_using(store.conn(), &key)?;
+        let attachments = if known_products.is_empty() {
+            vec![Attachment {
+                target: Target::Photo {
+                    data: photo_product(f),
+                    source: f.root.to_string_lossy().to_string(),
+                },
+                view: String::new(),
+                color: String::new(),
+                position: 0,
+                attributes: Map::new(),
+            }]
+        } else {
+            Vec::new()
+        };
+        work.insert(
+            key,
+            WorkItem {
+                path: f.path.clone(),
+                attachments,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Writes the CSV products and the errors so far in one transaction; returns the products' ids
+/// by SKU.
+fn write_csv_products(
+    store: &mut Store,
+    run: i64,
+    csv_products: &[(String, ProductData)],
+    errors: &[ImportErrorRecord],
+    report: &mut ImportReport,
+) -> Result<HashMap<String, i64>> {
+    let mut product_ids: HashMap<String, i64> = HashMap::new();
+    let tx = store.transaction()?;
+    for (source, data) in csv_products {
+        let (id, change) = Store::upsert_product(&tx, data, Origin::Csv, source)?;
+        product_ids.insert(data.sku.clone(), id);
+        match change {
+            Change::Added => report.products_added += 1,
+            Change::Updated => report.products_updated += 1,
+            Change::Unchanged => report.products_unchanged += 1,
+        }
+    }
+    for e in errors {
+        Store::record_error(&tx, run, e)?;
+    }
+    tx.commit()?;
+    Ok(product_ids)
+}
+
+/// A photo file to read: store key, path, and the content hash the store knows for it.
+type ToRead = (String, PathBuf, Option<String>);
+
+/// Splits the files into those the store already has unchanged (same size and time) and those
+/// that need reading.
+fn plan_reads(
+    store: &Store,
+    work: &BTreeMap<String, WorkItem>,
+) -> Result<(Vec<(String, KnownFile)>, Vec<ToRead>)> {
+    let mut ready = Vec::new();
+    let mut to_process = Vec::new();
+    for (key, item) in work {
+        let known = Store::known_file(store.conn(), key)?;
+        match (file_stamp(&item.path), known) {
+            (Ok((size, mtime)), Some(k)) if k.size == size && k.mtime == mtime => {
+                ready.push((key.clone(), k))
+            }
+            (_, known) => to_process.push((key.clone(), item.path.clone(), known.map(|k| k.hash))),
+        }
+    }
+    Ok((ready, to_process))
+}
+
+/// Imports `opts.sources` into `catalog`. Progress goes to `on_event`; setting `cancel` stops
+/// the import after the photos in flight, keeping what was committed.
+pub fn run(
+    catalog: &mut Catalog,
+    opts: &ImportOptions,
+    on_event: &(dyn Fn(&ImportEvent) + Sync),
+    cancel: &AtomicBool,
+) -> Result<ImportReport> {
+    let started = Instant::now();
+    let sources = Sources::classify(&opts.sources)?;
+    let source_names = sources.names();
+    let run = catalog.store.begin_run(&source_names)?;
+    let mut report = ImportReport {
+        run_id: run,
+        ..Default::default()
+    };
+    let mut errors: Vec<ImportErrorRecord> = Vec::new();
+    let found = sources.photos(&mut errors);
+    let mut plan = read_csvs(&sources.csvs, &found, &opts.mapping, &mut errors);
+    claim_folder_photos(&catalog.store, &found, &mut plan.work)?;
+    let mut product_ids = write_csv_products(
+        &mut catalog.store,
+        run,
+        &plan.csv_products,
+        &errors,
+        &mut report,
+    )?;
+    report.skipped.append(&mut errors);
+    let (ready, to_process) = plan_reads(&catalog.store, &plan.work)?;
+    on_event(&ImportEvent::Planned {
+        photos: plan.work.len(),
+        csv_products: plan.csv_products.len(),
+        to_process: to_process.len(),
+    });
+
+    let mut seen_pairs: HashSet<(i64, String)> = HashSet::new();
+    let mut applier = Applier {
+        run,
+        work: &plan.work,
+        product_ids: &mut product_ids,
+        report: &mut report,
+        seen_pairs: &mut seen_pairs,
+    };
+    {
+        let tx = catalog.store.transaction()?;
+        for (key, k) in &ready {
+            applier.attach(&tx, key, k)?;
+        }
+        tx.commit()?;
+    }
+    let thumbs = catalog.thumbs_dir();
+    let cancelled = read_photos(
+        &mut catalog.store,
+        &to_process,
+        &thumbs,
+        opts,
+        &mut applier,
+        on_event,
+        cancel,
+    )? || cancel.load(Ordering::Relaxed);
+
+    if !cancelled {
+        find_missing(
+            &mut catalog.store,
+            &source_names,
+            &plan,
+            &seen_pairs,
+            opts.prune,
+            &mut report,
+        )?;
+    }
+    report.status = if cancelled {
+        ImportStatus::Cancelled
+    } else {
+        ImportStatus::Completed
+    };
+    report.seconds = started.elapsed().as_secs_f64();
+    catalog
+        .store
+        .finish_run(run, report.status, &report.counts())?;
+    Ok(report)
+}
+
+/// Reads, decodes and thumbnails the photos in parallel, committing the results here in
+/// batches. Returns whether it was cancelled.
+fn read_photos(
+    store: &mut Store,
+    to_process: &[ToRead],
+    thumbs: &Path,
+    opts: &ImportOptions,
+    applier: &mut Applier,
+    on_event: &(dyn Fn(&ImportEvent) + Sync),
+    cancel: &AtomicBool,
+) -> Result<bool> {
+    let total = to_process.len();
+    let known_hashes = store.known_hashes()?;
+    let max_pixels = opts.max_pixels;
+    let (tx_done, rx_done) = mpsc::channel::<Done>();
+    let mut cancelled = false;
+    std::thread::scope(|scope| -> Result<()> {
+        let known_hashes = &known_hashes;
+        scope.spawn(move || {
+            to_process
+                .par_iter()
+                .for_each_with(tx_done, |out, (key, path, known)| {
+                    let done = process_one(
+                        key,
+                        path,
+                        known.as_deref(),
+                        known_hashes,
+                        thumbs,
+                        max_pixels,
+                        cancel,
+                    );
+                    let _ = out.send(done);
+                });
+        });
+        let mut pending: Vec<Done> = Vec::new();
+        let mut last_commit = Instant::now();
+        let (mut done_n, mut committed, mut skipped) = (0, 0, 0);
+        let flush =
+            |pending: &mut Vec<Done>, applier: &mut Applier, store: &mut Store| -> Result<usize> {
                 let tx = store.transaction()?;
                 let n = pending.len();
                 for d in pending.drain(..) {
@@ -606,133 +729,113 @@ impl Catalog {
                 tx.commit()?;
                 Ok(n)
             };
-            for d in rx_done.iter() {
-                match &d.outcome {
-                    Outcome::Cancelled => {
-                        cancelled = true;
-                        continue;
-                    }
-                    Outcome::Failed(_) => skipped += 1,
-                    _ => {}
+        for d in rx_done.iter() {
+            match &d.outcome {
+                Outcome::Cancelled => {
+                    cancelled = true;
+                    continue;
                 }
-                done_n += 1;
-                pending.push(d);
-                if pending.len() >= opts.batch_size
-                    || last_commit.elapsed() > Duration::from_millis(500)
-                {
-                    committed += flush(&mut pending, &mut applier, &mut self.store)?;
-                    last_commit = Instant::now();
-                }
-                on_event(&ImportEvent::Progress {
-                    done: done_n,
-                    total,
-                    committed,
-                    skipped,
-                });
+                Outcome::Failed(_) => skipped += 1,
+                _ => {}
             }
-            if !pending.is_empty() {
-                committed += flush(&mut pending, &mut applier, &mut self.store)?;
-                on_event(&ImportEvent::Progress {
-                    done: done_n,
-                    total,
-                    committed,
-                    skipped,
-                });
-            }
-            Ok(())
-        })?;
-        cancelled |= cancel.load(Ordering::Relaxed);
-
-        // 7. What disappeared from the sources, and pruning it.
-        if !cancelled {
-            self.find_missing(
-                &source_names,
-                &work,
-                &mentioned,
-                &seen_pairs,
-                opts.prune,
-                &mut report,
-            )?;
-        }
-        report.status = if cancelled { "cancelled" } else { "completed" }.into();
-        report.seconds = started.elapsed().as_secs_f64();
-        self.store
-            .finish_run(run, &report.status, &report.counts())?;
-        Ok(report)
-    }
-
-    fn find_missing(
-        &mut self,
-        sources: &[String],
-        work: &BTreeMap<String, WorkItem>,
-        mentioned: &HashSet<(String, String)>,
-        seen_pairs: &HashSet<(i64, String)>,
-        prune: bool,
-        report: &mut ImportReport,
-    ) -> Result<()> {
-        let mut gone_images = Vec::new();
-        let mut gone_products = Vec::new();
-        for source in sources {
-            let products = Store::products_of_source(self.store.conn(), source)?;
-            let sku_of: HashMap<i64, String> = products.iter().cloned().collect();
-            let is_csv =
-                !Path::new(source).is_dir() && !photo::has_photo_extension(Path::new(source));
-            for (id, sku) in &products {
-                if is_csv && !mentioned.contains(&(source.clone(), sku.clone())) {
-                    report.missing.push(MissingItem {
-                        sku: sku.clone(),
-                        path: None,
-                        reason: "no longer in the CSV".into(),
-                    });
-                    gone_products.push(*id);
-                }
-            }
-            for (image_id, product_id, path) in Store::images_of_source(self.store.conn(), source)?
+            done_n += 1;
+            pending.push(d);
+            if pending.len() >= opts.batch_size
+                || last_commit.elapsed() > Duration::from_millis(500)
             {
-                if gone_products.contains(&product_id) {
-                    continue;
-                }
-                let exists = Path::new(&path).is_file();
-                let listed = if is_csv {
-                    seen_pairs.contains(&(product_id, path.clone()))
-                } else {
-                    work.contains_key(&path)
-                };
-                if exists && listed {
-                    continue;
-                }
-                report.missing.push(MissingItem {
-                    sku: sku_of.get(&product_id).cloned().unwrap_or_default(),
-                    path: Some(path),
-                    reason: if exists {
-                        "no longer listed for this product".into()
-                    } else {
-                        "the file no longer exists".into()
-                    },
-                });
-                gone_images.push((image_id, product_id));
+                committed += flush(&mut pending, applier, store)?;
+                last_commit = Instant::now();
             }
+            on_event(&ImportEvent::Progress {
+                done: done_n,
+                total,
+                committed,
+                skipped,
+            });
         }
-        if prune && (!gone_images.is_empty() || !gone_products.is_empty()) {
-            let tx = self.store.transaction()?;
-            for (image_id, product_id) in &gone_images {
-                Store::delete_image(&tx, *image_id)?;
-                report.pruned_images += 1;
-                let origin_is_folder =
-                    Store::product_origin(&tx, *product_id)? == Some(Origin::Folder);
-                if origin_is_folder && Store::image_count_of_product(&tx, *product_id)? == 0 {
-                    Store::delete_product(&tx, *product_id)?;
-                    report.pruned_products += 1;
-                }
-            }
-            for id in &gone_products {
-                Store::delete_product(&tx, *id)?;
-                report.pruned_products += 1;
-            }
-            tx.commit()?;
+        if !pending.is_empty() {
+            committed += flush(&mut pending, applier, store)?;
+            on_event(&ImportEvent::Progress {
+                done: done_n,
+                total,
+                committed,
+                skipped,
+            });
         }
         Ok(())
+    })?;
+    Ok(cancelled)
+}
+
+/// What disappeared from the sources since the last import, removed when `prune`.
+fn find_missing(
+    store: &mut Store,
+    sources: &[String],
+    plan: &Plan,
+    seen_pairs: &HashSet<(i64, String)>,
+    prune: bool,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let (work, mentioned) = (&plan.work, &plan.mentioned);
+    let mut gone_images = Vec::new();
+    let mut gone_products = Vec::new();
+    for source in sources {
+        let products = Store::products_of_source(store.conn(), source)?;
+        let sku_of: HashMap<i64, String> = products.iter().cloned().collect();
+        let is_csv = !Path::new(source).is_dir() && !photo::has_photo_extension(Path::new(source));
+        for (id, sku) in &products {
+            if is_csv && !mentioned.contains(&(source.clone(), sku.clone())) {
+                report.missing.push(MissingItem {
+                    sku: sku.clone(),
+                    path: None,
+                    reason: "no longer in the CSV".into(),
+                });
+                gone_products.push(*id);
+            }
+        }
+        for (image_id, product_id, path) in Store::images_of_source(store.conn(), source)? {
+            if gone_products.contains(&product_id) {
+                continue;
+            }
+            let exists = Path::new(&path).is_file();
+            let listed = if is_csv {
+                seen_pairs.contains(&(product_id, path.clone()))
+            } else {
+                work.contains_key(&path)
+            };
+            if exists && listed {
+                continue;
+            }
+            report.missing.push(MissingItem {
+                sku: sku_of.get(&product_id).cloned().unwrap_or_default(),
+                path: Some(path),
+                reason: if exists {
+                    "no longer listed for this product".into()
+                } else {
+                    "the file no longer exists".into()
+                },
+            });
+            gone_images.push((image_id, product_id));
+        }
     }
+    if prune && (!gone_images.is_empty() || !gone_products.is_empty()) {
+        let tx = store.transaction()?;
+        for (image_id, product_id) in &gone_images {
+            Store::delete_image(&tx, *image_id)?;
+            report.pruned_images += 1;
+            let origin_is_folder = Store::product_origin(&tx, *product_id)? == Some(Origin::Folder);
+            if origin_is_folder && Store::image_count_of_product(&tx, *product_id)? == 0 {
+                Store::delete_product(&tx, *product_id)?;
+                report.pruned_products += 1;
+            }
+        }
+        for id in &gone_products {
+            Store::delete_product(&tx, *id)?;
+            report.pruned_products += 1;
+        }
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 fn process_one(
@@ -778,7 +881,7 @@ fn process_one(
             hash,
             width: img.width(),
             height: img.height(),
-            phash: Some(crate::phash::phash(&small) as i64),
+            phash: Some(crate::phash::phash(&small)),
         })
     })()
     .unwrap_or_else(Outcome::Failed);

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::catalog::ImportErrorRecord;
+use crate::domain::{ImportErrorRecord, SkipKind};
 use crate::photo::has_photo_extension;
 
 /// A photo file found under a scanned folder.
@@ -49,7 +49,7 @@ pub fn scan_folder(root: &Path, errors: &mut Vec<ImportErrorRecord>) -> Vec<Foun
                         .map(|p| p.to_string_lossy().to_string())
                         .unwrap_or_else(|| root.to_string_lossy().to_string()),
                     line: None,
-                    kind: "unreadable_file".into(),
+                    kind: SkipKind::UnreadableFile,
                     message: format!("cannot read: {e}"),
                 });
                 continue;
@@ -67,7 +67,7 @@ pub fn scan_folder(root: &Path, errors: &mut Vec<ImportErrorRecord>) -> Vec<Foun
             errors.push(ImportErrorRecord {
                 item: lossy.to_string_lossy().to_string(),
                 line: None,
-                kind: "odd_file_name".into(),
+                kind: SkipKind::OddFileName,
                 message: why,
             });
             continue;

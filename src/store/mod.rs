@@ -7,10 +7,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
 use serde_json::{Map, Value};
 
-use crate::catalog::{Image, ImportErrorRecord, ImportRun, Origin, Product, ProductFilter, Stats};
+use crate::domain::{
+    Image, ImportErrorRecord, ImportRun, ImportStatus, Origin, OwnerKind, PHash, Product,
+    ProductFilter, SkipKind, Stats,
+};
 use crate::error::{Error, Result};
 
 pub use migrations::MIGRATIONS;
@@ -43,7 +47,7 @@ pub struct ProductData {
 pub type DecisionRow = ((i64, i64), String, Option<i64>, String);
 
 /// Width, height and perceptual hash of a photo content.
-pub type KnownContent = (u32, u32, Option<i64>);
+pub type KnownContent = (u32, u32, Option<PHash>);
 
 /// What the store knows of a photo file from an earlier import.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +58,7 @@ pub struct KnownFile {
     pub width: u32,
     pub height: u32,
     /// Perceptual hash (bits of a u64).
-    pub phash: Option<i64>,
+    pub phash: Option<PHash>,
 }
 
 /// One product's use of a photo file.
@@ -70,7 +74,7 @@ pub struct ImageData {
     pub attributes: Map<String, Value>,
     pub size: i64,
     pub mtime: i64,
-    pub phash: Option<i64>,
+    pub phash: Option<PHash>,
 }
 
 pub fn now_millis() -> i64 {
@@ -92,6 +96,17 @@ impl Store {
         let mut store = Store { conn };
         store.migrate(path)?;
         Ok(store)
+    }
+
+    /// A second, read-only connection to a catalog another connection has opened (and
+    /// migrated): readers in WAL mode never wait for a writer.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(Store { conn })
     }
 
     fn migrate(&mut self, path: &Path) -> Result<()> {
@@ -501,7 +516,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn put_photo_phash(tx: &Transaction, hash: &str, phash: i64) -> Result<()> {
+    pub fn put_photo_phash(tx: &Transaction, hash: &str, phash: PHash) -> Result<()> {
         tx.prepare_cached("UPDATE images SET phash = ?2 WHERE hash = ?1")?
             .execute(params![hash, phash])?;
         Ok(())
@@ -568,21 +583,21 @@ impl Store {
             .map(|b| blob_f32(&b)))
     }
 
-    pub fn vector_count(&self, owner_kind: &str, model: &str) -> Result<usize> {
+    pub fn vector_count(&self, owner_kind: OwnerKind, model: &str) -> Result<usize> {
         Ok(self.conn.query_row(
             "SELECT count(*) FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2",
-            [owner_kind, model],
+            params![owner_kind, model],
             |r| r.get::<_, i64>(0),
         )? as usize)
     }
 
     /// Every stored vector of one owner kind and model: (owner id, vector).
-    pub fn vectors(&self, owner_kind: &str, model: &str) -> Result<Vec<(i64, Vec<f32>)>> {
+    pub fn vectors(&self, owner_kind: OwnerKind, model: &str) -> Result<Vec<(i64, Vec<f32>)>> {
         let mut stmt = self.conn.prepare(
             "SELECT owner_id, vector FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2 ORDER BY owner_id",
         )?;
         let rows = stmt
-            .query_map([owner_kind, model], |r| {
+            .query_map(params![owner_kind, model], |r| {
                 let blob: Vec<u8> = r.get(1)?;
                 Ok((r.get(0)?, blob_f32(&blob)))
             })?
@@ -669,10 +684,10 @@ impl Store {
         Ok(())
     }
 
-    /// Benchmarks: one product per (SKU, perceptual hash, vector), with one photo embedded by `model`.
-    pub fn insert_synthetic<'a>(
+    /// One product per (SKU, perceptual hash, vector), with one photo embedded by `model`.
+    pub fn insert_embedded_photos<'a>(
         &self,
-        rows: impl Iterator<Item = (String, i64, &'a [f32])>,
+        rows: impl Iterator<Item = (String, PHash, &'a [f32])>,
         model: &str,
     ) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
@@ -713,7 +728,7 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    pub fn finish_run(&self, run: i64, status: &str, counts: &Value) -> Result<()> {
+    pub fn finish_run(&self, run: i64, status: ImportStatus, counts: &Value) -> Result<()> {
         self.conn.execute(
             "UPDATE import_runs SET status = ?2, finished_at = ?3, counts = ?4 WHERE id = ?1",
             params![run, status, now_millis(), counts.to_string()],
@@ -904,6 +919,51 @@ fn escape_like(s: &str) -> String {
 }
 
 /// Little-endian f32s, as embeddings are stored.
+impl ToSql for PHash {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(i64::from(*self)))
+    }
+}
+
+impl FromSql for PHash {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<PHash> {
+        i64::column_result(v).map(PHash::from)
+    }
+}
+
+impl ToSql for SkipKind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for SkipKind {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<SkipKind> {
+        let s = v.as_str()?;
+        Ok(SkipKind::from_code(s).unwrap_or(SkipKind::Other))
+    }
+}
+
+impl ToSql for ImportStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for ImportStatus {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<ImportStatus> {
+        let s = v.as_str()?;
+        ImportStatus::from_code(s)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown import status {s:?}").into()))
+    }
+}
+
+impl ToSql for OwnerKind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
 pub fn f32_blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }

@@ -2,23 +2,33 @@
 //! Helpers shared by the integration tests.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicBool;
 
-use vitrine::embed::{EmbedOptions, EmbedReport, Encoders};
+use vitrine::embed::{EmbedOptions, EmbedReport};
 use vitrine::encoders::DeviceChoice;
+use vitrine::model_choice::Encoders;
 use vitrine::search::Searcher;
 use vitrine::{Catalog, ImportOptions, ImportReport};
 
 /// `../shared` beside the checkout: the Luma catalog, models and fixtures.
 pub fn shared() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    let p = workspace_root().join("../shared");
     assert!(
         p.is_dir(),
         "the shared folder is missing at {}",
         p.display()
     );
     p
+}
+
+/// The checkout: the folder of the workspace's Cargo.lock, above the crate being tested.
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .unwrap_or(here)
+        .to_path_buf()
 }
 
 pub fn luma() -> PathBuf {
@@ -40,18 +50,7 @@ pub fn import(catalog: &mut Catalog, sources: &[PathBuf]) -> ImportReport {
 }
 
 pub fn import_with(catalog: &mut Catalog, opts: ImportOptions) -> ImportReport {
-    catalog
-        .import(&opts, &|_| {}, &AtomicBool::new(false))
-        .expect("import runs")
-}
-
-pub fn vitrine(catalog: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .arg("--catalog")
-        .arg(catalog)
-        .args(args)
-        .output()
-        .expect("vitrine runs")
+    vitrine::import::run(catalog, &opts, &|_| {}, &AtomicBool::new(false)).expect("import runs")
 }
 
 /// Copies a folder tree (the tests modify their copy, never ../shared).
@@ -81,7 +80,7 @@ pub fn write_jpeg(path: &Path, w: u32, h: u32, seed: u8) {
 
 /// The catalog's encoders, with models from ../shared/models.
 pub fn encoders(catalog: &Catalog) -> Encoders {
-    let models = catalog.models(&shared().join("models")).unwrap();
+    let models = vitrine::model_choice::registry(catalog, &shared().join("models")).unwrap();
     Encoders::load(catalog, &models, DeviceChoice::Cpu).unwrap()
 }
 
@@ -96,16 +95,39 @@ pub fn embedded(dir: &Path, sources: &[PathBuf]) -> Catalog {
 
 /// Embeds what is missing with `enc`, default batch size.
 pub fn embed(catalog: &mut Catalog, enc: &Encoders) -> EmbedReport {
-    catalog
-        .embed(
-            enc,
-            &EmbedOptions::default(),
-            &|_| {},
-            &AtomicBool::new(false),
-        )
-        .unwrap()
+    vitrine::embed::run(
+        catalog,
+        enc,
+        &EmbedOptions::default(),
+        &|_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap()
 }
 
 pub fn searcher(catalog: &Catalog) -> Searcher {
     Searcher::open(catalog, encoders(catalog)).unwrap()
+}
+
+/// One Luma catalog with the tiny CLIP fixture as its CLIP model, imported and embedded once
+/// per test binary.
+pub fn catalog_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let mut catalog = Catalog::open(&dir).unwrap();
+        import(&mut catalog, &luma_sources());
+        vitrine::model_choice::add_model(
+            &catalog,
+            &shared().join("fixtures/clip-tiny"),
+            Some("tiny"),
+        )
+        .unwrap();
+        let models = vitrine::model_choice::registry(&catalog, &shared().join("models")).unwrap();
+        vitrine::model_choice::use_model(&catalog, &models, "tiny").unwrap();
+        let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+        let r = embed(&mut catalog, &enc);
+        assert_eq!((r.photos_embedded, r.products_embedded), (723, 196));
+        dir
+    })
 }

@@ -86,7 +86,9 @@ export function buildRequest(q: QueryState, weights: Weights, k: number, offset 
 }
 
 /** Category paths as a tree, for an indented list: each with its depth and label. */
-export function categoryTree(cats: [string, number][]): { path: string; label: string; depth: number; count: number }[] {
+export function categoryTree(
+  cats: [string, number][],
+): { path: string; label: string; depth: number; count: number }[] {
   return [...cats]
     .sort((a, b) => a[0].localeCompare(b[0]))
     .map(([path, count]) => {

@@ -25,7 +25,14 @@ describe("query building", () => {
   });
 
   it("puts text, not terms, the photo chip and filters in the request", () => {
-    const q = { ...emptyQuery(), text: "  red bag ", notText: "leather", photo: { id: 7, name: "a.jpg", url: "blob:x" }, category: "Gear/Bags", color: "Red" };
+    const q = {
+      ...emptyQuery(),
+      text: "  red bag ",
+      notText: "leather",
+      photo: { id: 7, name: "a.jpg", url: "blob:x" },
+      category: "Gear/Bags",
+      color: "Red",
+    };
     const r = buildRequest(q, defaults, 24, 48);
     expect(r).toEqual({
       text: "red bag",
@@ -46,7 +53,12 @@ describe("query building", () => {
   });
 
   it("lays categories out as an indented tree", () => {
-    expect(categoryTree([["Gear/Bags", 3], ["Gear", 5]])).toEqual([
+    expect(
+      categoryTree([
+        ["Gear/Bags", 3],
+        ["Gear", 5],
+      ]),
+    ).toEqual([
       { path: "Gear", label: "Gear", depth: 0, count: 5 },
       { path: "Gear/Bags", label: "Bags", depth: 1, count: 3 },
     ]);

@@ -45,6 +45,13 @@ export class SliderState {
     this.values = { ...this.defaults };
   }
 
+  /** New defaults (the core's): values still at the old defaults move to the new ones. */
+  setDefaults(w: Weights): void {
+    const untouched = this.isDefault();
+    this.defaults = { ...w };
+    if (untouched) this.reset();
+  }
+
   isDefault(): boolean {
     return SIGNALS.every((s) => this.values[s] === this.defaults[s]);
   }

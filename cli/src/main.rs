@@ -12,12 +12,11 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use vitrine::embed::{EmbedOptions, Encoders};
 use vitrine::encoders::{DeviceChoice, Precision};
 use vitrine::models::Models;
 use vitrine::query::{Filters, PhotoInput, Query, Weights};
-use vitrine::search::Searcher;
-use vitrine::{Catalog, Field, ImportEvent, ImportOptions, ProductFilter};
+use vitrine::workspace::{Settings, Stage};
+use vitrine::{Catalog, Field, ImportOptions, ImportStatus, ProductFilter, Workspace};
 
 #[derive(Parser)]
 #[command(
@@ -297,17 +296,29 @@ fn models_dir(dir: &Option<PathBuf>) -> Result<PathBuf> {
     }
 }
 
-/// The catalog's models (`--models-dir`, else the default folder), CLIP at `precision`.
-fn load_models(catalog: &Catalog, dir: &Option<PathBuf>, precision: Precision) -> Result<Models> {
-    Ok(catalog.models(&models_dir(dir)?)?.with_precision(precision))
+/// The global options: where the catalog and models are, and how the encoders run.
+struct Global {
+    catalog: Option<PathBuf>,
+    models_dir: Option<PathBuf>,
+    device: DeviceChoice,
+    precision: Precision,
 }
 
-fn open_catalog(dir: Option<PathBuf>) -> Result<Catalog> {
-    let dir = match dir {
-        Some(d) => d,
-        None => Catalog::default_dir()?,
-    };
-    Catalog::open(&dir).with_context(|| format!("cannot open the catalog at {}", dir.display()))
+impl Global {
+    /// Opens the catalog (`--catalog`, else the default folder) with its models.
+    fn workspace(&self) -> Result<Workspace> {
+        let dir = match &self.catalog {
+            Some(d) => d.clone(),
+            None => Catalog::default_dir()?,
+        };
+        let settings = Settings {
+            models_dir: models_dir(&self.models_dir)?,
+            device: self.device,
+            precision: self.precision,
+        };
+        Workspace::open(&dir, settings)
+            .with_context(|| format!("cannot open the catalog at {}", dir.display()))
+    }
 }
 
 fn main() {
@@ -328,6 +339,12 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let g = Global {
+        catalog: cli.catalog,
+        models_dir: cli.models_dir,
+        device: cli.device,
+        precision: cli.precision,
+    };
     match cli.command {
         Command::Import {
             paths,
@@ -340,7 +357,6 @@ fn run(cli: Cli) -> Result<()> {
             if max_megapixels.is_nan() || max_megapixels <= 0.0 {
                 bail!("--max-megapixels must be above 0");
             }
-            let mut catalog = open_catalog(cli.catalog)?;
             let opts = ImportOptions {
                 sources: paths,
                 mapping,
@@ -348,35 +364,9 @@ fn run(cli: Cli) -> Result<()> {
                 max_pixels: (max_megapixels * 1e6) as u64,
                 ..ImportOptions::default()
             };
-            let progress = output::Progress::new(json, std::io::stderr().is_terminal());
-            let on_event = |e: &ImportEvent| progress.import_event(e);
-            let report = catalog.import(&opts, &on_event, &AtomicBool::new(false))?;
-            progress.finish();
-            if json {
-                let mut line = serde_json::to_value(&report)?;
-                line["event"] = "summary".into();
-                println!("{line}");
-            } else {
-                output::print_import_report(&report);
-            }
-            if !no_embed && report.status == "completed" {
-                let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
-                let encoders = Encoders::load(&catalog, &models, cli.device)?;
-                run_embed(&mut catalog, &encoders, 32, json)?;
-                for b in catalog.build_indexes(&encoders, false)? {
-                    eprintln!("Built the nearest-neighbour index of {b}");
-                }
-            }
+            import(&g, &opts, !no_embed, json)
         }
-        Command::Embed { batch_size, json } => {
-            let mut catalog = open_catalog(cli.catalog)?;
-            let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
-            let encoders = Encoders::load(&catalog, &models, cli.device)?;
-            run_embed(&mut catalog, &encoders, batch_size, json)?;
-            for b in catalog.build_indexes(&encoders, false)? {
-                eprintln!("Built the nearest-neighbour index of {b}");
-            }
-        }
+        Command::Embed { batch_size, json } => embed(&g, batch_size, json),
         Command::Search { text, image, opts } => {
             let q = Query {
                 text: text.unwrap_or_default(),
@@ -386,26 +376,14 @@ fn run(cli: Cli) -> Result<()> {
             if q.text.trim().is_empty() && q.photo.is_none() {
                 bail!("give text to search for, --image PATH, or both");
             }
-            run_search(
-                &cli.catalog,
-                &cli.models_dir,
-                (cli.device, cli.precision),
-                q,
-                opts,
-            )?;
+            search(&g, q, opts)
         }
         Command::Similar { sku, opts } => {
             let q = Query {
                 like: Some(sku),
                 ..Query::default()
             };
-            run_search(
-                &cli.catalog,
-                &cli.models_dir,
-                (cli.device, cli.precision),
-                q,
-                opts,
-            )?;
+            search(&g, q, opts)
         }
         Command::Eval {
             queries,
@@ -413,103 +391,14 @@ fn run(cli: Cli) -> Result<()> {
             markdown,
             append,
             json,
-        } => {
-            let weights: Weights = weights.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            let catalog = open_catalog(cli.catalog)?;
-            let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
-            let encoders = Encoders::load(&catalog, &models, cli.device)?;
-            let searcher = Searcher::open(&catalog, encoders)?;
-            let mut reports = Vec::new();
-            for file in &queries {
-                let set = vitrine::eval::read_queries(file)?;
-                let report = vitrine::eval::evaluate(&catalog, &searcher, &set, &weights)?;
-                reports.push((file.clone(), report));
-            }
-            if json {
-                let v: Vec<serde_json::Value> = reports
-                    .iter()
-                    .map(|(f, r)| serde_json::json!({"queries_file": f, "report": r}))
-                    .collect();
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            } else {
-                for (f, r) in &reports {
-                    print!("{}", output::eval_markdown(f, r, &catalog));
-                }
-            }
-            if let Some(path) = markdown {
-                let mut text = String::new();
-                for (f, r) in &reports {
-                    text.push_str(&output::eval_markdown(f, r, &catalog));
-                }
-                let mut file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(append)
-                    .write(true)
-                    .truncate(!append)
-                    .open(&path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                file.write_all(text.as_bytes())?;
-            }
-        }
+        } => eval(&g, &queries, &weights, markdown, append, json),
         Command::Dupes {
             action,
             threshold,
             json,
-        } => {
-            use vitrine::duplicates::{Decision, Thresholds, write_merge_map};
-            let t: Thresholds = threshold.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            let catalog = open_catalog(cli.catalog)?;
-            let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
-            let scan = || catalog.find_duplicates_active(&models, &t);
-            match action {
-                None => {
-                    let report = scan()?;
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(&report)?);
-                    } else {
-                        output::print_dupes(&report);
-                    }
-                }
-                Some(DupesAction::Decide {
-                    decision,
-                    skus,
-                    keep,
-                }) => {
-                    let d = match decision {
-                        DecisionArg::Duplicate => Decision::Duplicate,
-                        DecisionArg::NotDuplicate => Decision::NotDuplicate,
-                        DecisionArg::Variants => Decision::Variants,
-                    };
-                    let n = catalog.decide_duplicates(d, &skus, keep.as_deref())?;
-                    println!("Recorded {} for {n} pairs.", d.as_str());
-                }
-                Some(DupesAction::Export {
-                    csv,
-                    json: json_out,
-                }) => {
-                    if csv.is_none() && json_out.is_none() {
-                        bail!("give --csv FILE and/or --json FILE");
-                    }
-                    let report = scan()?;
-                    if let Some(p) = csv {
-                        let f = std::fs::File::create(&p)
-                            .with_context(|| format!("cannot create {}", p.display()))?;
-                        write_merge_map(&report, f)?;
-                        println!("Wrote the merge map to {}", p.display());
-                    }
-                    if let Some(p) = json_out {
-                        std::fs::write(&p, serde_json::to_vec_pretty(&report)?)
-                            .with_context(|| format!("cannot write {}", p.display()))?;
-                        println!("Wrote {} groups to {}", report.groups.len(), p.display());
-                    }
-                }
-            }
-        }
+        } => dupes(&g, action, &threshold, json),
         Command::Index { force } => {
-            let catalog = open_catalog(cli.catalog)?;
-            let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
-            let encoders = Encoders::load(&catalog, &models, cli.device)?;
-            let built = catalog.build_indexes(&encoders, force)?;
+            let built = g.workspace()?.build_indexes(force)?;
             if built.is_empty() {
                 println!(
                     "No index needed: catalogs under {} vectors are scanned exactly, or the index is up to date.",
@@ -519,23 +408,28 @@ fn run(cli: Cli) -> Result<()> {
             for b in built {
                 println!("Built the index of {b}");
             }
+            Ok(())
         }
-        Command::Models(cmd) => {
-            let catalog = open_catalog(cli.catalog)?;
-            let models = load_models(&catalog, &cli.models_dir, cli.precision)?;
-            models_command(&catalog, &models, cmd)?;
-        }
+        Command::Models(cmd) => models_command(&g.workspace()?, cmd),
+        Command::Bench(cmd) => bench::run(cmd, models_dir(&g.models_dir)?),
+        other => catalog_command(&g, other),
+    }
+}
+
+/// The commands that read the catalog alone.
+fn catalog_command(g: &Global, cmd: Command) -> Result<()> {
+    let ws = g.workspace()?;
+    let catalog = ws.catalog();
+    match cmd {
         Command::Stats { json } => {
-            let catalog = open_catalog(cli.catalog)?;
             let stats = catalog.stats()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&stats)?);
             } else {
-                output::print_stats(&catalog, &stats);
+                output::print_stats(catalog, &stats);
             }
         }
         Command::Errors { run, json } => {
-            let catalog = open_catalog(cli.catalog)?;
             let errors = catalog.import_errors(run)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&errors)?);
@@ -548,7 +442,6 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Runs { limit, json } => {
-            let catalog = open_catalog(cli.catalog)?;
             let runs = catalog.import_runs(limit)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&runs)?);
@@ -562,7 +455,6 @@ fn run(cli: Cli) -> Result<()> {
             offset,
             json,
         }) => {
-            let catalog = open_catalog(cli.catalog)?;
             let products = catalog.products(&ProductFilter {
                 category,
                 limit: Some(limit),
@@ -575,16 +467,14 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Products(ProductsCommand::Show { sku, json }) => {
-            let catalog = open_catalog(cli.catalog)?;
             let product = catalog.product(&sku)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&product)?);
             } else {
-                output::print_product(&catalog, &product);
+                output::print_product(catalog, &product);
             }
         }
         Command::Export { format, output } => {
-            let catalog = open_catalog(cli.catalog)?;
             let mut out: Box<dyn Write> = match &output {
                 Some(p) => Box::new(std::io::BufWriter::new(
                     std::fs::File::create(p)
@@ -599,25 +489,169 @@ fn run(cli: Cli) -> Result<()> {
             out.flush()?;
         }
         Command::Check => {
-            let catalog = open_catalog(cli.catalog)?;
             let result = catalog.integrity_check()?;
             println!("{result}");
             if result != "ok" {
                 bail!("the catalog database is damaged");
             }
         }
-        Command::Bench(cmd) => bench::run(cmd, models_dir(&cli.models_dir)?)?,
+        _ => unreachable!("handled in run"),
     }
     Ok(())
 }
 
-fn run_search(
-    catalog: &Option<PathBuf>,
-    models: &Option<PathBuf>,
-    (device, precision): (DeviceChoice, Precision),
-    mut q: Query,
-    o: SearchOpts,
+/// Prints each stage of an import or embedding: progress (a bar, or JSON lines with
+/// `--json`), the summaries, and the indexes built.
+fn stage_printer(json: bool) -> impl Fn(Stage) + Sync {
+    let progress = output::Progress::new(json, std::io::stderr().is_terminal());
+    move |stage| match stage {
+        Stage::Import(e) => progress.import_event(e),
+        Stage::Imported(report) => {
+            progress.finish();
+            if json {
+                if let Ok(mut line) = serde_json::to_value(report) {
+                    line["event"] = "summary".into();
+                    println!("{line}");
+                }
+            } else {
+                output::print_import_report(report);
+            }
+        }
+        Stage::Embed(e) => progress.embed_event(e),
+        Stage::Embedded(report) => {
+            progress.finish();
+            if json {
+                if let Ok(mut line) = serde_json::to_value(report) {
+                    line["event"] = "embed_summary".into();
+                    println!("{line}");
+                }
+            } else {
+                output::print_embed_report(report);
+            }
+        }
+        Stage::Indexing => {}
+        Stage::Indexed(b) => eprintln!("Built the nearest-neighbour index of {b}"),
+    }
+}
+
+fn import(g: &Global, opts: &ImportOptions, embed: bool, json: bool) -> Result<()> {
+    let mut ws = g.workspace()?;
+    let outcome =
+        ws.import_and_index(opts, embed, &stage_printer(json), &AtomicBool::new(false))?;
+    debug_assert!(outcome.import.status != ImportStatus::Running);
+    Ok(())
+}
+
+fn embed(g: &Global, batch_size: usize, json: bool) -> Result<()> {
+    let mut ws = g.workspace()?;
+    let encoders = ws.encoders()?;
+    ws.embed_and_index(
+        &encoders,
+        batch_size,
+        &stage_printer(json),
+        &AtomicBool::new(false),
+    )?;
+    Ok(())
+}
+
+fn eval(
+    g: &Global,
+    queries: &[PathBuf],
+    weights: &str,
+    markdown: Option<PathBuf>,
+    append: bool,
+    json: bool,
 ) -> Result<()> {
+    let weights: Weights = weights.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let ws = g.workspace()?;
+    let catalog = ws.catalog();
+    let searcher = ws.searcher()?;
+    let mut reports = Vec::new();
+    for file in queries {
+        let set = vitrine::eval::read_queries(file)?;
+        let report = vitrine::eval::evaluate(&searcher, &set, &weights)?;
+        reports.push((file.clone(), report));
+    }
+    if json {
+        let v: Vec<serde_json::Value> = reports
+            .iter()
+            .map(|(f, r)| serde_json::json!({"queries_file": f, "report": r}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for (f, r) in &reports {
+            print!("{}", output::eval_markdown(f, r, catalog));
+        }
+    }
+    if let Some(path) = markdown {
+        let mut text = String::new();
+        for (f, r) in &reports {
+            text.push_str(&output::eval_markdown(f, r, catalog));
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(&path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        file.write_all(text.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn dupes(g: &Global, action: Option<DupesAction>, threshold: &str, json: bool) -> Result<()> {
+    use vitrine::duplicates::{self, Decision, Thresholds, write_merge_map};
+    let t: Thresholds = threshold.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let ws = g.workspace()?;
+    let scan = || -> Result<_> { Ok(duplicates::find_active(ws.catalog(), &ws.models()?, &t)?) };
+    match action {
+        None => {
+            let report = scan()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                output::print_dupes(&report);
+            }
+        }
+        Some(DupesAction::Decide {
+            decision,
+            skus,
+            keep,
+        }) => {
+            let d = match decision {
+                DecisionArg::Duplicate => Decision::Duplicate,
+                DecisionArg::NotDuplicate => Decision::NotDuplicate,
+                DecisionArg::Variants => Decision::Variants,
+            };
+            let n = duplicates::decide(ws.catalog(), d, &skus, keep.as_deref())?;
+            println!("Recorded {} for {n} pairs.", d.as_str());
+        }
+        Some(DupesAction::Export {
+            csv,
+            json: json_out,
+        }) => {
+            if csv.is_none() && json_out.is_none() {
+                bail!("give --csv FILE and/or --json FILE");
+            }
+            let report = scan()?;
+            if let Some(p) = csv {
+                let f = std::fs::File::create(&p)
+                    .with_context(|| format!("cannot create {}", p.display()))?;
+                write_merge_map(&report, f)?;
+                println!("Wrote the merge map to {}", p.display());
+            }
+            if let Some(p) = json_out {
+                std::fs::write(&p, serde_json::to_vec_pretty(&report)?)
+                    .with_context(|| format!("cannot write {}", p.display()))?;
+                println!("Wrote {} groups to {}", report.groups.len(), p.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn search(g: &Global, mut q: Query, o: SearchOpts) -> Result<()> {
     let weights: Weights = o.weights.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     q.not = o.not;
     q.filters = Filters {
@@ -635,11 +669,8 @@ fn run_search(
             })
             .collect::<Result<_>>()?,
     };
-    let catalog = open_catalog(catalog.clone())?;
-    let models = load_models(&catalog, models, precision)?;
-    let encoders = Encoders::load(&catalog, &models, device)?;
-    let searcher = Searcher::open(&catalog, encoders)?;
-    let results = searcher.search(&catalog, &q, &weights, o.k.max(1), o.offset)?;
+    let searcher = g.workspace()?.searcher()?;
+    let results = searcher.search(&q, &weights, o.k.max(1), o.offset)?;
     if o.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
@@ -648,68 +679,34 @@ fn run_search(
     Ok(())
 }
 
-fn run_embed(
-    catalog: &mut Catalog,
-    encoders: &Encoders,
-    batch_size: usize,
-    json: bool,
-) -> Result<()> {
-    let progress = output::Progress::new(json, std::io::stderr().is_terminal());
-    let on_event = |e: &vitrine::embed::EmbedEvent| progress.embed_event(e);
-    let report = catalog.embed(
-        encoders,
-        &EmbedOptions { batch_size },
-        &on_event,
-        &AtomicBool::new(false),
-    )?;
-    progress.finish();
-    if json {
-        let mut line = serde_json::to_value(&report)?;
-        line["event"] = "embed_summary".into();
-        println!("{line}");
-    } else {
-        output::print_embed_report(&report);
-    }
-    Ok(())
-}
-
-fn models_command(catalog: &Catalog, models: &Models, cmd: ModelsCommand) -> Result<()> {
-    use vitrine::models::{FileCheck, ModelKind};
+fn models_command(ws: &Workspace, cmd: ModelsCommand) -> Result<()> {
+    let models = ws.models()?;
     match cmd {
         ModelsCommand::List { json } => {
-            let active: Vec<String> = [ModelKind::Clip, ModelKind::Text]
-                .iter()
-                .filter_map(|k| {
-                    catalog
-                        .active_model(models, *k)
-                        .ok()
-                        .flatten()
-                        .map(|m| m.id)
-                })
-                .collect();
+            let statuses = ws.model_statuses()?;
             if json {
-                let list: Vec<serde_json::Value> = models
-                    .manifests()
+                let list: Vec<serde_json::Value> = statuses
                     .iter()
-                    .map(|m| {
-                        let mut v = serde_json::to_value(m).unwrap_or_default();
-                        v["present"] = models.is_present(m).into();
-                        v["active"] = active.contains(&m.id).into();
-                        v["local_folder"] = models.folder(m).to_string_lossy().to_string().into();
+                    .map(|s| {
+                        let mut v = serde_json::to_value(&s.manifest).unwrap_or_default();
+                        v["present"] = s.present.into();
+                        v["active"] = s.active.into();
+                        v["local_folder"] = s.folder.to_string_lossy().to_string().into();
                         v
                     })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 println!("Models folder: {}", models.dir().display());
-                for m in models.manifests() {
+                for s in &statuses {
+                    let m = &s.manifest;
                     println!(
                         "{} {:<24} {:<5} {:<44} {}",
-                        if active.contains(&m.id) { "*" } else { " " },
+                        if s.active { "*" } else { " " },
                         m.id,
                         format!("{:?}", m.kind).to_lowercase(),
                         m.display_name,
-                        if models.is_present(m) {
+                        if s.present {
                             "present".to_string()
                         } else {
                             format!("missing: vitrine models download {}", m.id)
@@ -736,44 +733,9 @@ fn models_command(catalog: &Catalog, models: &Models, cmd: ModelsCommand) -> Res
             bar.finish_and_clear();
             println!("{} downloaded and verified into {}", m.id, dest.display());
         }
-        ModelsCommand::Verify { id } => {
-            let list: Vec<_> = match id {
-                Some(id) => vec![models.get(&id)?.clone()],
-                None => models
-                    .manifests()
-                    .iter()
-                    .filter(|m| models.is_present(m))
-                    .cloned()
-                    .collect(),
-            };
-            if list.is_empty() {
-                println!("No models present in {}.", models.dir().display());
-            }
-            let mut bad = 0;
-            for m in &list {
-                for c in models.verify(m)? {
-                    bad += c.is_bad() as usize;
-                    let line = match &c {
-                        FileCheck::Ok { name } => format!("ok        {name}"),
-                        FileCheck::Missing { name } => format!("MISSING   {name}"),
-                        FileCheck::Mismatch {
-                            name,
-                            expected,
-                            actual,
-                        } => format!("MISMATCH  {name}: expected {expected}, found {actual}"),
-                        FileCheck::Unpinned { name, actual } => {
-                            format!("unpinned  {name}: {actual}")
-                        }
-                    };
-                    println!("{:<24} {line}", m.id);
-                }
-            }
-            if bad > 0 {
-                bail!("{bad} files are missing or damaged");
-            }
-        }
+        ModelsCommand::Verify { id } => verify_models(&models, id)?,
         ModelsCommand::Use { id } => {
-            let m = catalog.use_model(models, &id)?;
+            let m = ws.use_model(&id)?;
             println!(
                 "This catalog now uses {} for {:?}. Run `vitrine embed` to compute its embeddings.",
                 m.id, m.kind
@@ -783,7 +745,7 @@ fn models_command(catalog: &Catalog, models: &Models, cmd: ModelsCommand) -> Res
             }
         }
         ModelsCommand::Add { path, id } => {
-            let m = catalog.add_model(&path, id.as_deref())?;
+            let m = ws.add_model(&path, id.as_deref())?;
             println!(
                 "Registered {} ({:?}, {} dimensions) at {}. Use it with `vitrine models use {}`.",
                 m.id,
@@ -793,6 +755,45 @@ fn models_command(catalog: &Catalog, models: &Models, cmd: ModelsCommand) -> Res
                 m.id
             );
         }
+    }
+    Ok(())
+}
+
+fn verify_models(models: &Models, id: Option<String>) -> Result<()> {
+    use vitrine::models::FileCheck;
+    let list: Vec<_> = match id {
+        Some(id) => vec![models.get(&id)?.clone()],
+        None => models
+            .manifests()
+            .iter()
+            .filter(|m| models.is_present(m))
+            .cloned()
+            .collect(),
+    };
+    if list.is_empty() {
+        println!("No models present in {}.", models.dir().display());
+    }
+    let mut bad = 0;
+    for m in &list {
+        for c in models.verify(m)? {
+            bad += c.is_bad() as usize;
+            let line = match &c {
+                FileCheck::Ok { name } => format!("ok        {name}"),
+                FileCheck::Missing { name } => format!("MISSING   {name}"),
+                FileCheck::Mismatch {
+                    name,
+                    expected,
+                    actual,
+                } => format!("MISMATCH  {name}: expected {expected}, found {actual}"),
+                FileCheck::Unpinned { name, actual } => {
+                    format!("unpinned  {name}: {actual}")
+                }
+            };
+            println!("{:<24} {line}", m.id);
+        }
+    }
+    if bad > 0 {
+        bail!("{bad} files are missing or damaged");
     }
     Ok(())
 }

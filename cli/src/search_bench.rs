@@ -9,12 +9,11 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use vitrine::Catalog;
-use vitrine::embed::{EmbedOptions, Encoders};
-use vitrine::encoders::DeviceChoice;
+use vitrine::Workspace;
+use vitrine::encoders::{DeviceChoice, Precision};
 use vitrine::index::{EF_CONSTRUCTION, EF_SEARCH, Hnsw, VectorSet, dot};
 use vitrine::query::{Query, Weights};
-use vitrine::search::Searcher;
+use vitrine::workspace::Settings;
 
 use crate::bench::{luma_sources, median};
 
@@ -176,28 +175,23 @@ pub fn run_size(n: usize, queries: usize, dump: Option<&Path>) -> Result<()> {
 fn luma_latency(models_dir: &Path) -> Result<serde_json::Value> {
     let dir = std::env::temp_dir().join(format!("vitrine-bench-search-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut catalog = Catalog::open(&dir)?;
-    catalog.import(
+    let settings = Settings {
+        models_dir: models_dir.to_path_buf(),
+        device: DeviceChoice::Cpu,
+        precision: Precision::F32,
+    };
+    let mut ws = Workspace::open(&dir, settings)?;
+    ws.import_and_index(
         &vitrine::ImportOptions {
             sources: luma_sources()?,
             ..Default::default()
         },
-        &|_| {},
-        &AtomicBool::new(false),
-    )?;
-    let models = catalog.models(models_dir)?;
-    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu)?;
-    catalog.embed(
-        &enc,
-        &EmbedOptions::default(),
+        true,
         &|_| {},
         &AtomicBool::new(false),
     )?;
     let t = Instant::now();
-    let searcher = Searcher::open(
-        &catalog,
-        Encoders::load(&catalog, &models, DeviceChoice::Cpu)?,
-    )?;
+    let searcher = ws.searcher()?;
     let open_ms = t.elapsed().as_secs_f64() * 1e3;
     let queries = [
         "backpack",
@@ -219,7 +213,7 @@ fn luma_latency(models_dir: &Path) -> Result<serde_json::Value> {
             ..Query::default()
         };
         let t = Instant::now();
-        let prep = searcher.prepare(&catalog, &query)?;
+        let prep = searcher.prepare(&query)?;
         searcher.rank(&prep, &Weights::default(), 20, 0);
         first.push(t.elapsed().as_secs_f64() * 1e3);
         let t = Instant::now();
@@ -234,7 +228,7 @@ fn luma_latency(models_dir: &Path) -> Result<serde_json::Value> {
         );
         rerank.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    drop(catalog);
+    drop(ws);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(serde_json::json!({
         "catalog": "luma (196 products, 733 photos)",

@@ -5,10 +5,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use candle_core::{DType, Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
-use vitrine::embed::{EmbedOptions, Encoders};
-use vitrine::encoders::{ClipEncoder, Precision, TextEncoder, clip};
+use vitrine::embed::EmbedOptions;
+use vitrine::encoders::clip::RandomWeights;
+use vitrine::encoders::{ClipEncoder, DeviceChoice, Precision, TextEncoder};
+use vitrine::model_choice::Encoders;
 use vitrine::models::{ModelKind, Models};
 use vitrine::{Catalog, ImportOptions};
 
@@ -33,25 +33,41 @@ fn per_second(n: usize, secs: f64) -> f64 {
 
 /// Image and text throughput of one CLIP encoder at each batch size.
 fn clip_speed(clip: &ClipEncoder, batches: &[usize], seconds: f64) -> Result<serde_json::Value> {
-    let device = Device::Cpu;
     let s = clip.image_size();
     let mut images = serde_json::Map::new();
     let mut texts = serde_json::Map::new();
     for &b in batches {
-        let pixels = Tensor::randn(0f32, 1.0, (b, 3, s, s), &device)?;
+        let pixels = noise_images(b, s);
         let secs = time_median(seconds, || {
-            clip.image_features(&pixels)?;
+            clip.image_features_of(&pixels)?;
             Ok(())
         })?;
         images.insert(format!("batch_{b}"), per_second(b, secs).into());
         let ids = token_rows(b);
         let secs = time_median(seconds, || {
-            clip.text_features(&ids, None)?;
+            clip.text_features_of(&ids, None)?;
             Ok(())
         })?;
         texts.insert(format!("batch_{b}"), per_second(b, secs).into());
     }
     Ok(serde_json::json!({"images_per_second": images, "texts_per_second_16_tokens": texts}))
+}
+
+/// `b` images of `s` × `s` pixels (channels first) of deterministic noise in about [-2, 2].
+fn noise_images(b: usize, s: usize) -> Vec<Vec<f32>> {
+    let mut x: u32 = 0x9e37_79b9;
+    (0..b)
+        .map(|_| {
+            (0..3 * s * s)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    (x as f32 / u32::MAX as f32) * 4.0 - 2.0
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// `b` rows of 16 tokens each: start, 14 words, end.
@@ -136,7 +152,6 @@ pub fn run(
     seconds: f64,
     with_import: bool,
 ) -> Result<()> {
-    let device = Device::Cpu;
     let models = Models::new(models_dir, vec![]);
     let clip_manifest = models
         .default_for(ModelKind::Clip)
@@ -146,24 +161,17 @@ pub fn run(
     let weights_present = clip_dir.join("model.safetensors").is_file();
     let random = random_weights || !weights_present;
     // Both precisions from the same weights (random ones are drawn once, into `varmap`).
-    let varmap = VarMap::new();
+    let weights = RandomWeights::new();
     let load = |p: Precision| -> Result<ClipEncoder> {
         if random {
-            let config = clip::read_config(&clip_dir).with_context(|| {
+            ClipEncoder::with_random_weights(&clip_dir, &weights, p).with_context(|| {
                 format!(
                     "the CLIP architecture is read from {}",
                     clip_dir.join("config.json").display()
                 )
-            })?;
-            Ok(ClipEncoder::build(
-                &clip_dir,
-                &config,
-                VarBuilder::from_varmap(&varmap, DType::F32, &device),
-                &device,
-                p,
-            )?)
+            })
         } else {
-            Ok(ClipEncoder::load(&clip_dir, &device, p)?)
+            Ok(ClipEncoder::load(&clip_dir, DeviceChoice::Cpu, p)?)
         }
     };
     let clips = [
@@ -196,7 +204,10 @@ pub fn run(
         .context("no default text model")?
         .clone();
     let text_enc = if models.is_present(&text_manifest) {
-        Some(TextEncoder::load(&models.folder(&text_manifest), &device)?)
+        Some(TextEncoder::load(
+            &models.folder(&text_manifest),
+            DeviceChoice::Cpu,
+        )?)
     } else {
         None
     };
@@ -240,10 +251,11 @@ fn import_with(
         ..ImportOptions::default()
     };
     let start = Instant::now();
-    let import = catalog.import(&opts, &|_| {}, &AtomicBool::new(false))?;
+    let import = vitrine::import::run(&mut catalog, &opts, &|_| {}, &AtomicBool::new(false))?;
     let mut encoders = Encoders::none();
     encoders.clip = Some((manifest.clone(), clip));
-    let report = catalog.embed(
+    let report = vitrine::embed::run(
+        &mut catalog,
         &encoders,
         &EmbedOptions { batch_size: 32 },
         &|_| {},

@@ -12,7 +12,7 @@ use vitrine::duplicates::{Decision, DupesReport, Thresholds, write_merge_map};
 
 fn fixture(out: &Path) -> serde_json::Value {
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(workspace_root())
         .args(["bench", "dupes-fixture", "--out"])
         .arg(out)
         .status()
@@ -22,8 +22,7 @@ fn fixture(out: &Path) -> serde_json::Value {
 }
 
 fn scan(c: &Catalog) -> DupesReport {
-    c.find_duplicates(None, Some("all-minilm-l6-v2"), &Thresholds::default())
-        .unwrap()
+    vitrine::duplicates::find(&c, None, Some("all-minilm-l6-v2"), &Thresholds::default()).unwrap()
 }
 
 /// Truth clusters: the transitive closure of the true pairs.
@@ -160,12 +159,20 @@ fn decisions_survive_rescans_and_new_imports_until_the_photos_change() {
         ]
     );
 
-    catalog
-        .decide_duplicates(Decision::Variants, &["S6".into(), "S8".into()], None)
-        .unwrap();
-    catalog
-        .decide_duplicates(Decision::Duplicate, &["B1".into(), "B2".into()], Some("B1"))
-        .unwrap();
+    vitrine::duplicates::decide(
+        &catalog,
+        Decision::Variants,
+        &["S6".into(), "S8".into()],
+        None,
+    )
+    .unwrap();
+    vitrine::duplicates::decide(
+        &catalog,
+        Decision::Duplicate,
+        &["B1".into(), "B2".into()],
+        Some("B1"),
+    )
+    .unwrap();
     let after = scan(&catalog);
     assert_eq!(after.groups.len(), 1, "variants are not proposed again");
     assert_eq!(after.groups[0].pairs[0].decision, Some(Decision::Duplicate));
@@ -199,15 +206,23 @@ fn decisions_survive_rescans_and_new_imports_until_the_photos_change() {
     assert_eq!(scan(&catalog).groups.len(), 2);
 
     assert!(
-        catalog
-            .decide_duplicates(Decision::Duplicate, &["S6".into(), "S8".into()], None)
-            .is_err(),
+        vitrine::duplicates::decide(
+            &catalog,
+            Decision::Duplicate,
+            &["S6".into(), "S8".into()],
+            None
+        )
+        .is_err(),
         "keep is required"
     );
     assert!(
-        catalog
-            .decide_duplicates(Decision::Variants, &["S6".into(), "NOPE".into()], None)
-            .is_err()
+        vitrine::duplicates::decide(
+            &catalog,
+            Decision::Variants,
+            &["S6".into(), "NOPE".into()],
+            None
+        )
+        .is_err()
     );
 }
 
@@ -222,7 +237,7 @@ fn a_loose_threshold_cannot_chain_the_catalog_into_one_group() {
         max_group: 5,
         ..Thresholds::default()
     };
-    let r = catalog.find_duplicates(None, None, &loose).unwrap();
+    let r = vitrine::duplicates::find(&catalog, None, None, &loose).unwrap();
     assert!(r.oversized_groups_split > 0);
     assert!(r.groups.iter().all(|g| g.skus.len() <= 5));
     assert!(r.groups.iter().any(|g| g.split));

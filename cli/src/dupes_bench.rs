@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use image::{DynamicImage, Rgba};
 
 use crate::search_bench::clustered;
+use vitrine::index::VectorSet;
 
 pub const EDITS: [&str; 6] = [
     "downscale-50",
@@ -179,13 +180,14 @@ pub fn bench_scan(n: usize) -> Result<()> {
     let catalog = vitrine::Catalog::open(&dir)?;
     let (vectors, _) = clustered(n, 0, 7);
     let t = Instant::now();
-    vitrine::duplicates::synthetic_catalog(&catalog, &vectors, "synthetic-clip")?;
+    synthetic_catalog(&catalog, &vectors, "synthetic-clip")?;
     let fill = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let built = catalog.index_for("synthetic-clip", "image")?;
+    let built = vitrine::vectors::index_for(&catalog, "synthetic-clip", vitrine::OwnerKind::Image)?;
     let index = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let report = catalog.find_duplicates(
+    let report = vitrine::duplicates::find(
+        &catalog,
         Some("synthetic-clip"),
         None,
         &vitrine::duplicates::Thresholds::default(),
@@ -208,4 +210,22 @@ pub fn bench_scan(n: usize) -> Result<()> {
     drop(catalog);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Fills an empty catalog with one synthetic product per vector (a photo with that CLIP vector
+/// under `model` and a perceptual hash made from it).
+fn synthetic_catalog(catalog: &vitrine::Catalog, vectors: &VectorSet, model: &str) -> Result<()> {
+    let rows = (0..vectors.len()).map(|i| {
+        let v = vectors.row(i);
+        // A hash from the vector's signs, so near vectors get near hashes.
+        let ph = (0..64).fold(0u64, |h, b| {
+            if v[b * v.len() / 64] > 0.0 {
+                h | (1 << b)
+            } else {
+                h
+            }
+        });
+        (format!("S{i}"), vitrine::PHash(ph), v)
+    });
+    Ok(catalog.add_embedded_photos(rows, model)?)
 }

@@ -143,7 +143,8 @@ pub fn run(cmd: BenchCommand, models_dir: PathBuf) -> Result<()> {
                     sources: sources.clone(),
                     ..ImportOptions::default()
                 };
-                let report = catalog.import(&opts, &|_| {}, &AtomicBool::new(false))?;
+                let report =
+                    vitrine::import::run(&mut catalog, &opts, &|_| {}, &AtomicBool::new(false))?;
                 photos = report.photos_processed + report.photos_reused;
                 seconds.push(report.seconds);
                 drop(catalog);

@@ -1,0 +1,182 @@
+//! The catalog: what it holds, its products, what the last import skipped, and Settings.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Manager};
+use vitrine::encoders::{DeviceChoice, Precision};
+use vitrine::query::Weights;
+use vitrine::search::Signal;
+use vitrine::workspace::signal_statuses;
+use vitrine::{Facets, Product, Stats};
+
+use super::blocking;
+use crate::error::CmdResult;
+use crate::state::AppState;
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SignalInfo {
+    signal: Signal,
+    available: bool,
+    /// Why it is off, as a stable code (`model_missing`, `model_broken`), and in words.
+    code: Option<&'static str>,
+    reason: Option<String>,
+    /// How to turn it on.
+    how: Option<String>,
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Info {
+    catalog_dir: PathBuf,
+    models_dir: PathBuf,
+    device: DeviceChoice,
+    precision: Precision,
+    stats: Stats,
+    facets: Facets,
+    signals: Vec<SignalInfo>,
+    default_weights: Weights,
+    job: Option<&'static str>,
+}
+
+/// The catalog, its facets and which signals can run. Loads the searcher if needed.
+#[tauri::command]
+pub async fn info(app: AppHandle) -> CmdResult<Info> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let searcher = state.searcher()?;
+        let loc = state.location();
+        let models = state.models()?;
+        let (stats, facets) = {
+            let ws = state.workspace();
+            (ws.catalog().stats()?, ws.catalog().facets()?)
+        };
+        let signals = signal_statuses(searcher.unavailable())
+            .into_iter()
+            .map(|s| SignalInfo {
+                signal: s.signal,
+                available: s.available,
+                code: s.unavailable.as_ref().map(|u| u.code.as_str()),
+                reason: s.unavailable.as_ref().map(|u| u.reason.clone()),
+                how: s
+                    .unavailable
+                    .as_ref()
+                    .and_then(|u| models.get(&u.model_id).ok())
+                    .map(|m| models.how_to_get(m)),
+            })
+            .collect();
+        let job = state
+            .job
+            .lock()
+            .ok()
+            .and_then(|j| j.as_ref().map(|j| j.kind));
+        Ok(Info {
+            catalog_dir: loc.catalog,
+            models_dir: loc.models,
+            device: loc.device,
+            precision: loc.precision,
+            stats,
+            facets,
+            signals,
+            default_weights: Weights::default(),
+            job,
+        })
+    })
+    .await
+}
+
+/// Lets the webview show thumbnails and the catalog's own photos, and nothing else.
+pub fn allow_photos(app: &AppHandle) -> anyhow::Result<()> {
+    let state = app.state::<AppState>();
+    let (thumbs, folders) = {
+        let c = state.workspace();
+        (c.catalog().thumbs_dir(), c.catalog().photo_folders()?)
+    };
+    let scope = app.asset_protocol_scope();
+    scope.allow_directory(&thumbs, true)?;
+    for f in folders {
+        scope.allow_directory(&f, false)?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ProductView {
+    product: Product,
+    /// The thumbnail of each of `product.images`, in order.
+    thumbnails: Vec<PathBuf>,
+}
+
+#[tauri::command]
+pub async fn product(app: AppHandle, sku: String) -> CmdResult<ProductView> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let ws = state.workspace();
+        let c = ws.catalog();
+        let product = c.product(&sku)?;
+        let thumbnails = product
+            .images
+            .iter()
+            .map(|im| c.thumbnail_path(&im.hash))
+            .collect();
+        Ok(ProductView {
+            product,
+            thumbnails,
+        })
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Settings {
+    catalog: Option<PathBuf>,
+    models: Option<PathBuf>,
+    device: Option<String>,
+    precision: Option<String>,
+}
+
+/// Opens another catalog folder, models folder, device or precision; remembered for the next
+/// start.
+#[tauri::command]
+pub async fn apply_settings(app: AppHandle, settings: Settings) -> CmdResult<()> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        if state.job.lock().map(|j| j.is_some()).unwrap_or(true) {
+            anyhow::bail!("wait for the running job to finish, or cancel it");
+        }
+        let mut loc = state.location();
+        if let Some(c) = settings.catalog.filter(|p| !p.as_os_str().is_empty()) {
+            loc.catalog = c;
+        }
+        if let Some(m) = settings.models.filter(|p| !p.as_os_str().is_empty()) {
+            loc.models = m;
+        }
+        if let Some(d) = settings.device {
+            loc.device = crate::config::parse_setting(&d)?;
+        }
+        if let Some(p) = settings.precision {
+            loc.precision = crate::config::parse_setting(&p)?;
+        }
+        state.relocate(loc.clone())?;
+        allow_photos(&app)?;
+        crate::config::save(&app, &loc)?;
+        Ok(())
+    })
+    .await
+}
+
+/// What the last import skipped, with reasons.
+#[tauri::command]
+pub async fn import_errors(app: AppHandle) -> CmdResult<Vec<vitrine::ImportErrorRecord>> {
+    blocking(move || {
+        Ok(app
+            .state::<AppState>()
+            .workspace()
+            .catalog()
+            .import_errors(None)?)
+    })
+    .await
+}

@@ -1,0 +1,172 @@
+//! A model's stored vectors, ready to score products: every vector with the product it belongs
+//! to, served by an exact scan or the saved HNSW index; and building that index when a catalog
+//! grows past the exact-scan size. Search and duplicates both read vectors through this.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::catalog::Catalog;
+use crate::domain::{OwnerKind, Product};
+use crate::error::Result;
+use crate::index::{EF_CONSTRUCTION, EF_SEARCH, EXACT_BELOW, Hnsw, Neighbours, VectorSet, dot};
+use crate::model_choice::Encoders;
+use crate::store::Store;
+
+/// One model's vectors of one owner kind, with the product (by index into the product list they
+/// were loaded for) each row belongs to.
+pub struct ModelVectors {
+    pub model: String,
+    pub kind: OwnerKind,
+    pub nn: Neighbours,
+    /// Product index of each row of `nn.all`.
+    pub owner: Vec<usize>,
+    /// Rows of `nn.all` per product index.
+    pub rows_of: Vec<Vec<usize>>,
+}
+
+impl ModelVectors {
+    /// Loads `model`'s vectors of `kind` for `products` (vectors of other items are left out),
+    /// with the saved index when there is one. `None` when there are no such vectors.
+    pub(crate) fn load(
+        store: &Store,
+        index_path: PathBuf,
+        kind: OwnerKind,
+        model: &str,
+        products: &[Product],
+    ) -> Result<Option<ModelVectors>> {
+        let owner_of: HashMap<i64, usize> = match kind {
+            OwnerKind::Image => products
+                .iter()
+                .enumerate()
+                .flat_map(|(pi, p)| p.images.iter().map(move |im| (im.id, pi)))
+                .collect(),
+            OwnerKind::Product => products
+                .iter()
+                .enumerate()
+                .map(|(pi, p)| (p.id, pi))
+                .collect(),
+        };
+        let mut set = VectorSet::new(0);
+        let mut owner = Vec::new();
+        for (id, v) in store.vectors(kind, model)? {
+            if let Some(&pi) = owner_of.get(&id) {
+                set.push(id, &v)?;
+                owner.push(pi);
+            }
+        }
+        if set.is_empty() {
+            return Ok(None);
+        }
+        let mut rows_of = vec![Vec::new(); products.len()];
+        for (row, &pi) in owner.iter().enumerate() {
+            rows_of[pi].push(row);
+        }
+        let hnsw = Hnsw::load(&index_path).ok();
+        Ok(Some(ModelVectors {
+            model: model.to_string(),
+            kind,
+            nn: Neighbours::new(set, hnsw),
+            owner,
+            rows_of,
+        }))
+    }
+
+    /// No vectors yet (a model whose embeddings have not been computed).
+    pub(crate) fn empty(kind: OwnerKind, model: &str, products: usize) -> ModelVectors {
+        ModelVectors {
+            model: model.to_string(),
+            kind,
+            nn: Neighbours::new(VectorSet::new(0), None),
+            owner: Vec::new(),
+            rows_of: vec![Vec::new(); products],
+        }
+    }
+
+    /// The rows of product `pi`.
+    pub fn rows(&self, pi: usize) -> &[usize] {
+        &self.rows_of[pi]
+    }
+
+    pub fn row(&self, row: usize) -> &[f32] {
+        self.nn.all.row(row)
+    }
+
+    /// Best cosine of any of the product's rows with any of `qs`, and that row.
+    pub fn best(&self, pi: usize, qs: &[Vec<f32>]) -> Option<(f32, usize)> {
+        let mut best: Option<(f32, usize)> = None;
+        for &row in &self.rows_of[pi] {
+            for q in qs {
+                let c = dot(self.row(row), q);
+                if best.is_none_or(|(b, _)| c > b) {
+                    best = Some((c, row));
+                }
+            }
+        }
+        best
+    }
+
+    /// Highest cosine between any row of product `a` and any row of product `b`.
+    pub fn best_pair(&self, a: usize, b: usize) -> Option<f32> {
+        self.rows_of[a]
+            .iter()
+            .flat_map(|&ra| self.rows_of[b].iter().map(move |&rb| (ra, rb)))
+            .map(|(ra, rb)| dot(self.row(ra), self.row(rb)))
+            .reduce(f32::max)
+    }
+
+    /// Products owning the `k` nearest vectors to `q` (a product may come more than once).
+    pub fn nearest_products(&self, q: &[f32], k: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
+        self.nn
+            .nearest(q, k)
+            .into_iter()
+            .filter_map(|(id, cos)| self.nn.row_of(id).map(|r| (self.owner[r], cos)))
+    }
+}
+
+/// Builds (or rebuilds) the nearest-neighbour index of each of the encoders' models' vectors
+/// that has [`EXACT_BELOW`] vectors or more, when it is missing or when more than a tenth of
+/// the vectors came after its build (`force`: always). Returns what was built.
+pub fn build_indexes(catalog: &Catalog, enc: &Encoders, force: bool) -> Result<Vec<String>> {
+    let mut built = Vec::new();
+    let sides = [
+        enc.clip
+            .as_ref()
+            .map(|(m, _)| (m.id.clone(), OwnerKind::Image)),
+        enc.text
+            .as_ref()
+            .map(|(m, _)| (m.id.clone(), OwnerKind::Product)),
+    ];
+    for (model, kind) in sides.into_iter().flatten() {
+        let count = catalog.store.vector_count(kind, &model)?;
+        let path = catalog.index_path(&model, kind);
+        if count < EXACT_BELOW {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        if !force
+            && let Ok(old) = Hnsw::load(&path)
+            && old.len() * 10 >= count * 9
+        {
+            continue;
+        }
+        index_for(catalog, &model, kind)?;
+        built.push(format!("{model} ({kind}, {count} vectors)"));
+    }
+    Ok(built)
+}
+
+/// Builds and saves the nearest-neighbour index of one model's vectors if it is large enough
+/// to need one; returns whether it did.
+pub fn index_for(catalog: &Catalog, model: &str, kind: OwnerKind) -> Result<bool> {
+    let vectors = catalog.store.vectors(kind, model)?;
+    if vectors.len() < EXACT_BELOW {
+        return Ok(false);
+    }
+    let mut set = VectorSet::new(0);
+    for (id, v) in &vectors {
+        set.push(*id, v)?;
+    }
+    drop(vectors);
+    Hnsw::build(&set, EF_CONSTRUCTION, EF_SEARCH).save(&catalog.index_path(model, kind))?;
+    Ok(true)
+}

@@ -1,0 +1,207 @@
+// The duplicates view: groups with their evidence, threshold sliders, decisions, and the
+// merge-map export.
+
+import { save } from "@tauri-apps/plugin-dialog";
+import { api, errorText, fileUrl, type DupesView, type Thresholds } from "../api";
+import { $, h, replace } from "../dom";
+import { count, price, score } from "../format";
+import { app, toast } from "../state";
+
+export function dupesView(): HTMLElement {
+  return h(
+    "section",
+    { id: "view-dupes", class: "view", hidden: true },
+    h(
+      "div",
+      { class: "dupes-head" },
+      h("h2", {}, "Duplicate listings"),
+      h("div", { id: "dupes-controls", class: "row" }),
+      h("p", { id: "dupes-count", class: "status", "aria-live": "polite" }),
+      h(
+        "button",
+        { id: "dupes-export", type: "button", class: "secondary", onclick: exportMergeMap },
+        "Export merge map…",
+      ),
+    ),
+    h("div", { id: "dupes-list" }),
+  );
+}
+
+export let dupesTimer = 0;
+export function renderDupesControls(t: Thresholds): void {
+  const slider = (
+    key: "phash" | "visual",
+    label: string,
+    min: number,
+    max: number,
+    step: number,
+    fmt: (v: number) => string,
+  ) => {
+    const out = h("output", {}, fmt(t[key]));
+    return h(
+      "label",
+      { class: "threshold" },
+      label,
+      h("input", {
+        id: `threshold-${key}`,
+        type: "range",
+        min,
+        max,
+        step,
+        value: t[key],
+        oninput: (e: Event) => {
+          const v = Number((e.target as HTMLInputElement).value);
+          app.thresholds = { ...(app.thresholds ?? t), [key]: v };
+          out.textContent = fmt(v);
+          window.clearTimeout(dupesTimer);
+          dupesTimer = window.setTimeout(() => void loadDupes(), 250);
+        },
+      }),
+      out,
+    );
+  };
+  replace(
+    $("#dupes-controls"),
+    slider("phash", "Photo difference allowed", 0, 16, 1, (v) => `${v} bits`),
+    slider("visual", "Visual similarity needed", 0.8, 0.99, 0.01, (v) => v.toFixed(2)),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "link",
+        onclick: () => {
+          app.thresholds = null;
+          void loadDupes();
+        },
+      },
+      "Defaults",
+    ),
+  );
+}
+
+export async function loadDupes(): Promise<void> {
+  $("#dupes-count").textContent = "Looking for duplicates…";
+  try {
+    const v = await api.duplicates(app.thresholds);
+    app.dupes = v;
+    if (!app.thresholds) renderDupesControls(v.report.thresholds);
+    renderDupes();
+  } catch (e) {
+    $("#dupes-count").textContent = errorText(e);
+  }
+}
+
+export function groupDecision(g: DupesView["report"]["groups"][number]): string {
+  const ds = new Set(g.pairs.map((p) => p.decision ?? "undecided"));
+  if (ds.size !== 1) return ds.has("undecided") ? "partly decided" : "mixed decisions";
+  const [d] = ds;
+  if (d === "duplicate") return `duplicate, keep ${g.pairs[0].keep ?? "?"}`;
+  return { not_duplicate: "not duplicates", variants: "variants", undecided: "undecided" }[d] ?? d;
+}
+
+export function renderDupes(): void {
+  const v = app.dupes;
+  if (!v) return;
+  const groups = v.report.groups;
+  $("#dupes-count").textContent = groups.length ? `${count(groups.length, "group")} of possible duplicates` : "";
+  if (!groups.length) {
+    replace(
+      $("#dupes-list"),
+      h(
+        "div",
+        { class: "empty" },
+        h("h2", {}, "No duplicates found"),
+        h("p", {}, "Allow more photo difference or less visual similarity to see looser matches."),
+      ),
+    );
+    return;
+  }
+  replace(
+    $("#dupes-list"),
+    groups.map((g, gi) => {
+      const decide = async (d: "duplicate" | "not_duplicate" | "variants", keep: string | null) => {
+        try {
+          await api.decide(d, g.skus, keep);
+          toast(
+            d === "duplicate"
+              ? "Decision saved."
+              : "Decision saved; the group leaves the list until its photos change.",
+          );
+          await loadDupes();
+        } catch (e) {
+          toast(errorText(e), true);
+        }
+      };
+      return h(
+        "article",
+        { class: "group", "data-group": g.id, "data-decision": groupDecision(g) },
+        h(
+          "header",
+          {},
+          h("span", { class: "conf" }, `Confidence ${score(g.confidence)}`),
+          h("span", { class: "decision" }, groupDecision(g)),
+        ),
+        h(
+          "div",
+          { class: "members" },
+          g.skus.map((sku) => {
+            const m = v.members[sku];
+            return h(
+              "div",
+              { class: "member", "data-sku": sku },
+              m?.thumbnails[0]
+                ? h("img", { src: fileUrl(m.thumbnails[0]), alt: "" })
+                : h("span", { class: "no-photo" }, "No photo"),
+              h("h4", {}, m?.title ?? sku),
+              h("p", {}, `${sku} · ${price(m?.price)}`),
+              h(
+                "button",
+                {
+                  type: "button",
+                  class: "keep secondary",
+                  "data-sku": sku,
+                  onclick: () => void decide("duplicate", sku),
+                },
+                "Keep this one",
+              ),
+            );
+          }),
+        ),
+        h(
+          "ul",
+          { class: "evidence" },
+          v.explanations[gi].map((t, pi) => h("li", {}, `${g.pairs[pi].a} ↔ ${g.pairs[pi].b}: ${t}`)),
+        ),
+        h(
+          "div",
+          { class: "row" },
+          h(
+            "button",
+            { type: "button", class: "decide-not secondary", onclick: () => void decide("not_duplicate", null) },
+            "Not duplicates",
+          ),
+          h(
+            "button",
+            { type: "button", class: "decide-variants secondary", onclick: () => void decide("variants", null) },
+            "Variants of one product",
+          ),
+        ),
+      );
+    }),
+  );
+}
+
+export async function exportMergeMap(): Promise<void> {
+  const path = await save({
+    title: "Save the merge map",
+    defaultPath: "vitrine-merge-map.csv",
+    filters: [{ name: "CSV", extensions: ["csv"] }],
+  });
+  if (!path) return;
+  try {
+    const n = await api.exportMergeMap(path, app.thresholds);
+    toast(`Saved the merge map (${count(n, "duplicate pair")}) to ${path}`);
+  } catch (e) {
+    toast(errorText(e), true);
+  }
+}

@@ -1,0 +1,624 @@
+// The search view: the query box with photo chips, filters, fusion sliders, results with
+// their per-signal breakdown, and the product panel.
+
+import { api, errorText, fileUrl, type Hit } from "../api";
+import { $, h, replace } from "../dom";
+import { count, leaf, price, score, SIGNAL_LABELS } from "../format";
+import { buildRequest, categoryTree, emptyQuery, hasQuery } from "../query";
+import { MAX_WEIGHT, SIGNALS } from "../weights";
+import { app, PAGE, toast } from "../state";
+import { show } from "../main";
+
+export function searchView(): HTMLElement {
+  const photoInput = h("input", {
+    id: "photo-input",
+    type: "file",
+    accept: "image/*",
+    class: "visually-hidden",
+    onchange: onPhotoPicked,
+  });
+  return h(
+    "section",
+    { id: "view-search", class: "view" },
+    h(
+      "form",
+      {
+        id: "searchbar",
+        class: "searchbar",
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          void runSearch();
+        },
+      },
+      h("div", { id: "chips", class: "chips" }),
+      h("input", {
+        id: "search-input",
+        type: "search",
+        placeholder: "Describe a product: “red leather handbag under 80”",
+        autocomplete: "off",
+        "aria-label": "Search text",
+        oninput: onTyping,
+      }),
+      h("input", {
+        id: "not-input",
+        type: "text",
+        placeholder: "not… (comma-separated)",
+        autocomplete: "off",
+        "aria-label": "Leave out",
+        oninput: onTyping,
+      }),
+      h(
+        "label",
+        { class: "button secondary", title: "Search with a photo: pick one, drop it on the window, or paste it" },
+        "Photo…",
+        photoInput,
+      ),
+      h("button", { id: "search-go", type: "submit" }, "Search"),
+    ),
+    h(
+      "div",
+      { class: "search-body" },
+      h(
+        "aside",
+        { class: "side" },
+        h("h3", {}, "Filters"),
+        h("div", { id: "filters" }),
+        h("h3", {}, "What counts"),
+        h("div", { id: "sliders" }),
+      ),
+      h(
+        "div",
+        { class: "results-wrap" },
+        h("div", { id: "result-summary", class: "summary" }),
+        h("div", { id: "results", class: "grid", role: "list" }),
+        h(
+          "button",
+          { id: "more", class: "secondary more", type: "button", hidden: true, onclick: () => void loadMore() },
+          "Show more",
+        ),
+      ),
+    ),
+  );
+}
+
+export function renderFilters(): void {
+  const info = app.info;
+  const f = $("#filters");
+  if (!info) return;
+  const cat = h(
+    "select",
+    {
+      id: "filter-category",
+      "aria-label": "Category",
+      onchange: (e: Event) => {
+        app.q.category = (e.target as HTMLSelectElement).value;
+        void runSearch();
+      },
+    },
+    h("option", { value: "" }, "All categories"),
+    categoryTree(info.facets.categories).map((c) =>
+      h(
+        "option",
+        { value: c.path, selected: c.path === app.q.category },
+        `${"\u2003".repeat(c.depth)}${c.label} (${c.count})`,
+      ),
+    ),
+  );
+  const color = h(
+    "select",
+    {
+      id: "filter-color",
+      "aria-label": "Colour",
+      onchange: (e: Event) => {
+        app.q.color = (e.target as HTMLSelectElement).value;
+        void runSearch();
+      },
+    },
+    h("option", { value: "" }, "Any colour"),
+    info.facets.colors.map(([c, n]) => h("option", { value: c, selected: c === app.q.color }, `${c} (${n})`)),
+  );
+  const priceBox = (id: string, label: string, key: "minPrice" | "maxPrice", hint: number | null) =>
+    h("input", {
+      id,
+      type: "text",
+      inputmode: "decimal",
+      "aria-label": label,
+      placeholder: hint === null ? label : `${label} (${price(hint)})`,
+      value: app.q[key],
+      onchange: (e: Event) => {
+        app.q[key] = (e.target as HTMLInputElement).value;
+        void runSearch();
+      },
+    });
+  replace(
+    f,
+    h("label", {}, "Category", cat),
+    h("label", {}, "Colour", color),
+    h(
+      "div",
+      { class: "price-range" },
+      priceBox("min-price", "Min", "minPrice", info.facets.min_price),
+      "–",
+      priceBox("max-price", "Max", "maxPrice", info.facets.max_price),
+    ),
+    h("button", { type: "button", class: "link", onclick: clearFilters }, "Clear filters"),
+  );
+}
+
+export function clearFilters(): void {
+  Object.assign(app.q, { category: "", color: "", minPrice: "", maxPrice: "" });
+  renderFilters();
+  void runSearch();
+}
+
+export function renderSliders(): void {
+  const box = $("#sliders");
+  const rows = SIGNALS.map((s) => {
+    const off = app.sliders.disabled(s);
+    const out = h("output", { id: `slider-${s}-value` }, app.sliders.get(s).toFixed(1));
+    const input = h("input", {
+      id: `slider-${s}`,
+      type: "range",
+      min: 0,
+      max: MAX_WEIGHT,
+      step: 0.1,
+      value: app.sliders.get(s),
+      disabled: off !== null,
+      "aria-label": SIGNAL_LABELS[s],
+      oninput: (e: Event) => {
+        app.sliders.set(s, Number((e.target as HTMLInputElement).value));
+        out.textContent = app.sliders.get(s).toFixed(1);
+        void rerank();
+      },
+    });
+    return h(
+      "div",
+      { class: `slider${off ? " off" : ""}` },
+      h("label", { for: `slider-${s}` }, SIGNAL_LABELS[s], out),
+      input,
+      off &&
+        h(
+          "p",
+          { class: "why-off" },
+          off.reason ?? "Its model is not available.",
+          off.how ? h("span", { class: "how" }, ` ${off.how}`) : null,
+        ),
+    );
+  });
+  replace(
+    box,
+    rows,
+    h(
+      "button",
+      {
+        id: "sliders-reset",
+        type: "button",
+        class: "link",
+        onclick: () => {
+          app.sliders.reset();
+          renderSliders();
+          void rerank();
+        },
+      },
+      "Reset to defaults",
+    ),
+  );
+}
+
+export let typingTimer = 0;
+export function onTyping(): void {
+  app.q.text = ($("#search-input") as HTMLInputElement).value;
+  app.q.notText = ($("#not-input") as HTMLInputElement).value;
+  window.clearTimeout(typingTimer);
+  typingTimer = window.setTimeout(() => void runSearch(), 400);
+}
+
+export function renderChips(): void {
+  const chips = $("#chips");
+  const list: HTMLElement[] = [];
+  if (app.q.photo) {
+    list.push(
+      h(
+        "span",
+        { class: "chip photo-chip" },
+        h("img", { src: app.q.photo.url, alt: "" }),
+        app.q.photo.name,
+        h(
+          "button",
+          {
+            type: "button",
+            class: "chip-x",
+            "aria-label": "Remove the photo",
+            onclick: () => {
+              app.q.photo = null;
+              renderChips();
+              void runSearch();
+            },
+          },
+          "×",
+        ),
+      ),
+    );
+  }
+  if (app.q.like) {
+    list.push(
+      h(
+        "span",
+        { class: "chip like-chip" },
+        `More like: ${app.likeTitle}`,
+        h(
+          "button",
+          {
+            type: "button",
+            class: "chip-x",
+            "aria-label": "Remove “more like this”",
+            onclick: () => {
+              app.q.like = null;
+              renderChips();
+              void runSearch();
+            },
+          },
+          "×",
+        ),
+      ),
+    );
+  }
+  replace(chips, list);
+}
+
+export async function usePhoto(blob: Blob, name: string): Promise<void> {
+  try {
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    const chip = await api.addQueryPhoto(bytes);
+    if (app.q.photo) URL.revokeObjectURL(app.q.photo.url);
+    app.q.photo = { id: chip.id, name, url: URL.createObjectURL(blob) };
+    show("search");
+    renderChips();
+    await runSearch();
+  } catch (e) {
+    toast(errorText(e), true);
+  }
+}
+
+export function onPhotoPicked(e: Event): void {
+  const input = e.target as HTMLInputElement;
+  const f = input.files?.[0];
+  if (f) void usePhoto(f, f.name);
+  input.value = "";
+}
+
+export function wirePhotoDrops(): void {
+  window.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    document.body.classList.add("dropping");
+  });
+  window.addEventListener("dragleave", (e) => {
+    if (e.relatedTarget === null) document.body.classList.remove("dropping");
+  });
+  window.addEventListener("drop", (e) => {
+    e.preventDefault();
+    document.body.classList.remove("dropping");
+    const f = [...(e.dataTransfer?.files ?? [])].find(
+      (x) => x.type.startsWith("image/") || /\.(jpe?g|png|webp|gif|bmp|tiff?)$/i.test(x.name),
+    );
+    if (f) void usePhoto(f, f.name);
+    else toast("Drop a photo (JPEG, PNG, WebP…) to search with it.", true);
+  });
+  window.addEventListener("paste", (e) => {
+    const item = [...(e.clipboardData?.items ?? [])].find((i) => i.type.startsWith("image/"));
+    const f = item?.getAsFile();
+    if (f) {
+      e.preventDefault();
+      void usePhoto(f, "Pasted photo");
+    }
+  });
+}
+
+export async function runSearch(): Promise<void> {
+  const seq = ++app.seq;
+  if (!hasQuery(app.q)) {
+    app.page = null;
+    app.hits = [];
+    renderResults();
+    return;
+  }
+  setBusy(true);
+  try {
+    const page = await api.search(buildRequest(app.q, app.sliders.weights(), PAGE));
+    if (seq !== app.seq) return;
+    app.page = page;
+    app.hits = page.results.hits;
+    renderResults();
+  } catch (e) {
+    if (seq === app.seq) showSearchError(errorText(e));
+  } finally {
+    if (seq === app.seq) setBusy(false);
+  }
+}
+
+/** New weights: fuse the same candidates again, keeping as many results as are shown. */
+export async function rerank(): Promise<void> {
+  if (!app.page) return;
+  const seq = ++app.seq;
+  try {
+    const page = await api.rerank(app.page.query_id, app.sliders.weights(), Math.max(PAGE, app.hits.length), 0);
+    if (seq !== app.seq) return;
+    app.page = page;
+    app.hits = page.results.hits;
+    renderResults();
+  } catch (e) {
+    if (seq === app.seq) await runSearch();
+    else console.warn(e);
+  }
+}
+
+export async function loadMore(): Promise<void> {
+  if (!app.page || app.hits.length >= app.page.results.total) return;
+  const seq = app.seq;
+  try {
+    const page = await api.rerank(app.page.query_id, app.sliders.weights(), PAGE, app.hits.length);
+    if (seq !== app.seq) return;
+    app.hits = app.hits.concat(page.results.hits);
+    app.page = { ...page, results: { ...page.results, offset: 0 } };
+    renderResults(true);
+  } catch (e) {
+    toast(errorText(e), true);
+  }
+}
+
+export function setBusy(on: boolean): void {
+  $("#results").setAttribute("aria-busy", String(on));
+  document.body.classList.toggle("busy", on);
+}
+
+export function showSearchError(text: string): void {
+  replace($("#result-summary"), h("p", { class: "error" }, text));
+  replace($("#results"));
+  $("#more").hidden = true;
+}
+
+export function renderResults(appended = false): void {
+  const grid = $("#results");
+  const summary = $("#result-summary");
+  const info = app.info;
+  if (info && info.stats.products === 0) {
+    replace(summary);
+    replace(
+      grid,
+      h(
+        "div",
+        { class: "empty" },
+        h("h2", {}, "Your catalog is empty"),
+        h("p", {}, "Import a folder of product photos, a CSV of products, or both."),
+        h("button", { type: "button", onclick: () => show("import") }, "Import products"),
+      ),
+    );
+    $("#more").hidden = true;
+    return;
+  }
+  if (!app.page) {
+    replace(summary);
+    replace(
+      grid,
+      h(
+        "div",
+        { class: "empty" },
+        h("h2", {}, "Search your catalog"),
+        h(
+          "p",
+          {},
+          "Type a description, or drop a photo anywhere on the window, paste one, or pick one with “Photo…”. Add words to “not…” to push products down.",
+        ),
+      ),
+    );
+    $("#more").hidden = true;
+    return;
+  }
+  const r = app.page.results;
+  const used = r.signals
+    .filter((s) => r.weights[s] > 0)
+    .map((s) => SIGNAL_LABELS[s])
+    .join(", ");
+  replace(
+    summary,
+    h("p", {}, `${count(r.total, "product")} · ${used || "no signal weighted"} · ${Math.round(app.page.millis)} ms`),
+  );
+  if (app.hits.length === 0) {
+    replace(
+      grid,
+      h(
+        "div",
+        { class: "empty" },
+        h("h2", {}, "Nothing matches"),
+        h("p", {}, "Try fewer words, clear a filter, or raise another signal’s weight."),
+      ),
+    );
+  } else if (appended) {
+    for (const hit of app.hits.slice(grid.children.length)) grid.appendChild(card(hit));
+  } else {
+    replace(grid, app.hits.map(card));
+  }
+  $("#more").hidden = app.hits.length >= r.total;
+}
+
+export function card(hit: Hit): HTMLElement {
+  const img = hit.matched_image;
+  const signals = app.page?.results.signals ?? [];
+  const why = h(
+    "div",
+    { class: "why", role: "tooltip" },
+    h(
+      "table",
+      {},
+      hit.signals
+        .filter((s) => signals.includes(s.signal))
+        .map((s) =>
+          h(
+            "tr",
+            { class: s.weight > 0 ? "" : "unweighted", "data-signal": s.signal },
+            h("th", {}, SIGNAL_LABELS[s.signal]),
+            h("td", { class: "bar" }, barSpan(s.score)),
+            h("td", {}, score(s.score)),
+            h("td", { class: "weight" }, `×${s.weight.toFixed(1)}`),
+          ),
+        ),
+    ),
+    hit.penalty > 0 ? h("p", { class: "penalty" }, `“Not” terms: −${Math.round(hit.penalty * 100)}%`) : null,
+    img
+      ? h(
+          "p",
+          { class: "matched" },
+          `Matched photo: ${[img.view, img.color].filter(Boolean).join(", ") || img.path.split("/").pop()}`,
+        )
+      : null,
+  );
+  const el = h(
+    "article",
+    { class: "result", tabindex: 0, role: "listitem", "data-sku": hit.sku, "aria-label": `${hit.rank}. ${hit.title}` },
+    h(
+      "div",
+      { class: "thumb" },
+      img
+        ? h("img", { src: fileUrl(img.thumbnail), alt: "", loading: "lazy" })
+        : h("span", { class: "no-photo" }, "No photo"),
+    ),
+    h(
+      "div",
+      { class: "meta" },
+      h("h4", { class: "title" }, hit.title || hit.sku),
+      h(
+        "div",
+        { class: "line" },
+        h("span", { class: "price" }, price(hit.price)),
+        h("span", { class: "score", title: "Fused score" }, score(hit.score)),
+      ),
+      h("div", { class: "cat" }, leaf(hit.category)),
+    ),
+    why,
+  );
+  el.addEventListener("click", () => void openProduct(hit.sku));
+  el.addEventListener("keydown", (e) => onCardKey(e, el, hit.sku));
+  return el;
+}
+
+export function barSpan(v: number): HTMLElement {
+  const s = h("span", { class: "fill" });
+  s.style.width = `${Math.round(Math.max(0, Math.min(1, v)) * 100)}%`;
+  return s;
+}
+
+export function onCardKey(e: KeyboardEvent, el: HTMLElement, sku: string): void {
+  const cards = [...document.querySelectorAll<HTMLElement>("#results .result")];
+  const i = cards.indexOf(el);
+  const perRow = Math.max(1, Math.round($("#results").clientWidth / Math.max(1, el.offsetWidth)));
+  const go = (j: number) => cards[Math.max(0, Math.min(cards.length - 1, j))]?.focus();
+  switch (e.key) {
+    case "ArrowRight":
+      go(i + 1);
+      break;
+    case "ArrowLeft":
+      go(i - 1);
+      break;
+    case "ArrowDown":
+      go(i + perRow);
+      break;
+    case "ArrowUp":
+      go(i - perRow);
+      break;
+    case "Enter":
+    case " ":
+      void openProduct(sku);
+      break;
+    default:
+      return;
+  }
+  e.preventDefault();
+}
+
+export async function openProduct(sku: string): Promise<void> {
+  const drawer = $("#drawer");
+  try {
+    const { product: p, thumbnails } = await api.product(sku);
+    const big = h("img", { class: "big", alt: "", src: thumbnails[0] ? fileUrl(thumbnails[0]) : "" });
+    const attrs = Object.entries(p.attributes).map(([k, v]) =>
+      h("tr", {}, h("th", {}, k), h("td", {}, Array.isArray(v) ? v.join(", ") : String(v))),
+    );
+    replace(
+      drawer,
+      h(
+        "div",
+        { class: "drawer-head" },
+        h("h2", {}, p.title || p.sku),
+        h(
+          "button",
+          { id: "drawer-close", type: "button", class: "ghost", "aria-label": "Close", onclick: closeProduct },
+          "×",
+        ),
+      ),
+      h(
+        "div",
+        { class: "photos" },
+        p.images.length ? big : h("p", { class: "empty" }, "This product has no photo."),
+        h(
+          "div",
+          { class: "strip" },
+          p.images.map((im, i) =>
+            h(
+              "button",
+              {
+                type: "button",
+                class: "thumb-btn",
+                title: [im.view, im.color].filter(Boolean).join(", "),
+                onclick: () => {
+                  big.src = fileUrl(im.path);
+                },
+              },
+              h("img", { src: fileUrl(thumbnails[i]), alt: "" }),
+            ),
+          ),
+        ),
+      ),
+      h(
+        "table",
+        { class: "facts" },
+        h("tr", {}, h("th", {}, "SKU"), h("td", {}, p.sku)),
+        h("tr", {}, h("th", {}, "Price"), h("td", {}, price(p.price))),
+        h("tr", {}, h("th", {}, "Category"), h("td", {}, p.category)),
+        h("tr", {}, h("th", {}, "Colour"), h("td", {}, p.color)),
+        attrs,
+      ),
+      p.description ? h("p", { class: "description" }, p.description) : null,
+      h(
+        "button",
+        {
+          id: "more-like-this",
+          type: "button",
+          onclick: () => {
+            closeProduct();
+            void moreLike(p.sku, p.title);
+          },
+        },
+        "More like this",
+      ),
+    );
+    drawer.hidden = false;
+    $("#drawer-close").focus();
+  } catch (e) {
+    toast(errorText(e), true);
+  }
+}
+
+export function closeProduct(): void {
+  $("#drawer").hidden = true;
+}
+
+export async function moreLike(sku: string, title: string): Promise<void> {
+  app.q = { ...emptyQuery(), like: sku };
+  app.likeTitle = title;
+  ($("#search-input") as HTMLInputElement).value = "";
+  ($("#not-input") as HTMLInputElement).value = "";
+  renderChips();
+  renderFilters();
+  show("search");
+  await runSearch();
+}
