@@ -22,7 +22,7 @@ fn fixture(out: &Path) -> serde_json::Value {
 }
 
 fn scan(c: &Catalog) -> DupesReport {
-    vitrine::duplicates::find(&c, None, Some("all-minilm-l6-v2"), &Thresholds::default()).unwrap()
+    vitrine::duplicates::find(c, None, Some("all-minilm-l6-v2"), &Thresholds::default()).unwrap()
 }
 
 /// Truth clusters: the transitive closure of the true pairs.

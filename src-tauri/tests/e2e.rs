@@ -420,14 +420,14 @@ impl App {
 }
 
 fn prepare_models(catalog: &Catalog) {
-    vitrine::model_choice::add_model(&catalog, &shared().join("fixtures/clip-tiny"), Some("tiny"))
+    vitrine::model_choice::add_model(catalog, &shared().join("fixtures/clip-tiny"), Some("tiny"))
         .unwrap();
-    let models = vitrine::model_choice::registry(&catalog, &models_dir()).unwrap();
-    vitrine::model_choice::use_model(&catalog, &models, "tiny").unwrap();
+    let models = vitrine::model_choice::registry(catalog, &models_dir()).unwrap();
+    vitrine::model_choice::use_model(catalog, &models, "tiny").unwrap();
 }
 
 fn encoders(catalog: &Catalog) -> Encoders {
-    let models = vitrine::model_choice::registry(&catalog, &models_dir()).unwrap();
+    let models = vitrine::model_choice::registry(catalog, &models_dir()).unwrap();
     Encoders::load(catalog, &models, DeviceChoice::Cpu).unwrap()
 }
 

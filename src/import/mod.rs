@@ -578,13 +578,15 @@ fn write_csv_products(
 
 /// A photo file to read: store key, path, and the content hash the store knows for it.
 type ToRead = (String, PathBuf, Option<String>);
+/// A photo file the store has unchanged: store key and what the store knows of it.
+type Unchanged = (String, KnownFile);
 
 /// Splits the files into those the store already has unchanged (same size and time) and those
 /// that need reading.
 fn plan_reads(
     store: &Store,
     work: &BTreeMap<String, WorkItem>,
-) -> Result<(Vec<(String, KnownFile)>, Vec<ToRead>)> {
+) -> Result<(Vec<Unchanged>, Vec<ToRead>)> {
     let mut ready = Vec::new();
     let mut to_process = Vec::new();
     for (key, item) in work {
