@@ -748,3 +748,76 @@ pub fn describe(e: &Evidence) -> String {
     }
     parts.join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_banding_finds_every_pair_within_the_limit_and_no_other() {
+        let base = 0x0123_4567_89ab_cdefu64;
+        // 7 bits apart, spread over seven of the eight bytes: one byte still agrees.
+        let near = base ^ (1 | 1 << 9 | 1 << 18 | 1 << 27 | 1 << 36 | 1 << 45 | 1 << 54);
+        // 8 bits apart, one in each byte: no byte agrees, and 8 is over the limit anyway.
+        let far = base ^ 0x0101_0101_0101_0101;
+        let hashes = [(0, PHash(base)), (1, PHash(near)), (2, PHash(far))];
+        let mut pairs = near_hash_pairs(&hashes, 7);
+        pairs.sort_unstable();
+        pairs.dedup();
+        assert_eq!(pairs, vec![(0, 1)]);
+        assert!(near_hash_pairs(&hashes, 6).is_empty());
+    }
+
+    #[test]
+    fn an_over_large_group_is_split_on_its_weakest_links() {
+        // A chain 0-1-2-3-4 whose middle link is weakest, and a separate pair 5-6.
+        let ends = [(0, 1), (1, 2), (2, 3), (3, 4), (5, 6)];
+        let confidence = [0.9, 0.8, 0.2, 0.7, 0.95];
+        let (active, split_from, oversized) = split_oversized(&ends, &confidence, 3);
+        assert_eq!(active, vec![true, true, false, true, true]);
+        assert_eq!(oversized, 1);
+        assert_eq!(split_from, HashSet::from([0, 1, 2, 3, 4]));
+        let mut groups: Vec<Vec<usize>> = components(&ends, &active)
+            .iter()
+            .map(|c| members(&ends, c))
+            .collect();
+        groups.sort();
+        assert_eq!(groups, vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]]);
+        // Within the limit nothing is split.
+        let (active, split_from, oversized) = split_oversized(&ends, &confidence, 5);
+        assert!(active.iter().all(|a| *a) && split_from.is_empty() && oversized == 0);
+    }
+
+    #[test]
+    fn evidence_passes_by_its_thresholds() {
+        let t = Thresholds::default();
+        let e = |f: &dyn Fn(&mut Evidence)| {
+            let mut e = Evidence::default();
+            f(&mut e);
+            passes(&e, &t)
+        };
+        assert!(e(&|e| e.identical_photo = true));
+        assert!(e(&|e| e.phash_distance = Some(2)));
+        assert!(!e(&|e| e.phash_distance = Some(5)), "needs corroboration");
+        assert!(e(&|e| {
+            e.phash_distance = Some(5);
+            e.text = Some(0.8);
+        }));
+        assert!(e(&|e| {
+            e.phash_distance = Some(5);
+            e.same_price = true;
+            e.same_category = true;
+        }));
+        assert!(e(&|e| e.visual = Some(0.95)));
+        assert!(
+            !e(&|e| e.text = Some(0.99)),
+            "text alone needs every attribute"
+        );
+        assert!(e(&|e| {
+            e.text = Some(0.99);
+            e.same_price = true;
+            e.same_category = true;
+            e.same_color = true;
+        }));
+    }
+}

@@ -941,3 +941,150 @@ impl Searcher {
         serde_json::json!({"products": self.products.len(), "clip": side(&self.clip), "text": side(&self.text)})
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Image, Origin};
+
+    fn raw(visual: Option<f32>, keyword: Option<f32>, phash: Option<f32>) -> Raw {
+        let mut r = [None; 5];
+        r[Signal::Visual.slot()] = visual;
+        r[Signal::Keyword.slot()] = keyword;
+        r[Signal::Phash.slot()] = phash;
+        Raw {
+            raw: r,
+            visual_row: None,
+            crossmodal_row: None,
+        }
+    }
+
+    #[test]
+    fn scores_run_from_the_catalog_median_to_the_best_product() {
+        // Population cosines 0.1..0.5: median 0.3; the best candidate 0.7.
+        let population: Vec<Raw> = [0.1, 0.2, 0.3, 0.4, 0.5]
+            .iter()
+            .map(|&c| raw(Some(c), None, None))
+            .collect();
+        let candidates = vec![raw(Some(0.7), None, None), raw(Some(0.5), None, None)];
+        let keyword = HashMap::from([(0, 2.0), (1, 0.5)]);
+        let n = Normaliser::new(&population, &candidates, &keyword);
+        let (s, r) = n.scores(&[Some(0.7), None, None, Some(2.0), Some(3.0)]);
+        assert_eq!(s[Signal::Visual.slot()], 1.0);
+        assert_eq!(r[Signal::Visual.slot()], 0.7);
+        assert!((n.scores(&[Some(0.5), None, None, None, None]).0[0] - 0.5).abs() < 1e-6);
+        // At or below the median: 0.
+        assert_eq!(n.scores(&[Some(0.2), None, None, None, None]).0[0], 0.0);
+        // Keywords: divided by the best; perceptual hashes: (12 - bits) / 12.
+        assert_eq!(s[Signal::Keyword.slot()], 1.0);
+        assert!((n.scores(&[None, None, None, Some(0.5), None]).0[3] - 0.25).abs() < 1e-6);
+        assert!((s[Signal::Phash.slot()] - 0.75).abs() < 1e-6);
+        assert_eq!(n.scores(&[None, None, None, None, Some(20.0)]).0[4], 0.0);
+        // A flat signal (best = median) scores 0 rather than dividing by zero.
+        let flat: Vec<Raw> = (0..3).map(|_| raw(Some(0.3), None, None)).collect();
+        let n = Normaliser::new(&flat, &flat, &HashMap::new());
+        assert_eq!(
+            n.scores(&[Some(0.3), None, None, Some(1.0), None]).0,
+            [0.0; 5]
+        );
+    }
+
+    #[test]
+    fn keyword_queries_match_any_word_with_plurals_dropped() {
+        assert_eq!(
+            keyword_query("Red bags, boxes & a \"hat\"").as_deref(),
+            Some("\"red\"* OR \"bag\"* OR \"box\"* OR \"a\" OR \"hat\"*")
+        );
+        assert_eq!(keyword_query("  -- ,"), None);
+        let [(named, a), (all, b)] = keyword_parts("\"bag\"*");
+        assert_eq!(named, "{title category color sku} : (\"bag\"*)");
+        assert_eq!(all, "\"bag\"*");
+        assert_eq!(a + b, 1.0);
+    }
+
+    fn product(category: &str, color: &str, price: Option<f64>) -> Product {
+        let mut attributes = serde_json::Map::new();
+        attributes.insert("material".into(), "Cotton".into());
+        attributes.insert("size".into(), serde_json::json!(["S", "M"]));
+        Product {
+            id: 1,
+            sku: "A".into(),
+            title: "A".into(),
+            description: String::new(),
+            category: category.into(),
+            color: color.into(),
+            price,
+            attributes,
+            origin: Origin::Csv,
+            source: String::new(),
+            images: vec![Image {
+                id: 1,
+                product_id: 1,
+                path: String::new(),
+                hash: String::new(),
+                width: 1,
+                height: 1,
+                view: String::new(),
+                color: "Teal".into(),
+                position: 0,
+                attributes: serde_json::Map::new(),
+                phash: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn filters_check_category_prefixes_colours_prices_and_attributes() {
+        let p = product("Women/Tops/Jackets", "Red, Blue", Some(40.0));
+        let f = |edit: &dyn Fn(&mut Filters)| {
+            let mut f = Filters::default();
+            edit(&mut f);
+            passes(&p, &f)
+        };
+        assert!(f(&|_| {}));
+        assert!(f(&|f| f.category = Some("women/tops".into())));
+        assert!(f(&|f| f.category = Some("/Women/".into())));
+        assert!(!f(&|f| f.category = Some("Women/Top".into())));
+        assert!(f(&|f| f.color = Some("blue".into())));
+        assert!(
+            f(&|f| f.color = Some("teal".into())),
+            "a photo's colour counts"
+        );
+        assert!(!f(&|f| f.color = Some("green".into())));
+        assert!(f(&|f| f.max_price = Some(40.0)));
+        assert!(!f(&|f| f.max_price = Some(39.99)));
+        assert!(!f(&|f| f.min_price = Some(41.0)));
+        assert!(f(
+            &|f| f.attributes = vec![("Material".into(), "cotton".into())]
+        ));
+        assert!(f(&|f| f.attributes = vec![("size".into(), "m".into())]));
+        assert!(!f(&|f| f.attributes = vec![("size".into(), "XL".into())]));
+        let unpriced = product("Gear", "", None);
+        let mut f = Filters::default();
+        f.min_price = Some(1.0);
+        assert!(
+            !passes(&unpriced, &f),
+            "a price filter leaves out unpriced products"
+        );
+    }
+
+    #[test]
+    fn typed_text_gives_its_price_limits_and_not_terms_to_the_query() {
+        let q = Query {
+            text: "hoodie under 50 without zip".into(),
+            not: vec![" Logo ".into(), String::new()],
+            filters: Filters {
+                min_price: Some(10.0),
+                ..Filters::default()
+            },
+            ..Query::default()
+        };
+        let r = read_query(&q);
+        assert_eq!(r.text, "hoodie");
+        assert_eq!(r.not, vec!["logo", "zip"]);
+        assert_eq!(
+            (r.filters.min_price, r.filters.max_price),
+            (Some(10.0), Some(50.0))
+        );
+    }
+}
