@@ -504,30 +504,30 @@ fn catalog_command(g: &Global, cmd: Command) -> Result<()> {
 /// `--json`), the summaries, and the indexes built.
 fn stage_printer(json: bool) -> impl Fn(Stage) + Sync {
     let progress = output::Progress::new(json, std::io::stderr().is_terminal());
+    // A summary: one JSON line tagged `event` with `--json`, else the table.
+    let summary =
+        move |report: serde_json::Result<serde_json::Value>, event: &str, table: &dyn Fn()| {
+            if !json {
+                table();
+            } else if let Ok(mut line) = report {
+                line["event"] = event.into();
+                println!("{line}");
+            }
+        };
     move |stage| match stage {
         Stage::Import(e) => progress.import_event(e),
         Stage::Imported(report) => {
             progress.finish();
-            if json {
-                if let Ok(mut line) = serde_json::to_value(report) {
-                    line["event"] = "summary".into();
-                    println!("{line}");
-                }
-            } else {
-                output::print_import_report(report);
-            }
+            summary(serde_json::to_value(report), "summary", &|| {
+                output::print_import_report(report)
+            });
         }
         Stage::Embed(e) => progress.embed_event(e),
         Stage::Embedded(report) => {
             progress.finish();
-            if json {
-                if let Ok(mut line) = serde_json::to_value(report) {
-                    line["event"] = "embed_summary".into();
-                    println!("{line}");
-                }
-            } else {
-                output::print_embed_report(report);
-            }
+            summary(serde_json::to_value(report), "embed_summary", &|| {
+                output::print_embed_report(report)
+            });
         }
         Stage::Indexing => {}
         Stage::Indexed(b) => eprintln!("Built the nearest-neighbour index of {b}"),

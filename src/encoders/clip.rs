@@ -137,6 +137,16 @@ impl ClipEncoder {
 
     /// L2-normalised embeddings of preprocessed images.
     pub fn embed_pixels(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        self.pixel_rows(pixels, true)
+    }
+
+    /// Projected image features of preprocessed images, before normalisation (for parity
+    /// checks against the reference implementation).
+    pub fn image_features_of(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        self.pixel_rows(pixels, false)
+    }
+
+    fn pixel_rows(&self, pixels: &[Vec<f32>], normalised: bool) -> Result<Vec<Vec<f32>>> {
         if pixels.is_empty() {
             return Ok(Vec::new());
         }
@@ -145,20 +155,11 @@ impl ClipEncoder {
         let t = Tensor::from_vec(flat, (pixels.len(), 3, s, s), &self.device)
             .map_err(model_err(Path::new("clip")))?;
         let f = self.image_features(&t)?;
-        rows(normalize(&f))
-    }
-
-    /// Projected image features of preprocessed images, before normalisation (for parity
-    /// checks against the reference implementation).
-    pub fn image_features_of(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        if pixels.is_empty() {
-            return Ok(Vec::new());
+        if normalised {
+            rows(normalize(&f))
+        } else {
+            rows(Ok(f))
         }
-        let s = self.image_size();
-        let flat: Vec<f32> = pixels.iter().flatten().copied().collect();
-        let t = Tensor::from_vec(flat, (pixels.len(), 3, s, s), &self.device)
-            .map_err(model_err(Path::new("clip")))?;
-        rows(Ok(self.image_features(&t)?))
     }
 
     /// Projected text features of token ids padded to `pad_to` (default: the longest row),
