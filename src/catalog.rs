@@ -10,6 +10,7 @@ pub use crate::domain::{
     ProductFilter, SkipKind, Stats,
 };
 use crate::error::{Error, Result};
+use crate::spreadsheet::safe_cell;
 use crate::store::Store;
 
 pub const DB_FILE: &str = "catalog.sqlite";
@@ -140,7 +141,8 @@ impl Catalog {
         self.store.integrity_check()
     }
 
-    /// Writes every product as CSV, one row per product, photos joined by `|`.
+    /// Writes every product as CSV, one row per product, photos joined by `|`; cells that a
+    /// spreadsheet would run as formulas are neutralised ([`safe_cell`]).
     pub fn export_csv(&self, out: impl Write) -> Result<()> {
         let products = self.products(&ProductFilter::default())?;
         let mut attr_keys: Vec<String> = products
@@ -163,7 +165,7 @@ impl Catalog {
         .map(|s| s.to_string())
         .collect();
         header.extend(attr_keys.iter().cloned());
-        w.write_record(&header)?;
+        w.write_record(header.iter().map(|c| safe_cell(c).into_owned()))?;
         for p in &products {
             let images: Vec<&str> = p.images.iter().map(|i| i.path.as_str()).collect();
             let mut row = vec![
@@ -182,7 +184,7 @@ impl Catalog {
                     Some(v) => v.to_string(),
                 });
             }
-            w.write_record(&row)?;
+            w.write_record(row.iter().map(|c| safe_cell(c).into_owned()))?;
         }
         w.flush().map_err(|e| Error::io("<export>", e))?;
         Ok(())

@@ -21,6 +21,7 @@ use crate::domain::{OwnerKind, PHash, Product};
 use crate::error::{Error, Result};
 use crate::index::dot;
 use crate::model_choice::active_model;
+use crate::spreadsheet::safe_cell;
 use crate::vectors::ModelVectors;
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -677,7 +678,8 @@ fn group(products: &[Product], links: Vec<Link>, max_group: usize) -> (Vec<Group
 }
 
 /// The merge map as CSV: one row per product to merge away, with the product it merges into,
-/// the decision and the evidence. Undecided groups propose keeping their first SKU.
+/// the decision and the evidence (cells a spreadsheet would run as formulas neutralised).
+/// Undecided groups propose keeping their first SKU.
 pub fn write_merge_map(report: &DupesReport, out: impl std::io::Write) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
@@ -708,14 +710,17 @@ pub fn write_merge_map(report: &DupesReport, out: impl std::io::Write) -> Result
                 ),
                 None => ("proposed", String::new(), g.confidence),
             };
-            w.write_record([
-                sku.as_str(),
-                keep.as_str(),
-                &g.id.to_string(),
-                decision,
-                &format!("{conf:.3}"),
-                &evidence,
-            ])?;
+            w.write_record(
+                [
+                    sku.as_str(),
+                    keep.as_str(),
+                    &g.id.to_string(),
+                    decision,
+                    &format!("{conf:.3}"),
+                    &evidence,
+                ]
+                .map(|c| safe_cell(c).into_owned()),
+            )?;
         }
     }
     w.flush().map_err(|e| Error::io("<merge map>", e))?;
@@ -819,5 +824,31 @@ mod tests {
             e.same_category = true;
             e.same_color = true;
         }));
+    }
+
+    #[test]
+    fn the_merge_map_neutralises_formulas_in_skus() {
+        let report = DupesReport {
+            thresholds: Thresholds::default(),
+            signals: Vec::new(),
+            candidate_pairs: 1,
+            passing_pairs: 1,
+            oversized_groups_split: 0,
+            groups: vec![Group {
+                id: 1,
+                skus: vec!["=cmd|' /C calc'!A0".into(), "+SUM(1)".into()],
+                titles: vec![String::new(), String::new()],
+                confidence: 0.9,
+                pairs: Vec::new(),
+                split: false,
+            }],
+            seconds: 0.0,
+        };
+        let mut out = Vec::new();
+        write_merge_map(&report, &mut out).unwrap();
+        let mut r = csv::Reader::from_reader(out.as_slice());
+        let row = r.records().next().unwrap().unwrap();
+        assert_eq!(&row[0], "'+SUM(1)");
+        assert_eq!(&row[1], "'=cmd|' /C calc'!A0");
     }
 }

@@ -22,6 +22,7 @@ pub mod photo;
 pub mod price;
 pub mod query;
 pub mod search;
+pub mod spreadsheet;
 mod store;
 pub mod vectors;
 pub mod workspace;

@@ -1,5 +1,19 @@
 //! The `vitrine` command line: every capability of the app, for scripting and power users.
 
+/// `println!` for people: control characters escaped (see [`output::printable`]).
+macro_rules! say {
+    ($($t:tt)*) => {
+        println!("{}", $crate::output::printable(&format!($($t)*)))
+    };
+}
+
+/// `eprintln!` for people, likewise.
+macro_rules! esay {
+    ($($t:tt)*) => {
+        eprintln!("{}", $crate::output::printable(&format!($($t)*)))
+    };
+}
+
 mod bench;
 mod dupes_bench;
 mod embed_bench;
@@ -333,7 +347,7 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(Cli::parse()) {
-        eprintln!("error: {e:#}");
+        esay!("error: {e:#}");
         std::process::exit(1);
     }
 }
@@ -400,13 +414,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Index { force } => {
             let built = g.workspace()?.build_indexes(force)?;
             if built.is_empty() {
-                println!(
+                say!(
                     "No index needed: catalogs under {} vectors are scanned exactly, or the index is up to date.",
                     vitrine::index::EXACT_BELOW
                 );
             }
             for b in built {
-                println!("Built the index of {b}");
+                say!("Built the index of {b}");
             }
             Ok(())
         }
@@ -434,10 +448,10 @@ fn catalog_command(g: &Global, cmd: Command) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&errors)?);
             } else if errors.is_empty() {
-                println!("No skipped items.");
+                say!("No skipped items.");
             } else {
                 for e in &errors {
-                    println!("{}", output::describe_error(e));
+                    say!("{}", output::describe_error(e));
                 }
             }
         }
@@ -490,7 +504,7 @@ fn catalog_command(g: &Global, cmd: Command) -> Result<()> {
         }
         Command::Check => {
             let result = catalog.integrity_check()?;
-            println!("{result}");
+            say!("{result}");
             if result != "ok" {
                 bail!("the catalog database is damaged");
             }
@@ -530,7 +544,7 @@ fn stage_printer(json: bool) -> impl Fn(Stage) + Sync {
             });
         }
         Stage::Indexing => {}
-        Stage::Indexed(b) => eprintln!("Built the nearest-neighbour index of {b}"),
+        Stage::Indexed(b) => esay!("Built the nearest-neighbour index of {b}"),
     }
 }
 
@@ -580,7 +594,10 @@ fn eval(
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for (f, r) in &reports {
-            print!("{}", output::eval_markdown(f, r, catalog));
+            print!(
+                "{}",
+                output::printable(&output::eval_markdown(f, r, catalog))
+            );
         }
     }
     if let Some(path) = markdown {
@@ -625,7 +642,7 @@ fn dupes(g: &Global, action: Option<DupesAction>, threshold: &str, json: bool) -
                 DecisionArg::Variants => Decision::Variants,
             };
             let n = duplicates::decide(ws.catalog(), d, &skus, keep.as_deref())?;
-            println!("Recorded {} for {n} pairs.", d.as_str());
+            say!("Recorded {} for {n} pairs.", d.as_str());
         }
         Some(DupesAction::Export {
             csv,
@@ -639,12 +656,12 @@ fn dupes(g: &Global, action: Option<DupesAction>, threshold: &str, json: bool) -
                 let f = std::fs::File::create(&p)
                     .with_context(|| format!("cannot create {}", p.display()))?;
                 write_merge_map(&report, f)?;
-                println!("Wrote the merge map to {}", p.display());
+                say!("Wrote the merge map to {}", p.display());
             }
             if let Some(p) = json_out {
                 std::fs::write(&p, serde_json::to_vec_pretty(&report)?)
                     .with_context(|| format!("cannot write {}", p.display()))?;
-                println!("Wrote {} groups to {}", report.groups.len(), p.display());
+                say!("Wrote {} groups to {}", report.groups.len(), p.display());
             }
         }
     }
@@ -697,10 +714,10 @@ fn models_command(ws: &Workspace, cmd: ModelsCommand) -> Result<()> {
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                println!("Models folder: {}", models.dir().display());
+                say!("Models folder: {}", models.dir().display());
                 for s in &statuses {
                     let m = &s.manifest;
-                    println!(
+                    say!(
                         "{} {:<24} {:<5} {:<44} {}",
                         if s.active { "*" } else { " " },
                         m.id,
@@ -713,7 +730,7 @@ fn models_command(ws: &Workspace, cmd: ModelsCommand) -> Result<()> {
                         }
                     );
                 }
-                println!("(* = used by this catalog)");
+                say!("(* = used by this catalog)");
             }
         }
         ModelsCommand::Download { id } => {
@@ -731,22 +748,23 @@ fn models_command(ws: &Workspace, cmd: ModelsCommand) -> Result<()> {
                 bar.set_position(done);
             })?;
             bar.finish_and_clear();
-            println!("{} downloaded and verified into {}", m.id, dest.display());
+            say!("{} downloaded and verified into {}", m.id, dest.display());
         }
         ModelsCommand::Verify { id } => verify_models(&models, id)?,
         ModelsCommand::Use { id } => {
             let m = ws.use_model(&id)?;
-            println!(
+            say!(
                 "This catalog now uses {} for {:?}. Run `vitrine embed` to compute its embeddings.",
-                m.id, m.kind
+                m.id,
+                m.kind
             );
             if !models.is_present(&m) {
-                println!("Note: {}", models.how_to_get(&m));
+                say!("Note: {}", models.how_to_get(&m));
             }
         }
         ModelsCommand::Add { path, id } => {
             let m = ws.add_model(&path, id.as_deref())?;
-            println!(
+            say!(
                 "Registered {} ({:?}, {} dimensions) at {}. Use it with `vitrine models use {}`.",
                 m.id,
                 m.kind,
@@ -771,7 +789,7 @@ fn verify_models(models: &Models, id: Option<String>) -> Result<()> {
             .collect(),
     };
     if list.is_empty() {
-        println!("No models present in {}.", models.dir().display());
+        say!("No models present in {}.", models.dir().display());
     }
     let mut bad = 0;
     for m in &list {
@@ -789,7 +807,7 @@ fn verify_models(models: &Models, id: Option<String>) -> Result<()> {
                     format!("unpinned  {name}: {actual}")
                 }
             };
-            println!("{:<24} {line}", m.id);
+            say!("{:<24} {line}", m.id);
         }
     }
     if bad > 0 {

@@ -1,4 +1,6 @@
-//! Human-readable output and progress display.
+//! Human-readable output and progress display. Everything printed for people goes through
+//! [`say!`], which escapes control characters: file names and CSV fields come from strangers,
+//! and a raw `\x1b[…` in them would drive the terminal.
 
 use std::sync::Mutex;
 
@@ -106,46 +108,51 @@ pub fn print_import_report(r: &ImportReport) {
     } else {
         0.0
     };
-    println!(
+    say!(
         "Import {} in {:.1} s ({} photos read, {rate:.0}/s)",
         r.status,
         r.seconds,
         r.photos_processed + r.photos_reused
     );
-    println!(
+    say!(
         "  products: {} added, {} updated, {} unchanged",
-        r.products_added, r.products_updated, r.products_unchanged
+        r.products_added,
+        r.products_updated,
+        r.products_unchanged
     );
-    println!(
+    say!(
         "  photos:   {} added, {} updated, {} unchanged",
-        r.images_added, r.images_updated, r.images_unchanged
+        r.images_added,
+        r.images_updated,
+        r.images_unchanged
     );
     if !r.skipped.is_empty() {
-        println!(
+        say!(
             "  skipped:  {} (all of them: vitrine errors)",
             r.skipped.len()
         );
         for e in r.skipped.iter().take(10) {
-            println!("    {}", describe_error(e));
+            say!("    {}", describe_error(e));
         }
         if r.skipped.len() > 10 {
-            println!("    … and {} more", r.skipped.len() - 10);
+            say!("    … and {} more", r.skipped.len() - 10);
         }
     }
     if !r.missing.is_empty() {
         if r.pruned_images + r.pruned_products > 0 {
-            println!(
+            say!(
                 "  removed:  {} products and {} photos no longer in their sources",
-                r.pruned_products, r.pruned_images
+                r.pruned_products,
+                r.pruned_images
             );
         } else {
-            println!(
+            say!(
                 "  missing:  {} items are no longer in their sources (import again with --prune to remove them)",
                 r.missing.len()
             );
         }
         for m in r.missing.iter().take(10) {
-            println!(
+            say!(
                 "    {} {} ({})",
                 m.sku,
                 m.path.as_deref().unwrap_or(""),
@@ -156,9 +163,9 @@ pub fn print_import_report(r: &ImportReport) {
 }
 
 pub fn print_stats(catalog: &Catalog, s: &Stats) {
-    println!("Catalog:   {}", catalog.dir().display());
-    println!("Products:  {}", s.products);
-    println!(
+    say!("Catalog:   {}", catalog.dir().display());
+    say!("Products:  {}", s.products);
+    say!(
         "Photos:    {} ({} distinct){}",
         s.images,
         s.distinct_photos,
@@ -168,28 +175,28 @@ pub fn print_stats(catalog: &Catalog, s: &Stats) {
             String::new()
         }
     );
-    println!("Imports:   {}", s.import_runs);
+    say!("Imports:   {}", s.import_runs);
     if !s.categories.is_empty() {
-        println!("Categories:");
+        say!("Categories:");
         for (c, n) in &s.categories {
-            println!("  {n:>6}  {}", if c.is_empty() { "(none)" } else { c });
+            say!("  {n:>6}  {}", if c.is_empty() { "(none)" } else { c });
         }
     }
     if !s.embeddings.is_empty() {
-        println!("Embeddings:");
+        say!("Embeddings:");
         for (model, kind, n) in &s.embeddings {
-            println!("  {n:>6}  {kind} × {model}");
+            say!("  {n:>6}  {kind} × {model}");
         }
     }
 }
 
 pub fn print_runs(runs: &[ImportRun]) {
     if runs.is_empty() {
-        println!("No imports yet.");
+        say!("No imports yet.");
     }
     for r in runs {
         let count = |k: &str| r.counts.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-        println!(
+        say!(
             "#{:<4} {:<11} +{} products, +{} photos, {} skipped   {}",
             r.id,
             r.status,
@@ -217,15 +224,19 @@ pub fn price(p: Option<f64>) -> String {
 
 pub fn print_product_table(products: &[Product]) {
     if products.is_empty() {
-        println!("No products. Import some with: vitrine import FOLDER-OR-CSV");
+        say!("No products. Import some with: vitrine import FOLDER-OR-CSV");
         return;
     }
-    println!(
+    say!(
         "{:<16} {:<34} {:<30} {:>8} {:>6}",
-        "SKU", "TITLE", "CATEGORY", "PRICE", "PHOTOS"
+        "SKU",
+        "TITLE",
+        "CATEGORY",
+        "PRICE",
+        "PHOTOS"
     );
     for p in products {
-        println!(
+        say!(
             "{:<16} {:<34} {:<30} {:>8} {:>6}",
             clip(&p.sku, 16),
             clip(&p.title, 34),
@@ -237,20 +248,20 @@ pub fn print_product_table(products: &[Product]) {
 }
 
 pub fn print_product(catalog: &Catalog, p: &Product) {
-    println!("{}  ({})", p.title, p.sku);
-    println!("  category:    {}", p.category);
-    println!("  colour:      {}", p.color);
-    println!("  price:       {}", price(p.price));
-    println!("  source:      {} ({})", p.source, p.origin.as_str());
+    say!("{}  ({})", p.title, p.sku);
+    say!("  category:    {}", p.category);
+    say!("  colour:      {}", p.color);
+    say!("  price:       {}", price(p.price));
+    say!("  source:      {} ({})", p.source, p.origin.as_str());
     if !p.description.is_empty() {
-        println!("  description: {}", clip(&p.description, 300));
+        say!("  description: {}", clip(&p.description, 300));
     }
     for (k, v) in &p.attributes {
-        println!("  {k}: {v}");
+        say!("  {k}: {v}");
     }
-    println!("  photos:");
+    say!("  photos:");
     for i in &p.images {
-        println!(
+        say!(
             "    {} {}×{} {} {}  thumbnail: {}",
             i.path,
             i.width,
@@ -263,7 +274,7 @@ pub fn print_product(catalog: &Catalog, p: &Product) {
 }
 
 pub fn print_embed_report(r: &EmbedReport) {
-    println!(
+    say!(
         "Embeddings: {} photos ({}), {} perceptual hashes, {} products ({}) in {:.1} s",
         r.photos_embedded,
         r.clip_model.as_deref().unwrap_or("no CLIP model"),
@@ -273,16 +284,16 @@ pub fn print_embed_report(r: &EmbedReport) {
         r.seconds
     );
     for u in &r.unavailable {
-        println!("  not available: {}", u.reason);
+        say!("  not available: {}", u.reason);
     }
     for e in r.skipped.iter().take(10) {
-        println!("  skipped: {}", describe_error(e));
+        say!("  skipped: {}", describe_error(e));
     }
 }
 
 pub fn print_results(r: &vitrine::search::SearchResults) {
     for u in &r.unavailable {
-        eprintln!("note: {}", u.reason);
+        esay!("note: {}", u.reason);
     }
     let mut head = format!("{} results", r.total);
     if !r.text.is_empty() {
@@ -298,9 +309,9 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
         (None, Some(hi)) => head.push_str(&format!(", price ≤ {hi}")),
         (None, None) => {}
     }
-    println!("{head}");
+    say!("{head}");
     if r.hits.is_empty() {
-        println!("Nothing matches. Try fewer words, remove a filter, or check `vitrine stats`.");
+        say!("Nothing matches. Try fewer words, remove a filter, or check `vitrine stats`.");
         return;
     }
     let names: Vec<String> = r
@@ -308,7 +319,7 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
         .iter()
         .map(|s| format!("{s:?}").to_lowercase())
         .collect();
-    println!(
+    say!(
         "{:>3} {:>6}  {:<16} {:<34} {:>8}  {}",
         "#",
         "SCORE",
@@ -328,7 +339,7 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
         } else {
             String::new()
         };
-        println!(
+        say!(
             "{:>3} {:>6.3}  {:<16} {:<34} {:>8}  {}{pen}",
             h.rank,
             h.score,
@@ -426,7 +437,7 @@ pub fn eval_markdown(
 }
 
 pub fn print_dupes(r: &vitrine::duplicates::DupesReport) {
-    println!(
+    say!(
         "{} duplicate groups ({} candidate pairs, {} passing; evidence: {}) in {:.2} s",
         r.groups.len(),
         r.candidate_pairs,
@@ -435,13 +446,14 @@ pub fn print_dupes(r: &vitrine::duplicates::DupesReport) {
         r.seconds
     );
     if r.oversized_groups_split > 0 {
-        println!(
+        say!(
             "  {} over-large groups were split on their weakest links (max {} products)",
-            r.oversized_groups_split, r.thresholds.max_group
+            r.oversized_groups_split,
+            r.thresholds.max_group
         );
     }
     for g in &r.groups {
-        println!(
+        say!(
             "\nGroup {} (confidence {:.2}{}):",
             g.id,
             g.confidence,
@@ -452,14 +464,14 @@ pub fn print_dupes(r: &vitrine::duplicates::DupesReport) {
             }
         );
         for (sku, title) in g.skus.iter().zip(&g.titles) {
-            println!("  {:<18} {}", clip(sku, 18), title);
+            say!("  {:<18} {}", clip(sku, 18), title);
         }
         for p in &g.pairs {
             let d = p
                 .decision
                 .map(|d| format!(" [{}]", d.as_str()))
                 .unwrap_or_default();
-            println!(
+            say!(
                 "    {} ~ {}: {}{d}",
                 p.a,
                 p.b,
@@ -468,8 +480,45 @@ pub fn print_dupes(r: &vitrine::duplicates::DupesReport) {
         }
     }
     if !r.groups.is_empty() {
-        println!(
+        say!(
             "\nDecide with: vitrine dupes decide duplicate --keep SKU SKU... | not-duplicate SKU SKU | variants SKU SKU..."
         );
+    }
+}
+
+/// `s` with control characters (other than newline and tab) and Unicode's bidirectional
+/// overrides escaped, so that text from the catalog cannot drive or disguise the terminal.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(bad) {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| {
+            if bad(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_text_is_kept() {
+        assert_eq!(
+            printable("plain — ünïcode\tand\nlines"),
+            "plain — ünïcode\tand\nlines"
+        );
+        assert_eq!(printable("\x1b[31mred"), "\\u{1b}[31mred");
+        assert_eq!(printable("a\u{202e}b\r"), "a\\u{202e}b\\u{d}");
     }
 }

@@ -120,3 +120,41 @@ fn import_list_show_export_and_errors() {
     assert_eq!(stats["images"], 2);
     assert_eq!(stdout(&vitrine(&cat, &["check"])).trim(), "ok");
 }
+
+#[test]
+fn control_characters_from_the_catalog_never_reach_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("products.csv");
+    std::fs::write(
+        &csv,
+        "sku,title,description,category,price\nE1,Evil \x1b[31mred\x1b[0m bag,\x1b]0;owned\x07,Bags\x1b[2J,5\n",
+    )
+    .unwrap();
+    let cat = dir.path().join("cat");
+    let imported = vitrine(&cat, &["import", csv.to_str().unwrap(), "--no-embed"]);
+    assert!(imported.status.success());
+    for args in [
+        &["products", "list"][..],
+        &["products", "show", "E1"],
+        &["search", "bag"],
+        &["import", csv.to_str().unwrap(), "--no-embed"],
+    ] {
+        let out = vitrine(&cat, args);
+        assert!(out.status.success(), "{args:?}");
+        let printed = [out.stdout, out.stderr].concat();
+        assert!(
+            !printed.iter().any(|&b| b == 0x1b || b == 0x07),
+            "{args:?} printed a raw control character: {}",
+            String::from_utf8_lossy(&printed)
+        );
+    }
+    let show = stdout(&vitrine(&cat, &["products", "show", "E1"]));
+    assert!(show.contains("Evil \\u{1b}[31mred"), "{show}");
+    // JSON keeps the text as it is (JSON escapes it itself).
+    let json: serde_json::Value = serde_json::from_str(&stdout(&vitrine(
+        &cat,
+        &["products", "show", "E1", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(json["title"], "Evil \u{1b}[31mred\u{1b}[0m bag");
+}
