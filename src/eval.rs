@@ -47,7 +47,9 @@ pub struct EvalQuery {
 /// SKU → grade or a list of SKUs) or CSV (columns `id`, `group`, `text`, `image`, `not`,
 /// `category`, `color`, `min_price`, `max_price`, `relevant` as `SKU[:grade]` separated by `|`).
 pub fn read_queries(path: &Path) -> Result<Vec<EvalQuery>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::files::read_regular(path, crate::files::MAX_QUERY_FILE_BYTES)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::InvalidInput(format!("{}: not a UTF-8 text file", path.display())))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     if path

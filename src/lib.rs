@@ -13,6 +13,7 @@ pub mod embed;
 pub mod encoders;
 pub mod error;
 pub mod eval;
+pub mod files;
 pub mod import;
 pub mod index;
 pub mod model_choice;

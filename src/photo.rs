@@ -61,6 +61,13 @@ impl PhotoError {
 /// Reads a whole photo file, refusing files over [`MAX_FILE_BYTES`].
 pub fn read_file(path: &Path) -> Result<Vec<u8>, PhotoError> {
     let meta = std::fs::metadata(path).map_err(PhotoError::Unreadable)?;
+    if !meta.is_file() {
+        // A device or a pipe would never end, or block.
+        return Err(PhotoError::Unreadable(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a device, pipe, socket or folder)",
+        )));
+    }
     if meta.len() > MAX_FILE_BYTES {
         return Err(PhotoError::FileTooLarge {
             size: meta.len(),

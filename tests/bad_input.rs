@@ -318,3 +318,40 @@ fn a_missing_source_is_a_clear_error_and_changes_nothing() {
     assert!(err.to_string().contains("no such file or folder"), "{err}");
     assert_eq!(catalog.stats().unwrap().import_runs, 0);
 }
+
+/// A device or a named pipe named on the command line is refused at once, never read.
+#[test]
+fn devices_and_pipes_are_refused_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut catalog = Catalog::open(dir.path().join("cat")).unwrap();
+    let fifo = dir.path().join("x.jpg");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for source in [std::path::PathBuf::from("/dev/zero"), fifo.clone()] {
+        let err = vitrine::import::run(
+            &mut catalog,
+            &ImportOptions {
+                sources: vec![source.clone()],
+                ..ImportOptions::default()
+            },
+            &|_| {},
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("not a regular file"),
+            "{source:?}: {err}"
+        );
+        assert_eq!(err.code(), vitrine::ErrorCode::BadInput);
+    }
+    // A query photo or a query file that is a device: an error, not an endless read.
+    let err = vitrine::photo::read_file(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let err = vitrine::photo::read_file(&fifo).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    let err = vitrine::eval::read_queries(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}

@@ -394,7 +394,7 @@ pub fn read_products(
         kind,
         message,
     };
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = crate::files::read_regular(path, crate::files::MAX_CSV_BYTES).map_err(|e| {
         file_error(
             SkipKind::UnreadableFile,
             format!("cannot read the CSV: {e}"),

@@ -369,6 +369,9 @@ impl Sources {
         };
         for s in paths {
             let c = canonical(s)?;
+            if let Some(why) = crate::files::not_regular(&c) {
+                return Err(Error::InvalidInput(why));
+            }
             if c.is_dir() {
                 out.folders.push(c);
             } else if photo::has_photo_extension(&c) {
