@@ -69,18 +69,30 @@ impl FromStr for Thresholds {
             let (k, v) = part
                 .split_once('=')
                 .ok_or_else(|| format!("expected NAME=VALUE, got {part:?}"))?;
-            let bad = || format!("{v:?} is not a valid value for {k}");
-            match k.trim() {
-                "phash" => t.phash = v.trim().parse().map_err(|_| bad())?,
-                "phash-alone" | "phash_alone" => {
-                    t.phash_alone = v.trim().parse().map_err(|_| bad())?
+            let (k, v) = (k.trim(), v.trim());
+            let bits = || {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|b| *b <= 64)
+                    .ok_or_else(|| format!("{k} takes bits of hash distance, 0 to 64, not {v:?}"))
+            };
+            let cosine = || {
+                v.parse::<f32>()
+                    .ok()
+                    .filter(|c| (-1.0..=1.0).contains(c))
+                    .ok_or_else(|| format!("{k} takes a cosine from -1 to 1, not {v:?}"))
+            };
+            match k {
+                "phash" => t.phash = bits()?,
+                "phash-alone" | "phash_alone" => t.phash_alone = bits()?,
+                "corroborating-text" | "corroborating_text" => t.corroborating_text = cosine()?,
+                "visual" => t.visual = cosine()?,
+                "text" => t.text = cosine()?,
+                "max-group" | "max_group" => {
+                    t.max_group = v.parse().ok().filter(|n| *n >= 2).ok_or_else(|| {
+                        format!("max-group takes a number of products, 2 or more, not {v:?}")
+                    })?
                 }
-                "corroborating-text" | "corroborating_text" => {
-                    t.corroborating_text = v.trim().parse().map_err(|_| bad())?
-                }
-                "visual" => t.visual = v.trim().parse().map_err(|_| bad())?,
-                "text" => t.text = v.trim().parse().map_err(|_| bad())?,
-                "max-group" | "max_group" => t.max_group = v.trim().parse().map_err(|_| bad())?,
                 other => {
                     return Err(format!(
                         "unknown threshold {other:?}: use phash, phash-alone, corroborating-text, visual, text or max-group"
@@ -850,5 +862,22 @@ mod tests {
         let row = r.records().next().unwrap().unwrap();
         assert_eq!(&row[0], "'+SUM(1)");
         assert_eq!(&row[1], "'=cmd|' /C calc'!A0");
+    }
+
+    #[test]
+    fn thresholds_refuse_values_that_mean_nothing() {
+        let t: Thresholds = "phash=4, visual=0.9, max-group=3".parse().unwrap();
+        assert_eq!((t.phash, t.visual, t.max_group), (4, 0.9, 3));
+        for bad in [
+            "visual=NaN",
+            "max-group=0",
+            "max-group=1",
+            "text=2",
+            "phash=65",
+            "phash=-1",
+            "visual",
+        ] {
+            assert!(bad.parse::<Thresholds>().is_err(), "{bad}");
+        }
     }
 }

@@ -1,6 +1,10 @@
 //! Prices as people write them in spreadsheets and queries.
 
-/// Parses a price such as `34`, `$1,299.00`, `12,50 €` or `1.299,00`. `None` if it is not one.
+/// The highest price Vitrine accepts (in any currency): above it a number is a typo.
+pub const MAX_PRICE: f64 = 1e12;
+
+/// Parses a price such as `34`, `$1,299.00`, `12,50 €` or `1.299,00`. `None` if it is not one:
+/// no digits, separators in the wrong places (`1.2.3`), negative, or over [`MAX_PRICE`].
 pub fn parse_price(raw: &str) -> Option<f64> {
     let s: String = raw
         .chars()
@@ -17,28 +21,44 @@ pub fn parse_price(raw: &str) -> Option<f64> {
         return None;
     }
     let (dots, commas) = (s.matches('.').count(), s.matches(',').count());
-    let normal = match (dots, commas) {
-        (_, 0) if dots <= 1 => s.to_string(),
-        (0, _) => {
-            let last = s.rsplit(',').next().unwrap_or("");
-            if commas == 1 && (1..=2).contains(&last.len()) {
-                s.replace(',', ".")
-            } else {
-                s.replace(',', "")
-            }
-        }
-        (_, 0) => s.replace('.', ""),
-        _ => {
-            let (di, ci) = (s.rfind('.')?, s.rfind(',')?);
-            if di > ci {
-                s.replace(',', "")
-            } else {
-                s.replace('.', "").replace(',', ".")
-            }
-        }
+    // Which separator marks the decimals, if any; the other one can only group thousands.
+    let decimal = match (dots, commas) {
+        (0, 0) => None,
+        (1, 0) => Some('.'),
+        (0, 1) if (1..=2).contains(&s.rsplit(',').next().unwrap_or("").len()) => Some(','),
+        (_, 0) | (0, _) => None,
+        _ => s.rfind(['.', ',']).and_then(|i| s[i..].chars().next()),
     };
-    let v: f64 = normal.parse().ok()?;
-    (v.is_finite() && v >= 0.0).then_some(v)
+    let (int_part, frac) = match decimal {
+        Some(d) => s.rsplit_once(d)?,
+        None => (s, ""),
+    };
+    let group = match decimal {
+        Some('.') => ',',
+        Some(_) => '.',
+        None if dots > 0 => '.',
+        None => ',',
+    };
+    // `.99` is written too: an empty integer part is 0.
+    let digits = match int_part {
+        "" if decimal.is_some() => "0".to_string(),
+        _ => ungroup(int_part, group)?,
+    };
+    if !frac.chars().all(|c| c.is_ascii_digit()) || (decimal.is_some() && frac.is_empty()) {
+        return None;
+    }
+    let v: f64 = format!("{digits}.{frac}0").parse().ok()?;
+    (v.is_finite() && (0.0..=MAX_PRICE).contains(&v)).then_some(v)
+}
+
+/// The digits of an integer part written with `sep` between groups of three (`1,299,000`),
+/// or without groups; `None` when the groups are wrong (`1,2,3`).
+fn ungroup(int_part: &str, sep: char) -> Option<String> {
+    let groups: Vec<&str> = int_part.split(sep).collect();
+    let digits_only = |g: &str| !g.is_empty() && g.chars().all(|c| c.is_ascii_digit());
+    let well_grouped =
+        groups.len() == 1 || (groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3));
+    (groups.iter().all(|g| digits_only(g)) && well_grouped).then(|| groups.concat())
 }
 
 #[cfg(test)]
@@ -56,5 +76,22 @@ mod tests {
         assert_eq!(parse_price("abc"), None);
         assert_eq!(parse_price("-3"), None);
         assert_eq!(parse_price("1.2.3,4,5"), None);
+        assert_eq!(parse_price("7."), None);
+    }
+
+    #[test]
+    fn malformed_and_absurd_numbers_are_refused() {
+        assert_eq!(parse_price("1.2.3"), None);
+        assert_eq!(parse_price("1,2,3"), None);
+        assert_eq!(parse_price("12,34,567"), None);
+        assert_eq!(parse_price("1.299.000"), Some(1_299_000.0));
+        assert_eq!(parse_price("1,299,000.50"), Some(1_299_000.5));
+        assert_eq!(parse_price("1.299.000,50"), Some(1_299_000.5));
+        assert_eq!(parse_price("0,5"), Some(0.5));
+        assert_eq!(parse_price("$.99"), Some(0.99));
+        assert_eq!(parse_price("."), None);
+        assert_eq!(parse_price("99999999999999999999999"), None);
+        assert_eq!(parse_price("1e308"), None);
+        assert_eq!(parse_price("1000000000000"), Some(MAX_PRICE));
     }
 }

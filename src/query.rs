@@ -27,6 +27,20 @@ pub struct Filters {
     pub attributes: Vec<(String, String)>,
 }
 
+impl Filters {
+    /// Why these filters cannot be used (a price limit that is not a price), if so.
+    pub fn problem(&self) -> Option<String> {
+        let max = crate::price::MAX_PRICE;
+        [("minimum", self.min_price), ("maximum", self.max_price)]
+            .into_iter()
+            .find_map(|(what, p)| {
+                p.filter(|p| !(0.0..=max).contains(p)).map(|p| {
+                    format!("the {what} price {p} is not a price: give a number from 0 to {max}")
+                })
+            })
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Query {
     pub text: String,
@@ -68,6 +82,9 @@ impl Default for Weights {
     }
 }
 
+/// The largest weight a signal can have (weights are relative: 0 switches a signal off).
+pub const MAX_WEIGHT: f32 = 100.0;
+
 impl FromStr for Weights {
     type Err = String;
     /// `visual=1,text=0.5,keyword=0`; signals not named keep their default weight.
@@ -81,8 +98,10 @@ impl FromStr for Weights {
                 .trim()
                 .parse()
                 .ok()
-                .filter(|v: &f32| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| format!("{v:?} is not a weight (a number, 0 or more)"))?;
+                .filter(|v: &f32| (0.0..=MAX_WEIGHT).contains(v))
+                .ok_or_else(|| {
+                    format!("{v:?} is not a weight: give a number from 0 to {MAX_WEIGHT}")
+                })?;
             match k.trim().to_ascii_lowercase().as_str() {
                 "visual" | "image" | "photo" => w.visual = v,
                 "crossmodal" | "cross-modal" | "clip" => w.crossmodal = v,
@@ -249,5 +268,22 @@ mod tests {
         assert_eq!(Weights::default().keyword, 1.0);
         assert!("colour=1".parse::<Weights>().is_err());
         assert!("text=-1".parse::<Weights>().is_err());
+        let err = "text=1e308".parse::<Weights>().unwrap_err();
+        assert!(err.contains("from 0 to 100"), "{err}");
+        assert!("text=NaN".parse::<Weights>().is_err());
+    }
+
+    #[test]
+    fn price_limits_must_be_prices() {
+        let f = |min: Option<f64>, max: Option<f64>| Filters {
+            min_price: min,
+            max_price: max,
+            ..Filters::default()
+        };
+        assert_eq!(f(Some(0.0), Some(80.0)).problem(), None);
+        assert!(f(Some(f64::NAN), None).problem().is_some());
+        assert!(f(None, Some(-1.0)).problem().is_some());
+        assert!(f(None, Some(f64::INFINITY)).problem().is_some());
+        assert!(f(Some(1e300), None).problem().is_some());
     }
 }

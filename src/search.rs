@@ -506,6 +506,9 @@ impl Searcher {
 
     /// Encodes the query and scores every candidate with every signal.
     pub fn prepare(&self, q: &Query) -> Result<Prepared> {
+        if let Some(why) = q.filters.problem() {
+            return Err(Error::InvalidInput(why));
+        }
         let read = read_query(q);
         let like = match &q.like {
             Some(sku) => Some(

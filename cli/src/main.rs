@@ -670,6 +670,9 @@ fn dupes(g: &Global, action: Option<DupesAction>, threshold: &str, json: bool) -
 
 fn search(g: &Global, mut q: Query, o: SearchOpts) -> Result<()> {
     let weights: Weights = o.weights.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    if o.k == 0 {
+        bail!("-k is how many results to show: 1 or more");
+    }
     q.not = o.not;
     q.filters = Filters {
         category: o.category,
@@ -687,7 +690,7 @@ fn search(g: &Global, mut q: Query, o: SearchOpts) -> Result<()> {
             .collect::<Result<_>>()?,
     };
     let searcher = g.workspace()?.searcher()?;
-    let results = searcher.search(&q, &weights, o.k.max(1), o.offset)?;
+    let results = searcher.search(&q, &weights, o.k, o.offset)?;
     if o.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {

@@ -158,3 +158,37 @@ fn control_characters_from_the_catalog_never_reach_the_terminal_raw() {
     .unwrap();
     assert_eq!(json["title"], "Evil \u{1b}[31mred\u{1b}[0m bag");
 }
+
+#[test]
+fn values_that_mean_nothing_are_refused_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let csv = dir.path().join("p.csv");
+    std::fs::write(&csv, "sku,title,price\nA,Red bag,1.2.3\nB,Blue bag,20\n").unwrap();
+    assert!(
+        vitrine(&cat, &["import", csv.to_str().unwrap(), "--no-embed"])
+            .status
+            .success()
+    );
+    let errors = stdout(&vitrine(&cat, &["errors"]));
+    assert!(
+        errors.contains("bad_price") && errors.contains("1.2.3"),
+        "{errors}"
+    );
+    for (args, says) in [
+        (&["search", "bag", "--min-price", "NaN"][..], "not a price"),
+        (&["search", "bag", "--max-price=-5"], "not a price"),
+        (&["search", "bag", "-k", "0"], "1 or more"),
+        (
+            &["search", "bag", "--weights", "text=1e308"],
+            "from 0 to 100",
+        ),
+        (&["dupes", "--threshold", "visual=NaN"], "cosine"),
+        (&["dupes", "--threshold", "max-group=0"], "2 or more"),
+    ] {
+        let out = vitrine(&cat, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
