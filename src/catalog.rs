@@ -127,7 +127,12 @@ impl Catalog {
     /// What an import run skipped; the latest run when `run` is `None`.
     pub fn import_errors(&self, run: Option<i64>) -> Result<Vec<ImportErrorRecord>> {
         let run = match run {
-            Some(r) => r,
+            Some(r) if self.store.run_exists(r)? => r,
+            Some(r) => {
+                return Err(Error::InvalidInput(format!(
+                    "there is no import run {r}; `vitrine runs` lists them"
+                )));
+            }
             None => match self.store.runs(1)?.first() {
                 Some(r) => r.id,
                 None => return Ok(Vec::new()),

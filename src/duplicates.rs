@@ -295,6 +295,15 @@ pub fn decide(
             "a decision needs at least two SKUs".into(),
         ));
     }
+    if let Some(twice) = skus
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| skus[..i].contains(s).then_some(s))
+    {
+        return Err(Error::InvalidInput(format!(
+            "{twice} is given twice: a decision is about two or more different products"
+        )));
+    }
     let products: Vec<Product> = skus
         .iter()
         .map(|s| catalog.product(s))

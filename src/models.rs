@@ -353,6 +353,16 @@ impl Models {
                 cfg_path.display()
             )));
         };
+        if let Some(given) = id
+            && (given.trim().is_empty()
+                || given.trim() != given
+                || given.contains(['/', '\\'])
+                || given.chars().any(char::is_control))
+        {
+            return Err(Error::InvalidInput(format!(
+                "{given:?} cannot be a model id: give a name without slashes or surrounding spaces"
+            )));
+        }
         let id = id
             .map(str::to_string)
             .or_else(|| dir.file_name().map(|n| n.to_string_lossy().to_lowercase()))

@@ -192,3 +192,62 @@ fn values_that_mean_nothing_are_refused_with_a_reason() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn small_mistakes_get_an_error_not_a_silent_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let csv = dir.path().join("p.csv");
+    std::fs::write(&csv, "sku,title,price\nA,Red bag,10\nB,Blue bag,20\n").unwrap();
+    assert!(
+        vitrine(&cat, &["import", csv.to_str().unwrap(), "--no-embed"])
+            .status
+            .success()
+    );
+    let models = dir.path().join("m");
+    std::fs::create_dir_all(&models).unwrap();
+    std::fs::write(
+        models.join("config.json"),
+        r#"{"model_type": "bert", "hidden_size": 8}"#,
+    )
+    .unwrap();
+    for (args, says) in [
+        (
+            &["dupes", "decide", "not-duplicate", "A", "A"][..],
+            "given twice",
+        ),
+        (&["errors", "--run", "999999"], "no import run 999999"),
+        (
+            &[
+                "models",
+                "add",
+                "--path",
+                models.to_str().unwrap(),
+                "--id",
+                "",
+            ],
+            "cannot be a model id",
+        ),
+        (
+            &[
+                "models",
+                "add",
+                "--path",
+                models.to_str().unwrap(),
+                "--id",
+                "a/b",
+            ],
+            "cannot be a model id",
+        ),
+    ] {
+        let out = vitrine(&cat, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert!(
+        vitrine(&cat, &["dupes", "decide", "not-duplicate", "A", "B"])
+            .status
+            .success()
+    );
+}

@@ -744,6 +744,14 @@ impl Store {
         Ok(())
     }
 
+    pub fn run_exists(&self, run: i64) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM import_runs WHERE id = ?1", [run], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     pub fn runs(&self, limit: usize) -> Result<Vec<ImportRun>> {
         let mut stmt = self.conn.prepare(
             "SELECT r.id, r.started_at, r.finished_at, r.status, r.sources, r.counts,
