@@ -250,6 +250,8 @@ codes! {
         MissingSku = "missing_sku",
         BadPrice = "bad_price",
         DuplicateSku = "duplicate_sku",
+        /// The model gave NaN or infinite numbers: it is broken.
+        BadEmbedding = "bad_embedding",
         /// A code this build does not know (written by another version).
         Other = "other",
     }

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::catalog::{Catalog, ImportErrorRecord};
+use crate::domain::SkipKind;
 use crate::encoders::{ClipEncoder, TextEncoder};
 use crate::error::{Error, Result};
 use crate::model_choice::{Encoders, Unavailable};
@@ -79,6 +80,7 @@ pub struct EmbedReport {
 
 struct Prepared {
     hash: String,
+    path: String,
     phash: Option<crate::domain::PHash>,
     pixels: Option<Vec<f32>>,
     error: Option<ImportErrorRecord>,
@@ -87,6 +89,7 @@ struct Prepared {
 fn prepare(hash: &str, path: &str, need_phash: bool, clip: Option<&ClipEncoder>) -> Prepared {
     let mut out = Prepared {
         hash: hash.to_string(),
+        path: path.to_string(),
         phash: None,
         pixels: None,
         error: None,
@@ -110,6 +113,19 @@ fn prepare(hash: &str, path: &str, need_phash: bool, clip: Option<&ClipEncoder>)
         }
     }
     out
+}
+
+/// A skipped item when `model` gave `item` a vector with NaN or infinite numbers: such a
+/// vector would make every score NaN, so it is never stored.
+fn non_finite(model: &str, v: &[f32], item: &str) -> Option<ImportErrorRecord> {
+    (!v.iter().all(|x| x.is_finite())).then(|| ImportErrorRecord {
+        item: item.to_string(),
+        line: None,
+        kind: SkipKind::BadEmbedding,
+        message: format!(
+            "the model {model} is broken: it gave NaN or infinite numbers; download it again or choose another model"
+        ),
+    })
 }
 
 /// A photo to embed: content hash, a path to read it from, whether it needs a perceptual hash
@@ -245,10 +261,15 @@ fn embed_photos(
                 _ => Vec::new(),
             };
             let t = store.transaction()?;
+            let mut stored = 0;
             for (p, v) in with_pixels.iter().zip(&vectors) {
-                if let Some((m, _)) = clip {
-                    Store::put_photo_embedding(&t, &p.hash, &m.id, v)?;
+                let Some((m, _)) = clip else { continue };
+                if let Some(bad) = non_finite(&m.id, v, p.path.as_str()) {
+                    report.skipped.push(bad);
+                    continue;
                 }
+                Store::put_photo_embedding(&t, &p.hash, &m.id, v)?;
+                stored += 1;
             }
             for p in &prepared {
                 if let Some(ph) = p.phash {
@@ -260,7 +281,7 @@ fn embed_photos(
                 }
             }
             t.commit()?;
-            report.photos_embedded += vectors.len();
+            report.photos_embedded += stored;
             photos_done += prepared.len();
             on_event(&EmbedEvent::Progress {
                 photos_done,
@@ -303,10 +324,14 @@ fn embed_products(
         }
         let t = store.transaction()?;
         for (&i, v) in chunk.iter().zip(&vectors) {
+            if let Some(bad) = non_finite(model, v, &format!("product {}", products[i].0)) {
+                report.skipped.push(bad);
+                continue;
+            }
             Store::put_product_embedding(&t, products[i].0, model, v, &products[i].2)?;
+            report.products_embedded += 1;
         }
         t.commit()?;
-        report.products_embedded += chunk.len();
         progress(report.products_embedded);
     }
     Ok(())

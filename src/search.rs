@@ -481,6 +481,13 @@ impl Searcher {
                 None => None,
             }
         };
+        if let Some(v) = &v
+            && !v.iter().all(|x| x.is_finite())
+        {
+            return Err(Error::Model(
+                "the model is broken: it gave NaN or infinite numbers for the query; download it again or choose another model".into(),
+            ));
+        }
         if let (Some(v), Ok(mut c)) = (&v, self.cache.lock()) {
             if c.len() > 256 {
                 c.clear();

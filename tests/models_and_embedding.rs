@@ -254,3 +254,84 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
             .any(|u| u.model_id == "clip-vit-base-patch32")
     );
 }
+
+/// A copy of the tiny CLIP whose projections hold NaN: every vector it gives is NaN.
+fn nan_clip(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = dir.join("nan-clip");
+    copy_tree(&tiny_dir(), &out);
+    let bytes = std::fs::read(tiny_dir().join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut owned: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, t)| (name, t.dtype(), t.shape().to_vec(), t.data().to_vec()))
+        .collect();
+    for (name, _, _, data) in &mut owned {
+        if name == "visual_projection.weight" || name == "text_projection.weight" {
+            for chunk in data.chunks_mut(4) {
+                chunk.copy_from_slice(&f32::NAN.to_le_bytes());
+            }
+        }
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView)> = owned
+        .iter()
+        .map(|(n, d, s, data)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(*d, s.clone(), data).unwrap(),
+            )
+        })
+        .collect();
+    std::fs::write(
+        out.join("model.safetensors"),
+        safetensors::serialize(views, None).unwrap(),
+    )
+    .unwrap();
+    out
+}
+
+#[test]
+fn a_model_that_gives_nan_is_refused_and_nothing_of_it_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for i in 0..3 {
+        write_jpeg(&photos.join(format!("p{i}.jpg")), 64, 48, 10 + i);
+    }
+    let mut catalog = Catalog::open(dir.path().join("cat")).unwrap();
+    import(&mut catalog, &[photos]);
+    let nan = nan_clip(dir.path());
+    vitrine::model_choice::add_model(&catalog, &nan, Some("nan-clip")).unwrap();
+    let models = vitrine::model_choice::registry(&catalog, &shared().join("models")).unwrap();
+    vitrine::model_choice::use_model(&catalog, &models, "nan-clip").unwrap();
+    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    let report = embed(&mut catalog, &enc);
+    assert_eq!(report.photos_embedded, 0);
+    let bad: Vec<_> = report
+        .skipped
+        .iter()
+        .filter(|s| s.kind == "bad_embedding")
+        .collect();
+    assert_eq!(bad.len(), 3, "{:?}", report.skipped);
+    assert!(
+        bad[0].message.contains("nan-clip is broken"),
+        "{}",
+        bad[0].message
+    );
+    let stats = catalog.stats().unwrap();
+    assert!(
+        !stats.embeddings.iter().any(|(m, _, _)| m == "nan-clip"),
+        "{:?}",
+        stats.embeddings
+    );
+    // A text query through it is an error that says so, not NaN scores.
+    let searcher = vitrine::search::Searcher::open(&catalog, enc).unwrap();
+    let q = vitrine::query::Query {
+        text: "red bag".into(),
+        ..Default::default()
+    };
+    let err = searcher
+        .search(&q, &vitrine::query::Weights::default(), 5, 0)
+        .expect_err("a NaN query vector is refused");
+    assert!(err.to_string().contains("broken"), "{err}");
+}
