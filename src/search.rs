@@ -1070,8 +1070,10 @@ mod tests {
         assert!(f(&|f| f.attributes = vec![("size".into(), "m".into())]));
         assert!(!f(&|f| f.attributes = vec![("size".into(), "XL".into())]));
         let unpriced = product("Gear", "", None);
-        let mut f = Filters::default();
-        f.min_price = Some(1.0);
+        let f = Filters {
+            min_price: Some(1.0),
+            ..Filters::default()
+        };
         assert!(
             !passes(&unpriced, &f),
             "a price filter leaves out unpriced products"
