@@ -9,6 +9,7 @@ use half::f16;
 use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::OwnerKind;
 use crate::error::{Error, Result};
 
 /// Below this many vectors a scan is exact and fast enough (a few milliseconds).
@@ -275,7 +276,7 @@ pub fn dot_f16(a: &[f16], b: &[f16]) -> f32 {
 }
 
 /// Marks an index file of this layout; files without it (older layouts) are rebuilt.
-const MAGIC: &[u8; 8] = b"vtrhnsw2";
+const MAGIC: &[u8; 8] = b"vtrhnsw3";
 
 fn bincode_options() -> impl bincode::Options {
     use bincode::Options;
@@ -286,12 +287,23 @@ fn bincode_options() -> impl bincode::Options {
         .allow_trailing_bytes()
 }
 
+/// What an index file holds vectors of: checked when it is loaded, so that the index of
+/// another model, kind or size is never used for these vectors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexAbout {
+    pub model: String,
+    pub kind: OwnerKind,
+    pub dim: usize,
+    pub count: usize,
+}
+
 /// An HNSW graph over some vectors, keyed by owner id.
 #[derive(Serialize, Deserialize)]
 pub struct Hnsw {
     map: instant_distance::HnswMap<Point, i64>,
     ids: Vec<i64>,
     ef_search: usize,
+    about: Option<IndexAbout>,
 }
 
 impl Hnsw {
@@ -315,6 +327,46 @@ impl Hnsw {
             map,
             ids: set.ids.clone(),
             ef_search,
+            about: None,
+        }
+    }
+
+    /// Records what the graph holds vectors of (saved with it).
+    pub fn with_about(mut self, about: IndexAbout) -> Hnsw {
+        self.about = Some(about);
+        self
+    }
+
+    pub fn about(&self) -> Option<&IndexAbout> {
+        self.about.as_ref()
+    }
+
+    /// Loads an index and checks that it holds vectors of `model` and `kind` with `dim`
+    /// dimensions, as many as it says: anything else is an error (and the index is rebuilt).
+    pub fn load_for(path: &Path, model: &str, kind: OwnerKind, dim: usize) -> Result<Hnsw> {
+        let h = Hnsw::load(path)?;
+        let wrong = |what: String| {
+            Err(Error::InvalidInput(format!(
+                "{}: {what}; it will be rebuilt",
+                path.display()
+            )))
+        };
+        match &h.about {
+            None => wrong("the index does not say what it holds".into()),
+            Some(a) if a.model != model || a.kind != kind => wrong(format!(
+                "the index is of {} ({}) vectors, not {model} ({kind})",
+                a.model, a.kind
+            )),
+            Some(a) if a.dim != dim => wrong(format!(
+                "the index holds {}-dimensional vectors, not {dim}",
+                a.dim
+            )),
+            Some(a) if a.count != h.ids.len() => wrong(format!(
+                "the index says {} vectors but holds {}",
+                a.count,
+                h.ids.len()
+            )),
+            Some(_) => Ok(h),
         }
     }
 

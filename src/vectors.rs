@@ -3,12 +3,14 @@
 //! grows past the exact-scan size. Search and duplicates both read vectors through this.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::catalog::Catalog;
 use crate::domain::{OwnerKind, Product};
 use crate::error::Result;
-use crate::index::{EF_CONSTRUCTION, EF_SEARCH, EXACT_BELOW, Hnsw, Neighbours, VectorSet, dot};
+use crate::index::{
+    EF_CONSTRUCTION, EF_SEARCH, EXACT_BELOW, Hnsw, IndexAbout, Neighbours, VectorSet, dot,
+};
 use crate::model_choice::Encoders;
 use crate::store::Store;
 
@@ -61,7 +63,7 @@ impl ModelVectors {
         for (row, &pi) in owner.iter().enumerate() {
             rows_of[pi].push(row);
         }
-        let hnsw = Hnsw::load(&index_path).ok();
+        let hnsw = load_index(&index_path, model, kind, set.dim);
         Ok(Some(ModelVectors {
             model: model.to_string(),
             kind,
@@ -144,7 +146,8 @@ pub fn build_indexes(catalog: &Catalog, enc: &Encoders, force: bool) -> Result<V
             continue;
         }
         if !force
-            && let Ok(old) = Hnsw::load(&path)
+            && let Some(dim) = catalog.store.vector_dim(kind, &model)?
+            && let Some(old) = load_index(&path, &model, kind, dim)
             && old.len() * 10 >= count * 9
         {
             continue;
@@ -167,6 +170,26 @@ pub fn index_for(catalog: &Catalog, model: &str, kind: OwnerKind) -> Result<bool
         set.push(*id, v)?;
     }
     drop(vectors);
-    Hnsw::build(&set, EF_CONSTRUCTION, EF_SEARCH).save(&catalog.index_path(model, kind))?;
+    let about = IndexAbout {
+        model: model.to_string(),
+        kind,
+        dim: set.dim,
+        count: set.len(),
+    };
+    Hnsw::build(&set, EF_CONSTRUCTION, EF_SEARCH)
+        .with_about(about)
+        .save(&catalog.index_path(model, kind))?;
     Ok(true)
+}
+
+/// The saved index of these vectors, if there is one that holds them. A damaged index, or one
+/// of another model, kind or size, is not used: a warning says so, the vectors are scanned
+/// exactly, and the next import, `embed` or `index` rebuilds it.
+fn load_index(path: &Path, model: &str, kind: OwnerKind, dim: usize) -> Option<Hnsw> {
+    if !path.exists() {
+        return None;
+    }
+    Hnsw::load_for(path, model, kind, dim)
+        .map_err(|e| tracing::warn!("{e}"))
+        .ok()
 }

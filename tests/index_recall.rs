@@ -70,3 +70,43 @@ fn hnsw_recall_at_10_is_at_least_095_and_a_saved_index_loads() {
         "a damaged index is an error (and gets rebuilt), not a crash"
     );
 }
+
+#[test]
+fn an_index_of_other_vectors_is_refused_not_used() {
+    use vitrine::OwnerKind;
+    use vitrine::index::IndexAbout;
+    let (set, _) = clustered(500, 16, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.hnsw");
+    let about = IndexAbout {
+        model: "clip-a".into(),
+        kind: OwnerKind::Image,
+        dim: set.dim,
+        count: set.len(),
+    };
+    Hnsw::build(&set, EF_CONSTRUCTION, EF_SEARCH)
+        .with_about(about)
+        .save(&path)
+        .unwrap();
+    assert!(Hnsw::load_for(&path, "clip-a", OwnerKind::Image, set.dim).is_ok());
+    for (model, kind, dim, says) in [
+        ("clip-b", OwnerKind::Image, set.dim, "not clip-b"),
+        (
+            "clip-a",
+            OwnerKind::Product,
+            set.dim,
+            "not clip-a (product)",
+        ),
+        ("clip-a", OwnerKind::Image, set.dim + 1, "dimensional"),
+    ] {
+        let err = Hnsw::load_for(&path, model, kind, dim)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains(says), "{err}");
+    }
+    // An index that does not say what it holds is refused too.
+    Hnsw::build(&set, EF_CONSTRUCTION, EF_SEARCH)
+        .save(&path)
+        .unwrap();
+    assert!(Hnsw::load_for(&path, "clip-a", OwnerKind::Image, set.dim).is_err());
+}

@@ -592,6 +592,19 @@ impl Store {
     }
 
     /// Every stored vector of one owner kind and model: (owner id, vector).
+    /// The size of `model`'s vectors of this kind, if it has any.
+    pub fn vector_dim(&self, owner_kind: OwnerKind, model: &str) -> Result<Option<usize>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT dim FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2 LIMIT 1",
+                params![owner_kind, model],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|d| d as usize))
+    }
+
     pub fn vectors(&self, owner_kind: OwnerKind, model: &str) -> Result<Vec<(i64, Vec<f32>)>> {
         let mut stmt = self.conn.prepare(
             "SELECT owner_id, vector FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2 ORDER BY owner_id",
