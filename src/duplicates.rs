@@ -399,7 +399,8 @@ pub fn find(
         t,
     )?;
     let passing_pairs = links.len();
-    let (groups, oversized) = group(&products, links, t.max_group);
+    let apart = decided_apart(catalog, &products)?;
+    let (groups, oversized) = group(&products, links, &apart, t.max_group);
     Ok(DupesReport {
         thresholds: *t,
         signals,
@@ -635,14 +636,78 @@ fn members(ends: &[(usize, usize)], links: &[usize]) -> Vec<usize> {
     m
 }
 
+/// Product-index pairs decided "not a duplicate" or "variants" (while their photos are
+/// unchanged), lower index first: they may never end up in one group.
+fn decided_apart(catalog: &Catalog, products: &[Product]) -> Result<HashSet<(usize, usize)>> {
+    let by_id: HashMap<i64, usize> = products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id, i))
+        .collect();
+    Ok(stored_decisions(catalog)?
+        .into_iter()
+        .filter(|(_, d)| d.decision != Decision::Duplicate)
+        .filter_map(|((a, b), d)| {
+            let (a, b) = (*by_id.get(&a)?, *by_id.get(&b)?);
+            (d.fingerprint == photos_fingerprint(&products[a], &products[b]))
+                .then_some((a.min(b), a.max(b)))
+        })
+        .collect())
+}
+
+/// Which links may stay so that no group joins two products decided apart: links are taken
+/// strongest first, and one that would join two groups holding such a pair is left out.
+/// Without decisions every link stays.
+fn respect_decisions(
+    ends: &[(usize, usize)],
+    confidence: &[f32],
+    apart: &HashSet<(usize, usize)>,
+) -> Vec<bool> {
+    let mut active = vec![true; ends.len()];
+    if apart.is_empty() {
+        return active;
+    }
+    let mut order: Vec<usize> = (0..ends.len()).collect();
+    order.sort_by(|&x, &y| confidence[y].total_cmp(&confidence[x]).then(x.cmp(&y)));
+    let mut group_of: HashMap<usize, usize> = HashMap::new();
+    let mut members: HashMap<usize, Vec<usize>> = HashMap::new();
+    for i in order {
+        let (a, b) = ends[i];
+        let (ga, gb) = (
+            *group_of.entry(a).or_insert(a),
+            *group_of.entry(b).or_insert(b),
+        );
+        if ga == gb {
+            continue;
+        }
+        let ma = members.remove(&ga).unwrap_or_else(|| vec![ga]);
+        let mb = members.remove(&gb).unwrap_or_else(|| vec![gb]);
+        let clash = ma
+            .iter()
+            .any(|&x| mb.iter().any(|&y| apart.contains(&(x.min(y), x.max(y)))));
+        if clash {
+            active[i] = false;
+            members.insert(ga, ma);
+            members.insert(gb, mb);
+            continue;
+        }
+        for &x in &mb {
+            group_of.insert(x, ga);
+        }
+        members.insert(ga, ma.into_iter().chain(mb).collect());
+    }
+    active
+}
+
 /// Drops the weakest link of each component over `max_group` products until none is; returns
 /// which links stay, the products of split groups, and how many over-large groups were met.
+/// Links already inactive stay out.
 fn split_oversized(
     ends: &[(usize, usize)],
     confidence: &[f32],
+    mut active: Vec<bool>,
     max_group: usize,
 ) -> (Vec<bool>, HashSet<usize>, usize) {
-    let mut active = vec![true; ends.len()];
     let mut split_from: HashSet<usize> = HashSet::new();
     let mut oversized = 0;
     loop {
@@ -667,12 +732,19 @@ fn split_oversized(
     }
 }
 
-/// Groups: connected components of the links, over-large ones split on their weakest links,
-/// most confident first. Returns the groups and how many over-large groups were split.
-fn group(products: &[Product], links: Vec<Link>, max_group: usize) -> (Vec<Group>, usize) {
+/// Groups: connected components of the links, never joining products decided apart,
+/// over-large ones split on their weakest links, most confident first. Returns the groups and
+/// how many over-large groups were split.
+fn group(
+    products: &[Product],
+    links: Vec<Link>,
+    apart: &HashSet<(usize, usize)>,
+    max_group: usize,
+) -> (Vec<Group>, usize) {
     let ends: Vec<(usize, usize)> = links.iter().map(|l| l.ends).collect();
     let confidence: Vec<f32> = links.iter().map(|l| l.pair.confidence).collect();
-    let (active, split_from, oversized) = split_oversized(&ends, &confidence, max_group);
+    let allowed = respect_decisions(&ends, &confidence, apart);
+    let (active, split_from, oversized) = split_oversized(&ends, &confidence, allowed, max_group);
     let mut groups: Vec<Group> = components(&ends, &active)
         .into_iter()
         .map(|c| {
@@ -799,7 +871,8 @@ mod tests {
         // A chain 0-1-2-3-4 whose middle link is weakest, and a separate pair 5-6.
         let ends = [(0, 1), (1, 2), (2, 3), (3, 4), (5, 6)];
         let confidence = [0.9, 0.8, 0.2, 0.7, 0.95];
-        let (active, split_from, oversized) = split_oversized(&ends, &confidence, 3);
+        let (active, split_from, oversized) =
+            split_oversized(&ends, &confidence, vec![true; ends.len()], 3);
         assert_eq!(active, vec![true, true, false, true, true]);
         assert_eq!(oversized, 1);
         assert_eq!(split_from, HashSet::from([0, 1, 2, 3, 4]));
@@ -810,7 +883,8 @@ mod tests {
         groups.sort();
         assert_eq!(groups, vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]]);
         // Within the limit nothing is split.
-        let (active, split_from, oversized) = split_oversized(&ends, &confidence, 5);
+        let (active, split_from, oversized) =
+            split_oversized(&ends, &confidence, vec![true; ends.len()], 5);
         assert!(active.iter().all(|a| *a) && split_from.is_empty() && oversized == 0);
     }
 
@@ -888,5 +962,21 @@ mod tests {
         ] {
             assert!(bad.parse::<Thresholds>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn products_decided_apart_never_share_a_group() {
+        // A and B (0, 1) were decided apart; both link to C (2), A more strongly.
+        let ends = [(0, 2), (1, 2), (3, 4)];
+        let confidence = [0.9, 0.8, 0.95];
+        let apart = HashSet::from([(0, 1)]);
+        assert_eq!(
+            respect_decisions(&ends, &confidence, &apart),
+            vec![true, false, true]
+        );
+        assert_eq!(
+            respect_decisions(&ends, &confidence, &HashSet::new()),
+            vec![true; 3]
+        );
     }
 }

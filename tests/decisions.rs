@@ -1,0 +1,58 @@
+//! Duplicate decisions hold in the groups and the merge map.
+
+mod common;
+
+use common::*;
+use vitrine::Catalog;
+use vitrine::duplicates::{self, Decision, Thresholds, write_merge_map};
+
+#[test]
+fn the_merge_map_never_merges_products_decided_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    write_jpeg(&dir.path().join("same.jpg"), 80, 60, 3);
+    let csv = dir.path().join("products.csv");
+    std::fs::write(
+        &csv,
+        "sku,title,category,price,image\n\
+         A,Canvas tote,Bags,20,same.jpg\n\
+         B,Canvas tote bag,Bags,20,same.jpg\n\
+         C,Tote in canvas,Bags,20,same.jpg\n",
+    )
+    .unwrap();
+    let mut catalog = Catalog::open(dir.path().join("cat")).unwrap();
+    import(&mut catalog, &[csv]);
+    let t = Thresholds::default();
+    let before = duplicates::find(&catalog, None, None, &t).unwrap();
+    assert_eq!(before.groups.len(), 1);
+    assert_eq!(before.groups[0].skus, ["A", "B", "C"]);
+
+    duplicates::decide(
+        &catalog,
+        Decision::NotDuplicate,
+        &["A".into(), "B".into()],
+        None,
+    )
+    .unwrap();
+    let after = duplicates::find(&catalog, None, None, &t).unwrap();
+    for g in &after.groups {
+        assert!(
+            !(g.skus.contains(&"A".to_string()) && g.skus.contains(&"B".to_string())),
+            "A and B were decided apart but share group {:?}",
+            g.skus
+        );
+    }
+    let mut out = Vec::new();
+    write_merge_map(&after, &mut out).unwrap();
+    let mut r = csv::Reader::from_reader(out.as_slice());
+    for row in r.records() {
+        let row = row.unwrap();
+        let pair = [&row[0], &row[1]];
+        assert!(
+            !(pair.contains(&"A") && pair.contains(&"B")),
+            "the merge map merges A and B: {row:?}"
+        );
+    }
+    // C is still proposed as a duplicate of one of them.
+    assert_eq!(after.groups.len(), 1);
+    assert!(after.groups[0].skus.contains(&"C".to_string()));
+}
