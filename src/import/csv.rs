@@ -434,17 +434,19 @@ pub fn read_products(
 
     let mut out = CsvContents::default();
     let mut index: HashMap<String, usize> = HashMap::new();
+    let lines = Lines::of(&text);
     for record in reader.records() {
         let row = match record {
             Ok(r) => read_row(
                 &r,
+                lines.at(r.position()),
                 &map,
                 headers.len(),
                 image_separators,
                 &mut out.mentioned_skus,
             ),
             Err(e) => Err((
-                e.position().map(|p| p.line() as i64),
+                Some(lines.at(e.position())),
                 SkipKind::MalformedRow,
                 format!("malformed CSV row: {e}"),
             )),
@@ -480,15 +482,39 @@ pub fn read_products(
 /// A row skipped: its line, why, and a message.
 type RowError = (Option<i64>, SkipKind, String);
 
-/// Reads one record into a row; notes its SKU in `mentioned` once it has one.
+/// Line numbers (1-based, the header is line 1) from byte offsets, counting `\n` whatever the
+/// line ends. With CRLF the csv crate counts one line short and starts a record at the `\n`
+/// ending the line before, which is why a newline at the offset itself counts.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        Lines(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i)
+                .collect(),
+        )
+    }
+
+    fn at(&self, pos: Option<&csv::Position>) -> i64 {
+        pos.map_or(0, |p| {
+            self.0.partition_point(|&nl| (nl as u64) <= p.byte()) as i64 + 1
+        })
+    }
+}
+
+/// Reads one record (starting on `line`) into a row; notes its SKU in `mentioned` once it has
+/// one.
 fn read_row(
     record: &csv::StringRecord,
+    line: i64,
     map: &ColumnMap,
     header_len: usize,
     image_separators: &[char],
     mentioned: &mut Vec<String>,
 ) -> Result<Row, RowError> {
-    let line = record.position().map(|p| p.line() as i64).unwrap_or(0);
     let skip = |kind: SkipKind, message: String| (Some(line), kind, message);
     if record.iter().all(|f| f.trim().is_empty()) {
         return Err(skip(SkipKind::EmptyRow, "empty row".into()));
@@ -711,5 +737,24 @@ mod tests {
     fn semicolon_delimited_files_are_sniffed() {
         assert_eq!(sniff_delimiter("sku;title;price\n1;a;2"), b';');
         assert_eq!(sniff_delimiter("sku,title\n"), b',');
+    }
+
+    #[test]
+    fn line_numbers_are_the_same_with_crlf_and_lf() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, end) in [("lf.csv", "\n"), ("crlf.csv", "\r\n")] {
+            let path = dir.path().join(name);
+            let rows = [
+                "sku,title,price",
+                "A,Red bag,10",
+                "B,Blue bag,abc",
+                "C,Green,x",
+            ];
+            std::fs::write(&path, rows.join(end) + end).unwrap();
+            let got = read_products(&path, &[]).unwrap();
+            let lines: Vec<Option<i64>> = got.errors.iter().map(|e| e.line).collect();
+            assert_eq!(lines, [Some(3), Some(4)], "{name}");
+            assert_eq!(got.products[0].line, 2, "{name}");
+        }
     }
 }
