@@ -5,8 +5,15 @@ use std::path::PathBuf;
 /// Everything the core can fail with. Messages are written for the person using the app.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Not marked as the source: its text is already in the message, and error chains would
+    /// print it twice.
     #[error("catalog store error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+
+    #[error(
+        "the catalog database {path} is damaged ({why}). Nothing was changed. Keep a copy of the catalog folder before any repair; SQLite's `.recover` command (sqlite3 {path} .recover) can save what is left into a new file"
+    )]
+    CatalogDamaged { path: PathBuf, why: String },
 
     #[error("{path}: {source}")]
     Io {
@@ -95,6 +102,12 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        Error::Sqlite(e)
+    }
+}
+
 impl Error {
     /// The stable code of this error's kind.
     pub fn code(&self) -> ErrorCode {
@@ -105,6 +118,7 @@ impl Error {
                 Some(Sq::DatabaseBusy | Sq::DatabaseLocked) => ErrorCode::CatalogBusy,
                 _ => ErrorCode::Store,
             },
+            Error::CatalogDamaged { .. } => ErrorCode::CatalogCorrupt,
             Error::Io { .. } | Error::NoDefaultLocation => ErrorCode::Io,
             Error::SchemaTooNew { .. } => ErrorCode::CatalogTooNew,
             Error::UnknownSku(_) => ErrorCode::UnknownSku,

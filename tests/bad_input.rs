@@ -355,3 +355,47 @@ fn devices_and_pipes_are_refused_not_read() {
     let err = vitrine::eval::read_queries(std::path::Path::new("/dev/zero")).unwrap_err();
     assert!(err.to_string().contains("not a regular file"), "{err}");
 }
+
+/// An empty or foreign `catalog.sqlite` is reported as damage, with how to recover, and is
+/// never replaced by a new empty catalog.
+#[test]
+fn a_damaged_catalog_file_is_reported_not_emptied() {
+    for (contents, why) in [
+        (&b""[..], "empty"),
+        (b"hello, not a database", "not an SQLite"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("catalog.sqlite"), contents).unwrap();
+        let err = Catalog::open(dir.path()).err().expect("refused");
+        assert_eq!(err.code(), vitrine::ErrorCode::CatalogCorrupt);
+        let text = err.to_string();
+        assert!(text.contains(why) && text.contains(".recover"), "{text}");
+        assert_eq!(
+            std::fs::read(dir.path().join("catalog.sqlite")).unwrap(),
+            contents,
+            "the file was changed"
+        );
+    }
+}
+
+/// A store error's text appears once in an error chain, not once per level.
+#[test]
+fn a_store_error_is_said_once() {
+    let e = vitrine::Error::from(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+        Some("database disk image is malformed".into()),
+    ));
+    let chain = format!("{:#}", anyhow_like(&e));
+    assert_eq!(chain.matches("malformed").count(), 1, "{chain}");
+}
+
+/// The error and its sources, as `anyhow`'s `{:#}` prints them.
+fn anyhow_like(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out += &format!(": {s}");
+        source = s.source();
+    }
+    out
+}

@@ -86,6 +86,7 @@ pub fn now_millis() -> i64 {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
+        check_header(path)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // WAL keeps readers (the app) going while an import writes, and makes every commit atomic
@@ -983,6 +984,33 @@ impl ToSql for OwnerKind {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(ToSqlOutput::from(self.as_str()))
     }
+}
+
+/// An existing catalog file must be an SQLite database: an empty or foreign file is damage to
+/// report, never a new empty catalog to write over it.
+fn check_header(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
+    let mut head = [0u8; 16];
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    let why = match n {
+        0 => "the file is empty",
+        _ if &head[..n] != b"SQLite format 3\0" => "the file is not an SQLite database",
+        _ => return Ok(()),
+    };
+    Err(Error::CatalogDamaged {
+        path: path.to_path_buf(),
+        why: why.into(),
+    })
 }
 
 pub fn f32_blob(v: &[f32]) -> Vec<u8> {
