@@ -161,15 +161,7 @@ fn control_characters_from_the_catalog_never_reach_the_terminal_raw() {
 
 #[test]
 fn values_that_mean_nothing_are_refused_with_a_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let cat = dir.path().join("cat");
-    let csv = dir.path().join("p.csv");
-    std::fs::write(&csv, "sku,title,price\nA,Red bag,1.2.3\nB,Blue bag,20\n").unwrap();
-    assert!(
-        vitrine(&cat, &["import", csv.to_str().unwrap(), "--no-embed"])
-            .status
-            .success()
-    );
+    let (_dir, cat) = two_products("1.2.3");
     let errors = stdout(&vitrine(&cat, &["errors"]));
     assert!(
         errors.contains("bad_price") && errors.contains("1.2.3"),
@@ -186,24 +178,13 @@ fn values_that_mean_nothing_are_refused_with_a_reason() {
         (&["dupes", "--threshold", "visual=NaN"], "cosine"),
         (&["dupes", "--threshold", "max-group=0"], "2 or more"),
     ] {
-        let out = vitrine(&cat, args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{args:?} was accepted");
-        assert!(err.contains(says), "{args:?}: {err}");
+        assert_refused(&cat, args, says);
     }
 }
 
 #[test]
 fn small_mistakes_get_an_error_not_a_silent_success() {
-    let dir = tempfile::tempdir().unwrap();
-    let cat = dir.path().join("cat");
-    let csv = dir.path().join("p.csv");
-    std::fs::write(&csv, "sku,title,price\nA,Red bag,10\nB,Blue bag,20\n").unwrap();
-    assert!(
-        vitrine(&cat, &["import", csv.to_str().unwrap(), "--no-embed"])
-            .status
-            .success()
-    );
+    let (dir, cat) = two_products("10");
     let models = dir.path().join("m");
     std::fs::create_dir_all(&models).unwrap();
     std::fs::write(
@@ -240,14 +221,34 @@ fn small_mistakes_get_an_error_not_a_silent_success() {
             "cannot be a model id",
         ),
     ] {
-        let out = vitrine(&cat, args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{args:?} was accepted");
-        assert!(err.contains(says), "{args:?}: {err}");
+        assert_refused(&cat, args, says);
     }
     assert!(
         vitrine(&cat, &["dupes", "decide", "not-duplicate", "A", "B"])
             .status
             .success()
     );
+}
+
+/// A catalog of two products, A (at price `a_price`, as written in the CSV) and B.
+fn two_products(a_price: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let csv = dir.path().join("p.csv");
+    std::fs::write(
+        &csv,
+        format!("sku,title,price\nA,Red bag,{a_price}\nB,Blue bag,20\n"),
+    )
+    .unwrap();
+    let out = vitrine(&cat, &["import", csv.to_str().unwrap(), "--no-embed"]);
+    assert!(out.status.success());
+    (dir, cat)
+}
+
+/// The command fails, and its error says `says`.
+fn assert_refused(cat: &std::path::Path, args: &[&str], says: &str) {
+    let out = vitrine(cat, args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} was accepted");
+    assert!(err.contains(says), "{args:?}: {err}");
 }
