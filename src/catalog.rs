@@ -146,6 +146,58 @@ impl Catalog {
         self.store.integrity_check()
     }
 
+    /// Thumbnails that are missing or cannot be decoded, one per photo content.
+    pub fn check_thumbnails(&self) -> Result<Vec<ThumbnailProblem>> {
+        use rayon::prelude::*;
+        let thumbs = self.thumbs_dir();
+        let photos = self.store.photo_files()?;
+        Ok(photos
+            .into_par_iter()
+            .filter_map(|(hash, photo)| {
+                let path = thumbnail_path(&thumbs, &hash);
+                let why = match std::fs::read(&path) {
+                    Err(_) => "missing",
+                    Ok(b) if image::load_from_memory(&b).is_err() => "damaged",
+                    Ok(_) => return None,
+                };
+                Some(ThumbnailProblem {
+                    hash,
+                    photo,
+                    why: why.into(),
+                })
+            })
+            .collect())
+    }
+
+    /// Makes the thumbnails of `problems` again from their photos; returns how many it made
+    /// and the photos it could not read.
+    pub fn repair_thumbnails(
+        &self,
+        problems: &[ThumbnailProblem],
+    ) -> Result<(usize, Vec<ImportErrorRecord>)> {
+        use rayon::prelude::*;
+        let thumbs = self.thumbs_dir();
+        let results: Vec<std::result::Result<(), ImportErrorRecord>> = problems
+            .par_iter()
+            .map(|p| {
+                let made = crate::photo::read_file(Path::new(&p.photo))
+                    .and_then(|b| crate::photo::decode(&b, crate::photo::DEFAULT_MAX_PIXELS))
+                    .and_then(|img| {
+                        let small = crate::photo::thumbnail(&img);
+                        crate::photo::write_thumbnail(&small, &thumbnail_path(&thumbs, &p.hash))
+                    });
+                made.map_err(|e| ImportErrorRecord {
+                    item: p.photo.clone(),
+                    line: None,
+                    kind: e.kind(),
+                    message: e.to_string(),
+                })
+            })
+            .collect();
+        let made = results.iter().filter(|r| r.is_ok()).count();
+        Ok((made, results.into_iter().filter_map(|r| r.err()).collect()))
+    }
+
     /// Writes every product as CSV, one row per product, photos joined by `|`; cells that a
     /// spreadsheet would run as formulas are neutralised ([`safe_cell`]).
     pub fn export_csv(&self, out: impl Write) -> Result<()> {
@@ -202,6 +254,17 @@ impl Catalog {
         writeln!(out).map_err(|e| Error::io("<export>", e))?;
         Ok(())
     }
+}
+
+/// A thumbnail that is missing or damaged.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ThumbnailProblem {
+    /// The photo's content hash (the thumbnail's name).
+    pub hash: String,
+    /// A file the photo can be read from.
+    pub photo: String,
+    /// `missing` or `damaged`.
+    pub why: String,
 }
 
 pub(crate) fn thumbnail_path(thumbs: &Path, hash: &str) -> PathBuf {

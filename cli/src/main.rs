@@ -175,8 +175,12 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Check the catalog database for corruption.
-    Check,
+    /// Check the catalog database for corruption, and that every photo has its thumbnail.
+    Check {
+        /// Make missing or damaged thumbnails again from the photos.
+        #[arg(long)]
+        repair: bool,
+    },
     /// Benchmarks that print JSON.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -502,14 +506,44 @@ fn catalog_command(g: &Global, cmd: Command) -> Result<()> {
             }
             out.flush()?;
         }
-        Command::Check => {
+        Command::Check { repair } => {
             let result = catalog.integrity_check()?;
             say!("{result}");
             if result != "ok" {
                 bail!("the catalog database is damaged");
             }
+            check_thumbnails(catalog, repair)?;
         }
         _ => unreachable!("handled in run"),
+    }
+    Ok(())
+}
+
+/// Reports missing or damaged thumbnails; with `repair`, makes them again from the photos.
+fn check_thumbnails(catalog: &Catalog, repair: bool) -> Result<()> {
+    let problems = catalog.check_thumbnails()?;
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for p in problems.iter().take(10) {
+        say!("thumbnail {} of {}: {}", p.why, p.photo, p.hash);
+    }
+    if !repair {
+        bail!(
+            "{} thumbnails are missing or damaged; `vitrine check --repair` makes them again from the photos (so does importing the photos again)",
+            problems.len()
+        );
+    }
+    let (made, failed) = catalog.repair_thumbnails(&problems)?;
+    say!("Made {made} thumbnails again.");
+    for e in &failed {
+        say!("{}", output::describe_error(e));
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} photos could not be read to make their thumbnails",
+            failed.len()
+        );
     }
     Ok(())
 }

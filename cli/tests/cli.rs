@@ -252,3 +252,28 @@ fn assert_refused(cat: &std::path::Path, args: &[&str], says: &str) {
     assert!(!out.status.success(), "{args:?} was accepted");
     assert!(err.contains(says), "{args:?}: {err}");
 }
+
+#[test]
+fn check_notices_a_lost_thumbnail_and_repair_makes_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    write_jpeg(&photos.join("a.jpg"), 60, 40, 9);
+    let cat = dir.path().join("cat");
+    assert!(
+        vitrine(&cat, &["import", photos.to_str().unwrap(), "--no-embed"])
+            .status
+            .success()
+    );
+    assert!(vitrine(&cat, &["check"]).status.success());
+    std::fs::remove_dir_all(cat.join("thumbs")).unwrap();
+    assert_refused(&cat, &["check"], "1 thumbnails are missing or damaged");
+    let repaired = vitrine(&cat, &["check", "--repair"]);
+    assert!(
+        repaired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&repaired.stderr)
+    );
+    assert!(stdout(&repaired).contains("Made 1 thumbnails again."));
+    assert!(vitrine(&cat, &["check"]).status.success());
+}

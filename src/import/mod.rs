@@ -579,26 +579,31 @@ fn write_csv_products(
     Ok(product_ids)
 }
 
-/// A photo file to read: store key, path, and the content hash the store knows for it.
-type ToRead = (String, PathBuf, Option<String>);
+/// A photo file to read: store key and path.
+type ToRead = (String, PathBuf);
 /// A photo file the store has unchanged: store key and what the store knows of it.
 type Unchanged = (String, KnownFile);
 
-/// Splits the files into those the store already has unchanged (same size and time) and those
-/// that need reading.
+/// Splits the files into those the store already has unchanged (same size and time, and
+/// their thumbnail is there) and those that need reading.
 fn plan_reads(
     store: &Store,
     work: &BTreeMap<String, WorkItem>,
+    thumbs: &Path,
 ) -> Result<(Vec<Unchanged>, Vec<ToRead>)> {
     let mut ready = Vec::new();
     let mut to_process = Vec::new();
     for (key, item) in work {
         let known = Store::known_file(store.conn(), key)?;
         match (file_stamp(&item.path), known) {
-            (Ok((size, mtime)), Some(k)) if k.size == size && k.mtime == mtime => {
+            (Ok((size, mtime)), Some(k))
+                if k.size == size
+                    && k.mtime == mtime
+                    && thumbnail_path(thumbs, &k.hash).is_file() =>
+            {
                 ready.push((key.clone(), k))
             }
-            (_, known) => to_process.push((key.clone(), item.path.clone(), known.map(|k| k.hash))),
+            _ => to_process.push((key.clone(), item.path.clone())),
         }
     }
     Ok((ready, to_process))
@@ -632,7 +637,8 @@ pub fn run(
         &mut report,
     )?;
     report.skipped.append(&mut errors);
-    let (ready, to_process) = plan_reads(&catalog.store, &plan.work)?;
+    let thumbs = catalog.thumbs_dir();
+    let (ready, to_process) = plan_reads(&catalog.store, &plan.work, &thumbs)?;
     on_event(&ImportEvent::Planned {
         photos: plan.work.len(),
         csv_products: plan.csv_products.len(),
@@ -654,7 +660,6 @@ pub fn run(
         }
         tx.commit()?;
     }
-    let thumbs = catalog.thumbs_dir();
     let cancelled = read_photos(
         &mut catalog.store,
         &to_process,
@@ -708,16 +713,8 @@ fn read_photos(
         scope.spawn(move || {
             to_process
                 .par_iter()
-                .for_each_with(tx_done, |out, (key, path, known)| {
-                    let done = process_one(
-                        key,
-                        path,
-                        known.as_deref(),
-                        known_hashes,
-                        thumbs,
-                        max_pixels,
-                        cancel,
-                    );
+                .for_each_with(tx_done, |out, (key, path)| {
+                    let done = process_one(key, path, known_hashes, thumbs, max_pixels, cancel);
                     let _ = out.send(done);
                 });
         });
@@ -846,7 +843,6 @@ fn find_missing(
 fn process_one(
     key: &str,
     path: &Path,
-    known_hash: Option<&str>,
     known_hashes: &HashMap<String, KnownContent>,
     thumbs: &Path,
     max_pixels: u64,
@@ -870,7 +866,7 @@ fn process_one(
         let thumb = thumbnail_path(thumbs, &hash);
         if let Some(&(width, height, phash)) = known_hashes.get(&hash)
             && phash.is_some()
-            && (known_hash == Some(hash.as_str()) || thumb.is_file())
+            && thumb.is_file()
         {
             return Ok(Outcome::Reused {
                 hash,

@@ -593,6 +593,17 @@ impl Store {
     }
 
     /// Every stored vector of one owner kind and model: (owner id, vector).
+    /// Each distinct photo (by content hash) with one path to read it from.
+    pub fn photo_files(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash, min(path) FROM images GROUP BY hash ORDER BY hash")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     /// The size of `model`'s vectors of this kind, if it has any.
     pub fn vector_dim(&self, owner_kind: OwnerKind, model: &str) -> Result<Option<usize>> {
         Ok(self
