@@ -2,8 +2,6 @@
 //! the small typed values they carry. A leaf module: the store, import, search and the shells
 //! all speak these types, and it depends on none of them.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -165,10 +163,11 @@ pub struct ImportErrorRecord {
 }
 
 /// Enums whose values are stable codes: the same string in SQLite, in JSON and in messages.
+/// (Used by `error` too, which `lib.rs` declares after this module.)
 macro_rules! codes {
     ($(#[$m:meta])* pub enum $t:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)* }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
         #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
         pub enum $t {
             $($(#[$vm])* #[serde(rename = $s)] $v,)*
@@ -187,8 +186,8 @@ macro_rules! codes {
                 }
             }
         }
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $t {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }

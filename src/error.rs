@@ -55,50 +55,27 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The kind of an error, as a stable code the CLI and the app react to (never the text).
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// Something the user gave (a value, a file, a query) cannot be used.
-    BadInput,
-    /// No product has that SKU.
-    UnknownSku,
-    /// A model's files are not there.
-    ModelMissing,
-    /// A model is there but cannot be loaded or run (damaged, wrong kind, bad weights).
-    ModelBroken,
-    /// The catalog's database is damaged.
-    CatalogCorrupt,
-    /// The catalog was written by a newer Vitrine.
-    CatalogTooNew,
-    /// The catalog is in use by another program and stayed locked.
-    CatalogBusy,
-    /// Reading or writing a file failed.
-    Io,
-    /// Anything else inside the catalog store.
-    Store,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::BadInput => "bad_input",
-            ErrorCode::UnknownSku => "unknown_sku",
-            ErrorCode::ModelMissing => "model_missing",
-            ErrorCode::ModelBroken => "model_broken",
-            ErrorCode::CatalogCorrupt => "catalog_corrupt",
-            ErrorCode::CatalogTooNew => "catalog_too_new",
-            ErrorCode::CatalogBusy => "catalog_busy",
-            ErrorCode::Io => "io",
-            ErrorCode::Store => "store",
-        }
-    }
-}
-
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+codes! {
+    /// The kind of an error, as a stable code the CLI and the app react to (never the text).
+    pub enum ErrorCode {
+        /// Something the user gave (a value, a file, a query) cannot be used.
+        BadInput = "bad_input",
+        /// No product has that SKU.
+        UnknownSku = "unknown_sku",
+        /// A model's files are not there.
+        ModelMissing = "model_missing",
+        /// A model is there but cannot be loaded or run (damaged, wrong kind, bad weights).
+        ModelBroken = "model_broken",
+        /// The catalog's database is damaged.
+        CatalogCorrupt = "catalog_corrupt",
+        /// The catalog was written by a newer Vitrine.
+        CatalogTooNew = "catalog_too_new",
+        /// The catalog is in use by another program and stayed locked.
+        CatalogBusy = "catalog_busy",
+        /// Reading or writing a file failed.
+        Io = "io",
+        /// Anything else inside the catalog store.
+        Store = "store",
     }
 }
 

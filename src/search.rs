@@ -437,7 +437,7 @@ impl Searcher {
             let path = catalog.index_path(model, kind);
             Ok(Some(
                 ModelVectors::load(&catalog.store, path, kind, model, &products)?
-                    .unwrap_or_else(|| ModelVectors::empty(kind, model, products.len())),
+                    .unwrap_or_else(|| ModelVectors::empty(model, products.len())),
             ))
         };
         let clip = load(

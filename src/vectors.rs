@@ -18,7 +18,6 @@ use crate::store::Store;
 /// were loaded for) each row belongs to.
 pub struct ModelVectors {
     pub model: String,
-    pub kind: OwnerKind,
     pub nn: Neighbours,
     /// Product index of each row of `nn.all`.
     pub owner: Vec<usize>,
@@ -66,7 +65,6 @@ impl ModelVectors {
         let hnsw = load_index(&index_path, model, kind, set.dim);
         Ok(Some(ModelVectors {
             model: model.to_string(),
-            kind,
             nn: Neighbours::new(set, hnsw),
             owner,
             rows_of,
@@ -74,10 +72,9 @@ impl ModelVectors {
     }
 
     /// No vectors yet (a model whose embeddings have not been computed).
-    pub(crate) fn empty(kind: OwnerKind, model: &str, products: usize) -> ModelVectors {
+    pub(crate) fn empty(model: &str, products: usize) -> ModelVectors {
         ModelVectors {
             model: model.to_string(),
-            kind,
             nn: Neighbours::new(VectorSet::new(0), None),
             owner: Vec::new(),
             rows_of: vec![Vec::new(); products],

@@ -30,7 +30,7 @@ use vitrine::encoders::{DeviceChoice, Precision};
 use vitrine::models::Models;
 use vitrine::query::{Filters, PhotoInput, Query, Weights};
 use vitrine::workspace::{Settings, Stage};
-use vitrine::{Catalog, Field, ImportOptions, ImportStatus, ProductFilter, Workspace};
+use vitrine::{Catalog, Field, ImportOptions, ProductFilter, Workspace};
 
 #[derive(Parser)]
 #[command(
@@ -584,9 +584,7 @@ fn stage_printer(json: bool) -> impl Fn(Stage) + Sync {
 
 fn import(g: &Global, opts: &ImportOptions, embed: bool, json: bool) -> Result<()> {
     let mut ws = g.workspace()?;
-    let outcome =
-        ws.import_and_index(opts, embed, &stage_printer(json), &AtomicBool::new(false))?;
-    debug_assert!(outcome.import.status != ImportStatus::Running);
+    ws.import_and_index(opts, embed, &stage_printer(json), &AtomicBool::new(false))?;
     Ok(())
 }
 
