@@ -20,10 +20,26 @@ the photo set's catalog. How relevance is derived, per set:
 - filters.jsonl: the attribute queries again, each with a price ceiling (the median price of its
   grade-2 products) or a top-level category, where relevance keeps only products that pass the
   filter.
+- descriptions.jsonl: natural descriptive queries. For each product, the first sentence of its
+  description with six or more words and none of the product's own name words (the title
+  less its category word), reworded by rule: lower case, punctuation dropped, a leading
+  "the"/"this" dropped, words swapped through the fixed paraphrase table PARAPHRASE, cut to 14
+  words. Relevant (grade 1): every product whose description has that sentence.
+- uses.jsonl: use, material and feature phrases ("shorts for running", "fleece hoodie", "bag
+  with pockets", "jacket for hiking with hood"), from the fixed word lists USES, MATERIALS and
+  FEATURES. Grade 2: products of that category leaf whose description has every named word
+  (a word's plural or "-ing" form counts); grade 1: the leaf only. Only queries that some but
+  not all of the leaf's products match. Binary metrics count grade 2.
+- synonyms.jsonl: queries where keywords fail. The attribute and category queries again with
+  the colour and the category leaf replaced by a synonym from the fixed tables COLOR_SYNONYMS
+  and LEAF_SYNONYMS ("grey trousers", "rucksack"), used only when the synonym is in no
+  product's title, description, category or colour, so no query word matches the catalog's
+  text. Relevance as in attributes.jsonl (leaf-only queries: every product of the leaf, grade 2).
 """
 import csv
 import json
 import os
+import re
 import statistics
 import sys
 from collections import OrderedDict, defaultdict
@@ -128,3 +144,97 @@ for q in attribute:
         filtered.append({**q, "id": q["id"] + "-" + t.lower(), "group": "category",
                          "filters": {"category": t}, "relevant": rel})
 write("filters.jsonl", filtered)
+
+
+# Natural descriptive queries.
+PARAPHRASE = {"comfortable": "comfy", "lightweight": "light", "durable": "tough", "pockets": "pouches",
+              "pocket": "pouch", "keeps": "keeps", "designed": "made", "ideal": "great", "perfect": "great",
+              "features": "has", "offers": "gives", "provides": "gives", "fabric": "material",
+              "workout": "exercise", "workouts": "exercises", "moisture-wicking": "sweat-wicking",
+              "stylish": "smart", "plenty": "lots", "large": "big", "quickly": "fast", "easily": "easy",
+              "you": "you", "your": "your", "breathable": "airy", "soft": "soft"}
+
+
+def words_of(text):
+    return re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*", text.lower())
+
+
+def sentences(description):
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\s*•\s*", description) if s.strip()]
+
+
+descriptions = []
+all_products = list(products.values())
+for p in all_products:
+    row = next(r for r in rows if r["product_id"] == p["sku"])
+    p["description"] = row["description"]
+for p in all_products:
+    name = set(words_of(p["title"])) - {leaf_word(p["category"])}
+    for sent in sentences(p["description"]):
+        ws = words_of(sent)
+        if len(ws) < 6 or name & set(ws):
+            continue
+        if ws[0] in ("the", "this"):
+            ws = ws[1:]
+        query = " ".join(PARAPHRASE.get(w, w) for w in ws[:14])
+        relevant = {q["sku"]: 1 for q in all_products if sent in q["description"]}
+        descriptions.append({"id": f"desc-{p['sku']}", "group": p["category"].split("/")[0] or "other",
+                             "text": query, "relevant": relevant})
+        break
+write("descriptions.jsonl", descriptions)
+
+# Use, material and feature queries.
+USES = ["gym", "yoga", "running", "hiking", "travel", "training", "cycling", "cold", "rain", "outdoor"]
+MATERIALS = ["cotton", "polyester", "nylon", "fleece", "spandex", "wool", "leather", "mesh"]
+FEATURES = ["pockets", "hood", "zipper", "drawstring", "reflective", "adjustable", "waterproof"]
+
+
+def mentions(p, word):
+    stem = word[:-1] if word.endswith("s") else word
+    return re.search(r"\b" + re.escape(stem) + r"(s|es|ing|ed)?\b", p["description"].lower()) is not None
+
+
+uses = []
+for leaf, ps in sorted(by_leaf.items()):
+    plural = leaf if leaf.endswith("s") else (leaf + "es" if leaf.endswith(("sh", "ch")) else leaf + "s")
+    phrases = [(f"{plural} for {u}", [u]) for u in USES]
+    phrases += [(f"{m} {leaf}", [m]) for m in MATERIALS]
+    phrases += [(f"{leaf} with {f}", [f]) for f in FEATURES]
+    phrases += [(f"{leaf} for {u} with {f}", [u, f]) for u in USES for f in FEATURES]
+    for text, need in phrases:
+        hits = [p for p in ps if all(mentions(p, w) for w in need)]
+        if 0 < len(hits) < len(ps):
+            relevant = {p["sku"]: (2 if p in hits else 1) for p in ps}
+            uses.append({"id": "use-" + text.replace(" ", "-"), "group": leaf, "text": text,
+                         "relevant": relevant, "min_grade": 2})
+write("uses.jsonl", uses)
+
+# Queries where keywords fail.
+COLOR_SYNONYMS = {"gray": ["grey", "charcoal"], "red": ["crimson", "scarlet"], "purple": ["violet", "plum"],
+                  "orange": ["tangerine"], "yellow": ["lemon", "mustard"], "white": ["ivory", "cream"],
+                  "black": ["ebony", "jet"], "green": ["olive", "emerald"], "blue": ["azure", "cobalt"],
+                  "brown": ["chocolate"], "pink": ["rose"]}
+LEAF_SYNONYMS = {"pant": ["trousers", "slacks"], "jacket": ["windbreaker", "anorak", "parka"],
+                 "hoodie": ["jumper", "sweater"], "tank": ["singlet"], "bra": ["brassiere"],
+                 "bag": ["rucksack", "holdall", "knapsack"], "watch": ["wristwatch", "timepiece"],
+                 "tee": ["t-shirt"], "short": ["bermudas"], "fitness equipment": ["home gym gear"]}
+catalog_words = set()
+for p in all_products:
+    catalog_words |= set(words_of(" ".join([p["title"], p["description"], p["category"], " ".join(p["colors"])])))
+
+
+def unseen(phrase):
+    return not set(words_of(phrase)) & catalog_words
+
+
+synonyms = []
+for leaf, ps in sorted(by_leaf.items()):
+    for syn in [s for s in LEAF_SYNONYMS.get(leaf, []) if unseen(s)]:
+        synonyms.append({"id": f"syn-{syn}", "group": leaf, "text": syn,
+                         "relevant": {p["sku"]: 2 for p in ps}, "min_grade": 2})
+        for color in sorted({c for p in ps for c in p["colors"]}):
+            for csyn in [s for s in COLOR_SYNONYMS.get(color, []) if unseen(s)][:1]:
+                relevant = {p["sku"]: (2 if color in p["colors"] else 1) for p in ps}
+                synonyms.append({"id": f"syn-{csyn}-{syn}", "group": leaf, "text": f"{csyn} {syn}",
+                                 "relevant": relevant, "min_grade": 2})
+write("synonyms.jsonl", synonyms)

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fusion::Fusion;
 use crate::query::{Filters, PhotoInput, Query, Weights};
 use crate::search::{Searcher, Signal};
 
@@ -168,6 +169,12 @@ pub struct Metrics {
     pub mrr_10: f64,
     pub ndcg_10: f64,
     pub map: f64,
+    /// Of the strong matches (the adaptive cut), the share that is relevant (0 when none).
+    pub cut_precision: f64,
+    /// Of the relevant products, the share among the strong matches.
+    pub cut_recall: f64,
+    /// How many strong matches.
+    pub cut_size: f64,
 }
 
 impl Metrics {
@@ -178,6 +185,9 @@ impl Metrics {
         self.mrr_10 += o.mrr_10;
         self.ndcg_10 += o.ndcg_10;
         self.map += o.map;
+        self.cut_precision += o.cut_precision;
+        self.cut_recall += o.cut_recall;
+        self.cut_size += o.cut_size;
     }
     fn scaled(&self, f: f64) -> Metrics {
         Metrics {
@@ -187,14 +197,19 @@ impl Metrics {
             mrr_10: self.mrr_10 * f,
             ndcg_10: self.ndcg_10 * f,
             map: self.map * f,
+            cut_precision: self.cut_precision * f,
+            cut_recall: self.cut_recall * f,
+            cut_size: self.cut_size * f,
         }
     }
 }
 
-/// Metrics of one ranking: `ranked` is (item, score) in ranked order; `grades` the relevance
-/// of every relevant item. `None` when nothing is relevant.
+/// Metrics of one ranking: `ranked` is (item, score) in ranked order, of which the first
+/// `strong` are the strong matches; `grades` the relevance of every relevant item. `None` when
+/// nothing is relevant.
 pub fn score_ranking(
     ranked: &[(String, f32)],
+    strong: usize,
     grades: &HashMap<String, u32>,
     min_grade: u32,
 ) -> Option<Metrics> {
@@ -245,7 +260,15 @@ pub fn score_ranking(
             ap += hits as f64 / (p + 1) as f64;
         }
     }
+    let in_cut = rel_at.iter().take(strong).filter(|&&r| r).count() as f64;
     Some(Metrics {
+        cut_precision: if strong > 0 {
+            in_cut / strong as f64
+        } else {
+            0.0
+        },
+        cut_recall: recall(strong),
+        cut_size: strong as f64,
         recall_1: recall(1),
         recall_5: recall(5),
         recall_10: recall(10),
@@ -267,7 +290,7 @@ pub struct Summary {
 /// One configuration (fused, or one signal alone) over the whole set and per group.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConfigResult {
-    /// `fused`, or `<signal> only`.
+    /// `fused` (the default fusion), `fused: <fusion>` (another fusion), or `<signal> only`.
     pub config: String,
     pub overall: Summary,
     pub groups: BTreeMap<String, Summary>,
@@ -312,7 +335,11 @@ pub fn evaluate(
     queries: &[EvalQuery],
     weights: &Weights,
 ) -> Result<EvalReport> {
-    let mut configs: Vec<(String, Weights)> = vec![("fused".into(), *weights)];
+    let mut configs: Vec<(String, Weights, Fusion)> =
+        vec![("fused".into(), *weights, Fusion::default())];
+    for f in Fusion::ALL.into_iter().filter(|f| *f != Fusion::default()) {
+        configs.push((format!("fused: {}", f.name()), *weights, f));
+    }
     let mut seen: Vec<Signal> = Vec::new();
     let mut sums: HashMap<(String, String), (Metrics, usize, usize)> = HashMap::new();
     let mut prepared = Vec::new();
@@ -333,7 +360,7 @@ pub fn evaluate(
         prepared.push(prep);
     }
     for s in &seen {
-        configs.push((config_name(*s), only(*s)));
+        configs.push((config_name(*s), only(*s), Fusion::default()));
     }
     for (q, prep) in queries.iter().zip(&prepared) {
         let grades: HashMap<String, u32> = q.relevant.clone().into_iter().collect();
@@ -341,14 +368,16 @@ pub fn evaluate(
         if !q.group.is_empty() {
             groups.push(q.group.clone());
         }
-        for (name, w) in &configs {
+        for (name, w, fusion) in &configs {
             // A signal alone is scored on the queries that have it.
-            if name != "fused" && !prep.signals().iter().any(|s| config_name(*s) == *name) {
+            if !name.starts_with("fused")
+                && !prep.signals().iter().any(|s| config_name(*s) == *name)
+            {
                 continue;
             }
-            let r = searcher.rank(prep, w, usize::MAX, 0);
+            let r = searcher.rank_with(prep, w, *fusion, usize::MAX, 0);
             let ranked: Vec<(String, f32)> = r.hits.into_iter().map(|h| (h.sku, h.score)).collect();
-            let m = score_ranking(&ranked, &grades, q.min_grade.unwrap_or(1));
+            let m = score_ranking(&ranked, r.strong, &grades, q.min_grade.unwrap_or(1));
             for group in &groups {
                 let e = sums.entry((name.clone(), group.clone())).or_default();
                 e.1 += 1;
@@ -373,7 +402,7 @@ pub fn evaluate(
     };
     let results = configs
         .iter()
-        .filter_map(|(name, _)| {
+        .filter_map(|(name, _, _)| {
             let overall = sums.get(&(name.clone(), String::new()))?;
             let groups = sums
                 .iter()
@@ -418,8 +447,14 @@ mod tests {
         // Relevant: b (rank 2) and e (rank 5); d is relevant but never ranked.
         let r = ranking(&[("a", 0.9), ("b", 0.8), ("c", 0.7), ("x", 0.6), ("e", 0.5)]);
         let g = grades(&[("b", 1), ("e", 1), ("d", 1)]);
-        let m = score_ranking(&r, &g, 1).unwrap();
+        let m = score_ranking(&r, 0, &g, 1).unwrap();
         assert_eq!(m.recall_1, 0.0);
+        assert_eq!((m.cut_precision, m.cut_recall, m.cut_size), (0.0, 0.0, 0.0));
+        // The cut after the first two: one of two relevant, one of the three relevant.
+        let c = score_ranking(&r, 2, &g, 1).unwrap();
+        assert_eq!(c.cut_precision, 0.5);
+        assert!((c.cut_recall - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(c.cut_size, 2.0);
         assert!((m.recall_5 - 2.0 / 3.0).abs() < 1e-12);
         assert!((m.mrr_10 - 0.5).abs() < 1e-12);
         // AP = (1/2 + 2/5) / 3
@@ -434,12 +469,12 @@ mod tests {
     fn graded_relevance_weighs_ndcg_and_min_grade_sets_what_counts() {
         let r = ranking(&[("partial", 0.9), ("full", 0.8)]);
         let g = grades(&[("full", 2), ("partial", 1)]);
-        let m = score_ranking(&r, &g, 1).unwrap();
+        let m = score_ranking(&r, 0, &g, 1).unwrap();
         // DCG = 1 + 3/log2(3); IDCG = 3 + 1/log2(3)
         let expect = (1.0 + 3.0 / 3f64.log2()) / (3.0 + 1.0 / 3f64.log2());
         assert!((m.ndcg_10 - expect).abs() < 1e-12);
         assert_eq!(m.recall_1, 0.5);
-        let strict = score_ranking(&r, &g, 2).unwrap();
+        let strict = score_ranking(&r, 0, &g, 2).unwrap();
         assert_eq!((strict.recall_1, strict.mrr_10), (0.0, 0.5));
     }
 
@@ -447,7 +482,7 @@ mod tests {
     fn ties_are_broken_pessimistically() {
         let r = ranking(&[("rel", 0.5), ("other", 0.5), ("third", 0.1)]);
         let g = grades(&[("rel", 1)]);
-        let m = score_ranking(&r, &g, 1).unwrap();
+        let m = score_ranking(&r, 0, &g, 1).unwrap();
         assert_eq!(
             m.recall_1, 0.0,
             "a tie does not count in the ranker's favour"
@@ -458,7 +493,7 @@ mod tests {
     #[test]
     fn a_query_with_nothing_relevant_is_left_out() {
         let r = ranking(&[("a", 1.0)]);
-        assert!(score_ranking(&r, &HashMap::new(), 1).is_none());
-        assert!(score_ranking(&r, &grades(&[("a", 1)]), 2).is_none());
+        assert!(score_ranking(&r, 0, &HashMap::new(), 1).is_none());
+        assert!(score_ranking(&r, 0, &grades(&[("a", 1)]), 2).is_none());
     }
 }

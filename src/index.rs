@@ -507,6 +507,13 @@ impl Neighbours {
         }
     }
 
+    /// The `k` nearest by an exact scan of every vector, for queries from another modality
+    /// (text against photos): they sit far from every vector, where a graph built over the
+    /// vectors finds few of the true neighbours (`vitrine bench search`, `crossmodal`).
+    pub fn nearest_scanned(&self, q: &[f32], k: usize) -> Vec<(i64, f32)> {
+        self.all.top_k(q, k)
+    }
+
     /// The `k` nearest: (id, exact cosine), best first.
     pub fn nearest(&self, q: &[f32], k: usize) -> Vec<(i64, f32)> {
         let Some(h) = &self.hnsw else {

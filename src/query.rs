@@ -128,6 +128,119 @@ pub struct ParsedText {
     pub max_price: Option<f64>,
 }
 
+/// Queries longer than this many words are sentences: nothing is read out of them but `-term`.
+pub const LONG_QUERY_WORDS: usize = 8;
+
+/// Words before a lowercase "not"/"no" that make it part of a sentence ("it's not cheap").
+const SENTENCE_BEFORE_NOT: &[&str] = &[
+    "is",
+    "isn't",
+    "it's",
+    "its",
+    "was",
+    "are",
+    "were",
+    "am",
+    "be",
+    "been",
+    "do",
+    "does",
+    "did",
+    "have",
+    "has",
+    "had",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "may",
+    "might",
+    "must",
+    "i",
+    "i'm",
+    "it",
+    "we",
+    "they",
+    "you",
+    "he",
+    "she",
+    "that",
+    "this",
+    "that's",
+    "why",
+    "if",
+    "or",
+    "and",
+    "so",
+    "really",
+    "just",
+    "still",
+    "maybe",
+    "probably",
+    "definitely",
+    "certainly",
+    "absolutely",
+    "why",
+    "there's",
+    "there",
+    "what",
+    "who",
+    "need",
+    "want",
+    "had",
+];
+
+/// Words after "not"/"no"/"without" that are not a product term ("not sure", "no trouble").
+const NOT_A_TERM: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "any",
+    "it",
+    "its",
+    "this",
+    "that",
+    "so",
+    "too",
+    "very",
+    "really",
+    "sure",
+    "much",
+    "many",
+    "more",
+    "less",
+    "only",
+    "just",
+    "quite",
+    "at",
+    "all",
+    "one",
+    "bad",
+    "good",
+    "great",
+    "problem",
+    "problems",
+    "trouble",
+    "issue",
+    "issues",
+    "doubt",
+    "idea",
+    "way",
+    "matter",
+    "worries",
+    "complaints",
+    "longer",
+    "even",
+    "enough",
+    "yet",
+    "be",
+    "been",
+    "i",
+    "cheap",
+    "expensive",
+];
+
 fn price_token(t: &str) -> Option<f64> {
     let t = t.trim_matches(|c: char| matches!(c, '$' | '€' | '£' | ',' | '.' | ')' | '('));
     let t = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
@@ -137,97 +250,186 @@ fn price_token(t: &str) -> Option<f64> {
     crate::price::parse_price(t)
 }
 
-/// Reads "under 80", "below $50", "less than 30", "over 20", "above 10", "at least 15",
-/// "between 20 and 40", "$20-$40", and "not X", "without X", "-X".
-pub fn parse_text(raw: &str) -> ParsedText {
-    let words: Vec<&str> = raw.split_whitespace().collect();
-    let mut out = ParsedText::default();
-    let mut keep: Vec<&str> = Vec::new();
-    let mut i = 0;
-    let lower = |w: &str| w.to_lowercase();
-    while i < words.len() {
-        let w = lower(words[i]);
-        let next = words.get(i + 1).copied();
-        let next2 = words.get(i + 2).copied();
-        // Two-word openers.
-        let two = next.map(|n| format!("{w} {}", lower(n)));
-        if let (Some(two), Some(n2)) = (two.as_deref(), next2)
-            && let Some(p) = price_token(n2)
-        {
-            match two {
-                "less than" | "cheaper than" | "up to" | "no more" => {
-                    out.max_price = Some(p);
-                    i += 3;
-                    continue;
-                }
-                "more than" | "at least" => {
-                    out.min_price = Some(p);
-                    i += 3;
-                    continue;
-                }
-                _ => {}
-            }
+fn term(word: &str) -> String {
+    word.trim_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase()
+}
+
+/// The words of a query and which of them have been read as something other than text.
+struct Reading<'a> {
+    words: Vec<&'a str>,
+    lower: Vec<String>,
+    used: Vec<bool>,
+    out: ParsedText,
+}
+
+impl<'a> Reading<'a> {
+    fn new(raw: &'a str) -> Self {
+        let words: Vec<&str> = raw.split_whitespace().collect();
+        let lower = words
+            .iter()
+            .map(|w| w.to_lowercase().replace('\u{2019}', "'"))
+            .collect();
+        let used = vec![false; words.len()];
+        Reading {
+            words,
+            lower,
+            used,
+            out: ParsedText::default(),
         }
-        if let Some(n) = next {
-            if matches!(w.as_str(), "under" | "below" | "max" | "<" | "<=")
-                && let Some(p) = price_token(n)
-            {
-                out.max_price = Some(p);
-                i += 2;
-                continue;
-            }
-            if matches!(w.as_str(), "over" | "above" | "min" | ">" | ">=")
-                && let Some(p) = price_token(n)
-            {
-                out.min_price = Some(p);
-                i += 2;
-                continue;
-            }
-            if w == "between"
-                && let (Some(a), Some(and), Some(b)) = (price_token(n), next2, words.get(i + 3))
-                && lower(and) == "and"
-                && let Some(b) = price_token(b)
-            {
-                out.min_price = Some(a.min(b));
-                out.max_price = Some(a.max(b));
-                i += 4;
-                continue;
-            }
-            if matches!(w.as_str(), "not" | "without" | "no" | "except") {
-                out.not.push(
-                    n.trim_matches(|c: char| !c.is_alphanumeric())
-                        .to_lowercase(),
-                );
-                i += 2;
-                continue;
-            }
-        }
-        if let Some((a, b)) = w.split_once('-')
-            && (a.starts_with(['$', '€', '£']) || b.starts_with(['$', '€', '£']))
-            && let (Some(a), Some(b)) = (price_token(a), price_token(b))
-        {
-            out.min_price = Some(a.min(b));
-            out.max_price = Some(a.max(b));
-            i += 1;
-            continue;
-        }
-        if let Some(term) = w.strip_prefix('-')
-            && term.chars().next().is_some_and(char::is_alphabetic)
-        {
-            out.not.push(term.to_string());
-            i += 1;
-            continue;
-        }
-        if w == "but" && next.is_some_and(|n| matches!(lower(n).as_str(), "not" | "without")) {
-            i += 1;
-            continue;
-        }
-        keep.push(words[i]);
-        i += 1;
     }
-    out.not.retain(|t| !t.is_empty());
-    out.text = keep.join(" ");
-    out
+
+    fn lower(&self, i: usize) -> &str {
+        self.lower.get(i).map_or("", String::as_str)
+    }
+
+    fn take(&mut self, from: usize, n: usize) {
+        for u in &mut self.used[from..from + n] {
+            *u = true;
+        }
+    }
+
+    /// Price phrases: "under 80", "less than $30", "between 20 and 40", "$20-$40".
+    fn prices(&mut self) {
+        let mut i = 0;
+        while i < self.words.len() {
+            let price = |j: usize| self.words.get(j).and_then(|w| price_token(w));
+            let two = format!("{} {}", self.lower(i), self.lower(i + 1));
+            let read = if let (true, Some(p)) = (
+                matches!(
+                    two.as_str(),
+                    "less than" | "cheaper than" | "up to" | "no more"
+                ),
+                price(i + 2),
+            ) {
+                self.out.max_price = Some(p);
+                3
+            } else if let (true, Some(p)) = (
+                matches!(two.as_str(), "more than" | "at least"),
+                price(i + 2),
+            ) {
+                self.out.min_price = Some(p);
+                3
+            } else if let (true, Some(p)) = (
+                matches!(self.lower(i), "under" | "below" | "max" | "<" | "<="),
+                price(i + 1),
+            ) {
+                self.out.max_price = Some(p);
+                2
+            } else if let (true, Some(p)) = (
+                matches!(self.lower(i), "over" | "above" | "min" | ">" | ">="),
+                price(i + 1),
+            ) {
+                self.out.min_price = Some(p);
+                2
+            } else if let (true, Some(a), "and", Some(b)) = (
+                self.lower(i) == "between",
+                price(i + 1),
+                self.lower(i + 2),
+                price(i + 3),
+            ) {
+                self.out.min_price = Some(a.min(b));
+                self.out.max_price = Some(a.max(b));
+                4
+            } else if let Some((a, b)) = self.lower(i).split_once('-')
+                && (a.starts_with(['$', '€', '£']) || b.starts_with(['$', '€', '£']))
+                && let (Some(a), Some(b)) = (price_token(a), price_token(b))
+            {
+                self.out.min_price = Some(a.min(b));
+                self.out.max_price = Some(a.max(b));
+                1
+            } else {
+                0
+            };
+            self.take(i, read);
+            i += read.max(1);
+        }
+    }
+
+    /// `-term` anywhere.
+    fn dashed(&mut self) {
+        for i in 0..self.words.len() {
+            if let Some(t) = self.lower(i).strip_prefix('-')
+                && t.chars().next().is_some_and(char::is_alphabetic)
+            {
+                self.out.not.push(term(t));
+                self.used[i] = true;
+            }
+        }
+    }
+
+    /// The term after a negation at `i`, skipping an article ("without a hood"): its index.
+    fn negated(&self, i: usize) -> Option<usize> {
+        let mut j = i + 1;
+        if matches!(self.lower(j), "a" | "an" | "any" | "the") {
+            j += 1;
+        }
+        let t = term(self.lower(j));
+        (j < self.words.len()
+            && !self.used[j]
+            && !t.is_empty()
+            && !NOT_A_TERM.contains(&t.as_str()))
+        .then_some(j)
+    }
+
+    /// "without X", "except X", "but not X", "NOT X" anywhere; lowercase "not X" and "no X"
+    /// (or "with no X") only as the query's last words and not after a verb or pronoun.
+    fn negations(&mut self) {
+        let n = self.words.len();
+        for i in 0..n {
+            if self.used[i] {
+                continue;
+            }
+            let w = self.lower(i).to_string();
+            let explicit = matches!(w.as_str(), "without" | "except" | "excluding")
+                || self.words[i] == "NOT"
+                || (w == "not" && self.lower(i.wrapping_sub(1)) == "but");
+            let casual = matches!(w.as_str(), "not" | "no");
+            if !explicit && !casual {
+                continue;
+            }
+            let Some(j) = self.negated(i) else { continue };
+            if !explicit {
+                let last = (j + 1..n).all(|k| self.used[k]);
+                let before = (0..i).rev().find(|&k| !self.used[k]).map(|k| self.lower(k));
+                if !last || before.is_some_and(|b| SENTENCE_BEFORE_NOT.contains(&b)) {
+                    continue;
+                }
+            }
+            self.out.not.push(term(self.lower(j)));
+            self.take(i, j + 1 - i);
+            if i > 0 && matches!(self.lower(i - 1), "but" | "with") && !self.used[i - 1] {
+                self.used[i - 1] = true;
+            }
+        }
+    }
+
+    fn finish(mut self) -> ParsedText {
+        self.out.text = (0..self.words.len())
+            .filter(|&i| !self.used[i])
+            .map(|i| self.words[i])
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.out.not.retain(|t| !t.is_empty());
+        let mut seen = std::collections::HashSet::new();
+        self.out.not.retain(|t| seen.insert(t.clone()));
+        self.out
+    }
+}
+
+/// Reads price limits ("under 80", "below $50", "less than 30", "over 20", "at least 15",
+/// "between 20 and 40", "$20-$40") and "not" terms ("-zip", "without zip", "but not black",
+/// "NOT bag", and a lowercase "not leather" or "no hood" at the end) out of a short query.
+/// A sentence (more than [`LONG_QUERY_WORDS`] words) keeps every word but `-term`s: "it's not
+/// cheap" or "no trouble finding room" are text, not exclusions.
+pub fn parse_text(raw: &str) -> ParsedText {
+    let mut r = Reading::new(raw);
+    r.dashed();
+    if r.words.len() <= LONG_QUERY_WORDS {
+        r.prices();
+        r.negations();
+    }
+    r.finish()
 }
 
 #[cfg(test)]
@@ -259,6 +461,54 @@ mod tests {
         let p = parse_text("over the shoulder bag");
         assert_eq!(p.text, "over the shoulder bag");
         assert_eq!(p.min_price, None);
+    }
+
+    #[test]
+    fn sentences_keep_every_word() {
+        for s in [
+            "it's not cheap",
+            "no trouble finding room",
+            "Not sure what happened",
+            "I wore it without any problems for a whole year on the trail",
+            "the bag is not under 50 but it is worth every cent of it",
+            "over the shoulder bag",
+            "not too heavy",
+        ] {
+            let p = parse_text(s);
+            assert_eq!(
+                (p.text.as_str(), p.not.len(), p.max_price, p.min_price),
+                (s, 0, None, None),
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn explicit_and_final_negations_are_read() {
+        let not = |s: &str| {
+            let p = parse_text(s);
+            (p.text, p.not)
+        };
+        let v = |t: &str, n: &[&str]| (t.to_string(), n.iter().map(|s| s.to_string()).collect());
+        assert_eq!(not("backpack without zip"), v("backpack", &["zip"]));
+        assert_eq!(not("backpack -zip"), v("backpack", &["zip"]));
+        assert_eq!(not("NOT bag"), v("", &["bag"]));
+        assert_eq!(not("leather bag NOT red"), v("leather bag", &["red"]));
+        assert_eq!(not("handbag not leather"), v("handbag", &["leather"]));
+        assert_eq!(not("hoodie with no zip"), v("hoodie", &["zip"]));
+        assert_eq!(not("jacket without a hood"), v("jacket", &["hood"]));
+        assert_eq!(not("hoodie not black under 50"), v("hoodie", &["black"]));
+        // A lowercase "not" inside the query is part of its text.
+        assert_eq!(not("not black hoodie"), v("not black hoodie", &[]));
+        // `-term` is read even in a sentence; a number is not a term.
+        assert_eq!(
+            not("warm jacket for winter walks with the dog in the rain -hood"),
+            v(
+                "warm jacket for winter walks with the dog in the rain",
+                &["hood"]
+            )
+        );
+        assert_eq!(not("tee -2"), v("tee -2", &[]));
     }
 
     #[test]

@@ -9,25 +9,12 @@
 //! - `keyword`: SQLite FTS5 BM25 over title, description, category, colour and SKU.
 //! - `phash`: perceptual-hash distance between the query photo and the product's photos.
 //!
-//! Normalisation. A cosine means different things in different models (CLIP's text-to-image
-//! cosines sit around 0.2-0.35, a sentence model's spread over 0-0.9), so each embedding
-//! signal is mapped per query: `(cos - median) / (best - median)`, clamped to [0, 1], where
-//! `median` is the median cosine over the catalog (a fixed sample of at most 2,000 products
-//! when the catalog is larger) and `best` the highest cosine of any product. Products no
-//! closer than the catalog's typical product score 0; the closest scores 1. BM25 is divided
-//! by the best BM25 of the query, three parts over the fields that name a product (title,
-//! category, colour, SKU) and one part over all fields with the description (products without
-//! a matching word score 0). The perceptual
-//! hash scores `(12 - distance) / 12`, clamped: 1 for the same picture, 0 from 12 differing
-//! bits on (different products sit a median 28 bits apart).
-//!
-//! A query that is exactly a product's SKU puts that product first.
-//!
-//! Fusion. The fused score is the weighted mean of the signals the query has (a text query
-//! has no `visual`), `Σ wᵢ·sᵢ / Σ wᵢ`, so it stays in [0, 1] and a weight of 0 removes a
-//! signal. "Not" terms multiply it by `1 - penalty`: the penalty is 1 for a product whose
-//! text contains the term, else how close the product's text is to the term relative to
-//! the 10% of the catalog closest to it (0 below that).
+//! Each signal's score becomes evidence in [0, 1] and the evidence is fused: see
+//! [`crate::fusion`]. A query that is exactly a product's SKU puts that product first. "Not"
+//! terms multiply the fused score by `1 - penalty`: the penalty is 1 for a product whose text
+//! contains the term, else how close the product's text is to the term relative to the 10% of
+//! the catalog closest to it (0 below that). Products with equal scores keep the ones without a
+//! penalty first, then go by SKU.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -38,7 +25,9 @@ use serde::Serialize;
 use crate::catalog::Catalog;
 use crate::domain::{OwnerKind, PHash, Product};
 use crate::error::{Error, Result};
+use crate::fusion::{self, Column, Fusion, Spread};
 use crate::index::EXACT_BELOW;
+use crate::lexicon::{self, Lexicon};
 use crate::model_choice::{Encoders, Unavailable};
 use crate::models::ModelKind;
 use crate::phash;
@@ -110,8 +99,10 @@ const SAMPLE: usize = 2000;
 #[derive(Debug, Clone, Serialize)]
 pub struct SignalScore {
     pub signal: Signal,
-    /// Normalised, in [0, 1].
+    /// Evidence, in [0, 1]: how strongly the signal singles the product out.
     pub score: f32,
+    /// The signal's share of the fused score (the shares of a result add up to 1).
+    pub share: f32,
     /// Before normalisation: cosine, BM25, or bits of hash distance.
     pub raw: f32,
     pub weight: f32,
@@ -146,6 +137,7 @@ pub struct Hit {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResults {
+    /// The query's text as read: without its price phrases and "not" terms.
     pub text: String,
     pub not: Vec<String>,
     pub filters: Filters,
@@ -154,6 +146,9 @@ pub struct SearchResults {
     pub signals: Vec<Signal>,
     /// Products that pass the filters, among the candidates.
     pub total: usize,
+    /// How many results at the top are strong matches (see [`fusion::strong_matches`]).
+    pub strong: usize,
+    pub fusion: Fusion,
     pub offset: usize,
     pub hits: Vec<Hit>,
     /// Candidates scored (every product when the scan is exact).
@@ -199,6 +194,7 @@ pub struct Searcher {
     clip: Option<ModelVectors>,
     text: Option<ModelVectors>,
     encoders: Encoders,
+    lexicon: Lexicon,
     thumbs: PathBuf,
     store: Mutex<Store>,
     cache: Mutex<HashMap<(bool, String), Vec<f32>>>,
@@ -215,6 +211,8 @@ struct QuerySide {
     clip_text: Option<Vec<f32>>,
     /// FTS5 query of the text (or of the "like" product's title).
     fts: Option<String>,
+    /// The words of that text.
+    terms: Vec<lexicon::Term>,
 }
 
 /// Each signal's raw score for one product (`None`: the signal does not apply), and the rows of
@@ -223,15 +221,6 @@ struct Raw {
     raw: [Option<f32>; 5],
     visual_row: Option<usize>,
     crossmodal_row: Option<usize>,
-}
-
-fn median(mut v: Vec<f32>) -> f32 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    let m = v.len() / 2;
-    v.select_nth_unstable_by(m, |a, b| a.total_cmp(b));
-    v[m]
 }
 
 fn quantile(mut v: Vec<f32>, q: f32) -> f32 {
@@ -253,26 +242,11 @@ fn scale(x: f32, lo: f32, hi: f32) -> f32 {
 
 /// An FTS5 query matching any of the words (plural endings dropped, prefixes allowed).
 pub fn keyword_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let w = w.to_lowercase();
-            let stem = if ["ches", "shes", "sses", "xes"]
-                .iter()
-                .any(|e| w.ends_with(e))
-            {
-                &w[..w.len() - 2]
-            } else if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
-                &w[..w.len() - 1]
-            } else {
-                &w[..]
-            };
-            if stem.chars().count() >= 3 {
-                format!("\"{}\"*", stem.replace('"', "\"\""))
-            } else {
-                format!("\"{}\"", stem.replace('"', "\"\""))
-            }
+    let terms: Vec<String> = lexicon::terms(text)
+        .into_iter()
+        .map(|t| {
+            let quoted = format!("\"{}\"", t.stem.replace('"', "\"\""));
+            if t.prefix { quoted + "*" } else { quoted }
         })
         .collect();
     (!terms.is_empty()).then(|| terms.join(" OR "))
@@ -317,37 +291,28 @@ fn read_query(q: &Query) -> ReadQuery {
     }
 }
 
-/// Per-query normalisation of raw scores into [0, 1] (see the module's documentation).
-struct Normaliser {
-    /// Per signal slot: the catalog median and the best raw score (embedding signals).
-    lo: [f32; 5],
-    hi: [f32; 5],
-    keyword_best: f32,
+/// Per-query evidence from raw scores (see [`crate::fusion`]).
+struct Evidence {
+    /// Per signal slot, the spread over the catalog (embedding signals).
+    spread: [Option<Spread>; 5],
+    /// The query's words, weighed over the catalog.
+    words: lexicon::Weighed,
 }
 
-impl Normaliser {
-    fn new(population: &[Raw], candidates: &[Raw], keyword: &HashMap<usize, f32>) -> Normaliser {
-        let mut lo = [0f32; 5];
-        let mut hi = [0f32; 5];
+impl Evidence {
+    fn new(population: &[Raw], words: lexicon::Weighed) -> Evidence {
+        let mut spread = [None; 5];
         for s in [Signal::Visual, Signal::Crossmodal, Signal::Text] {
-            let i = s.slot();
-            let vals: Vec<f32> = population.iter().filter_map(|r| r.raw[i]).collect();
-            lo[i] = median(vals.clone());
-            hi[i] = candidates
-                .iter()
-                .filter_map(|r| r.raw[i])
-                .chain(vals)
-                .fold(f32::MIN, f32::max);
+            let vals: Vec<f32> = population.iter().filter_map(|r| r.raw[s.slot()]).collect();
+            if !vals.is_empty() {
+                spread[s.slot()] = Some(Spread::of(&vals));
+            }
         }
-        Normaliser {
-            lo,
-            hi,
-            keyword_best: keyword.values().copied().fold(0f32, f32::max),
-        }
+        Evidence { spread, words }
     }
 
-    /// Normalised and raw scores (0 where a signal does not apply).
-    fn scores(&self, raw: &[Option<f32>; 5]) -> ([f32; 5], [f32; 5]) {
+    /// Evidence and raw scores of product `pi` (0 where a signal does not apply).
+    fn scores(&self, pi: usize, raw: &[Option<f32>; 5], lexicon: &Lexicon) -> ([f32; 5], [f32; 5]) {
         let mut score = [0f32; 5];
         let mut rawv = [0f32; 5];
         for s in SIGNALS {
@@ -355,15 +320,9 @@ impl Normaliser {
             let Some(r) = raw[i] else { continue };
             rawv[i] = r;
             score[i] = match s {
-                Signal::Keyword => {
-                    if self.keyword_best > 0.0 {
-                        r / self.keyword_best
-                    } else {
-                        0.0
-                    }
-                }
+                Signal::Keyword => fusion::keyword_evidence(lexicon.coverage(pi, &self.words), r),
                 Signal::Phash => ((PHASH_RANGE - r) / PHASH_RANGE).clamp(0.0, 1.0),
-                _ => scale(r, self.lo[i], self.hi[i]),
+                _ => self.spread[i].map_or(0.0, |sp| sp.evidence(r)),
             };
         }
         (score, rawv)
@@ -448,6 +407,7 @@ impl Searcher {
             OwnerKind::Product,
             encoders.text.as_ref().map(|(m, _)| m.id.as_str()),
         )?;
+        let lexicon = Lexicon::build(&products);
         Ok(Searcher {
             store: Mutex::new(Store::open_read_only(&catalog.db_path())?),
             products,
@@ -456,6 +416,7 @@ impl Searcher {
             clip,
             text,
             encoders,
+            lexicon,
             thumbs: catalog.thumbs_dir(),
             cache: Mutex::new(HashMap::new()),
         })
@@ -556,12 +517,12 @@ impl Searcher {
             .iter()
             .map(|&pi| self.raw_scores(pi, &side, &keyword))
             .collect();
-        let norm = Normaliser::new(&pop_raw, &cand_raw, &keyword);
+        let evidence = Evidence::new(&pop_raw, self.lexicon.weigh(&side.terms, &population));
         let penalty = self.penalties(&read.not, &population, &candidates)?;
         let cands = candidates
             .iter()
             .zip(cand_raw)
-            .map(|(&pi, raw)| self.candidate(pi, raw, &norm, penalty[pi], &read.text))
+            .map(|(&pi, raw)| self.candidate(pi, raw, &evidence, penalty[pi], &read.text))
             .collect();
         Ok(Prepared {
             text: read.text,
@@ -581,6 +542,7 @@ impl Searcher {
             text_vecs: Vec::new(),
             clip_text: None,
             fts: None,
+            terms: Vec::new(),
         };
         if let Some(input) = &q.photo {
             let bytes = match input {
@@ -620,6 +582,7 @@ impl Searcher {
             }
         }
         side.fts = keyword_query(&keyword_text);
+        side.terms = lexicon::terms(&keyword_text);
         Ok(side)
     }
 
@@ -690,8 +653,12 @@ impl Searcher {
         const K: usize = 1000;
         let mut set: HashSet<usize> = keyword.keys().copied().collect();
         if let Some(v) = &self.clip {
-            for q in side.photo_vecs.iter().chain(side.clip_text.iter()) {
+            for q in &side.photo_vecs {
                 set.extend(v.nearest_products(q, K).map(|(pi, _)| pi));
+            }
+            // Text against photos: an exact scan (see `Neighbours::nearest_scanned`).
+            for q in &side.clip_text {
+                set.extend(v.nearest_products_scanned(q, K).map(|(pi, _)| pi));
             }
         }
         if let Some(v) = &self.text {
@@ -808,8 +775,8 @@ impl Searcher {
     }
 
     /// A scored candidate: normalised scores, the photo that matched, the SKU match.
-    fn candidate(&self, pi: usize, raw: Raw, norm: &Normaliser, penalty: f32, text: &str) -> Cand {
-        let (score, rawv) = norm.scores(&raw.raw);
+    fn candidate(&self, pi: usize, raw: Raw, ev: &Evidence, penalty: f32, text: &str) -> Cand {
+        let (score, rawv) = ev.scores(pi, &raw.raw, &self.lexicon);
         let row = raw.visual_row.or(raw.crossmodal_row);
         let image = row.and_then(|r| {
             let v = self.clip.as_ref()?;
@@ -835,41 +802,73 @@ impl Searcher {
         k: usize,
         offset: usize,
     ) -> SearchResults {
-        let total_w: f32 = prep.signals.iter().map(|s| s.weight(weights)).sum();
-        let mut scored: Vec<(f32, &Cand)> = prep
+        self.rank_with(prep, weights, Fusion::default(), k, offset)
+    }
+
+    /// [`Searcher::rank`] with another fusion (for comparisons).
+    pub fn rank_with(
+        &self,
+        prep: &Prepared,
+        weights: &Weights,
+        fusion: Fusion,
+        k: usize,
+        offset: usize,
+    ) -> SearchResults {
+        let passing: Vec<&Cand> = prep
             .cands
             .iter()
             .filter(|c| passes(&self.products[c.product], &prep.filters))
-            .map(|c| {
-                let fused = if total_w > 0.0 {
-                    prep.signals
-                        .iter()
-                        .map(|s| s.weight(weights) * c.score[s.slot()])
-                        .sum::<f32>()
-                        / total_w
-                } else {
-                    0.0
-                };
-                (fused * (1.0 - c.penalty), c)
+            .collect();
+        let column = |s: Signal, evidence: bool| -> Vec<f32> {
+            passing
+                .iter()
+                .map(|c| match (evidence, s) {
+                    (true, _) => c.score[s.slot()],
+                    // Fewer differing bits is better.
+                    (false, Signal::Phash) => -c.raw[s.slot()],
+                    (false, _) => c.raw[s.slot()],
+                })
+                .collect()
+        };
+        let evidence: Vec<Vec<f32>> = prep.signals.iter().map(|&s| column(s, true)).collect();
+        let raw: Vec<Vec<f32>> = prep.signals.iter().map(|&s| column(s, false)).collect();
+        let cols: Vec<Column> = prep
+            .signals
+            .iter()
+            .zip(evidence.iter().zip(&raw))
+            .map(|(s, (e, r))| Column {
+                weight: s.weight(weights),
+                evidence: e,
+                raw: r,
             })
             .collect();
+        let fused = fusion::fuse(fusion, passing.len(), &cols);
+        let mut scored: Vec<(f32, Vec<f32>, &Cand)> = passing
+            .into_iter()
+            .zip(fused)
+            .map(|(c, (f, shares))| (f * (1.0 - c.penalty), shares, c))
+            .collect();
         scored.sort_by(|a, b| {
-            b.1.sku_match
-                .cmp(&a.1.sku_match)
+            b.2.sku_match
+                .cmp(&a.2.sku_match)
                 .then_with(|| b.0.total_cmp(&a.0))
+                .then_with(|| a.2.penalty.total_cmp(&b.2.penalty))
                 .then_with(|| {
-                    self.products[a.1.product]
+                    self.products[a.2.product]
                         .sku
-                        .cmp(&self.products[b.1.product].sku)
+                        .cmp(&self.products[b.2.product].sku)
                 })
         });
         let total = scored.len();
+        let scores: Vec<f32> = scored.iter().map(|s| s.0).collect();
+        let sku_matches = scored.iter().take_while(|s| s.2.sku_match).count();
+        let strong = fusion::strong_matches(&scores[sku_matches..]) + sku_matches;
         let hits = scored
             .into_iter()
             .enumerate()
             .skip(offset)
             .take(k)
-            .map(|(rank, (score, c))| self.hit(rank + 1, score, c, prep, weights))
+            .map(|(rank, (score, shares, c))| self.hit(rank + 1, score, &shares, c, prep, weights))
             .collect();
         SearchResults {
             text: prep.text.clone(),
@@ -878,6 +877,8 @@ impl Searcher {
             weights: *weights,
             signals: prep.signals.clone(),
             total,
+            strong,
+            fusion,
             offset,
             hits,
             candidates: prep.cands.len(),
@@ -886,7 +887,15 @@ impl Searcher {
         }
     }
 
-    fn hit(&self, rank: usize, score: f32, c: &Cand, prep: &Prepared, w: &Weights) -> Hit {
+    fn hit(
+        &self,
+        rank: usize,
+        score: f32,
+        shares: &[f32],
+        c: &Cand,
+        prep: &Prepared,
+        w: &Weights,
+    ) -> Hit {
         let p = &self.products[c.product];
         // The photo that matched; with a colour filter, one of that colour if the match is not.
         let mut image = c.image.or(if p.images.is_empty() { None } else { Some(0) });
@@ -910,9 +919,11 @@ impl Searcher {
             signals: prep
                 .signals
                 .iter()
-                .map(|&s| SignalScore {
+                .zip(shares)
+                .map(|(&s, &share)| SignalScore {
                     signal: s,
                     score: c.score[s.slot()],
+                    share,
                     raw: c.raw[s.slot()],
                     weight: s.weight(w),
                 })
@@ -956,48 +967,6 @@ impl Searcher {
 mod tests {
     use super::*;
     use crate::domain::{Image, Origin};
-
-    fn raw(visual: Option<f32>, keyword: Option<f32>, phash: Option<f32>) -> Raw {
-        let mut r = [None; 5];
-        r[Signal::Visual.slot()] = visual;
-        r[Signal::Keyword.slot()] = keyword;
-        r[Signal::Phash.slot()] = phash;
-        Raw {
-            raw: r,
-            visual_row: None,
-            crossmodal_row: None,
-        }
-    }
-
-    #[test]
-    fn scores_run_from_the_catalog_median_to_the_best_product() {
-        // Population cosines 0.1..0.5: median 0.3; the best candidate 0.7.
-        let population: Vec<Raw> = [0.1, 0.2, 0.3, 0.4, 0.5]
-            .iter()
-            .map(|&c| raw(Some(c), None, None))
-            .collect();
-        let candidates = vec![raw(Some(0.7), None, None), raw(Some(0.5), None, None)];
-        let keyword = HashMap::from([(0, 2.0), (1, 0.5)]);
-        let n = Normaliser::new(&population, &candidates, &keyword);
-        let (s, r) = n.scores(&[Some(0.7), None, None, Some(2.0), Some(3.0)]);
-        assert_eq!(s[Signal::Visual.slot()], 1.0);
-        assert_eq!(r[Signal::Visual.slot()], 0.7);
-        assert!((n.scores(&[Some(0.5), None, None, None, None]).0[0] - 0.5).abs() < 1e-6);
-        // At or below the median: 0.
-        assert_eq!(n.scores(&[Some(0.2), None, None, None, None]).0[0], 0.0);
-        // Keywords: divided by the best; perceptual hashes: (12 - bits) / 12.
-        assert_eq!(s[Signal::Keyword.slot()], 1.0);
-        assert!((n.scores(&[None, None, None, Some(0.5), None]).0[3] - 0.25).abs() < 1e-6);
-        assert!((s[Signal::Phash.slot()] - 0.75).abs() < 1e-6);
-        assert_eq!(n.scores(&[None, None, None, None, Some(20.0)]).0[4], 0.0);
-        // A flat signal (best = median) scores 0 rather than dividing by zero.
-        let flat: Vec<Raw> = (0..3).map(|_| raw(Some(0.3), None, None)).collect();
-        let n = Normaliser::new(&flat, &flat, &HashMap::new());
-        assert_eq!(
-            n.scores(&[Some(0.3), None, None, Some(1.0), None]).0,
-            [0.0; 5]
-        );
-    }
 
     #[test]
     fn keyword_queries_match_any_word_with_plurals_dropped() {

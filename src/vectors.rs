@@ -115,8 +115,20 @@ impl ModelVectors {
 
     /// Products owning the `k` nearest vectors to `q` (a product may come more than once).
     pub fn nearest_products(&self, q: &[f32], k: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
-        self.nn
-            .nearest(q, k)
+        self.owners(self.nn.nearest(q, k))
+    }
+
+    /// [`ModelVectors::nearest_products`] by an exact scan: for queries of another modality.
+    pub fn nearest_products_scanned(
+        &self,
+        q: &[f32],
+        k: usize,
+    ) -> impl Iterator<Item = (usize, f32)> + '_ {
+        self.owners(self.nn.nearest_scanned(q, k))
+    }
+
+    fn owners(&self, found: Vec<(i64, f32)>) -> impl Iterator<Item = (usize, f32)> + '_ {
+        found
             .into_iter()
             .filter_map(|(id, cos)| self.nn.row_of(id).map(|r| (self.owner[r], cos)))
     }

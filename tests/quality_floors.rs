@@ -1,7 +1,9 @@
 //! Search quality may not slip: the Luma query sets (made by scripts/luma-queries.py) must
 //! score at least the floors in eval/floors.json, for the signals that need no CLIP weights
 //! (product text, keywords, perceptual hash). The floors sit slightly below the figures in
-//! docs/quality.md; raise them when search gets better.
+//! docs/quality.md; raise them when search gets better. The pseudo-run `fused - best single`
+//! bounds the default fused nDCG@10 minus that of the best signal alone: 0 where the fusion
+//! must not lose to any of its signals.
 
 mod common;
 
@@ -28,6 +30,28 @@ fn check(set: &str, report: &EvalReport, floors: &Floors, failures: &mut Vec<Str
         return;
     };
     for (config, metrics) in want {
+        if config == "fused - best single" {
+            let ndcg = |r: &vitrine::eval::ConfigResult| r.overall.metrics.ndcg_10;
+            let fused = report
+                .results
+                .iter()
+                .find(|r| r.config == "fused")
+                .map(ndcg);
+            let best = report
+                .results
+                .iter()
+                .filter(|r| r.config.ends_with(" only"))
+                .map(ndcg)
+                .fold(f64::MIN, f64::max);
+            let floor = metrics["ndcg_10"];
+            match fused {
+                Some(f) if f - best >= floor - 1e-9 => {}
+                _ => failures.push(format!(
+                    "{set}: fused nDCG@10 {fused:?} minus the best single signal's {best:.3} is below {floor}"
+                )),
+            }
+            continue;
+        }
         let Some(got) = report.results.iter().find(|r| &r.config == config) else {
             failures.push(format!("{set}: no {config} run"));
             continue;
@@ -63,7 +87,14 @@ fn luma_quality_stays_above_its_floors() {
 
     let mut failures = Vec::new();
     let (_catalog, searcher) = catalog_from(&dir.path().join("full"), &luma_sources());
-    for set in ["attributes.jsonl", "titles.jsonl", "filters.jsonl"] {
+    for set in [
+        "attributes.jsonl",
+        "titles.jsonl",
+        "filters.jsonl",
+        "descriptions.jsonl",
+        "uses.jsonl",
+        "synonyms.jsonl",
+    ] {
         let queries = read_queries(&sets.join(set)).unwrap();
         let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
         check(set, &report, &floors, &mut failures);

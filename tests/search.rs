@@ -35,16 +35,18 @@ fn skus(r: &SearchResults) -> Vec<String> {
 }
 
 #[test]
-fn backpack_returns_only_bags_in_its_top_five() {
+fn backpack_returns_the_backpacks_first() {
     let s = searcher();
     let r = s
         .search(&text_query("backpack"), &text_weights(), 5, 0)
         .unwrap();
     assert_eq!(r.hits.len(), 5);
-    for h in &r.hits {
+    // The catalog's four backpacks; the fifth hit is a water bottle whose description
+    // mentions a backpack.
+    for h in &r.hits[..4] {
         assert_eq!(h.category, "Gear/Bags", "{} {}", h.sku, h.title);
     }
-    assert!(r.hits[0].title.contains("Backpack"));
+    assert!(r.hits[..4].iter().all(|h| h.title.contains("Backpack")));
     let kinds: Vec<Signal> = r.hits[0].signals.iter().map(|s| s.signal).collect();
     assert_eq!(
         kinds,
@@ -140,11 +142,21 @@ fn the_keyword_weight_reorders_without_encoding_again() {
         skus(&with),
         skus(&s.search(&q, &text_weights(), 15, 0).unwrap())
     );
-    // The fused score is the weighted mean of the signals.
+    // The fused score combines the signals' evidence as independent witnesses:
+    // 1 - Π (1 - e)^(w / mean w), the mean over the weights above 0.
     for h in &with.hits {
-        let mean = h.signals.iter().map(|s| s.weight * s.score).sum::<f32>()
-            / h.signals.iter().map(|s| s.weight).sum::<f32>();
-        assert!((h.score - mean).abs() < 1e-5);
+        let on: Vec<_> = h.signals.iter().filter(|s| s.weight > 0.0).collect();
+        let mean_w = on.iter().map(|s| s.weight).sum::<f32>() / on.len() as f32;
+        let kept: f32 = on
+            .iter()
+            .map(|s| (1.0 - s.score.min(0.999)).powf(s.weight / mean_w))
+            .product();
+        assert!(
+            (h.score - (1.0 - kept)).abs() < 1e-5,
+            "{} {}",
+            h.score,
+            1.0 - kept
+        );
     }
 }
 
@@ -181,6 +193,63 @@ fn a_not_term_demotes_the_products_that_match_it() {
         .search(&text_query("hoodie without zip"), &text_weights(), 196, 0)
         .unwrap();
     assert_eq!(skus(&typed), skus(&after));
+}
+
+#[test]
+fn a_typed_not_alone_puts_what_it_names_last_and_a_sentence_keeps_its_words() {
+    let s = searcher();
+    let r = s
+        .search(&text_query("NOT bag"), &text_weights(), 196, 0)
+        .unwrap();
+    assert_eq!(r.not, vec!["bag"]);
+    assert_eq!(
+        r.strong, 0,
+        "nothing is asked for, so nothing is a strong match"
+    );
+    let first_bag = r
+        .hits
+        .iter()
+        .position(|h| h.category == "Gear/Bags")
+        .unwrap();
+    assert!(first_bag > 150, "bags start at {first_bag}");
+    let long = "I need a jacket that is not too heavy but still warm enough for no rain";
+    let r = s.search(&text_query(long), &text_weights(), 10, 0).unwrap();
+    assert_eq!((r.text.as_str(), r.not.len()), (long, 0));
+    assert!(r.hits.iter().all(|h| h.penalty == 0.0));
+}
+
+#[test]
+fn strong_matches_end_where_relevance_drops() {
+    let s = searcher();
+    // A product's own title singles it out.
+    let r = s
+        .search(&text_query("Joust Duffle Bag"), &text_weights(), 196, 0)
+        .unwrap();
+    assert_eq!(r.hits[0].title, "Joust Duffle Bag");
+    assert!((1..=3).contains(&r.strong), "{}", r.strong);
+    // Every shorts product is a strong match for "shorts", and few others are.
+    let r = s
+        .search(&text_query("shorts"), &text_weights(), 196, 0)
+        .unwrap();
+    let shorts = r
+        .hits
+        .iter()
+        .filter(|h| h.category.ends_with("/Shorts"))
+        .count();
+    let strong_shorts = r.hits[..r.strong]
+        .iter()
+        .filter(|h| h.category.ends_with("/Shorts"))
+        .count();
+    assert_eq!(strong_shorts, shorts);
+    assert!(
+        r.strong <= shorts + 2,
+        "{} strong, {shorts} shorts",
+        r.strong
+    );
+    // Each hit's signals say what share of its score they gave.
+    let h = &r.hits[0];
+    let shares: f32 = h.signals.iter().map(|x| x.share).sum();
+    assert!((shares - 1.0).abs() < 1e-4, "{shares}");
 }
 
 #[test]

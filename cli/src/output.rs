@@ -295,7 +295,11 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
     for u in &r.unavailable {
         esay!("note: {}", u.reason);
     }
-    let mut head = format!("{} results", r.total);
+    let mut head = match r.strong {
+        0 => format!("No strong match among {} ranked", r.total),
+        1 => format!("1 strong match of {} ranked", r.total),
+        n => format!("{n} strong matches of {} ranked", r.total),
+    };
     if !r.text.is_empty() {
         head.push_str(&format!(" for {:?}", r.text));
     }
@@ -329,6 +333,9 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
         names.join(" ")
     );
     for h in &r.hits {
+        if h.rank == r.strong + 1 && r.strong > 0 {
+            say!("    ---- weaker matches ----");
+        }
         let parts: Vec<String> = h
             .signals
             .iter()
@@ -393,24 +400,27 @@ pub fn eval_markdown(
     }
     let _ = writeln!(
         s,
-        "\n| run | queries | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | mAP |"
+        "\n| run | queries | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | mAP | cut P | cut R | cut size |"
     );
     let _ = writeln!(
         s,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     let row = |s: &mut String, label: &str, sm: &vitrine::eval::Summary| {
         let m = &sm.metrics;
         let _ = writeln!(
             s,
-            "| {label} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            "| {label} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} |",
             sm.queries - sm.without_relevant,
             m.recall_1,
             m.recall_5,
             m.recall_10,
             m.mrr_10,
             m.ndcg_10,
-            m.map
+            m.map,
+            m.cut_precision,
+            m.cut_recall,
+            m.cut_size
         );
     };
     for c in &r.results {
@@ -422,11 +432,11 @@ pub fn eval_markdown(
         let _ = writeln!(s, "\nFused, per group:\n");
         let _ = writeln!(
             s,
-            "| group | queries | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | mAP |"
+            "| group | queries | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | mAP | cut P | cut R | cut size |"
         );
         let _ = writeln!(
             s,
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
         );
         for (g, sm) in &fused.groups {
             row(&mut s, g, sm);

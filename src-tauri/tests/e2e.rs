@@ -560,12 +560,26 @@ async fn a_text_query_shows_matching_products() {
         vec![],
     )
     .await;
+    // Only the strong matches show at first: the catalog's four backpacks.
     let hits = app.search("backpack").await;
     app.screenshot("search").await;
-    assert!(hits.len() >= 5, "{hits:?}");
-    for h in &hits[..5] {
-        assert_eq!(h["cat"], "Bags", "top five are bags: {hits:?}");
+    assert_eq!(hits.len(), 4, "{hits:?}");
+    for h in &hits {
+        assert_eq!(h["cat"], "Bags", "the strong matches are bags: {hits:?}");
     }
+    let summary = app
+        .js(
+            "return document.querySelector('#result-summary').textContent;",
+            vec![],
+        )
+        .await;
+    assert!(
+        summary.as_str().unwrap().contains("4 strong matches"),
+        "{summary}"
+    );
+    // "Show weaker matches" adds the rest below a divider.
+    app.click("#weaker").await;
+    app.wait_for("document.querySelectorAll('#results .result').length > 4 && document.querySelector('#results .weaker-divider')", 20).await;
     // Hovering shows the per-signal breakdown.
     let why = app
         .js(
@@ -613,6 +627,12 @@ async fn the_keyword_slider_reorders_as_the_core_does() {
     let driver = Driver::start();
     let app = driver.open(&cat).await;
     app.search(query).await;
+    // Every loaded result, the weaker ones too, to compare with the core's first 24.
+    app.js(
+        "const b = document.querySelector('#weaker'); if (b && b.getAttribute('aria-expanded') === 'false') b.click();",
+        vec![],
+    )
+    .await;
     assert_eq!(app.skus().await, default);
     app.js(
         "const s = document.querySelector('#slider-keyword'); s.value = '0'; s.dispatchEvent(new Event('input'));",

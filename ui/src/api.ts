@@ -21,6 +21,7 @@ import type { Weights } from "./weights";
 export type { Decision, DupesView, Info, ModelView, Progress, SearchPage, Thresholds };
 export type { Group } from "./bindings/Group";
 export type { Hit } from "./bindings/Hit";
+export type { SearchResults } from "./bindings/SearchResults";
 export type { Product } from "./bindings/Product";
 /** An item an import skipped, and why. */
 export type Skipped = ImportErrorRecord;

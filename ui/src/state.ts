@@ -19,6 +19,10 @@ export const app = {
   sliders: new SliderState({ visual: 0, crossmodal: 0, text: 0, keyword: 0, phash: 0 }),
   page: null as SearchPage | null,
   hits: [] as Hit[],
+  /** Whether the results below the strong matches are shown. */
+  showWeaker: false,
+  /** The last query searched, without its weights. */
+  asked: "",
   seq: 0,
   dupes: null as DupesView | null,
   thresholds: null as Thresholds | null,

@@ -3,9 +3,13 @@ import type { Signal } from "./Signal";
 
 export type SignalScore = { signal: Signal, 
 /**
- * Normalised, in [0, 1].
+ * Evidence, in [0, 1]: how strongly the signal singles the product out.
  */
 score: number, 
+/**
+ * The signal's share of the fused score (the shares of a result add up to 1).
+ */
+share: number, 
 /**
  * Before normalisation: cosine, BM25, or bits of hash distance.
  */

@@ -1,8 +1,8 @@
 // The search view: the query box with photo chips, filters, fusion sliders, results with
 // their per-signal breakdown, and the product panel.
 
-import { api, errorText, fileUrl, type Hit } from "../api";
-import { $, h, replace } from "../dom";
+import { api, errorText, fileUrl, type Hit, type SearchResults } from "../api";
+import { $, append, h, replace } from "../dom";
 import { count, leaf, price, score, SIGNAL_LABELS } from "../format";
 import { buildRequest, categoryTree, emptyQuery, hasQuery } from "../query";
 import { MAX_WEIGHT, SIGNALS } from "../weights";
@@ -324,10 +324,15 @@ export async function runSearch(): Promise<void> {
   }
   setBusy(true);
   try {
-    const page = await api.search(buildRequest(app.q, app.sliders.weights(), PAGE));
+    const request = buildRequest(app.q, app.sliders.weights(), PAGE);
+    const page = await api.search(request);
     if (seq !== app.seq) return;
     app.page = page;
     app.hits = page.results.hits;
+    // A new query shows its strong matches first; the same one again keeps what was shown.
+    const asked = JSON.stringify({ ...request, weights: null });
+    if (asked !== app.asked) app.showWeaker = false;
+    app.asked = asked;
     renderResults();
   } catch (e) {
     if (seq === app.seq) showSearchError(errorText(e));
@@ -419,9 +424,38 @@ export function renderResults(appended = false): void {
     .filter((s) => r.weights[s] > 0)
     .map((s) => SIGNAL_LABELS[s])
     .join(", ");
+  // Only the strong matches until the user asks for the weaker ones.
+  const allShown = app.showWeaker || r.strong === 0;
+  const visible = allShown ? app.hits : app.hits.filter((hit) => hit.rank <= r.strong);
+  const weaker = r.total - r.strong;
+  const headline =
+    r.strong === 0
+      ? `No strong match · ${count(r.total, "product")} by closeness`
+      : count(r.strong, "strong match", "strong matches");
   replace(
     summary,
-    h("p", {}, `${count(r.total, "product")} · ${used || "no signal weighted"} · ${Math.round(app.page.millis)} ms`),
+    h(
+      "p",
+      {},
+      `${headline} · ${used || "no signal weighted"} · ${Math.round(app.page.millis)} ms`,
+      r.strong > 0 && weaker > 0
+        ? h(
+            "button",
+            {
+              id: "weaker",
+              class: "link",
+              type: "button",
+              "aria-expanded": String(app.showWeaker),
+              onclick: () => {
+                app.showWeaker = !app.showWeaker;
+                renderResults();
+              },
+            },
+            app.showWeaker ? "Hide weaker matches" : `Show ${count(weaker, "weaker match", "weaker matches")}`,
+          )
+        : null,
+    ),
+    readAs(r),
   );
   if (app.hits.length === 0) {
     replace(
@@ -434,11 +468,38 @@ export function renderResults(appended = false): void {
       ),
     );
   } else if (appended) {
-    for (const hit of app.hits.slice(grid.children.length)) grid.appendChild(card(hit));
+    for (const hit of visible.slice(grid.querySelectorAll(".result").length))
+      append(grid, [cardAfterCut(hit, r.strong)]);
   } else {
-    replace(grid, app.hits.map(card));
+    replace(
+      grid,
+      visible.flatMap((hit) => cardAfterCut(hit, r.strong)),
+    );
   }
-  $("#more").hidden = app.hits.length >= r.total;
+  const wanted = allShown ? r.total : r.strong;
+  $("#more").hidden = app.hits.length >= wanted;
+}
+
+/** A result card, preceded by a divider where the weaker matches begin. */
+function cardAfterCut(hit: Hit, strong: number): HTMLElement[] {
+  if (strong > 0 && hit.rank === strong + 1) {
+    return [h("div", { class: "weaker-divider", role: "separator" }, "Weaker matches"), card(hit)];
+  }
+  return [card(hit)];
+}
+
+/** What the typed text was read as, when it was more than words: the words searched, the
+ * terms pushed down, the price limits. */
+function readAs(r: SearchResults): HTMLElement | null {
+  const parts: string[] = [];
+  if (r.not.length > 0) parts.push(`not ${r.not.join(", ")}`);
+  const lo = r.filters.min_price;
+  const hi = r.filters.max_price;
+  if (lo != null && hi != null) parts.push(`price ${lo}–${hi}`);
+  else if (lo != null) parts.push(`price from ${lo}`);
+  else if (hi != null) parts.push(`price up to ${hi}`);
+  if (parts.length === 0) return null;
+  return h("p", { class: "read-as" }, `Searched for “${r.text}” · ${parts.join(" · ")}`);
 }
 
 export function card(hit: Hit): HTMLElement {

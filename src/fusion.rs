@@ -1,0 +1,335 @@
+//! From each signal's scores to one ranking: evidence per signal, fusion, and where the strong
+//! matches end.
+//!
+//! Evidence. Each signal's score becomes evidence in [0, 1] that says how strongly the signal
+//! singles a product out, on a scale that means the same for every query and model:
+//! - embedding signals: the cosine's z-score against the catalog for this query, divided by
+//!   twice the z-score the best of the catalog would reach by chance (`√(2 ln n)` for `n`
+//!   products), clamped. A product only as close as chance allows scores about 0.5; a signal
+//!   that cannot tell products apart (a flat or undecided one) gives no product much evidence.
+//! - keywords: the share of the query's word weight (IDF) the product has, times
+//!   `(1 + bm25 / best bm25) / 2`: a product with every word of the query scores at least 0.5,
+//!   one with only a common word little, however the BM25 scores are spread.
+//! - perceptual hash: `(12 - distance) / 12`, clamped.
+//!
+//! Fusion ([`Fusion::Evidence`], the default): the chance that at least one signal is right
+//! if each were an independent witness, `1 - Π (1 - eᵢ)^(wᵢ / w̄)`, with `w̄` the mean of the
+//! weights above 0. A decisive signal is never outvoted by an undecided one, and a weight of 2
+//! counts a signal like two witnesses. Each signal's share of a result's score is its part of
+//! `Σ -(wᵢ / w̄) ln(1 - eᵢ)`. For comparison, [`Fusion::MinMax`] is the convex combination of
+//! per-query min-max scaled scores (the hybrid-search default of Elastic, OpenSearch, Weaviate
+//! and Marqo) and [`Fusion::Rrf`] reciprocal rank fusion with k = 60.
+//!
+//! The cut: strong matches end at the largest drop between consecutive fused scores among the
+//! first [`CUT_WINDOW`] results.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fusion {
+    /// Calibrated evidence, combined as independent witnesses (the default).
+    #[default]
+    Evidence,
+    /// Weighted mean of scores min-max scaled per query.
+    MinMax,
+    /// Reciprocal rank fusion, k = 60.
+    Rrf,
+}
+
+impl Fusion {
+    pub const ALL: [Fusion; 3] = [Fusion::Evidence, Fusion::MinMax, Fusion::Rrf];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fusion::Evidence => "evidence",
+            Fusion::MinMax => "min-max",
+            Fusion::Rrf => "rrf",
+        }
+    }
+}
+
+impl FromStr for Fusion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fusion::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown fusion {s:?}: use evidence, min-max or rrf"))
+    }
+}
+
+pub const RRF_K: f32 = 60.0;
+/// Evidence is capped below 1 so that other signals still order products a signal is sure of.
+const MAX_EVIDENCE: f32 = 0.999;
+/// Results among which the cut looks for the largest drop.
+pub const CUT_WINDOW: usize = 50;
+
+/// A query's spread of one embedding signal over the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct Spread {
+    mean: f32,
+    sd: f32,
+    chance: f32,
+}
+
+impl Spread {
+    /// From the signal's scores over the catalog (or a sample of it).
+    pub fn of(values: &[f32]) -> Spread {
+        let n = values.len().max(1) as f32;
+        let mean = values.iter().sum::<f32>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n;
+        Spread {
+            mean,
+            sd: var.sqrt(),
+            chance: (2.0 * n.max(2.0).ln()).sqrt(),
+        }
+    }
+
+    pub fn evidence(&self, x: f32) -> f32 {
+        if self.sd <= 1e-6 {
+            return 0.0;
+        }
+        ((x - self.mean) / self.sd / (2.0 * self.chance)).clamp(0.0, 1.0)
+    }
+}
+
+/// Keyword evidence from the share of the query's word weight a product has and its BM25
+/// relative to the query's best.
+pub fn keyword_evidence(coverage: f32, bm25_relative: f32) -> f32 {
+    (coverage * (1.0 + bm25_relative.clamp(0.0, 1.0)) / 2.0).clamp(0.0, 1.0)
+}
+
+/// One signal's column over the candidates.
+pub struct Column<'a> {
+    pub weight: f32,
+    /// Evidence in [0, 1].
+    pub evidence: &'a [f32],
+    /// The raw score, higher is better (for min-max and rank fusion).
+    pub raw: &'a [f32],
+}
+
+/// Each of the `n` candidates' fused score and each signal's share of it.
+pub fn fuse(fusion: Fusion, n: usize, cols: &[Column]) -> Vec<(f32, Vec<f32>)> {
+    let active = cols.iter().filter(|c| c.weight > 0.0).count();
+    let total_w: f32 = cols.iter().map(|c| c.weight).sum();
+    if active == 0 || total_w <= 0.0 {
+        return vec![(0.0, vec![0.0; cols.len()]); n];
+    }
+    // Per signal, each candidate's part (before the shares are taken).
+    let parts: Vec<Vec<f32>> = match fusion {
+        Fusion::Evidence => {
+            let mean_w = total_w / active as f32;
+            cols.iter()
+                .map(|c| {
+                    c.evidence
+                        .iter()
+                        .map(|e| -(c.weight / mean_w) * (1.0 - e.clamp(0.0, MAX_EVIDENCE)).ln())
+                        .collect()
+                })
+                .collect()
+        }
+        Fusion::MinMax => cols
+            .iter()
+            .map(|c| {
+                let lo = c.raw.iter().copied().fold(f32::INFINITY, f32::min);
+                let hi = c.raw.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                c.raw
+                    .iter()
+                    .map(|&x| {
+                        let s = if hi - lo > 1e-9 {
+                            (x - lo) / (hi - lo)
+                        } else {
+                            0.0
+                        };
+                        c.weight * s / total_w
+                    })
+                    .collect()
+            })
+            .collect(),
+        Fusion::Rrf => cols
+            .iter()
+            .map(|c| {
+                let mut order: Vec<usize> = (0..n).collect();
+                order.sort_by(|&a, &b| c.raw[b].total_cmp(&c.raw[a]));
+                let mut part = vec![0f32; n];
+                for (rank, i) in order.into_iter().enumerate() {
+                    part[i] = c.weight / (RRF_K + rank as f32 + 1.0);
+                }
+                part
+            })
+            .collect(),
+    };
+    (0..n)
+        .map(|i| {
+            let sum: f32 = parts.iter().map(|p| p[i]).sum();
+            let fused = match fusion {
+                Fusion::Evidence => 1.0 - (-sum).exp(),
+                _ => sum,
+            };
+            let shares = parts
+                .iter()
+                .map(|p| if sum > 0.0 { p[i] / sum } else { 0.0 })
+                .collect();
+            (fused, shares)
+        })
+        .collect()
+}
+
+/// How many of the results, in ranked order with these fused scores, are strong matches: those
+/// before the largest drop among the first [`CUT_WINDOW`]. None when the best scores 0.
+pub fn strong_matches(scores: &[f32]) -> usize {
+    if scores.first().is_none_or(|&s| s <= 0.0) {
+        return 0;
+    }
+    let window = scores.len().min(CUT_WINDOW + 1);
+    let mut best = (0.0, window.min(CUT_WINDOW));
+    for i in 0..window.saturating_sub(1) {
+        let drop = scores[i] - scores[i + 1];
+        if drop > best.0 {
+            best = (drop, i + 1);
+        }
+    }
+    best.1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedding_evidence_is_measured_against_chance() {
+        // 100 products: chance reaches about 3 standard deviations.
+        let values: Vec<f32> = (0..100).map(|i| (i % 10) as f32 / 10.0).collect();
+        let s = Spread::of(&values);
+        let sd = s.sd;
+        assert_eq!(s.evidence(s.mean), 0.0);
+        let chance = (2.0 * 100f32.ln()).sqrt();
+        assert!((s.evidence(s.mean + chance * sd) - 0.5).abs() < 1e-4);
+        assert_eq!(s.evidence(s.mean + 10.0 * sd), 1.0);
+        // A flat signal gives no evidence.
+        assert_eq!(Spread::of(&[0.3; 50]).evidence(0.3), 0.0);
+    }
+
+    #[test]
+    fn keyword_evidence_rewards_every_word_matched() {
+        assert_eq!(keyword_evidence(1.0, 1.0), 1.0);
+        assert_eq!(keyword_evidence(1.0, 0.0), 0.5);
+        assert!(keyword_evidence(0.3, 1.0) < keyword_evidence(1.0, 0.2));
+        assert_eq!(keyword_evidence(0.0, 1.0), 0.0);
+    }
+
+    fn ranked(fusion: Fusion, cols: &[Column]) -> Vec<usize> {
+        let f = fuse(fusion, cols[0].evidence.len(), cols);
+        let mut order: Vec<usize> = (0..f.len()).collect();
+        order.sort_by(|&a, &b| f[b].0.total_cmp(&f[a].0));
+        order
+    }
+
+    #[test]
+    fn a_decisive_signal_is_not_outvoted_by_an_undecided_one() {
+        // Keywords single out product 0; the text signal barely prefers product 1.
+        let keyword = [0.9, 0.1, 0.1, 0.0];
+        let text = [0.30, 0.40, 0.35, 0.30];
+        let cols = [
+            Column {
+                weight: 1.0,
+                evidence: &keyword,
+                raw: &keyword,
+            },
+            Column {
+                weight: 1.0,
+                evidence: &text,
+                raw: &text,
+            },
+        ];
+        assert_eq!(ranked(Fusion::Evidence, &cols)[0], 0);
+        // Min-max stretches the text signal's small lead to the full range and loses product 0.
+        assert_eq!(ranked(Fusion::MinMax, &cols)[0], 1);
+        let f = fuse(Fusion::Evidence, 4, &cols);
+        let shares = &f[0].1;
+        assert!((shares.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(shares[0] > 0.8, "{shares:?}");
+        // 1 - (1 - 0.9)(1 - 0.3)
+        assert!((f[0].0 - 0.93).abs() < 1e-4);
+    }
+
+    #[test]
+    fn weights_scale_a_signal_and_zero_switches_it_off() {
+        let a = [0.8, 0.2];
+        let b = [0.1, 0.9];
+        let cols = |wa: f32, wb: f32| {
+            [
+                Column {
+                    weight: wa,
+                    evidence: &a,
+                    raw: &a,
+                },
+                Column {
+                    weight: wb,
+                    evidence: &b,
+                    raw: &b,
+                },
+            ]
+        };
+        for fusion in Fusion::ALL {
+            assert_eq!(ranked(fusion, &cols(1.0, 0.0))[0], 0, "{fusion:?}");
+            assert_eq!(ranked(fusion, &cols(0.0, 1.0))[0], 1, "{fusion:?}");
+            assert_eq!(ranked(fusion, &cols(1.0, 5.0))[0], 1, "{fusion:?}");
+        }
+        assert!(
+            fuse(Fusion::Evidence, 2, &cols(0.0, 0.0))
+                .iter()
+                .all(|f| f.0 == 0.0)
+        );
+        // Without any signal every candidate is still there, scoring 0.
+        assert_eq!(fuse(Fusion::Evidence, 3, &[]).len(), 3);
+        // Scaling every weight changes nothing.
+        let x = fuse(Fusion::Evidence, 2, &cols(1.0, 1.0));
+        let y = fuse(Fusion::Evidence, 2, &cols(3.0, 3.0));
+        assert!((x[0].0 - y[0].0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rrf_adds_reciprocal_ranks() {
+        let a = [3.0, 2.0, 1.0];
+        let b = [1.0, 3.0, 2.0];
+        let f = fuse(
+            Fusion::Rrf,
+            3,
+            &[
+                Column {
+                    weight: 1.0,
+                    evidence: &a,
+                    raw: &a,
+                },
+                Column {
+                    weight: 1.0,
+                    evidence: &b,
+                    raw: &b,
+                },
+            ],
+        );
+        assert!((f[1].0 - (1.0 / 62.0 + 1.0 / 61.0)).abs() < 1e-7);
+        assert!((f[0].0 - (1.0 / 61.0 + 1.0 / 63.0)).abs() < 1e-7);
+    }
+
+    #[test]
+    fn strong_matches_end_at_the_largest_drop() {
+        assert_eq!(strong_matches(&[0.9, 0.88, 0.85, 0.4, 0.38, 0.1]), 3);
+        assert_eq!(strong_matches(&[0.9, 0.3, 0.29, 0.28]), 1);
+        assert_eq!(strong_matches(&[]), 0);
+        assert_eq!(strong_matches(&[0.0, 0.0]), 0);
+        assert_eq!(strong_matches(&[0.5]), 1);
+        // Without any drop in the window, the whole window.
+        let flat = vec![0.5; 80];
+        assert_eq!(strong_matches(&flat), CUT_WINDOW);
+        // A drop after the window is not looked at.
+        let mut late = vec![0.9; 60];
+        late.extend([0.1; 10]);
+        assert_eq!(strong_matches(&late), CUT_WINDOW);
+    }
+}
