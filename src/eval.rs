@@ -44,6 +44,27 @@ pub struct EvalQuery {
     pub min_grade: Option<u32>,
 }
 
+impl EvalQuery {
+    /// The search it stands for.
+    pub fn query(&self) -> Query {
+        Query {
+            text: self.text.clone(),
+            photo: self
+                .image
+                .as_ref()
+                .map(|p| PhotoInput::Path(PathBuf::from(p))),
+            not: self.not.clone(),
+            filters: self.filters.clone(),
+            ..Query::default()
+        }
+    }
+
+    /// Its grades by SKU.
+    pub fn grades(&self) -> HashMap<String, u32> {
+        self.relevant.clone().into_iter().collect()
+    }
+}
+
 /// Reads a query set: JSON Lines (one [`EvalQuery`] per line, `relevant` either an object of
 /// SKU → grade or a list of SKUs) or CSV (columns `id`, `group`, `text`, `image`, `not`,
 /// `category`, `color`, `min_price`, `max_price`, `relevant` as `SKU[:grade]` separated by `|`).
@@ -344,14 +365,7 @@ pub fn evaluate(
     let mut sums: HashMap<(String, String), (Metrics, usize, usize)> = HashMap::new();
     let mut prepared = Vec::new();
     for q in queries {
-        let query = Query {
-            text: q.text.clone(),
-            photo: q.image.as_ref().map(|p| PhotoInput::Path(PathBuf::from(p))),
-            not: q.not.clone(),
-            like: None,
-            filters: q.filters.clone(),
-        };
-        let prep = searcher.prepare(&query)?;
+        let prep = searcher.prepare(&q.query())?;
         for s in prep.signals() {
             if !seen.contains(s) {
                 seen.push(*s);
@@ -363,7 +377,7 @@ pub fn evaluate(
         configs.push((config_name(*s), only(*s), Fusion::default()));
     }
     for (q, prep) in queries.iter().zip(&prepared) {
-        let grades: HashMap<String, u32> = q.relevant.clone().into_iter().collect();
+        let grades = q.grades();
         let mut groups = vec![String::new()];
         if !q.group.is_empty() {
             groups.push(q.group.clone());

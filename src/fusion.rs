@@ -20,8 +20,8 @@
 //! per-query min-max scaled scores (the hybrid-search default of Elastic, OpenSearch, Weaviate
 //! and Marqo) and [`Fusion::Rrf`] reciprocal rank fusion with k = 60.
 //!
-//! The cut: strong matches end at the largest drop between consecutive fused scores among the
-//! first [`CUT_WINDOW`] results.
+//! The cut: strong matches end at the first drop between consecutive fused scores, among the
+//! first [`CUT_WINDOW`] results, that is at least half the largest one.
 
 use std::str::FromStr;
 
@@ -180,20 +180,23 @@ pub fn fuse(fusion: Fusion, n: usize, cols: &[Column]) -> Vec<(f32, Vec<f32>)> {
 }
 
 /// How many of the results, in ranked order with these fused scores, are strong matches: those
-/// before the largest drop among the first [`CUT_WINDOW`]. None when the best scores 0.
+/// before the first drop between consecutive scores, among the first [`CUT_WINDOW`], that is at
+/// least half the largest such drop (a later, deeper drop only separates weak tiers). None
+/// when the best scores 0.
 pub fn strong_matches(scores: &[f32]) -> usize {
     if scores.first().is_none_or(|&s| s <= 0.0) {
         return 0;
     }
     let window = scores.len().min(CUT_WINDOW + 1);
-    let mut best = (0.0, window.min(CUT_WINDOW));
-    for i in 0..window.saturating_sub(1) {
-        let drop = scores[i] - scores[i + 1];
-        if drop > best.0 {
-            best = (drop, i + 1);
-        }
+    let drops: Vec<f32> = scores[..window].windows(2).map(|w| w[0] - w[1]).collect();
+    let largest = drops.iter().copied().fold(0f32, f32::max);
+    if largest <= 0.0 {
+        return window.min(CUT_WINDOW);
     }
-    best.1
+    drops
+        .iter()
+        .position(|&d| d >= largest / 2.0)
+        .map_or(window.min(CUT_WINDOW), |i| i + 1)
 }
 
 #[cfg(test)]
@@ -321,6 +324,8 @@ mod tests {
     fn strong_matches_end_at_the_largest_drop() {
         assert_eq!(strong_matches(&[0.9, 0.88, 0.85, 0.4, 0.38, 0.1]), 3);
         assert_eq!(strong_matches(&[0.9, 0.3, 0.29, 0.28]), 1);
+        // A deeper drop further down only separates weak tiers.
+        assert_eq!(strong_matches(&[0.99, 0.97, 0.62, 0.6, 0.56, 0.15]), 2);
         assert_eq!(strong_matches(&[]), 0);
         assert_eq!(strong_matches(&[0.0, 0.0]), 0);
         assert_eq!(strong_matches(&[0.5]), 1);

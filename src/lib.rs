@@ -28,6 +28,7 @@ pub mod query;
 pub mod search;
 pub mod spreadsheet;
 mod store;
+pub mod tune;
 pub mod vectors;
 pub mod workspace;
 

@@ -50,6 +50,10 @@ pub struct Query {
     /// "More like this": the SKU of a product.
     pub like: Option<String>,
     pub filters: Filters,
+    /// Results marked "more like these" and "less like these" (SKUs): the query's vectors move
+    /// toward the first and away from the second (a Rocchio update).
+    pub more: Vec<String>,
+    pub less: Vec<String>,
 }
 
 /// How much each signal counts in the fused score (the sliders).
@@ -89,7 +93,14 @@ impl FromStr for Weights {
     type Err = String;
     /// `visual=1,text=0.5,keyword=0`; signals not named keep their default weight.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut w = Weights::default();
+        Weights::default().with(s)
+    }
+}
+
+impl Weights {
+    /// These weights with the ones named in `s` (`visual=1,text=0.5`) changed.
+    pub fn with(self, s: &str) -> Result<Weights, String> {
+        let mut w = self;
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (k, v) = part
                 .split_once('=')

@@ -57,7 +57,8 @@ pub const SIGNALS: [Signal; 5] = [
 ];
 
 impl Signal {
-    fn weight(self, w: &Weights) -> f32 {
+    /// The signal's weight in `w`.
+    pub fn weight(self, w: &Weights) -> f32 {
         match self {
             Signal::Visual => w.visual,
             Signal::Crossmodal => w.crossmodal,
@@ -581,9 +582,71 @@ impl Searcher {
                 side.text_vecs.push(v);
             }
         }
+        self.feedback(q, &mut side)?;
         side.fts = keyword_query(&keyword_text);
         side.terms = lexicon::terms(&keyword_text);
         Ok(side)
+    }
+
+    /// Moves the query's vectors toward the products marked "more like these" and away from
+    /// those marked "less": `q + 0.75·mean(more) − 0.25·mean(less)`, normalised (Rocchio's
+    /// weights as IR systems commonly set them). Each product counts by the mean of its vectors.
+    fn feedback(&self, q: &Query, side: &mut QuerySide) -> Result<()> {
+        if q.more.is_empty() && q.less.is_empty() {
+            return Ok(());
+        }
+        let index = |skus: &[String]| -> Result<Vec<usize>> {
+            skus.iter()
+                .map(|s| {
+                    self.by_sku
+                        .get(s)
+                        .copied()
+                        .ok_or_else(|| Error::UnknownSku(s.clone()))
+                })
+                .collect()
+        };
+        let (more, less) = (index(&q.more)?, index(&q.less)?);
+        let mean = |v: &ModelVectors, ps: &[usize]| -> Option<Vec<f32>> {
+            let rows: Vec<&[f32]> = ps
+                .iter()
+                .flat_map(|&p| v.rows(p))
+                .map(|&r| v.row(r))
+                .collect();
+            let first = rows.first()?;
+            let mut m = vec![0f32; first.len()];
+            for r in &rows {
+                for (a, b) in m.iter_mut().zip(r.iter()) {
+                    *a += b / rows.len() as f32;
+                }
+            }
+            Some(m)
+        };
+        let update = |qv: &mut Vec<f32>, v: &ModelVectors| {
+            for (ps, w) in [(&more, 0.75f32), (&less, -0.25)] {
+                if let Some(m) = mean(v, ps).filter(|m| m.len() == qv.len()) {
+                    for (a, b) in qv.iter_mut().zip(m) {
+                        *a += w * b;
+                    }
+                }
+            }
+            let n = qv.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if n > 0.0 {
+                qv.iter_mut().for_each(|x| *x /= n);
+            }
+        };
+        if let Some(v) = &self.text {
+            if side.text_vecs.is_empty() {
+                side.text_vecs.extend(mean(v, &more));
+            }
+            side.text_vecs.iter_mut().for_each(|q| update(q, v));
+        }
+        if let Some(v) = &self.clip {
+            side.photo_vecs.iter_mut().for_each(|q| update(q, v));
+            if let Some(q) = &mut side.clip_text {
+                update(q, v);
+            }
+        }
+        Ok(())
     }
 
     /// The signals a query has, given what it brings and which models are loaded.
@@ -657,7 +720,7 @@ impl Searcher {
                 set.extend(v.nearest_products(q, K).map(|(pi, _)| pi));
             }
             // Text against photos: an exact scan (see `Neighbours::nearest_scanned`).
-            for q in &side.clip_text {
+            if let Some(q) = &side.clip_text {
                 set.extend(v.nearest_products_scanned(q, K).map(|(pi, _)| pi));
             }
         }

@@ -219,6 +219,51 @@ fn a_typed_not_alone_puts_what_it_names_last_and_a_sentence_keeps_its_words() {
 }
 
 #[test]
+fn more_and_less_like_these_move_the_other_results() {
+    let s = searcher();
+    let base = s
+        .search(&text_query("bag"), &text_weights(), 196, 0)
+        .unwrap();
+    let first = |word: &str| {
+        base.hits
+            .iter()
+            .find(|h| h.title.contains(word))
+            .unwrap()
+            .sku
+            .clone()
+    };
+    let (backpack, duffle) = (first("Backpack"), first("Duffle"));
+    let mean_rank = |r: &SearchResults, word: &str, skip: &str| {
+        let ranks: Vec<f32> = r
+            .hits
+            .iter()
+            .filter(|h| h.title.contains(word) && h.sku != skip)
+            .map(|h| h.rank as f32)
+            .collect();
+        ranks.iter().sum::<f32>() / ranks.len() as f32
+    };
+    let mut q = text_query("bag");
+    q.more = vec![backpack.clone()];
+    q.less = vec![duffle.clone()];
+    let moved = s.search(&q, &text_weights(), 196, 0).unwrap();
+    assert!(
+        mean_rank(&moved, "Backpack", &backpack) < mean_rank(&base, "Backpack", &backpack),
+        "the other backpacks move up"
+    );
+    assert!(
+        mean_rank(&moved, "Duffle", &duffle) > mean_rank(&base, "Duffle", &duffle),
+        "the other duffles move down"
+    );
+    // Undo: without the marks, the first order comes back.
+    let again = s
+        .search(&text_query("bag"), &text_weights(), 196, 0)
+        .unwrap();
+    assert_eq!(skus(&again), skus(&base));
+    q.more = vec!["NO-SUCH-SKU".into()];
+    assert!(s.search(&q, &text_weights(), 10, 0).is_err());
+}
+
+#[test]
 fn strong_matches_end_where_relevance_drops() {
     let s = searcher();
     // A product's own title singles it out.

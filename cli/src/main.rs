@@ -28,7 +28,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use vitrine::encoders::{DeviceChoice, Precision};
 use vitrine::models::Models;
-use vitrine::query::{Filters, PhotoInput, Query, Weights};
+use vitrine::query::{Filters, PhotoInput, Query};
 use vitrine::workspace::{Settings, Stage};
 use vitrine::{Catalog, Field, ImportOptions, ProductFilter, Workspace};
 
@@ -125,6 +125,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fit the fusion weights to labelled queries (cross-validated) and keep them with the
+    /// catalog: searches then start from them. `--reset` returns to the defaults.
+    Tune {
+        /// Labelled query sets, as for `eval`.
+        #[arg(
+            long = "queries",
+            value_name = "FILE",
+            required_unless_present = "reset"
+        )]
+        queries: Vec<PathBuf>,
+        /// Folds of cross-validation.
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        /// Report only; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Forget the tuned weights.
+        #[arg(long, conflicts_with = "queries")]
+        reset: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Duplicate listings: find groups, record decisions, export the merge map.
     Dupes {
         #[command(subcommand)]
@@ -213,6 +235,12 @@ struct SearchOpts {
     /// Push down products matching this term (repeatable).
     #[arg(long = "not", value_name = "TEXT")]
     not: Vec<String>,
+    /// A result that is right: move the query toward it (repeatable; Rocchio feedback).
+    #[arg(long = "more", value_name = "SKU")]
+    more: Vec<String>,
+    /// A result that is wrong: move the query away from it (repeatable).
+    #[arg(long = "less", value_name = "SKU")]
+    less: Vec<String>,
     /// Signal weights, e.g. visual=1,crossmodal=1,text=1,keyword=0,phash=0.5.
     #[arg(long, default_value = "")]
     weights: String,
@@ -410,6 +438,13 @@ fn run(cli: Cli) -> Result<()> {
             append,
             json,
         } => eval(&g, &queries, &weights, markdown, append, json),
+        Command::Tune {
+            queries,
+            folds,
+            dry_run,
+            reset,
+            json,
+        } => tune(&g, &queries, folds, dry_run, reset, json),
         Command::Dupes {
             action,
             threshold,
@@ -608,8 +643,10 @@ fn eval(
     append: bool,
     json: bool,
 ) -> Result<()> {
-    let weights: Weights = weights.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let ws = g.workspace()?;
+    let weights = vitrine::tune::weights(ws.catalog())?
+        .with(weights)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let catalog = ws.catalog();
     let searcher = ws.searcher()?;
     let mut reports = Vec::new();
@@ -646,6 +683,34 @@ fn eval(
             .with_context(|| format!("cannot write {}", path.display()))?;
         file.write_all(text.as_bytes())?;
     }
+    Ok(())
+}
+
+fn tune(
+    g: &Global,
+    queries: &[PathBuf],
+    folds: usize,
+    dry_run: bool,
+    reset: bool,
+    json: bool,
+) -> Result<()> {
+    let ws = g.workspace()?;
+    if reset {
+        vitrine::tune::reset(ws.catalog())?;
+        say!("Searches use the default weights again.");
+        return Ok(());
+    }
+    let mut set = Vec::new();
+    for f in queries {
+        set.extend(vitrine::eval::read_queries(f)?);
+    }
+    let searcher = ws.searcher()?;
+    let r = vitrine::tune::tune(ws.catalog(), &searcher, &set, folds, dry_run)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    output::print_tune(&r, dry_run);
     Ok(())
 }
 
@@ -701,11 +766,12 @@ fn dupes(g: &Global, action: Option<DupesAction>, threshold: &str, json: bool) -
 }
 
 fn search(g: &Global, mut q: Query, o: SearchOpts) -> Result<()> {
-    let weights: Weights = o.weights.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     if o.k == 0 {
         bail!("-k is how many results to show: 1 or more");
     }
     q.not = o.not;
+    q.more = o.more;
+    q.less = o.less;
     q.filters = Filters {
         category: o.category,
         color: o.color,
@@ -721,7 +787,11 @@ fn search(g: &Global, mut q: Query, o: SearchOpts) -> Result<()> {
             })
             .collect::<Result<_>>()?,
     };
-    let searcher = g.workspace()?.searcher()?;
+    let ws = g.workspace()?;
+    let weights = vitrine::tune::weights(ws.catalog())?
+        .with(&o.weights)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let searcher = ws.searcher()?;
     let results = searcher.search(&q, &weights, o.k, o.offset)?;
     if o.json {
         println!("{}", serde_json::to_string_pretty(&results)?);

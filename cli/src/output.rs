@@ -358,6 +358,48 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
     }
 }
 
+pub fn print_tune(r: &vitrine::tune::TuneReport, dry_run: bool) {
+    let w = |w: &vitrine::query::Weights| {
+        r.signals
+            .iter()
+            .map(|s| format!("{}={}", s.name(), s.weight(w)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    say!(
+        "{} labelled queries, {} folds; started from {}",
+        r.queries,
+        r.folds.len(),
+        w(&r.start)
+    );
+    say!("fold  queries  nDCG@10 before  after  weights fitted on the other folds");
+    for (i, f) in r.folds.iter().enumerate() {
+        say!(
+            "{:>4}  {:>7}  {:>14.3}  {:>5.3}  {}",
+            i + 1,
+            f.queries,
+            f.before,
+            f.after,
+            w(&f.weights)
+        );
+    }
+    say!(
+        "Held out: nDCG@10 {:.3} before, {:.3} after.",
+        r.before,
+        r.after
+    );
+    if !r.improved {
+        say!("Tuning did not improve the held-out queries: the weights stay as they were.");
+    } else if dry_run {
+        say!("Would keep {} (dry run: nothing stored).", w(&r.weights));
+    } else {
+        say!(
+            "Kept {} with the catalog; searches start from them (`vitrine tune --reset` returns to the defaults).",
+            w(&r.weights)
+        );
+    }
+}
+
 /// An evaluation report as Markdown: the ablation table, then per group for the fused run.
 pub fn eval_markdown(
     file: &std::path::Path,

@@ -580,6 +580,12 @@ async fn a_text_query_shows_matching_products() {
     // "Show weaker matches" adds the rest below a divider.
     app.click("#weaker").await;
     app.wait_for("document.querySelectorAll('#results .result').length > 4 && document.querySelector('#results .weaker-divider')", 20).await;
+    // "More like this one" on a result adds a chip and searches again; its × undoes it.
+    app.click("#results .result .feedback-more").await;
+    app.wait_for("document.querySelector('.more-chip') && document.querySelector('#results').getAttribute('aria-busy') === 'false'", 20).await;
+    app.click(".more-chip .chip-x").await;
+    app.wait_for("!document.querySelector('.more-chip')", 20)
+        .await;
     // Hovering shows the per-signal breakdown.
     let why = app
         .js(

@@ -472,6 +472,12 @@ impl Store {
         Ok(())
     }
 
+    pub fn delete_setting(&self, key: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM settings WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
     // ---- embeddings ----
 
     /// One row per distinct photo content that lacks a perceptual hash, or an embedding by

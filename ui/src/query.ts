@@ -16,6 +16,9 @@ export interface QueryState {
   notText: string;
   photo: { id: number; name: string; url: string } | null;
   like: string | null;
+  /** Results marked "more like this one" / "less like this one", with their titles. */
+  more: { sku: string; title: string }[];
+  less: { sku: string; title: string }[];
   category: string;
   color: string;
   minPrice: string;
@@ -27,6 +30,8 @@ export interface SearchRequest {
   not: string[];
   photo: number | null;
   like: string | null;
+  more: string[];
+  less: string[];
   filters: Filters;
   weights: Weights;
   k: number;
@@ -34,7 +39,18 @@ export interface SearchRequest {
 }
 
 export function emptyQuery(): QueryState {
-  return { text: "", notText: "", photo: null, like: null, category: "", color: "", minPrice: "", maxPrice: "" };
+  return {
+    text: "",
+    notText: "",
+    photo: null,
+    like: null,
+    more: [],
+    less: [],
+    category: "",
+    color: "",
+    minPrice: "",
+    maxPrice: "",
+  };
 }
 
 /** "not" terms from the box: split on commas, trimmed, lower-cased, without repeats. */
@@ -78,6 +94,8 @@ export function buildRequest(q: QueryState, weights: Weights, k: number, offset 
     not: notTerms(q.notText),
     photo: q.photo ? q.photo.id : null,
     like: q.like,
+    more: q.more.map((m) => m.sku),
+    less: q.less.map((m) => m.sku),
     filters: filters(q),
     weights,
     k,

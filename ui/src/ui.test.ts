@@ -32,6 +32,7 @@ describe("query building", () => {
       photo: { id: 7, name: "a.jpg", url: "blob:x" },
       category: "Gear/Bags",
       color: "Red",
+      more: [{ sku: "MB02", title: "Fusion Backpack" }],
     };
     const r = buildRequest(q, defaults, 24, 48);
     expect(r).toEqual({
@@ -39,6 +40,8 @@ describe("query building", () => {
       not: ["leather"],
       photo: 7,
       like: null,
+      more: ["MB02"],
+      less: [],
       filters: { category: "Gear/Bags", color: "Red", min_price: null, max_price: null, attributes: [] },
       weights: defaults,
       k: 24,

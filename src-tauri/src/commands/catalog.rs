@@ -36,6 +36,7 @@ pub struct Info {
     stats: Stats,
     facets: Facets,
     signals: Vec<SignalInfo>,
+    /// The catalog's tuned weights (`vitrine tune`), else the defaults.
     default_weights: Weights,
     job: Option<&'static str>,
 }
@@ -48,9 +49,13 @@ pub async fn info(app: AppHandle) -> CmdResult<Info> {
         let searcher = state.searcher()?;
         let loc = state.location();
         let models = state.models()?;
-        let (stats, facets) = {
+        let (stats, facets, default_weights) = {
             let ws = state.workspace();
-            (ws.catalog().stats()?, ws.catalog().facets()?)
+            (
+                ws.catalog().stats()?,
+                ws.catalog().facets()?,
+                vitrine::tune::weights(ws.catalog())?,
+            )
         };
         let signals = signal_statuses(searcher.unavailable())
             .into_iter()
@@ -79,7 +84,7 @@ pub async fn info(app: AppHandle) -> CmdResult<Info> {
             stats,
             facets,
             signals,
-            default_weights: Weights::default(),
+            default_weights,
             job,
         })
     })

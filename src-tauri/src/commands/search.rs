@@ -56,6 +56,11 @@ pub struct SearchRequest {
     like: Option<String>,
     #[serde(default)]
     filters: Filters,
+    /// Results marked "more like these" / "less like these" (SKUs).
+    #[serde(default)]
+    more: Vec<String>,
+    #[serde(default)]
+    less: Vec<String>,
     weights: Weights,
     k: usize,
     #[serde(default)]
@@ -94,6 +99,8 @@ pub async fn search(app: AppHandle, req: SearchRequest) -> CmdResult<SearchPage>
             not: req.not,
             like: req.like,
             filters: req.filters,
+            more: req.more,
+            less: req.less,
         };
         if q.text.trim().is_empty() && q.photo.is_none() && q.like.is_none() {
             anyhow::bail!("type something to search for, or add a photo");

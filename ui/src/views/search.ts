@@ -240,6 +240,31 @@ export function renderChips(): void {
       ),
     );
   }
+  for (const kind of ["more", "less"] as const) {
+    for (const m of app.q[kind]) {
+      list.push(
+        h(
+          "span",
+          { class: `chip ${kind}-chip` },
+          `${kind === "more" ? "More" : "Less"} like: ${m.title}`,
+          h(
+            "button",
+            {
+              type: "button",
+              class: "chip-x",
+              "aria-label": `Undo “${kind} like ${m.title}”`,
+              onclick: () => {
+                app.q[kind] = app.q[kind].filter((x) => x.sku !== m.sku);
+                renderChips();
+                void runSearch();
+              },
+            },
+            "×",
+          ),
+        ),
+      );
+    }
+  }
   if (app.q.like) {
     list.push(
       h(
@@ -480,6 +505,33 @@ export function renderResults(appended = false): void {
   $("#more").hidden = app.hits.length >= wanted;
 }
 
+/** Marks a result as "more like this one" or "less like this one" (again: unmarks it) and
+ * searches again; each mark shows as a chip whose × undoes it. */
+function feedbackButton(hit: Hit, kind: "more" | "less", symbol: string, label: string): HTMLElement {
+  const marked = app.q[kind].some((m) => m.sku === hit.sku);
+  return h(
+    "button",
+    {
+      type: "button",
+      class: `feedback-${kind}`,
+      "aria-pressed": String(marked),
+      "aria-label": `${label}: ${hit.title || hit.sku}`,
+      title: label,
+      onclick: (e: Event) => {
+        e.stopPropagation();
+        const other = kind === "more" ? "less" : "more";
+        app.q[other] = app.q[other].filter((m) => m.sku !== hit.sku);
+        app.q[kind] = marked
+          ? app.q[kind].filter((m) => m.sku !== hit.sku)
+          : [...app.q[kind], { sku: hit.sku, title: hit.title || hit.sku }];
+        renderChips();
+        void runSearch();
+      },
+    },
+    symbol,
+  );
+}
+
 /** A result card, preceded by a divider where the weaker matches begin. */
 function cardAfterCut(hit: Hit, strong: number): HTMLElement[] {
   if (strong > 0 && hit.rank === strong + 1) {
@@ -554,6 +606,12 @@ export function card(hit: Hit): HTMLElement {
         h("span", { class: "score", title: "Fused score" }, score(hit.score)),
       ),
       h("div", { class: "cat" }, leaf(hit.category)),
+      h(
+        "div",
+        { class: "feedback" },
+        feedbackButton(hit, "more", "▲", "More like this one"),
+        feedbackButton(hit, "less", "▼", "Less like this one"),
+      ),
     ),
     why,
   );
