@@ -137,6 +137,19 @@ pub struct ParsedText {
     pub not: Vec<String>,
     pub min_price: Option<f64>,
     pub max_price: Option<f64>,
+    /// The phrases read as something other than words to search, as typed.
+    pub phrases: Vec<ReadPhrase>,
+}
+
+/// A phrase of the typed text read as a "not" term or a price limit ("without zip",
+/// "under 80"): the app shows each as a chip whose removal takes the phrase out of the text.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReadPhrase {
+    /// `not` or `price`.
+    pub kind: String,
+    /// The words as typed, joined by single spaces.
+    pub phrase: String,
 }
 
 /// Queries longer than this many words are sentences: nothing is read out of them but `-term`.
@@ -300,6 +313,13 @@ impl<'a> Reading<'a> {
         }
     }
 
+    fn phrase(&mut self, kind: &str, from: usize, to: usize) {
+        self.out.phrases.push(ReadPhrase {
+            kind: kind.into(),
+            phrase: self.words[from..=to].join(" "),
+        });
+    }
+
     /// Price phrases: "under 80", "less than $30", "between 20 and 40", "$20-$40".
     fn prices(&mut self) {
         let mut i = 0;
@@ -352,7 +372,10 @@ impl<'a> Reading<'a> {
             } else {
                 0
             };
-            self.take(i, read);
+            if read > 0 {
+                self.take(i, read);
+                self.phrase("price", i, i + read - 1);
+            }
             i += read.max(1);
         }
     }
@@ -365,6 +388,7 @@ impl<'a> Reading<'a> {
             {
                 self.out.not.push(term(t));
                 self.used[i] = true;
+                self.phrase("not", i, i);
             }
         }
     }
@@ -409,9 +433,12 @@ impl<'a> Reading<'a> {
             }
             self.out.not.push(term(self.lower(j)));
             self.take(i, j + 1 - i);
+            let mut from = i;
             if i > 0 && matches!(self.lower(i - 1), "but" | "with") && !self.used[i - 1] {
                 self.used[i - 1] = true;
+                from = i - 1;
             }
+            self.phrase("not", from, j);
         }
     }
 
@@ -520,6 +547,14 @@ mod tests {
             )
         );
         assert_eq!(not("tee -2"), v("tee -2", &[]));
+        // Each reading keeps its phrase as typed, for the app's chips.
+        let p = parse_text("Jacket  with no hood under $80");
+        let phrases: Vec<(&str, &str)> = p
+            .phrases
+            .iter()
+            .map(|r| (r.kind.as_str(), r.phrase.as_str()))
+            .collect();
+        assert_eq!(phrases, [("price", "under $80"), ("not", "with no hood")]);
     }
 
     #[test]

@@ -32,7 +32,7 @@ use crate::model_choice::{Encoders, Unavailable};
 use crate::models::ModelKind;
 use crate::phash;
 use crate::photo;
-use crate::query::{Filters, PhotoInput, Query, Weights, parse_text};
+use crate::query::{Filters, PhotoInput, Query, ReadPhrase, Weights, parse_text};
 use crate::store::Store;
 use crate::vectors::ModelVectors;
 
@@ -141,6 +141,8 @@ pub struct SearchResults {
     /// The query's text as read: without its price phrases and "not" terms.
     pub text: String,
     pub not: Vec<String>,
+    /// The typed phrases read as "not" terms or price limits.
+    pub read: Vec<ReadPhrase>,
     pub filters: Filters,
     pub weights: Weights,
     /// The signals this query has.
@@ -163,6 +165,7 @@ pub struct SearchResults {
 pub struct Prepared {
     text: String,
     not: Vec<String>,
+    read: Vec<ReadPhrase>,
     filters: Filters,
     signals: Vec<Signal>,
     cands: Vec<Cand>,
@@ -270,6 +273,7 @@ struct ReadQuery {
     text: String,
     not: Vec<String>,
     filters: Filters,
+    phrases: Vec<ReadPhrase>,
 }
 
 fn read_query(q: &Query) -> ReadQuery {
@@ -289,6 +293,7 @@ fn read_query(q: &Query) -> ReadQuery {
         text: parsed.text.trim().to_string(),
         not,
         filters,
+        phrases: parsed.phrases,
     }
 }
 
@@ -528,6 +533,7 @@ impl Searcher {
         Ok(Prepared {
             text: read.text,
             not: read.not,
+            read: read.phrases,
             filters: read.filters,
             signals,
             cands,
@@ -936,6 +942,7 @@ impl Searcher {
         SearchResults {
             text: prep.text.clone(),
             not: prep.not.clone(),
+            read: prep.read.clone(),
             filters: prep.filters.clone(),
             weights: *weights,
             signals: prep.signals.clone(),

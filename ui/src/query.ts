@@ -114,3 +114,17 @@ export function categoryTree(
       return { path, label: parts[parts.length - 1], depth: parts.length - 1, count };
     });
 }
+
+/** The text without the first occurrence of a phrase (its words as the core read them, joined
+ * by single spaces), spaces tidied. */
+export function withoutPhrase(text: string, phrase: string): string {
+  const words = text.split(/\s+/).filter(Boolean);
+  const drop = phrase.split(" ");
+  for (let i = 0; i + drop.length <= words.length; i++) {
+    if (drop.every((w, k) => words[i + k] === w)) {
+      words.splice(i, drop.length);
+      break;
+    }
+  }
+  return words.join(" ");
+}

@@ -1,11 +1,26 @@
 import { describe, expect, it } from "vitest";
 import { count, eta, leaf, price, rate, score } from "./format";
-import { buildRequest, categoryTree, emptyQuery, filters, hasQuery, notTerms, parsePrice } from "./query";
+import {
+  buildRequest,
+  categoryTree,
+  emptyQuery,
+  filters,
+  hasQuery,
+  notTerms,
+  parsePrice,
+  withoutPhrase,
+} from "./query";
 import { SliderState } from "./weights";
 
 const defaults = { visual: 1, crossmodal: 1, text: 1, keyword: 1, phash: 0.5 };
 
 describe("query building", () => {
+  it("takes a read phrase out of the typed text", () => {
+    expect(withoutPhrase("jacket  with no hood under $80", "with no hood")).toBe("jacket under $80");
+    expect(withoutPhrase("bag under 50", "under 50")).toBe("bag");
+    expect(withoutPhrase("bag under 50", "without zip")).toBe("bag under 50");
+  });
+
   it("splits not terms on commas, trims, lower-cases and drops repeats", () => {
     expect(notTerms(" Leather, kids ,, LEATHER ")).toEqual(["leather", "kids"]);
     expect(notTerms("")).toEqual([]);

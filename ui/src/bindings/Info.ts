@@ -6,4 +6,8 @@ import type { SignalInfo } from "./SignalInfo";
 import type { Stats } from "./Stats";
 import type { Weights } from "./Weights";
 
-export type Info = { catalog_dir: string, models_dir: string, device: DeviceChoice, precision: Precision, stats: Stats, facets: Facets, signals: Array<SignalInfo>, default_weights: Weights, job: string | null, };
+export type Info = { catalog_dir: string, models_dir: string, device: DeviceChoice, precision: Precision, stats: Stats, facets: Facets, signals: Array<SignalInfo>, 
+/**
+ * The catalog's tuned weights (`vitrine tune`), else the defaults.
+ */
+default_weights: Weights, job: string | null, };

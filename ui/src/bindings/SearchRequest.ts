@@ -2,4 +2,8 @@
 import type { Filters } from "./Filters";
 import type { Weights } from "./Weights";
 
-export type SearchRequest = { text: string, not: Array<string>, photo: number | null, like: string | null, filters: Filters, weights: Weights, k: number, offset: number, };
+export type SearchRequest = { text: string, not: Array<string>, photo: number | null, like: string | null, filters: Filters, 
+/**
+ * Results marked "more like these" / "less like these" (SKUs).
+ */
+more: Array<string>, less: Array<string>, weights: Weights, k: number, offset: number, };

@@ -2,6 +2,7 @@
 import type { Filters } from "./Filters";
 import type { Fusion } from "./Fusion";
 import type { Hit } from "./Hit";
+import type { ReadPhrase } from "./ReadPhrase";
 import type { Signal } from "./Signal";
 import type { Unavailable } from "./Unavailable";
 import type { Weights } from "./Weights";
@@ -10,7 +11,11 @@ export type SearchResults = {
 /**
  * The query's text as read: without its price phrases and "not" terms.
  */
-text: string, not: Array<string>, filters: Filters, weights: Weights, 
+text: string, not: Array<string>, 
+/**
+ * The typed phrases read as "not" terms or price limits.
+ */
+read: Array<ReadPhrase>, filters: Filters, weights: Weights, 
 /**
  * The signals this query has.
  */

@@ -4,7 +4,7 @@
 import { api, errorText, fileUrl, type Hit, type SearchResults } from "../api";
 import { $, append, h, replace } from "../dom";
 import { count, leaf, price, score, SIGNAL_LABELS } from "../format";
-import { buildRequest, categoryTree, emptyQuery, hasQuery } from "../query";
+import { buildRequest, categoryTree, emptyQuery, hasQuery, withoutPhrase } from "../query";
 import { MAX_WEIGHT, SIGNALS } from "../weights";
 import { app, PAGE, toast } from "../state";
 import { show } from "../main";
@@ -540,18 +540,36 @@ function cardAfterCut(hit: Hit, strong: number): HTMLElement[] {
   return [card(hit)];
 }
 
-/** What the typed text was read as, when it was more than words: the words searched, the
- * terms pushed down, the price limits. */
+/** What the typed text was read as, when it was more than words: a chip per phrase read as a
+ * "not" term or a price limit; removing one takes the phrase out of the text. */
 function readAs(r: SearchResults): HTMLElement | null {
-  const parts: string[] = [];
-  if (r.not.length > 0) parts.push(`not ${r.not.join(", ")}`);
-  const lo = r.filters.min_price;
-  const hi = r.filters.max_price;
-  if (lo != null && hi != null) parts.push(`price ${lo}–${hi}`);
-  else if (lo != null) parts.push(`price from ${lo}`);
-  else if (hi != null) parts.push(`price up to ${hi}`);
-  if (parts.length === 0) return null;
-  return h("p", { class: "read-as" }, `Searched for “${r.text}” · ${parts.join(" · ")}`);
+  if (r.read.length === 0) return null;
+  return h(
+    "p",
+    { class: "read-as" },
+    r.text ? `Searched for “${r.text}”, read:` : "Read:",
+    r.read.map((p) =>
+      h(
+        "span",
+        { class: `chip read-chip read-${p.kind}` },
+        p.phrase,
+        h(
+          "button",
+          {
+            type: "button",
+            class: "chip-x",
+            "aria-label": `Remove “${p.phrase}” from the search`,
+            onclick: () => {
+              app.q.text = withoutPhrase(app.q.text, p.phrase);
+              ($("#search-input") as HTMLInputElement).value = app.q.text;
+              void runSearch();
+            },
+          },
+          "×",
+        ),
+      ),
+    ),
+  );
 }
 
 export function card(hit: Hit): HTMLElement {
