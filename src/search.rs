@@ -93,7 +93,7 @@ impl Signal {
 
 /// Bits of perceptual-hash distance at which `phash` reaches 0.
 const PHASH_RANGE: f32 = 12.0;
-/// Products sampled for the per-query median of large catalogs.
+/// Products sampled for the per-query spread and word weights of large catalogs.
 const SAMPLE: usize = 2000;
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -104,7 +104,7 @@ pub struct SignalScore {
     pub score: f32,
     /// The signal's share of the fused score (the shares of a result add up to 1).
     pub share: f32,
-    /// Before normalisation: cosine, BM25, or bits of hash distance.
+    /// Before calibration: cosine, BM25 (relative to the query's best), or bits of hash distance.
     pub raw: f32,
     pub weight: f32,
 }
@@ -471,7 +471,7 @@ impl Searcher {
             .keyword_search(fts_query, limit)
     }
 
-    /// Products over which a query's median is taken: all, or an even sample.
+    /// Products over which a query's spread and word weights are taken: all, or an even sample.
     fn population(&self) -> Vec<usize> {
         let n = self.products.len();
         let step = n.div_ceil(SAMPLE).max(1);
@@ -843,7 +843,7 @@ impl Searcher {
         Ok(penalty)
     }
 
-    /// A scored candidate: normalised scores, the photo that matched, the SKU match.
+    /// A scored candidate: evidence per signal, the photo that matched, the SKU match.
     fn candidate(&self, pi: usize, raw: Raw, ev: &Evidence, penalty: f32, text: &str) -> Cand {
         let (score, rawv) = ev.scores(pi, &raw.raw, &self.lexicon);
         let row = raw.visual_row.or(raw.crossmodal_row);

@@ -600,6 +600,12 @@ async fn a_text_query_shows_matching_products() {
         .filter_map(Value::as_str)
         .collect();
     assert!(why.contains(&"keyword") && why.contains(&"text"), "{why:?}");
+    // A phrase read from the text shows as a chip; removing it takes it out of the text.
+    app.search("hoodie without zip").await;
+    app.wait_for("document.querySelector('.read-chip')", 20)
+        .await;
+    app.click(".read-chip .chip-x").await;
+    app.wait_for("document.querySelector('#search-input').value === 'hoodie' && !document.querySelector('.read-chip')", 20).await;
     app.close().await;
 }
 

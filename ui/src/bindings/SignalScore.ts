@@ -11,6 +11,6 @@ score: number,
  */
 share: number, 
 /**
- * Before normalisation: cosine, BM25, or bits of hash distance.
+ * Before calibration: cosine, BM25 (relative to the query's best), or bits of hash distance.
  */
 raw: number, weight: number, };

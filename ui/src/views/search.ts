@@ -591,6 +591,7 @@ export function card(hit: Hit): HTMLElement {
             h("td", { class: "bar" }, barSpan(s.score)),
             h("td", {}, score(s.score)),
             h("td", { class: "weight" }, `×${s.weight.toFixed(1)}`),
+            h("td", { class: "share", title: "Share of the fused score" }, `${Math.round(s.share * 100)}%`),
           ),
         ),
     ),
