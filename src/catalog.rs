@@ -119,9 +119,23 @@ impl Catalog {
         self.store.insert_embedded_photos(rows, model)
     }
 
-    /// Import runs, newest first.
+    /// Import runs, newest first. A run still marked running whose process is gone (killed, or
+    /// the machine stopped) is marked interrupted first.
     pub fn import_runs(&self, limit: usize) -> Result<Vec<ImportRun>> {
+        self.settle_dead_runs()?;
         self.store.runs(limit)
+    }
+
+    /// Marks interrupted every run still marked running whose importer no longer holds its lock
+    /// (see [`crate::import::RunLock`]).
+    pub fn settle_dead_runs(&self) -> Result<()> {
+        for run in self.store.running_runs()? {
+            if crate::import::RunLock::is_dead(&self.dir, run.0, run.1) {
+                self.store.mark_interrupted(run.0)?;
+                crate::import::RunLock::forget(&self.dir, run.0);
+            }
+        }
+        Ok(())
     }
 
     /// What an import run skipped; the latest run when `run` is `None`.
@@ -133,7 +147,7 @@ impl Catalog {
                     "there is no import run {r}; `vitrine runs` lists them"
                 )));
             }
-            None => match self.store.runs(1)?.first() {
+            None => match self.import_runs(1)?.first() {
                 Some(r) => r.id,
                 None => return Ok(Vec::new()),
             },

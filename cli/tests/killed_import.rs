@@ -55,6 +55,9 @@ fn sigkill_mid_import_then_resume() {
         stats.products, 196,
         "CSV products are committed before photos"
     );
+    // Its process is gone, so the run no longer shows as running.
+    let runs = catalog.import_runs(1).unwrap();
+    assert_eq!(runs[0].status, "interrupted");
     drop(catalog);
 
     let out = vitrine(

@@ -609,6 +609,53 @@ fn plan_reads(
     Ok((ready, to_process))
 }
 
+/// An import's sign of life: a file per run (`runs/<id>.lock` in the catalog's folder) that
+/// the importing process holds an OS lock on while it runs. The lock goes with the process, so
+/// a killed import leaves a file nobody holds, and its run is then marked interrupted.
+pub struct RunLock {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+/// A run marked running this recently may not have taken its lock yet.
+const LOCK_GRACE_MS: i64 = 60_000;
+
+impl RunLock {
+    fn path(dir: &Path, run: i64) -> PathBuf {
+        dir.join("runs").join(format!("{run}.lock"))
+    }
+
+    /// Takes the run's lock; `None` when the file system does not allow it (the run is then
+    /// settled by age only).
+    pub fn hold(dir: &Path, run: i64) -> Option<RunLock> {
+        let path = RunLock::path(dir, run);
+        std::fs::create_dir_all(path.parent()?).ok()?;
+        let file = std::fs::File::create(&path).ok()?;
+        file.try_lock().ok()?;
+        Some(RunLock { path, file })
+    }
+
+    /// Whether the process of a run marked running (started at `started_ms`) is gone: its lock
+    /// file is free, or there is none and the run is older than [`LOCK_GRACE_MS`].
+    pub fn is_dead(dir: &Path, run: i64, started_ms: i64) -> bool {
+        match std::fs::File::open(RunLock::path(dir, run)) {
+            Ok(f) => f.try_lock().is_ok(),
+            Err(_) => crate::store::now_millis() - started_ms > LOCK_GRACE_MS,
+        }
+    }
+
+    pub fn forget(dir: &Path, run: i64) {
+        let _ = std::fs::remove_file(RunLock::path(dir, run));
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Imports `opts.sources` into `catalog`. Progress goes to `on_event`; setting `cancel` stops
 /// the import after the photos in flight, keeping what was committed.
 pub fn run(
@@ -620,7 +667,9 @@ pub fn run(
     let started = Instant::now();
     let sources = Sources::classify(&opts.sources)?;
     let source_names = sources.names();
+    catalog.settle_dead_runs()?;
     let run = catalog.store.begin_run(&source_names)?;
+    let _alive = RunLock::hold(catalog.dir(), run);
     let mut report = ImportReport {
         run_id: run,
         ..Default::default()

@@ -749,10 +749,6 @@ impl Store {
 
     pub fn begin_run(&self, sources: &[String]) -> Result<i64> {
         self.conn.execute(
-            "UPDATE import_runs SET status = 'interrupted' WHERE status = 'running'",
-            [],
-        )?;
-        self.conn.execute(
             "INSERT INTO import_runs (started_at, status, sources) VALUES (?1, 'running', ?2)",
             params![now_millis(), serde_json::to_string(sources)?],
         )?;
@@ -772,6 +768,25 @@ impl Store {
             "INSERT INTO import_errors (run_id, item, line, kind, message) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![run, e.item, e.line, e.kind, e.message])?;
+        Ok(())
+    }
+
+    /// Runs marked running: (id, started at, in ms since the epoch).
+    pub fn running_runs(&self) -> Result<Vec<(i64, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, started_at FROM import_runs WHERE status = 'running'")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub fn mark_interrupted(&self, run: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE import_runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running'",
+            [run],
+        )?;
         Ok(())
     }
 
