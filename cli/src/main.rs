@@ -632,6 +632,23 @@ fn embed(g: &Global, batch_size: usize, json: bool) -> Result<()> {
         &stage_printer(json),
         &AtomicBool::new(false),
     )?;
+    // A model chosen with `models use` that cannot load, while the previous one serves: say
+    // so and fail, rather than report the previous model's (empty) work as done.
+    let serving = |kind| match kind {
+        vitrine::models::ModelKind::Clip => encoders.clip.as_ref().map(|(m, _)| m.id.clone()),
+        vitrine::models::ModelKind::Text => encoders.text.as_ref().map(|(m, _)| m.id.clone()),
+    };
+    if let Some((u, previous)) = encoders
+        .unavailable
+        .iter()
+        .find_map(|u| serving(u.kind).filter(|s| *s != u.model_id).map(|s| (u, s)))
+    {
+        bail!(
+            "the chosen model {} could not be used, so nothing was embedded with it: {}\n{previous} keeps serving searches; `vitrine models use {previous}` goes back to it",
+            u.model_id,
+            u.reason
+        );
+    }
     Ok(())
 }
 

@@ -277,3 +277,54 @@ fn check_notices_a_lost_thumbnail_and_repair_makes_it_again() {
     assert!(stdout(&repaired).contains("Made 1 thumbnails again."));
     assert!(vitrine(&cat, &["check"]).status.success());
 }
+
+#[test]
+fn embed_fails_when_the_chosen_model_is_missing_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    std::fs::copy(
+        luma().join("images/mh07-gray_main.jpg"),
+        photos.join("a.jpg"),
+    )
+    .unwrap();
+    let out = vitrine(&cat, &["import", photos.to_str().unwrap(), "--no-embed"]);
+    assert!(out.status.success());
+    let models = shared().join("models");
+    let tiny = shared().join("fixtures/clip-tiny");
+    let run = |args: &[&str]| {
+        let mut all = vec!["--models-dir", models.to_str().unwrap()];
+        all.extend_from_slice(args);
+        vitrine(&cat, &all)
+    };
+    for args in [
+        &[
+            "models",
+            "add",
+            "--path",
+            tiny.to_str().unwrap(),
+            "--id",
+            "tiny",
+        ][..],
+        &["models", "use", "tiny"],
+        &["embed"],
+        &["models", "use", "clip-vit-base-patch32"],
+    ] {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The ViT-B/32 weights are not in the shared models folder.
+    let out = run(&["embed"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("the chosen model clip-vit-base-patch32"),
+        "{err}"
+    );
+    assert!(err.contains("tiny keeps serving"), "{err}");
+}
