@@ -340,13 +340,7 @@ fn only(signal: Signal) -> Weights {
         keyword: 0.0,
         phash: 0.0,
     };
-    match signal {
-        Signal::Visual => w.visual = 1.0,
-        Signal::Crossmodal => w.crossmodal = 1.0,
-        Signal::Text => w.text = 1.0,
-        Signal::Keyword => w.keyword = 1.0,
-        Signal::Phash => w.phash = 1.0,
-    }
+    signal.set_weight(&mut w, 1.0);
     w
 }
 

@@ -106,10 +106,9 @@ pub fn keyword_evidence(coverage: f32, bm25_relative: f32) -> f32 {
 /// One signal's column over the candidates.
 pub struct Column<'a> {
     pub weight: f32,
-    /// Evidence in [0, 1].
-    pub evidence: &'a [f32],
-    /// The raw score, higher is better (for min-max and rank fusion).
-    pub raw: &'a [f32],
+    /// For [`Fusion::Evidence`], the evidence in [0, 1]; for min-max and rank fusion, the raw
+    /// score, higher is better.
+    pub values: &'a [f32],
 }
 
 /// Each of the `n` candidates' fused score and each signal's share of it.
@@ -125,7 +124,7 @@ pub fn fuse(fusion: Fusion, n: usize, cols: &[Column]) -> Vec<(f32, Vec<f32>)> {
             let mean_w = total_w / active as f32;
             cols.iter()
                 .map(|c| {
-                    c.evidence
+                    c.values
                         .iter()
                         .map(|e| -(c.weight / mean_w) * (1.0 - e.clamp(0.0, MAX_EVIDENCE)).ln())
                         .collect()
@@ -135,9 +134,9 @@ pub fn fuse(fusion: Fusion, n: usize, cols: &[Column]) -> Vec<(f32, Vec<f32>)> {
         Fusion::MinMax => cols
             .iter()
             .map(|c| {
-                let lo = c.raw.iter().copied().fold(f32::INFINITY, f32::min);
-                let hi = c.raw.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                c.raw
+                let lo = c.values.iter().copied().fold(f32::INFINITY, f32::min);
+                let hi = c.values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                c.values
                     .iter()
                     .map(|&x| {
                         let s = if hi - lo > 1e-9 {
@@ -154,7 +153,7 @@ pub fn fuse(fusion: Fusion, n: usize, cols: &[Column]) -> Vec<(f32, Vec<f32>)> {
             .iter()
             .map(|c| {
                 let mut order: Vec<usize> = (0..n).collect();
-                order.sort_by(|&a, &b| c.raw[b].total_cmp(&c.raw[a]));
+                order.sort_by(|&a, &b| c.values[b].total_cmp(&c.values[a]));
                 let mut part = vec![0f32; n];
                 for (rank, i) in order.into_iter().enumerate() {
                     part[i] = c.weight / (RRF_K + rank as f32 + 1.0);
@@ -226,7 +225,7 @@ mod tests {
     }
 
     fn ranked(fusion: Fusion, cols: &[Column]) -> Vec<usize> {
-        let f = fuse(fusion, cols[0].evidence.len(), cols);
+        let f = fuse(fusion, cols[0].values.len(), cols);
         let mut order: Vec<usize> = (0..f.len()).collect();
         order.sort_by(|&a, &b| f[b].0.total_cmp(&f[a].0));
         order
@@ -240,13 +239,11 @@ mod tests {
         let cols = [
             Column {
                 weight: 1.0,
-                evidence: &keyword,
-                raw: &keyword,
+                values: &keyword,
             },
             Column {
                 weight: 1.0,
-                evidence: &text,
-                raw: &text,
+                values: &text,
             },
         ];
         assert_eq!(ranked(Fusion::Evidence, &cols)[0], 0);
@@ -268,13 +265,11 @@ mod tests {
             [
                 Column {
                     weight: wa,
-                    evidence: &a,
-                    raw: &a,
+                    values: &a,
                 },
                 Column {
                     weight: wb,
-                    evidence: &b,
-                    raw: &b,
+                    values: &b,
                 },
             ]
         };
@@ -306,13 +301,11 @@ mod tests {
             &[
                 Column {
                     weight: 1.0,
-                    evidence: &a,
-                    raw: &a,
+                    values: &a,
                 },
                 Column {
                     weight: 1.0,
-                    evidence: &b,
-                    raw: &b,
+                    values: &b,
                 },
             ],
         );

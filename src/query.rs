@@ -205,14 +205,12 @@ const SENTENCE_BEFORE_NOT: &[&str] = &[
     "definitely",
     "certainly",
     "absolutely",
-    "why",
     "there's",
     "there",
     "what",
     "who",
     "need",
     "want",
-    "had",
 ];
 
 /// Words after "not"/"no"/"without" that are not a product term ("not sure", "no trouble").

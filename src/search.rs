@@ -67,6 +67,18 @@ impl Signal {
             Signal::Phash => w.phash,
         }
     }
+    /// Sets the signal's weight in `w`.
+    pub fn set_weight(self, w: &mut Weights, v: f32) {
+        let slot = match self {
+            Signal::Visual => &mut w.visual,
+            Signal::Crossmodal => &mut w.crossmodal,
+            Signal::Text => &mut w.text,
+            Signal::Keyword => &mut w.keyword,
+            Signal::Phash => &mut w.phash,
+        };
+        *slot = v;
+    }
+
     fn slot(self) -> usize {
         self as usize
     }
@@ -213,9 +225,7 @@ struct QuerySide {
     text_vecs: Vec<Vec<f32>>,
     /// CLIP vector of the query text.
     clip_text: Option<Vec<f32>>,
-    /// FTS5 query of the text (or of the "like" product's title).
-    fts: Option<String>,
-    /// The words of that text.
+    /// The words of the text (or of the "like" product's title), for keywords.
     terms: Vec<lexicon::Term>,
 }
 
@@ -246,8 +256,13 @@ fn scale(x: f32, lo: f32, hi: f32) -> f32 {
 
 /// An FTS5 query matching any of the words (plural endings dropped, prefixes allowed).
 pub fn keyword_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = lexicon::terms(text)
-        .into_iter()
+    fts_query(&lexicon::terms(text))
+}
+
+/// An FTS5 query matching any of these terms.
+fn fts_query(terms: &[lexicon::Term]) -> Option<String> {
+    let terms: Vec<String> = terms
+        .iter()
         .map(|t| {
             let quoted = format!("\"{}\"", t.stem.replace('"', "\"\""));
             if t.prefix { quoted + "*" } else { quoted }
@@ -495,7 +510,7 @@ impl Searcher {
         };
         let side = self.query_side(q, like, &read.text)?;
         let signals = self.signals_of(&side);
-        let keyword = match &side.fts {
+        let keyword = match &fts_query(&side.terms) {
             Some(f) => self.keyword_scores(f)?,
             None => HashMap::new(),
         };
@@ -548,7 +563,6 @@ impl Searcher {
             photo_hashes: Vec::new(),
             text_vecs: Vec::new(),
             clip_text: None,
-            fts: None,
             terms: Vec::new(),
         };
         if let Some(input) = &q.photo {
@@ -589,7 +603,6 @@ impl Searcher {
             }
         }
         self.feedback(q, &mut side)?;
-        side.fts = keyword_query(&keyword_text);
         side.terms = lexicon::terms(&keyword_text);
         Ok(side)
     }
@@ -627,13 +640,24 @@ impl Searcher {
             }
             Some(m)
         };
-        let update = |qv: &mut Vec<f32>, v: &ModelVectors| {
+        // `0.75·mean(more) − 0.25·mean(less)` in one model's space, computed once.
+        let shift = |v: &ModelVectors| -> Vec<f32> {
+            let mut d = vec![0f32; v.nn.all.dim];
             for (ps, w) in [(&more, 0.75f32), (&less, -0.25)] {
-                if let Some(m) = mean(v, ps).filter(|m| m.len() == qv.len()) {
-                    for (a, b) in qv.iter_mut().zip(m) {
+                if let Some(m) = mean(v, ps) {
+                    for (a, b) in d.iter_mut().zip(m) {
                         *a += w * b;
                     }
                 }
+            }
+            d
+        };
+        let update = |qv: &mut Vec<f32>, d: &[f32]| {
+            if qv.len() != d.len() {
+                return;
+            }
+            for (a, b) in qv.iter_mut().zip(d) {
+                *a += b;
             }
             let n = qv.iter().map(|x| x * x).sum::<f32>().sqrt();
             if n > 0.0 {
@@ -644,12 +668,14 @@ impl Searcher {
             if side.text_vecs.is_empty() {
                 side.text_vecs.extend(mean(v, &more));
             }
-            side.text_vecs.iter_mut().for_each(|q| update(q, v));
+            let d = shift(v);
+            side.text_vecs.iter_mut().for_each(|q| update(q, &d));
         }
         if let Some(v) = &self.clip {
-            side.photo_vecs.iter_mut().for_each(|q| update(q, v));
+            let d = shift(v);
+            side.photo_vecs.iter_mut().for_each(|q| update(q, &d));
             if let Some(q) = &mut side.clip_text {
-                update(q, v);
+                update(q, &d);
             }
         }
         Ok(())
@@ -667,7 +693,7 @@ impl Searcher {
         if self.text.is_some() && !side.text_vecs.is_empty() {
             signals.push(Signal::Text);
         }
-        if side.fts.is_some() {
+        if !side.terms.is_empty() {
             signals.push(Signal::Keyword);
         }
         if !side.photo_hashes.is_empty() {
@@ -783,7 +809,7 @@ impl Searcher {
         {
             out.raw[Signal::Text.slot()] = v.best(pi, &side.text_vecs).map(|(c, _)| c);
         }
-        if side.fts.is_some() {
+        if !side.terms.is_empty() {
             out.raw[Signal::Keyword.slot()] = Some(keyword.get(&pi).copied().unwrap_or(0.0));
         }
         if !side.photo_hashes.is_empty() {
@@ -888,27 +914,26 @@ impl Searcher {
             .iter()
             .filter(|c| passes(&self.products[c.product], &prep.filters))
             .collect();
-        let column = |s: Signal, evidence: bool| -> Vec<f32> {
+        // Evidence for the default fusion; raw scores, higher better, for the others.
+        let column = |s: Signal| -> Vec<f32> {
             passing
                 .iter()
-                .map(|c| match (evidence, s) {
-                    (true, _) => c.score[s.slot()],
+                .map(|c| match (fusion, s) {
+                    (Fusion::Evidence, _) => c.score[s.slot()],
                     // Fewer differing bits is better.
-                    (false, Signal::Phash) => -c.raw[s.slot()],
-                    (false, _) => c.raw[s.slot()],
+                    (_, Signal::Phash) => -c.raw[s.slot()],
+                    _ => c.raw[s.slot()],
                 })
                 .collect()
         };
-        let evidence: Vec<Vec<f32>> = prep.signals.iter().map(|&s| column(s, true)).collect();
-        let raw: Vec<Vec<f32>> = prep.signals.iter().map(|&s| column(s, false)).collect();
+        let values: Vec<Vec<f32>> = prep.signals.iter().map(|&s| column(s)).collect();
         let cols: Vec<Column> = prep
             .signals
             .iter()
-            .zip(evidence.iter().zip(&raw))
-            .map(|(s, (e, r))| Column {
+            .zip(&values)
+            .map(|(s, v)| Column {
                 weight: s.weight(weights),
-                evidence: e,
-                raw: r,
+                values: v,
             })
             .collect();
         let fused = fusion::fuse(fusion, passing.len(), &cols);

@@ -88,16 +88,6 @@ fn mean_ndcg(searcher: &Searcher, qs: &[&Labelled], w: &Weights) -> f64 {
     }
 }
 
-fn set(w: &mut Weights, s: Signal, v: f32) {
-    match s {
-        Signal::Visual => w.visual = v,
-        Signal::Crossmodal => w.crossmodal = v,
-        Signal::Text => w.text = v,
-        Signal::Keyword => w.keyword = v,
-        Signal::Phash => w.phash = v,
-    }
-}
-
 /// Coordinate ascent from `start` over [`GRID`] for the given signals; keeps a change only when
 /// it raises the mean (so ties keep the starting weights).
 fn fit(searcher: &Searcher, qs: &[&Labelled], signals: &[Signal], start: Weights) -> Weights {
@@ -108,7 +98,7 @@ fn fit(searcher: &Searcher, qs: &[&Labelled], signals: &[Signal], start: Weights
         for &s in signals {
             for v in GRID {
                 let mut w = best;
-                set(&mut w, s, v);
+                s.set_weight(&mut w, v);
                 if signals.iter().all(|&x| x.weight(&w) == 0.0) {
                     continue;
                 }

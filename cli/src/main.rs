@@ -28,7 +28,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use vitrine::encoders::{DeviceChoice, Precision};
 use vitrine::models::Models;
-use vitrine::query::{Filters, PhotoInput, Query};
+use vitrine::query::{Filters, PhotoInput, Query, Weights};
 use vitrine::workspace::{Settings, Stage};
 use vitrine::{Catalog, Field, ImportOptions, ProductFilter, Workspace};
 
@@ -661,9 +661,7 @@ fn eval(
     json: bool,
 ) -> Result<()> {
     let ws = g.workspace()?;
-    let weights = vitrine::tune::weights(ws.catalog())?
-        .with(weights)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let weights = weights_for(&ws, weights)?;
     let catalog = ws.catalog();
     let searcher = ws.searcher()?;
     let mut reports = Vec::new();
@@ -701,6 +699,13 @@ fn eval(
         file.write_all(text.as_bytes())?;
     }
     Ok(())
+}
+
+/// The catalog's weights (tuned, else the defaults) with those named in `changes` changed.
+fn weights_for(ws: &Workspace, changes: &str) -> Result<Weights> {
+    vitrine::tune::weights(ws.catalog())?
+        .with(changes)
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 fn tune(
@@ -805,9 +810,7 @@ fn search(g: &Global, mut q: Query, o: SearchOpts) -> Result<()> {
             .collect::<Result<_>>()?,
     };
     let ws = g.workspace()?;
-    let weights = vitrine::tune::weights(ws.catalog())?
-        .with(&o.weights)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let weights = weights_for(&ws, &o.weights)?;
     let searcher = ws.searcher()?;
     let results = searcher.search(&q, &weights, o.k, o.offset)?;
     if o.json {
