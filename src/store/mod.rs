@@ -598,7 +598,6 @@ impl Store {
         )? as usize)
     }
 
-    /// Every stored vector of one owner kind and model: (owner id, vector).
     /// Each distinct photo (by content hash) with one path to read it from.
     pub fn photo_files(&self) -> Result<Vec<(String, String)>> {
         let mut stmt = self
