@@ -49,6 +49,14 @@ pub enum Error {
     #[error("{0}")]
     ModelMissing(String),
 
+    /// A model file could not be fetched.
+    #[error("{0}")]
+    Download(String),
+
+    /// The user stopped the work.
+    #[error("{0}")]
+    Cancelled(String),
+
     #[error("CSV error: {0}")]
     Csv(#[from] csv::Error),
 }
@@ -72,6 +80,10 @@ codes! {
         CatalogTooNew = "catalog_too_new",
         /// The catalog is in use by another program and stayed locked.
         CatalogBusy = "catalog_busy",
+        /// A model file could not be downloaded (network, server, or a damaged transfer).
+        Download = "download_failed",
+        /// The user cancelled the work.
+        Cancelled = "cancelled",
         /// Reading or writing a file failed.
         Io = "io",
         /// Anything else inside the catalog store.
@@ -102,6 +114,8 @@ impl Error {
             Error::InvalidInput(_) | Error::Json(_) | Error::Csv(_) => ErrorCode::BadInput,
             Error::Model(_) => ErrorCode::ModelBroken,
             Error::ModelMissing(_) => ErrorCode::ModelMissing,
+            Error::Download(_) => ErrorCode::Download,
+            Error::Cancelled(_) => ErrorCode::Cancelled,
         }
     }
 

@@ -9,6 +9,7 @@
 pub mod catalog;
 #[macro_use]
 pub mod domain;
+pub mod download;
 pub mod duplicates;
 pub mod embed;
 pub mod encoders;

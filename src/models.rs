@@ -5,10 +5,12 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::download::{Fetch, Hub};
 use crate::encoders::{ClipEncoder, DeviceChoice, Precision, TextEncoder, clip, text};
 use crate::error::{Error, Result};
 
@@ -101,6 +103,7 @@ pub struct Models {
     dir: PathBuf,
     manifests: Vec<Manifest>,
     precision: Precision,
+    hub: Hub,
 }
 
 pub fn built_in() -> Vec<Manifest> {
@@ -123,7 +126,14 @@ impl Models {
             dir: dir.into(),
             manifests,
             precision: Precision::F32,
+            hub: Hub::from_env(),
         }
+    }
+
+    /// Downloads come from `hub` (by default the Hugging Face hub, or `HF_ENDPOINT`).
+    pub fn with_hub(mut self, hub: Hub) -> Models {
+        self.hub = hub;
+        self
     }
 
     /// CLIP models load with `p` (f32 by default).
@@ -402,12 +412,14 @@ impl Models {
         })
     }
 
-    /// Downloads the model's files from the Hugging Face hub into its folder, checking each
-    /// against its checksum. `progress(file, done_bytes, total_bytes)`.
+    /// Downloads the model's files from the hub into its folder, each checked against its
+    /// checksum before it is installed; an interrupted download resumes. `progress(file,
+    /// done_bytes, total_bytes)`; `cancel` stops it between two reads.
     pub fn download(
         &self,
         m: &Manifest,
         progress: &mut dyn FnMut(&str, u64, u64),
+        cancel: &AtomicBool,
     ) -> Result<PathBuf> {
         if m.hf_repo.is_empty() {
             return Err(Error::InvalidInput(format!(
@@ -417,76 +429,44 @@ impl Models {
         }
         let dest = self.folder(m);
         std::fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
-        let api = hf_hub::api::sync::ApiBuilder::new()
-            .with_cache_dir(self.dir.join(".hub-cache"))
-            .with_progress(false)
-            .build()
-            .map_err(|e| Error::Model(format!("cannot reach the Hugging Face hub: {e}")))?;
         let revision = if m.revision.is_empty() {
-            "main".to_string()
+            "main"
         } else {
-            m.revision.clone()
+            m.revision.as_str()
         };
-        let repo = api.repo(hf_hub::Repo::with_revision(
-            m.hf_repo.clone(),
-            hf_hub::RepoType::Model,
-            revision,
-        ));
+        let sums = self.expected_sums(m);
         let mut lock: HashMap<String, String> = HashMap::new();
         for f in &m.files {
-            let fetched = repo
-                .download_with_progress(
-                    &f.name,
-                    Progress {
-                        name: &f.name,
-                        done: 0,
-                        total: 0,
-                        cb: progress,
-                    },
-                )
-                .map_err(|e| {
-                    Error::Model(format!("downloading {} of {}: {e}", f.name, m.hf_repo))
-                })?;
-            let actual = sha256_file(&fetched)?;
-            if let Some(exp) = &f.sha256
-                && !exp.eq_ignore_ascii_case(&actual)
-            {
-                return Err(Error::Model(format!(
-                    "{} of {}: checksum mismatch after download (expected {exp}, got {actual}); nothing was installed",
-                    f.name, m.hf_repo
-                )));
-            }
             let target = dest.join(&f.name);
-            let tmp = dest.join(format!(".{}.part", f.name));
-            std::fs::copy(&fetched, &tmp).map_err(|e| Error::io(&tmp, e))?;
-            std::fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e))?;
-            lock.insert(f.name.clone(), actual);
+            // A file already there and matching its pinned checksum is not fetched again.
+            if let (Some(exp), true) = (&f.sha256, target.is_file())
+                && sha256_file(&target)?.eq_ignore_ascii_case(exp)
+            {
+                lock.insert(f.name.clone(), exp.to_lowercase());
+                continue;
+            }
+            let fetch = Fetch {
+                repo: &m.hf_repo,
+                revision,
+                name: &f.name,
+                sha256: f.sha256.as_deref(),
+            };
+            let sum = self.hub.fetch(
+                &fetch,
+                &target,
+                &mut |done, total| progress(&f.name, done, total),
+                cancel,
+            )?;
+            lock.insert(f.name.clone(), sum);
+        }
+        // Unpinned files keep the checksum they arrived with, to notice later damage.
+        for (name, sum) in sums {
+            lock.entry(name).or_insert(sum);
         }
         let lock_path = dest.join(LOCK_FILE);
         std::fs::write(&lock_path, serde_json::to_vec_pretty(&lock)?)
             .map_err(|e| Error::io(&lock_path, e))?;
         Ok(dest)
-    }
-}
-
-struct Progress<'a> {
-    name: &'a str,
-    done: u64,
-    total: u64,
-    cb: &'a mut dyn FnMut(&str, u64, u64),
-}
-
-impl hf_hub::api::Progress for Progress<'_> {
-    fn init(&mut self, size: usize, _filename: &str) {
-        self.total = size as u64;
-        (self.cb)(self.name, 0, self.total);
-    }
-    fn update(&mut self, size: usize) {
-        self.done += size as u64;
-        (self.cb)(self.name, self.done, self.total);
-    }
-    fn finish(&mut self) {
-        (self.cb)(self.name, self.total, self.total);
     }
 }
 

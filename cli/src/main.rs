@@ -867,11 +867,16 @@ fn models_command(ws: &Workspace, cmd: ModelsCommand) -> Result<()> {
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let dest = models.download(&m, &mut |file, done, total| {
-                bar.set_message(file.to_string());
-                bar.set_length(total);
-                bar.set_position(done);
-            })?;
+            let never = std::sync::atomic::AtomicBool::new(false);
+            let dest = models.download(
+                &m,
+                &mut |file, done, total| {
+                    bar.set_message(file.to_string());
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+                &never,
+            )?;
             bar.finish_and_clear();
             say!("{} downloaded and verified into {}", m.id, dest.display());
         }

@@ -328,3 +328,61 @@ fn embed_fails_when_the_chosen_model_is_missing_and_names_it() {
     );
     assert!(err.contains("tiny keeps serving"), "{err}");
 }
+
+#[test]
+fn models_download_uses_hf_endpoint_and_refuses_a_damaged_file() {
+    let hub = hub::TestHub::start();
+    let rev = "e6a30b603a447e251fdaca1c3056b2a16cdfebeb";
+    let repo = "openai/clip-vit-base-patch32";
+    let real = shared().join("models/clip-vit-base-patch32");
+    for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+        hub.put(repo, rev, f, std::fs::read(real.join(f)).unwrap());
+    }
+    // The weights' checksum is not pinned; any bytes stand in for them here.
+    hub.put(repo, rev, "model.safetensors", vec![7u8; 300_000]);
+    hub.fault("config.json", hub::Fault::FlipByte(10));
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+            .arg("--catalog")
+            .arg(dir.path().join("cat"))
+            .arg("--models-dir")
+            .arg(&models)
+            .args(["models", "download", "clip-vit-base-patch32"])
+            .env("HF_ENDPOINT", &hub.url)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("config.json")
+            && err.contains("damaged")
+            && err.contains("nothing was installed"),
+        "{err}"
+    );
+    let folder = models.join("clip-vit-base-patch32");
+    assert!(!folder.join("config.json").exists());
+    assert!(!folder.join(".config.json.part").exists());
+
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("downloaded and verified"));
+    assert_eq!(
+        std::fs::read(folder.join("config.json")).unwrap(),
+        std::fs::read(real.join("config.json")).unwrap()
+    );
+    assert!(
+        hub.paths()
+            .iter()
+            .all(|p| p.starts_with(&format!("/{repo}/resolve/{rev}/"))),
+        "{:?}",
+        hub.paths()
+    );
+}

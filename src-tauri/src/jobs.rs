@@ -67,10 +67,16 @@ pub fn start(
         .name(format!("vitrine-{kind}"))
         .spawn(move || {
             let started = Instant::now();
-            let mut done = work(&app, &cancel).unwrap_or_else(|e| Done {
-                kind,
-                error: Some(format!("{e:#}")),
-                ..Done::default()
+            let mut done = work(&app, &cancel).unwrap_or_else(|e| {
+                let cancelled = e
+                    .downcast_ref::<vitrine::Error>()
+                    .is_some_and(|e| e.code() == vitrine::ErrorCode::Cancelled);
+                Done {
+                    kind,
+                    cancelled,
+                    error: (!cancelled).then(|| format!("{e:#}")),
+                    ..Done::default()
+                }
             });
             done.seconds = started.elapsed().as_secs_f64();
             tracing::info!(kind, ok = done.ok, error = ?done.error, "job finished");
@@ -199,9 +205,6 @@ pub fn download(app: &AppHandle, id: &str, cancel: &AtomicBool) -> Result<Done> 
     let m = models.get(id)?.clone();
     let em = Emitter10::new(app);
     let mut progress = |file: &str, done: u64, total: u64| {
-        if cancel.load(Ordering::Relaxed) {
-            return;
-        }
         em.send(Progress {
             kind: "download",
             phase: "download",
@@ -212,7 +215,7 @@ pub fn download(app: &AppHandle, id: &str, cancel: &AtomicBool) -> Result<Done> 
             message: file.to_string(),
         });
     };
-    models.download(&m, &mut progress)?;
+    models.download(&m, &mut progress, cancel)?;
     state.forget_searcher();
     Ok(Done {
         kind: "download",
