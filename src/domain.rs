@@ -239,6 +239,9 @@ codes! {
         ThumbnailFailed = "thumbnail_failed",
         OddFileName = "odd_file_name",
         RemoteImage = "remote_image",
+        /// A CSV's photo outside the CSV's folder and the imported folders, or a link out of
+        /// an imported folder (allowed with `allow_outside`).
+        OutsideImport = "outside_import",
         ImageNotFound = "image_not_found",
         AmbiguousImage = "ambiguous_image",
         EmptyCsv = "empty_csv",

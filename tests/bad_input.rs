@@ -399,3 +399,85 @@ fn anyhow_like(e: &(dyn std::error::Error + 'static)) -> String {
     }
     out
 }
+
+#[test]
+fn photos_outside_the_import_are_not_read_unless_allowed() {
+    let (mut c, csv) = csv_case(HEADER);
+    let outside = c.root.parent().unwrap().join("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    let secret = outside.join("secret.jpg");
+    write_jpeg(&secret, 40, 40, 9);
+    // A FIFO would hang whoever opens it: the rule must refuse it from its path alone.
+    let pipe = outside.join("pipe.jpg");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&pipe)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let rows = format!(
+        "{HEADER}B2,Mug,4,../elsewhere/secret.jpg\nC3,Cup,5,{}\nD4,Pipe,6,{}\nE5,Passwd,7,../../../../../../../../etc/passwd\n",
+        secret.display(),
+        pipe.display()
+    );
+    std::fs::write(&csv, rows).unwrap();
+    std::os::unix::fs::symlink(&outside, c.root.join("linked-folder")).unwrap();
+    std::os::unix::fs::symlink(&secret, c.root.join("linked.jpg")).unwrap();
+    std::os::unix::fs::symlink(c.root.join("good-two.jpg"), c.root.join("inside-link.jpg"))
+        .unwrap();
+    let root = c.root.clone();
+
+    let r = import(&mut c.catalog, &[csv.clone(), root.clone()]);
+    let mut outside_lines: Vec<_> = r
+        .skipped
+        .iter()
+        .filter(|e| e.kind == "outside_import")
+        .map(|e| e.line)
+        .collect();
+    outside_lines.sort();
+    assert_eq!(
+        outside_lines,
+        vec![None, None, Some(3), Some(4), Some(5), Some(6)],
+        "{:#?}",
+        r.skipped
+    );
+    assert!(
+        r.skipped.iter().any(|e| e.item.ends_with("linked-folder"))
+            && r.skipped.iter().any(|e| e.item.ends_with("linked.jpg")),
+        "each link out is reported: {:#?}",
+        r.skipped
+    );
+    for sku in ["B2", "C3", "D4", "E5"] {
+        assert!(c.catalog.product(sku).unwrap().images.is_empty(), "{sku}");
+    }
+    let all = c.catalog.products(&Default::default()).unwrap();
+    assert!(
+        all.iter()
+            .flat_map(|p| &p.images)
+            .all(|i| !i.path.contains("elsewhere") && !i.path.contains("secret")),
+        "nothing from outside landed"
+    );
+    assert!(
+        c.catalog.product("inside-link.jpg").is_ok(),
+        "a link that stays inside the folder is followed"
+    );
+
+    // Allowed: the same sources read the outside photo (the FIFO and passwd still are not photos).
+    std::fs::remove_file(&pipe).unwrap();
+    let r = import_with(
+        &mut c.catalog,
+        ImportOptions {
+            sources: vec![csv, root],
+            allow_outside: true,
+            ..ImportOptions::default()
+        },
+    );
+    assert!(
+        r.skipped.iter().all(|e| e.kind != "outside_import"),
+        "{:#?}",
+        r.skipped
+    );
+    assert_eq!(c.catalog.product("B2").unwrap().images.len(), 1);
+    assert_eq!(c.catalog.product("C3").unwrap().images.len(), 1);
+}

@@ -78,6 +78,10 @@ enum Command {
         /// Skip photos larger than this many megapixels (checked before decoding).
         #[arg(long, default_value_t = 100.0, value_name = "MP")]
         max_megapixels: f64,
+        /// Also read photos a CSV names outside its folder and the imported folders, and follow
+        /// links out of imported folders (off: they are skipped and reported).
+        #[arg(long)]
+        allow_outside: bool,
         /// Print progress and the summary as JSON lines on stdout.
         #[arg(long)]
         json: bool,
@@ -397,6 +401,7 @@ fn run(cli: Cli) -> Result<()> {
             mapping,
             prune,
             max_megapixels,
+            allow_outside,
             json,
             no_embed,
         } => {
@@ -408,6 +413,7 @@ fn run(cli: Cli) -> Result<()> {
                 mapping,
                 prune,
                 max_pixels: (max_megapixels * 1e6) as u64,
+                allow_outside,
                 ..ImportOptions::default()
             };
             import(&g, &opts, !no_embed, json)

@@ -40,6 +40,10 @@ pub struct ImportOptions {
     pub max_pixels: u64,
     /// Photos per transaction.
     pub batch_size: usize,
+    /// Read photos a CSV names outside its own folder and the imported folders, and follow
+    /// links out of imported folders. Off by default: a CSV from elsewhere must not make Vitrine
+    /// open arbitrary files.
+    pub allow_outside: bool,
 }
 
 impl Default for ImportOptions {
@@ -50,6 +54,7 @@ impl Default for ImportOptions {
             prune: false,
             max_pixels: photo::DEFAULT_MAX_PIXELS,
             batch_size: 64,
+            allow_outside: false,
         }
     }
 }
@@ -226,14 +231,18 @@ fn photo_product(found: &scan::FoundPhoto) -> ProductData {
 
 /// Finds the file a CSV's image reference means: the path relative to the CSV (or absolute),
 /// else a photo of the same import's folders whose path ends with the reference, else one
-/// under the CSV's own folder.
+/// under the CSV's own folder. Unless `allow_outside`, a path is only taken inside the CSV's
+/// folder, the imported folders or the photos given one by one (checked on the resolved path,
+/// after links, before the file is opened).
 struct Resolver<'a> {
     by_name: HashMap<String, Vec<&'a Path>>,
     near_csv: HashMap<PathBuf, HashMap<String, Vec<PathBuf>>>,
+    /// Where CSV photos may be, besides the CSV's folder; `None`: anywhere.
+    allowed: Option<Vec<PathBuf>>,
 }
 
 impl<'a> Resolver<'a> {
-    fn new(found: &'a [scan::FoundPhoto]) -> Self {
+    fn new(found: &'a [scan::FoundPhoto], allowed: Option<Vec<PathBuf>>) -> Self {
         let mut by_name: HashMap<String, Vec<&Path>> = HashMap::new();
         for f in found {
             if let Some(n) = f.path.file_name() {
@@ -246,7 +255,14 @@ impl<'a> Resolver<'a> {
         Resolver {
             by_name,
             near_csv: HashMap::new(),
+            allowed,
         }
+    }
+
+    fn may_read(&self, csv_dir: &Path, canonical: &Path) -> bool {
+        self.allowed.as_ref().is_none_or(|allowed| {
+            canonical.starts_with(csv_dir) || allowed.iter().any(|a| canonical.starts_with(a))
+        })
     }
 
     fn resolve(
@@ -262,9 +278,19 @@ impl<'a> Resolver<'a> {
                 ),
             ));
         }
-        let direct = csv_dir.join(reference);
-        if direct.is_file() {
-            return Ok(direct);
+        if let Ok(direct) = std::fs::canonicalize(csv_dir.join(reference)) {
+            if !self.may_read(csv_dir, &direct) {
+                return Err((
+                    SkipKind::OutsideImport,
+                    format!(
+                        "{reference} is outside the CSV's folder and the imported folders, so it was not read; \
+                         import its folder too, or allow photos from anywhere (--allow-outside)"
+                    ),
+                ));
+            }
+            if direct.is_file() {
+                return Ok(direct);
+            }
         }
         let wanted: Vec<String> = reference
             .split(['/', '\\'])
@@ -394,10 +420,14 @@ impl Sources {
     }
 
     /// Photos of the folders (recursively) and the single photos.
-    fn photos(&self, errors: &mut Vec<ImportErrorRecord>) -> Vec<scan::FoundPhoto> {
+    fn photos(
+        &self,
+        allow_outside: bool,
+        errors: &mut Vec<ImportErrorRecord>,
+    ) -> Vec<scan::FoundPhoto> {
         let mut found: Vec<scan::FoundPhoto> = Vec::new();
         for f in &self.folders {
-            found.extend(scan::scan_folder(f, errors));
+            found.extend(scan::scan_folder(f, allow_outside, errors));
         }
         for p in &self.single_photos {
             if let Some(why) = odd_name(p) {
@@ -435,14 +465,23 @@ struct Plan {
 
 /// Reads the CSVs and matches their photos.
 fn read_csvs(
-    csvs: &[PathBuf],
+    sources: &Sources,
     found: &[scan::FoundPhoto],
-    mapping: &[(Field, String)],
+    opts: &ImportOptions,
     errors: &mut Vec<ImportErrorRecord>,
 ) -> Plan {
     let mut plan = Plan::default();
-    let mut resolver = Resolver::new(found);
-    for c in csvs {
+    let allowed = (!opts.allow_outside).then(|| {
+        sources
+            .folders
+            .iter()
+            .chain(&sources.single_photos)
+            .cloned()
+            .collect()
+    });
+    let mut resolver = Resolver::new(found, allowed);
+    let mapping = &opts.mapping;
+    for c in &sources.csvs {
         let source = c.to_string_lossy().to_string();
         let contents = match csv::read_products(c, mapping) {
             Ok(x) => x,
@@ -675,8 +714,8 @@ pub fn run(
         ..Default::default()
     };
     let mut errors: Vec<ImportErrorRecord> = Vec::new();
-    let found = sources.photos(&mut errors);
-    let mut plan = read_csvs(&sources.csvs, &found, &opts.mapping, &mut errors);
+    let found = sources.photos(opts.allow_outside, &mut errors);
+    let mut plan = read_csvs(&sources, &found, opts, &mut errors);
     claim_folder_photos(&catalog.store, &found, &mut plan.work)?;
     let mut product_ids = write_csv_products(
         &mut catalog.store,

@@ -31,14 +31,38 @@ pub fn odd_name(path: &Path) -> Option<String> {
     }
 }
 
-/// Walks `root` recursively (following links, skipping hidden folders) for photo files.
-pub fn scan_folder(root: &Path, errors: &mut Vec<ImportErrorRecord>) -> Vec<FoundPhoto> {
+/// Walks `root` (canonical) recursively for photo files, skipping hidden folders. Links are
+/// followed only while they stay inside `root`, unless `allow_outside`; each link out is
+/// reported once and not entered.
+pub fn scan_folder(
+    root: &Path,
+    allow_outside: bool,
+    errors: &mut Vec<ImportErrorRecord>,
+) -> Vec<FoundPhoto> {
     let mut found = Vec::new();
+    let mut outside = Vec::new();
     let walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        .filter_entry(|e| {
+            if e.depth() > 0 && e.file_name().to_string_lossy().starts_with('.') {
+                return false;
+            }
+            if allow_outside || !e.path_is_symlink() {
+                return true;
+            }
+            let inside = std::fs::canonicalize(e.path()).is_ok_and(|t| t.starts_with(root));
+            if !inside {
+                outside.push(ImportErrorRecord {
+                    item: e.path().to_string_lossy().to_string(),
+                    line: None,
+                    kind: SkipKind::OutsideImport,
+                    message: "a link to outside the imported folder, not followed; import its target folder too, or allow links out (--allow-outside)".into(),
+                });
+            }
+            inside
+        });
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
@@ -85,5 +109,6 @@ pub fn scan_folder(root: &Path, errors: &mut Vec<ImportErrorRecord>) -> Vec<Foun
             root: root.to_path_buf(),
         });
     }
+    errors.append(&mut outside);
     found
 }
