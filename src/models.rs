@@ -287,13 +287,28 @@ impl Models {
             if !path.is_file() {
                 continue;
             }
-            let actual = cached_sha256(&path)?;
+            // A cached sum only ever vouches for a file; a mismatch is confirmed by reading the
+            // file again (a restored file can keep the size and time of the damaged one).
+            if expected.eq_ignore_ascii_case(&cached_sha256(&path)?) {
+                continue;
+            }
+            let actual = sha256_file(&path)?;
+            remember_sha256(&path, &actual);
             if !expected.eq_ignore_ascii_case(&actual) {
+                let fix = if m.path.is_some() {
+                    format!(
+                        "Put the original file back in {}, or register the folder again with `vitrine models add --path DIR` if it changed on purpose",
+                        dir.display()
+                    )
+                } else {
+                    format!(
+                        "Download the model again with `vitrine models download {}`",
+                        m.id
+                    )
+                };
                 return Err(Error::Model(format!(
-                    "{}: checksum mismatch (expected sha256 {expected}, found {actual}); the file is damaged or not the published one. \
-                     Download the model again with `vitrine models download {}`",
+                    "{}: checksum mismatch (expected sha256 {expected}, found {actual}); the file is damaged or not the one registered. {fix}",
                     path.display(),
-                    m.id
                 )));
             }
         }
@@ -484,38 +499,79 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(format!("{:x}", h.finalize()))
 }
 
-/// sha256 of a file, remembered (in the user's cache folder) by path, size and time.
-fn cached_sha256(path: &Path) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let key = format!("{}|{}|{}", path.display(), meta.len(), mtime);
-    let cache = directories::ProjectDirs::from("app", "Vitrine", "vitrine")
-        .map(|d| d.cache_dir().join("checksums.json"));
-    let mut known: HashMap<String, String> = cache
-        .as_ref()
-        .and_then(|c| std::fs::read(c).ok())
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    if let Some(s) = known.get(&key) {
-        return Ok(s.clone());
+/// The user's cache of file checksums, keyed by path, size, modification and change time.
+struct SumCache {
+    path: Option<PathBuf>,
+    known: HashMap<String, String>,
+}
+
+impl SumCache {
+    fn open() -> SumCache {
+        let path = directories::ProjectDirs::from("app", "Vitrine", "vitrine")
+            .map(|d| d.cache_dir().join("checksums.json"));
+        let known = path
+            .as_ref()
+            .and_then(|c| std::fs::read(c).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        SumCache { path, known }
     }
-    let sum = sha256_file(path)?;
-    if let Some(c) = cache {
-        known.insert(key, sum.clone());
+
+    fn key(file: &Path) -> Result<String> {
+        let meta = std::fs::metadata(file).map_err(|e| Error::io(file, e))?;
+        let nanos = |t: std::io::Result<std::time::SystemTime>| {
+            t.ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos())
+        };
+        #[cfg(unix)]
+        let changed = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.ctime(), meta.ctime_nsec(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let changed = (0, 0, 0);
+        Ok(format!(
+            "{}|{}|{}|{:?}",
+            file.display(),
+            meta.len(),
+            nanos(meta.modified()),
+            changed
+        ))
+    }
+
+    fn save(&self) {
+        let Some(c) = &self.path else { return };
         if let Some(parent) = c.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
         let tmp = c.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, serde_json::to_vec(&known).unwrap_or_default()).is_ok() {
-            let _ = std::fs::rename(&tmp, &c);
+        if std::fs::write(&tmp, serde_json::to_vec(&self.known).unwrap_or_default()).is_ok() {
+            let _ = std::fs::rename(&tmp, c);
         }
     }
+}
+
+/// sha256 of a file, remembered in the user's cache folder.
+fn cached_sha256(path: &Path) -> Result<String> {
+    let mut cache = SumCache::open();
+    let key = SumCache::key(path)?;
+    if let Some(s) = cache.known.get(&key) {
+        return Ok(s.clone());
+    }
+    let sum = sha256_file(path)?;
+    cache.known.insert(key, sum.clone());
+    cache.save();
     Ok(sum)
+}
+
+/// Records a freshly computed sum, replacing what the cache held for the file.
+fn remember_sha256(path: &Path, sum: &str) {
+    let mut cache = SumCache::open();
+    if let Ok(key) = SumCache::key(path) {
+        cache.known.insert(key, sum.to_string());
+        cache.save();
+    }
 }
 
 #[cfg(test)]

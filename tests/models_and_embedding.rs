@@ -93,6 +93,43 @@ fn a_file_with_the_wrong_checksum_is_rejected_and_verify_reports_it() {
 }
 
 #[test]
+fn a_damaged_local_model_is_refused_with_advice_that_fits_and_a_restored_file_loads_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("my-clip");
+    copy_tree(&tiny_dir(), &folder);
+    let m = Models::describe_folder(&folder, Some("my-clip")).unwrap();
+    let registry = Models::new(dir.path().join("models"), vec![m.clone()]);
+    registry.load_clip(&m, DeviceChoice::Cpu).unwrap();
+
+    let weights = folder.join("model.safetensors");
+    let good = std::fs::read(&weights).unwrap();
+    let when = std::fs::metadata(&weights).unwrap().modified().unwrap();
+    let put = |bytes: &[u8]| {
+        std::fs::write(&weights, bytes).unwrap();
+        let f = std::fs::File::options().write(true).open(&weights).unwrap();
+        f.set_modified(when).unwrap(); // as a copy that keeps times would
+    };
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x40;
+    put(&bad);
+    let err = registry
+        .load_clip(&m, DeviceChoice::Cpu)
+        .err()
+        .expect("refused");
+    let msg = err.to_string();
+    assert!(msg.contains("checksum mismatch"), "{msg}");
+    assert!(
+        msg.contains("Put the original file back") && !msg.contains("download"),
+        "a local model cannot be downloaded: {msg}"
+    );
+
+    // The same size and time as the damaged copy: the cache must not keep calling it damaged.
+    put(&good);
+    registry.load_clip(&m, DeviceChoice::Cpu).unwrap();
+}
+
+#[test]
 fn a_missing_model_says_how_to_get_it_and_import_still_works() {
     let dir = tempfile::tempdir().unwrap();
     let empty_models = dir.path().join("models");
