@@ -249,6 +249,8 @@ codes! {
         UnmappedColumns = "unmapped_columns",
         EmptyRow = "empty_row",
         MalformedRow = "malformed_row",
+        /// A CSV column named like an earlier one, not read.
+        DuplicateColumn = "duplicate_column",
         MissingSku = "missing_sku",
         BadPrice = "bad_price",
         DuplicateSku = "duplicate_sku",

@@ -144,10 +144,21 @@ fn normalise_header(h: &str) -> String {
 pub struct ColumnMap {
     pub fields: HashMap<Field, usize>,
     pub attributes: Vec<(usize, String)>,
+    /// Columns not read because an earlier column has the same name: (column, why).
+    pub ignored: Vec<(usize, String)>,
 }
 
 /// Maps headers to fields. `overrides` name the header for a field exactly (case-insensitive).
 pub fn map_columns(headers: &[String], overrides: &[(Field, String)]) -> Result<ColumnMap, String> {
+    // A repeated name (case aside) refers to its first column; the later ones are not read.
+    let first_of = |j: usize| {
+        let name = headers[j].trim().to_lowercase();
+        (0..j).find(|&i| !name.is_empty() && headers[i].trim().to_lowercase() == name)
+    };
+    let repeats: Vec<(usize, usize)> = (0..headers.len())
+        .filter_map(|j| first_of(j).map(|i| (j, i)))
+        .collect();
+    let is_repeat = |j: usize| repeats.iter().any(|&(r, _)| r == j);
     let mut fields = HashMap::new();
     for (field, header) in overrides {
         let wanted = header.trim();
@@ -182,7 +193,7 @@ pub fn map_columns(headers: &[String], overrides: &[(Field, String)]) -> Result<
             normalised
                 .iter()
                 .enumerate()
-                .find(|(i, n)| n.as_str() == *syn && !taken.contains(i))
+                .find(|(i, n)| n.as_str() == *syn && !taken.contains(i) && !is_repeat(*i))
                 .map(|(i, _)| i)
         }) {
             fields.insert(field, idx);
@@ -203,10 +214,36 @@ pub fn map_columns(headers: &[String], overrides: &[(Field, String)]) -> Result<
     let attributes = headers
         .iter()
         .enumerate()
-        .filter(|(i, h)| !used.contains(i) && !h.trim().is_empty())
+        .filter(|(i, h)| !used.contains(i) && !h.trim().is_empty() && !is_repeat(*i))
         .map(|(i, h)| (i, h.trim().to_string()))
         .collect();
-    Ok(ColumnMap { fields, attributes })
+    let ignored = repeats
+        .iter()
+        .map(|&(j, i)| {
+            let role = fields
+                .iter()
+                .find(|(_, c)| **c == i)
+                .map_or("as an attribute".to_string(), |(f, _)| {
+                    format!("for the {}", f.name())
+                });
+            (
+                j,
+                format!(
+                    "column {} is named {:?} like column {}; column {} is read {role} and column {} is ignored",
+                    j + 1,
+                    headers[j].trim(),
+                    i + 1,
+                    i + 1,
+                    j + 1
+                ),
+            )
+        })
+        .collect();
+    Ok(ColumnMap {
+        fields,
+        attributes,
+        ignored,
+    })
 }
 
 /// One photo reference of a product, as a CSV row gives it.
@@ -433,36 +470,85 @@ pub fn read_products(
     };
 
     let mut out = CsvContents::default();
+    for (_, why) in &map.ignored {
+        out.errors.push(ImportErrorRecord {
+            item: item.clone(),
+            line: Some(1),
+            kind: SkipKind::DuplicateColumn,
+            message: why.clone(),
+        });
+    }
     let mut index: HashMap<String, usize> = HashMap::new();
     let lines = Lines::of(&text);
-    for record in reader.records() {
-        let row = match record {
-            Ok(r) => read_row(
-                &r,
-                lines.at(r.position()),
-                &map,
-                headers.len(),
-                image_separators,
-                &mut out.mentioned_skus,
-            ),
-            Err(e) => Err((
-                Some(lines.at(e.position())),
-                SkipKind::MalformedRow,
-                format!("malformed CSV row: {e}"),
-            )),
-        };
-        let merged = row.and_then(|row| {
-            let line = row.line;
-            merge_row(&mut out.products, &mut index, row)
-                .map_err(|(kind, message)| (Some(line), kind, message))
-        });
-        if let Err((line, kind, message)) = merged {
-            out.errors.push(ImportErrorRecord {
-                item: item.clone(),
-                line,
-                kind,
-                message,
+    // Records are read from `offset`; after a quote left open, reading starts again on the line
+    // after the one where it opened, instead of swallowing the rows that follow.
+    let mut offset = reader.position().byte() as usize;
+    'reading: loop {
+        let mut records = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(&text.as_bytes()[offset..]);
+        let mut record = csv::StringRecord::new();
+        loop {
+            let row = match records.read_record(&mut record) {
+                Ok(false) => break 'reading,
+                Ok(true) => {
+                    let start = offset as u64 + record.position().map_or(0, |p| p.byte());
+                    // The record's last byte that is not its line end.
+                    let mut end = offset + records.position().byte() as usize;
+                    while end > start as usize && matches!(text.as_bytes()[end - 1], b'\n' | b'\r')
+                    {
+                        end -= 1;
+                    }
+                    let line = lines.at_byte(start);
+                    let last = lines.at_byte(end.saturating_sub(1) as u64);
+                    if last > line && record.len() != headers.len() {
+                        out.errors.push(ImportErrorRecord {
+                            item: item.clone(),
+                            line: Some(line),
+                            kind: SkipKind::MalformedRow,
+                            message: format!(
+                                "a quote opened on line {line} is not closed (it runs to line {last}); the row was skipped and reading went on at line {}",
+                                line + 1
+                            ),
+                        });
+                        match lines.start_of(line + 1) {
+                            Some(next) if next > offset => {
+                                offset = next;
+                                continue 'reading;
+                            }
+                            _ => break 'reading,
+                        }
+                    }
+                    read_row(
+                        &record,
+                        line,
+                        &map,
+                        headers.len(),
+                        image_separators,
+                        &mut out.mentioned_skus,
+                    )
+                }
+                Err(e) => Err((
+                    Some(lines.at_byte(offset as u64 + e.position().map_or(0, |p| p.byte()))),
+                    SkipKind::MalformedRow,
+                    format!("malformed CSV row: {e}"),
+                )),
+            };
+            let merged = row.and_then(|row| {
+                let line = row.line;
+                merge_row(&mut out.products, &mut index, row)
+                    .map_err(|(kind, message)| (Some(line), kind, message))
             });
+            if let Err((line, kind, message)) = merged {
+                out.errors.push(ImportErrorRecord {
+                    item: item.clone(),
+                    line,
+                    kind,
+                    message,
+                });
+            }
         }
     }
     for p in &mut out.products {
@@ -498,10 +584,15 @@ impl Lines {
         )
     }
 
-    fn at(&self, pos: Option<&csv::Position>) -> i64 {
-        pos.map_or(0, |p| {
-            self.0.partition_point(|&nl| (nl as u64) <= p.byte()) as i64 + 1
-        })
+    /// The line of the byte at `byte`.
+    fn at_byte(&self, byte: u64) -> i64 {
+        self.0.partition_point(|&nl| (nl as u64) <= byte) as i64 + 1
+    }
+
+    /// Where line `line` (1-based) starts, if the text has it.
+    fn start_of(&self, line: i64) -> Option<usize> {
+        let i = usize::try_from(line - 2).ok()?;
+        self.0.get(i).map(|nl| nl + 1)
     }
 }
 
@@ -756,5 +847,74 @@ mod tests {
             assert_eq!(lines, [Some(3), Some(4)], "{name}");
             assert_eq!(got.products[0].line, 2, "{name}");
         }
+    }
+
+    fn read_rows(rows: &[&str], end: &str) -> CsvContents {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.csv");
+        std::fs::write(&path, rows.join(end) + end).unwrap();
+        read_products(&path, &[]).unwrap()
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_reported_where_it_opened_and_the_next_rows_are_read() {
+        for end in ["\n", "\r\n"] {
+            let got = read_rows(
+                &[
+                    "sku,title,price,description",
+                    "A,Red bag,10,fine",
+                    "B,\"Blue bag,12,oops",
+                    "C,Green cap,5,ok",
+                    "D,Grey mug,4,\"multi",
+                    "line, quoted\"",
+                    "E,Tan belt,9,end",
+                ],
+                end,
+            );
+            let skus: Vec<&str> = got.products.iter().map(|p| p.data.sku.as_str()).collect();
+            assert_eq!(skus, ["A", "C", "D", "E"], "{end:?}: {:?}", got.errors);
+            assert_eq!(got.errors.len(), 1, "{:?}", got.errors);
+            let e = &got.errors[0];
+            assert_eq!(e.line, Some(3));
+            assert!(
+                e.message.contains("quote opened on line 3"),
+                "{}",
+                e.message
+            );
+            let lines: Vec<i64> = got.products.iter().map(|p| p.line).collect();
+            assert_eq!(lines, [2, 4, 5, 7], "{end:?}");
+            assert_eq!(
+                got.products[2].data.description.replace("\r\n", "\n"),
+                "multi\nline, quoted"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_column_name_says_which_column_is_used() {
+        let got = read_rows(
+            &[
+                "sku,Title,price,size,title,size",
+                "A,Red bag,10,M,Blue bag,L",
+            ],
+            "\n",
+        );
+        assert_eq!(got.products[0].data.title, "Red bag");
+        assert_eq!(got.products[0].data.attributes["size"], "M");
+        let msgs: Vec<&str> = got.errors.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(got.errors.len(), 2, "{msgs:?}");
+        assert!(
+            got.errors
+                .iter()
+                .all(|e| e.kind == SkipKind::DuplicateColumn && e.line == Some(1))
+        );
+        assert!(
+            msgs[0].contains("column 2 is read for the title and column 5 is ignored"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[1].contains("column 4 is read as an attribute and column 6 is ignored"),
+            "{msgs:?}"
+        );
     }
 }
