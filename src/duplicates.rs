@@ -185,9 +185,19 @@ pub struct DupesReport {
     pub seconds: f64,
 }
 
-/// Fingerprint of a pair's photos: a decision holds while this stays the same.
+/// Fingerprint of a pair's photos: a decision holds while this stays the same. Taken in SKU
+/// order (earlier catalogs took it in id order: [`same_photos`] accepts both).
 fn photos_fingerprint(a: &Product, b: &Product) -> String {
-    let (a, b) = if a.id < b.id { (a, b) } else { (b, a) };
+    let (a, b) = if a.sku < b.sku { (a, b) } else { (b, a) };
+    fingerprint_in_order(a, b)
+}
+
+/// The pair's photos are those the decision was taken on.
+fn same_photos(stored: &str, a: &Product, b: &Product) -> bool {
+    stored == fingerprint_in_order(a, b) || stored == fingerprint_in_order(b, a)
+}
+
+fn fingerprint_in_order(a: &Product, b: &Product) -> String {
     let mut h = blake3::Hasher::new();
     for p in [a, b] {
         let mut hashes: Vec<&str> = p.images.iter().map(|i| i.hash.as_str()).collect();
@@ -308,7 +318,7 @@ pub fn decide(
         .iter()
         .map(|s| catalog.product(s))
         .collect::<Result<_>>()?;
-    let keep_id = match (decision, keep) {
+    let keep_sku = match (decision, keep) {
         (Decision::Duplicate, Some(k)) => Some(
             products
                 .iter()
@@ -316,7 +326,8 @@ pub fn decide(
                 .ok_or_else(|| {
                     Error::InvalidInput(format!("the product to keep, {k}, is not among the SKUs"))
                 })?
-                .id,
+                .sku
+                .as_str(),
         ),
         (Decision::Duplicate, None) => {
             return Err(Error::InvalidInput(
@@ -333,10 +344,10 @@ pub fn decide(
                 continue;
             }
             catalog.store.put_decision(
-                a.id,
-                b.id,
+                &a.sku,
+                &b.sku,
                 decision.as_str(),
-                keep_id,
+                keep_sku,
                 &photos_fingerprint(a, b),
             )?;
             n += 1;
@@ -570,7 +581,7 @@ fn links(
         let key = (pa.id.min(pb.id), pa.id.max(pb.id));
         let stored = decisions
             .get(&key)
-            .filter(|d| d.fingerprint == photos_fingerprint(pa, pb));
+            .filter(|d| same_photos(&d.fingerprint, pa, pb));
         if stored.is_some_and(|d| d.decision != Decision::Duplicate) {
             continue;
         }
@@ -649,8 +660,7 @@ fn decided_apart(catalog: &Catalog, products: &[Product]) -> Result<HashSet<(usi
         .filter(|(_, d)| d.decision != Decision::Duplicate)
         .filter_map(|((a, b), d)| {
             let (a, b) = (*by_id.get(&a)?, *by_id.get(&b)?);
-            (d.fingerprint == photos_fingerprint(&products[a], &products[b]))
-                .then_some((a.min(b), a.max(b)))
+            same_photos(&d.fingerprint, &products[a], &products[b]).then_some((a.min(b), a.max(b)))
         })
         .collect())
 }

@@ -56,3 +56,65 @@ fn the_merge_map_never_merges_products_decided_apart() {
     assert_eq!(after.groups.len(), 1);
     assert!(after.groups[0].skus.contains(&"C".to_string()));
 }
+
+#[test]
+fn decisions_survive_a_product_pruned_and_imported_again() {
+    let dir = tempfile::tempdir().unwrap();
+    write_jpeg(&dir.path().join("same.jpg"), 80, 60, 3);
+    write_jpeg(&dir.path().join("other.jpg"), 60, 80, 4);
+    let csv = dir.path().join("products.csv");
+    let all = "sku,title,category,price,image\n\
+               A,Canvas tote,Bags,20,same.jpg\n\
+               B,Canvas tote bag,Bags,20,same.jpg|other.jpg\n";
+    std::fs::write(&csv, all).unwrap();
+    let mut catalog = Catalog::open(dir.path().join("cat")).unwrap();
+    import(&mut catalog, std::slice::from_ref(&csv));
+    let t = Thresholds::default();
+    assert_eq!(
+        duplicates::find(&catalog, None, None, &t)
+            .unwrap()
+            .groups
+            .len(),
+        1
+    );
+    duplicates::decide(
+        &catalog,
+        Decision::NotDuplicate,
+        &["A".into(), "B".into()],
+        None,
+    )
+    .unwrap();
+    assert!(
+        duplicates::find(&catalog, None, None, &t)
+            .unwrap()
+            .groups
+            .is_empty()
+    );
+
+    // B leaves the CSV and is pruned, with its two photos.
+    std::fs::write(
+        &csv,
+        "sku,title,category,price,image\nA,Canvas tote,Bags,20,same.jpg\n",
+    )
+    .unwrap();
+    let r = import_with(
+        &mut catalog,
+        vitrine::ImportOptions {
+            sources: vec![csv.clone()],
+            prune: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!((r.pruned_products, r.pruned_images), (1, 2), "{r:?}");
+    assert!(catalog.product("B").is_err());
+
+    // B comes back with the same photos: the decision still holds.
+    std::fs::write(&csv, all).unwrap();
+    import(&mut catalog, std::slice::from_ref(&csv));
+    let again = duplicates::find(&catalog, None, None, &t).unwrap();
+    assert!(
+        again.groups.is_empty(),
+        "A and B were decided apart before B was pruned: {:?}",
+        again.groups.iter().map(|g| &g.skus).collect::<Vec<_>>()
+    );
+}

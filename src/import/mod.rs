@@ -920,6 +920,8 @@ fn find_missing(
             }
         }
         for id in &gone_products {
+            // Its photos go with it, and count as removed.
+            report.pruned_images += Store::image_count_of_product(&tx, *id)? as usize;
             Store::delete_product(&tx, *id)?;
             report.pruned_products += 1;
         }

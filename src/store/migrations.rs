@@ -119,4 +119,24 @@ CREATE TABLE settings (
 ALTER TABLE images ADD COLUMN phash INTEGER;
 CREATE INDEX embeddings_model ON embeddings(model_id, owner_kind);
 "#,
+    // 3: duplicate decisions keyed by SKU (they outlive a product pruned and imported again).
+    r#"
+CREATE TABLE pair_decisions (
+    sku_a        TEXT NOT NULL,
+    sku_b        TEXT NOT NULL,
+    decision     TEXT NOT NULL CHECK (decision IN ('duplicate', 'not_duplicate', 'variants')),
+    keep_sku     TEXT,
+    photos_hash  TEXT NOT NULL DEFAULT '',
+    decided_at   INTEGER NOT NULL,
+    CHECK (sku_a < sku_b),
+    PRIMARY KEY (sku_a, sku_b)
+);
+INSERT INTO pair_decisions (sku_a, sku_b, decision, keep_sku, photos_hash, decided_at)
+SELECT min(pa.sku, pb.sku), max(pa.sku, pb.sku), d.decision, pk.sku, d.photos_hash, d.decided_at
+FROM duplicate_decisions d
+JOIN products pa ON pa.id = d.product_a
+JOIN products pb ON pb.id = d.product_b
+LEFT JOIN products pk ON pk.id = d.keep_product;
+DROP TABLE duplicate_decisions;
+"#,
 ];

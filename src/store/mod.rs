@@ -680,11 +680,17 @@ impl Store {
 
     // ---- duplicate decisions ----
 
-    /// Every decision: ((product a, product b), decision, kept product, photos fingerprint).
+    /// The decisions on pairs of products in the catalog now: ((lower id, higher id),
+    /// decision, kept product, photos fingerprint). Decisions are stored by SKU, so a product
+    /// removed and imported again finds its decisions again.
     pub fn decisions(&self) -> Result<Vec<DecisionRow>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT product_a, product_b, decision, keep_product, photos_hash FROM duplicate_decisions")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT min(pa.id, pb.id), max(pa.id, pb.id), d.decision, pk.id, d.photos_hash
+             FROM pair_decisions d
+             JOIN products pa ON pa.sku = d.sku_a
+             JOIN products pb ON pb.sku = d.sku_b
+             LEFT JOIN products pk ON pk.sku = d.keep_sku",
+        )?;
         let rows = stmt
             .query_map([], |r| {
                 Ok(((r.get(0)?, r.get(1)?), r.get(2)?, r.get(3)?, r.get(4)?))
@@ -693,21 +699,21 @@ impl Store {
         Ok(rows)
     }
 
-    /// Records (or replaces) the decision on a pair of products.
+    /// Records (or replaces) the decision on a pair of products, by SKU.
     pub fn put_decision(
         &self,
-        a: i64,
-        b: i64,
+        a: &str,
+        b: &str,
         decision: &str,
-        keep: Option<i64>,
+        keep: Option<&str>,
         fingerprint: &str,
     ) -> Result<()> {
-        let (lo, hi) = (a.min(b), a.max(b));
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
         self.conn.execute(
-            "INSERT INTO duplicate_decisions (product_a, product_b, decision, keep_product, photos_hash, decided_at)
+            "INSERT INTO pair_decisions (sku_a, sku_b, decision, keep_sku, photos_hash, decided_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(product_a, product_b) DO UPDATE SET decision = excluded.decision,
-                keep_product = excluded.keep_product, photos_hash = excluded.photos_hash,
+             ON CONFLICT(sku_a, sku_b) DO UPDATE SET decision = excluded.decision,
+                keep_sku = excluded.keep_sku, photos_hash = excluded.photos_hash,
                 decided_at = excluded.decided_at",
             params![lo, hi, decision, keep, fingerprint, now_millis()],
         )?;
@@ -1052,4 +1058,51 @@ pub fn blob_f32(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decisions_of_a_version_2_catalog_move_to_skus() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..2] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            for (id, sku) in [(1, "ZED"), (2, "ALPHA"), (3, "MID")] {
+                conn.execute(
+                    "INSERT INTO products (id, sku, title, origin, source, created_at, updated_at)
+                     VALUES (?1, ?2, ?2, 'csv', 's.csv', 0, 0)",
+                    params![id, sku],
+                )
+                .unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO duplicate_decisions (product_a, product_b, decision, keep_product, photos_hash, decided_at)
+                 VALUES (1, 2, 'duplicate', 1, 'fp12', 5), (2, 3, 'not_duplicate', NULL, 'fp23', 6);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let mut got = store.decisions().unwrap();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ((1, 2), "duplicate".to_string(), Some(1), "fp12".to_string()),
+                (
+                    (2, 3),
+                    "not_duplicate".to_string(),
+                    None,
+                    "fp23".to_string()
+                ),
+            ]
+        );
+    }
 }
