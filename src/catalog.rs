@@ -11,6 +11,7 @@ pub use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::spreadsheet::safe_cell;
+pub use crate::store::Integrity;
 use crate::store::Store;
 
 pub const DB_FILE: &str = "catalog.sqlite";
@@ -155,9 +156,32 @@ impl Catalog {
         self.store.errors(run)
     }
 
-    /// SQLite's `PRAGMA integrity_check` plus a foreign-key check: `ok` when all is well.
+    /// SQLite's `PRAGMA integrity_check` plus a foreign-key check and the full-text index: `ok`
+    /// when all is well, else the problems, one a line.
     pub fn integrity_check(&self) -> Result<String> {
-        self.store.integrity_check()
+        let i = self.store.integrity()?;
+        Ok(if i.problems.is_empty() {
+            "ok".into()
+        } else {
+            i.problems.join("\n")
+        })
+    }
+
+    /// What is wrong with the database, and whether rebuilding its indexes would fix it.
+    pub fn integrity(&self) -> Result<Integrity> {
+        self.store.integrity()
+    }
+
+    /// Rebuilds the database's indexes and full-text index after copying the database beside it
+    /// (`catalog.sqlite.before-repair-<time>`). Returns the copy's path and the check after.
+    pub fn repair_indexes(&self) -> Result<(PathBuf, Integrity)> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let backup = self.dir.join(format!("{DB_FILE}.before-repair-{stamp}"));
+        Store::copy_to(&self.db_path(), &backup)?;
+        self.store.rebuild_indexes()?;
+        Ok((backup, self.store.integrity()?))
     }
 
     /// Thumbnails that are missing or cannot be decoded, one per photo content.

@@ -203,7 +203,8 @@ enum Command {
     },
     /// Check the catalog database for corruption, and that every photo has its thumbnail.
     Check {
-        /// Make missing or damaged thumbnails again from the photos.
+        /// Rebuild damaged indexes (after copying the database beside it) and make missing or
+        /// damaged thumbnails again from the photos.
         #[arg(long)]
         repair: bool,
     },
@@ -548,11 +549,7 @@ fn catalog_command(g: &Global, cmd: Command) -> Result<()> {
             out.flush()?;
         }
         Command::Check { repair } => {
-            let result = catalog.integrity_check()?;
-            say!("{result}");
-            if result != "ok" {
-                bail!("the catalog database is damaged");
-            }
+            check_database(catalog, repair)?;
             check_thumbnails(catalog, repair)?;
         }
         _ => unreachable!("handled in run"),
@@ -561,6 +558,41 @@ fn catalog_command(g: &Global, cmd: Command) -> Result<()> {
 }
 
 /// Reports missing or damaged thumbnails; with `repair`, makes them again from the photos.
+fn check_database(catalog: &Catalog, repair: bool) -> Result<()> {
+    let found = catalog.integrity()?;
+    if found.problems.is_empty() {
+        say!("ok");
+        return Ok(());
+    }
+    for p in found.problems.iter().take(10) {
+        say!("{p}");
+    }
+    if !found.indexes_only {
+        bail!(
+            "the catalog database {} is damaged beyond its indexes. Nothing was changed. Keep a copy of the catalog folder; \
+             SQLite's `.recover` (sqlite3 {} .recover | sqlite3 recovered.sqlite) saves what is left into a new file",
+            catalog.db_path().display(),
+            catalog.db_path().display()
+        );
+    }
+    if !repair {
+        bail!(
+            "an index of the catalog is damaged; the products themselves are intact. \
+             `vitrine check --repair` rebuilds the indexes (after copying the database beside it)"
+        );
+    }
+    let (backup, after) = catalog.repair_indexes()?;
+    say!("Copied the database to {} first.", backup.display());
+    if !after.problems.is_empty() {
+        bail!(
+            "rebuilding the indexes did not fix the catalog: {}",
+            after.problems.join("; ")
+        );
+    }
+    say!("Rebuilt the indexes; the catalog checks ok.");
+    Ok(())
+}
+
 fn check_thumbnails(catalog: &Catalog, repair: bool) -> Result<()> {
     let problems = catalog.check_thumbnails()?;
     if problems.is_empty() {

@@ -386,3 +386,45 @@ fn models_download_uses_hf_endpoint_and_refuses_a_damaged_file() {
         hub.paths()
     );
 }
+
+#[test]
+fn check_finds_a_damaged_search_index_and_repair_rebuilds_it_after_a_backup() {
+    let (_dir, cat) = two_products("10");
+    assert_eq!(stdout(&vitrine(&cat, &["check"])).trim(), "ok");
+    {
+        // An index entry for a product that does not exist: what a torn write can leave.
+        let conn = rusqlite::Connection::open(cat.join("catalog.sqlite")).unwrap();
+        conn.execute(
+            "INSERT INTO products_fts(rowid, title, description, category, color, sku)
+             VALUES (424242, 'ghost bag', '', '', '', 'GHOST')",
+            [],
+        )
+        .unwrap();
+    }
+    assert_refused(
+        &cat,
+        &["check"],
+        "`vitrine check --repair` rebuilds the indexes",
+    );
+    let backups = |cat: &std::path::Path| {
+        std::fs::read_dir(cat)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().to_string();
+                n.contains("before-repair") && !n.ends_with("-wal")
+            })
+            .count()
+    };
+    assert_eq!(backups(&cat), 0, "a check alone changes nothing");
+    let repaired = vitrine(&cat, &["check", "--repair"]);
+    let said = stdout(&repaired);
+    assert!(
+        said.contains("Copied the database to") && said.contains("checks ok"),
+        "{said}"
+    );
+    assert_eq!(backups(&cat), 1);
+    assert_eq!(stdout(&vitrine(&cat, &["check"])).trim(), "ok");
+    let found = stdout(&vitrine(&cat, &["search", "red bag", "--json"]));
+    assert!(found.contains("\"A\""), "{found}");
+}

@@ -43,6 +43,26 @@ pub struct ProductData {
     pub attributes: Map<String, Value>,
 }
 
+/// What the integrity check found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Integrity {
+    /// Empty when all is well.
+    pub problems: Vec<String>,
+    /// Every problem is in an index (the tables are intact): rebuilding the indexes fixes it.
+    pub indexes_only: bool,
+}
+
+/// A line of `PRAGMA integrity_check` about an index, which `REINDEX` rebuilds from its table.
+fn is_index_problem(line: &str) -> bool {
+    [
+        "missing from index",
+        "wrong # of entries in index",
+        "non-unique entry in index",
+    ]
+    .iter()
+    .any(|p| line.contains(p))
+}
+
 /// A stored duplicate decision: ((product a, product b), decision, kept product, photos fingerprint).
 pub type DecisionRow = ((i64, i64), String, Option<i64>, String);
 
@@ -145,21 +165,60 @@ impl Store {
         &self.conn
     }
 
-    pub fn integrity_check(&self) -> Result<String> {
-        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
-        let rows: Vec<String> = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
+    /// SQLite's integrity check, the foreign keys, and the full-text index against the products.
+    pub fn integrity(&self) -> Result<Integrity> {
+        let mut problems: Vec<String> = {
+            let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+            stmt.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        problems.retain(|r| r != "ok");
+        let mut indexes_only = problems.iter().all(|p| is_index_problem(p));
         let fk: i64 =
             self.conn
                 .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
                     r.get(0)
                 })?;
-        let mut out = rows.join("\n");
         if fk > 0 {
-            out.push_str(&format!("\n{fk} foreign key violations"));
+            problems.push(format!("{fk} foreign key violations"));
+            indexes_only = false;
         }
-        Ok(out)
+        // With rank 1, FTS5 also compares its index with the products table.
+        if let Err(e) = self.conn.execute(
+            "INSERT INTO products_fts(products_fts, rank) VALUES ('integrity-check', 1)",
+            [],
+        ) {
+            problems.push(format!(
+                "the full-text search index does not match the products ({e})"
+            ));
+        }
+        Ok(Integrity {
+            indexes_only: indexes_only && !problems.is_empty(),
+            problems,
+        })
+    }
+
+    /// Rebuilds every index and the full-text index from the tables.
+    pub fn rebuild_indexes(&self) -> Result<()> {
+        self.conn
+            .execute_batch("REINDEX; INSERT INTO products_fts(products_fts) VALUES ('rebuild');")?;
+        Ok(())
+    }
+
+    /// A byte copy of the database at `dest`, with its write-ahead log beside it (`dest-wal`),
+    /// as SQLite finds it when `dest` is opened. Not checkpointed first: a damaged index can
+    /// keep the checkpoint from running.
+    pub fn copy_to(from: &Path, dest: &Path) -> Result<()> {
+        std::fs::copy(from, dest).map_err(|e| Error::io(dest, e))?;
+        let wal = |p: &Path| {
+            let mut s = p.as_os_str().to_owned();
+            s.push("-wal");
+            std::path::PathBuf::from(s)
+        };
+        if wal(from).is_file() {
+            std::fs::copy(wal(from), wal(dest)).map_err(|e| Error::io(wal(dest), e))?;
+        }
+        Ok(())
     }
 
     // ---- products ----
@@ -1063,6 +1122,19 @@ pub fn blob_f32(b: &[u8]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_index_damage_counts_as_repairable() {
+        assert!(is_index_problem(
+            "row 5 missing from index sqlite_autoindex_products_1"
+        ));
+        assert!(is_index_problem(
+            "wrong # of entries in index images_product"
+        ));
+        assert!(!is_index_problem(
+            "*** in database main ***\nPage 12: btreeInitPage() returns error code 11"
+        ));
+    }
 
     #[test]
     fn decisions_of_a_version_2_catalog_move_to_skus() {
