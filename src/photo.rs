@@ -15,6 +15,74 @@ pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 /// Files larger than this are not read at all.
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
+/// How much memory the photos being decoded at once may take, all threads together (1 GiB).
+pub const DEFAULT_DECODE_MEMORY: u64 = 1 << 30;
+
+/// Bytes shared by every decode in the process: a decode waits until its share is free, so a
+/// folder of huge 16-bit PNGs decodes a few at a time instead of all at once. A photo larger
+/// than the whole budget decodes alone.
+pub struct DecodeBudget {
+    capacity: std::sync::atomic::AtomicU64,
+    /// (bytes in use, the most ever in use)
+    state: std::sync::Mutex<(u64, u64)>,
+    freed: std::sync::Condvar,
+}
+
+/// A share of a [`DecodeBudget`], given back when dropped.
+pub struct DecodePermit<'a> {
+    budget: &'a DecodeBudget,
+    bytes: u64,
+}
+
+impl DecodeBudget {
+    pub const fn new(capacity: u64) -> DecodeBudget {
+        DecodeBudget {
+            capacity: std::sync::atomic::AtomicU64::new(capacity),
+            state: std::sync::Mutex::new((0, 0)),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    pub fn set_capacity(&self, bytes: u64) {
+        self.capacity
+            .store(bytes.max(1), std::sync::atomic::Ordering::Relaxed);
+        self.freed.notify_all();
+    }
+
+    /// Waits until `bytes` (at most the whole budget) are free, and takes them.
+    pub fn acquire(&self, bytes: u64) -> DecodePermit<'_> {
+        let cap = self.capacity.load(std::sync::atomic::Ordering::Relaxed);
+        let want = bytes.min(cap);
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while st.0 > 0 && st.0 + want > cap {
+            st = self.freed.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        st.0 += want;
+        st.1 = st.1.max(st.0);
+        DecodePermit {
+            budget: self,
+            bytes: want,
+        }
+    }
+
+    /// The most bytes ever held at once.
+    pub fn peak(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+}
+
+impl Drop for DecodePermit<'_> {
+    fn drop(&mut self) {
+        let mut st = self.budget.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.0 -= self.bytes;
+        drop(st);
+        self.budget.freed.notify_all();
+    }
+}
+
+/// The budget every decode of this process draws from.
+pub static DECODE_BUDGET: DecodeBudget = DecodeBudget::new(DEFAULT_DECODE_MEMORY);
+
 /// File extensions that are scanned as photos (lower case).
 pub const PHOTO_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
 
@@ -116,6 +184,13 @@ fn decode_with(
     if format == image::ImageFormat::Jpeg && !jpeg_has_end(bytes) {
         return Err(PhotoError::Truncated);
     }
+    // The decoded pixels, and as much again for a copy (turning it upright, converting it).
+    let bytes_per_pixel = reader()?
+        .into_decoder()
+        .map_err(classify)?
+        .color_type()
+        .bytes_per_pixel() as u64;
+    let _permit = DECODE_BUDGET.acquire(2 * width as u64 * height as u64 * bytes_per_pixel);
     let mut r = reader()?;
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(16).max(64 << 20));
@@ -235,6 +310,29 @@ pub fn write_thumbnail(thumb: &DynamicImage, dest: &Path) -> Result<(), PhotoErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_decode_budget_never_lends_more_than_it_has_and_a_large_photo_runs_alone() {
+        let budget = DecodeBudget::new(100);
+        std::thread::scope(|s| {
+            for i in 0..8u64 {
+                let budget = &budget;
+                s.spawn(move || {
+                    // 30, 60 and one of 250 (over the whole budget).
+                    let want = if i == 7 { 250 } else { 30 * (1 + i % 2) };
+                    let _p = budget.acquire(want);
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                });
+            }
+        });
+        assert!(budget.peak() <= 100, "peak {}", budget.peak());
+        assert!(
+            budget.peak() >= 60,
+            "lent in parallel: peak {}",
+            budget.peak()
+        );
+        assert_eq!(budget.state.lock().unwrap().0, 0, "all given back");
+    }
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
         let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 3) as u8, 90]));
