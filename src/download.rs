@@ -98,11 +98,21 @@ impl Hub {
     ) -> Result<String> {
         let part = part_path(target);
         let url = self.url(f);
+        // Reads wait at most `poll`, so a cancel is seen within it even while the server is
+        // silent; the download gives up after `read_timeout` of silence in all.
+        let poll = self.read_timeout.min(Duration::from_millis(500));
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(self.connect_timeout)
-            .timeout_read(self.read_timeout)
+            .timeout_read(poll)
             .try_proxy_from_env(true)
             .build();
+        let cancelled = |done: u64, total: u64| {
+            Error::Cancelled(format!(
+                "the download of {} was cancelled after {}; it resumes from there next time",
+                f.name,
+                so_far(done, total)
+            ))
+        };
         let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
         let mut req = agent.get(&url);
         if let Some(t) = &self.token {
@@ -111,7 +121,20 @@ impl Hub {
         if have > 0 {
             req = req.set("Range", &format!("bytes={have}-"));
         }
-        let resp = match req.call() {
+        let asked = std::time::Instant::now();
+        let answer = loop {
+            match req.clone().call() {
+                Err(ureq::Error::Transport(t))
+                    if is_timeout(&t) && asked.elapsed() < self.read_timeout =>
+                {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(cancelled(have, 0));
+                    }
+                }
+                other => break other,
+            }
+        };
+        let resp = match answer {
             Ok(r) => r,
             // The part is already whole (or longer than the file): start again.
             Err(ureq::Error::Status(416, _)) if have > 0 => {
@@ -180,19 +203,28 @@ impl Hub {
         let mut done = start;
         progress(done, total);
         let mut body = resp.into_reader();
+        let mut silent = Duration::ZERO;
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             if cancel.load(Ordering::Relaxed) {
-                return Err(Error::Cancelled(format!(
-                    "the download of {} was cancelled after {}; it resumes from there next time",
-                    f.name,
-                    so_far(done, total)
-                )));
+                return Err(cancelled(done, total));
             }
             let n = match body.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => n,
+                Ok(n) => {
+                    silent = Duration::ZERO;
+                    n
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                    ) && silent + poll < self.read_timeout =>
+                {
+                    silent += poll;
+                    continue;
+                }
                 Err(e) => {
                     let why = if matches!(
                         e.kind(),
@@ -239,6 +271,20 @@ impl Hub {
         std::fs::rename(&part, target).map_err(|e| Error::io(target, e))?;
         Ok(actual)
     }
+}
+
+fn is_timeout(t: &ureq::Transport) -> bool {
+    let mut source = std::error::Error::source(t);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            );
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Where the bytes of `target` collect until it is complete and checked.

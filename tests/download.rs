@@ -270,3 +270,32 @@ fn a_cancelled_download_stops_and_keeps_its_part_for_later() {
     download(&models, &m).0.unwrap();
     models.load_clip(&m, DeviceChoice::Cpu).unwrap();
 }
+
+#[test]
+fn cancel_is_seen_quickly_even_while_the_server_is_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, models, m) = setup(dir.path());
+    let models = models.with_hub(
+        Hub::default()
+            .with_endpoint(&hub.url)
+            .with_read_timeout(Duration::from_secs(60)),
+    );
+    hub.fault(WEIGHTS, Fault::Stall(Duration::from_secs(30)));
+    let cancel = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let e = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(800));
+            cancel.store(true, Ordering::Relaxed);
+        });
+        models.download(&m, &mut |_, _, _| {}, &cancel).unwrap_err()
+    });
+    assert_eq!(e.code(), ErrorCode::Cancelled, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    // What arrived before the stall is kept for the next try.
+    assert!(part_path(&weights_path(&models, &m)).exists());
+}

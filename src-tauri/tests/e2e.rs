@@ -26,6 +26,9 @@ use vitrine::query::{Query, Weights};
 use vitrine::search::Searcher;
 use vitrine::{Catalog, ImportOptions};
 
+#[path = "../../tests/common/hub.rs"]
+mod hub;
+
 const XSS_TITLE: &str = "<img src=x onerror=alert(1)>";
 
 fn root() -> PathBuf {
@@ -87,6 +90,15 @@ fn main() {
         ("a_duplicate_decision_survives_a_restart", || {
             Box::pin(a_duplicate_decision_survives_a_restart())
         }),
+        (
+            "a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file_refused",
+            || {
+                Box::pin(
+                    a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file_refused(
+                    ),
+                )
+            },
+        ),
     ];
     // `cargo test NAME` passes NAME (and options, which start with `-`).
     let filters: Vec<String> = std::env::args()
@@ -181,6 +193,11 @@ impl Drop for Driver {
 
 impl Driver {
     fn start() -> Driver {
+        Driver::start_with(&[])
+    }
+
+    /// Starts the drivers with `env` set for them and the apps they start.
+    fn start_with(env: &[(&str, &str)]) -> Driver {
         let native = need("WebKitWebDriver", "apt-get install webkit2gtk-driver");
         let mut children = Vec::new();
         let mut display = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty());
@@ -219,6 +236,7 @@ impl Driver {
             // What tauri-driver sets: the app's web view accepts automation.
             .env("TAURI_WEBVIEW_AUTOMATION", "true")
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             // VITRINE_E2E_LOG=1 shows the app's log (with VITRINE_LOG=debug, say).
             .stderr(if std::env::var_os("VITRINE_E2E_LOG").is_some() {
@@ -243,11 +261,16 @@ impl Driver {
 
     /// Opens the app on `catalog`.
     async fn open(&self, catalog: &Path) -> App {
+        self.open_with(catalog, &models_dir()).await
+    }
+
+    /// Opens the app on `catalog` with its models in `models`.
+    async fn open_with(&self, catalog: &Path, models: &Path) -> App {
         let caps = json!({
             "browserName": "wry",
             "webkitgtk:browserOptions": {
                 "binary": env!("CARGO_BIN_EXE_vitrine-app"),
-                "args": ["--catalog", catalog, "--models-dir", models_dir(), "--device", "cpu"],
+                "args": ["--catalog", catalog, "--models-dir", models, "--device", "cpu"],
             }
         });
         let caps = match caps {
@@ -815,5 +838,118 @@ async fn a_duplicate_decision_survives_a_restart() {
         .await;
     app.screenshot("duplicates-after-restart").await;
     assert_eq!(decision, json!("duplicate, keep 24-MB01"));
+    app.close().await;
+}
+
+/// The default CLIP from a hub on 127.0.0.1 (`HF_ENDPOINT`), in a first-run catalog: a damaged
+/// file is refused, a cancelled download resumes, and progress shows along the way.
+async fn a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file_refused() {
+    let hub = hub::TestHub::start();
+    let (repo, rev) = (
+        "openai/clip-vit-base-patch32",
+        "e6a30b603a447e251fdaca1c3056b2a16cdfebeb",
+    );
+    let real = shared().join("models/clip-vit-base-patch32");
+    for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+        hub.put(repo, rev, f, std::fs::read(real.join(f)).unwrap());
+    }
+    // The weights are not pinned by a checksum; 14 MB of the tiny CLIP's stand in for them.
+    let weights = std::fs::read(shared().join("fixtures/clip-tiny/model.safetensors")).unwrap();
+    hub.put(repo, rev, "model.safetensors", weights.clone());
+    // First try: the server stalls mid-file long enough to press Cancel.
+    hub.fault(
+        "model.safetensors",
+        hub::Fault::Stall(Duration::from_secs(20)),
+    );
+    // Second try: the weights resume, then a configuration file arrives with a wrong byte.
+    hub.fault("config.json", hub::Fault::FlipByte(10));
+
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let cat = dir.path().join("catalog");
+    Catalog::open(&cat).unwrap();
+    let driver = Driver::start_with(&[("HF_ENDPOINT", hub.url.as_str())]);
+    let app = driver.open_with(&cat, &models).await;
+    app.click("#nav-settings").await;
+    let row = "document.querySelector('[data-model=\"clip-vit-base-patch32\"]')";
+    let download = format!("{row}?.querySelector('button')");
+    app.wait_for(&format!("{download}?.textContent === 'Download'"), 30)
+        .await;
+    app.js(
+        "window.__seen = []; const s = document.querySelector('#models-status'); \
+         new MutationObserver(() => window.__seen.push(s.textContent)).observe(s, {childList: true, characterData: true, subtree: true});",
+        vec![],
+    )
+    .await;
+    let status = "document.querySelector('#models-status')";
+
+    app.js(&format!("{download}.click();"), vec![]).await;
+    app.wait_for("!document.querySelector('#models-cancel').hidden", 30)
+        .await;
+    app.wait_for(
+        &format!("{status}.textContent.startsWith('Downloading model.safetensors')"),
+        30,
+    )
+    .await;
+    app.click("#models-cancel").await;
+    app.wait_for(&format!("{status}.dataset.state === 'cancelled'"), 30)
+        .await;
+    let target = models.join("clip-vit-base-patch32/model.safetensors");
+    assert!(!target.exists(), "a cancelled file is not installed");
+
+    app.wait_for(&format!("{download}?.textContent === 'Download'"), 30)
+        .await;
+    app.js(&format!("{download}.click();"), vec![]).await;
+    app.wait_for(&format!("{status}.dataset.state === 'error'"), 60)
+        .await;
+    let said = app
+        .js(&format!("return {status}.textContent;"), vec![])
+        .await;
+    let said = said.as_str().unwrap();
+    assert!(
+        said.contains("config.json") && said.contains("damaged") && !said.contains("--"),
+        "{said}"
+    );
+    assert!(
+        hub.requests_for("model.safetensors")
+            .last()
+            .unwrap()
+            .as_deref()
+            .is_some_and(|r| r.starts_with("bytes=") && r != "bytes=0-"),
+        "the weights resumed: {:?}",
+        hub.requests_for("model.safetensors")
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), weights);
+    assert!(!models.join("clip-vit-base-patch32/config.json").exists());
+
+    app.wait_for(&format!("{download}?.textContent === 'Download'"), 30)
+        .await;
+    app.js(&format!("{download}.click();"), vec![]).await;
+    app.wait_for(&format!("{status}.dataset.state === 'done'"), 60)
+        .await;
+    app.wait_for(
+        &format!("!{row}.textContent.includes('Not downloaded')"),
+        30,
+    )
+    .await;
+    let seen = app.js("return window.__seen;", vec![]).await;
+    let progress = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t.as_str()
+                .is_some_and(|t| t.contains(" of ") && t.contains("MB"))
+        })
+        .count();
+    assert!(progress >= 2, "progress was shown: {seen}");
+    app.screenshot("model-downloaded").await;
+    for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+        assert_eq!(
+            std::fs::read(models.join("clip-vit-base-patch32").join(f)).unwrap(),
+            std::fs::read(real.join(f)).unwrap()
+        );
+    }
     app.close().await;
 }

@@ -3,4 +3,4 @@
 /**
  * Why an import skipped an item: the stable code stored with the error.
  */
-export type SkipKind = "unreadable_file" | "not_an_image" | "too_many_pixels" | "file_too_large" | "truncated_image" | "corrupt_image" | "thumbnail_failed" | "odd_file_name" | "remote_image" | "image_not_found" | "ambiguous_image" | "empty_csv" | "malformed_csv" | "unmapped_columns" | "empty_row" | "malformed_row" | "missing_sku" | "bad_price" | "duplicate_sku" | "bad_embedding" | "other";
+export type SkipKind = "unreadable_file" | "not_an_image" | "too_many_pixels" | "file_too_large" | "truncated_image" | "corrupt_image" | "thumbnail_failed" | "odd_file_name" | "remote_image" | "outside_import" | "image_not_found" | "ambiguous_image" | "empty_csv" | "malformed_csv" | "unmapped_columns" | "empty_row" | "malformed_row" | "duplicate_column" | "missing_sku" | "bad_price" | "duplicate_sku" | "bad_embedding" | "other";

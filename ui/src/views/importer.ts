@@ -125,7 +125,12 @@ export function onProgress(p: Progress): void {
   pill.textContent = p.total ? `${label} ${Math.floor((100 * p.done) / p.total)}%` : label;
   if (p.kind === "download") {
     const s = document.getElementById("models-status");
-    if (s) s.textContent = `${p.message}: ${Math.floor(p.done / 1e6)} of ${Math.floor(p.total / 1e6)} MB`;
+    if (s) {
+      s.textContent = `Downloading ${p.message}: ${(p.done / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`;
+      s.dataset.state = "running";
+    }
+    const cancel = document.getElementById("models-cancel");
+    if (cancel) cancel.hidden = false;
     return;
   }
   const bar = $("#import-progress") as HTMLProgressElement;
@@ -141,9 +146,21 @@ export async function onDone(d: JobDone): Promise<void> {
   $("#import-cancel").hidden = true;
   $("#import-start").removeAttribute("disabled");
   if (d.kind === "download") {
-    toast(d.ok ? "Model downloaded." : `Download failed: ${d.error}`, !d.ok);
+    const text = d.ok
+      ? "Model downloaded."
+      : d.cancelled
+        ? "Download paused. Download again to continue where it stopped."
+        : `Download failed: ${d.error ?? "unknown error"}`;
+    toast(text, !d.ok && !d.cancelled);
+    const cancel = document.getElementById("models-cancel");
+    if (cancel) cancel.hidden = true;
     await refresh();
     await loadModels();
+    const s = document.getElementById("models-status");
+    if (s) {
+      s.textContent = text;
+      s.dataset.state = d.ok ? "done" : d.cancelled ? "cancelled" : "error";
+    }
     return;
   }
   const bar = $("#import-progress") as HTMLProgressElement;

@@ -48,7 +48,16 @@ export function settingsView(): HTMLElement {
     ),
     h("div", { class: "row" }, h("button", { id: "settings-apply", type: "button", onclick: applySettings }, "Apply")),
     h("h3", {}, "Models"),
-    h("p", { id: "models-status", class: "status" }),
+    h(
+      "div",
+      { class: "row" },
+      h("p", { id: "models-status", class: "status", "aria-live": "polite" }),
+      h(
+        "button",
+        { id: "models-cancel", type: "button", class: "secondary", hidden: true, onclick: () => void api.cancelJob() },
+        "Cancel download",
+      ),
+    ),
     h("div", { id: "models-list" }),
     h("button", { type: "button", class: "secondary", onclick: addModelFolder }, "Use a model from a folder…"),
   );
