@@ -157,6 +157,9 @@ pub struct Pair {
     /// A stored decision that still holds.
     pub decision: Option<Decision>,
     pub keep: Option<String>,
+    /// Why the two look like variants of one product rather than duplicates (their titles
+    /// differ only by a size or number, or they share a photo at different prices).
+    pub variant: Option<String>,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -170,6 +173,8 @@ pub struct Group {
     pub pairs: Vec<Pair>,
     /// The group came from splitting an over-large one.
     pub split: bool,
+    /// For a group of variants: why, in words (its pairs' reasons).
+    pub variant: Option<String>,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -181,7 +186,11 @@ pub struct DupesReport {
     pub passing_pairs: usize,
     /// Over-large groups that were split on their weakest links.
     pub oversized_groups_split: usize,
+    /// Duplicate listings: merge candidates.
     pub groups: Vec<Group>,
+    /// Listings that look alike but are variants of one product (sizes, capacities, prices):
+    /// proposed to be marked as variants, never merged.
+    pub variants: Vec<Group>,
     pub seconds: f64,
 }
 
@@ -230,6 +239,152 @@ fn confidence(e: &Evidence, t: &Thresholds) -> f32 {
         }
     }
     1.0 - p.iter().fold(1.0, |acc, x| acc * (1.0 - x))
+}
+
+/// Why two alike listings are variants of one product, if they are: their titles differ only
+/// by sizes, capacities or counts ("55 cm" / "65 cm", "XL" / "M", "6 foot" / "8 foot"), or they
+/// share a photo at different prices.
+fn variant_reason(a: &Product, b: &Product, e: &Evidence) -> Option<String> {
+    let (ta, tb) = (title_tokens(&a.title), title_tokens(&b.title));
+    let only = |x: &[String], y: &[String]| -> Vec<String> {
+        let mut rest = y.to_vec();
+        x.iter()
+            .filter(|t| match rest.iter().position(|r| r == *t) {
+                Some(i) => {
+                    rest.swap_remove(i);
+                    false
+                }
+                None => true,
+            })
+            .cloned()
+            .collect()
+    };
+    let (da, db) = (only(&ta, &tb), only(&tb, &ta));
+    let sized = |d: &[String]| d.iter().all(|t| is_size_word(t));
+    let has_measure = |d: &[String]| d.iter().any(|t| is_measure(t));
+    if !(da.is_empty() && db.is_empty())
+        && sized(&da)
+        && sized(&db)
+        && (has_measure(&da) || has_measure(&db))
+    {
+        return Some(format!(
+            "the titles differ by size: {} / {}",
+            size_words(&a.title, &da),
+            size_words(&b.title, &db)
+        ));
+    }
+    if let (true, Some(pa), Some(pb)) = (e.identical_photo, a.price, b.price)
+        && (pa - pb).abs() > 0.005 * pa.abs().max(pb.abs())
+    {
+        return Some(format!(
+            "the same photo at different prices: {pa:.2} / {pb:.2}"
+        ));
+    }
+    None
+}
+
+/// A title's words, lower case; a number glued to its unit ("55cm") is split in two.
+fn title_tokens(title: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in title
+        .split(|c: char| !(c.is_alphanumeric() || c == '.' || c == ','))
+        .map(|w| w.trim_matches(['.', ',']).to_lowercase())
+        .filter(|w| !w.is_empty())
+    {
+        let digits = w
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+            .unwrap_or(w.len());
+        if digits > 0 && digits < w.len() && w[digits..].chars().all(char::is_alphabetic) {
+            out.push(w[..digits].to_string());
+            out.push(w[digits..].to_string());
+        } else {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// A number, or a clothing size.
+fn is_measure(t: &str) -> bool {
+    t.chars().next().is_some_and(|c| c.is_ascii_digit())
+        || matches!(
+            t,
+            "xxs" | "xs" | "s" | "m" | "l" | "xl" | "xxl" | "xxxl" | "small" | "medium" | "large"
+        )
+}
+
+/// A number, a clothing size or a unit of size, capacity or count.
+fn is_size_word(t: &str) -> bool {
+    is_measure(t)
+        || matches!(
+            t,
+            "mm" | "cm"
+                | "m"
+                | "in"
+                | "inch"
+                | "inches"
+                | "ft"
+                | "foot"
+                | "feet"
+                | "yd"
+                | "ml"
+                | "l"
+                | "litre"
+                | "liter"
+                | "litres"
+                | "liters"
+                | "oz"
+                | "fl"
+                | "g"
+                | "kg"
+                | "lb"
+                | "lbs"
+                | "gb"
+                | "tb"
+                | "mb"
+                | "w"
+                | "v"
+                | "mah"
+                | "pack"
+                | "pk"
+                | "pcs"
+                | "pc"
+                | "piece"
+                | "pieces"
+                | "count"
+                | "ct"
+                | "set"
+                | "size"
+                | "x"
+        )
+}
+
+/// The words of `title` that `differ` names, with the units that follow them ("55 cm").
+fn size_words(title: &str, differ: &[String]) -> String {
+    let words: Vec<&str> = title.split_whitespace().collect();
+    let named = |w: &str| title_tokens(w).iter().any(|t| differ.contains(t));
+    let mut out: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        if named(words[i]) {
+            out.push(words[i]);
+            while i + 1 < words.len()
+                && !named(words[i + 1])
+                && title_tokens(words[i + 1])
+                    .iter()
+                    .all(|t| is_size_word(t) && !is_measure(t))
+            {
+                i += 1;
+                out.push(words[i]);
+            }
+        }
+        i += 1;
+    }
+    if out.is_empty() {
+        "—".into()
+    } else {
+        out.join(" ")
+    }
 }
 
 /// Listings whose colours are both given and share none are colour variants, not duplicates,
@@ -410,8 +565,27 @@ pub fn find(
         t,
     )?;
     let passing_pairs = links.len();
-    let apart = decided_apart(catalog, &products)?;
+    let (variant_links, links): (Vec<Link>, Vec<Link>) =
+        links.into_iter().partition(|l| l.pair.variant.is_some());
+    let mut apart = decided_apart(catalog, &products)?;
+    // Variants never join one duplicate group, not even through a third listing.
+    apart.extend(
+        variant_links
+            .iter()
+            .map(|l| (l.ends.0.min(l.ends.1), l.ends.0.max(l.ends.1))),
+    );
     let (groups, oversized) = group(&products, links, &apart, t.max_group);
+    let (mut variants, _) = group(&products, variant_links, &HashSet::new(), usize::MAX);
+    for g in &mut variants {
+        let mut reasons: Vec<&str> = g
+            .pairs
+            .iter()
+            .filter_map(|p| p.variant.as_deref())
+            .collect();
+        reasons.sort_unstable();
+        reasons.dedup();
+        g.variant = Some(reasons.join("; "));
+    }
     Ok(DupesReport {
         thresholds: *t,
         signals,
@@ -419,6 +593,7 @@ pub fn find(
         passing_pairs,
         oversized_groups_split: oversized,
         groups,
+        variants,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -594,6 +769,11 @@ fn links(
             .and_then(|d| d.keep)
             .and_then(|id| by_id.get(&id))
             .map(|&i| products[i].sku.clone());
+        let variant = if decided {
+            None
+        } else {
+            variant_reason(pa, pb, &e)
+        };
         out.push(Link {
             pair: Pair {
                 a: pa.sku.clone(),
@@ -602,6 +782,7 @@ fn links(
                 evidence: e,
                 decision: stored.map(|d| d.decision),
                 keep,
+                variant,
             },
             ends: (a, b),
         });
@@ -766,6 +947,7 @@ fn group(
                 confidence: c.iter().map(|&i| confidence[i]).fold(1.0, f32::min),
                 pairs: c.iter().map(|&i| links[i].pair.clone()).collect(),
                 split: m.iter().any(|x| split_from.contains(x)),
+                variant: None,
             }
         })
         .collect();
@@ -861,6 +1043,65 @@ pub fn describe(e: &Evidence) -> String {
 mod tests {
     use super::*;
 
+    fn listing(title: &str, price: Option<f64>) -> Product {
+        Product {
+            id: 0,
+            sku: String::new(),
+            title: title.into(),
+            description: String::new(),
+            category: String::new(),
+            color: String::new(),
+            price,
+            attributes: Default::default(),
+            origin: crate::domain::Origin::Csv,
+            source: String::new(),
+            images: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn titles_that_differ_by_a_size_or_count_are_variants_and_rewordings_are_not() {
+        let shared_photo = Evidence {
+            identical_photo: true,
+            ..Evidence::default()
+        };
+        let other = Evidence::default();
+        let variant = |a: &str, b: &str| {
+            variant_reason(&listing(a, Some(10.0)), &listing(b, Some(10.0)), &other)
+        };
+        for (a, b) in [
+            ("Sprite Stasis Ball 55 cm", "Sprite Stasis Ball 65 cm"),
+            ("Yoga Strap 6 foot", "Yoga Strap 10 foot"),
+            ("Water bottle 500ml", "Water bottle 750ml"),
+            ("Tee, size M", "Tee, size XL"),
+            ("Socks 3-pack", "Socks 6-pack"),
+            ("Mug", "Mug 2 pcs"),
+        ] {
+            assert!(variant(a, b).is_some(), "{a} / {b}");
+        }
+        for (a, b) in [
+            ("Joust Duffle Bag", "Duffle Bag Joust"),
+            ("Canvas tote", "Canvas tote bag"),
+            ("Set of Sprite Yoga Straps", "Sprite Yoga Strap 6 foot"),
+            ("Red mug", "Red mug"),
+        ] {
+            assert!(variant(a, b).is_none(), "{a} / {b}");
+        }
+        assert_eq!(
+            variant("Sprite Stasis Ball 55 cm", "Sprite Stasis Ball 65 cm").unwrap(),
+            "the titles differ by size: 55 cm / 65 cm"
+        );
+        // A shared photo at another price is a variant; at the same price, a duplicate.
+        let (a, b) = (listing("Mat", Some(20.0)), listing("Yoga mat", Some(24.0)));
+        assert!(
+            variant_reason(&a, &b, &shared_photo)
+                .unwrap()
+                .contains("20.00 / 24.00")
+        );
+        let c = listing("Yoga mat", Some(20.0));
+        assert!(variant_reason(&a, &c, &shared_photo).is_none());
+    }
+
     #[test]
     fn hash_banding_finds_every_pair_within_the_limit_and_no_other() {
         let base = 0x0123_4567_89ab_cdefu64;
@@ -946,7 +1187,9 @@ mod tests {
                 confidence: 0.9,
                 pairs: Vec::new(),
                 split: false,
+                variant: None,
             }],
+            variants: Vec::new(),
             seconds: 0.0,
         };
         let mut out = Vec::new();

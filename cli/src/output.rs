@@ -531,7 +531,23 @@ pub fn print_dupes(r: &vitrine::duplicates::DupesReport) {
             );
         }
     }
-    if !r.groups.is_empty() {
+    if !r.variants.is_empty() {
+        say!(
+            "\n{} groups of variants (alike, but not duplicates: not merged):",
+            r.variants.len()
+        );
+        for g in &r.variants {
+            say!(
+                "\nVariants {}: {}",
+                g.id,
+                g.variant.as_deref().unwrap_or_default()
+            );
+            for (sku, title) in g.skus.iter().zip(&g.titles) {
+                say!("  {:<18} {}", clip(sku, 18), title);
+            }
+        }
+    }
+    if !r.groups.is_empty() || !r.variants.is_empty() {
         say!(
             "\nDecide with: vitrine dupes decide duplicate --keep SKU SKU... | not-duplicate SKU SKU | variants SKU SKU..."
         );

@@ -815,6 +815,16 @@ async fn a_duplicate_decision_survives_a_restart() {
         )
         .await;
     assert!(count.as_str().unwrap().contains("group"), "{count}");
+    // Stasis balls of 55, 65 and 75 cm share a photo: variants, never duplicates.
+    let placed = app
+        .js(
+            "const m = s => [...document.querySelectorAll(`.member[data-sku=\"${s}\"]`)]; \
+             return ['24-WG081', '24-WG082'].map(s => [m(s).filter(e => e.closest('#variants')).length, \
+               m(s).filter(e => !e.closest('#variants')).length]);",
+            vec![],
+        )
+        .await;
+    assert_eq!(placed, json!([[1, 0], [1, 0]]), "{placed}");
     app.js(
         &format!("{group}.querySelector('.keep[data-sku=\"24-MB01\"]').click();"),
         vec![],

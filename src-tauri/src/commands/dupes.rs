@@ -41,7 +41,12 @@ pub async fn duplicates(app: AppHandle, thresholds: Option<Thresholds>) -> CmdRe
         let c = ws.catalog();
         let report = duplicates::find_active(c, &models, &thresholds.unwrap_or_default())?;
         let mut members = HashMap::new();
-        for sku in report.groups.iter().flat_map(|g| g.skus.iter()) {
+        for sku in report
+            .groups
+            .iter()
+            .chain(&report.variants)
+            .flat_map(|g| g.skus.iter())
+        {
             if members.contains_key(sku) {
                 continue;
             }

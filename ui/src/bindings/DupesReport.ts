@@ -6,4 +6,13 @@ export type DupesReport = { thresholds: Thresholds, signals: Array<string>, cand
 /**
  * Over-large groups that were split on their weakest links.
  */
-oversized_groups_split: number, groups: Array<Group>, seconds: number, };
+oversized_groups_split: number, 
+/**
+ * Duplicate listings: merge candidates.
+ */
+groups: Array<Group>, 
+/**
+ * Listings that look alike but are variants of one product (sizes, capacities, prices):
+ * proposed to be marked as variants, never merged.
+ */
+variants: Array<Group>, seconds: number, };

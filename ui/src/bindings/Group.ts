@@ -9,4 +9,8 @@ confidence: number, pairs: Array<Pair>,
 /**
  * The group came from splitting an over-large one.
  */
-split: boolean, };
+split: boolean, 
+/**
+ * For a group of variants: why, in words (its pairs' reasons).
+ */
+variant: string | null, };

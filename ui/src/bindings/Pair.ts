@@ -10,4 +10,9 @@ confidence: number,
 /**
  * A stored decision that still holds.
  */
-decision: Decision | null, keep: string | null, };
+decision: Decision | null, keep: string | null, 
+/**
+ * Why the two look like variants of one product rather than duplicates (their titles
+ * differ only by a size or number, or they share a photo at different prices).
+ */
+variant: string | null, };

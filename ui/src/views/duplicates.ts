@@ -99,12 +99,61 @@ export function groupDecision(g: DupesView["report"]["groups"][number]): string 
   return { not_duplicate: "not duplicates", variants: "variants", undecided: "undecided" }[d] ?? d;
 }
 
+type Group = DupesView["report"]["groups"][number];
+type Choice = "duplicate" | "not_duplicate" | "variants";
+
+async function decide(g: Group, d: Choice, keep: string | null): Promise<void> {
+  try {
+    await api.decide(d, g.skus, keep);
+    toast(d === "duplicate" ? "Decision saved." : "Decision saved; the group leaves the list until its photos change.");
+    await loadDupes();
+  } catch (e) {
+    toast(errorText(e), true);
+  }
+}
+
+function members(v: DupesView, g: Group, keepButtons: boolean): HTMLElement {
+  return h(
+    "div",
+    { class: "members" },
+    g.skus.map((sku) => {
+      const m = v.members[sku];
+      return h(
+        "div",
+        { class: "member", "data-sku": sku },
+        m?.thumbnails[0]
+          ? h("img", { src: fileUrl(m.thumbnails[0]), alt: "" })
+          : h("span", { class: "no-photo" }, "No photo"),
+        h("h4", {}, m?.title ?? sku),
+        h("p", {}, `${sku} · ${price(m?.price)}`),
+        keepButtons
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "keep secondary",
+                "data-sku": sku,
+                onclick: () => void decide(g, "duplicate", sku),
+              },
+              "Keep this one",
+            )
+          : null,
+      );
+    }),
+  );
+}
+
 export function renderDupes(): void {
   const v = app.dupes;
   if (!v) return;
   const groups = v.report.groups;
-  $("#dupes-count").textContent = groups.length ? `${count(groups.length, "group")} of possible duplicates` : "";
-  if (!groups.length) {
+  const variants = v.report.variants;
+  const said = [
+    groups.length ? `${count(groups.length, "group")} of possible duplicates` : "",
+    variants.length ? `${count(variants.length, "group")} of variants` : "",
+  ].filter(Boolean);
+  $("#dupes-count").textContent = said.join(" · ");
+  if (!groups.length && !variants.length) {
     replace(
       $("#dupes-list"),
       h(
@@ -118,21 +167,8 @@ export function renderDupes(): void {
   }
   replace(
     $("#dupes-list"),
-    groups.map((g, gi) => {
-      const decide = async (d: "duplicate" | "not_duplicate" | "variants", keep: string | null) => {
-        try {
-          await api.decide(d, g.skus, keep);
-          toast(
-            d === "duplicate"
-              ? "Decision saved."
-              : "Decision saved; the group leaves the list until its photos change.",
-          );
-          await loadDupes();
-        } catch (e) {
-          toast(errorText(e), true);
-        }
-      };
-      return h(
+    groups.map((g, gi) =>
+      h(
         "article",
         { class: "group", "data-group": g.id, "data-decision": groupDecision(g) },
         h(
@@ -141,32 +177,7 @@ export function renderDupes(): void {
           h("span", { class: "conf" }, `Confidence ${score(g.confidence)}`),
           h("span", { class: "decision" }, groupDecision(g)),
         ),
-        h(
-          "div",
-          { class: "members" },
-          g.skus.map((sku) => {
-            const m = v.members[sku];
-            return h(
-              "div",
-              { class: "member", "data-sku": sku },
-              m?.thumbnails[0]
-                ? h("img", { src: fileUrl(m.thumbnails[0]), alt: "" })
-                : h("span", { class: "no-photo" }, "No photo"),
-              h("h4", {}, m?.title ?? sku),
-              h("p", {}, `${sku} · ${price(m?.price)}`),
-              h(
-                "button",
-                {
-                  type: "button",
-                  class: "keep secondary",
-                  "data-sku": sku,
-                  onclick: () => void decide("duplicate", sku),
-                },
-                "Keep this one",
-              ),
-            );
-          }),
-        ),
+        members(v, g, true),
         h(
           "ul",
           { class: "evidence" },
@@ -177,17 +188,51 @@ export function renderDupes(): void {
           { class: "row" },
           h(
             "button",
-            { type: "button", class: "decide-not secondary", onclick: () => void decide("not_duplicate", null) },
+            { type: "button", class: "decide-not secondary", onclick: () => void decide(g, "not_duplicate", null) },
             "Not duplicates",
           ),
           h(
             "button",
-            { type: "button", class: "decide-variants secondary", onclick: () => void decide("variants", null) },
+            { type: "button", class: "decide-variants secondary", onclick: () => void decide(g, "variants", null) },
             "Variants of one product",
           ),
         ),
-      );
-    }),
+      ),
+    ),
+    variants.length
+      ? h(
+          "section",
+          { id: "variants", class: "variants" },
+          h("h3", {}, "Variants, not duplicates"),
+          h("p", { class: "hint" }, "These look alike but differ in size or price. They are never merged."),
+          variants.map((g) =>
+            h(
+              "article",
+              { class: "group variant-group", "data-group": `v${g.id}` },
+              h("header", {}, h("span", { class: "decision" }, g.variant ?? "variants")),
+              members(v, g, false),
+              h(
+                "div",
+                { class: "row" },
+                h(
+                  "button",
+                  { type: "button", class: "decide-variants", onclick: () => void decide(g, "variants", null) },
+                  "Mark as variants",
+                ),
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "decide-not secondary",
+                    onclick: () => void decide(g, "not_duplicate", null),
+                  },
+                  "Not related",
+                ),
+              ),
+            ),
+          ),
+        )
+      : null,
   );
 }
 
