@@ -60,6 +60,9 @@ pub struct Manifest {
     pub path: Option<PathBuf>,
     pub architecture: String,
     pub embedding_dim: usize,
+    /// About how many megabytes a download fetches (for the app to say before it starts).
+    #[serde(default)]
+    pub download_mb: Option<u32>,
     #[serde(default)]
     pub licence: String,
     #[serde(default)]
@@ -420,6 +423,7 @@ impl Models {
             path: Some(dir),
             architecture: arch,
             embedding_dim: dim,
+            download_mb: None,
             licence: String::new(),
             default: false,
             files,

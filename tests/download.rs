@@ -44,6 +44,7 @@ fn setup(dir: &Path) -> (TestHub, Models, Manifest) {
         path: None,
         architecture: "CLIPModel".into(),
         embedding_dim: 64,
+        download_mb: Some(14),
         licence: "MIT".into(),
         default: false,
         files: FILES

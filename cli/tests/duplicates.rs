@@ -119,7 +119,7 @@ fn edited_copies_are_found_with_high_precision() {
         for (i, a) in sizes.iter().enumerate() {
             for b in &sizes[i + 1..] {
                 assert!(
-                    group_of.get(a).is_none() || group_of.get(a) != group_of.get(b),
+                    !group_of.contains_key(a) || group_of.get(a) != group_of.get(b),
                     "{a} and {b} proposed as duplicates"
                 );
             }

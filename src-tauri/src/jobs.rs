@@ -121,21 +121,9 @@ impl Emitter10 {
     }
 }
 
-pub fn import(
-    app: &AppHandle,
-    sources: Vec<PathBuf>,
-    prune: bool,
-    cancel: &AtomicBool,
-) -> Result<Done> {
-    let state = app.state::<AppState>();
-    let mut ws = state.location().open()?;
-    let opts = ImportOptions {
-        sources,
-        prune,
-        ..ImportOptions::default()
-    };
-    let em = Emitter10::new(app);
-    let on_stage = |stage: Stage| {
+/// Progress events of a job's stages (import, embedding, indexing), as `kind`.
+fn stage_progress<'a>(em: &'a Emitter10, kind: &'static str) -> impl Fn(Stage) + Sync + 'a {
+    move |stage: Stage| {
         let (phase, done, total, skipped, message) = match stage {
             Stage::Import(ImportEvent::Planned { to_process, .. }) => {
                 ("import", 0, *to_process, 0, "Reading photos")
@@ -169,7 +157,7 @@ pub fn import(
             Stage::Imported(_) | Stage::Embedded(_) | Stage::Indexed(_) => return,
         };
         em.send(Progress {
-            kind: "import",
+            kind,
             phase,
             done: done as u64,
             total: total as u64,
@@ -177,7 +165,24 @@ pub fn import(
             elapsed_s: 0.0,
             message: message.into(),
         });
+    }
+}
+
+pub fn import(
+    app: &AppHandle,
+    sources: Vec<PathBuf>,
+    prune: bool,
+    cancel: &AtomicBool,
+) -> Result<Done> {
+    let state = app.state::<AppState>();
+    let mut ws = state.location().open()?;
+    let opts = ImportOptions {
+        sources,
+        prune,
+        ..ImportOptions::default()
     };
+    let em = Emitter10::new(app);
+    let on_stage = stage_progress(&em, "import");
     let outcome = ws.import_and_index(&opts, true, &on_stage, cancel)?;
     let completed = outcome.import.status == ImportStatus::Completed;
     let embed_cancelled = outcome.embed.as_ref().is_some_and(|e| e.cancelled);
@@ -217,9 +222,31 @@ pub fn download(app: &AppHandle, id: &str, cancel: &AtomicBool) -> Result<Done> 
     };
     models.download(&m, &mut progress, cancel)?;
     state.forget_searcher();
-    Ok(Done {
+    let mut done = Done {
         kind: "download",
         ok: true,
         ..Done::default()
-    })
+    };
+    // A model the catalog uses embeds the catalog right away, so its signals turn on by
+    // themselves.
+    let mut ws = state.location().open()?;
+    if ws.active_models(&models)?.contains(&m.id) {
+        let encoders = ws.encoders()?;
+        if let Some(u) = encoders.unavailable.iter().find(|u| u.model_id == m.id) {
+            done.ok = false;
+            done.error = Some(format!(
+                "the model was downloaded but cannot be loaded: {}",
+                u.reason
+            ));
+            return Ok(done);
+        }
+        let (report, _) =
+            ws.embed_and_index(&encoders, 32, &stage_progress(&em, "download"), cancel)?;
+        done.cancelled = report.cancelled;
+        done.ok = !report.cancelled;
+        done.embed = Some(report);
+        state.set_searcher(Arc::new(ws.searcher_with(encoders)?));
+        let _ = app.emit(events::CATALOG_CHANGED, ());
+    }
+    Ok(done)
 }

@@ -878,14 +878,61 @@ async fn a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file
     let models = dir.path().join("models");
     std::fs::create_dir_all(&models).unwrap();
     let cat = dir.path().join("catalog");
-    Catalog::open(&cat).unwrap();
+    let catalog = Catalog::open(&cat).unwrap();
+
+    // First run, no model on this computer: one sentence per missing model, a download
+    // button with its size, and nothing technical outside "Details".
+    let driver = Driver::start_with(&[("HF_ENDPOINT", hub.url.as_str())]);
+    let app = driver.open_with(&cat, &models).await;
+    let notices = app
+        .wait_for(
+            "(() => { const n = [...document.querySelectorAll('#sliders .model-notice')]; \
+             return n.length ? n.map(e => [e.dataset.model, e.querySelector('p').textContent, \
+               e.querySelector('.download-model')?.textContent ?? '', \
+               document.querySelector('#sliders').innerText]) : null; })()",
+            30,
+        )
+        .await;
+    let notices = notices.as_array().unwrap();
+    assert_eq!(
+        notices.len(),
+        2,
+        "one notice per missing model: {notices:?}"
+    );
+    let visual = notices
+        .iter()
+        .find(|n| n[0] == "clip-vit-base-patch32")
+        .expect("a notice for the visual model");
+    assert_eq!(
+        visual[1],
+        "Searching by photo needs the visual model, which is not on this computer yet."
+    );
+    assert_eq!(visual[2], "Download the visual model (about 605 MB)");
+    let shown = visual[3].as_str().unwrap();
+    for bad in ["--", "VITRINE_", models.to_str().unwrap(), "vitrine models"] {
+        assert!(!shown.contains(bad), "the sidebar shows {bad:?}: {shown}");
+    }
+    app.screenshot("first-run").await;
+    app.close().await;
+    drop(driver);
+
+    // The catalog uses a small local CLIP, so that the downloaded one (14 MB of stand-in
+    // weights) is not loaded.
+    vitrine::model_choice::add_model(&catalog, &shared().join("fixtures/clip-tiny"), Some("tiny"))
+        .unwrap();
+    let registry = vitrine::model_choice::registry(&catalog, &models).unwrap();
+    vitrine::model_choice::use_model(&catalog, &registry, "tiny").unwrap();
+    drop(catalog);
     let driver = Driver::start_with(&[("HF_ENDPOINT", hub.url.as_str())]);
     let app = driver.open_with(&cat, &models).await;
     app.click("#nav-settings").await;
     let row = "document.querySelector('[data-model=\"clip-vit-base-patch32\"]')";
     let download = format!("{row}?.querySelector('button')");
-    app.wait_for(&format!("{download}?.textContent === 'Download'"), 30)
-        .await;
+    app.wait_for(
+        &format!("{download}?.textContent === 'Download (about 605 MB)'"),
+        30,
+    )
+    .await;
     app.js(
         "window.__seen = []; const s = document.querySelector('#models-status'); \
          new MutationObserver(() => window.__seen.push(s.textContent)).observe(s, {childList: true, characterData: true, subtree: true});",
@@ -908,8 +955,11 @@ async fn a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file
     let target = models.join("clip-vit-base-patch32/model.safetensors");
     assert!(!target.exists(), "a cancelled file is not installed");
 
-    app.wait_for(&format!("{download}?.textContent === 'Download'"), 30)
-        .await;
+    app.wait_for(
+        &format!("{download}?.textContent.startsWith('Download')"),
+        30,
+    )
+    .await;
     app.js(&format!("{download}.click();"), vec![]).await;
     app.wait_for(&format!("{status}.dataset.state === 'error'"), 60)
         .await;
@@ -933,8 +983,11 @@ async fn a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file
     assert_eq!(std::fs::read(&target).unwrap(), weights);
     assert!(!models.join("clip-vit-base-patch32/config.json").exists());
 
-    app.wait_for(&format!("{download}?.textContent === 'Download'"), 30)
-        .await;
+    app.wait_for(
+        &format!("{download}?.textContent.startsWith('Download')"),
+        30,
+    )
+    .await;
     app.js(&format!("{download}.click();"), vec![]).await;
     app.wait_for(&format!("{status}.dataset.state === 'done'"), 60)
         .await;

@@ -10,7 +10,7 @@ import {
   parsePrice,
   withoutPhrase,
 } from "./query";
-import { SliderState } from "./weights";
+import { modelNotice, SliderState } from "./weights";
 
 const defaults = { visual: 1, crossmodal: 1, text: 1, keyword: 1, phash: 0.5 };
 
@@ -99,15 +99,27 @@ describe("slider state", () => {
 
   it("weighs signals whose model is absent at 0 and says why", () => {
     const s = new SliderState(defaults);
+    const off = { code: "model_missing", model_id: "clip", downloadable: true, download_mb: 605 };
     s.setAvailability([
-      { signal: "visual", available: false, reason: "CLIP is not downloaded", how: "vitrine models download clip" },
-      { signal: "text", available: true, reason: null, how: null },
+      { signal: "visual", available: false, reason: "CLIP is not downloaded", ...off },
+      {
+        signal: "text",
+        available: true,
+        reason: null,
+        code: null,
+        model_id: null,
+        downloadable: false,
+        download_mb: null,
+      },
     ]);
     expect(s.weights().visual).toBe(0);
     expect(s.weights().text).toBe(1);
     expect(s.get("visual")).toBe(1);
     expect(s.disabled("visual")?.reason).toBe("CLIP is not downloaded");
     expect(s.disabled("text")).toBeNull();
+    const said = modelNotice(s.disabled("visual")!);
+    expect(said).toBe("Searching by photo needs the visual model, which is not on this computer yet.");
+    expect(said).not.toMatch(/--|VITRINE_|\//);
   });
 });
 

@@ -8,8 +8,25 @@ export type Weights = Record<SignalName, number>;
 export interface Availability {
   signal: SignalName;
   available: boolean;
+  /** Why it is off: a stable code (`model_missing`, `model_broken`) and technical words. */
+  code: string | null;
   reason: string | null;
-  how: string | null;
+  model_id: string | null;
+  downloadable: boolean;
+  download_mb: number | null;
+}
+
+/** The signals that need the visual (CLIP) model; `text` needs the text model. */
+export const VISUAL_SIGNALS: SignalName[] = ["visual", "crossmodal"];
+
+/** One sentence a merchant understands for a model that is off. */
+export function modelNotice(a: Availability): string {
+  const visual = VISUAL_SIGNALS.includes(a.signal);
+  const what = visual ? "Searching by photo" : "Searching by meaning";
+  const model = visual ? "the visual model" : "the text model";
+  return a.code === "model_missing"
+    ? `${what} needs ${model}, which is not on this computer yet.`
+    : `${what} is off because ${model} could not be loaded.`;
 }
 
 export const MAX_WEIGHT = 3;

@@ -19,11 +19,15 @@ use crate::state::AppState;
 pub struct SignalInfo {
     signal: Signal,
     available: bool,
-    /// Why it is off, as a stable code (`model_missing`, `model_broken`), and in words.
+    /// Why it is off, as a stable code (`model_missing`, `model_broken`), and in words (the
+    /// words are technical: the UI keeps them behind "Details").
     code: Option<&'static str>,
     reason: Option<String>,
-    /// How to turn it on.
-    how: Option<String>,
+    /// The model it needs, when that is why it is off.
+    model_id: Option<String>,
+    /// The model can be downloaded from the app, and about how many megabytes that takes.
+    downloadable: bool,
+    download_mb: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -64,11 +68,16 @@ pub async fn info(app: AppHandle) -> CmdResult<Info> {
                 available: s.available,
                 code: s.unavailable.as_ref().map(|u| u.code.as_str()),
                 reason: s.unavailable.as_ref().map(|u| u.reason.clone()),
-                how: s
+                model_id: s.unavailable.as_ref().map(|u| u.model_id.clone()),
+                downloadable: s.unavailable.as_ref().is_some_and(|u| {
+                    u.code == vitrine::ErrorCode::ModelMissing
+                        && models.get(&u.model_id).is_ok_and(|m| !m.hf_repo.is_empty())
+                }),
+                download_mb: s
                     .unavailable
                     .as_ref()
                     .and_then(|u| models.get(&u.model_id).ok())
-                    .map(|m| models.how_to_get(m)),
+                    .and_then(|m| m.download_mb),
             })
             .collect();
         let job = state

@@ -20,9 +20,10 @@ pub struct ModelView {
     present: bool,
     active: bool,
     licence: String,
-    how: String,
     folder: PathBuf,
     downloadable: bool,
+    /// About how many megabytes its download takes.
+    download_mb: Option<u32>,
 }
 
 #[tauri::command]
@@ -30,13 +31,12 @@ pub async fn models(app: AppHandle) -> CmdResult<Vec<ModelView>> {
     blocking(move || {
         let state = app.state::<AppState>();
         let ws = state.workspace();
-        let models = ws.models()?;
         Ok(ws
             .model_statuses()?
             .into_iter()
             .map(|s| ModelView {
-                how: models.how_to_get(&s.manifest),
                 downloadable: !s.manifest.hf_repo.is_empty(),
+                download_mb: s.manifest.download_mb,
                 id: s.manifest.id,
                 name: s.manifest.display_name,
                 kind: s.manifest.kind,

@@ -3,10 +3,15 @@ import type { Signal } from "./Signal";
 
 export type SignalInfo = { signal: Signal, available: boolean, 
 /**
- * Why it is off, as a stable code (`model_missing`, `model_broken`), and in words.
+ * Why it is off, as a stable code (`model_missing`, `model_broken`), and in words (the
+ * words are technical: the UI keeps them behind "Details").
  */
 code: string | null, reason: string | null, 
 /**
- * How to turn it on.
+ * The model it needs, when that is why it is off.
  */
-how: string | null, };
+model_id: string | null, 
+/**
+ * The model can be downloaded from the app, and about how many megabytes that takes.
+ */
+downloadable: boolean, download_mb: number | null, };

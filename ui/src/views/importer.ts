@@ -126,11 +126,18 @@ export function onProgress(p: Progress): void {
   if (p.kind === "download") {
     const s = document.getElementById("models-status");
     if (s) {
-      s.textContent = `Downloading ${p.message}: ${(p.done / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`;
+      // After the files, a model the catalog uses embeds the catalog (same job).
+      s.textContent =
+        p.phase === "download"
+          ? `Downloading ${p.message}: ${(p.done / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`
+          : text.trim();
       s.dataset.state = "running";
     }
     const cancel = document.getElementById("models-cancel");
     if (cancel) cancel.hidden = false;
+    for (const el of document.querySelectorAll(".notice-progress")) {
+      el.textContent = s?.textContent ?? "";
+    }
     return;
   }
   const bar = $("#import-progress") as HTMLProgressElement;

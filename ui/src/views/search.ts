@@ -5,7 +5,8 @@ import { api, errorText, fileUrl, type Hit, type SearchResults } from "../api";
 import { $, append, h, replace } from "../dom";
 import { count, leaf, price, score, SIGNAL_LABELS } from "../format";
 import { buildRequest, categoryTree, emptyQuery, hasQuery, withoutPhrase } from "../query";
-import { MAX_WEIGHT, SIGNALS } from "../weights";
+import { MAX_WEIGHT, modelNotice, SIGNALS, VISUAL_SIGNALS } from "../weights";
+import { addModelFolder } from "./settings";
 import { app, PAGE, toast } from "../state";
 import { show } from "../main";
 
@@ -176,17 +177,11 @@ export function renderSliders(): void {
       { class: `slider${off ? " off" : ""}` },
       h("label", { for: `slider-${s}` }, SIGNAL_LABELS[s], out),
       input,
-      off &&
-        h(
-          "p",
-          { class: "why-off" },
-          off.reason ?? "Its model is not available.",
-          off.how ? h("span", { class: "how" }, ` ${off.how}`) : null,
-        ),
     );
   });
   replace(
     box,
+    modelNotices(),
     rows,
     h(
       "button",
@@ -203,6 +198,48 @@ export function renderSliders(): void {
       "Reset to defaults",
     ),
   );
+}
+
+/** One notice per model that is off (not one per slider): a sentence, what to do, and the
+ * technical reason behind "Details". */
+function modelNotices(): HTMLElement[] {
+  const seen = new Set<string>();
+  const out: HTMLElement[] = [];
+  for (const s of SIGNALS) {
+    const off = app.sliders.disabled(s);
+    if (!off || seen.has(off.model_id ?? s)) continue;
+    seen.add(off.model_id ?? s);
+    const visual = VISUAL_SIGNALS.includes(s);
+    out.push(
+      h(
+        "div",
+        { class: "model-notice", "data-model": off.model_id ?? "", "data-code": off.code ?? "" },
+        h("p", {}, modelNotice(off)),
+        off.downloadable && off.model_id
+          ? h(
+              "button",
+              {
+                type: "button",
+                class: "download-model",
+                onclick: () => {
+                  const id = off.model_id!;
+                  void api.downloadModel(id).catch((e) => toast(errorText(e), true));
+                },
+              },
+              `Download ${visual ? "the visual model" : "the text model"}${off.download_mb ? ` (about ${off.download_mb} MB)` : ""}`,
+            )
+          : null,
+        h("p", { class: "notice-progress", "aria-live": "polite" }),
+        h(
+          "button",
+          { type: "button", class: "link", onclick: () => void addModelFolder() },
+          "Use a model from a folder…",
+        ),
+        off.reason ? h("details", {}, h("summary", {}, "Details"), h("p", { class: "hint" }, off.reason)) : null,
+      ),
+    );
+  }
+  return out;
 }
 
 export let typingTimer = 0;

@@ -107,12 +107,7 @@ export async function loadModels(): Promise<void> {
             { "data-model": m.id },
             h("td", {}, m.name, h("div", { class: "hint" }, m.licence)),
             h("td", {}, m.kind === "clip" ? "Photos and text" : "Product text"),
-            h(
-              "td",
-              {},
-              m.active ? "In use" : m.present ? "Ready" : "Not downloaded",
-              !m.present ? h("div", { class: "hint" }, m.how) : null,
-            ),
+            h("td", {}, m.active ? "In use" : m.present ? "Ready" : "Not downloaded"),
             h(
               "td",
               {},
@@ -124,7 +119,7 @@ export async function loadModels(): Promise<void> {
                       class: "secondary",
                       onclick: () => void api.downloadModel(m.id).catch((e) => toast(errorText(e), true)),
                     },
-                    "Download",
+                    m.download_mb ? `Download (about ${m.download_mb} MB)` : "Download",
                   )
                 : null,
               m.present && !m.active
