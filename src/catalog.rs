@@ -15,6 +15,8 @@ pub use crate::store::Integrity;
 use crate::store::Store;
 
 pub const DB_FILE: &str = "catalog.sqlite";
+/// The settings key of the catalog's currency (ISO 4217).
+pub(crate) const CURRENCY_KEY: &str = "currency";
 pub const THUMBS_DIR: &str = "thumbs";
 
 pub struct Catalog {
@@ -182,6 +184,27 @@ impl Catalog {
         Store::copy_to(&self.db_path(), &backup)?;
         self.store.rebuild_indexes()?;
         Ok((backup, self.store.integrity()?))
+    }
+
+    /// The currency of the catalog's prices (ISO 4217, e.g. `EUR`): as set, else as read from
+    /// the prices of its CSVs (a symbol or code), else none.
+    pub fn currency(&self) -> Result<Option<String>> {
+        self.store.setting(CURRENCY_KEY)
+    }
+
+    /// Sets the catalog's currency (`None`: forget it; the next import reads it again).
+    pub fn set_currency(&self, code: Option<&str>) -> Result<()> {
+        match code {
+            None => self.store.delete_setting(CURRENCY_KEY),
+            Some(c) => {
+                let c = crate::price::valid_currency(c).ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "{c:?} is not a currency code: give three letters such as EUR, USD or GBP"
+                    ))
+                })?;
+                self.store.set_setting(CURRENCY_KEY, &c)
+            }
+        }
     }
 
     /// Thumbnails that are missing or cannot be decoded, one per photo content.

@@ -3,6 +3,42 @@
 /// The highest price Vitrine accepts (in any currency): above it a number is a typo.
 pub const MAX_PRICE: f64 = 1e12;
 
+/// The currency a written price names, as an ISO 4217 code: a symbol (`€12`, `£3`, `¥500`,
+/// `$5`, read as US dollars) or a three-letter code before or after the number (`12.50 EUR`,
+/// `CHF 9`).
+pub fn currency_of(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    for (symbol, code) in [('€', "EUR"), ('£', "GBP"), ('¥', "JPY"), ('$', "USD")] {
+        if raw.contains(symbol) {
+            return Some(code.into());
+        }
+    }
+    let letters = |s: &str| {
+        let s = s.trim();
+        (s.len() == 3 && s.chars().all(|c| c.is_ascii_alphabetic())).then(|| s.to_ascii_uppercase())
+    };
+    let lead: String = raw
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    let tail: String = {
+        let mut t: Vec<char> = raw
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        t.reverse();
+        t.into_iter().collect()
+    };
+    letters(&lead).or_else(|| letters(&tail))
+}
+
+/// A currency code the app can format: three ASCII letters, upper case.
+pub fn valid_currency(code: &str) -> Option<String> {
+    let c = code.trim();
+    (c.len() == 3 && c.chars().all(|x| x.is_ascii_alphabetic())).then(|| c.to_ascii_uppercase())
+}
+
 /// Parses a price such as `34`, `$1,299.00`, `12,50 €` or `1.299,00`. `None` if it is not one:
 /// no digits, separators in the wrong places (`1.2.3`), negative, or over [`MAX_PRICE`].
 pub fn parse_price(raw: &str) -> Option<f64> {
@@ -64,6 +100,23 @@ fn ungroup(int_part: &str, sep: char) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn currencies_are_read_from_symbols_and_codes() {
+        for (raw, code) in [
+            ("$1,299.00", Some("USD")),
+            ("12,50 €", Some("EUR")),
+            ("£3", Some("GBP")),
+            ("12.50 EUR", Some("EUR")),
+            ("chf 9", Some("CHF")),
+            ("34", None),
+            ("12 dollars", None),
+        ] {
+            assert_eq!(currency_of(raw).as_deref(), code, "{raw}");
+        }
+        assert_eq!(valid_currency(" eur ").as_deref(), Some("EUR"));
+        assert_eq!(valid_currency("euro"), None);
+    }
 
     #[test]
     fn prices() {

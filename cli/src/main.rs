@@ -201,6 +201,15 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Show the currency of the catalog's prices, or set it (an ISO code such as EUR). Read from
+    /// the CSVs' prices ($, €, £, ¥ or a code) at import unless set.
+    Currency {
+        #[arg(value_name = "CODE")]
+        code: Option<String>,
+        /// Forget it (the next import reads it from the prices again).
+        #[arg(long, conflicts_with = "code")]
+        clear: bool,
+    },
     /// Check the catalog database for corruption, and that every photo has its thumbnail.
     Check {
         /// Rebuild damaged indexes (after copying the database beside it) and make missing or
@@ -551,6 +560,17 @@ fn catalog_command(g: &Global, cmd: Command) -> Result<()> {
         Command::Check { repair } => {
             check_database(catalog, repair)?;
             check_thumbnails(catalog, repair)?;
+        }
+        Command::Currency { code, clear } => {
+            if clear {
+                catalog.set_currency(None)?;
+            } else if let Some(c) = code {
+                catalog.set_currency(Some(&c))?;
+            }
+            match catalog.currency()? {
+                Some(c) => say!("{c}"),
+                None => say!("No currency: prices show as plain numbers."),
+            }
         }
         _ => unreachable!("handled in run"),
     }

@@ -428,3 +428,20 @@ fn check_finds_a_damaged_search_index_and_repair_rebuilds_it_after_a_backup() {
     let found = stdout(&vitrine(&cat, &["search", "red bag", "--json"]));
     assert!(found.contains("\"A\""), "{found}");
 }
+
+#[test]
+fn the_currency_is_read_from_the_prices_and_can_be_set() {
+    let (dir, cat) = two_products("$10.00");
+    assert_eq!(stdout(&vitrine(&cat, &["currency"])).trim(), "USD");
+    assert_eq!(stdout(&vitrine(&cat, &["currency", "eur"])).trim(), "EUR");
+    // Set by hand, it outlives the next import.
+    let csv = dir.path().join("p.csv");
+    assert!(
+        vitrine(&cat, &["import", csv.to_str().unwrap(), "--no-embed"])
+            .status
+            .success()
+    );
+    assert_eq!(stdout(&vitrine(&cat, &["currency"])).trim(), "EUR");
+    assert_refused(&cat, &["currency", "euro"], "not a currency code");
+    assert!(stdout(&vitrine(&cat, &["currency", "--clear"])).contains("No currency"));
+}

@@ -269,6 +269,8 @@ pub struct CsvContents {
     /// SKUs the file names, including rows that were skipped (so a prune never drops them).
     pub mentioned_skus: Vec<String>,
     pub errors: Vec<ImportErrorRecord>,
+    /// How many rows named each currency (ISO 4217 code).
+    pub currencies: HashMap<String, usize>,
 }
 
 /// Decodes a CSV file's bytes: UTF-8 (with or without BOM), else Windows-1252 as Excel writes.
@@ -416,6 +418,8 @@ struct Row {
     attributes: Map<String, Value>,
     images: Vec<CsvImage>,
     line: i64,
+    /// The currency its price names (a symbol or code), or its `currency` column.
+    currency: Option<String>,
 }
 
 /// Reads and groups a product CSV. A file-level problem (unreadable, no header, no usable
@@ -538,6 +542,9 @@ pub fn read_products(
             };
             let merged = row.and_then(|row| {
                 let line = row.line;
+                if let Some(c) = &row.currency {
+                    *out.currencies.entry(c.clone()).or_default() += 1;
+                }
                 merge_row(&mut out.products, &mut index, row)
                     .map_err(|(kind, message)| (Some(line), kind, message))
             });
@@ -661,7 +668,14 @@ fn read_row(
             line,
         })
         .collect();
+    let currency = crate::price::currency_of(get(Field::Price)).or_else(|| {
+        map.attributes
+            .iter()
+            .find(|(_, h)| matches!(normalise_header(h).as_str(), "currency" | "currencycode"))
+            .and_then(|(i, _)| crate::price::valid_currency(&record[*i]))
+    });
     Ok(Row {
+        currency,
         sku,
         title,
         price,

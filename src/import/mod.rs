@@ -461,6 +461,8 @@ struct Plan {
     work: BTreeMap<String, WorkItem>,
     csv_products: Vec<(String, ProductData)>,
     mentioned: HashSet<(String, String)>,
+    /// Rows naming each currency, over every CSV.
+    currencies: HashMap<String, usize>,
 }
 
 /// Reads the CSVs and matches their photos.
@@ -491,6 +493,9 @@ fn read_csvs(
             }
         };
         errors.extend(contents.errors);
+        for (c, n) in contents.currencies {
+            *plan.currencies.entry(c).or_default() += n;
+        }
         plan.mentioned.extend(
             contents
                 .mentioned_skus
@@ -717,6 +722,20 @@ pub fn run(
     let found = sources.photos(opts.allow_outside, &mut errors);
     let mut plan = read_csvs(&sources, &found, opts, &mut errors);
     claim_folder_photos(&catalog.store, &found, &mut plan.work)?;
+    // The catalog's currency, from its prices, unless it has one (set in Settings, say).
+    if let Some((code, _)) = plan
+        .currencies
+        .iter()
+        .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+        && catalog
+            .store
+            .setting(crate::catalog::CURRENCY_KEY)?
+            .is_none()
+    {
+        catalog
+            .store
+            .set_setting(crate::catalog::CURRENCY_KEY, code)?;
+    }
     let mut product_ids = write_csv_products(
         &mut catalog.store,
         run,

@@ -55,6 +55,7 @@ export const api = {
     models: string | null;
     device: string | null;
     precision: string | null;
+    currency: string | null;
   }) => invoke<void>("apply_settings", { settings }),
   startImport: (paths: string[], prune: boolean) => invoke<void>("start_import", { paths, prune }),
   rescan: () => invoke<void>("rescan"),

@@ -2,9 +2,25 @@
 
 import type { SignalName } from "./weights";
 
+/** How prices are written: the catalog's currency (ISO code, when known) in the user's locale. */
+const money: { currency: string | null; locale: string | undefined } = { currency: null, locale: undefined };
+
+export function setMoney(currency: string | null, locale?: string): void {
+  money.currency = currency;
+  money.locale = locale;
+}
+
 export function price(p: number | null | undefined): string {
   if (p === null || p === undefined || !Number.isFinite(p)) return "no price";
-  return p.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  if (money.currency) {
+    try {
+      return new Intl.NumberFormat(money.locale, { style: "currency", currency: money.currency }).format(p);
+    } catch {
+      // An unknown code: the number, then the code.
+      return `${p.toLocaleString(money.locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 })} ${money.currency}`;
+    }
+  }
+  return p.toLocaleString(money.locale, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }
 
 /** A score in [0, 1] as a percentage-like figure with two decimals. */

@@ -4,6 +4,7 @@
 
 import { api, errorText } from "./api";
 import { $, h, replace } from "./dom";
+import { setMoney } from "./format";
 import { app, type View } from "./state";
 import { dupesView, loadDupes } from "./views/duplicates";
 import { importView, onDone, onProgress } from "./views/importer";
@@ -82,6 +83,7 @@ export function togglePresentation(): void {
 export async function refresh(): Promise<void> {
   try {
     app.info = await api.info();
+    setMoney(app.info.currency);
     app.sliders.setDefaults(app.info.default_weights);
     app.sliders.setAvailability(app.info.signals);
     renderFilters();

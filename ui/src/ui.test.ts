@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { count, eta, leaf, price, rate, score } from "./format";
+import { count, eta, leaf, price, rate, score, setMoney } from "./format";
 import {
   buildRequest,
   categoryTree,
@@ -125,8 +125,16 @@ describe("slider state", () => {
 
 describe("formatting", () => {
   it("formats prices, scores and counts", () => {
+    setMoney(null, "en-US");
     expect(price(1234.5)).toBe("1,234.50");
     expect(price(null)).toBe("no price");
+    setMoney("EUR", "de-DE");
+    expect(price(1234.5).replace(/\s/g, " ")).toBe("1.234,50 €");
+    setMoney("USD", "en-US");
+    expect(price(34)).toBe("$34.00");
+    setMoney("ZZZ", "en-US");
+    expect(price(2)).toMatch(/2\.00/);
+    setMoney(null, "en-US");
     expect(score(0.8765)).toBe("0.88");
     expect(count(1, "product")).toBe("1 product");
     expect(count(2, "product")).toBe("2 products");

@@ -40,6 +40,8 @@ pub struct Info {
     stats: Stats,
     facets: Facets,
     signals: Vec<SignalInfo>,
+    /// The currency of the catalog's prices (ISO 4217), when known.
+    currency: Option<String>,
     /// The catalog's tuned weights (`vitrine tune`), else the defaults.
     default_weights: Weights,
     job: Option<&'static str>,
@@ -93,6 +95,7 @@ pub async fn info(app: AppHandle) -> CmdResult<Info> {
             stats,
             facets,
             signals,
+            currency: state.workspace().catalog().currency()?,
             default_weights,
             job,
         })
@@ -150,10 +153,12 @@ pub struct Settings {
     models: Option<PathBuf>,
     device: Option<String>,
     precision: Option<String>,
+    /// The catalog's currency (ISO code); empty forgets it.
+    currency: Option<String>,
 }
 
-/// Opens another catalog folder, models folder, device or precision; remembered for the next
-/// start.
+/// Opens another catalog folder, models folder, device or precision (remembered for the next
+/// start), and sets the catalog's currency.
 #[tauri::command]
 pub async fn apply_settings(app: AppHandle, settings: Settings) -> CmdResult<()> {
     blocking(move || {
@@ -177,6 +182,13 @@ pub async fn apply_settings(app: AppHandle, settings: Settings) -> CmdResult<()>
         state.relocate(loc.clone())?;
         allow_photos(&app)?;
         crate::config::save(&app, &loc)?;
+        if let Some(c) = settings.currency {
+            let c = c.trim();
+            state
+                .workspace()
+                .catalog()
+                .set_currency((!c.is_empty()).then_some(c))?;
+        }
         Ok(())
     })
     .await

@@ -8,6 +8,10 @@ import type { Weights } from "./Weights";
 
 export type Info = { catalog_dir: string, models_dir: string, device: DeviceChoice, precision: Precision, stats: Stats, facets: Facets, signals: Array<SignalInfo>, 
 /**
+ * The currency of the catalog's prices (ISO 4217), when known.
+ */
+currency: string | null, 
+/**
  * The catalog's tuned weights (`vitrine tune`), else the defaults.
  */
 default_weights: Weights, job: string | null, };

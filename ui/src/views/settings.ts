@@ -46,6 +46,14 @@ export function settingsView(): HTMLElement {
       h("option", { value: "f32" }, "Full (f32)"),
       h("option", { value: "int8" }, "Fast (int8 weights; results within about 1%)"),
     ),
+    h("label", { for: "settings-currency" }, "Currency of the prices"),
+    h("input", {
+      id: "settings-currency",
+      type: "text",
+      maxlength: 3,
+      placeholder: "e.g. EUR",
+      autocomplete: "off",
+    }),
     h("div", { class: "row" }, h("button", { id: "settings-apply", type: "button", onclick: applySettings }, "Apply")),
     h("h3", {}, "Models"),
     h(
@@ -70,6 +78,7 @@ export function renderSettings(): void {
   ($("#settings-models") as HTMLInputElement).value = info.models_dir;
   ($("#settings-device") as HTMLSelectElement).value = info.device;
   ($("#settings-precision") as HTMLSelectElement).value = info.precision;
+  ($("#settings-currency") as HTMLInputElement).value = info.currency ?? "";
 }
 
 export async function applySettings(): Promise<void> {
@@ -79,6 +88,7 @@ export async function applySettings(): Promise<void> {
       models: ($("#settings-models") as HTMLInputElement).value.trim() || null,
       device: ($("#settings-device") as HTMLSelectElement).value,
       precision: ($("#settings-precision") as HTMLSelectElement).value,
+      currency: ($("#settings-currency") as HTMLInputElement).value.trim(),
     });
     app.q = emptyQuery();
     app.page = null;
