@@ -4,7 +4,8 @@
 Usage: scripts/luma-queries.py [LUMA_DIR] [OUT_DIR]
   (defaults: ../shared/catalogs/luma and target/eval)
 
-Writes JSON Lines query sets for `vitrine eval --queries FILE`, and products-main-views.csv for
+Writes JSON Lines query sets for `vitrine eval --queries FILE`, and products-main-views.csv (its
+photos by absolute path into the Luma folder: import it with --allow-outside) for
 the photo set's catalog. How relevance is derived, per set:
 
 - attributes.jsonl: "<colour> <category leaf>" ("blue bag", "black hoodie") for every colour

@@ -41,6 +41,18 @@ impl Filters {
     }
 }
 
+/// How results are ordered: by relevance, or by price among the strong matches and then among
+/// the weaker ones (so a price sort never lifts a poor match above a good one).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    #[default]
+    Relevance,
+    PriceLow,
+    PriceHigh,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Query {
     pub text: String,
@@ -54,6 +66,7 @@ pub struct Query {
     /// toward the first and away from the second (a Rocchio update).
     pub more: Vec<String>,
     pub less: Vec<String>,
+    pub sort: Sort,
 }
 
 /// How much each signal counts in the fused score (the sliders).

@@ -32,7 +32,7 @@ use crate::model_choice::{Encoders, Unavailable};
 use crate::models::ModelKind;
 use crate::phash;
 use crate::photo;
-use crate::query::{Filters, PhotoInput, Query, ReadPhrase, Weights, parse_text};
+use crate::query::{Filters, PhotoInput, Query, ReadPhrase, Sort, Weights, parse_text};
 use crate::store::Store;
 use crate::vectors::ModelVectors;
 
@@ -164,6 +164,7 @@ pub struct SearchResults {
     /// How many results at the top are strong matches (see [`fusion::strong_matches`]).
     pub strong: usize,
     pub fusion: Fusion,
+    pub sort: Sort,
     pub offset: usize,
     pub hits: Vec<Hit>,
     /// Candidates scored (every product when the scan is exact).
@@ -182,6 +183,7 @@ pub struct Prepared {
     signals: Vec<Signal>,
     cands: Vec<Cand>,
     exact: bool,
+    sort: Sort,
 }
 
 impl Prepared {
@@ -553,6 +555,7 @@ impl Searcher {
             signals,
             cands,
             exact,
+            sort: q.sort,
         })
     }
 
@@ -957,6 +960,22 @@ impl Searcher {
         let scores: Vec<f32> = scored.iter().map(|s| s.0).collect();
         let sku_matches = scored.iter().take_while(|s| s.2.sku_match).count();
         let strong = fusion::strong_matches(&scores[sku_matches..]) + sku_matches;
+        if prep.sort != Sort::Relevance {
+            // Within the strong matches, then within the rest; no price last, ties by relevance.
+            let price = |c: &Cand| self.products[c.product].price;
+            let by_price = |a: &(f32, Vec<f32>, &Cand), b: &(f32, Vec<f32>, &Cand)| match (
+                price(a.2),
+                price(b.2),
+            ) {
+                (Some(x), Some(y)) if prep.sort == Sort::PriceLow => x.total_cmp(&y),
+                (Some(x), Some(y)) => y.total_cmp(&x),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            };
+            scored[sku_matches..strong].sort_by(by_price);
+            scored[strong..].sort_by(by_price);
+        }
         let hits = scored
             .into_iter()
             .enumerate()
@@ -974,6 +993,7 @@ impl Searcher {
             total,
             strong,
             fusion,
+            sort: prep.sort,
             offset,
             hits,
             candidates: prep.cands.len(),

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use vitrine::Catalog;
 use vitrine::model_choice::Encoders;
-use vitrine::query::{Filters, PhotoInput, Query, Weights};
+use vitrine::query::{Filters, PhotoInput, Query, Sort, Weights};
 use vitrine::search::{SearchResults, Searcher, Signal};
 
 fn searcher() -> Searcher {
@@ -295,6 +295,41 @@ fn strong_matches_end_where_relevance_drops() {
     let h = &r.hits[0];
     let shares: f32 = h.signals.iter().map(|x| x.share).sum();
     assert!((shares - 1.0).abs() < 1e-4, "{shares}");
+}
+
+#[test]
+fn a_price_sort_orders_the_strong_matches_then_the_rest_and_keeps_them_apart() {
+    let s = searcher();
+    let relevance = s
+        .search(&text_query("shorts"), &text_weights(), 196, 0)
+        .unwrap();
+    for (sort, ascending) in [(Sort::PriceLow, true), (Sort::PriceHigh, false)] {
+        let q = Query {
+            sort,
+            ..text_query("shorts")
+        };
+        let r = s.search(&q, &text_weights(), 196, 0).unwrap();
+        assert_eq!(r.strong, relevance.strong);
+        let mut strong = skus(&r)[..r.strong].to_vec();
+        let mut before = skus(&relevance)[..r.strong].to_vec();
+        strong.sort();
+        before.sort();
+        assert_eq!(
+            strong, before,
+            "a price sort changes the order, not what is strong"
+        );
+        for part in [&r.hits[..r.strong], &r.hits[r.strong..]] {
+            let prices: Vec<f64> = part.iter().filter_map(|h| h.price).collect();
+            assert!(
+                prices.windows(2).all(|w| if ascending {
+                    w[0] <= w[1]
+                } else {
+                    w[0] >= w[1]
+                }),
+                "{sort:?}: {prices:?}"
+            );
+        }
+    }
 }
 
 #[test]

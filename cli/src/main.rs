@@ -276,8 +276,19 @@ struct SearchOpts {
     /// Skip this many results (paging).
     #[arg(long, default_value_t = 0)]
     offset: usize,
+    /// Order: relevance, or price (low or high first) within the strong matches, then within
+    /// the weaker ones.
+    #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
+    sort: SortArg,
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SortArg {
+    Relevance,
+    PriceLow,
+    PriceHigh,
 }
 
 #[derive(Subcommand)]
@@ -852,6 +863,11 @@ fn search(g: &Global, mut q: Query, o: SearchOpts) -> Result<()> {
     q.not = o.not;
     q.more = o.more;
     q.less = o.less;
+    q.sort = match o.sort {
+        SortArg::Relevance => vitrine::query::Sort::Relevance,
+        SortArg::PriceLow => vitrine::query::Sort::PriceLow,
+        SortArg::PriceHigh => vitrine::query::Sort::PriceHigh,
+    };
     q.filters = Filters {
         category: o.category,
         color: o.color,

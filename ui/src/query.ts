@@ -1,5 +1,6 @@
 // What the search bar, the photo chip and the filters ask for, turned into a request.
 
+import type { Sort } from "./bindings/Sort";
 import type { Weights } from "./weights";
 
 export interface Filters {
@@ -23,6 +24,7 @@ export interface QueryState {
   color: string;
   minPrice: string;
   maxPrice: string;
+  sort: Sort;
 }
 
 export interface SearchRequest {
@@ -33,6 +35,7 @@ export interface SearchRequest {
   more: string[];
   less: string[];
   filters: Filters;
+  sort: Sort;
   weights: Weights;
   k: number;
   offset: number;
@@ -50,6 +53,7 @@ export function emptyQuery(): QueryState {
     color: "",
     minPrice: "",
     maxPrice: "",
+    sort: "relevance",
   };
 }
 
@@ -97,6 +101,7 @@ export function buildRequest(q: QueryState, weights: Weights, k: number, offset 
     more: q.more.map((m) => m.sku),
     less: q.less.map((m) => m.sku),
     filters: filters(q),
+    sort: q.sort,
     weights,
     k,
     offset,

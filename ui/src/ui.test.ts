@@ -48,6 +48,7 @@ describe("query building", () => {
       category: "Gear/Bags",
       color: "Red",
       more: [{ sku: "MB02", title: "Fusion Backpack" }],
+      sort: "price_low" as const,
     };
     const r = buildRequest(q, defaults, 24, 48);
     expect(r).toEqual({
@@ -58,6 +59,7 @@ describe("query building", () => {
       more: ["MB02"],
       less: [],
       filters: { category: "Gear/Bags", color: "Red", min_price: null, max_price: null, attributes: [] },
+      sort: "price_low",
       weights: defaults,
       k: 24,
       offset: 48,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{InvokeBody, Request};
 use tauri::{AppHandle, Manager};
-use vitrine::query::{Filters, PhotoInput, Query, Weights};
+use vitrine::query::{Filters, PhotoInput, Query, Sort, Weights};
 use vitrine::search::SearchResults;
 
 use super::blocking;
@@ -61,6 +61,8 @@ pub struct SearchRequest {
     more: Vec<String>,
     #[serde(default)]
     less: Vec<String>,
+    #[serde(default)]
+    sort: Sort,
     weights: Weights,
     k: usize,
     #[serde(default)]
@@ -101,6 +103,7 @@ pub async fn search(app: AppHandle, req: SearchRequest) -> CmdResult<SearchPage>
             filters: req.filters,
             more: req.more,
             less: req.less,
+            sort: req.sort,
         };
         if q.text.trim().is_empty() && q.photo.is_none() && q.like.is_none() {
             anyhow::bail!("type something to search for, or add a photo");

@@ -4,6 +4,7 @@ import type { Fusion } from "./Fusion";
 import type { Hit } from "./Hit";
 import type { ReadPhrase } from "./ReadPhrase";
 import type { Signal } from "./Signal";
+import type { Sort } from "./Sort";
 import type { Unavailable } from "./Unavailable";
 import type { Weights } from "./Weights";
 
@@ -27,7 +28,7 @@ total: number,
 /**
  * How many results at the top are strong matches (see [`fusion::strong_matches`]).
  */
-strong: number, fusion: Fusion, offset: number, hits: Array<Hit>, 
+strong: number, fusion: Fusion, sort: Sort, offset: number, hits: Array<Hit>, 
 /**
  * Candidates scored (every product when the scan is exact).
  */

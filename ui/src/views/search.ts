@@ -2,6 +2,7 @@
 // their per-signal breakdown, and the product panel.
 
 import { api, errorText, fileUrl, type Hit, type SearchResults } from "../api";
+import type { Sort } from "../bindings/Sort";
 import { $, append, h, replace } from "../dom";
 import { count, leaf, price, score, SIGNAL_LABELS } from "../format";
 import { buildRequest, categoryTree, emptyQuery, hasQuery, withoutPhrase } from "../query";
@@ -131,8 +132,27 @@ export function renderFilters(): void {
         void runSearch();
       },
     });
+  const sort = h(
+    "select",
+    {
+      id: "sort",
+      "aria-label": "Sort by",
+      onchange: (e: Event) => {
+        app.q.sort = (e.target as HTMLSelectElement).value as Sort;
+        void runSearch();
+      },
+    },
+    (
+      [
+        ["relevance", "Best match"],
+        ["price_low", "Price: low to high"],
+        ["price_high", "Price: high to low"],
+      ] as [Sort, string][]
+    ).map(([v, label]) => h("option", { value: v, selected: v === app.q.sort }, label)),
+  );
   replace(
     f,
+    h("label", {}, "Sort by", sort),
     h("label", {}, "Category", cat),
     h("label", {}, "Colour", color),
     h(
