@@ -6,6 +6,11 @@ use common::*;
 use vitrine::Catalog;
 use vitrine::duplicates::{self, Decision, Thresholds, write_merge_map};
 
+/// Records that `a` and `b` are not duplicates.
+fn decide_apart(catalog: &Catalog, a: &str, b: &str) {
+    duplicates::decide(catalog, Decision::NotDuplicate, &[a.into(), b.into()], None).unwrap();
+}
+
 #[test]
 fn the_merge_map_never_merges_products_decided_apart() {
     let dir = tempfile::tempdir().unwrap();
@@ -26,13 +31,7 @@ fn the_merge_map_never_merges_products_decided_apart() {
     assert_eq!(before.groups.len(), 1);
     assert_eq!(before.groups[0].skus, ["A", "B", "C"]);
 
-    duplicates::decide(
-        &catalog,
-        Decision::NotDuplicate,
-        &["A".into(), "B".into()],
-        None,
-    )
-    .unwrap();
+    decide_apart(&catalog, "A", "B");
     let after = duplicates::find(&catalog, None, None, &t).unwrap();
     for g in &after.groups {
         assert!(
@@ -77,13 +76,7 @@ fn decisions_survive_a_product_pruned_and_imported_again() {
             .len(),
         1
     );
-    duplicates::decide(
-        &catalog,
-        Decision::NotDuplicate,
-        &["A".into(), "B".into()],
-        None,
-    )
-    .unwrap();
+    decide_apart(&catalog, "A", "B");
     assert!(
         duplicates::find(&catalog, None, None, &t)
             .unwrap()

@@ -112,7 +112,7 @@ fn luma_quality_stays_above_its_floors() {
         );
         let enc = encoders(&catalog);
         embed(&mut catalog, &enc);
-        searcher(&catalog)
+        common::searcher(&catalog)
     };
     let queries = read_queries(&sets.join("photos.jsonl")).unwrap();
     let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
