@@ -176,6 +176,14 @@ impl Hub {
                 .and_then(|c| c.split('-').next())
                 .and_then(|s| s.parse::<u64>().ok())
                 == Some(have);
+        if resp.status() == 206 && !resuming {
+            // Part of the file, but not the part that was asked for: start over next time.
+            remove(&part)?;
+            return Err(Error::Download(format!(
+                "{} sent another part of {} than the one asked for; run the download again",
+                self.endpoint, f.name
+            )));
+        }
         let start = if resuming { have } else { 0 };
         let length = resp
             .header("Content-Length")

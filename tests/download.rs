@@ -200,6 +200,21 @@ fn a_server_that_ignores_range_restarts_the_file_cleanly() {
 }
 
 #[test]
+fn a_range_other_than_the_one_asked_for_is_refused_and_the_next_try_starts_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, models, m) = setup(dir.path());
+    hub.fault(WEIGHTS, Fault::CutAfter(4_000_000));
+    hub.fault(WEIGHTS, Fault::OtherRange);
+    assert!(download(&models, &m).0.is_err());
+    let e = download(&models, &m).0.unwrap_err();
+    assert!(e.to_string().contains("another part"), "{e}");
+    let target = weights_path(&models, &m);
+    assert!(!part_path(&target).exists() && !target.exists());
+    download(&models, &m).0.unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), fixture(WEIGHTS));
+}
+
+#[test]
 fn server_errors_stalls_and_no_server_give_clear_messages() {
     let dir = tempfile::tempdir().unwrap();
     let (hub, models, m) = setup(dir.path());

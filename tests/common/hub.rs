@@ -23,6 +23,8 @@ pub enum Fault {
     FlipByte(usize),
     /// Ignore `Range` and send the whole file with 200.
     NoRange,
+    /// Answer a `Range` request with 206 from the start of the file instead.
+    OtherRange,
 }
 
 #[derive(Default)]
@@ -131,6 +133,7 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     }
     let start = match (&range, &fault) {
         (_, Some(Fault::NoRange)) | (None, _) => None,
+        (Some(_), Some(Fault::OtherRange)) => Some(0),
         (Some(r), _) => r
             .strip_prefix("bytes=")
             .and_then(|r| r.strip_suffix('-'))
