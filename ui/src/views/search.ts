@@ -547,6 +547,9 @@ export function renderResults(appended = false): void {
         { class: "empty" },
         h("h2", {}, "Nothing matches"),
         h("p", {}, "Try fewer words, clear a filter, or raise another signal’s weight."),
+        app.q.category || app.q.color || app.q.minPrice || app.q.maxPrice
+          ? h("button", { type: "button", class: "secondary", onclick: clearFilters }, "Clear the filters")
+          : null,
       ),
     );
   } else if (appended) {
