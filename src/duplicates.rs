@@ -511,6 +511,21 @@ pub fn decide(
     Ok(n)
 }
 
+/// Forgets every decision among `skus` (an undo): their pairs are proposed again as the
+/// evidence says. Returns the pairs forgotten (asked for).
+pub fn undecide(catalog: &Catalog, skus: &[String]) -> Result<usize> {
+    let mut n = 0;
+    for i in 0..skus.len() {
+        for b in &skus[i + 1..] {
+            if skus[i] != *b {
+                catalog.store.delete_decision(&skus[i], b)?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
 /// Finds duplicate groups with the vectors of the catalog's active CLIP and product-text
 /// models in `models`.
 pub fn find_active(

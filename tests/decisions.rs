@@ -51,6 +51,13 @@ fn the_merge_map_never_merges_products_decided_apart() {
             "the merge map merges A and B: {row:?}"
         );
     }
+    // Undone, the three are one group again.
+    duplicates::undecide(&catalog, &["A".into(), "B".into()]).unwrap();
+    let undone = duplicates::find(&catalog, None, None, &t).unwrap();
+    assert_eq!(undone.groups.len(), 1);
+    assert_eq!(undone.groups[0].skus, ["A", "B", "C"]);
+    decide_apart(&catalog, "A", "B");
+    let after = duplicates::find(&catalog, None, None, &t).unwrap();
     // C is still proposed as a duplicate of one of them.
     assert_eq!(after.groups.len(), 1);
     assert!(after.groups[0].skus.contains(&"C".to_string()));

@@ -68,6 +68,7 @@ fn main() {
             commands::search::rerank,
             commands::dupes::duplicates,
             commands::dupes::decide,
+            commands::dupes::undecide,
             commands::dupes::export_merge_map,
             commands::models::models,
             commands::models::use_model,

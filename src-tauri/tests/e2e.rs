@@ -825,6 +825,22 @@ async fn a_duplicate_decision_survives_a_restart() {
         )
         .await;
     assert_eq!(placed, json!([[1, 0], [1, 0]]), "{placed}");
+    // All variants marked at once, undone, and marked again (this one survives the restart).
+    app.click("#bulk-variants").await;
+    app.wait_for("!document.querySelector('#variants')", 30)
+        .await;
+    app.wait_for("!document.querySelector('#dupes-undo').hidden", 10)
+        .await;
+    app.click("#dupes-undo").await;
+    app.wait_for(
+        "document.querySelector('#variants .member[data-sku=\"24-WG081\"]')",
+        30,
+    )
+    .await;
+    app.click("#bulk-variants").await;
+    app.wait_for("!document.querySelector('#variants')", 30)
+        .await;
+    app.wait_for(group, 60).await;
     app.js(
         &format!("{group}.querySelector('.keep[data-sku=\"24-MB01\"]').click();"),
         vec![],
@@ -848,6 +864,17 @@ async fn a_duplicate_decision_survives_a_restart() {
         .await;
     app.screenshot("duplicates-after-restart").await;
     assert_eq!(decision, json!("duplicate, keep 24-MB01"));
+    let variants_left = app
+        .js(
+            "return document.querySelectorAll('#variants .group').length;",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        variants_left,
+        json!(0),
+        "the bulk variants decision survived"
+    );
     app.close().await;
 }
 

@@ -779,6 +779,16 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the decision on a pair of products, by SKU (an undo).
+    pub fn delete_decision(&self, a: &str, b: &str) -> Result<()> {
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        self.conn.execute(
+            "DELETE FROM pair_decisions WHERE sku_a = ?1 AND sku_b = ?2",
+            params![lo, hi],
+        )?;
+        Ok(())
+    }
+
     /// One product per (SKU, perceptual hash, vector), with one photo embedded by `model`.
     pub fn insert_embedded_photos<'a>(
         &self,

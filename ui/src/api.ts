@@ -43,6 +43,7 @@ export const api = {
     invoke<SearchPage>("rerank", { queryId, weights, k, offset }),
   product: (sku: string) => invoke<ProductView>("product", { sku }),
   duplicates: (thresholds: Thresholds | null) => invoke<DupesView>("duplicates", { thresholds }),
+  undecide: (skus: string[]) => invoke<number>("undecide", { skus }),
   decide: (decision: Decision, skus: string[], keep: string | null) =>
     invoke<number>("decide", { decision, skus, keep }),
   exportMergeMap: (path: string, thresholds: Thresholds | null) =>

@@ -63,6 +63,15 @@ pub async fn info(app: AppHandle) -> CmdResult<Info> {
                 vitrine::tune::weights(ws.catalog())?,
             )
         };
+        // The window's title names the catalog.
+        if let Some(w) = app.get_webview_window("main") {
+            let name = loc
+                .catalog
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let _ = w.set_title(&format!("{name} — Vitrine"));
+        }
         let signals = signal_statuses(searcher.unavailable())
             .into_iter()
             .map(|s| SignalInfo {

@@ -106,6 +106,17 @@ pub async fn decide(
     .await
 }
 
+/// Forgets the decisions among `skus` (undo).
+#[tauri::command]
+pub async fn undecide(app: AppHandle, skus: Vec<String>) -> CmdResult<usize> {
+    blocking(move || {
+        let state = app.state::<AppState>();
+        let ws = state.workspace();
+        Ok(duplicates::undecide(ws.catalog(), &skus)?)
+    })
+    .await
+}
+
 /// Writes the merge map (CSV) of the decided duplicates to `path`.
 #[tauri::command]
 pub async fn export_merge_map(

@@ -17,6 +17,7 @@ export function dupesView(): HTMLElement {
       h("h2", {}, "Duplicate listings"),
       h("div", { id: "dupes-controls", class: "row" }),
       h("p", { id: "dupes-count", class: "status", "aria-live": "polite" }),
+      h("button", { id: "dupes-undo", type: "button", class: "secondary", hidden: true, onclick: undoBulk }, "Undo"),
       h(
         "button",
         { id: "dupes-export", type: "button", class: "secondary", onclick: exportMergeMap },
@@ -143,6 +144,51 @@ function members(v: DupesView, g: Group, keepButtons: boolean): HTMLElement {
   );
 }
 
+/** The groups the last bulk action decided, for its undo. */
+let lastBulk: Group[] = [];
+
+/** Decides every undecided group at once: keep in each the product `pick` chooses, or mark
+ * them all as variants. Offers an undo. */
+async function bulk(groups: Group[], what: "most_photos" | "lowest_price" | "variants"): Promise<void> {
+  const v = app.dupes;
+  if (!v) return;
+  const undecided = groups.filter((g) => g.pairs.every((p) => p.decision === null));
+  const photos = (sku: string) => v.members[sku]?.thumbnails.length ?? 0;
+  const cost = (sku: string) => v.members[sku]?.price ?? Number.POSITIVE_INFINITY;
+  try {
+    for (const g of undecided) {
+      if (what === "variants") {
+        await api.decide("variants", g.skus, null);
+      } else {
+        const best = [...g.skus].sort((a, b) =>
+          what === "most_photos"
+            ? photos(b) - photos(a) || a.localeCompare(b)
+            : cost(a) - cost(b) || a.localeCompare(b),
+        )[0];
+        await api.decide("duplicate", g.skus, best);
+      }
+    }
+    lastBulk = undecided;
+    $("#dupes-undo").hidden = undecided.length === 0;
+    toast(`Decided ${count(undecided.length, "group")}. “Undo” takes it back.`);
+    await loadDupes();
+  } catch (e) {
+    toast(errorText(e), true);
+  }
+}
+
+async function undoBulk(): Promise<void> {
+  try {
+    for (const g of lastBulk) await api.undecide(g.skus);
+    toast(`Took back the decisions on ${count(lastBulk.length, "group")}.`);
+    lastBulk = [];
+    $("#dupes-undo").hidden = true;
+    await loadDupes();
+  } catch (e) {
+    toast(errorText(e), true);
+  }
+}
+
 export function renderDupes(): void {
   const v = app.dupes;
   if (!v) return;
@@ -165,8 +211,26 @@ export function renderDupes(): void {
     );
     return;
   }
+  const undecided = groups.filter((g) => g.pairs.every((p) => p.decision === null)).length;
   replace(
     $("#dupes-list"),
+    undecided > 1
+      ? h(
+          "div",
+          { class: "row bulk" },
+          h("span", {}, `For the ${count(undecided, "undecided group")}:`),
+          h(
+            "button",
+            { id: "bulk-photos", type: "button", class: "secondary", onclick: () => void bulk(groups, "most_photos") },
+            "Keep the one with most photos",
+          ),
+          h(
+            "button",
+            { id: "bulk-price", type: "button", class: "secondary", onclick: () => void bulk(groups, "lowest_price") },
+            "Keep the lowest price",
+          ),
+        )
+      : null,
     groups.map((g, gi) =>
       h(
         "article",
@@ -205,6 +269,18 @@ export function renderDupes(): void {
           { id: "variants", class: "variants" },
           h("h3", {}, "Variants, not duplicates"),
           h("p", { class: "hint" }, "These look alike but differ in size or price. They are never merged."),
+          variants.length > 1
+            ? h(
+                "button",
+                {
+                  id: "bulk-variants",
+                  type: "button",
+                  class: "secondary",
+                  onclick: () => void bulk(variants, "variants"),
+                },
+                `Mark all ${variants.length} as variants`,
+              )
+            : null,
           variants.map((g) =>
             h(
               "article",
