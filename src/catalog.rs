@@ -16,7 +16,7 @@ use crate::store::Store;
 
 pub const DB_FILE: &str = "catalog.sqlite";
 /// The settings key of the catalog's currency (ISO 4217).
-pub(crate) const CURRENCY_KEY: &str = "currency";
+const CURRENCY_KEY: &str = "currency";
 pub const THUMBS_DIR: &str = "thumbs";
 
 pub struct Catalog {

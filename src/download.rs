@@ -75,10 +75,6 @@ impl Hub {
         self
     }
 
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
     pub fn url(&self, f: &Fetch) -> String {
         format!(
             "{}/{}/resolve/{}/{}",
@@ -224,20 +220,12 @@ impl Hub {
                     n
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                    ) && silent + poll < self.read_timeout =>
-                {
+                Err(e) if timed_out(e.kind()) && silent + poll < self.read_timeout => {
                     silent += poll;
                     continue;
                 }
                 Err(e) => {
-                    let why = if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-                    ) {
+                    let why = if timed_out(e.kind()) {
                         format!(
                             "the server sent nothing for {} s",
                             self.read_timeout.as_secs_f64().round()
@@ -281,14 +269,19 @@ impl Hub {
     }
 }
 
+/// A read that waited its time out (sockets with a timeout say `WouldBlock` on Unix).
+fn timed_out(kind: std::io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
+}
+
 fn is_timeout(t: &ureq::Transport) -> bool {
     let mut source = std::error::Error::source(t);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return matches!(
-                io.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            );
+            return timed_out(io.kind());
         }
         source = e.source();
     }

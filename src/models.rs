@@ -290,13 +290,7 @@ impl Models {
             if !path.is_file() {
                 continue;
             }
-            // A cached sum only ever vouches for a file; a mismatch is confirmed by reading the
-            // file again (a restored file can keep the size and time of the damaged one).
-            if expected.eq_ignore_ascii_case(&cached_sha256(&path)?) {
-                continue;
-            }
-            let actual = sha256_file(&path)?;
-            remember_sha256(&path, &actual);
+            let actual = vouched_sha256(&path, expected)?;
             if !expected.eq_ignore_ascii_case(&actual) {
                 let fix = if m.path.is_some() {
                     format!(
@@ -556,26 +550,21 @@ impl SumCache {
     }
 }
 
-/// sha256 of a file, remembered in the user's cache folder.
-fn cached_sha256(path: &Path) -> Result<String> {
+/// sha256 of a file. The user's cache answers only when it remembers `expected` for the file:
+/// a cached sum vouches for a file, never against it (a restored file can keep the size and
+/// time of a damaged one), so anything else reads the file and updates the cache.
+fn vouched_sha256(path: &Path, expected: &str) -> Result<String> {
     let mut cache = SumCache::open();
     let key = SumCache::key(path)?;
-    if let Some(s) = cache.known.get(&key) {
+    if let Some(s) = cache.known.get(&key)
+        && s.eq_ignore_ascii_case(expected)
+    {
         return Ok(s.clone());
     }
     let sum = sha256_file(path)?;
     cache.known.insert(key, sum.clone());
     cache.save();
     Ok(sum)
-}
-
-/// Records a freshly computed sum, replacing what the cache held for the file.
-fn remember_sha256(path: &Path, sum: &str) {
-    let mut cache = SumCache::open();
-    if let Ok(key) = SumCache::key(path) {
-        cache.known.insert(key, sum.to_string());
-        cache.save();
-    }
 }
 
 #[cfg(test)]

@@ -13,10 +13,6 @@ pub fn currency_of(raw: &str) -> Option<String> {
             return Some(code.into());
         }
     }
-    let letters = |s: &str| {
-        let s = s.trim();
-        (s.len() == 3 && s.chars().all(|c| c.is_ascii_alphabetic())).then(|| s.to_ascii_uppercase())
-    };
     let lead: String = raw
         .chars()
         .take_while(|c| c.is_ascii_alphabetic())
@@ -30,7 +26,7 @@ pub fn currency_of(raw: &str) -> Option<String> {
         t.reverse();
         t.into_iter().collect()
     };
-    letters(&lead).or_else(|| letters(&tail))
+    valid_currency(&lead).or_else(|| valid_currency(&tail))
 }
 
 /// A currency code the app can format: three ASCII letters, upper case.

@@ -144,8 +144,8 @@ fn normalise_header(h: &str) -> String {
 pub struct ColumnMap {
     pub fields: HashMap<Field, usize>,
     pub attributes: Vec<(usize, String)>,
-    /// Columns not read because an earlier column has the same name: (column, why).
-    pub ignored: Vec<(usize, String)>,
+    /// Why each column named like an earlier one is not read.
+    pub ignored: Vec<String>,
 }
 
 /// Maps headers to fields. `overrides` name the header for a field exactly (case-insensitive).
@@ -226,16 +226,13 @@ pub fn map_columns(headers: &[String], overrides: &[(Field, String)]) -> Result<
                 .map_or("as an attribute".to_string(), |(f, _)| {
                     format!("for the {}", f.name())
                 });
-            (
-                j,
-                format!(
-                    "column {} is named {:?} like column {}; column {} is read {role} and column {} is ignored",
-                    j + 1,
-                    headers[j].trim(),
-                    i + 1,
-                    i + 1,
-                    j + 1
-                ),
+            format!(
+                "column {} is named {:?} like column {}; column {} is read {role} and column {} is ignored",
+                j + 1,
+                headers[j].trim(),
+                i + 1,
+                i + 1,
+                j + 1
             )
         })
         .collect();
@@ -474,7 +471,7 @@ pub fn read_products(
     };
 
     let mut out = CsvContents::default();
-    for (_, why) in &map.ignored {
+    for why in &map.ignored {
         out.errors.push(ImportErrorRecord {
             item: item.clone(),
             line: Some(1),

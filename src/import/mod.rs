@@ -727,14 +727,9 @@ pub fn run(
         .currencies
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
-        && catalog
-            .store
-            .setting(crate::catalog::CURRENCY_KEY)?
-            .is_none()
+        && catalog.currency()?.is_none()
     {
-        catalog
-            .store
-            .set_setting(crate::catalog::CURRENCY_KEY, code)?;
+        catalog.set_currency(Some(code))?;
     }
     let mut product_ids = write_csv_products(
         &mut catalog.store,

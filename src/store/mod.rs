@@ -52,6 +52,11 @@ pub struct Integrity {
     pub indexes_only: bool,
 }
 
+/// A pair of SKUs in the order `pair_decisions` keeps them (lower first).
+fn sku_pair<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    if a < b { (a, b) } else { (b, a) }
+}
+
 /// A line of `PRAGMA integrity_check` about an index, which `REINDEX` rebuilds from its table.
 fn is_index_problem(line: &str) -> bool {
     [
@@ -767,7 +772,7 @@ impl Store {
         keep: Option<&str>,
         fingerprint: &str,
     ) -> Result<()> {
-        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        let (lo, hi) = sku_pair(a, b);
         self.conn.execute(
             "INSERT INTO pair_decisions (sku_a, sku_b, decision, keep_sku, photos_hash, decided_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -781,7 +786,7 @@ impl Store {
 
     /// Forgets the decision on a pair of products, by SKU (an undo).
     pub fn delete_decision(&self, a: &str, b: &str) -> Result<()> {
-        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        let (lo, hi) = sku_pair(a, b);
         self.conn.execute(
             "DELETE FROM pair_decisions WHERE sku_a = ?1 AND sku_b = ?2",
             params![lo, hi],

@@ -19,11 +19,15 @@ export interface Availability {
 /** The signals that need the visual (CLIP) model; `text` needs the text model. */
 export const VISUAL_SIGNALS: SignalName[] = ["visual", "crossmodal"];
 
+/** The model a signal needs, in words. */
+export function modelName(s: SignalName): string {
+  return VISUAL_SIGNALS.includes(s) ? "the visual model" : "the text model";
+}
+
 /** One sentence a merchant understands for a model that is off. */
 export function modelNotice(a: Availability): string {
-  const visual = VISUAL_SIGNALS.includes(a.signal);
-  const what = visual ? "Searching by photo" : "Searching by meaning";
-  const model = visual ? "the visual model" : "the text model";
+  const what = VISUAL_SIGNALS.includes(a.signal) ? "Searching by photo" : "Searching by meaning";
+  const model = modelName(a.signal);
   return a.code === "model_missing"
     ? `${what} needs ${model}, which is not on this computer yet.`
     : `${what} is off because ${model} could not be loaded.`;

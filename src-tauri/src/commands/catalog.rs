@@ -74,21 +74,19 @@ pub async fn info(app: AppHandle) -> CmdResult<Info> {
         }
         let signals = signal_statuses(searcher.unavailable())
             .into_iter()
-            .map(|s| SignalInfo {
-                signal: s.signal,
-                available: s.available,
-                code: s.unavailable.as_ref().map(|u| u.code.as_str()),
-                reason: s.unavailable.as_ref().map(|u| u.reason.clone()),
-                model_id: s.unavailable.as_ref().map(|u| u.model_id.clone()),
-                downloadable: s.unavailable.as_ref().is_some_and(|u| {
-                    u.code == vitrine::ErrorCode::ModelMissing
-                        && models.get(&u.model_id).is_ok_and(|m| !m.hf_repo.is_empty())
-                }),
-                download_mb: s
-                    .unavailable
-                    .as_ref()
-                    .and_then(|u| models.get(&u.model_id).ok())
-                    .and_then(|m| m.download_mb),
+            .map(|s| {
+                let u = s.unavailable.as_ref();
+                let manifest = u.and_then(|u| models.get(&u.model_id).ok());
+                SignalInfo {
+                    signal: s.signal,
+                    available: s.available,
+                    code: u.map(|u| u.code.as_str()),
+                    reason: u.map(|u| u.reason.clone()),
+                    model_id: u.map(|u| u.model_id.clone()),
+                    downloadable: u.is_some_and(|u| u.code == vitrine::ErrorCode::ModelMissing)
+                        && manifest.is_some_and(|m| !m.hf_repo.is_empty()),
+                    download_mb: manifest.and_then(|m| m.download_mb),
+                }
             })
             .collect();
         let job = state

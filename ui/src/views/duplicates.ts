@@ -152,7 +152,7 @@ let lastBulk: Group[] = [];
 async function bulk(groups: Group[], what: "most_photos" | "lowest_price" | "variants"): Promise<void> {
   const v = app.dupes;
   if (!v) return;
-  const undecided = groups.filter((g) => g.pairs.every((p) => p.decision === null));
+  const undecided = groups.filter((g) => groupDecision(g) === "undecided");
   const photos = (sku: string) => v.members[sku]?.thumbnails.length ?? 0;
   const cost = (sku: string) => v.members[sku]?.price ?? Number.POSITIVE_INFINITY;
   try {
@@ -211,7 +211,7 @@ export function renderDupes(): void {
     );
     return;
   }
-  const undecided = groups.filter((g) => g.pairs.every((p) => p.decision === null)).length;
+  const undecided = groups.filter((g) => groupDecision(g) === "undecided").length;
   replace(
     $("#dupes-list"),
     undecided > 1

@@ -6,7 +6,7 @@ import type { Sort } from "../bindings/Sort";
 import { $, append, h, replace } from "../dom";
 import { count, leaf, price, score, SIGNAL_LABELS } from "../format";
 import { buildRequest, categoryTree, emptyQuery, hasQuery, withoutPhrase } from "../query";
-import { MAX_WEIGHT, modelNotice, SIGNALS, VISUAL_SIGNALS } from "../weights";
+import { MAX_WEIGHT, modelName, modelNotice, SIGNALS } from "../weights";
 import { addModelFolder } from "./settings";
 import { app, PAGE, toast } from "../state";
 import { show } from "../main";
@@ -229,7 +229,6 @@ function modelNotices(): HTMLElement[] {
     const off = app.sliders.disabled(s);
     if (!off || seen.has(off.model_id ?? s)) continue;
     seen.add(off.model_id ?? s);
-    const visual = VISUAL_SIGNALS.includes(s);
     out.push(
       h(
         "div",
@@ -246,7 +245,7 @@ function modelNotices(): HTMLElement[] {
                   void api.downloadModel(id).catch((e) => toast(errorText(e), true));
                 },
               },
-              `Download ${visual ? "the visual model" : "the text model"}${off.download_mb ? ` (about ${off.download_mb} MB)` : ""}`,
+              `Download ${modelName(s)}${off.download_mb ? ` (about ${off.download_mb} MB)` : ""}`,
             )
           : null,
         h("p", { class: "notice-progress", "aria-live": "polite" }),
