@@ -224,6 +224,8 @@ codes! {
         Image = "image",
         /// A product's text (sentence-embedding vectors), keyed by product id.
         Product = "product",
+        /// A passage of a product's text (sentence-embedding vectors), keyed by passage id.
+        Passage = "passage",
     }
 }
 

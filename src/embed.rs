@@ -36,6 +36,54 @@ pub fn product_text(p: &ProductData) -> String {
     .join(". ")
 }
 
+/// Passages shorter than this many words take in the next sentence too.
+const PASSAGE_MIN_WORDS: usize = 12;
+/// Longer sentences are cut into pieces of this many words.
+const PASSAGE_MAX_WORDS: usize = 48;
+/// A very long description gives at most this many passages.
+const MAX_PASSAGES: usize = 24;
+const _: () = assert!(MAX_PASSAGES <= 1 << crate::store::PASSAGE_SEQ_BITS);
+
+/// A product's passages: runs of consecutive description sentences (at least
+/// `PASSAGE_MIN_WORDS` words, cut at `PASSAGE_MAX_WORDS`), each after the title so that a passage
+/// still says what product it is about. A text query is scored against each passage as well as
+/// the whole product, so a query that describes one part of a long description is not diluted
+/// by the rest. Empty when the description makes a single passage (the whole text covers it).
+pub fn passages(p: &ProductData) -> Vec<String> {
+    use unicode_segmentation::UnicodeSegmentation;
+    let mut runs: Vec<Vec<&str>> = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    for sentence in p.description.unicode_sentences() {
+        let words: Vec<&str> = sentence.split_whitespace().collect();
+        for piece in words.chunks(PASSAGE_MAX_WORDS) {
+            if current.len() + piece.len() > PASSAGE_MAX_WORDS && !current.is_empty() {
+                runs.push(std::mem::take(&mut current));
+            }
+            current.extend_from_slice(piece);
+            if current.len() >= PASSAGE_MIN_WORDS {
+                runs.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    if !current.is_empty() {
+        match runs.last_mut() {
+            Some(last) if last.len() + current.len() <= PASSAGE_MAX_WORDS => last.extend(current),
+            _ => runs.push(current),
+        }
+    }
+    if runs.len() < 2 {
+        return Vec::new();
+    }
+    let title = p.title.trim();
+    runs.iter()
+        .take(MAX_PASSAGES)
+        .map(|r| match title {
+            "" => r.join(" "),
+            t => format!("{t}. {}", r.join(" ")),
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct EmbedOptions {
     pub batch_size: usize,
@@ -132,8 +180,14 @@ fn non_finite(model: &str, v: &[f32], item: &str) -> Option<ImportErrorRecord> {
 /// and whether it needs a CLIP embedding.
 type PhotoToEmbed = (String, String, bool, bool);
 
-/// A product whose text needs embedding: id, the text, and the text's hash.
-type ProductText = (i64, String, String);
+/// A product whose text needs embedding.
+struct ProductText {
+    id: i64,
+    text: String,
+    passages: Vec<String>,
+    /// Of the text and the passages.
+    hash: String,
+}
 
 /// Embeds what is missing or changed: photos (CLIP embedding, perceptual hash) and products
 /// (product-text embedding). Work is committed batch by batch.
@@ -164,8 +218,19 @@ pub fn run(
             .into_iter()
             .filter_map(|(id, data, old)| {
                 let text = product_text(&data);
-                let h = blake3::hash(text.as_bytes()).to_hex().to_string();
-                (old.as_deref() != Some(h.as_str())).then_some((id, text, h))
+                let passages = passages(&data);
+                let mut h = blake3::Hasher::new();
+                h.update(text.as_bytes());
+                for p in &passages {
+                    h.update(b"\0").update(p.as_bytes());
+                }
+                let hash = h.finalize().to_hex().to_string();
+                (old.as_deref() != Some(hash.as_str())).then_some(ProductText {
+                    id,
+                    text,
+                    passages,
+                    hash,
+                })
             })
             .collect(),
         None => Vec::new(),
@@ -310,29 +375,92 @@ fn embed_products(
     cancel: &AtomicBool,
 ) -> Result<()> {
     let mut order: Vec<usize> = (0..products.len()).collect();
-    order.sort_by_key(|&i| products[i].1.len());
-    for chunk in order.chunks(batch) {
-        if cancel.load(Ordering::Relaxed) {
-            break;
+    order.sort_by_key(|&i| products[i].text.len());
+    let embed = |texts: &[&str]| -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for part in texts.chunks(batch) {
+            out.extend(encoder.embed(part)?);
         }
-        let texts: Vec<&str> = chunk.iter().map(|&i| products[i].1.as_str()).collect();
-        let vectors = encoder.embed(&texts)?;
-        if vectors.len() != chunk.len() {
+        if out.len() != texts.len() {
             return Err(Error::Model(
                 "the text encoder returned a wrong number of vectors".into(),
             ));
         }
+        Ok(out)
+    };
+    for chunk in order.chunks(batch) {
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        let texts: Vec<&str> = chunk.iter().map(|&i| products[i].text.as_str()).collect();
+        let vectors = embed(&texts)?;
+        let passages: Vec<&str> = chunk
+            .iter()
+            .flat_map(|&i| products[i].passages.iter().map(String::as_str))
+            .collect();
+        let mut passage_vectors = embed(&passages)?.into_iter();
         let t = store.transaction()?;
         for (&i, v) in chunk.iter().zip(&vectors) {
-            if let Some(bad) = non_finite(model, v, &format!("product {}", products[i].0)) {
+            let p = &products[i];
+            let own: Vec<Vec<f32>> = passage_vectors.by_ref().take(p.passages.len()).collect();
+            let item = format!("product {}", p.id);
+            if let Some(bad) = std::iter::once(v)
+                .chain(&own)
+                .find_map(|v| non_finite(model, v, &item))
+            {
                 report.skipped.push(bad);
                 continue;
             }
-            Store::put_product_embedding(&t, products[i].0, model, v, &products[i].2)?;
+            Store::put_passages(&t, p.id, model, &own)?;
+            Store::put_product_embedding(&t, p.id, model, v, &p.hash)?;
             report.products_embedded += 1;
         }
         t.commit()?;
         progress(report.products_embedded);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(title: &str, description: &str) -> ProductData {
+        ProductData {
+            title: title.into(),
+            description: description.into(),
+            ..ProductData::default()
+        }
+    }
+
+    #[test]
+    fn passages_group_short_sentences_and_cut_long_ones_after_the_title() {
+        let p = product(
+            "Joust Duffle Bag",
+            "The sporty Joust Duffle Bag can't be beat - not in the gym, not on the luggage \
+             carousel, not anywhere. Big enough to haul a basketball or soccer ball and some \
+             sneakers with plenty of room to spare. Dual top handles. Adjustable shoulder strap. \
+             Full-length zipper. L 29\" x W 13\" x H 11\".",
+        );
+        let got = passages(&p);
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(got.iter().all(|g| g.starts_with("Joust Duffle Bag. ")));
+        assert!(got[1].ends_with("room to spare."), "{got:#?}");
+        // The feature fragments make one passage with the short tail merged in.
+        assert!(got[2].contains("Dual top handles. Adjustable shoulder strap."));
+        assert!(got[2].ends_with("H 11\"."), "{got:#?}");
+
+        let long = vec!["word"; 130].join(" ") + ".";
+        let got = passages(&product("", &long));
+        let sizes: Vec<usize> = got.iter().map(|g| g.split_whitespace().count()).collect();
+        assert_eq!(sizes, [48, 48, 34]);
+    }
+
+    #[test]
+    fn a_short_description_has_no_passages_and_a_huge_one_a_bounded_number() {
+        assert!(passages(&product("Tee", "Soft cotton. Crew neck.")).is_empty());
+        assert!(passages(&product("Tee", "")).is_empty());
+        let huge = "This sentence has exactly twelve words in it for the test here. ".repeat(500);
+        assert_eq!(passages(&product("Tee", &huge)).len(), MAX_PASSAGES);
+    }
 }

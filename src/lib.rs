@@ -19,6 +19,7 @@ pub mod files;
 pub mod fusion;
 pub mod import;
 pub mod index;
+pub mod judgements;
 mod lexicon;
 pub mod model_choice;
 pub mod models;

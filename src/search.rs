@@ -211,6 +211,8 @@ pub struct Searcher {
     by_sku: HashMap<String, usize>,
     clip: Option<ModelVectors>,
     text: Option<ModelVectors>,
+    /// Product-text vectors of products' passages (see [`crate::embed::passages`]).
+    passages: Option<ModelVectors>,
     encoders: Encoders,
     lexicon: Lexicon,
     thumbs: PathBuf,
@@ -227,6 +229,8 @@ struct QuerySide {
     text_vecs: Vec<Vec<f32>>,
     /// CLIP vector of the query text.
     clip_text: Option<Vec<f32>>,
+    /// Sentence vector of the typed text, which is also scored against products' passages.
+    passage_query: Option<Vec<f32>>,
     /// The words of the text (or of the "like" product's title), for keywords.
     terms: Vec<lexicon::Term>,
 }
@@ -426,10 +430,9 @@ impl Searcher {
             OwnerKind::Image,
             encoders.clip.as_ref().map(|(m, _)| m.id.as_str()),
         )?;
-        let text = load(
-            OwnerKind::Product,
-            encoders.text.as_ref().map(|(m, _)| m.id.as_str()),
-        )?;
+        let text_model = encoders.text.as_ref().map(|(m, _)| m.id.as_str());
+        let text = load(OwnerKind::Product, text_model)?;
+        let passages = load(OwnerKind::Passage, text_model)?;
         let lexicon = Lexicon::build(&products);
         Ok(Searcher {
             store: Mutex::new(Store::open_read_only(&catalog.db_path())?),
@@ -438,6 +441,7 @@ impl Searcher {
             by_sku,
             clip,
             text,
+            passages,
             encoders,
             lexicon,
             thumbs: catalog.thumbs_dir(),
@@ -566,6 +570,7 @@ impl Searcher {
             photo_hashes: Vec::new(),
             text_vecs: Vec::new(),
             clip_text: None,
+            passage_query: None,
             terms: Vec::new(),
         };
         if let Some(input) = &q.photo {
@@ -606,6 +611,9 @@ impl Searcher {
             }
         }
         self.feedback(q, &mut side)?;
+        if !text.is_empty() && self.text.is_some() {
+            side.passage_query = side.text_vecs.last().cloned();
+        }
         side.terms = lexicon::terms(&keyword_text);
         Ok(side)
     }
@@ -727,6 +735,7 @@ impl Searcher {
         let sizes = [
             self.clip.as_ref().map_or(0, |s| s.nn.all.len()),
             self.text.as_ref().map_or(0, |s| s.nn.all.len()),
+            self.passages.as_ref().map_or(0, |s| s.nn.all.len()),
         ];
         self.products.len() < EXACT_BELOW && sizes.iter().all(|&n| n < EXACT_BELOW)
     }
@@ -763,6 +772,9 @@ impl Searcher {
             for q in &side.text_vecs {
                 set.extend(v.nearest_products(q, K).map(|(pi, _)| pi));
             }
+        }
+        if let (Some(v), Some(q)) = (&self.passages, &side.passage_query) {
+            set.extend(v.nearest_products(q, K).map(|(pi, _)| pi));
         }
         if !side.photo_hashes.is_empty() {
             set.extend(
@@ -810,7 +822,20 @@ impl Searcher {
         if let Some(v) = &self.text
             && !side.text_vecs.is_empty()
         {
-            out.raw[Signal::Text.slot()] = v.best(pi, &side.text_vecs).map(|(c, _)| c);
+            // The whole text's score, lifted halfway to its best passage's when that is
+            // closer: a passage that matches the query well counts, while a product with many
+            // passages gains little from their number alone (the best of many is high by chance).
+            let whole = v.best(pi, &side.text_vecs).map(|(c, _)| c);
+            let passage = self
+                .passages
+                .as_ref()
+                .zip(side.passage_query.as_ref())
+                .and_then(|(p, q)| p.best(pi, std::slice::from_ref(q)))
+                .map(|(c, _)| c);
+            out.raw[Signal::Text.slot()] = match (whole, passage) {
+                (Some(w), Some(p)) => Some((w + p.max(w)) / 2.0),
+                (w, p) => w.or(p),
+            };
         }
         if !side.terms.is_empty() {
             out.raw[Signal::Keyword.slot()] = Some(keyword.get(&pi).copied().unwrap_or(0.0));

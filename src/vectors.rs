@@ -12,7 +12,7 @@ use crate::index::{
     EF_CONSTRUCTION, EF_SEARCH, EXACT_BELOW, Hnsw, IndexAbout, Neighbours, VectorSet, dot,
 };
 use crate::model_choice::Encoders;
-use crate::store::Store;
+use crate::store::{Store, passage_owner};
 
 /// One model's vectors of one owner kind, with the product (by index into the product list they
 /// were loaded for) each row belongs to.
@@ -41,7 +41,7 @@ impl ModelVectors {
                 .enumerate()
                 .flat_map(|(pi, p)| p.images.iter().map(move |im| (im.id, pi)))
                 .collect(),
-            OwnerKind::Product => products
+            OwnerKind::Product | OwnerKind::Passage => products
                 .iter()
                 .enumerate()
                 .map(|(pi, p)| (p.id, pi))
@@ -50,7 +50,11 @@ impl ModelVectors {
         let mut set = VectorSet::new(0);
         let mut owner = Vec::new();
         for (id, v) in store.vectors(kind, model)? {
-            if let Some(&pi) = owner_of.get(&id) {
+            let owner_id = match kind {
+                OwnerKind::Passage => passage_owner(id),
+                _ => id,
+            };
+            if let Some(&pi) = owner_of.get(&owner_id) {
                 set.push(id, &v)?;
                 owner.push(pi);
             }
@@ -146,6 +150,9 @@ pub fn build_indexes(catalog: &Catalog, enc: &Encoders, force: bool) -> Result<V
         enc.text
             .as_ref()
             .map(|(m, _)| (m.id.clone(), OwnerKind::Product)),
+        enc.text
+            .as_ref()
+            .map(|(m, _)| (m.id.clone(), OwnerKind::Passage)),
     ];
     for (model, kind) in sides.into_iter().flatten() {
         let count = catalog.store.vector_count(kind, &model)?;

@@ -115,8 +115,15 @@ enum Command {
     /// Measure search quality: Recall@1/5/10, MRR@10, nDCG@10 and mAP, fused and per signal.
     Eval {
         /// Query sets (JSON Lines or CSV; see the README).
-        #[arg(long = "queries", required = true, value_name = "FILE")]
+        #[arg(
+            long = "queries",
+            value_name = "FILE",
+            required_unless_present = "judged"
+        )]
         queries: Vec<PathBuf>,
+        /// Also the queries whose results were marked right or wrong (`judge`, or the app).
+        #[arg(long)]
+        judged: bool,
         /// Fusion weights for the fused run, e.g. text=1,keyword=0.5.
         #[arg(long, default_value = "")]
         weights: String,
@@ -136,9 +143,12 @@ enum Command {
         #[arg(
             long = "queries",
             value_name = "FILE",
-            required_unless_present = "reset"
+            required_unless_present_any = ["reset", "judged"]
         )]
         queries: Vec<PathBuf>,
+        /// Also the queries whose results were marked right or wrong (`judge`, or the app).
+        #[arg(long, conflicts_with = "reset")]
+        judged: bool,
         /// Folds of cross-validation.
         #[arg(long, default_value_t = 5)]
         folds: usize,
@@ -148,6 +158,28 @@ enum Command {
         /// Forget the tuned weights.
         #[arg(long, conflicts_with = "queries")]
         reset: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark search results right or wrong for a query (kept with the catalog by SKU), for
+    /// `eval --judged` and `tune --judged`.
+    Judge {
+        /// The query as typed.
+        query: String,
+        #[arg(required = true)]
+        skus: Vec<String>,
+        /// The products are right for the query.
+        #[arg(long, group = "mark", required = true)]
+        right: bool,
+        /// The products are wrong for the query.
+        #[arg(long, group = "mark")]
+        wrong: bool,
+        /// Forget the products' marks.
+        #[arg(long, group = "mark")]
+        clear: bool,
+    },
+    /// List the marks given with `judge` or in the app.
+    Judgements {
         #[arg(long)]
         json: bool,
     },
@@ -460,18 +492,54 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval {
             queries,
+            judged,
             weights,
             markdown,
             append,
             json,
-        } => eval(&g, &queries, &weights, markdown, append, json),
+        } => eval(&g, (&queries, judged), &weights, markdown, append, json),
         Command::Tune {
             queries,
+            judged,
             folds,
             dry_run,
             reset,
             json,
-        } => tune(&g, &queries, folds, dry_run, reset, json),
+        } => tune(&g, (&queries, judged), folds, dry_run, reset, json),
+        Command::Judge {
+            query,
+            skus,
+            right,
+            wrong,
+            clear: _,
+        } => {
+            let ws = g.workspace()?;
+            let mark = (right || wrong).then_some(right);
+            for sku in &skus {
+                vitrine::judgements::judge(ws.catalog(), &query, sku, mark)?;
+            }
+            let what = match mark {
+                Some(true) => "right",
+                Some(false) => "wrong",
+                None => "unmarked",
+            };
+            say!(
+                "{} result(s) {what} for \"{}\"",
+                skus.len(),
+                output::printable(&vitrine::judgements::normalise(&query))
+            );
+            Ok(())
+        }
+        Command::Judgements { json } => {
+            let ws = g.workspace()?;
+            let all = vitrine::judgements::list(ws.catalog(), None)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                output::print_judgements(&all);
+            }
+            Ok(())
+        }
         Command::Dupes {
             action,
             threshold,
@@ -721,9 +789,34 @@ fn embed(g: &Global, batch_size: usize, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The query sets named by `--queries` (by file) and `--judged` (named "judgements").
+fn query_sets(
+    ws: &Workspace,
+    (files, judged): (&[PathBuf], bool),
+) -> Result<Vec<(PathBuf, Vec<vitrine::eval::EvalQuery>)>> {
+    let mut sets = Vec::new();
+    for f in files {
+        sets.push((f.clone(), vitrine::eval::read_queries(f)?));
+    }
+    if judged {
+        let marks = vitrine::judgements::list(ws.catalog(), None)?;
+        let c = vitrine::judgements::counts(&marks);
+        if c.usable == 0 {
+            bail!(
+                "no query has a result marked right yet: mark some with `vitrine judge QUERY SKU --right` or in the app"
+            );
+        }
+        sets.push((
+            PathBuf::from("judgements"),
+            vitrine::judgements::as_queries(&marks),
+        ));
+    }
+    Ok(sets)
+}
+
 fn eval(
     g: &Global,
-    queries: &[PathBuf],
+    queries: (&[PathBuf], bool),
     weights: &str,
     markdown: Option<PathBuf>,
     append: bool,
@@ -734,10 +827,9 @@ fn eval(
     let catalog = ws.catalog();
     let searcher = ws.searcher()?;
     let mut reports = Vec::new();
-    for file in queries {
-        let set = vitrine::eval::read_queries(file)?;
+    for (file, set) in query_sets(&ws, queries)? {
         let report = vitrine::eval::evaluate(&searcher, &set, &weights)?;
-        reports.push((file.clone(), report));
+        reports.push((file, report));
     }
     if json {
         let v: Vec<serde_json::Value> = reports
@@ -779,7 +871,7 @@ fn weights_for(ws: &Workspace, changes: &str) -> Result<Weights> {
 
 fn tune(
     g: &Global,
-    queries: &[PathBuf],
+    queries: (&[PathBuf], bool),
     folds: usize,
     dry_run: bool,
     reset: bool,
@@ -791,10 +883,10 @@ fn tune(
         say!("Searches use the default weights again.");
         return Ok(());
     }
-    let mut set = Vec::new();
-    for f in queries {
-        set.extend(vitrine::eval::read_queries(f)?);
-    }
+    let set: Vec<_> = query_sets(&ws, queries)?
+        .into_iter()
+        .flat_map(|(_, s)| s)
+        .collect();
     let searcher = ws.searcher()?;
     let r = vitrine::tune::tune(ws.catalog(), &searcher, &set, folds, dry_run)?;
     if json {

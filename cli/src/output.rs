@@ -576,6 +576,29 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
         .into()
 }
 
+pub fn print_judgements(all: &[vitrine::judgements::Judgement]) {
+    let c = vitrine::judgements::counts(all);
+    say!(
+        "{} judged queries ({} with a right result): {} marked right, {} wrong",
+        c.queries,
+        c.usable,
+        c.right,
+        c.wrong
+    );
+    let mut last = None;
+    for j in all {
+        if last != Some(&j.query) {
+            say!("\"{}\"", printable(&j.query));
+            last = Some(&j.query);
+        }
+        say!(
+            "  {} {}",
+            if j.right { "right" } else { "wrong" },
+            printable(&j.sku)
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

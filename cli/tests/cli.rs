@@ -31,6 +31,9 @@ fn every_command_has_help() {
         &["search", "--help"],
         &["similar", "--help"],
         &["eval", "--help"],
+        &["judge", "--help"],
+        &["judgements", "--help"],
+        &["tune", "--help"],
         &["dupes", "--help"],
         &["dupes", "decide", "--help"],
         &["dupes", "export", "--help"],
@@ -228,6 +231,63 @@ fn small_mistakes_get_an_error_not_a_silent_success() {
             .status
             .success()
     );
+}
+
+#[test]
+fn results_marked_right_or_wrong_make_a_query_set_for_eval() {
+    let (_dir, cat) = two_products("10");
+    assert_refused(
+        &cat,
+        &["eval", "--judged"],
+        "no query has a result marked right",
+    );
+    assert_refused(
+        &cat,
+        &["judge", "red bag", "NOPE", "--right"],
+        "no product with SKU \"NOPE\"",
+    );
+    assert_refused(&cat, &["judge", "  ", "A", "--right"], "typed query");
+    assert_refused(&cat, &["judge", "red bag", "A"], "--right");
+    for args in [
+        &["judge", " red  bag", "A", "--right"][..],
+        &["judge", "red bag", "B", "--wrong"],
+        &["judge", "blue bag", "B", "--right"],
+        &["judge", "blue bag", "A", "--right"],
+        &["judge", "blue bag", "A", "--clear"],
+    ] {
+        stdout(&vitrine(&cat, args));
+    }
+    let marks: serde_json::Value =
+        serde_json::from_str(&stdout(&vitrine(&cat, &["judgements", "--json"]))).unwrap();
+    let marks: Vec<(String, String, bool)> = marks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["query"].as_str().unwrap().into(),
+                m["sku"].as_str().unwrap().into(),
+                m["right"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let mark = |q: &str, s: &str, r| (q.to_string(), s.to_string(), r);
+    assert_eq!(
+        marks,
+        [
+            mark("red bag", "A", true),
+            mark("red bag", "B", false),
+            mark("blue bag", "B", true)
+        ]
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&stdout(&vitrine(&cat, &["eval", "--judged", "--json"]))).unwrap();
+    let report = &report[0]["report"];
+    assert_eq!(report["queries"], 2);
+    let fused = &report["results"][0];
+    assert_eq!(fused["config"], "fused");
+    // Keywords alone put each judged product first.
+    assert_eq!(fused["overall"]["metrics"]["ndcg_10"], 1.0, "{fused}");
 }
 
 /// A catalog of two products, A (at price `a_price`, as written in the CSV) and B.

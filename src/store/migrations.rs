@@ -139,4 +139,26 @@ JOIN products pb ON pb.id = d.product_b
 LEFT JOIN products pk ON pk.id = d.keep_product;
 DROP TABLE duplicate_decisions;
 "#,
+    // 4: product-text vectors of a product's passages (title with a few sentences of its
+    // description), which text queries are scored against besides the whole-product vector.
+    r#"
+CREATE TABLE passage_embeddings (
+    product_id  INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    model_id    TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    dim         INTEGER NOT NULL,
+    vector      BLOB NOT NULL CHECK (length(vector) = 4 * dim),
+    PRIMARY KEY (model_id, product_id, seq)
+) WITHOUT ROWID;
+"#,
+    // 5: results the user marked right or wrong for a query, by SKU.
+    r#"
+CREATE TABLE judgements (
+    query       TEXT NOT NULL CHECK (query <> ''),
+    sku         TEXT NOT NULL,
+    right       INTEGER NOT NULL CHECK (right IN (0, 1)),
+    judged_at   INTEGER NOT NULL,
+    PRIMARY KEY (query, sku)
+) WITHOUT ROWID;
+"#,
 ];

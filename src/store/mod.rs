@@ -536,6 +536,35 @@ impl Store {
         Ok(())
     }
 
+    /// Marks `sku` right or wrong for `query` (`None`: forgets the mark).
+    pub fn set_judgement(&self, query: &str, sku: &str, right: Option<bool>) -> Result<()> {
+        match right {
+            Some(r) => self.conn.execute(
+                "INSERT INTO judgements (query, sku, right, judged_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(query, sku) DO UPDATE SET right = excluded.right,
+                    judged_at = excluded.judged_at",
+                params![query, sku, r, now_millis()],
+            )?,
+            None => self.conn.execute(
+                "DELETE FROM judgements WHERE query = ?1 AND sku = ?2",
+                params![query, sku],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Every mark (of one query, when given) as (query, SKU, right), oldest query first.
+    pub fn judgements(&self, query: Option<&str>) -> Result<Vec<(String, String, bool)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT query, sku, right FROM judgements WHERE ?1 IS NULL OR query = ?1
+             ORDER BY min(judged_at) OVER (PARTITION BY query), query, sku",
+        )?;
+        let rows = stmt
+            .query_map([query], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     pub fn delete_setting(&self, key: &str) -> Result<()> {
         self.conn
             .execute("DELETE FROM settings WHERE key = ?1", [key])?;
@@ -641,6 +670,27 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the passage vectors of product `id` for `model`.
+    pub fn put_passages(
+        tx: &Transaction,
+        id: i64,
+        model: &str,
+        vectors: &[Vec<f32>],
+    ) -> Result<()> {
+        tx.prepare_cached(
+            "DELETE FROM passage_embeddings WHERE model_id = ?1 AND product_id = ?2",
+        )?
+        .execute(params![model, id])?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO passage_embeddings (product_id, model_id, seq, dim, vector)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (seq, v) in vectors.iter().enumerate().take(1 << PASSAGE_SEQ_BITS) {
+            insert.execute(params![id, model, seq as i64, v.len() as i64, f32_blob(v)])?;
+        }
+        Ok(())
+    }
+
     pub fn photo_vector(&self, model: &str, hash: &str) -> Result<Option<Vec<f32>>> {
         Ok(self
             .conn
@@ -656,7 +706,7 @@ impl Store {
 
     pub fn vector_count(&self, owner_kind: OwnerKind, model: &str) -> Result<usize> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2",
+            &format!("SELECT count(*) FROM {}", vectors_of(owner_kind)),
             params![owner_kind, model],
             |r| r.get::<_, i64>(0),
         )? as usize)
@@ -678,7 +728,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT dim FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2 LIMIT 1",
+                &format!("SELECT dim FROM {} LIMIT 1", vectors_of(owner_kind)),
                 params![owner_kind, model],
                 |r| r.get::<_, i64>(0),
             )
@@ -686,10 +736,12 @@ impl Store {
             .map(|d| d as usize))
     }
 
+    /// `model`'s vectors of this kind by owner id (for passages, see [`passage_owner`]), in id order.
     pub fn vectors(&self, owner_kind: OwnerKind, model: &str) -> Result<Vec<(i64, Vec<f32>)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT owner_id, vector FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2 ORDER BY owner_id",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT owner_id, vector FROM {} ORDER BY owner_id",
+            vectors_of(owner_kind)
+        ))?;
         let rows = stmt
             .query_map(params![owner_kind, model], |r| {
                 let blob: Vec<u8> = r.get(1)?;
@@ -1088,6 +1140,28 @@ impl FromSql for ImportStatus {
         let s = v.as_str()?;
         ImportStatus::from_code(s)
             .ok_or_else(|| FromSqlError::Other(format!("unknown import status {s:?}").into()))
+    }
+}
+
+/// Passage vectors are identified by their product's id and place: `product_id << 6 | seq`.
+pub const PASSAGE_SEQ_BITS: u32 = 6;
+
+/// The product a passage id belongs to.
+pub fn passage_owner(id: i64) -> i64 {
+    id >> PASSAGE_SEQ_BITS
+}
+
+/// The vectors of one owner kind and model (`?1` the kind, `?2` the model) as a subquery with
+/// `owner_id`, `dim` and `vector` columns.
+fn vectors_of(kind: OwnerKind) -> &'static str {
+    match kind {
+        OwnerKind::Passage => {
+            "(SELECT (product_id << 6) | seq AS owner_id, dim, vector FROM passage_embeddings
+              WHERE ?1 = 'passage' AND model_id = ?2)"
+        }
+        _ => {
+            "(SELECT owner_id, dim, vector FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2)"
+        }
     }
 }
 
