@@ -182,6 +182,7 @@ pub fn read_queries(path: &Path) -> Result<Vec<EvalQuery>> {
     Ok(out)
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Metrics {
     pub recall_1: f64,

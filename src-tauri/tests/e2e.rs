@@ -91,6 +91,10 @@ fn main() {
             Box::pin(a_duplicate_decision_survives_a_restart())
         }),
         (
+            "results_judged_right_or_wrong_are_measured_and_tuned_on",
+            || Box::pin(results_judged_right_or_wrong_are_measured_and_tuned_on()),
+        ),
+        (
             "a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file_refused",
             || {
                 Box::pin(
@@ -798,6 +802,110 @@ async fn catalog_text_is_shown_as_text_and_files_outside_the_catalog_are_refused
         .js_async(load, vec![json!(cat.join("catalog.sqlite"))])
         .await;
     assert_eq!(db, json!("refused"));
+    app.close().await;
+}
+
+async fn results_judged_right_or_wrong_are_measured_and_tuned_on() {
+    let cat = catalog_dir();
+    let driver = Driver::start();
+    let app = driver.open(&cat).await;
+    let pressed = |n: usize, class: &str| {
+        format!(
+            "return document.querySelectorAll('#results .result')[{n}].querySelector('.{class}').getAttribute('aria-pressed');"
+        )
+    };
+    // Four searches, each with its first result marked right and its second wrong.
+    let queries = ["backpack", "duffle", "hoodie", "watch"];
+    for q in queries {
+        let hits = app.search(q).await;
+        assert!(hits.len() >= 2, "{q}: {hits:?}");
+        app.click("#results .result .judge-right").await;
+        app.wait_for(
+            "document.querySelector('#results .result .judge-right').getAttribute('aria-pressed') === 'true'",
+            20,
+        )
+        .await;
+        app.js(
+            "document.querySelectorAll('#results .result')[1].querySelector('.judge-wrong').click();",
+            vec![],
+        )
+        .await;
+        app.wait_for(
+            "document.querySelectorAll('#results .result')[1].querySelector('.judge-wrong').getAttribute('aria-pressed') === 'true'",
+            20,
+        )
+        .await;
+    }
+    // The marks come back from the catalog when the search is made again.
+    app.search("backpack").await;
+    assert_eq!(app.js(&pressed(0, "judge-right"), vec![]).await, "true");
+    assert_eq!(app.js(&pressed(1, "judge-wrong"), vec![]).await, "true");
+    assert_eq!(app.js(&pressed(0, "judge-wrong"), vec![]).await, "false");
+    let marks = vitrine::judgements::list(&Catalog::open(&cat).unwrap(), None).unwrap();
+    assert_eq!(marks.len(), 8, "{marks:?}");
+
+    // The quality page measures on them, with the numbers the core gives.
+    app.click("#nav-quality").await;
+    app.wait_for(
+        "document.querySelector('#quality-counts').textContent.includes('You judged 4 searches (4 with a result marked right): 4 right, 4 wrong')",
+        20,
+    )
+    .await;
+    app.click("#quality-measure").await;
+    app.wait_for(
+        "document.querySelector('#quality-report tr[data-config=\"fused\"]')",
+        120,
+    )
+    .await;
+    let shown = app
+        .js(
+            "return Object.fromEntries([...document.querySelectorAll('#quality-report tbody tr')].map(r => [r.dataset.config, r.querySelector('td').textContent]));",
+            vec![],
+        )
+        .await;
+    let expected = {
+        let catalog = Catalog::open(&cat).unwrap();
+        let searcher = Searcher::open(&catalog, encoders(&catalog)).unwrap();
+        let queries = vitrine::judgements::as_queries(&marks);
+        let weights = vitrine::tune::weights(&catalog).unwrap();
+        vitrine::eval::evaluate(&searcher, &queries, &weights).unwrap()
+    };
+    assert_eq!(expected.queries, 4);
+    for r in &expected.results {
+        assert_eq!(
+            shown[&r.config],
+            format!("{:.3}", r.overall.metrics.ndcg_10),
+            "{}: {shown}",
+            r.config
+        );
+    }
+    assert!(
+        shown.get("keyword only").is_some() && shown.get("text only").is_some(),
+        "{shown}"
+    );
+    // Tuning reports its held-out figures; whatever it found, "back to the defaults" returns
+    // the catalog to the default weights.
+    app.click("#quality-tune").await;
+    app.wait_for("document.querySelector('#quality-tuned p:not(.hint)')", 300)
+        .await;
+    let tuned = app
+        .js(
+            "return document.querySelector('#quality-tuned').textContent;",
+            vec![],
+        )
+        .await;
+    assert!(
+        tuned.as_str().unwrap().contains("nDCG@10 went from"),
+        "{tuned}"
+    );
+    app.click("#quality-reset").await;
+    app.wait_for(
+        "document.querySelector('#quality-tuned').textContent.includes('default weights again')",
+        30,
+    )
+    .await;
+    let weights = vitrine::tune::weights(&Catalog::open(&cat).unwrap()).unwrap();
+    assert_eq!(weights, Weights::default());
     app.close().await;
 }
 

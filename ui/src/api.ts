@@ -9,6 +9,9 @@ import type { Done } from "./bindings/Done";
 import type { DupesView } from "./bindings/DupesView";
 import type { ImportErrorRecord } from "./bindings/ImportErrorRecord";
 import type { Info } from "./bindings/Info";
+import type { JudgementsView } from "./bindings/JudgementsView";
+import type { QualityView } from "./bindings/QualityView";
+import type { TuneReport } from "./bindings/TuneReport";
 import type { ModelView } from "./bindings/ModelView";
 import type { PhotoChip } from "./bindings/PhotoChip";
 import type { ProductView } from "./bindings/ProductView";
@@ -18,7 +21,7 @@ import type { Thresholds } from "./bindings/Thresholds";
 import type { SearchRequest } from "./query";
 import type { Weights } from "./weights";
 
-export type { Decision, DupesView, Info, ModelView, Progress, SearchPage, Thresholds };
+export type { Decision, DupesView, Info, ModelView, Progress, QualityView, SearchPage, Thresholds, TuneReport };
 export type { Group } from "./bindings/Group";
 export type { Hit } from "./bindings/Hit";
 export type { SearchResults } from "./bindings/SearchResults";
@@ -48,6 +51,11 @@ export const api = {
     invoke<number>("decide", { decision, skus, keep }),
   exportMergeMap: (path: string, thresholds: Thresholds | null) =>
     invoke<number>("export_merge_map", { path, thresholds }),
+  judge: (query: string, sku: string, right: boolean | null) => invoke<void>("judge", { query, sku, right }),
+  judgements: (query: string | null) => invoke<JudgementsView>("judgements", { query }),
+  evaluate: (file: string | null) => invoke<QualityView>("evaluate", { file }),
+  tune: (file: string | null) => invoke<TuneReport>("tune", { file }),
+  resetWeights: () => invoke<void>("reset_weights"),
   models: () => invoke<ModelView[]>("models"),
   useModel: (id: string) => invoke<void>("use_model", { id }),
   addModelFolder: (path: string) => invoke<string>("add_model_folder", { path }),

@@ -8,6 +8,7 @@ import { setMoney } from "./format";
 import { app, type View } from "./state";
 import { dupesView, loadDupes } from "./views/duplicates";
 import { importView, onDone, onProgress } from "./views/importer";
+import { loadQuality, qualityView } from "./views/quality";
 import {
   closeProduct,
   renderChips,
@@ -36,6 +37,7 @@ export function layout(): void {
         {},
         navButton("search", "Search"),
         navButton("dupes", "Duplicates"),
+        navButton("quality", "Quality"),
         navButton("import", "Import"),
         navButton("settings", "Settings"),
       ),
@@ -52,7 +54,7 @@ export function layout(): void {
         "Presentation",
       ),
     ),
-    h("main", {}, searchView(), dupesView(), importView(), settingsView()),
+    h("main", {}, searchView(), dupesView(), qualityView(), importView(), settingsView()),
     h("div", {
       id: "drawer",
       class: "drawer",
@@ -67,12 +69,13 @@ export function layout(): void {
 
 export function show(view: View): void {
   app.view = view;
-  for (const v of ["search", "dupes", "import", "settings"] as View[]) {
+  for (const v of ["search", "dupes", "quality", "import", "settings"] as View[]) {
     $(`#view-${v}`).hidden = v !== view;
     $(`#nav-${v}`).classList.toggle("active", v === view);
   }
   if (view === "dupes" && !app.dupes) void loadDupes();
   if (view === "settings") void loadModels();
+  if (view === "quality") void loadQuality();
 }
 
 export function togglePresentation(): void {

@@ -6,7 +6,7 @@ import { $ } from "./dom";
 import { emptyQuery } from "./query";
 import { SliderState } from "./weights";
 
-export type View = "search" | "dupes" | "import" | "settings";
+export type View = "search" | "dupes" | "quality" | "import" | "settings";
 
 /** Results per page. */
 export const PAGE = 24;
@@ -27,6 +27,10 @@ export const app = {
   dupes: null as DupesView | null,
   thresholds: null as Thresholds | null,
   likeTitle: "",
+  /** The typed text the shown results were searched for, and the results marked right (true)
+   * or wrong (false) for it. */
+  judgedText: "",
+  marks: new Map<string, boolean>(),
 };
 
 export function toast(text: string, error = false): void {

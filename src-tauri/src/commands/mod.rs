@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod dupes;
 pub mod jobs;
 pub mod models;
+pub mod quality;
 pub mod search;
 
 use crate::error::{CmdError, CmdResult};

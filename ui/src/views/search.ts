@@ -414,6 +414,8 @@ export async function runSearch(): Promise<void> {
     const asked = JSON.stringify({ ...request, weights: null });
     if (asked !== app.asked) app.showWeaker = false;
     app.asked = asked;
+    await loadMarks(request.text);
+    if (seq !== app.seq) return;
     renderResults();
   } catch (e) {
     if (seq === app.seq) showSearchError(errorText(e));
@@ -591,6 +593,55 @@ function feedbackButton(hit: Hit, kind: "more" | "less", symbol: string, label: 
   );
 }
 
+/** The right/wrong marks of the typed text's results (none for a search without text). */
+async function loadMarks(text: string): Promise<void> {
+  app.judgedText = text.trim();
+  app.marks = new Map();
+  if (!app.judgedText) return;
+  try {
+    const view = await api.judgements(app.judgedText);
+    for (const m of view.marks) app.marks.set(m.sku, m.right);
+  } catch (e) {
+    console.warn(e);
+  }
+}
+
+/** Marks a result right or wrong for the typed text (again: unmarks it), for measuring and
+ * tuning on the Quality page. */
+function judgeButton(hit: Hit, right: boolean): HTMLElement {
+  const label = right ? "Right for this search" : "Wrong for this search";
+  const pressed = app.marks.get(hit.sku) === right;
+  return h(
+    "button",
+    {
+      type: "button",
+      class: right ? "judge-right" : "judge-wrong",
+      "aria-pressed": String(pressed),
+      "aria-label": `${label}: ${hit.title || hit.sku}`,
+      title: label,
+      onclick: async (e: Event) => {
+        e.stopPropagation();
+        const mark = app.marks.get(hit.sku) === right ? null : right;
+        try {
+          await api.judge(app.judgedText, hit.sku, mark);
+          if (mark === null) app.marks.delete(hit.sku);
+          else app.marks.set(hit.sku, mark);
+          const article = (e.target as HTMLElement).closest("article");
+          for (const [cls, value] of [
+            ["judge-right", true],
+            ["judge-wrong", false],
+          ] as const) {
+            article?.querySelector(`.${cls}`)?.setAttribute("aria-pressed", String(app.marks.get(hit.sku) === value));
+          }
+        } catch (err) {
+          toast(errorText(err), true);
+        }
+      },
+    },
+    right ? "✓" : "✗",
+  );
+}
+
 /** A result card, preceded by a divider where the weaker matches begin. */
 function cardAfterCut(hit: Hit, strong: number): HTMLElement[] {
   if (strong > 0 && hit.rank === strong + 1) {
@@ -689,6 +740,7 @@ export function card(hit: Hit): HTMLElement {
         { class: "feedback" },
         feedbackButton(hit, "more", "▲", "More like this one"),
         feedbackButton(hit, "less", "▼", "Less like this one"),
+        app.judgedText ? [judgeButton(hit, true), judgeButton(hit, false)] : null,
       ),
     ),
     why,

@@ -1,0 +1,204 @@
+// The quality view: how well search does on the user's own judgements (results marked right
+// or wrong on the search page) or a query file, per signal, and tuning the weights to them.
+
+import { open } from "@tauri-apps/plugin-dialog";
+import { api, errorText, type QualityView, type TuneReport } from "../api";
+import { $, h, replace } from "../dom";
+import { count, SIGNAL_LABELS } from "../format";
+import { refresh } from "../main";
+import { app, toast } from "../state";
+import { SIGNALS, type SignalName, type Weights } from "../weights";
+import { rerank, renderSliders } from "./search";
+
+export function qualityView(): HTMLElement {
+  return h(
+    "section",
+    { id: "view-quality", class: "view narrow", hidden: true },
+    h("h2", {}, "Search quality"),
+    h("p", { id: "quality-counts", class: "hint" }),
+    h(
+      "div",
+      { class: "row actions" },
+      h(
+        "button",
+        { id: "quality-measure", type: "button", onclick: () => void measure(null) },
+        "Measure on my judgements",
+      ),
+      h(
+        "button",
+        { id: "quality-file", type: "button", class: "secondary", onclick: () => void measureFile() },
+        "Measure on a query file…",
+      ),
+      h(
+        "button",
+        { id: "quality-tune", type: "button", class: "secondary", onclick: () => void tune() },
+        "Tune the weights to my judgements",
+      ),
+      h(
+        "button",
+        { id: "quality-reset", type: "button", class: "ghost", onclick: () => void resetWeights() },
+        "Back to the default weights",
+      ),
+    ),
+    h("div", { id: "quality-tuned", role: "status" }),
+    h("div", { id: "quality-report", "aria-live": "polite" }),
+  );
+}
+
+/** Shows how many searches have been judged. */
+export async function loadQuality(): Promise<void> {
+  try {
+    const { counts } = await api.judgements(null);
+    replace(
+      $("#quality-counts"),
+      counts.queries === 0
+        ? "Mark results ✓ right or ✗ wrong for a few searches on the Search page; then measure search on your own judgements here, and tune the weights to them."
+        : `You judged ${count(counts.queries, "search", "searches")} (${counts.usable} with a result marked right): ${counts.right} right, ${counts.wrong} wrong.`,
+    );
+    ($("#quality-measure") as HTMLButtonElement).disabled = counts.usable === 0;
+    ($("#quality-tune") as HTMLButtonElement).disabled = counts.usable === 0;
+  } catch (e) {
+    replace($("#quality-counts"), errorText(e));
+  }
+}
+
+async function measureFile(): Promise<void> {
+  const file = await open({ multiple: false, filters: [{ name: "Query sets", extensions: ["jsonl", "json", "csv"] }] });
+  if (typeof file === "string") await measure(file);
+}
+
+function busy(on: boolean): void {
+  for (const id of ["quality-measure", "quality-file", "quality-tune", "quality-reset"]) {
+    ($(`#${id}`) as HTMLButtonElement).toggleAttribute("aria-busy", on);
+  }
+  document.body.classList.toggle("busy", on);
+}
+
+async function measure(file: string | null): Promise<void> {
+  busy(true);
+  replace($("#quality-report"), h("p", { class: "hint" }, "Measuring…"));
+  try {
+    renderReport(await api.evaluate(file), file);
+  } catch (e) {
+    replace($("#quality-report"), h("p", { class: "error" }, errorText(e)));
+  } finally {
+    busy(false);
+  }
+}
+
+/** What a run of the evaluation is, in words. */
+export function configLabel(config: string): string {
+  if (config === "fused") return "All signals, as you search";
+  if (config === "fused: min-max") return "Min-max fusion (for comparison)";
+  if (config === "fused: rrf") return "Reciprocal rank fusion (for comparison)";
+  const signal = config.replace(/ only$/, "") as SignalName;
+  return SIGNALS.includes(signal) ? `${SIGNAL_LABELS[signal]} alone` : config;
+}
+
+function weightsText(w: Weights): string {
+  return SIGNALS.filter((s) => w[s] > 0)
+    .map((s) => `${SIGNAL_LABELS[s]} ×${w[s]}`)
+    .join(", ");
+}
+
+function renderReport(v: QualityView, file: string | null): void {
+  const source = file
+    ? `the ${count(v.queries, "query", "queries")} of ${file.split(/[\\/]/).pop()}`
+    : `your ${count(v.queries, "judged search", "judged searches")}`;
+  const best = Math.max(...v.rows.map((r) => r.metrics.ndcg_10), 1e-9);
+  replace(
+    $("#quality-report"),
+    h("p", {}, `On ${source}, with the weights ${weightsText(v.weights as Weights)}:`),
+    h(
+      "table",
+      { class: "quality-table" },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Ranking"),
+          h("th", { scope: "col", title: "How high the right results rank (1 is perfect)" }, "nDCG@10"),
+          h("th", { scope: "col", class: "chart-col" }, ""),
+          h("th", { scope: "col", title: "Share of right results among the first 10" }, "Recall@10"),
+          h("th", { scope: "col", title: "1 / the rank of the first right result" }, "MRR@10"),
+          h("th", { scope: "col", title: "Share of the strong matches that are right" }, "Strong matches right"),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        v.rows.map((r) =>
+          h(
+            "tr",
+            { "data-config": r.config, class: r.config === "fused" ? "fused" : "" },
+            h("th", { scope: "row" }, configLabel(r.config)),
+            h("td", { class: "num" }, r.metrics.ndcg_10.toFixed(3)),
+            h(
+              "td",
+              { class: "chart-col", "aria-hidden": "true" },
+              h("span", { class: "quality-bar", style: `width: ${Math.round((r.metrics.ndcg_10 / best) * 100)}%` }),
+            ),
+            h("td", { class: "num" }, r.metrics.recall_10.toFixed(3)),
+            h("td", { class: "num" }, r.metrics.mrr_10.toFixed(3)),
+            h("td", { class: "num" }, r.metrics.cut_precision.toFixed(3)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+async function tune(): Promise<void> {
+  busy(true);
+  replace(
+    $("#quality-tuned"),
+    h("p", { class: "hint" }, "Tuning… each weight is tried on part of your judgements and checked on the rest."),
+  );
+  try {
+    const r = await api.tune(null);
+    renderTuned(r);
+    if (r.improved) await startFromTuned();
+  } catch (e) {
+    replace($("#quality-tuned"), h("p", { class: "error" }, errorText(e)));
+  } finally {
+    busy(false);
+  }
+}
+
+function renderTuned(r: TuneReport): void {
+  const figures = `on judged searches the tuning did not see, nDCG@10 went from ${r.before.toFixed(3)} to ${r.after.toFixed(3)}`;
+  replace(
+    $("#quality-tuned"),
+    r.improved
+      ? h(
+          "p",
+          { class: "ok" },
+          `Tuned from ${count(r.queries, "search", "searches")}: ${figures}. Searches now start from ${weightsText(r.weights as Weights)}.`,
+        )
+      : h(
+          "p",
+          {},
+          `Tuning did not help (${figures}), so the weights stay as they are. Judge more searches and try again.`,
+        ),
+  );
+}
+
+/** The sliders move to the catalog's (new) weights, and the shown results follow. */
+async function startFromTuned(): Promise<void> {
+  await refresh();
+  app.sliders.reset();
+  renderSliders();
+  await rerank();
+}
+
+async function resetWeights(): Promise<void> {
+  try {
+    await api.resetWeights();
+    await startFromTuned();
+    replace($("#quality-tuned"), h("p", {}, "Searches start from the default weights again."));
+  } catch (e) {
+    toast(errorText(e), true);
+  }
+}
