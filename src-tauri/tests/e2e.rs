@@ -439,6 +439,29 @@ impl App {
         std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
     }
 
+    /// Opens every view in turn and checks that none of the text it shows (closed "Details"
+    /// disclosures are not shown) contains a command-line flag, an environment variable, a
+    /// command or the models folder's path.
+    async fn walk_every_view(&self, models: &Path) {
+        let models = models.to_str().unwrap();
+        for view in ["search", "dupes", "quality", "import", "settings"] {
+            self.click(&format!("#nav-{view}")).await;
+            // Views load what they show when opened; give them that moment.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            self.wait_for("!document.body.classList.contains('busy')", 60)
+                .await;
+            let shown = self.js("return document.body.innerText;", vec![]).await;
+            let shown = shown.as_str().unwrap();
+            for bad in ["--", "VITRINE_", "vitrine ", models] {
+                assert!(
+                    !shown.contains(bad),
+                    "the {view} view shows {bad:?}: {shown}"
+                );
+            }
+        }
+        self.click("#nav-search").await;
+    }
+
     /// Leaves the app; it stops with its `Driver` (WebDriver's session close can hang on a
     /// Tauri window, so the driver's process group is stopped instead).
     async fn close(self) {
@@ -633,6 +656,7 @@ async fn a_text_query_shows_matching_products() {
         .await;
     app.click(".read-chip .chip-x").await;
     app.wait_for("document.querySelector('#search-input').value === 'hoodie' && !document.querySelector('.read-chip')", 20).await;
+    app.walk_every_view(&models_dir()).await;
     app.close().await;
 }
 
@@ -1048,6 +1072,7 @@ async fn a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file
         assert!(!shown.contains(bad), "the sidebar shows {bad:?}: {shown}");
     }
     app.screenshot("first-run").await;
+    app.walk_every_view(&models).await;
     app.close().await;
     drop(driver);
 
@@ -1143,6 +1168,7 @@ async fn a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file
         .count();
     assert!(progress >= 2, "progress was shown: {seen}");
     app.screenshot("model-downloaded").await;
+    app.walk_every_view(&models).await;
     for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
         assert_eq!(
             std::fs::read(models.join("clip-vit-base-patch32").join(f)).unwrap(),
