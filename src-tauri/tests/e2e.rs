@@ -984,6 +984,112 @@ async fn a_duplicate_decision_survives_a_restart() {
     )
     .await;
     app.screenshot("duplicates").await;
+
+    // Filters: decided groups only, then undecided only.
+    let listed = |filter: &str| {
+        format!(
+            "(() => {{ const f = document.querySelector('#dupes-filter'); f.value = '{filter}'; \
+             f.dispatchEvent(new Event('change')); \
+             return [...document.querySelectorAll('#dupes-list .group:not(.variant-group)')].map(g => g.dataset.decision); }})()"
+        )
+    };
+    let decided = app
+        .js(&format!("return {};", listed("decided")), vec![])
+        .await;
+    let decided = decided.as_array().unwrap();
+    assert!(
+        decided.contains(&json!("duplicate, keep 24-MB01")),
+        "{decided:?}"
+    );
+    assert!(decided.iter().all(|d| d != "undecided"), "{decided:?}");
+    let undecided = app
+        .js(&format!("return {};", listed("undecided")), vec![])
+        .await;
+    let undecided = undecided.as_array().unwrap().clone();
+    assert!(
+        !undecided.is_empty() && undecided.iter().all(|d| d == "undecided"),
+        "{undecided:?}"
+    );
+
+    // Keyboard: J focuses the first group, X selects it, and a bulk action then decides only
+    // that group, keeping its oldest listing; U undoes it.
+    let key = |k: &str| {
+        format!(
+            "document.activeElement.dispatchEvent(new KeyboardEvent('keydown', {{key: '{k}', bubbles: true}}));"
+        )
+    };
+    app.js(
+        "document.querySelector('#search-input').blur(); document.body.focus();",
+        vec![],
+    )
+    .await;
+    app.js(&key("j"), vec![]).await;
+    let first = app
+        .js("return document.activeElement.classList.contains('group') ? [...document.activeElement.querySelectorAll('.member')].map(m => m.dataset.sku) : null;", vec![])
+        .await;
+    let skus: Vec<String> = serde_json::from_value(first.clone()).expect("J focuses a group");
+    app.js(&key("x"), vec![]).await;
+    app.wait_for(
+        "document.querySelector('#bulk-target')?.textContent === 'For the 1 selected group:'",
+        10,
+    )
+    .await;
+    app.click("#bulk-oldest").await;
+    let oldest = {
+        let catalog = Catalog::open(&cat).unwrap();
+        skus.iter()
+            .min_by_key(|s| catalog.product(s).unwrap().id)
+            .unwrap()
+            .clone()
+    };
+    let want = format!("duplicate, keep {oldest}");
+    app.wait_for(&format!("{}.includes('{want}')", listed("all")), 30)
+        .await;
+    let still = app
+        .js(&format!("return {};", listed("undecided")), vec![])
+        .await;
+    assert_eq!(
+        still.as_array().unwrap().len(),
+        undecided.len() - 1,
+        "only the selected group was decided"
+    );
+    app.js("document.body.focus();", vec![]).await;
+    app.js(&key("u"), vec![]).await;
+    app.wait_for(
+        &format!("{}.length === {}", listed("undecided"), undecided.len()),
+        30,
+    )
+    .await;
+
+    // Compare: two listings side by side, their photos themselves (not thumbnails), differences
+    // marked.
+    app.js(&format!("{}; return true;", listed("all")), vec![])
+        .await;
+    app.js(
+        &format!("{group}.querySelector('.compare-open').click();"),
+        vec![],
+    )
+    .await;
+    app.wait_for("!document.querySelector('#compare').hidden && document.querySelectorAll('#compare .compare-side').length === 2", 20)
+        .await;
+    app.wait_for("[...document.querySelectorAll('#compare .compare-photo')].every(i => i.complete && i.naturalWidth > 0 && !decodeURIComponent(i.src).includes('/thumbs/'))", 20)
+        .await;
+    let marked = app
+        .js("return [...document.querySelectorAll('#compare tr[data-field=\"SKU\"] mark')].map(m => m.textContent);", vec![])
+        .await;
+    assert_eq!(
+        marked.as_array().unwrap().len(),
+        2,
+        "each SKU is marked as differing: {marked}"
+    );
+    app.screenshot("duplicates-compare").await;
+    app.js(
+        "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));",
+        vec![],
+    )
+    .await;
+    app.wait_for("document.querySelector('#compare').hidden", 10)
+        .await;
     app.close().await;
     // A restart: the app, its web view and the drivers stop; a new app opens the catalog.
     drop(driver);

@@ -6,7 +6,7 @@ import { api, errorText } from "./api";
 import { $, h, replace } from "./dom";
 import { setMoney } from "./format";
 import { app, type View } from "./state";
-import { dupesView, loadDupes } from "./views/duplicates";
+import { dupesView, loadDupes, onDupesKey } from "./views/duplicates";
 import { importView, onDone, onProgress } from "./views/importer";
 import { loadQuality, qualityView } from "./views/quality";
 import {
@@ -112,6 +112,10 @@ export async function start(): Promise<void> {
   renderChips();
   wirePhotoDrops();
   document.addEventListener("keydown", (e) => {
+    if (app.view === "dupes") {
+      onDupesKey(e);
+      return;
+    }
     if (e.key === "Escape") closeProduct();
     if (
       e.key === "/" &&

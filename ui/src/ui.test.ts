@@ -10,6 +10,7 @@ import {
   parsePrice,
   withoutPhrase,
 } from "./query";
+import { diffWords } from "./diff";
 import { modelNotice, SliderState } from "./weights";
 
 const defaults = { visual: 1, crossmodal: 1, text: 1, keyword: 1, phash: 0.5 };
@@ -149,5 +150,33 @@ describe("formatting", () => {
     expect(rate(3, 2, "photos")).toBe("1.5 photos/s");
     expect(eta(0, 100, 5)).toBe("");
     expect(eta(50, 100, 10)).toBe("about 10.0 s left");
+  });
+});
+
+describe("word differences", () => {
+  const marked = (ps: { text: string; changed: boolean }[]) =>
+    ps
+      .filter((p) => p.changed)
+      .map((p) => p.text.trim())
+      .join("|");
+
+  it("marks the words one text has and the other lacks", () => {
+    const [a, b] = diffWords("Sprite Stasis Ball 55 cm", "Sprite Stasis Ball 65 cm");
+    expect(marked(a)).toBe("55");
+    expect(marked(b)).toBe("65");
+    expect(a.map((p) => p.text).join("")).toBe("Sprite Stasis Ball 55 cm");
+  });
+
+  it("ignores case, and marks an added sentence as one run", () => {
+    const [a, b] = diffWords("Soft cotton tee.", "soft cotton tee. Machine wash cold.");
+    expect(marked(a)).toBe("");
+    expect(marked(b)).toBe("Machine wash cold.");
+  });
+
+  it("handles empty texts", () => {
+    expect(diffWords("", "")).toEqual([[], []]);
+    const [a, b] = diffWords("", "New");
+    expect(a).toEqual([]);
+    expect(marked(b)).toBe("New");
   });
 });

@@ -14,6 +14,8 @@ use crate::state::AppState;
 #[derive(Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Member {
+    /// The product's place in the catalog's import order: lower was listed first.
+    listed: i64,
     title: String,
     category: String,
     color: String,
@@ -54,6 +56,7 @@ pub async fn duplicates(app: AppHandle, thresholds: Option<Thresholds>) -> CmdRe
             members.insert(
                 sku.clone(),
                 Member {
+                    listed: p.id,
                     thumbnails: p
                         .images
                         .iter()

@@ -3,6 +3,7 @@
 
 import { save } from "@tauri-apps/plugin-dialog";
 import { api, errorText, fileUrl, type DupesView, type Thresholds } from "../api";
+import { diffWords } from "../diff";
 import { $, h, replace } from "../dom";
 import { count, price, score } from "../format";
 import { app, toast } from "../state";
@@ -16,6 +17,24 @@ export function dupesView(): HTMLElement {
       { class: "dupes-head" },
       h("h2", {}, "Duplicate listings"),
       h("div", { id: "dupes-controls", class: "row" }),
+      h(
+        "label",
+        { class: "dupes-filter" },
+        "Show ",
+        h(
+          "select",
+          {
+            id: "dupes-filter",
+            onchange: (e: Event) => {
+              shown = (e.target as HTMLSelectElement).value as Shown;
+              renderDupes();
+            },
+          },
+          h("option", { value: "all" }, "all groups"),
+          h("option", { value: "undecided" }, "undecided groups"),
+          h("option", { value: "decided" }, "decided groups"),
+        ),
+      ),
       h("p", { id: "dupes-count", class: "status", "aria-live": "polite" }),
       h("button", { id: "dupes-undo", type: "button", class: "secondary", hidden: true, onclick: undoBulk }, "Undo"),
       h(
@@ -24,9 +43,29 @@ export function dupesView(): HTMLElement {
         "Export merge map…",
       ),
     ),
+    h(
+      "p",
+      { class: "hint keys" },
+      "Keys: J / K next and previous group · X select · 1–9 keep that product · N not duplicates · V variants · C compare · U undo",
+    ),
     h("div", { id: "dupes-list" }),
+    h("div", {
+      id: "compare",
+      class: "compare",
+      hidden: true,
+      role: "dialog",
+      "aria-modal": "true",
+      "aria-label": "Compare two listings",
+    }),
   );
 }
+
+type Shown = "all" | "undecided" | "decided";
+/** Which duplicate groups are listed. */
+let shown: Shown = "all";
+/** Groups ticked for a bulk action, by their SKUs. */
+const selected = new Set<string>();
+const groupKey = (g: Group) => g.skus.join("\u0000");
 
 export let dupesTimer = 0;
 export function renderDupesControls(t: Thresholds): void {
@@ -106,6 +145,8 @@ type Choice = "duplicate" | "not_duplicate" | "variants";
 async function decide(g: Group, d: Choice, keep: string | null): Promise<void> {
   try {
     await api.decide(d, g.skus, keep);
+    lastBulk = [g];
+    $("#dupes-undo").hidden = false;
     toast(d === "duplicate" ? "Decision saved." : "Decision saved; the group leaves the list until its photos change.");
     await loadDupes();
   } catch (e) {
@@ -147,30 +188,42 @@ function members(v: DupesView, g: Group, keepButtons: boolean): HTMLElement {
 /** The groups the last bulk action decided, for its undo. */
 let lastBulk: Group[] = [];
 
-/** Decides every undecided group at once: keep in each the product `pick` chooses, or mark
- * them all as variants. Offers an undo. */
-async function bulk(groups: Group[], what: "most_photos" | "lowest_price" | "variants"): Promise<void> {
+type Bulk = "most_photos" | "lowest_price" | "oldest" | "variants";
+
+/** The groups a bulk action applies to: the selected ones, else every undecided one. */
+function bulkTargets(groups: Group[]): Group[] {
+  const picked = groups.filter((g) => selected.has(groupKey(g)));
+  return picked.length ? picked : groups.filter((g) => groupDecision(g) === "undecided");
+}
+
+/** The product a bulk action keeps in a group. */
+export function pickKeep(g: Group, members: DupesView["members"], what: Exclude<Bulk, "variants">): string {
+  const photos = (sku: string) => members[sku]?.thumbnails.length ?? 0;
+  const cost = (sku: string) => members[sku]?.price ?? Number.POSITIVE_INFINITY;
+  const listed = (sku: string) => members[sku]?.listed ?? Number.POSITIVE_INFINITY;
+  const by = {
+    most_photos: (a: string, b: string) => photos(b) - photos(a),
+    lowest_price: (a: string, b: string) => cost(a) - cost(b),
+    oldest: (a: string, b: string) => listed(a) - listed(b),
+  }[what];
+  return [...g.skus].sort((a, b) => by(a, b) || a.localeCompare(b))[0];
+}
+
+/** Decides the selected groups (or every undecided one) at once: keep in each the product
+ * `what` chooses, or mark them all as variants. Offers an undo. */
+async function bulk(groups: Group[], what: Bulk): Promise<void> {
   const v = app.dupes;
   if (!v) return;
-  const undecided = groups.filter((g) => groupDecision(g) === "undecided");
-  const photos = (sku: string) => v.members[sku]?.thumbnails.length ?? 0;
-  const cost = (sku: string) => v.members[sku]?.price ?? Number.POSITIVE_INFINITY;
+  const targets = bulkTargets(groups);
   try {
-    for (const g of undecided) {
-      if (what === "variants") {
-        await api.decide("variants", g.skus, null);
-      } else {
-        const best = [...g.skus].sort((a, b) =>
-          what === "most_photos"
-            ? photos(b) - photos(a) || a.localeCompare(b)
-            : cost(a) - cost(b) || a.localeCompare(b),
-        )[0];
-        await api.decide("duplicate", g.skus, best);
-      }
+    for (const g of targets) {
+      if (what === "variants") await api.decide("variants", g.skus, null);
+      else await api.decide("duplicate", g.skus, pickKeep(g, v.members, what));
     }
-    lastBulk = undecided;
-    $("#dupes-undo").hidden = undecided.length === 0;
-    toast(`Decided ${count(undecided.length, "group")}. “Undo” takes it back.`);
+    lastBulk = targets;
+    selected.clear();
+    $("#dupes-undo").hidden = targets.length === 0;
+    toast(`Decided ${count(targets.length, "group")}. “Undo” takes it back.`);
     await loadDupes();
   } catch (e) {
     toast(errorText(e), true);
@@ -211,35 +264,81 @@ export function renderDupes(): void {
     );
     return;
   }
+  const listed = groups
+    .map((g, gi) => ({ g, gi }))
+    .filter(({ g }) => shown === "all" || (groupDecision(g) === "undecided") === (shown === "undecided"));
+  const picked = groups.filter((g) => selected.has(groupKey(g))).length;
   const undecided = groups.filter((g) => groupDecision(g) === "undecided").length;
+  const bulkButton = (id: string, what: Bulk, label: string) =>
+    h("button", { id, type: "button", class: "secondary", onclick: () => void bulk(groups, what) }, label);
   replace(
     $("#dupes-list"),
-    undecided > 1
+    picked > 0 || undecided > 1
       ? h(
           "div",
           { class: "row bulk" },
-          h("span", {}, `For the ${count(undecided, "undecided group")}:`),
           h(
-            "button",
-            { id: "bulk-photos", type: "button", class: "secondary", onclick: () => void bulk(groups, "most_photos") },
-            "Keep the one with most photos",
+            "span",
+            { id: "bulk-target" },
+            picked > 0
+              ? `For the ${count(picked, "selected group")}:`
+              : `For the ${count(undecided, "undecided group")}:`,
           ),
-          h(
-            "button",
-            { id: "bulk-price", type: "button", class: "secondary", onclick: () => void bulk(groups, "lowest_price") },
-            "Keep the lowest price",
-          ),
+          bulkButton("bulk-photos", "most_photos", "Keep the one with most photos"),
+          bulkButton("bulk-price", "lowest_price", "Keep the lowest price"),
+          bulkButton("bulk-oldest", "oldest", "Keep the oldest SKU"),
+          picked > 0
+            ? h(
+                "button",
+                {
+                  id: "bulk-clear",
+                  type: "button",
+                  class: "link",
+                  onclick: () => {
+                    selected.clear();
+                    renderDupes();
+                  },
+                },
+                "Clear the selection",
+              )
+            : null,
         )
       : null,
-    groups.map((g, gi) =>
+    groups.length && !listed.length
+      ? h("p", { class: "empty" }, shown === "undecided" ? "Every group is decided." : "No group is decided yet.")
+      : null,
+    listed.map(({ g, gi }) =>
       h(
         "article",
-        { class: "group", "data-group": g.id, "data-decision": groupDecision(g) },
+        {
+          class: "group",
+          tabindex: 0,
+          "data-group": g.id,
+          "data-decision": groupDecision(g),
+          "aria-selected": String(selected.has(groupKey(g))),
+          onkeydown: (e: Event) => onGroupKey(e as KeyboardEvent, g),
+        },
         h(
           "header",
           {},
+          h(
+            "label",
+            { class: "select" },
+            h("input", {
+              type: "checkbox",
+              class: "group-select",
+              checked: selected.has(groupKey(g)),
+              "aria-label": `Select the group of ${g.skus.join(", ")}`,
+              onchange: () => toggleSelected(g),
+            }),
+          ),
           h("span", { class: "conf" }, `Confidence ${score(g.confidence)}`),
           h("span", { class: "decision" }, groupDecision(g)),
+          h(
+            "button",
+            { type: "button", class: "compare-open link", onclick: () => void openCompare(g.skus) },
+            "Compare",
+          ),
         ),
         members(v, g, true),
         h(
@@ -310,6 +409,7 @@ export function renderDupes(): void {
         )
       : null,
   );
+  if (focusAt !== null && app.view === "dupes" && $("#compare").hidden) focusGroup(focusAt);
 }
 
 export async function exportMergeMap(): Promise<void> {
@@ -325,4 +425,164 @@ export async function exportMergeMap(): Promise<void> {
   } catch (e) {
     toast(errorText(e), true);
   }
+}
+
+function toggleSelected(g: Group): void {
+  const k = groupKey(g);
+  if (selected.has(k)) selected.delete(k);
+  else selected.add(k);
+  renderDupes();
+}
+
+/** The listed duplicate groups' cards, in order. */
+function groupCards(): HTMLElement[] {
+  return [...document.querySelectorAll<HTMLElement>("#dupes-list .group:not(.variant-group)")];
+}
+
+/** The card to focus after the list is drawn again (keyboard review goes on where it was). */
+let focusAt: number | null = null;
+
+function focusGroup(i: number): void {
+  const cards = groupCards();
+  if (!cards.length) return;
+  const card = cards[Math.max(0, Math.min(cards.length - 1, i))];
+  card.focus();
+  card.scrollIntoView({ block: "nearest" });
+}
+
+/** Keys on a focused group: see the hint under the view's title. */
+function onGroupKey(e: KeyboardEvent, g: Group): void {
+  if (e.target !== e.currentTarget || e.ctrlKey || e.metaKey || e.altKey) return;
+  const i = groupCards().indexOf(e.currentTarget as HTMLElement);
+  focusAt = i;
+  const key = e.key.toLowerCase();
+  if (key === "j" || key === "arrowdown") focusGroup(i + 1);
+  else if (key === "k" || key === "arrowup") focusGroup(i - 1);
+  else if (key === "x" || key === " ") toggleSelected(g);
+  else if (key === "n") void decide(g, "not_duplicate", null);
+  else if (key === "v") void decide(g, "variants", null);
+  else if (key === "c") void openCompare(g.skus);
+  else if (key === "u" && !$("#dupes-undo").hidden) void undoBulk();
+  else if (/^[1-9]$/.test(key) && Number(key) <= g.skus.length) void decide(g, "duplicate", g.skus[Number(key) - 1]);
+  else return;
+  e.preventDefault();
+}
+
+/** Keys anywhere in the duplicates view (not while typing): J / K start on the first group,
+ * U undoes, Escape closes the comparison. */
+export function onDupesKey(e: KeyboardEvent): void {
+  if (e.key === "Escape" && !$("#compare").hidden) {
+    closeCompare();
+    return;
+  }
+  const t = e.target as HTMLElement;
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(t.tagName) || t.closest(".group") || e.ctrlKey || e.metaKey) return;
+  const key = e.key.toLowerCase();
+  if ((key === "j" || key === "k") && $("#compare").hidden) focusGroup(0);
+  else if (key === "u" && !$("#dupes-undo").hidden) void undoBulk();
+  else return;
+  e.preventDefault();
+}
+
+/** One side of the comparison: the product's photos at full size and its fields, with what
+ * differs from the other side marked. */
+type Side = Awaited<ReturnType<typeof api.product>>;
+
+function compareSide(p: Side, other: Side): HTMLElement {
+  const a = p.product;
+  const b = other.product;
+  const diffed = (x: string, y: string) =>
+    diffWords(x, y)[0].map((piece) => (piece.changed ? h("mark", {}, piece.text) : piece.text));
+  const field = (label: string, x: string, y: string) =>
+    h("tr", { "data-field": label }, h("th", {}, label), h("td", {}, x ? diffed(x, y) : "—"));
+  const big = h("img", {
+    class: "compare-photo",
+    alt: `Photo of ${a.title || a.sku}`,
+    src: a.images[0] ? fileUrl(a.images[0].path) : "",
+  });
+  return h(
+    "div",
+    { class: "compare-side", "data-sku": a.sku },
+    a.images.length ? big : h("p", { class: "empty" }, "No photo"),
+    a.images.length > 1
+      ? h(
+          "div",
+          { class: "strip" },
+          a.images.map((im, i) =>
+            h(
+              "button",
+              {
+                type: "button",
+                class: "thumb-btn",
+                "aria-label": `Photo ${i + 1}`,
+                onclick: () => {
+                  big.src = fileUrl(im.path);
+                },
+              },
+              h("img", { src: fileUrl(p.thumbnails[i]), alt: "" }),
+            ),
+          ),
+        )
+      : null,
+    h(
+      "table",
+      { class: "facts" },
+      field("Title", a.title, b.title),
+      field("SKU", a.sku, b.sku),
+      field("Price", a.price === null ? "" : price(a.price), b.price === null ? "" : price(b.price)),
+      field("Category", a.category, b.category),
+      field("Colour", a.color, b.color),
+      field("Photos", String(a.images.length), String(b.images.length)),
+      field("Description", a.description, b.description),
+    ),
+  );
+}
+
+/** Shows two listings of a group side by side (the first two; with more, choose which). */
+export async function openCompare(skus: string[], left = 0, right = 1): Promise<void> {
+  const box = $("#compare");
+  try {
+    const [a, b] = await Promise.all([api.product(skus[left]), api.product(skus[right])]);
+    const chooser = (which: "left" | "right", at: number) =>
+      skus.length > 2
+        ? h(
+            "select",
+            {
+              class: `compare-choose-${which}`,
+              "aria-label": which === "left" ? "Left listing" : "Right listing",
+              onchange: (e: Event) => {
+                const i = Number((e.target as HTMLSelectElement).value);
+                void openCompare(skus, which === "left" ? i : left, which === "right" ? i : right);
+              },
+            },
+            skus.map((s, i) => h("option", { value: i, selected: i === at }, s)),
+          )
+        : null;
+    replace(
+      box,
+      h(
+        "div",
+        { class: "drawer-head" },
+        h("h2", {}, "Compare listings"),
+        chooser("left", left),
+        chooser("right", right),
+        h(
+          "button",
+          { id: "compare-close", type: "button", class: "ghost", "aria-label": "Close", onclick: closeCompare },
+          "×",
+        ),
+      ),
+      h("p", { class: "hint" }, "Highlighted: what one listing says and the other does not."),
+      h("div", { class: "compare-sides" }, compareSide(a, b), compareSide(b, a)),
+    );
+    box.hidden = false;
+    $("#compare-close").focus();
+  } catch (e) {
+    toast(errorText(e), true);
+  }
+}
+
+export function closeCompare(): void {
+  $("#compare").hidden = true;
+  if (focusAt !== null) focusGroup(focusAt);
 }
