@@ -432,10 +432,18 @@ impl App {
     }
 
     async fn screenshot(&self, name: &str) {
+        // WebKitWebDriver's screenshot never returns while the page is no taller than the
+        // window; a page one pixel taller is photographed (the pixel is below the picture).
+        self.js(
+            "document.body.style.minHeight = 'calc(100vh + 1px)';",
+            vec![],
+        )
+        .await;
         let png = tokio::time::timeout(Duration::from_secs(20), self.c.screenshot())
             .await
             .expect("a screenshot within 20 s")
             .expect("screenshot");
+        self.js("document.body.style.minHeight = '';", vec![]).await;
         std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
     }
 
@@ -654,6 +662,7 @@ async fn a_text_query_shows_matching_products() {
     app.search("hoodie without zip").await;
     app.wait_for("document.querySelector('.read-chip')", 20)
         .await;
+    app.screenshot("search-chips").await;
     app.click(".read-chip .chip-x").await;
     app.wait_for("document.querySelector('#search-input').value === 'hoodie' && !document.querySelector('.read-chip')", 20).await;
     app.walk_every_view(&models_dir()).await;
@@ -907,6 +916,27 @@ async fn results_judged_right_or_wrong_are_measured_and_tuned_on() {
         shown.get("keyword only").is_some() && shown.get("text only").is_some(),
         "{shown}"
     );
+    // Each row's bar is as long as its nDCG@10 relative to the best row's.
+    let bars = app
+        .js(
+            "return Object.fromEntries([...document.querySelectorAll('#quality-report tbody tr')].map(r => [r.dataset.config, r.querySelector('.quality-bar').offsetWidth / r.querySelector('.chart-col').clientWidth]));",
+            vec![],
+        )
+        .await;
+    let best = expected
+        .results
+        .iter()
+        .map(|r| r.overall.metrics.ndcg_10)
+        .fold(0.0, f64::max);
+    for r in &expected.results {
+        let share = bars[&r.config].as_f64().unwrap();
+        let want = r.overall.metrics.ndcg_10 / best;
+        assert!(
+            (share - want).abs() < 0.1,
+            "{}: bar {share}, nDCG share {want}",
+            r.config
+        );
+    }
     // Tuning reports its held-out figures; whatever it found, "back to the defaults" returns
     // the catalog to the default weights.
     app.click("#quality-tune").await;
@@ -922,6 +952,7 @@ async fn results_judged_right_or_wrong_are_measured_and_tuned_on() {
         tuned.as_str().unwrap().contains("nDCG@10 went from"),
         "{tuned}"
     );
+    app.screenshot("quality").await;
     app.click("#quality-reset").await;
     app.wait_for(
         "document.querySelector('#quality-tuned').textContent.includes('default weights again')",

@@ -101,6 +101,14 @@ function weightsText(w: Weights): string {
     .join(", ");
 }
 
+/** A bar as long as `share` of its cell (set through the style object: the app's content
+ * security policy ignores inline style attributes). */
+function bar(share: number): HTMLElement {
+  const b = h("span", { class: "quality-bar" });
+  b.style.width = `${Math.round(Math.max(0, Math.min(1, share)) * 100)}%`;
+  return b;
+}
+
 function renderReport(v: QualityView, file: string | null): void {
   const source = file
     ? `the ${count(v.queries, "query", "queries")} of ${file.split(/[\\/]/).pop()}`
@@ -135,11 +143,7 @@ function renderReport(v: QualityView, file: string | null): void {
             { "data-config": r.config, class: r.config === "fused" ? "fused" : "" },
             h("th", { scope: "row" }, configLabel(r.config)),
             h("td", { class: "num" }, r.metrics.ndcg_10.toFixed(3)),
-            h(
-              "td",
-              { class: "chart-col", "aria-hidden": "true" },
-              h("span", { class: "quality-bar", style: `width: ${Math.round((r.metrics.ndcg_10 / best) * 100)}%` }),
-            ),
+            h("td", { class: "chart-col", "aria-hidden": "true" }, bar(r.metrics.ndcg_10 / best)),
             h("td", { class: "num" }, r.metrics.recall_10.toFixed(3)),
             h("td", { class: "num" }, r.metrics.mrr_10.toFixed(3)),
             h("td", { class: "num" }, r.metrics.cut_precision.toFixed(3)),
