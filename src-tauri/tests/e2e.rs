@@ -213,7 +213,7 @@ impl Driver {
                     "1",
                     "-screen",
                     "0",
-                    "1400x900x24",
+                    "1920x1080x24",
                     "-nolisten",
                     "tcp",
                 ])
@@ -447,6 +447,57 @@ impl App {
         std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
     }
 
+    /// At 1280×800 and on a 1920×1080 projector, with presentation mode off and on, no view is
+    /// wider than the window (nothing to scroll sideways, no control cut off at the right).
+    async fn fits_the_window(&self) {
+        for (w, h) in [(1280u32, 800u32), (1920, 1080)] {
+            self.c
+                .set_window_size(w, h)
+                .await
+                .expect("the window resizes");
+            for presenting in [false, true] {
+                self.js(
+                    "if (document.body.classList.contains('presenting') !== arguments[0]) \
+                     document.querySelector('#present-toggle').click();",
+                    vec![json!(presenting)],
+                )
+                .await;
+                for view in ["search", "dupes", "quality", "import", "settings"] {
+                    self.click(&format!("#nav-{view}")).await;
+                    tokio::time::sleep(Duration::from_millis(800)).await;
+                    let over = self
+                        .js(
+                            "const W = document.documentElement.clientWidth; \
+                             const cut = [...document.querySelectorAll('button, input, select, h2, .result, .group')] \
+                               .filter(e => e.offsetParent !== null && e.getBoundingClientRect().right > W + 1) \
+                               .map(e => e.id || e.className || e.tagName); \
+                             return [window.innerWidth, document.documentElement.scrollWidth > W, cut.slice(0, 5)];",
+                            vec![],
+                        )
+                        .await;
+                    assert_eq!(
+                        (&over[1], &over[2]),
+                        (&json!(false), &json!([])),
+                        "{view} at {w}×{h}, presenting {presenting}: {over}"
+                    );
+                }
+            }
+            if w == 1920 {
+                self.click("#nav-search").await;
+                self.screenshot("presentation-1920x1080").await;
+            }
+        }
+        self.js(
+            "if (document.body.classList.contains('presenting')) document.querySelector('#present-toggle').click();",
+            vec![],
+        )
+        .await;
+        self.c
+            .set_window_size(1280, 820)
+            .await
+            .expect("the window resizes");
+    }
+
     /// Opens every view in turn and checks that none of the text it shows (closed "Details"
     /// disclosures are not shown) contains a command-line flag, an environment variable, a
     /// command or the models folder's path.
@@ -666,6 +717,7 @@ async fn a_text_query_shows_matching_products() {
     app.click(".read-chip .chip-x").await;
     app.wait_for("document.querySelector('#search-input').value === 'hoodie' && !document.querySelector('.read-chip')", 20).await;
     app.walk_every_view(&models_dir()).await;
+    app.fits_the_window().await;
     app.close().await;
 }
 
