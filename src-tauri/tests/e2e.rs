@@ -95,6 +95,10 @@ fn main() {
             || Box::pin(results_judged_right_or_wrong_are_measured_and_tuned_on()),
         ),
         (
+            "first_run_downloads_the_visual_model_and_photo_search_turns_on",
+            || Box::pin(first_run_downloads_the_visual_model_and_photo_search_turns_on()),
+        ),
+        (
             "a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file_refused",
             || {
                 Box::pin(
@@ -1196,6 +1200,115 @@ async fn a_duplicate_decision_survives_a_restart() {
         json!(0),
         "the bulk variants decision survived"
     );
+    app.close().await;
+}
+
+/// First run on a catalog of a few photos with no model on the computer: "Download the visual
+/// model" in the sidebar fetches it (the real ViT-B/32 configuration with random weights of the
+/// real size, 605 MB, from a hub on 127.0.0.1), the photos are embedded in the same job, and
+/// photo search turns on by itself.
+async fn first_run_downloads_the_visual_model_and_photo_search_turns_on() {
+    let hub = hub::TestHub::start();
+    let (repo, rev) = (
+        "openai/clip-vit-base-patch32",
+        "e6a30b603a447e251fdaca1c3056b2a16cdfebeb",
+    );
+    let real = shared().join("models/clip-vit-base-patch32");
+    for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+        hub.put(repo, rev, f, std::fs::read(real.join(f)).unwrap());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    {
+        use vitrine::encoders::clip::RandomWeights;
+        use vitrine::encoders::{ClipEncoder, Precision};
+        let weights = RandomWeights::new();
+        ClipEncoder::with_random_weights(&real, &weights, Precision::F32).unwrap();
+        let file = dir.path().join("random.safetensors");
+        weights.save(&file).unwrap();
+        hub.put(
+            repo,
+            rev,
+            "model.safetensors",
+            std::fs::read(&file).unwrap(),
+        );
+        std::fs::remove_file(&file).unwrap();
+    }
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    for f in [
+        "mh07-gray_main.jpg",
+        "mb01-blue-0.jpg",
+        "wt09-white_main.jpg",
+    ] {
+        std::fs::copy(luma().join("images").join(f), photos.join(f)).unwrap();
+    }
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let cat = dir.path().join("catalog");
+    {
+        let mut catalog = Catalog::open(&cat).unwrap();
+        let opts = ImportOptions {
+            sources: vec![photos.clone()],
+            ..ImportOptions::default()
+        };
+        vitrine::import::run(&mut catalog, &opts, &|_| {}, &AtomicBool::new(false)).unwrap();
+    }
+
+    let driver = Driver::start_with(&[("HF_ENDPOINT", hub.url.as_str())]);
+    let app = driver.open_with(&cat, &models).await;
+    let notice =
+        "document.querySelector('#sliders .model-notice[data-model=\"clip-vit-base-patch32\"]')";
+    app.wait_for(notice, 30).await;
+    assert_eq!(
+        app.js(
+            "return document.querySelector('#slider-visual').disabled;",
+            vec![]
+        )
+        .await,
+        json!(true)
+    );
+    app.js(
+        &format!("{notice}.querySelector('.download-model').click();"),
+        vec![],
+    )
+    .await;
+    // The job runs to its end: downloaded, then the photos embedded; the notice goes and the
+    // photo signals turn on.
+    app.wait_for(
+        &format!("!{notice} && !document.querySelector('#slider-visual').disabled"),
+        600,
+    )
+    .await;
+    let stats = Catalog::open(&cat).unwrap().stats().unwrap();
+    let embedded = stats
+        .embeddings
+        .iter()
+        .find(|(model, kind, _)| model == "clip-vit-base-patch32" && kind == "image")
+        .map_or(0, |e| e.2);
+    assert_eq!(embedded, 3, "{stats:?}");
+    // A photo query now finds its product by photo similarity.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let input = app.c.find(Locator::Css("#photo-input")).await.unwrap();
+        input
+            .send_keys(&photos.join("mb01-blue-0.jpg").display().to_string())
+            .await
+            .unwrap();
+    })
+    .await
+    .expect("WebDriver took the file within 30 s");
+    app.wait_for("document.querySelector('.photo-chip') && document.querySelector('#results').getAttribute('aria-busy') === 'false' && document.querySelector('#results .result')", 60).await;
+    let first = app
+        .js(
+            "const r = document.querySelector('#results .result'); return [r.dataset.sku, [...r.querySelectorAll('.why tr')].map(t => t.dataset.signal)];",
+            vec![],
+        )
+        .await;
+    assert_eq!(first[0], "mb01-blue-0.jpg", "{first}");
+    assert!(
+        first[1].as_array().unwrap().contains(&json!("visual")),
+        "{first}"
+    );
+    app.screenshot("first-run-photo-search").await;
     app.close().await;
 }
 

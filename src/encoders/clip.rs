@@ -219,6 +219,12 @@ impl RandomWeights {
     pub fn new() -> RandomWeights {
         RandomWeights(VarMap::new())
     }
+
+    /// Writes the weights drawn so far as a `model.safetensors` with the checkpoint's names
+    /// (a stand-in model of real size, for tests of downloading and loading).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.0.save(path).map_err(model_err(path))
+    }
 }
 
 impl Default for RandomWeights {
