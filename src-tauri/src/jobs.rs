@@ -36,6 +36,8 @@ pub struct Done {
     pub ok: bool,
     pub cancelled: bool,
     pub error: Option<String>,
+    /// The core's code for the error (`model_broken`, `download_failed`…), when it has one.
+    pub code: Option<String>,
     pub import: Option<ImportReport>,
     pub embed: Option<EmbedReport>,
     pub seconds: f64,
@@ -68,13 +70,13 @@ pub fn start(
         .spawn(move || {
             let started = Instant::now();
             let mut done = work(&app, &cancel).unwrap_or_else(|e| {
-                let cancelled = e
-                    .downcast_ref::<vitrine::Error>()
-                    .is_some_and(|e| e.code() == vitrine::ErrorCode::Cancelled);
+                let code = e.downcast_ref::<vitrine::Error>().map(|e| e.code());
+                let cancelled = code == Some(vitrine::ErrorCode::Cancelled);
                 Done {
                     kind,
                     cancelled,
                     error: (!cancelled).then(|| format!("{e:#}")),
+                    code: code.map(|c| c.as_str().to_string()),
                     ..Done::default()
                 }
             });
@@ -238,6 +240,7 @@ pub fn download(app: &AppHandle, id: &str, cancel: &AtomicBool) -> Result<Done> 
                 "the model was downloaded but cannot be loaded: {}",
                 u.reason
             ));
+            done.code = Some(u.code.as_str().to_string());
             return Ok(done);
         }
         let (report, _) =

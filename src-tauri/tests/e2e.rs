@@ -99,6 +99,10 @@ fn main() {
             || Box::pin(first_run_downloads_the_visual_model_and_photo_search_turns_on()),
         ),
         (
+            "a_downloaded_model_that_does_not_load_is_said_plainly",
+            || Box::pin(a_downloaded_model_that_does_not_load_is_said_plainly()),
+        ),
+        (
             "a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file_refused",
             || {
                 Box::pin(
@@ -1200,6 +1204,65 @@ async fn a_duplicate_decision_survives_a_restart() {
         json!(0),
         "the bulk variants decision survived"
     );
+    app.close().await;
+}
+
+/// A download that arrives whole but cannot be loaded (the real configuration with a tiny
+/// model's weights): one plain sentence, the technical reason only behind "Details", and the
+/// photo signals stay off.
+async fn a_downloaded_model_that_does_not_load_is_said_plainly() {
+    let hub = hub::TestHub::start();
+    let (repo, rev) = (
+        "openai/clip-vit-base-patch32",
+        "e6a30b603a447e251fdaca1c3056b2a16cdfebeb",
+    );
+    let real = shared().join("models/clip-vit-base-patch32");
+    for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
+        hub.put(repo, rev, f, std::fs::read(real.join(f)).unwrap());
+    }
+    let weights = std::fs::read(shared().join("fixtures/clip-tiny/model.safetensors")).unwrap();
+    hub.put(repo, rev, "model.safetensors", weights);
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let cat = dir.path().join("catalog");
+    drop(Catalog::open(&cat).unwrap());
+    let driver = Driver::start_with(&[("HF_ENDPOINT", hub.url.as_str())]);
+    let app = driver.open_with(&cat, &models).await;
+    let notice =
+        "document.querySelector('#sliders .model-notice[data-model=\"clip-vit-base-patch32\"]')";
+    app.wait_for(notice, 30).await;
+    app.js(
+        &format!("{notice}.querySelector('.download-model').click();"),
+        vec![],
+    )
+    .await;
+    let said = app
+        .wait_for(
+            "(() => { const t = document.querySelector('#toast'); return !t.hidden && t.textContent.includes('could not be loaded') ? t.textContent : null; })()",
+            120,
+        )
+        .await;
+    assert_eq!(
+        said,
+        "The model was downloaded but could not be loaded; “Details” says why."
+    );
+    // The sidebar now says the photo search is off because the model could not be loaded, with
+    // the reason behind "Details".
+    app.wait_for(
+        &format!("{notice}?.dataset.code === 'model_broken' && {notice}.querySelector('details')"),
+        30,
+    )
+    .await;
+    assert_eq!(
+        app.js(
+            &format!("return {notice}.querySelector('p').textContent;"),
+            vec![]
+        )
+        .await,
+        "Searching by photo is off because the visual model could not be loaded."
+    );
+    app.walk_every_view(&models).await;
     app.close().await;
 }
 

@@ -2,4 +2,8 @@
 import type { EmbedReport } from "./EmbedReport";
 import type { ImportReport } from "./ImportReport";
 
-export type Done = { kind: string, ok: boolean, cancelled: boolean, error: string | null, import: ImportReport | null, embed: EmbedReport | null, seconds: number, };
+export type Done = { kind: string, ok: boolean, cancelled: boolean, error: string | null, 
+/**
+ * The core's code for the error (`model_broken`, `download_failed`…), when it has one.
+ */
+code: string | null, import: ImportReport | null, embed: EmbedReport | null, seconds: number, };

@@ -153,11 +153,15 @@ export async function onDone(d: JobDone): Promise<void> {
   $("#import-cancel").hidden = true;
   $("#import-start").removeAttribute("disabled");
   if (d.kind === "download") {
+    // A model that arrived whole but does not load: one sentence, the reason behind "Details".
+    const unloadable = !d.ok && !d.cancelled && (d.code === "model_broken" || d.code === "model_missing");
     const text = d.ok
       ? "Model downloaded."
       : d.cancelled
         ? "Download paused. Download again to continue where it stopped."
-        : `Download failed: ${d.error ?? "unknown error"}`;
+        : unloadable
+          ? "The model was downloaded but could not be loaded; “Details” says why."
+          : `Download failed: ${d.error ?? "unknown error"}`;
     toast(text, !d.ok && !d.cancelled);
     const cancel = document.getElementById("models-cancel");
     if (cancel) cancel.hidden = true;
@@ -165,7 +169,13 @@ export async function onDone(d: JobDone): Promise<void> {
     await loadModels();
     const s = document.getElementById("models-status");
     if (s) {
-      s.textContent = text;
+      replace(
+        s,
+        text,
+        unloadable && d.error
+          ? h("details", {}, h("summary", {}, "Details"), h("span", { class: "hint" }, d.error))
+          : null,
+      );
       s.dataset.state = d.ok ? "done" : d.cancelled ? "cancelled" : "error";
     }
     return;
