@@ -9,6 +9,7 @@
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -94,12 +95,13 @@ impl Hub {
     ) -> Result<String> {
         let part = part_path(target);
         let url = self.url(f);
-        // Reads wait at most `poll`, so a cancel is seen within it even while the server is
-        // silent; the download gives up after `read_timeout` of silence in all.
+        // One worker thread asks once and reads the answer, each read waiting up to
+        // `read_timeout`; this thread takes its pieces, waiting at most `poll` for each, so a
+        // cancel is seen within `poll` even while the server is silent.
         let poll = self.read_timeout.min(Duration::from_millis(500));
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(self.connect_timeout)
-            .timeout_read(poll)
+            .timeout_read(self.read_timeout)
             .try_proxy_from_env(true)
             .build();
         let cancelled = |done: u64, total: u64| {
@@ -117,27 +119,33 @@ impl Hub {
         if have > 0 {
             req = req.set("Range", &format!("bytes={have}-"));
         }
-        let asked = std::time::Instant::now();
-        let answer = loop {
-            match req.clone().call() {
-                Err(ureq::Error::Transport(t))
-                    if is_timeout(&t) && asked.elapsed() < self.read_timeout =>
-                {
+        let pieces = ask(req);
+        let head = loop {
+            match pieces.recv_timeout(poll) {
+                Ok(Piece::Head(h)) => break Ok(h),
+                Ok(Piece::Refused(code, text)) => break Err(Some((code, text))),
+                Ok(Piece::Failed(e)) => {
+                    return Err(Error::Download(format!(
+                        "cannot reach {} to download {} of {}: {e}. Check the internet connection",
+                        self.endpoint, f.name, f.repo
+                    )));
+                }
+                Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => break Err(None),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
                     if cancel.load(Ordering::Relaxed) {
                         return Err(cancelled(have, 0));
                     }
                 }
-                other => break other,
             }
         };
-        let resp = match answer {
-            Ok(r) => r,
+        let resp = match head {
+            Ok(h) => h,
             // The part is already whole (or longer than the file): start again.
-            Err(ureq::Error::Status(416, _)) if have > 0 => {
+            Err(Some((416, _))) if have > 0 => {
                 remove(&part)?;
                 return self.fetch(f, target, progress, cancel);
             }
-            Err(ureq::Error::Status(code, r)) => {
+            Err(Some((code, text))) => {
                 return Err(Error::Download(match code {
                     401 | 403 => format!(
                         "{} refused access to {} of {} ({code}); the repository may be gated or private",
@@ -148,31 +156,29 @@ impl Hub {
                         self.endpoint, f.name, f.repo, f.revision
                     ),
                     _ => format!(
-                        "the model server {} answered {code} {} for {} of {}; try again later",
-                        self.endpoint,
-                        r.status_text(),
-                        f.name,
-                        f.repo
+                        "the model server {} answered {code} {text} for {} of {}; try again later",
+                        self.endpoint, f.name, f.repo
                     ),
                 }));
             }
-            Err(ureq::Error::Transport(t)) => {
+            Err(None) => {
                 return Err(Error::Download(format!(
-                    "cannot reach {} to download {} of {}: {t}. Check the internet connection",
-                    self.endpoint, f.name, f.repo
+                    "the connection to {} broke before it answered for {}; run the download again",
+                    self.endpoint, f.name
                 )));
             }
         };
         // 206: the server continues the part; anything else sends the whole file.
         let resuming = have > 0
-            && resp.status() == 206
+            && resp.status == 206
             && resp
-                .header("Content-Range")
+                .content_range
+                .as_deref()
                 .and_then(|c| c.strip_prefix("bytes "))
                 .and_then(|c| c.split('-').next())
                 .and_then(|s| s.parse::<u64>().ok())
                 == Some(have);
-        if resp.status() == 206 && !resuming {
+        if resp.status == 206 && !resuming {
             // Part of the file, but not the part that was asked for: start over next time.
             remove(&part)?;
             return Err(Error::Download(format!(
@@ -181,9 +187,7 @@ impl Hub {
             )));
         }
         let start = if resuming { have } else { 0 };
-        let length = resp
-            .header("Content-Length")
-            .and_then(|s| s.parse::<u64>().ok());
+        let length = resp.content_length;
         let total = length.map_or(0, |l| start + l);
 
         let mut file = std::fs::OpenOptions::new()
@@ -206,32 +210,31 @@ impl Hub {
 
         let mut done = start;
         progress(done, total);
-        let mut body = resp.into_reader();
         let mut silent = Duration::ZERO;
-        let mut buf = vec![0u8; 256 * 1024];
         loop {
             if cancel.load(Ordering::Relaxed) {
                 return Err(cancelled(done, total));
             }
-            let n = match body.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
+            let bytes = match pieces.recv_timeout(poll) {
+                Ok(Piece::Bytes(b)) => {
                     silent = Duration::ZERO;
-                    n
+                    b
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if timed_out(e.kind()) && silent + poll < self.read_timeout => {
+                Ok(Piece::End) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) if silent + poll < self.read_timeout => {
                     silent += poll;
                     continue;
                 }
-                Err(e) => {
-                    let why = if timed_out(e.kind()) {
-                        format!(
+                other => {
+                    let why = match other {
+                        Ok(Piece::Failed(e)) if !timed_out(e.kind()) => {
+                            format!("the connection broke ({e})")
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => "the connection broke".into(),
+                        _ => format!(
                             "the server sent nothing for {} s",
                             self.read_timeout.as_secs_f64().round()
-                        )
-                    } else {
-                        format!("the connection broke ({e})")
+                        ),
                     };
                     return Err(Error::Download(format!(
                         "the download of {} stopped after {}: {why}. Run it again to resume",
@@ -240,9 +243,9 @@ impl Hub {
                     )));
                 }
             };
-            file.write_all(&buf[..n]).map_err(|e| Error::io(&part, e))?;
-            hasher.update(&buf[..n]);
-            done += n as u64;
+            file.write_all(&bytes).map_err(|e| Error::io(&part, e))?;
+            hasher.update(&bytes);
+            done += bytes.len() as u64;
             progress(done, total);
         }
         if total > 0 && done != total {
@@ -269,23 +272,72 @@ impl Hub {
     }
 }
 
+/// What the worker of [`ask`] passes on: the answer's head (or a refusal, or no answer), then
+/// the body's bytes and its end (or the read that failed).
+enum Piece {
+    Head(Head),
+    Refused(u16, String),
+    Bytes(Vec<u8>),
+    End,
+    Failed(std::io::Error),
+}
+
+struct Head {
+    status: u16,
+    content_range: Option<String>,
+    content_length: Option<u64>,
+}
+
+/// Sends `req` once on a worker thread and streams what comes back. The worker stops when
+/// the receiver is dropped (a cancel) or after a read waited the agent's read timeout.
+fn ask(req: ureq::Request) -> mpsc::Receiver<Piece> {
+    let (tx, rx) = mpsc::sync_channel(8);
+    std::thread::spawn(move || {
+        let resp = match req.call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(code, r)) => {
+                let _ = tx.send(Piece::Refused(code, r.status_text().to_string()));
+                return;
+            }
+            Err(ureq::Error::Transport(t)) => {
+                let _ = tx.send(Piece::Failed(std::io::Error::other(t.to_string())));
+                return;
+            }
+        };
+        let head = Head {
+            status: resp.status(),
+            content_range: resp.header("Content-Range").map(str::to_string),
+            content_length: resp
+                .header("Content-Length")
+                .and_then(|s| s.parse::<u64>().ok()),
+        };
+        if tx.send(Piece::Head(head)).is_err() {
+            return;
+        }
+        let mut body = resp.into_reader();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let piece = match body.read(&mut buf) {
+                Ok(0) => Piece::End,
+                Ok(n) => Piece::Bytes(buf[..n].to_vec()),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => Piece::Failed(e),
+            };
+            let last = !matches!(piece, Piece::Bytes(_));
+            if tx.send(piece).is_err() || last {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 /// A read that waited its time out (sockets with a timeout say `WouldBlock` on Unix).
 fn timed_out(kind: std::io::ErrorKind) -> bool {
     matches!(
         kind,
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
     )
-}
-
-fn is_timeout(t: &ureq::Transport) -> bool {
-    let mut source = std::error::Error::source(t);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return timed_out(io.kind());
-        }
-        source = e.source();
-    }
-    false
 }
 
 /// Where the bytes of `target` collect until it is complete and checked.

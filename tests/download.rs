@@ -315,3 +315,48 @@ fn cancel_is_seen_quickly_even_while_the_server_is_silent() {
     // What arrived before the stall is kept for the next try.
     assert!(part_path(&weights_path(&models, &m)).exists());
 }
+
+#[test]
+fn a_server_slow_to_answer_is_asked_once_and_a_cancel_is_seen_while_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, models, m) = setup(dir.path());
+    let models = models.with_hub(
+        Hub::default()
+            .with_endpoint(&hub.url)
+            .with_read_timeout(Duration::from_secs(10)),
+    );
+    // A first byte after 2 s (a slow link, a busy mirror) is waited for, not asked again.
+    hub.fault(WEIGHTS, Fault::SlowAnswer(Duration::from_secs(2)));
+    download(&models, &m).0.unwrap();
+    assert_eq!(
+        hub.requests_for(WEIGHTS).len(),
+        1,
+        "{:?}",
+        hub.requests_for(WEIGHTS)
+    );
+    models.load_clip(&m, DeviceChoice::Cpu).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, models, m) = setup(dir.path());
+    let models = models.with_hub(
+        Hub::default()
+            .with_endpoint(&hub.url)
+            .with_read_timeout(Duration::from_secs(60)),
+    );
+    hub.fault(WEIGHTS, Fault::SlowAnswer(Duration::from_secs(30)));
+    let cancel = AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let e = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(800));
+            cancel.store(true, Ordering::Relaxed);
+        });
+        models.download(&m, &mut |_, _, _| {}, &cancel).unwrap_err()
+    });
+    assert_eq!(e.code(), ErrorCode::Cancelled, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -1207,10 +1207,9 @@ async fn a_duplicate_decision_survives_a_restart() {
     app.close().await;
 }
 
-/// A download that arrives whole but cannot be loaded (the real configuration with a tiny
-/// model's weights): one plain sentence, the technical reason only behind "Details", and the
-/// photo signals stay off.
-async fn a_downloaded_model_that_does_not_load_is_said_plainly() {
+/// A hub on 127.0.0.1 serving the default CLIP's real configuration, tokenizer and
+/// preprocessing at its pinned revision; each scenario adds the weights it needs.
+fn clip_hub() -> (hub::TestHub, &'static str, &'static str) {
     let hub = hub::TestHub::start();
     let (repo, rev) = (
         "openai/clip-vit-base-patch32",
@@ -1220,6 +1219,14 @@ async fn a_downloaded_model_that_does_not_load_is_said_plainly() {
     for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
         hub.put(repo, rev, f, std::fs::read(real.join(f)).unwrap());
     }
+    (hub, repo, rev)
+}
+
+/// A download that arrives whole but cannot be loaded (the real configuration with a tiny
+/// model's weights): one plain sentence, the technical reason only behind "Details", and the
+/// photo signals stay off.
+async fn a_downloaded_model_that_does_not_load_is_said_plainly() {
+    let (hub, repo, rev) = clip_hub();
     let weights = std::fs::read(shared().join("fixtures/clip-tiny/model.safetensors")).unwrap();
     hub.put(repo, rev, "model.safetensors", weights);
     let dir = tempfile::tempdir().unwrap();
@@ -1271,15 +1278,8 @@ async fn a_downloaded_model_that_does_not_load_is_said_plainly() {
 /// real size, 605 MB, from a hub on 127.0.0.1), the photos are embedded in the same job, and
 /// photo search turns on by itself.
 async fn first_run_downloads_the_visual_model_and_photo_search_turns_on() {
-    let hub = hub::TestHub::start();
-    let (repo, rev) = (
-        "openai/clip-vit-base-patch32",
-        "e6a30b603a447e251fdaca1c3056b2a16cdfebeb",
-    );
+    let (hub, repo, rev) = clip_hub();
     let real = shared().join("models/clip-vit-base-patch32");
-    for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
-        hub.put(repo, rev, f, std::fs::read(real.join(f)).unwrap());
-    }
     let dir = tempfile::tempdir().unwrap();
     {
         use vitrine::encoders::clip::RandomWeights;
@@ -1330,6 +1330,13 @@ async fn first_run_downloads_the_visual_model_and_photo_search_turns_on() {
         .await,
         json!(true)
     );
+    // Every toast is kept, so that a failed job says why.
+    app.js(
+        "window.__toasts = []; const t = document.querySelector('#toast'); \
+         new MutationObserver(() => window.__toasts.push((t.classList.contains('error') ? 'error: ' : '') + t.textContent)).observe(t, {childList: true, characterData: true, subtree: true});",
+        vec![],
+    )
+    .await;
     app.js(
         &format!("{notice}.querySelector('.download-model').click();"),
         vec![],
@@ -1337,11 +1344,19 @@ async fn first_run_downloads_the_visual_model_and_photo_search_turns_on() {
     .await;
     // The job runs to its end: downloaded, then the photos embedded; the notice goes and the
     // photo signals turn on.
-    app.wait_for(
-        &format!("!{notice} && !document.querySelector('#slider-visual').disabled"),
-        600,
-    )
-    .await;
+    let end = app
+        .wait_for(
+            &format!(
+                "(!{notice} && !document.querySelector('#slider-visual').disabled) ? 'on' : \
+                 (window.__toasts.find(t => /^error: |paused/.test(t)) ?? null)"
+            ),
+            600,
+        )
+        .await;
+    assert_eq!(
+        end, "on",
+        "the download job ended without turning photo search on"
+    );
     let stats = Catalog::open(&cat).unwrap().stats().unwrap();
     let embedded = stats
         .embeddings
@@ -1378,15 +1393,8 @@ async fn first_run_downloads_the_visual_model_and_photo_search_turns_on() {
 /// The default CLIP from a hub on 127.0.0.1 (`HF_ENDPOINT`), in a first-run catalog: a damaged
 /// file is refused, a cancelled download resumes, and progress shows along the way.
 async fn a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file_refused() {
-    let hub = hub::TestHub::start();
-    let (repo, rev) = (
-        "openai/clip-vit-base-patch32",
-        "e6a30b603a447e251fdaca1c3056b2a16cdfebeb",
-    );
+    let (hub, repo, rev) = clip_hub();
     let real = shared().join("models/clip-vit-base-patch32");
-    for f in ["config.json", "tokenizer.json", "preprocessor_config.json"] {
-        hub.put(repo, rev, f, std::fs::read(real.join(f)).unwrap());
-    }
     // The weights are not pinned by a checksum; 14 MB of the tiny CLIP's stand in for them.
     let weights = std::fs::read(shared().join("fixtures/clip-tiny/model.safetensors")).unwrap();
     hub.put(repo, rev, "model.safetensors", weights.clone());

@@ -17,6 +17,8 @@ pub enum Fault {
     CutAfter(usize),
     /// Send half the body, then nothing for this long.
     Stall(Duration),
+    /// Wait this long before answering at all.
+    SlowAnswer(Duration),
     /// Answer with this status.
     Status(u16),
     /// Flip one byte of the body at this offset of the file.
@@ -120,6 +122,9 @@ fn serve(conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         (st.files.get(&path).cloned(), fault)
     };
     let mut out = conn;
+    if let Some(Fault::SlowAnswer(d)) = fault {
+        std::thread::sleep(d);
+    }
     let Some(mut bytes) = file else {
         return status(&mut out, 404, "Not Found");
     };
