@@ -1143,7 +1143,8 @@ impl FromSql for ImportStatus {
     }
 }
 
-/// Passage vectors are identified by their product's id and place: `product_id << 6 | seq`.
+/// Passage vectors are identified by their product's id and place:
+/// `product_id << PASSAGE_SEQ_BITS | seq`.
 pub const PASSAGE_SEQ_BITS: u32 = 6;
 
 /// The product a passage id belongs to.
@@ -1153,15 +1154,14 @@ pub fn passage_owner(id: i64) -> i64 {
 
 /// The vectors of one owner kind and model (`?1` the kind, `?2` the model) as a subquery with
 /// `owner_id`, `dim` and `vector` columns.
-fn vectors_of(kind: OwnerKind) -> &'static str {
+fn vectors_of(kind: OwnerKind) -> String {
     match kind {
-        OwnerKind::Passage => {
-            "(SELECT (product_id << 6) | seq AS owner_id, dim, vector FROM passage_embeddings
+        OwnerKind::Passage => format!(
+            "(SELECT (product_id << {PASSAGE_SEQ_BITS}) | seq AS owner_id, dim, vector FROM passage_embeddings
               WHERE ?1 = 'passage' AND model_id = ?2)"
-        }
-        _ => {
-            "(SELECT owner_id, dim, vector FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2)"
-        }
+        ),
+        _ => "(SELECT owner_id, dim, vector FROM embeddings WHERE owner_kind = ?1 AND model_id = ?2)"
+            .to_string(),
     }
 }
 
