@@ -1166,7 +1166,7 @@ async fn a_duplicate_decision_survives_a_restart() {
     app.wait_for("[...document.querySelectorAll('#compare .compare-photo')].every(i => i.complete && i.naturalWidth > 0 && !decodeURIComponent(i.src).includes('/thumbs/'))", 20)
         .await;
     let marked = app
-        .js("return [...document.querySelectorAll('#compare tr[data-field=\"SKU\"] mark')].map(m => m.textContent);", vec![])
+        .js("return [...document.querySelectorAll('#compare tr[data-field=\"sku\"] mark')].map(m => m.textContent);", vec![])
         .await;
     assert_eq!(
         marked.as_array().unwrap().len(),

@@ -1,6 +1,6 @@
 // How numbers and names read in the UI.
 
-import type { SignalName } from "./weights";
+import { t } from "./strings";
 
 /** How prices are written: the catalog's currency (ISO code, when known) in the user's locale. */
 const money: { currency: string | null; locale: string | undefined } = { currency: null, locale: undefined };
@@ -11,7 +11,7 @@ export function setMoney(currency: string | null, locale?: string): void {
 }
 
 export function price(p: number | null | undefined): string {
-  if (p === null || p === undefined || !Number.isFinite(p)) return "no price";
+  if (p === null || p === undefined || !Number.isFinite(p)) return t.format.noPrice;
   if (money.currency) {
     try {
       return new Intl.NumberFormat(money.locale, { style: "currency", currency: money.currency }).format(p);
@@ -46,20 +46,12 @@ export function duration(seconds: number): string {
 /** Time left from progress so far, or "" when it cannot be told yet. */
 export function eta(done: number, total: number, seconds: number): string {
   if (done <= 0 || total <= done || seconds <= 0) return "";
-  return `about ${duration(((total - done) * seconds) / done)} left`;
+  return t.format.timeLeft(duration(((total - done) * seconds) / done));
 }
 
 export function count(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
 }
-
-export const SIGNAL_LABELS: Record<SignalName, string> = {
-  visual: "Photo similarity",
-  crossmodal: "Text ↔ photo",
-  text: "Text meaning",
-  keyword: "Keywords",
-  phash: "Near-identical photo",
-};
 
 /** The last part of a category path, for compact display. */
 export function leaf(category: string): string {

@@ -6,6 +6,7 @@ import { api, errorText } from "./api";
 import { $, h, replace } from "./dom";
 import { setMoney } from "./format";
 import { app, type View } from "./state";
+import { t } from "./strings";
 import { dupesView, loadDupes, onDupesKey } from "./views/duplicates";
 import { importView, onDone, onProgress } from "./views/importer";
 import { loadQuality, qualityView } from "./views/quality";
@@ -20,8 +21,8 @@ import {
 } from "./views/search";
 import { loadModels, renderSettings, settingsView } from "./views/settings";
 
-export function navButton(view: View, label: string): HTMLButtonElement {
-  return h("button", { id: `nav-${view}`, class: "nav", type: "button", onclick: () => show(view) }, label);
+export function navButton(view: View): HTMLButtonElement {
+  return h("button", { id: `nav-${view}`, class: "nav", type: "button", onclick: () => show(view) }, t.nav[view]);
 }
 
 export function layout(): void {
@@ -31,15 +32,15 @@ export function layout(): void {
     h(
       "header",
       { class: "top" },
-      h("div", { class: "brand" }, "Vitrine"),
+      h("div", { class: "brand" }, t.brand),
       h(
         "nav",
         {},
-        navButton("search", "Search"),
-        navButton("dupes", "Duplicates"),
-        navButton("quality", "Quality"),
-        navButton("import", "Import"),
-        navButton("settings", "Settings"),
+        navButton("search"),
+        navButton("dupes"),
+        navButton("quality"),
+        navButton("import"),
+        navButton("settings"),
       ),
       h("div", { id: "job-pill", class: "pill", hidden: true }),
       h(
@@ -48,10 +49,10 @@ export function layout(): void {
           id: "present-toggle",
           class: "ghost",
           type: "button",
-          title: "Large thumbnails for demos (F11 for full screen)",
+          title: t.nav.presentationHint,
           onclick: togglePresentation,
         },
-        "Presentation",
+        t.nav.presentation,
       ),
     ),
     h("main", {}, searchView(), dupesView(), qualityView(), importView(), settingsView()),
@@ -61,7 +62,7 @@ export function layout(): void {
       hidden: true,
       role: "dialog",
       "aria-modal": "true",
-      "aria-label": "Product",
+      "aria-label": t.nav.productPanel,
     }),
     h("div", { id: "toast", class: "toast", role: "status", "aria-live": "polite", hidden: true }),
   );
@@ -80,7 +81,7 @@ export function show(view: View): void {
 
 export function togglePresentation(): void {
   const on = document.body.classList.toggle("presenting");
-  $("#present-toggle").textContent = on ? "Leave presentation" : "Presentation";
+  $("#present-toggle").textContent = on ? t.nav.leavePresentation : t.nav.presentation;
 }
 
 export async function refresh(): Promise<void> {
@@ -94,14 +95,7 @@ export async function refresh(): Promise<void> {
     renderSettings();
     document.body.dataset.ready = "true";
   } catch (e) {
-    replace(
-      $("#result-summary"),
-      h(
-        "p",
-        { class: "error" },
-        `The catalog could not be opened: ${errorText(e)}. Choose another folder in Settings.`,
-      ),
-    );
+    replace($("#result-summary"), h("p", { class: "error" }, t.common.catalogNotOpened(errorText(e))));
   }
 }
 

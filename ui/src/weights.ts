@@ -1,6 +1,8 @@
 // The fusion-weight sliders: their values, defaults, and which signals are switched off
 // because their model is absent.
 
+import { t } from "./strings";
+
 export type SignalName = "visual" | "crossmodal" | "text" | "keyword" | "phash";
 export const SIGNALS: SignalName[] = ["visual", "crossmodal", "text", "keyword", "phash"];
 export type Weights = Record<SignalName, number>;
@@ -21,16 +23,14 @@ export const VISUAL_SIGNALS: SignalName[] = ["visual", "crossmodal"];
 
 /** The model a signal needs, in words. */
 export function modelName(s: SignalName): string {
-  return VISUAL_SIGNALS.includes(s) ? "the visual model" : "the text model";
+  return VISUAL_SIGNALS.includes(s) ? t.models.visual : t.models.text;
 }
 
 /** One sentence a merchant understands for a model that is off. */
 export function modelNotice(a: Availability): string {
-  const what = VISUAL_SIGNALS.includes(a.signal) ? "Searching by photo" : "Searching by meaning";
+  const what = VISUAL_SIGNALS.includes(a.signal) ? t.models.byPhoto : t.models.byMeaning;
   const model = modelName(a.signal);
-  return a.code === "model_missing"
-    ? `${what} needs ${model}, which is not on this computer yet.`
-    : `${what} is off because ${model} could not be loaded.`;
+  return a.code === "model_missing" ? t.models.missing(what, model) : t.models.broken(what, model);
 }
 
 export const MAX_WEIGHT = 3;

@@ -5,8 +5,9 @@ import { save } from "@tauri-apps/plugin-dialog";
 import { api, errorText, fileUrl, type DupesView, type Thresholds } from "../api";
 import { diffWords } from "../diff";
 import { $, h, replace } from "../dom";
-import { count, price, score } from "../format";
+import { price, score } from "../format";
 import { app, toast } from "../state";
+import { t } from "../strings";
 
 export function dupesView(): HTMLElement {
   return h(
@@ -15,12 +16,12 @@ export function dupesView(): HTMLElement {
     h(
       "div",
       { class: "dupes-head" },
-      h("h2", {}, "Duplicate listings"),
+      h("h2", {}, t.dupes.title),
       h("div", { id: "dupes-controls", class: "row" }),
       h(
         "label",
         { class: "dupes-filter" },
-        "Show ",
+        t.dupes.show,
         h(
           "select",
           {
@@ -30,24 +31,20 @@ export function dupesView(): HTMLElement {
               renderDupes();
             },
           },
-          h("option", { value: "all" }, "all groups"),
-          h("option", { value: "undecided" }, "undecided groups"),
-          h("option", { value: "decided" }, "decided groups"),
+          h("option", { value: "all" }, t.dupes.showAll),
+          h("option", { value: "undecided" }, t.dupes.showUndecided),
+          h("option", { value: "decided" }, t.dupes.showDecided),
         ),
       ),
       h("p", { id: "dupes-count", class: "status", "aria-live": "polite" }),
-      h("button", { id: "dupes-undo", type: "button", class: "secondary", hidden: true, onclick: undoBulk }, "Undo"),
       h(
         "button",
-        { id: "dupes-export", type: "button", class: "secondary", onclick: exportMergeMap },
-        "Export merge map…",
+        { id: "dupes-undo", type: "button", class: "secondary", hidden: true, onclick: undoBulk },
+        t.dupes.undo,
       ),
+      h("button", { id: "dupes-export", type: "button", class: "secondary", onclick: exportMergeMap }, t.dupes.export),
     ),
-    h(
-      "p",
-      { class: "hint keys" },
-      "Keys: J / K next and previous group · X select · 1–9 keep that product · N not duplicates · V variants · C compare · U undo",
-    ),
+    h("p", { class: "hint keys" }, t.dupes.keys),
     h("div", { id: "dupes-list" }),
     h("div", {
       id: "compare",
@@ -55,7 +52,7 @@ export function dupesView(): HTMLElement {
       hidden: true,
       role: "dialog",
       "aria-modal": "true",
-      "aria-label": "Compare two listings",
+      "aria-label": t.dupes.compareDialog,
     }),
   );
 }
@@ -68,7 +65,7 @@ const selected = new Set<string>();
 const groupKey = (g: Group) => g.skus.join("\u0000");
 
 export let dupesTimer = 0;
-export function renderDupesControls(t: Thresholds): void {
+export function renderDupesControls(th: Thresholds): void {
   const slider = (
     key: "phash" | "visual",
     label: string,
@@ -77,7 +74,7 @@ export function renderDupesControls(t: Thresholds): void {
     step: number,
     fmt: (v: number) => string,
   ) => {
-    const out = h("output", {}, fmt(t[key]));
+    const out = h("output", {}, fmt(th[key]));
     return h(
       "label",
       { class: "threshold" },
@@ -88,10 +85,10 @@ export function renderDupesControls(t: Thresholds): void {
         min,
         max,
         step,
-        value: t[key],
+        value: th[key],
         oninput: (e: Event) => {
           const v = Number((e.target as HTMLInputElement).value);
-          app.thresholds = { ...(app.thresholds ?? t), [key]: v };
+          app.thresholds = { ...(app.thresholds ?? th), [key]: v };
           out.textContent = fmt(v);
           window.clearTimeout(dupesTimer);
           dupesTimer = window.setTimeout(() => void loadDupes(), 250);
@@ -102,8 +99,8 @@ export function renderDupesControls(t: Thresholds): void {
   };
   replace(
     $("#dupes-controls"),
-    slider("phash", "Photo difference allowed", 0, 16, 1, (v) => `${v} bits`),
-    slider("visual", "Visual similarity needed", 0.8, 0.99, 0.01, (v) => v.toFixed(2)),
+    slider("phash", t.dupes.photoDifference, 0, 16, 1, t.dupes.bits),
+    slider("visual", t.dupes.visualNeeded, 0.8, 0.99, 0.01, (v) => v.toFixed(2)),
     h(
       "button",
       {
@@ -114,13 +111,13 @@ export function renderDupesControls(t: Thresholds): void {
           void loadDupes();
         },
       },
-      "Defaults",
+      t.dupes.defaults,
     ),
   );
 }
 
 export async function loadDupes(): Promise<void> {
-  $("#dupes-count").textContent = "Looking for duplicates…";
+  $("#dupes-count").textContent = t.dupes.looking;
   try {
     const v = await api.duplicates(app.thresholds);
     app.dupes = v;
@@ -131,12 +128,24 @@ export async function loadDupes(): Promise<void> {
   }
 }
 
-export function groupDecision(g: DupesView["report"]["groups"][number]): string {
+/** Where a group's review stands: one decision for all its pairs, none, or a mix. */
+export function decisionKind(g: Group): Choice | "undecided" | "partly" | "mixed" {
   const ds = new Set(g.pairs.map((p) => p.decision ?? "undecided"));
-  if (ds.size !== 1) return ds.has("undecided") ? "partly decided" : "mixed decisions";
-  const [d] = ds;
-  if (d === "duplicate") return `duplicate, keep ${g.pairs[0].keep ?? "?"}`;
-  return { not_duplicate: "not duplicates", variants: "variants", undecided: "undecided" }[d] ?? d;
+  if (ds.size !== 1) return ds.has("undecided") ? "partly" : "mixed";
+  return [...ds][0];
+}
+
+/** A group's decision, in words. */
+export function groupDecision(g: Group): string {
+  const kind = decisionKind(g);
+  if (kind === "duplicate") return t.dupes.duplicateKeep(g.pairs[0].keep ?? "?");
+  return {
+    partly: t.dupes.partly,
+    mixed: t.dupes.mixed,
+    not_duplicate: t.dupes.notDuplicates,
+    variants: t.dupes.variants,
+    undecided: t.dupes.undecided,
+  }[kind];
 }
 
 type Group = DupesView["report"]["groups"][number];
@@ -147,7 +156,7 @@ async function decide(g: Group, d: Choice, keep: string | null): Promise<void> {
     await api.decide(d, g.skus, keep);
     lastBulk = [g];
     $("#dupes-undo").hidden = false;
-    toast(d === "duplicate" ? "Decision saved." : "Decision saved; the group leaves the list until its photos change.");
+    toast(d === "duplicate" ? t.dupes.saved : t.dupes.savedLeaves);
     await loadDupes();
   } catch (e) {
     toast(errorText(e), true);
@@ -165,7 +174,7 @@ function members(v: DupesView, g: Group, keepButtons: boolean): HTMLElement {
         { class: "member", "data-sku": sku },
         m?.thumbnails[0]
           ? h("img", { src: fileUrl(m.thumbnails[0]), alt: "" })
-          : h("span", { class: "no-photo" }, "No photo"),
+          : h("span", { class: "no-photo" }, t.common.noPhoto),
         h("h4", {}, m?.title ?? sku),
         h("p", {}, `${sku} · ${price(m?.price)}`),
         keepButtons
@@ -177,7 +186,7 @@ function members(v: DupesView, g: Group, keepButtons: boolean): HTMLElement {
                 "data-sku": sku,
                 onclick: () => void decide(g, "duplicate", sku),
               },
-              "Keep this one",
+              t.dupes.keepThis,
             )
           : null,
       );
@@ -193,7 +202,7 @@ type Bulk = "most_photos" | "lowest_price" | "oldest" | "variants";
 /** The groups a bulk action applies to: the selected ones, else every undecided one. */
 function bulkTargets(groups: Group[]): Group[] {
   const picked = groups.filter((g) => selected.has(groupKey(g)));
-  return picked.length ? picked : groups.filter((g) => groupDecision(g) === "undecided");
+  return picked.length ? picked : groups.filter((g) => decisionKind(g) === "undecided");
 }
 
 /** The product a bulk action keeps in a group. */
@@ -223,7 +232,7 @@ async function bulk(groups: Group[], what: Bulk): Promise<void> {
     lastBulk = targets;
     selected.clear();
     $("#dupes-undo").hidden = targets.length === 0;
-    toast(`Decided ${count(targets.length, "group")}. “Undo” takes it back.`);
+    toast(t.dupes.decided(targets.length));
     await loadDupes();
   } catch (e) {
     toast(errorText(e), true);
@@ -233,7 +242,7 @@ async function bulk(groups: Group[], what: Bulk): Promise<void> {
 async function undoBulk(): Promise<void> {
   try {
     for (const g of lastBulk) await api.undecide(g.skus);
-    toast(`Took back the decisions on ${count(lastBulk.length, "group")}.`);
+    toast(t.dupes.tookBack(lastBulk.length));
     lastBulk = [];
     $("#dupes-undo").hidden = true;
     await loadDupes();
@@ -248,27 +257,19 @@ export function renderDupes(): void {
   const groups = v.report.groups;
   const variants = v.report.variants;
   const said = [
-    groups.length ? `${count(groups.length, "group")} of possible duplicates` : "",
-    variants.length ? `${count(variants.length, "group")} of variants` : "",
+    groups.length ? t.dupes.duplicateGroups(groups.length) : "",
+    variants.length ? t.dupes.variantGroups(variants.length) : "",
   ].filter(Boolean);
   $("#dupes-count").textContent = said.join(" · ");
   if (!groups.length && !variants.length) {
-    replace(
-      $("#dupes-list"),
-      h(
-        "div",
-        { class: "empty" },
-        h("h2", {}, "No duplicates found"),
-        h("p", {}, "Allow more photo difference or less visual similarity to see looser matches."),
-      ),
-    );
+    replace($("#dupes-list"), h("div", { class: "empty" }, h("h2", {}, t.dupes.none), h("p", {}, t.dupes.noneHint)));
     return;
   }
   const listed = groups
     .map((g, gi) => ({ g, gi }))
-    .filter(({ g }) => shown === "all" || (groupDecision(g) === "undecided") === (shown === "undecided"));
+    .filter(({ g }) => shown === "all" || (decisionKind(g) === "undecided") === (shown === "undecided"));
   const picked = groups.filter((g) => selected.has(groupKey(g))).length;
-  const undecided = groups.filter((g) => groupDecision(g) === "undecided").length;
+  const undecided = groups.filter((g) => decisionKind(g) === "undecided").length;
   const bulkButton = (id: string, what: Bulk, label: string) =>
     h("button", { id, type: "button", class: "secondary", onclick: () => void bulk(groups, what) }, label);
   replace(
@@ -277,16 +278,10 @@ export function renderDupes(): void {
       ? h(
           "div",
           { class: "row bulk" },
-          h(
-            "span",
-            { id: "bulk-target" },
-            picked > 0
-              ? `For the ${count(picked, "selected group")}:`
-              : `For the ${count(undecided, "undecided group")}:`,
-          ),
-          bulkButton("bulk-photos", "most_photos", "Keep the one with most photos"),
-          bulkButton("bulk-price", "lowest_price", "Keep the lowest price"),
-          bulkButton("bulk-oldest", "oldest", "Keep the oldest SKU"),
+          h("span", { id: "bulk-target" }, picked > 0 ? t.dupes.forSelected(picked) : t.dupes.forUndecided(undecided)),
+          bulkButton("bulk-photos", "most_photos", t.dupes.keepMostPhotos),
+          bulkButton("bulk-price", "lowest_price", t.dupes.keepLowestPrice),
+          bulkButton("bulk-oldest", "oldest", t.dupes.keepOldest),
           picked > 0
             ? h(
                 "button",
@@ -299,13 +294,13 @@ export function renderDupes(): void {
                     renderDupes();
                   },
                 },
-                "Clear the selection",
+                t.dupes.clearSelection,
               )
             : null,
         )
       : null,
     groups.length && !listed.length
-      ? h("p", { class: "empty" }, shown === "undecided" ? "Every group is decided." : "No group is decided yet.")
+      ? h("p", { class: "empty" }, shown === "undecided" ? t.dupes.allDecided : t.dupes.noneDecided)
       : null,
     listed.map(({ g, gi }) =>
       h(
@@ -328,23 +323,23 @@ export function renderDupes(): void {
               type: "checkbox",
               class: "group-select",
               checked: selected.has(groupKey(g)),
-              "aria-label": `Select the group of ${g.skus.join(", ")}`,
+              "aria-label": t.dupes.selectGroup(g.skus.join(", ")),
               onchange: () => toggleSelected(g),
             }),
           ),
-          h("span", { class: "conf" }, `Confidence ${score(g.confidence)}`),
+          h("span", { class: "conf" }, t.dupes.confidence(score(g.confidence))),
           h("span", { class: "decision" }, groupDecision(g)),
           h(
             "button",
             { type: "button", class: "compare-open link", onclick: () => void openCompare(g.skus) },
-            "Compare",
+            t.dupes.compare,
           ),
         ),
         members(v, g, true),
         h(
           "ul",
           { class: "evidence" },
-          v.explanations[gi].map((t, pi) => h("li", {}, `${g.pairs[pi].a} ↔ ${g.pairs[pi].b}: ${t}`)),
+          v.explanations[gi].map((why, pi) => h("li", {}, `${g.pairs[pi].a} ↔ ${g.pairs[pi].b}: ${why}`)),
         ),
         h(
           "div",
@@ -352,12 +347,12 @@ export function renderDupes(): void {
           h(
             "button",
             { type: "button", class: "decide-not secondary", onclick: () => void decide(g, "not_duplicate", null) },
-            "Not duplicates",
+            t.dupes.notDuplicatesButton,
           ),
           h(
             "button",
             { type: "button", class: "decide-variants secondary", onclick: () => void decide(g, "variants", null) },
-            "Variants of one product",
+            t.dupes.variantsButton,
           ),
         ),
       ),
@@ -366,8 +361,8 @@ export function renderDupes(): void {
       ? h(
           "section",
           { id: "variants", class: "variants" },
-          h("h3", {}, "Variants, not duplicates"),
-          h("p", { class: "hint" }, "These look alike but differ in size or price. They are never merged."),
+          h("h3", {}, t.dupes.variantsTitle),
+          h("p", { class: "hint" }, t.dupes.variantsHint),
           variants.length > 1
             ? h(
                 "button",
@@ -377,14 +372,14 @@ export function renderDupes(): void {
                   class: "secondary",
                   onclick: () => void bulk(variants, "variants"),
                 },
-                `Mark all ${variants.length} as variants`,
+                t.dupes.markAllVariants(variants.length),
               )
             : null,
           variants.map((g) =>
             h(
               "article",
               { class: "group variant-group", "data-group": `v${g.id}` },
-              h("header", {}, h("span", { class: "decision" }, g.variant ?? "variants")),
+              h("header", {}, h("span", { class: "decision" }, g.variant ?? t.dupes.variants)),
               members(v, g, false),
               h(
                 "div",
@@ -392,7 +387,7 @@ export function renderDupes(): void {
                 h(
                   "button",
                   { type: "button", class: "decide-variants", onclick: () => void decide(g, "variants", null) },
-                  "Mark as variants",
+                  t.dupes.markVariants,
                 ),
                 h(
                   "button",
@@ -401,7 +396,7 @@ export function renderDupes(): void {
                     class: "decide-not secondary",
                     onclick: () => void decide(g, "not_duplicate", null),
                   },
-                  "Not related",
+                  t.dupes.notRelated,
                 ),
               ),
             ),
@@ -414,14 +409,14 @@ export function renderDupes(): void {
 
 export async function exportMergeMap(): Promise<void> {
   const path = await save({
-    title: "Save the merge map",
-    defaultPath: "vitrine-merge-map.csv",
-    filters: [{ name: "CSV", extensions: ["csv"] }],
+    title: t.dupes.saveMergeMap,
+    defaultPath: t.dupes.mergeMapFile,
+    filters: [{ name: t.common.csvFilter, extensions: ["csv"] }],
   });
   if (!path) return;
   try {
     const n = await api.exportMergeMap(path, app.thresholds);
-    toast(`Saved the merge map (${count(n, "duplicate pair")}) to ${path}`);
+    toast(t.dupes.savedMergeMap(n, path));
   } catch (e) {
     toast(errorText(e), true);
   }
@@ -493,17 +488,17 @@ function compareSide(p: Side, other: Side): HTMLElement {
   const b = other.product;
   const diffed = (x: string, y: string) =>
     diffWords(x, y)[0].map((piece) => (piece.changed ? h("mark", {}, piece.text) : piece.text));
-  const field = (label: string, x: string, y: string) =>
-    h("tr", { "data-field": label }, h("th", {}, label), h("td", {}, x ? diffed(x, y) : "—"));
+  const field = (key: string, label: string, x: string, y: string) =>
+    h("tr", { "data-field": key }, h("th", {}, label), h("td", {}, x ? diffed(x, y) : "—"));
   const big = h("img", {
     class: "compare-photo",
-    alt: `Photo of ${a.title || a.sku}`,
+    alt: t.dupes.photoOf(a.title || a.sku),
     src: a.images[0] ? fileUrl(a.images[0].path) : "",
   });
   return h(
     "div",
     { class: "compare-side", "data-sku": a.sku },
-    a.images.length ? big : h("p", { class: "empty" }, "No photo"),
+    a.images.length ? big : h("p", { class: "empty" }, t.common.noPhoto),
     a.images.length > 1
       ? h(
           "div",
@@ -514,7 +509,7 @@ function compareSide(p: Side, other: Side): HTMLElement {
               {
                 type: "button",
                 class: "thumb-btn",
-                "aria-label": `Photo ${i + 1}`,
+                "aria-label": t.dupes.photoN(i + 1),
                 onclick: () => {
                   big.src = fileUrl(im.path);
                 },
@@ -527,13 +522,13 @@ function compareSide(p: Side, other: Side): HTMLElement {
     h(
       "table",
       { class: "facts" },
-      field("Title", a.title, b.title),
-      field("SKU", a.sku, b.sku),
-      field("Price", a.price === null ? "" : price(a.price), b.price === null ? "" : price(b.price)),
-      field("Category", a.category, b.category),
-      field("Colour", a.color, b.color),
-      field("Photos", String(a.images.length), String(b.images.length)),
-      field("Description", a.description, b.description),
+      field("title", t.common.title, a.title, b.title),
+      field("sku", t.common.sku, a.sku, b.sku),
+      field("price", t.common.price, a.price === null ? "" : price(a.price), b.price === null ? "" : price(b.price)),
+      field("category", t.common.category, a.category, b.category),
+      field("color", t.common.colour, a.color, b.color),
+      field("photos", t.common.photos, String(a.images.length), String(b.images.length)),
+      field("description", t.common.description, a.description, b.description),
     ),
   );
 }
@@ -549,7 +544,7 @@ export async function openCompare(skus: string[], left = 0, right = 1): Promise<
             "select",
             {
               class: `compare-choose-${which}`,
-              "aria-label": which === "left" ? "Left listing" : "Right listing",
+              "aria-label": which === "left" ? t.dupes.leftListing : t.dupes.rightListing,
               onchange: (e: Event) => {
                 const i = Number((e.target as HTMLSelectElement).value);
                 void openCompare(skus, which === "left" ? i : left, which === "right" ? i : right);
@@ -563,16 +558,16 @@ export async function openCompare(skus: string[], left = 0, right = 1): Promise<
       h(
         "div",
         { class: "drawer-head" },
-        h("h2", {}, "Compare listings"),
+        h("h2", {}, t.dupes.compareTitle),
         chooser("left", left),
         chooser("right", right),
         h(
           "button",
-          { id: "compare-close", type: "button", class: "ghost", "aria-label": "Close", onclick: closeCompare },
-          "×",
+          { id: "compare-close", type: "button", class: "ghost", "aria-label": t.common.close, onclick: closeCompare },
+          t.common.remove,
         ),
       ),
-      h("p", { class: "hint" }, "Highlighted: what one listing says and the other does not."),
+      h("p", { class: "hint" }, t.dupes.compareHint),
       h("div", { class: "compare-sides" }, compareSide(a, b), compareSide(b, a)),
     );
     box.hidden = false;

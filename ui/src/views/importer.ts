@@ -4,9 +4,10 @@
 import { open } from "@tauri-apps/plugin-dialog";
 import { api, errorText, type JobDone, type Progress } from "../api";
 import { $, h, replace } from "../dom";
-import { count, duration, eta, rate } from "../format";
+import { duration, eta, rate } from "../format";
 import { hasQuery } from "../query";
 import { app, toast } from "../state";
+import { t } from "../strings";
 import { refresh } from "../main";
 import { loadModels } from "./settings";
 import { runSearch, renderResults } from "./search";
@@ -16,8 +17,8 @@ export function importView(): HTMLElement {
     const picked = await open({
       directory,
       multiple: true,
-      title: directory ? "Folders of product photos" : "Product CSV files",
-      filters: directory ? undefined : [{ name: "CSV", extensions: ["csv", "tsv", "txt"] }],
+      title: directory ? t.import.folders : t.import.csvFiles,
+      filters: directory ? undefined : [{ name: t.common.csvFilter, extensions: ["csv", "tsv", "txt"] }],
     });
     const list = Array.isArray(picked) ? picked : picked ? [picked] : [];
     const box = $("#import-path") as HTMLTextAreaElement;
@@ -26,44 +27,35 @@ export function importView(): HTMLElement {
   return h(
     "section",
     { id: "view-import", class: "view narrow", hidden: true },
-    h("h2", {}, "Import products"),
-    h(
-      "p",
-      { class: "hint" },
-      "A folder of photos, a CSV of products, or both. Photos named in the CSV are matched to the folders. Importing again reads only what changed.",
-    ),
-    h("label", { for: "import-path" }, "Folders and CSV files, one per line (type or paste paths)"),
+    h("h2", {}, t.import.title),
+    h("p", { class: "hint" }, t.import.hint),
+    h("label", { for: "import-path" }, t.import.pathsLabel),
     h("textarea", {
       id: "import-path",
       rows: 3,
       spellcheck: "false",
-      placeholder: "/home/me/shop/products.csv\n/home/me/shop/photos",
+      placeholder: t.import.pathsPlaceholder,
     }),
     h(
       "div",
       { class: "row" },
-      h("button", { type: "button", class: "secondary", onclick: choose(true) }, "Choose folder…"),
-      h("button", { type: "button", class: "secondary", onclick: choose(false) }, "Choose CSV…"),
-      h(
-        "label",
-        { class: "check" },
-        h("input", { id: "import-prune", type: "checkbox" }),
-        "Remove products whose files are gone",
-      ),
+      h("button", { type: "button", class: "secondary", onclick: choose(true) }, t.import.chooseFolder),
+      h("button", { type: "button", class: "secondary", onclick: choose(false) }, t.import.chooseCsv),
+      h("label", { class: "check" }, h("input", { id: "import-prune", type: "checkbox" }), t.import.prune),
     ),
     h(
       "div",
       { class: "row" },
-      h("button", { id: "import-start", type: "button", onclick: startImport }, "Import"),
+      h("button", { id: "import-start", type: "button", onclick: startImport }, t.import.start),
       h(
         "button",
         { id: "import-rescan", type: "button", class: "secondary", onclick: () => void runJob(api.rescan) },
-        "Rescan previous sources",
+        t.import.rescan,
       ),
       h(
         "button",
         { id: "import-cancel", type: "button", class: "danger", hidden: true, onclick: () => void api.cancelJob() },
-        "Cancel",
+        t.common.cancel,
       ),
     ),
     h("progress", { id: "import-progress", max: 1, value: 0, hidden: true }),
@@ -78,7 +70,7 @@ export function startImport(): void {
     .map((p) => p.trim())
     .filter(Boolean);
   if (!paths.length) {
-    $("#import-status").textContent = "Type or choose a folder of photos or a CSV file first.";
+    $("#import-status").textContent = t.import.nothingChosen;
     return;
   }
   const prune = ($("#import-prune") as HTMLInputElement).checked;
@@ -89,7 +81,7 @@ export function startImport(): void {
 export async function runJob(start: () => Promise<void>): Promise<void> {
   replace($("#import-report"));
   const status = $("#import-status");
-  status.textContent = "Starting…";
+  status.textContent = t.import.starting;
   delete status.dataset.state;
   $("#import-cancel").hidden = false;
   $("#import-start").setAttribute("disabled", "");
@@ -107,30 +99,29 @@ export async function runJob(start: () => Promise<void>): Promise<void> {
   }
 }
 
-export const PHASES: Record<Progress["phase"], [string, string]> = {
-  import: ["Reading photos", "photos"],
-  embed: ["Understanding photos and text", "items"],
-  index: ["Building the search index", "items"],
-  download: ["Downloading", "bytes"],
-};
-
 export function onProgress(p: Progress): void {
-  const [label, unit] = PHASES[p.phase];
+  const phases: Record<string, [string, string]> = t.import.phases;
+  const [label, unit] = phases[p.phase] ?? t.import.phases.import;
   const text =
     p.phase === "index"
-      ? `${label}…`
-      : `${label}: ${p.done.toLocaleString("en-US")} of ${p.total.toLocaleString("en-US")}${p.skipped ? ` (${p.skipped} skipped)` : ""} · ${rate(p.done, p.elapsed_s, unit)} ${eta(p.done, p.total, p.elapsed_s)}`;
+      ? t.import.working(label)
+      : t.import.progress(
+          label,
+          p.done,
+          p.total,
+          p.skipped,
+          rate(p.done, p.elapsed_s, unit),
+          eta(p.done, p.total, p.elapsed_s),
+        );
   const pill = $("#job-pill");
   pill.hidden = false;
-  pill.textContent = p.total ? `${label} ${Math.floor((100 * p.done) / p.total)}%` : label;
+  pill.textContent = p.total ? t.import.pill(label, Math.floor((100 * p.done) / p.total)) : label;
   if (p.kind === "download") {
     const s = document.getElementById("models-status");
     if (s) {
       // After the files, a model the catalog uses embeds the catalog (same job).
       s.textContent =
-        p.phase === "download"
-          ? `Downloading ${p.message}: ${(p.done / 1e6).toFixed(1)} of ${(p.total / 1e6).toFixed(1)} MB`
-          : text.trim();
+        p.phase === "download" ? t.import.downloading(p.message, p.done / 1e6, p.total / 1e6) : text.trim();
       s.dataset.state = "running";
     }
     const cancel = document.getElementById("models-cancel");
@@ -156,12 +147,12 @@ export async function onDone(d: JobDone): Promise<void> {
     // A model that arrived whole but does not load: one sentence, the reason behind "Details".
     const unloadable = !d.ok && !d.cancelled && (d.code === "model_broken" || d.code === "model_missing");
     const text = d.ok
-      ? "Model downloaded."
+      ? t.import.modelDownloaded
       : d.cancelled
-        ? "Download paused. Download again to continue where it stopped."
+        ? t.import.downloadPaused
         : unloadable
-          ? "The model was downloaded but could not be loaded; “Details” says why."
-          : `Download failed: ${d.error ?? "unknown error"}`;
+          ? t.import.modelUnloadable
+          : t.import.downloadFailed(d.error);
     toast(text, !d.ok && !d.cancelled);
     const cancel = document.getElementById("models-cancel");
     if (cancel) cancel.hidden = true;
@@ -173,7 +164,7 @@ export async function onDone(d: JobDone): Promise<void> {
         s,
         text,
         unloadable && d.error
-          ? h("details", {}, h("summary", {}, "Details"), h("span", { class: "hint" }, d.error))
+          ? h("details", {}, h("summary", {}, t.common.details), h("span", { class: "hint" }, d.error))
           : null,
       );
       s.dataset.state = d.ok ? "done" : d.cancelled ? "cancelled" : "error";
@@ -184,10 +175,10 @@ export async function onDone(d: JobDone): Promise<void> {
   if (d.ok) bar.value = bar.max;
   const imp = d.import;
   const status = d.error
-    ? `Import failed: ${d.error}`
+    ? t.import.failed(d.error)
     : d.cancelled
-      ? "Import cancelled. What was read so far is kept; import again to continue."
-      : `Import finished in ${duration(d.seconds)}.`;
+      ? t.import.cancelled
+      : t.import.finished(duration(d.seconds));
   $("#import-status").textContent = status;
   $("#import-status").dataset.state = d.error ? "error" : d.cancelled ? "cancelled" : "done";
   const skipped = [...(imp?.skipped ?? []), ...(d.embed?.skipped ?? [])];
@@ -197,36 +188,31 @@ export async function onDone(d: JobDone): Promise<void> {
       h(
         "ul",
         { class: "counts" },
-        h("li", {}, `${count(imp.products_added, "product")} added, ${imp.products_updated} updated`),
-        h("li", {}, `${count(imp.images_added, "photo")} added, ${imp.photos_processed} read`),
-        d.embed &&
-          h(
-            "li",
-            {},
-            `${count(d.embed.photos_embedded, "photo")} and ${count(d.embed.products_embedded, "product")} embedded`,
-          ),
-        imp.missing.length ? h("li", {}, `${count(imp.missing.length, "item")} no longer in the sources`) : null,
+        h("li", {}, t.import.productsAdded(imp.products_added, imp.products_updated)),
+        h("li", {}, t.import.photosAdded(imp.images_added, imp.photos_processed)),
+        d.embed && h("li", {}, t.import.embedded(d.embed.photos_embedded, d.embed.products_embedded)),
+        imp.missing.length ? h("li", {}, t.import.gone(imp.missing.length)) : null,
       ),
     skipped.length
       ? h(
           "details",
           { id: "import-skipped", open: true },
-          h("summary", {}, `${count(skipped.length, "item")} skipped`),
+          h("summary", {}, t.import.skipped(skipped.length)),
           h(
             "table",
             {},
-            h("tr", {}, h("th", {}, "Item"), h("th", {}, "Why")),
+            h("tr", {}, h("th", {}, t.import.item), h("th", {}, t.import.why)),
             skipped.map((s) =>
               h(
                 "tr",
                 {},
-                h("td", { class: "path" }, s.line ? `${s.item} (line ${s.line})` : s.item),
+                h("td", { class: "path" }, s.line ? t.import.atLine(s.item, s.line) : s.item),
                 h("td", {}, s.message),
               ),
             ),
           ),
         )
-      : h("p", { id: "import-skipped" }, "Nothing was skipped."),
+      : h("p", { id: "import-skipped" }, t.import.nothingSkipped),
   );
   await refresh();
   app.dupes = null;

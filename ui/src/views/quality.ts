@@ -4,7 +4,7 @@
 import { open } from "@tauri-apps/plugin-dialog";
 import { api, errorText, type QualityView, type TuneReport } from "../api";
 import { $, h, replace } from "../dom";
-import { count, SIGNAL_LABELS } from "../format";
+import { t } from "../strings";
 import { refresh } from "../main";
 import { app, toast } from "../state";
 import { SIGNALS, type SignalName, type Weights } from "../weights";
@@ -14,30 +14,26 @@ export function qualityView(): HTMLElement {
   return h(
     "section",
     { id: "view-quality", class: "view narrow", hidden: true },
-    h("h2", {}, "Search quality"),
+    h("h2", {}, t.quality.title),
     h("p", { id: "quality-counts", class: "hint" }),
     h(
       "div",
       { class: "row actions" },
-      h(
-        "button",
-        { id: "quality-measure", type: "button", onclick: () => void measure(null) },
-        "Measure on my judgements",
-      ),
+      h("button", { id: "quality-measure", type: "button", onclick: () => void measure(null) }, t.quality.measure),
       h(
         "button",
         { id: "quality-file", type: "button", class: "secondary", onclick: () => void measureFile() },
-        "Measure on a query file…",
+        t.quality.measureFile,
       ),
       h(
         "button",
         { id: "quality-tune", type: "button", class: "secondary", onclick: () => void tune() },
-        "Tune the weights to my judgements",
+        t.quality.tune,
       ),
       h(
         "button",
         { id: "quality-reset", type: "button", class: "ghost", onclick: () => void resetWeights() },
-        "Back to the default weights",
+        t.quality.reset,
       ),
     ),
     h("div", { id: "quality-tuned", role: "status" }),
@@ -52,8 +48,8 @@ export async function loadQuality(): Promise<void> {
     replace(
       $("#quality-counts"),
       counts.queries === 0
-        ? "Mark results ✓ right or ✗ wrong for a few searches on the Search page; then measure search on your own judgements here, and tune the weights to them."
-        : `You judged ${count(counts.queries, "search", "searches")} (${counts.usable} with a result marked right): ${counts.right} right, ${counts.wrong} wrong.`,
+        ? t.quality.noJudgements
+        : t.quality.judged(counts.queries, counts.usable, counts.right, counts.wrong),
     );
     ($("#quality-measure") as HTMLButtonElement).disabled = counts.usable === 0;
     ($("#quality-tune") as HTMLButtonElement).disabled = counts.usable === 0;
@@ -63,7 +59,10 @@ export async function loadQuality(): Promise<void> {
 }
 
 async function measureFile(): Promise<void> {
-  const file = await open({ multiple: false, filters: [{ name: "Query sets", extensions: ["jsonl", "json", "csv"] }] });
+  const file = await open({
+    multiple: false,
+    filters: [{ name: t.quality.querySets, extensions: ["jsonl", "json", "csv"] }],
+  });
   if (typeof file === "string") await measure(file);
 }
 
@@ -76,7 +75,7 @@ function busy(on: boolean): void {
 
 async function measure(file: string | null): Promise<void> {
   busy(true);
-  replace($("#quality-report"), h("p", { class: "hint" }, "Measuring…"));
+  replace($("#quality-report"), h("p", { class: "hint" }, t.quality.measuring));
   try {
     renderReport(await api.evaluate(file), file);
   } catch (e) {
@@ -88,16 +87,16 @@ async function measure(file: string | null): Promise<void> {
 
 /** What a run of the evaluation is, in words. */
 export function configLabel(config: string): string {
-  if (config === "fused") return "All signals, as you search";
-  if (config === "fused: min-max") return "Min-max fusion (for comparison)";
-  if (config === "fused: rrf") return "Reciprocal rank fusion (for comparison)";
+  if (config === "fused") return t.quality.fused;
+  if (config === "fused: min-max") return t.quality.minMax;
+  if (config === "fused: rrf") return t.quality.rrf;
   const signal = config.replace(/ only$/, "") as SignalName;
-  return SIGNALS.includes(signal) ? `${SIGNAL_LABELS[signal]} alone` : config;
+  return SIGNALS.includes(signal) ? t.quality.alone(t.signals[signal]) : config;
 }
 
 function weightsText(w: Weights): string {
   return SIGNALS.filter((s) => w[s] > 0)
-    .map((s) => `${SIGNAL_LABELS[s]} ×${w[s]}`)
+    .map((s) => t.quality.weight(t.signals[s], w[s]))
     .join(", ");
 }
 
@@ -111,12 +110,12 @@ function bar(share: number): HTMLElement {
 
 function renderReport(v: QualityView, file: string | null): void {
   const source = file
-    ? `the ${count(v.queries, "query", "queries")} of ${file.split(/[\\/]/).pop()}`
-    : `your ${count(v.queries, "judged search", "judged searches")}`;
+    ? t.quality.fromFile(v.queries, file.split(/[\\/]/).pop() ?? file)
+    : t.quality.fromJudgements(v.queries);
   const best = Math.max(...v.rows.map((r) => r.metrics.ndcg_10), 1e-9);
   replace(
     $("#quality-report"),
-    h("p", {}, `On ${source}, with the weights ${weightsText(v.weights as Weights)}:`),
+    h("p", {}, t.quality.intro(source, weightsText(v.weights as Weights))),
     h(
       "table",
       { class: "quality-table" },
@@ -126,12 +125,12 @@ function renderReport(v: QualityView, file: string | null): void {
         h(
           "tr",
           {},
-          h("th", { scope: "col" }, "Ranking"),
-          h("th", { scope: "col", title: "How high the right results rank (1 is perfect)" }, "nDCG@10"),
+          h("th", { scope: "col" }, t.quality.ranking),
+          h("th", { scope: "col", title: t.quality.ndcgHint }, t.quality.ndcg),
           h("th", { scope: "col", class: "chart-col" }, ""),
-          h("th", { scope: "col", title: "Share of right results among the first 10" }, "Recall@10"),
-          h("th", { scope: "col", title: "1 / the rank of the first right result" }, "MRR@10"),
-          h("th", { scope: "col", title: "Share of the strong matches that are right" }, "Strong matches right"),
+          h("th", { scope: "col", title: t.quality.recallHint }, t.quality.recall),
+          h("th", { scope: "col", title: t.quality.mrrHint }, t.quality.mrr),
+          h("th", { scope: "col", title: t.quality.strongRightHint }, t.quality.strongRight),
         ),
       ),
       h(
@@ -156,10 +155,7 @@ function renderReport(v: QualityView, file: string | null): void {
 
 async function tune(): Promise<void> {
   busy(true);
-  replace(
-    $("#quality-tuned"),
-    h("p", { class: "hint" }, "Tuning… each weight is tried on part of your judgements and checked on the rest."),
-  );
+  replace($("#quality-tuned"), h("p", { class: "hint" }, t.quality.tuning));
   try {
     const r = await api.tune(null);
     renderTuned(r);
@@ -172,20 +168,12 @@ async function tune(): Promise<void> {
 }
 
 function renderTuned(r: TuneReport): void {
-  const figures = `on judged searches the tuning did not see, nDCG@10 went from ${r.before.toFixed(3)} to ${r.after.toFixed(3)}`;
+  const figures = t.quality.figures(r.before, r.after);
   replace(
     $("#quality-tuned"),
     r.improved
-      ? h(
-          "p",
-          { class: "ok" },
-          `Tuned from ${count(r.queries, "search", "searches")}: ${figures}. Searches now start from ${weightsText(r.weights as Weights)}.`,
-        )
-      : h(
-          "p",
-          {},
-          `Tuning did not help (${figures}), so the weights stay as they are. Judge more searches and try again.`,
-        ),
+      ? h("p", { class: "ok" }, t.quality.tuned(r.queries, figures, weightsText(r.weights as Weights)))
+      : h("p", {}, t.quality.notTuned(figures)),
   );
 }
 
@@ -201,7 +189,7 @@ async function resetWeights(): Promise<void> {
   try {
     await api.resetWeights();
     await startFromTuned();
-    replace($("#quality-tuned"), h("p", {}, "Searches start from the default weights again."));
+    replace($("#quality-tuned"), h("p", {}, t.quality.backToDefaults));
   } catch (e) {
     toast(errorText(e), true);
   }

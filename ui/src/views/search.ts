@@ -4,7 +4,8 @@
 import { api, errorText, fileUrl, type Hit, type SearchResults } from "../api";
 import type { Sort } from "../bindings/Sort";
 import { $, append, h, replace } from "../dom";
-import { count, leaf, price, score, SIGNAL_LABELS } from "../format";
+import { leaf, price, score } from "../format";
+import { t } from "../strings";
 import { buildRequest, categoryTree, emptyQuery, hasQuery, withoutPhrase } from "../query";
 import { MAX_WEIGHT, modelName, modelNotice, SIGNALS } from "../weights";
 import { addModelFolder } from "./settings";
@@ -36,26 +37,21 @@ export function searchView(): HTMLElement {
       h("input", {
         id: "search-input",
         type: "search",
-        placeholder: "Describe a product: “red leather handbag under 80”",
+        placeholder: t.search.placeholder,
         autocomplete: "off",
-        "aria-label": "Search text",
+        "aria-label": t.search.textLabel,
         oninput: onTyping,
       }),
       h("input", {
         id: "not-input",
         type: "text",
-        placeholder: "not… (comma-separated)",
+        placeholder: t.search.notPlaceholder,
         autocomplete: "off",
-        "aria-label": "Leave out",
+        "aria-label": t.search.notLabel,
         oninput: onTyping,
       }),
-      h(
-        "label",
-        { class: "button secondary", title: "Search with a photo: pick one, drop it on the window, or paste it" },
-        "Photo…",
-        photoInput,
-      ),
-      h("button", { id: "search-go", type: "submit" }, "Search"),
+      h("label", { class: "button secondary", title: t.search.photoHint }, t.search.photo, photoInput),
+      h("button", { id: "search-go", type: "submit" }, t.search.go),
     ),
     h(
       "div",
@@ -63,9 +59,9 @@ export function searchView(): HTMLElement {
       h(
         "aside",
         { class: "side" },
-        h("h3", {}, "Filters"),
+        h("h3", {}, t.search.filters),
         h("div", { id: "filters" }),
-        h("h3", {}, "What counts"),
+        h("h3", {}, t.search.whatCounts),
         h("div", { id: "sliders" }),
       ),
       h(
@@ -76,7 +72,7 @@ export function searchView(): HTMLElement {
         h(
           "button",
           { id: "more", class: "secondary more", type: "button", hidden: true, onclick: () => void loadMore() },
-          "Show more",
+          t.search.showMore,
         ),
       ),
     ),
@@ -91,13 +87,13 @@ export function renderFilters(): void {
     "select",
     {
       id: "filter-category",
-      "aria-label": "Category",
+      "aria-label": t.common.category,
       onchange: (e: Event) => {
         app.q.category = (e.target as HTMLSelectElement).value;
         void runSearch();
       },
     },
-    h("option", { value: "" }, "All categories"),
+    h("option", { value: "" }, t.search.allCategories),
     categoryTree(info.facets.categories).map((c) =>
       h(
         "option",
@@ -110,13 +106,13 @@ export function renderFilters(): void {
     "select",
     {
       id: "filter-color",
-      "aria-label": "Colour",
+      "aria-label": t.common.colour,
       onchange: (e: Event) => {
         app.q.color = (e.target as HTMLSelectElement).value;
         void runSearch();
       },
     },
-    h("option", { value: "" }, "Any colour"),
+    h("option", { value: "" }, t.search.anyColour),
     info.facets.colors.map(([c, n]) => h("option", { value: c, selected: c === app.q.color }, `${c} (${n})`)),
   );
   const priceBox = (id: string, label: string, key: "minPrice" | "maxPrice", hint: number | null) =>
@@ -125,7 +121,7 @@ export function renderFilters(): void {
       type: "text",
       inputmode: "decimal",
       "aria-label": label,
-      placeholder: hint === null ? label : `${label} (${price(hint)})`,
+      placeholder: hint === null ? label : t.search.priceHint(label, price(hint)),
       value: app.q[key],
       onchange: (e: Event) => {
         app.q[key] = (e.target as HTMLInputElement).value;
@@ -136,7 +132,7 @@ export function renderFilters(): void {
     "select",
     {
       id: "sort",
-      "aria-label": "Sort by",
+      "aria-label": t.search.sortBy,
       onchange: (e: Event) => {
         app.q.sort = (e.target as HTMLSelectElement).value as Sort;
         void runSearch();
@@ -144,25 +140,25 @@ export function renderFilters(): void {
     },
     (
       [
-        ["relevance", "Best match"],
-        ["price_low", "Price: low to high"],
-        ["price_high", "Price: high to low"],
+        ["relevance", t.search.sortRelevance],
+        ["price_low", t.search.sortPriceLow],
+        ["price_high", t.search.sortPriceHigh],
       ] as [Sort, string][]
     ).map(([v, label]) => h("option", { value: v, selected: v === app.q.sort }, label)),
   );
   replace(
     f,
-    h("label", {}, "Sort by", sort),
-    h("label", {}, "Category", cat),
-    h("label", {}, "Colour", color),
+    h("label", {}, t.search.sortBy, sort),
+    h("label", {}, t.common.category, cat),
+    h("label", {}, t.common.colour, color),
     h(
       "div",
       { class: "price-range" },
-      priceBox("min-price", "Min", "minPrice", info.facets.min_price),
+      priceBox("min-price", t.search.minPrice, "minPrice", info.facets.min_price),
       "–",
-      priceBox("max-price", "Max", "maxPrice", info.facets.max_price),
+      priceBox("max-price", t.search.maxPrice, "maxPrice", info.facets.max_price),
     ),
-    h("button", { type: "button", class: "link", onclick: clearFilters }, "Clear filters"),
+    h("button", { type: "button", class: "link", onclick: clearFilters }, t.search.clearFilters),
   );
 }
 
@@ -185,7 +181,7 @@ export function renderSliders(): void {
       step: 0.1,
       value: app.sliders.get(s),
       disabled: off !== null,
-      "aria-label": SIGNAL_LABELS[s],
+      "aria-label": t.signals[s],
       oninput: (e: Event) => {
         app.sliders.set(s, Number((e.target as HTMLInputElement).value));
         out.textContent = app.sliders.get(s).toFixed(1);
@@ -195,7 +191,7 @@ export function renderSliders(): void {
     return h(
       "div",
       { class: `slider${off ? " off" : ""}` },
-      h("label", { for: `slider-${s}` }, SIGNAL_LABELS[s], out),
+      h("label", { for: `slider-${s}` }, t.signals[s], out),
       input,
     );
   });
@@ -215,7 +211,7 @@ export function renderSliders(): void {
           void rerank();
         },
       },
-      "Reset to defaults",
+      t.search.resetWeights,
     ),
   );
 }
@@ -245,16 +241,12 @@ function modelNotices(): HTMLElement[] {
                   void api.downloadModel(id).catch((e) => toast(errorText(e), true));
                 },
               },
-              `Download ${modelName(s)}${off.download_mb ? ` (about ${off.download_mb} MB)` : ""}`,
+              t.models.download(modelName(s), off.download_mb),
             )
           : null,
         h("p", { class: "notice-progress", "aria-live": "polite" }),
-        h(
-          "button",
-          { type: "button", class: "link", onclick: () => void addModelFolder() },
-          "Use a model from a folder…",
-        ),
-        off.reason ? h("details", {}, h("summary", {}, "Details"), h("p", { class: "hint" }, off.reason)) : null,
+        h("button", { type: "button", class: "link", onclick: () => void addModelFolder() }, t.common.useModelFolder),
+        off.reason ? h("details", {}, h("summary", {}, t.common.details), h("p", { class: "hint" }, off.reason)) : null,
       ),
     );
   }
@@ -284,14 +276,14 @@ export function renderChips(): void {
           {
             type: "button",
             class: "chip-x",
-            "aria-label": "Remove the photo",
+            "aria-label": t.search.removePhoto,
             onclick: () => {
               app.q.photo = null;
               renderChips();
               void runSearch();
             },
           },
-          "×",
+          t.common.remove,
         ),
       ),
     );
@@ -302,20 +294,20 @@ export function renderChips(): void {
         h(
           "span",
           { class: `chip ${kind}-chip` },
-          `${kind === "more" ? "More" : "Less"} like: ${m.title}`,
+          (kind === "more" ? t.search.moreLikeChip : t.search.lessLikeChip)(m.title),
           h(
             "button",
             {
               type: "button",
               class: "chip-x",
-              "aria-label": `Undo “${kind} like ${m.title}”`,
+              "aria-label": (kind === "more" ? t.search.undoMoreLike : t.search.undoLessLike)(m.title),
               onclick: () => {
                 app.q[kind] = app.q[kind].filter((x) => x.sku !== m.sku);
                 renderChips();
                 void runSearch();
               },
             },
-            "×",
+            t.common.remove,
           ),
         ),
       );
@@ -326,20 +318,20 @@ export function renderChips(): void {
       h(
         "span",
         { class: "chip like-chip" },
-        `More like: ${app.likeTitle}`,
+        t.search.moreLikeChip(app.likeTitle),
         h(
           "button",
           {
             type: "button",
             class: "chip-x",
-            "aria-label": "Remove “more like this”",
+            "aria-label": t.search.removeLike,
             onclick: () => {
               app.q.like = null;
               renderChips();
               void runSearch();
             },
           },
-          "×",
+          t.common.remove,
         ),
       ),
     );
@@ -383,14 +375,14 @@ export function wirePhotoDrops(): void {
       (x) => x.type.startsWith("image/") || /\.(jpe?g|png|webp|gif|bmp|tiff?)$/i.test(x.name),
     );
     if (f) void usePhoto(f, f.name);
-    else toast("Drop a photo (JPEG, PNG, WebP…) to search with it.", true);
+    else toast(t.search.dropPhoto, true);
   });
   window.addEventListener("paste", (e) => {
     const item = [...(e.clipboardData?.items ?? [])].find((i) => i.type.startsWith("image/"));
     const f = item?.getAsFile();
     if (f) {
       e.preventDefault();
-      void usePhoto(f, "Pasted photo");
+      void usePhoto(f, t.search.pastedPhoto);
     }
   });
 }
@@ -476,9 +468,9 @@ export function renderResults(appended = false): void {
       h(
         "div",
         { class: "empty" },
-        h("h2", {}, "Your catalog is empty"),
-        h("p", {}, "Import a folder of product photos, a CSV of products, or both."),
-        h("button", { type: "button", onclick: () => show("import") }, "Import products"),
+        h("h2", {}, t.search.emptyCatalog),
+        h("p", {}, t.search.emptyCatalogHint),
+        h("button", { type: "button", onclick: () => show("import") }, t.search.importProducts),
       ),
     );
     $("#more").hidden = true;
@@ -486,41 +478,26 @@ export function renderResults(appended = false): void {
   }
   if (!app.page) {
     replace(summary);
-    replace(
-      grid,
-      h(
-        "div",
-        { class: "empty" },
-        h("h2", {}, "Search your catalog"),
-        h(
-          "p",
-          {},
-          "Type a description, or drop a photo anywhere on the window, paste one, or pick one with “Photo…”. Add words to “not…” to push products down.",
-        ),
-      ),
-    );
+    replace(grid, h("div", { class: "empty" }, h("h2", {}, t.search.start), h("p", {}, t.search.startHint)));
     $("#more").hidden = true;
     return;
   }
   const r = app.page.results;
   const used = r.signals
     .filter((s) => r.weights[s] > 0)
-    .map((s) => SIGNAL_LABELS[s])
+    .map((s) => t.signals[s])
     .join(", ");
   // Only the strong matches until the user asks for the weaker ones.
   const allShown = app.showWeaker || r.strong === 0;
   const visible = allShown ? app.hits : app.hits.filter((hit) => hit.rank <= r.strong);
   const weaker = r.total - r.strong;
-  const headline =
-    r.strong === 0
-      ? `No strong match · ${count(r.total, "product")} by closeness`
-      : count(r.strong, "strong match", "strong matches");
+  const headline = r.strong === 0 ? t.search.noStrongMatch(r.total) : t.search.strongMatches(r.strong);
   replace(
     summary,
     h(
       "p",
       {},
-      `${headline} · ${used || "no signal weighted"} · ${Math.round(app.page.millis)} ms`,
+      t.search.summary(headline, used, Math.round(app.page.millis)),
       r.strong > 0 && weaker > 0
         ? h(
             "button",
@@ -534,7 +511,7 @@ export function renderResults(appended = false): void {
                 renderResults();
               },
             },
-            app.showWeaker ? "Hide weaker matches" : `Show ${count(weaker, "weaker match", "weaker matches")}`,
+            app.showWeaker ? t.search.hideWeaker : t.search.showWeaker(weaker),
           )
         : null,
     ),
@@ -546,10 +523,10 @@ export function renderResults(appended = false): void {
       h(
         "div",
         { class: "empty" },
-        h("h2", {}, "Nothing matches"),
-        h("p", {}, "Try fewer words, clear a filter, or raise another signal’s weight."),
+        h("h2", {}, t.search.nothing),
+        h("p", {}, t.search.nothingHint),
         app.q.category || app.q.color || app.q.minPrice || app.q.maxPrice
-          ? h("button", { type: "button", class: "secondary", onclick: clearFilters }, "Clear the filters")
+          ? h("button", { type: "button", class: "secondary", onclick: clearFilters }, t.search.clearTheFilters)
           : null,
       ),
     );
@@ -576,7 +553,7 @@ function feedbackButton(hit: Hit, kind: "more" | "less", symbol: string, label: 
       type: "button",
       class: `feedback-${kind}`,
       "aria-pressed": String(marked),
-      "aria-label": `${label}: ${hit.title || hit.sku}`,
+      "aria-label": t.search.onResult(label, hit.title || hit.sku),
       title: label,
       onclick: (e: Event) => {
         e.stopPropagation();
@@ -609,7 +586,7 @@ async function loadMarks(text: string): Promise<void> {
 /** Marks a result right or wrong for the typed text (again: unmarks it), for measuring and
  * tuning on the Quality page. */
 function judgeButton(hit: Hit, right: boolean): HTMLElement {
-  const label = right ? "Right for this search" : "Wrong for this search";
+  const label = right ? t.search.right : t.search.wrong;
   const pressed = app.marks.get(hit.sku) === right;
   return h(
     "button",
@@ -617,7 +594,7 @@ function judgeButton(hit: Hit, right: boolean): HTMLElement {
       type: "button",
       class: right ? "judge-right" : "judge-wrong",
       "aria-pressed": String(pressed),
-      "aria-label": `${label}: ${hit.title || hit.sku}`,
+      "aria-label": t.search.onResult(label, hit.title || hit.sku),
       title: label,
       onclick: async (e: Event) => {
         e.stopPropagation();
@@ -645,7 +622,7 @@ function judgeButton(hit: Hit, right: boolean): HTMLElement {
 /** A result card, preceded by a divider where the weaker matches begin. */
 function cardAfterCut(hit: Hit, strong: number): HTMLElement[] {
   if (strong > 0 && hit.rank === strong + 1) {
-    return [h("div", { class: "weaker-divider", role: "separator" }, "Weaker matches"), card(hit)];
+    return [h("div", { class: "weaker-divider", role: "separator" }, t.search.weakerMatches), card(hit)];
   }
   return [card(hit)];
 }
@@ -657,7 +634,7 @@ function readAs(r: SearchResults): HTMLElement | null {
   return h(
     "p",
     { class: "read-as" },
-    r.text ? `Searched for “${r.text}”, read:` : "Read:",
+    t.search.readAs(r.text),
     r.read.map((p) =>
       h(
         "span",
@@ -668,14 +645,14 @@ function readAs(r: SearchResults): HTMLElement | null {
           {
             type: "button",
             class: "chip-x",
-            "aria-label": `Remove “${p.phrase}” from the search`,
+            "aria-label": t.search.removePhrase(p.phrase),
             onclick: () => {
               app.q.text = withoutPhrase(app.q.text, p.phrase);
               ($("#search-input") as HTMLInputElement).value = app.q.text;
               void runSearch();
             },
           },
-          "×",
+          t.common.remove,
         ),
       ),
     ),
@@ -697,32 +674,38 @@ export function card(hit: Hit): HTMLElement {
           h(
             "tr",
             { class: s.weight > 0 ? "" : "unweighted", "data-signal": s.signal },
-            h("th", {}, SIGNAL_LABELS[s.signal]),
+            h("th", {}, t.signals[s.signal]),
             h("td", { class: "bar" }, barSpan(s.score)),
             h("td", {}, score(s.score)),
             h("td", { class: "weight" }, `×${s.weight.toFixed(1)}`),
-            h("td", { class: "share", title: "Share of the fused score" }, `${Math.round(s.share * 100)}%`),
+            h("td", { class: "share", title: t.search.share }, `${Math.round(s.share * 100)}%`),
           ),
         ),
     ),
-    hit.penalty > 0 ? h("p", { class: "penalty" }, `“Not” terms: −${Math.round(hit.penalty * 100)}%`) : null,
+    hit.penalty > 0 ? h("p", { class: "penalty" }, t.search.penalty(Math.round(hit.penalty * 100))) : null,
     img
       ? h(
           "p",
           { class: "matched" },
-          `Matched photo: ${[img.view, img.color].filter(Boolean).join(", ") || img.path.split("/").pop()}`,
+          t.search.matchedPhoto([img.view, img.color].filter(Boolean).join(", ") || (img.path.split("/").pop() ?? "")),
         )
       : null,
   );
   const el = h(
     "article",
-    { class: "result", tabindex: 0, role: "listitem", "data-sku": hit.sku, "aria-label": `${hit.rank}. ${hit.title}` },
+    {
+      class: "result",
+      tabindex: 0,
+      role: "listitem",
+      "data-sku": hit.sku,
+      "aria-label": t.search.resultLabel(hit.rank, hit.title),
+    },
     h(
       "div",
       { class: "thumb" },
       img
         ? h("img", { src: fileUrl(img.thumbnail), alt: "", loading: "lazy" })
-        : h("span", { class: "no-photo" }, "No photo"),
+        : h("span", { class: "no-photo" }, t.common.noPhoto),
     ),
     h(
       "div",
@@ -732,14 +715,14 @@ export function card(hit: Hit): HTMLElement {
         "div",
         { class: "line" },
         h("span", { class: "price" }, price(hit.price)),
-        h("span", { class: "score", title: "Fused score" }, score(hit.score)),
+        h("span", { class: "score", title: t.search.fused }, score(hit.score)),
       ),
       h("div", { class: "cat" }, leaf(hit.category)),
       h(
         "div",
         { class: "feedback" },
-        feedbackButton(hit, "more", "▲", "More like this one"),
-        feedbackButton(hit, "less", "▼", "Less like this one"),
+        feedbackButton(hit, "more", "▲", t.search.moreLikeThisOne),
+        feedbackButton(hit, "less", "▼", t.search.lessLikeThisOne),
         app.judgedText ? [judgeButton(hit, true), judgeButton(hit, false)] : null,
       ),
     ),
@@ -800,14 +783,14 @@ export async function openProduct(sku: string): Promise<void> {
         h("h2", {}, p.title || p.sku),
         h(
           "button",
-          { id: "drawer-close", type: "button", class: "ghost", "aria-label": "Close", onclick: closeProduct },
-          "×",
+          { id: "drawer-close", type: "button", class: "ghost", "aria-label": t.common.close, onclick: closeProduct },
+          t.common.remove,
         ),
       ),
       h(
         "div",
         { class: "photos" },
-        p.images.length ? big : h("p", { class: "empty" }, "This product has no photo."),
+        p.images.length ? big : h("p", { class: "empty" }, t.search.productNoPhoto),
         h(
           "div",
           { class: "strip" },
@@ -830,10 +813,10 @@ export async function openProduct(sku: string): Promise<void> {
       h(
         "table",
         { class: "facts" },
-        h("tr", {}, h("th", {}, "SKU"), h("td", {}, p.sku)),
-        h("tr", {}, h("th", {}, "Price"), h("td", {}, price(p.price))),
-        h("tr", {}, h("th", {}, "Category"), h("td", {}, p.category)),
-        h("tr", {}, h("th", {}, "Colour"), h("td", {}, p.color)),
+        h("tr", {}, h("th", {}, t.common.sku), h("td", {}, p.sku)),
+        h("tr", {}, h("th", {}, t.common.price), h("td", {}, price(p.price))),
+        h("tr", {}, h("th", {}, t.common.category), h("td", {}, p.category)),
+        h("tr", {}, h("th", {}, t.common.colour), h("td", {}, p.color)),
         attrs,
       ),
       p.description ? h("p", { class: "description" }, p.description) : null,
@@ -847,7 +830,7 @@ export async function openProduct(sku: string): Promise<void> {
             void moreLike(p.sku, p.title);
           },
         },
-        "More like this",
+        t.search.moreLikeThis,
       ),
     );
     drawer.hidden = false;

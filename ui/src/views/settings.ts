@@ -5,6 +5,7 @@ import { api, errorText } from "../api";
 import { $, h, replace } from "../dom";
 import { emptyQuery } from "../query";
 import { app, toast } from "../state";
+import { t } from "../strings";
 import { refresh } from "../main";
 import { renderResults } from "./search";
 
@@ -16,46 +17,55 @@ export function settingsView(): HTMLElement {
   return h(
     "section",
     { id: "view-settings", class: "view narrow", hidden: true },
-    h("h2", {}, "Settings"),
-    h("label", { for: "settings-catalog" }, "Catalog folder"),
+    h("h2", {}, t.settings.title),
+    h("label", { for: "settings-catalog" }, t.settings.catalog),
     h(
       "div",
       { class: "row" },
       h("input", { id: "settings-catalog", type: "text" }),
-      h("button", { type: "button", class: "secondary", onclick: pick("settings-catalog") }, "Choose…"),
+      h("button", { type: "button", class: "secondary", onclick: pick("settings-catalog") }, t.common.choose),
     ),
-    h("label", { for: "settings-models" }, "Models folder"),
+    h("label", { for: "settings-models" }, t.settings.models),
     h(
       "div",
       { class: "row" },
       h("input", { id: "settings-models", type: "text" }),
-      h("button", { type: "button", class: "secondary", onclick: pick("settings-models") }, "Choose…"),
+      h("button", { type: "button", class: "secondary", onclick: pick("settings-models") }, t.common.choose),
     ),
-    h("label", { for: "settings-device" }, "Run models on"),
+    h("label", { for: "settings-device" }, t.settings.device),
     h(
       "select",
       { id: "settings-device" },
-      ["auto", "cpu", "cuda", "metal"].map((d) =>
-        h("option", { value: d }, d === "auto" ? "Automatic (GPU when present)" : d.toUpperCase()),
-      ),
+      (
+        [
+          ["auto", t.settings.deviceAuto],
+          ["cpu", t.settings.deviceCpu],
+          ["cuda", t.settings.deviceCuda],
+          ["metal", t.settings.deviceMetal],
+        ] as const
+      ).map(([d, label]) => h("option", { value: d }, label)),
     ),
-    h("label", { for: "settings-precision" }, "Visual model (CLIP) precision"),
+    h("label", { for: "settings-precision" }, t.settings.precision),
     h(
       "select",
       { id: "settings-precision" },
-      h("option", { value: "f32" }, "Full (f32)"),
-      h("option", { value: "int8" }, "Fast (int8 weights; results within about 1%)"),
+      h("option", { value: "f32" }, t.settings.full),
+      h("option", { value: "int8" }, t.settings.fast),
     ),
-    h("label", { for: "settings-currency" }, "Currency of the prices"),
+    h("label", { for: "settings-currency" }, t.settings.currency),
     h("input", {
       id: "settings-currency",
       type: "text",
       maxlength: 3,
-      placeholder: "e.g. EUR",
+      placeholder: t.settings.currencyPlaceholder,
       autocomplete: "off",
     }),
-    h("div", { class: "row" }, h("button", { id: "settings-apply", type: "button", onclick: applySettings }, "Apply")),
-    h("h3", {}, "Models"),
+    h(
+      "div",
+      { class: "row" },
+      h("button", { id: "settings-apply", type: "button", onclick: applySettings }, t.settings.apply),
+    ),
+    h("h3", {}, t.settings.modelsTitle),
     h(
       "div",
       { class: "row" },
@@ -63,11 +73,11 @@ export function settingsView(): HTMLElement {
       h(
         "button",
         { id: "models-cancel", type: "button", class: "secondary", hidden: true, onclick: () => void api.cancelJob() },
-        "Cancel download",
+        t.settings.cancelDownload,
       ),
     ),
     h("div", { id: "models-list" }),
-    h("button", { type: "button", class: "secondary", onclick: addModelFolder }, "Use a model from a folder…"),
+    h("button", { type: "button", class: "secondary", onclick: addModelFolder }, t.common.useModelFolder),
   );
 }
 
@@ -96,7 +106,7 @@ export async function applySettings(): Promise<void> {
     app.dupes = null;
     await refresh();
     renderResults();
-    toast("Settings applied.");
+    toast(t.settings.applied);
   } catch (e) {
     toast(errorText(e), true);
   }
@@ -110,14 +120,21 @@ export async function loadModels(): Promise<void> {
       h(
         "table",
         { class: "models" },
-        h("tr", {}, h("th", {}, "Model"), h("th", {}, "For"), h("th", {}, "Status"), h("th", {})),
+        h(
+          "tr",
+          {},
+          h("th", {}, t.settings.model),
+          h("th", {}, t.settings.for),
+          h("th", {}, t.settings.status),
+          h("th", {}),
+        ),
         list.map((m) =>
           h(
             "tr",
             { "data-model": m.id },
             h("td", {}, m.name, h("div", { class: "hint" }, m.licence)),
-            h("td", {}, m.kind === "clip" ? "Photos and text" : "Product text"),
-            h("td", {}, m.active ? "In use" : m.present ? "Ready" : "Not downloaded"),
+            h("td", {}, m.kind === "clip" ? t.settings.photosAndText : t.settings.productText),
+            h("td", {}, m.active ? t.settings.inUse : m.present ? t.settings.ready : t.settings.notDownloaded),
             h(
               "td",
               {},
@@ -129,11 +146,15 @@ export async function loadModels(): Promise<void> {
                       class: "secondary",
                       onclick: () => void api.downloadModel(m.id).catch((e) => toast(errorText(e), true)),
                     },
-                    m.download_mb ? `Download (about ${m.download_mb} MB)` : "Download",
+                    t.settings.download(m.download_mb),
                   )
                 : null,
               m.present && !m.active
-                ? h("button", { type: "button", class: "secondary", onclick: () => void useModel(m.id) }, "Use")
+                ? h(
+                    "button",
+                    { type: "button", class: "secondary", onclick: () => void useModel(m.id) },
+                    t.settings.use,
+                  )
                 : null,
             ),
           ),
@@ -148,9 +169,7 @@ export async function loadModels(): Promise<void> {
 export async function useModel(id: string): Promise<void> {
   try {
     await api.useModel(id);
-    toast(
-      "Model chosen. Rescan on the Import page to embed the catalog with it; searches use the previous model until then.",
-    );
+    toast(t.settings.chosen);
     await loadModels();
     await refresh();
   } catch (e) {
@@ -162,12 +181,12 @@ export async function addModelFolder(): Promise<void> {
   const dir = await open({
     directory: true,
     multiple: false,
-    title: "A model folder (config.json, tokenizer.json, model.safetensors)",
+    title: t.settings.modelFolder,
   });
   if (typeof dir !== "string") return;
   try {
     const id = await api.addModelFolder(dir);
-    toast(`Added the model ${id}. Rescan on the Import page to embed the catalog with it.`);
+    toast(t.settings.added(id));
     await loadModels();
   } catch (e) {
     toast(errorText(e), true);
