@@ -1,8 +1,10 @@
 //! Reading files a user names, safely: only regular files (a device such as `/dev/zero`, a
-//! named pipe or a socket would never end, or block), and never more than a limit.
+//! named pipe or a socket would never end, or block), and never more than a limit. And the
+//! temporary names that files are written under before they are renamed into place.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 
@@ -21,6 +23,17 @@ pub fn not_regular(path: &Path) -> Option<String> {
         )),
         Err(_) => None,
     }
+}
+
+/// A fresh name beside `path` to write it under before renaming it into place: unique to this
+/// process and this call, so that two threads (two photos with the same content share one
+/// thumbnail) or two processes writing the same file never write into each other's.
+pub fn temp_beside(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}-{n}.tmp", std::process::id()));
+    path.with_file_name(name)
 }
 
 /// Reads a regular file of at most `limit` bytes; anything else is a clear error.

@@ -417,7 +417,7 @@ impl Hnsw {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        let tmp = path.with_extension("tmp");
+        let tmp = crate::files::temp_beside(path);
         let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut w = std::io::BufWriter::new(file);
         w.write_all(MAGIC).map_err(|e| Error::io(&tmp, e))?;

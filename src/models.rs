@@ -543,7 +543,7 @@ impl SumCache {
         if let Some(parent) = c.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
-        let tmp = c.with_extension(format!("tmp{}", std::process::id()));
+        let tmp = crate::files::temp_beside(c);
         if std::fs::write(&tmp, serde_json::to_vec(&self.known).unwrap_or_default()).is_ok() {
             let _ = std::fs::rename(&tmp, c);
         }

@@ -297,7 +297,7 @@ pub fn write_thumbnail(thumb: &DynamicImage, dest: &Path) -> Result<(), PhotoErr
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).map_err(|e| err(&e))?;
     }
-    let tmp = dest.with_extension(format!("tmp{}", std::process::id()));
+    let tmp = crate::files::temp_beside(dest);
     let mut buf = Vec::with_capacity(32 * 1024);
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 85)
         .encode_image(&rgb)
@@ -332,6 +332,33 @@ mod tests {
             budget.peak()
         );
         assert_eq!(budget.state.lock().unwrap().0, 0, "all given back");
+    }
+
+    #[test]
+    fn the_same_thumbnail_written_by_many_threads_at_once_never_fails() {
+        // Two photos with the same content share a thumbnail; an import reads them in parallel.
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("ab").join("abcdef.jpg");
+        let img = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            64,
+            64,
+            image::Rgb([9, 80, 200]),
+        ));
+        for _ in 0..20 {
+            let failures: Vec<String> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| s.spawn(|| write_thumbnail(&img, &dest)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .filter_map(|h| h.join().unwrap().err().map(|e| e.to_string()))
+                    .collect()
+            });
+            assert!(failures.is_empty(), "{failures:?}");
+        }
+        assert!(decode(&std::fs::read(&dest).unwrap(), 1 << 20).is_ok());
+        let left: Vec<_> = std::fs::read_dir(dest.parent().unwrap()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
     }
 
     fn jpeg(w: u32, h: u32) -> Vec<u8> {
