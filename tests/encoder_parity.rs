@@ -206,3 +206,125 @@ fn minilm_reproduces_the_reference_sentence_embeddings() {
         );
     }
 }
+
+/// A tiny model made by `scripts/make-model-fixtures` (in the repository), with the photos of
+/// the shared CLIP fixture.
+fn repo_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn repo_inputs(name: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(repo_fixture(name).join("inputs.json")).unwrap())
+        .unwrap()
+}
+
+fn repo_expected(name: &str) -> std::collections::HashMap<String, Tensor> {
+    candle_core::safetensors::load(
+        repo_fixture(name).join("expected.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
+fn texts_of(inp: &serde_json::Value) -> Vec<String> {
+    inp["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The reference's towers on the reference's inputs; the tokenizer's ids (the reference pads
+/// them to the fixed length); own preprocessing of the photos; and the public path.
+fn check_image_text_parity(name: &str, enc: &ClipEncoder) {
+    let exp = repo_expected(name);
+    let inp = repo_inputs(name);
+    let pixels = rows(&exp["pixel_values"].flatten_from(1).unwrap());
+    let got = enc.image_features_of(&pixels).unwrap();
+    assert_same_features("image", &got, &rows(&exp["image_embeds"]));
+
+    let reference_ids = ids_rows(&exp["input_ids"]);
+    let got = enc.text_features_of(&reference_ids, None).unwrap();
+    assert_same_features("text", &got, &rows(&exp["text_embeds"]));
+
+    let texts = texts_of(&inp);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let ours = enc.tokenize(&refs).unwrap();
+    let fixed = enc.fixed_text_length().expect("a fixed text length");
+    for (i, (o, r)) in ours.iter().zip(&reference_ids).enumerate() {
+        assert_eq!(r.len(), fixed);
+        assert_eq!(o[..], r[..o.len()], "text {i}: {:?}", texts[i]);
+        let pad = r[r.len() - 1];
+        assert!(
+            r[o.len()..].iter().all(|&t| t == pad),
+            "text {i}: the rest is padding"
+        );
+    }
+    let public = enc.embed_texts(&refs).unwrap();
+    for (i, (g, e)) in public
+        .iter()
+        .zip(rows(&exp["text_embeds_normalized"]))
+        .enumerate()
+    {
+        assert!(cosine(g, &e) >= 0.99999, "text {i}: {}", cosine(g, &e));
+    }
+
+    let ref_embeds = rows(&exp["image_embeds_normalized"]);
+    let mut own = Vec::new();
+    for (i, name) in inp["images"].as_array().unwrap().iter().enumerate() {
+        let path = fixture("clip-tiny")
+            .join("images")
+            .join(name.as_str().unwrap());
+        let img =
+            vitrine::photo::decode_for_model(&std::fs::read(&path).unwrap(), 100_000_000).unwrap();
+        let p = enc.preprocess(&img);
+        let diffs: Vec<f32> = p
+            .iter()
+            .zip(&pixels[i])
+            .map(|(a, b)| (a - b).abs())
+            .collect();
+        let mae = diffs.iter().sum::<f32>() / diffs.len() as f32;
+        let max = diffs.iter().cloned().fold(0f32, f32::max);
+        assert!(
+            mae <= 0.01 && max <= 0.1,
+            "{name}: mean abs error {mae}, max {max}"
+        );
+        own.push(p);
+    }
+    for (i, (g, e)) in enc
+        .embed_pixels(&own)
+        .unwrap()
+        .iter()
+        .zip(&ref_embeds)
+        .enumerate()
+    {
+        assert!(cosine(g, e) >= 0.9995, "image {i}: cosine {}", cosine(g, e));
+    }
+}
+
+#[test]
+fn siglip_matches_the_reference_towers_tokenizer_and_preprocessing() {
+    let enc = ClipEncoder::load(
+        &repo_fixture("siglip-tiny"),
+        DeviceChoice::Cpu,
+        Precision::F32,
+    )
+    .unwrap();
+    assert_eq!(enc.dim, 128);
+    check_image_text_parity("siglip-tiny", &enc);
+}
+
+#[test]
+fn marqo_layout_loads_by_renaming_onto_siglip_and_matches_open_clip() {
+    let enc = ClipEncoder::load(
+        &repo_fixture("marqo-tiny"),
+        DeviceChoice::Cpu,
+        Precision::F32,
+    )
+    .unwrap();
+    assert_eq!(enc.dim, 128);
+    check_image_text_parity("marqo-tiny", &enc);
+}

@@ -1,6 +1,7 @@
-//! CLIP image and text encoders: tokenizer, preprocessing and model, loaded from a Hugging
-//! Face-layout folder (`model.safetensors`, `config.json`, `tokenizer.json`,
-//! `preprocessor_config.json`).
+//! Image-and-text encoders (CLIP, and SigLIP and SigLIP 2 at fixed resolution): tokenizer,
+//! preprocessing and model, loaded from a Hugging Face-layout folder (`model.safetensors`,
+//! `config.json`, `tokenizer.json`, `preprocessor_config.json`); the architecture comes from
+//! the config's `model_type`.
 
 use std::path::Path;
 
@@ -10,7 +11,9 @@ use image::DynamicImage;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::clip_model::{ClipConfig, TextTower, VisionTower, normalize, to_f32_rows};
+use super::open_clip::{self, TextClean};
 use super::preprocess::Preprocessor;
+use super::siglip_model::{SiglipConfig, SiglipText, SiglipVision};
 use super::{DeviceChoice, Precision, load_weights, model_err, tokenizer_from};
 use crate::error::{Error, Result};
 
@@ -22,21 +25,60 @@ pub const REQUIRED_FILES: &[&str] = &[
 ];
 
 pub struct ClipEncoder {
-    vision: VisionTower,
-    text: TextTower,
+    towers: Towers,
     tokenizer: Tokenizer,
     preprocessor: Preprocessor,
     device: Device,
-    eos_id: Option<u32>,
     /// Size of the embeddings.
     pub dim: usize,
 }
 
-pub(crate) fn read_config(dir: &Path) -> Result<ClipConfig> {
+/// The two towers of each architecture, and how its text is fed.
+enum Towers {
+    Clip {
+        vision: VisionTower,
+        text: TextTower,
+        eos_id: Option<u32>,
+    },
+    /// Texts are cleaned (lower-cased, as SigLIP's tokenizers do; OpenCLIP's SigLIP models
+    /// also drop punctuation) and padded with `pad_id` to the fixed context length.
+    Siglip {
+        vision: SiglipVision,
+        text: SiglipText,
+        pad_id: u32,
+        clean: TextClean,
+    },
+}
+
+/// A model folder's architecture, from `config.json`.
+pub(crate) enum Architecture {
+    Clip(ClipConfig),
+    Siglip(SiglipConfig),
+}
+
+pub(crate) fn read_config(dir: &Path) -> Result<Architecture> {
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::Model(format!("{}: not a CLIP config: {e}", path.display())))
+    let bad = |e: &dyn std::fmt::Display| {
+        Error::Model(format!(
+            "{}: not a usable model config: {e}",
+            path.display()
+        ))
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(&e))?;
+    match value.get("model_type").and_then(|t| t.as_str()) {
+        Some("siglip") => {
+            let c: SiglipConfig = serde_json::from_value(value).map_err(|e| bad(&e))?;
+            c.embedding_dim().map_err(|e| bad(&e))?;
+            Ok(Architecture::Siglip(c))
+        }
+        Some("siglip2") => Err(bad(
+            &"SigLIP 2 with flexible resolution (NaFlex) is not supported; use a fixed-resolution SigLIP 2 checkpoint such as siglip2-base-patch16-224",
+        )),
+        _ => serde_json::from_value(value)
+            .map(Architecture::Clip)
+            .map_err(|e| bad(&e)),
+    }
 }
 
 impl ClipEncoder {
@@ -50,9 +92,15 @@ impl ClipEncoder {
         device: &Device,
         precision: Precision,
     ) -> Result<ClipEncoder> {
+        if open_clip::is_open_clip(dir) {
+            let o = open_clip::load(dir, device)?;
+            let config = Architecture::Siglip(o.config);
+            let prep = Some((o.preprocessor, o.clean));
+            return ClipEncoder::build(dir, &config, o.vb, device, precision, prep);
+        }
         let config = read_config(dir)?;
         let vb = load_weights(dir, device)?;
-        ClipEncoder::build(dir, &config, vb, device, precision)
+        ClipEncoder::build(dir, &config, vb, device, precision, None)
     }
 
     /// The architecture of `dir`'s config.json (its tokenizer and preprocessing too) with the
@@ -65,60 +113,103 @@ impl ClipEncoder {
     ) -> Result<ClipEncoder> {
         let config = read_config(dir)?;
         let vb = VarBuilder::from_varmap(&weights.0, candle_core::DType::F32, &Device::Cpu);
-        ClipEncoder::build(dir, &config, vb, &Device::Cpu, precision)
+        ClipEncoder::build(dir, &config, vb, &Device::Cpu, precision, None)
     }
 
-    /// The architecture of `dir`'s config.json with weights from `vb`.
+    /// The architecture `config` with weights from `vb`; the preprocessing and text cleaning
+    /// from `prep`, else from the folder's `preprocessor_config.json` and the architecture.
     fn build(
         dir: &Path,
-        config: &ClipConfig,
+        config: &Architecture,
         vb: VarBuilder,
         device: &Device,
         precision: Precision,
+        prep: Option<(Preprocessor, TextClean)>,
     ) -> Result<ClipEncoder> {
         let err = model_err(dir);
-        let vision = VisionTower::new(
-            vb.clone(),
-            &config.vision_config,
-            config.projection_dim,
-            precision,
-        )
-        .map_err(&err)?;
-        let text = TextTower::new(vb, &config.text_config, config.projection_dim, precision)
-            .map_err(&err)?;
         let mut tokenizer = tokenizer_from(&dir.join("tokenizer.json"))?;
+        let (towers, context, dim) = match config {
+            Architecture::Clip(c) => {
+                let vision =
+                    VisionTower::new(vb.clone(), &c.vision_config, c.projection_dim, precision)
+                        .map_err(&err)?;
+                let text = TextTower::new(vb, &c.text_config, c.projection_dim, precision)
+                    .map_err(&err)?;
+                let context = text.context_length;
+                let eos_id = tokenizer
+                    .token_to_id("<|endoftext|>")
+                    .or(c.text_config.eos_token_id);
+                let towers = Towers::Clip {
+                    vision,
+                    text,
+                    eos_id,
+                };
+                (towers, context, c.projection_dim)
+            }
+            Architecture::Siglip(c) => {
+                let vision =
+                    SiglipVision::new(vb.clone(), &c.vision_config, precision).map_err(&err)?;
+                let text = SiglipText::new(vb, &c.text_config, precision).map_err(&err)?;
+                let context = text.context_length;
+                let pad_id = tokenizer
+                    .get_padding()
+                    .map(|p| p.pad_id)
+                    .or_else(|| tokenizer.token_to_id("<pad>"))
+                    .or(c.text_config.pad_token_id)
+                    .unwrap_or(0);
+                let dim = c.embedding_dim().map_err(Error::Model)?;
+                let clean = prep.as_ref().map_or(TextClean::Lower, |p| p.1);
+                let towers = Towers::Siglip {
+                    vision,
+                    text,
+                    pad_id,
+                    clean,
+                };
+                (towers, context, dim)
+            }
+        };
         tokenizer
             .with_truncation(Some(TruncationParams {
-                max_length: text.context_length,
+                max_length: context,
                 ..Default::default()
             }))
             .map_err(|e| Error::Model(format!("tokenizer: {e}")))?;
         tokenizer.with_padding(None);
-        let eos_id = tokenizer
-            .token_to_id("<|endoftext|>")
-            .or(config.text_config.eos_token_id);
-        let preprocessor = Preprocessor::load(&dir.join("preprocessor_config.json"))?;
-        if preprocessor.out != (vision.image_size as u32, vision.image_size as u32) {
-            return Err(Error::Model(format!(
-                "{}: the preprocessor crops to {:?} but the model takes {} px images",
-                dir.display(),
-                preprocessor.out,
-                vision.image_size
-            )));
-        }
-        Ok(ClipEncoder {
-            vision,
-            text,
+        let preprocessor = match prep {
+            Some((p, _)) => p,
+            None => Preprocessor::load(&dir.join("preprocessor_config.json"))?,
+        };
+        let encoder = ClipEncoder {
+            towers,
             tokenizer,
             preprocessor,
             device: device.clone(),
-            eos_id,
-            dim: config.projection_dim,
-        })
+            dim,
+        };
+        let size = encoder.image_size() as u32;
+        if encoder.preprocessor.out != (size, size) {
+            return Err(Error::Model(format!(
+                "{}: the preprocessor makes {:?} px images but the model takes {size} px",
+                dir.display(),
+                encoder.preprocessor.out,
+            )));
+        }
+        Ok(encoder)
     }
 
     pub fn image_size(&self) -> usize {
-        self.vision.image_size
+        match &self.towers {
+            Towers::Clip { vision, .. } => vision.image_size,
+            Towers::Siglip { vision, .. } => vision.image_size,
+        }
+    }
+
+    /// The fixed length texts are padded to, for models that read them so.
+    pub fn fixed_text_length(&self) -> Option<usize> {
+        match &self.towers {
+            Towers::Clip { .. } => None,
+            Towers::Siglip { text, .. } => Some(text.context_length),
+        }
     }
 
     /// Model input for one photo: 3 × size × size floats, channels first.
@@ -126,11 +217,16 @@ impl ClipEncoder {
         self.preprocessor.apply(img)
     }
 
-    /// Token ids with start and end tokens, truncated to the context length.
+    /// Token ids with the tokenizer's special tokens, truncated to the context length (not
+    /// padded). SigLIP-family models read cleaned text (see [`Towers::Siglip`]).
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        let texts: Vec<String> = match self.towers {
+            Towers::Clip { .. } => texts.iter().map(|t| t.to_string()).collect(),
+            Towers::Siglip { clean, .. } => texts.iter().map(|t| clean.apply(t)).collect(),
+        };
         let enc = self
             .tokenizer
-            .encode_batch(texts.to_vec(), true)
+            .encode_batch(texts, true)
             .map_err(|e| Error::Model(format!("tokenizer: {e}")))?;
         Ok(enc.into_iter().map(|e| e.get_ids().to_vec()).collect())
     }
@@ -173,9 +269,11 @@ impl ClipEncoder {
     }
 
     fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
-        self.vision
-            .forward(pixels)
-            .map_err(model_err(Path::new("clip vision")))
+        match &self.towers {
+            Towers::Clip { vision, .. } => vision.forward(pixels),
+            Towers::Siglip { vision, .. } => vision.forward(pixels),
+        }
+        .map_err(model_err(Path::new("vision tower")))
     }
 
     /// L2-normalised embeddings of texts, the batch padded only to its longest member.
@@ -188,27 +286,40 @@ impl ClipEncoder {
         rows(normalize(&f))
     }
 
+    /// Text features of token ids. CLIP: rows padded to `pad_to` (default: the longest row),
+    /// which cannot change them under its causal mask. SigLIP: always to its fixed length.
     fn text_features(&self, ids: &[Vec<u32>], pad_to: Option<usize>) -> Result<Tensor> {
+        let err = model_err(Path::new("text tower"));
         let longest = ids.iter().map(Vec::len).max().unwrap_or(1).max(1);
-        let n = pad_to.unwrap_or(longest).max(longest);
-        let pad = self.eos_id.unwrap_or(0);
-        let mut flat = Vec::with_capacity(ids.len() * n);
-        let mut pool_at = Vec::with_capacity(ids.len());
-        for row in ids {
-            // Pool at the first end-of-text token; without one known, at the last real token.
-            let at = self
-                .eos_id
-                .and_then(|eos| row.iter().position(|&t| t == eos))
-                .unwrap_or(row.len().saturating_sub(1));
-            pool_at.push(at);
-            flat.extend_from_slice(row);
-            flat.extend(std::iter::repeat_n(pad, n - row.len()));
+        let padded = |n: usize, pad: u32| -> Result<Tensor> {
+            let mut flat = Vec::with_capacity(ids.len() * n);
+            for row in ids {
+                let row = &row[..row.len().min(n)];
+                flat.extend_from_slice(row);
+                flat.extend(std::iter::repeat_n(pad, n - row.len()));
+            }
+            Tensor::from_vec(flat, (ids.len(), n), &self.device).map_err(&err)
+        };
+        match &self.towers {
+            Towers::Clip { text, eos_id, .. } => {
+                let n = pad_to.unwrap_or(longest).max(longest);
+                // Pool at the first end-of-text token; without one known, at the last real token.
+                let pool_at: Vec<usize> = ids
+                    .iter()
+                    .map(|row| {
+                        eos_id
+                            .and_then(|eos| row.iter().position(|&t| t == eos))
+                            .unwrap_or(row.len().saturating_sub(1))
+                    })
+                    .collect();
+                let t = padded(n, eos_id.unwrap_or(0))?;
+                text.forward(&t, &pool_at).map_err(&err)
+            }
+            Towers::Siglip { text, pad_id, .. } => {
+                let t = padded(text.context_length, *pad_id)?;
+                text.forward(&t).map_err(&err)
+            }
         }
-        let t = Tensor::from_vec(flat, (ids.len(), n), &self.device)
-            .map_err(model_err(Path::new("clip")))?;
-        self.text
-            .forward(&t, &pool_at)
-            .map_err(model_err(Path::new("clip text")))
     }
 }
 

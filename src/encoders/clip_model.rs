@@ -16,7 +16,7 @@ use super::activation::{Act, bias_act};
 
 /// A linear layer, dense (f32) or with int8 weights (q8_0: blocks of 32 weights sharing one
 /// scale; activations are quantised the same way on the fly).
-enum Proj {
+pub(crate) enum Proj {
     /// The weight is kept transposed, `[in, out]`, as the matrix product reads it.
     Dense {
         wt: Tensor,
@@ -29,7 +29,7 @@ enum Proj {
 }
 
 impl Proj {
-    fn new(l: Linear, p: Precision) -> Result<Proj> {
+    pub(crate) fn new(l: Linear, p: Precision) -> Result<Proj> {
         let k = l.weight().dim(1)?;
         let b = l.bias().cloned();
         // q8_0 needs the input size in whole blocks; other layers stay dense.
@@ -45,7 +45,7 @@ impl Proj {
     }
 
     /// `act(xs·Wᵀ + b)` over the last dimension of `xs`.
-    fn forward(&self, xs: &Tensor, act: Option<Act>) -> Result<Tensor> {
+    pub(crate) fn forward(&self, xs: &Tensor, act: Option<Act>) -> Result<Tensor> {
         let mut dims = xs.dims().to_vec();
         let k = dims.pop().unwrap_or(1);
         let rows = xs.elem_count() / k.max(1);
@@ -60,7 +60,7 @@ impl Proj {
     }
 }
 
-fn linear(i: usize, o: usize, vb: VarBuilder, p: Precision) -> Result<Proj> {
+pub(crate) fn linear(i: usize, o: usize, vb: VarBuilder, p: Precision) -> Result<Proj> {
     Proj::new(candle_nn::linear(i, o, vb)?, p)
 }
 
@@ -168,7 +168,7 @@ impl Attention {
     }
 }
 
-struct Layer {
+pub(crate) struct Layer {
     attn: Attention,
     ln1: LayerNorm,
     fc1: Proj,
@@ -179,11 +179,11 @@ struct Layer {
 
 /// The sizes of one transformer layer.
 #[derive(Clone, Copy)]
-struct Shape {
-    dim: usize,
-    inter: usize,
-    heads: usize,
-    eps: f64,
+pub(crate) struct Shape {
+    pub dim: usize,
+    pub inter: usize,
+    pub heads: usize,
+    pub eps: f64,
 }
 
 impl Layer {
@@ -204,7 +204,7 @@ impl Layer {
         })
     }
 
-    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    pub(crate) fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let h = (self.attn.forward(&self.ln1.forward(xs)?, mask)? + xs)?;
         let m = self.fc1.forward(&self.ln2.forward(&h)?, Some(self.act))?;
         let m = self.fc2.forward(&m, None)?;
@@ -212,7 +212,13 @@ impl Layer {
     }
 }
 
-fn encoder(vb: VarBuilder, n: usize, s: Shape, act: &str, p: Precision) -> Result<Vec<Layer>> {
+pub(crate) fn encoder(
+    vb: VarBuilder,
+    n: usize,
+    s: Shape,
+    act: &str,
+    p: Precision,
+) -> Result<Vec<Layer>> {
     let act = Act::parse(act)?;
     let vb = vb.pp("encoder").pp("layers");
     (0..n)

@@ -1,10 +1,13 @@
-//! Encoders: CLIP (images and text into one space) and a sentence encoder for product text.
+//! Encoders: CLIP and SigLIP (images and text into one space) and a sentence encoder for
+//! product text.
 //! Both load Hugging Face-layout folders and run through candle.
 
 mod activation;
 pub mod clip;
 mod clip_model;
+pub mod open_clip;
 pub mod preprocess;
+mod siglip_model;
 pub mod text;
 
 use std::path::Path;

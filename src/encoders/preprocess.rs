@@ -23,6 +23,41 @@ fn yes() -> bool {
 fn default_rescale() -> f32 {
     1.0 / 255.0
 }
+fn bicubic_code() -> u8 {
+    3
+}
+
+/// Pillow's resampling filters, by the codes the configs use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Filter {
+    Bilinear,
+    Bicubic,
+}
+
+impl Filter {
+    fn from_code(code: u8) -> Option<Filter> {
+        match code {
+            2 => Some(Filter::Bilinear),
+            3 => Some(Filter::Bicubic),
+            _ => None,
+        }
+    }
+
+    /// Half-width of the filter at scale 1.
+    fn support(self) -> f64 {
+        match self {
+            Filter::Bilinear => 1.0,
+            Filter::Bicubic => 2.0,
+        }
+    }
+
+    fn weight(self, x: f64) -> f64 {
+        match self {
+            Filter::Bilinear => (1.0 - x.abs()).max(0.0),
+            Filter::Bicubic => bicubic(x),
+        }
+    }
+}
 
 /// `preprocessor_config.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -41,11 +76,15 @@ pub struct PreprocessorConfig {
     rescale_factor: f32,
     image_mean: [f32; 3],
     image_std: [f32; 3],
+    /// Pillow's filter code: 2 bilinear, 3 bicubic.
+    #[serde(default = "bicubic_code")]
+    resample: u8,
 }
 
 #[derive(Debug, Clone)]
 pub struct Preprocessor {
     cfg: PreprocessorConfig,
+    filter: Filter,
     /// Output height and width.
     pub out: (u32, u32),
 }
@@ -53,21 +92,39 @@ pub struct Preprocessor {
 impl Preprocessor {
     pub fn load(path: &Path) -> Result<Preprocessor> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let cfg: PreprocessorConfig = serde_json::from_str(&text).map_err(|e| {
+        let value = serde_json::from_str(&text).map_err(|e| {
             Error::Model(format!(
                 "{}: not a usable preprocessing config: {e}",
                 path.display()
             ))
         })?;
-        Ok(Preprocessor::new(cfg))
+        Preprocessor::from_value(value, path)
     }
 
-    fn new(cfg: PreprocessorConfig) -> Preprocessor {
+    /// From the reference processor's configuration, as JSON; `path` names it in errors.
+    pub fn from_value(value: serde_json::Value, path: &Path) -> Result<Preprocessor> {
+        let cfg: PreprocessorConfig = serde_json::from_value(value).map_err(|e| {
+            Error::Model(format!(
+                "{}: not a usable preprocessing config: {e}",
+                path.display()
+            ))
+        })?;
+        let filter = Filter::from_code(cfg.resample).ok_or_else(|| {
+            Error::Model(format!(
+                "{}: resampling filter {} is not supported (2, bilinear, and 3, bicubic, are)",
+                path.display(),
+                cfg.resample
+            ))
+        })?;
+        Ok(Preprocessor::new(cfg, filter))
+    }
+
+    fn new(cfg: PreprocessorConfig, filter: Filter) -> Preprocessor {
         let out = match (&cfg.crop_size, cfg.do_center_crop) {
             (Some(c), true) => hw(c),
             _ => hw(&cfg.size),
         };
-        Preprocessor { cfg, out }
+        Preprocessor { cfg, filter, out }
     }
 
     /// Pixel values, channels first (3 × height × width).
@@ -89,7 +146,7 @@ impl Preprocessor {
         } else {
             (w, h)
         };
-        let resized = resize_rgb(rgb.into_raw(), w, h, rw, rh);
+        let resized = resize_rgb(rgb.into_raw(), w, h, rw, rh, self.filter);
         let (oh, ow) = self.out;
         let top = (rh as i64 - oh as i64).div_euclid(2);
         let left = (rw as i64 - ow as i64).div_euclid(2);
@@ -140,15 +197,15 @@ fn hw(s: &SizeSpec) -> (u32, u32) {
     }
 }
 
-/// Bicubic resampling exactly as Pillow does it (a = -0.5, support widened by the scale when
-/// shrinking, 22-bit fixed-point weights, an 8-bit image between the horizontal and the
-/// vertical pass). Hand-written because the reference preprocessing is Pillow's: a general
+/// Resampling exactly as Pillow does it (bicubic with a = -0.5, or bilinear; support widened
+/// by the scale when shrinking, 22-bit fixed-point weights, an 8-bit image between the
+/// horizontal and the vertical pass). Hand-written because the reference preprocessing is Pillow's: a general
 /// resizer (fast_image_resize) treats the borders differently, by up to 22 levels on noisy
 /// photos, which is past the parity tolerance.
-fn resize_rgb(src: Vec<u8>, w: u32, h: u32, nw: u32, nh: u32) -> Vec<u8> {
+fn resize_rgb(src: Vec<u8>, w: u32, h: u32, nw: u32, nh: u32, filter: Filter) -> Vec<u8> {
     let (w, h, nw, nh) = (w as usize, h as usize, nw as usize, nh as usize);
     let horizontal = if nw != w {
-        let (bounds, weights, k) = coefficients(w, nw);
+        let (bounds, weights, k) = coefficients(w, nw, filter);
         let mut out = vec![0u8; nw * h * 3];
         for y in 0..h {
             let row = &src[y * w * 3..(y + 1) * w * 3];
@@ -171,7 +228,7 @@ fn resize_rgb(src: Vec<u8>, w: u32, h: u32, nw: u32, nh: u32) -> Vec<u8> {
     if nh == h {
         return horizontal;
     }
-    let (bounds, weights, k) = coefficients(h, nh);
+    let (bounds, weights, k) = coefficients(h, nh, filter);
     let mut out = vec![0u8; nw * nh * 3];
     for y in 0..nh {
         let (start, len) = bounds[y];
@@ -207,10 +264,14 @@ fn bicubic(x: f64) -> f64 {
 
 /// Per output pixel: the first input pixel and how many contribute, and fixed-point weights
 /// (`k` per output pixel).
-fn coefficients(in_size: usize, out_size: usize) -> (Vec<(usize, usize)>, Vec<i32>, usize) {
+fn coefficients(
+    in_size: usize,
+    out_size: usize,
+    filter: Filter,
+) -> (Vec<(usize, usize)>, Vec<i32>, usize) {
     let scale = in_size as f64 / out_size as f64;
     let filter_scale = scale.max(1.0);
-    let support = 2.0 * filter_scale;
+    let support = filter.support() * filter_scale;
     let k = support.ceil() as usize * 2 + 1;
     let mut bounds = Vec::with_capacity(out_size);
     let mut weights = vec![0i32; out_size * k];
@@ -221,7 +282,7 @@ fn coefficients(in_size: usize, out_size: usize) -> (Vec<(usize, usize)>, Vec<i3
             .saturating_sub(xmin)
             .min(k);
         let mut ws: Vec<f64> = (0..xmax)
-            .map(|x| bicubic((x as f64 + xmin as f64 - center + 0.5) / filter_scale))
+            .map(|x| filter.weight((x as f64 + xmin as f64 - center + 0.5) / filter_scale))
             .collect();
         let total: f64 = ws.iter().sum();
         if total != 0.0 {
