@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::download::{Fetch, Hub};
-use crate::encoders::{ClipEncoder, DeviceChoice, Precision, TextEncoder, clip, text};
+use crate::encoders::{ClipEncoder, DeviceChoice, Precision, TextEncoder, clip, open_clip, text};
+
+/// The `architecture` of manifests for OpenCLIP's SigLIP layout (Marqo's models).
+pub const OPEN_CLIP_ARCHITECTURE: &str = "OpenCLIP-SigLIP";
 use crate::error::{Error, Result};
 
 /// The manifests shipped in `models/`.
@@ -19,6 +22,9 @@ const BUILT_IN: &[&str] = &[
     include_str!("../models/clip-vit-base-patch32.json"),
     include_str!("../models/clip-vit-base-patch16.json"),
     include_str!("../models/clip-vit-b-32-laion2b.json"),
+    include_str!("../models/siglip2-base-patch16-224.json"),
+    include_str!("../models/marqo-ecommerce-embeddings-b.json"),
+    include_str!("../models/marqo-ecommerce-embeddings-l.json"),
     include_str!("../models/all-minilm-l6-v2.json"),
 ];
 
@@ -67,6 +73,15 @@ pub struct Manifest {
     pub licence: String,
     #[serde(default)]
     pub default: bool,
+    /// Understands queries in many languages.
+    #[serde(default)]
+    pub multilingual: bool,
+    /// The languages it reads, in words.
+    #[serde(default)]
+    pub languages: String,
+    /// What it is good at, in a merchant's words.
+    #[serde(default)]
+    pub good_at: String,
     pub files: Vec<ManifestFile>,
     #[serde(default)]
     pub notes: String,
@@ -187,6 +202,9 @@ impl Models {
 
     fn required(m: &Manifest) -> &'static [&'static str] {
         match m.kind {
+            ModelKind::Clip if m.architecture == OPEN_CLIP_ARCHITECTURE => {
+                open_clip::REQUIRED_FILES
+            }
             ModelKind::Clip => clip::REQUIRED_FILES,
             ModelKind::Text => text::REQUIRED_FILES,
         }
@@ -345,25 +363,42 @@ impl Models {
         TextEncoder::load_on(&self.check_before_load(m)?, device)
     }
 
-    /// A manifest for a Hugging Face-layout folder that is not in the registry (a fine-tuned
-    /// model, say). Its kind and size come from its `config.json`; the checksums taken now
-    /// guard it from later damage.
+    /// A manifest for a model folder that is not in the registry (a fine-tuned model, say):
+    /// Hugging Face layout, or OpenCLIP's SigLIP layout. Its kind and size come from its
+    /// configuration; the checksums taken now guard it from later damage.
     pub fn describe_folder(dir: &Path, id: Option<&str>) -> Result<Manifest> {
         let dir = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
-        let cfg_path = dir.join("config.json");
+        let open_clip = open_clip::is_open_clip(&dir);
+        let cfg_path = dir.join(if open_clip {
+            open_clip::CONFIG
+        } else {
+            "config.json"
+        });
         let cfg: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?)
                 .map_err(|e| Error::Model(format!("{}: {e}", cfg_path.display())))?;
-        let arch = cfg["architectures"][0]
+        let mut arch = cfg["architectures"][0]
             .as_str()
             .unwrap_or_default()
             .to_string();
         let model_type = cfg["model_type"].as_str().unwrap_or_default();
-        let (kind, dim) = if arch.starts_with("CLIP") || model_type == "clip" {
+        let (kind, dim) = if open_clip {
+            arch = OPEN_CLIP_ARCHITECTURE.into();
+            (
+                ModelKind::Clip,
+                cfg["model_cfg"]["embed_dim"].as_u64().unwrap_or(0) as usize,
+            )
+        } else if arch.starts_with("CLIP") || model_type == "clip" {
             (
                 ModelKind::Clip,
                 cfg["projection_dim"].as_u64().unwrap_or(0) as usize,
             )
+        } else if model_type == "siglip" {
+            let dim = match clip::read_config(&dir)? {
+                clip::Architecture::Siglip(c) => c.embedding_dim().map_err(Error::Model)?,
+                clip::Architecture::Clip(c) => c.projection_dim,
+            };
+            (ModelKind::Clip, dim)
         } else if model_type == "bert" || arch.starts_with("Bert") {
             (
                 ModelKind::Text,
@@ -371,7 +406,7 @@ impl Models {
             )
         } else {
             return Err(Error::Model(format!(
-                "{}: architecture {arch:?} (model_type {model_type:?}) is not supported; Vitrine runs CLIP and BERT models",
+                "{}: architecture {arch:?} (model_type {model_type:?}) is not supported; Vitrine runs CLIP, SigLIP and BERT models",
                 cfg_path.display()
             )));
         };
@@ -390,6 +425,7 @@ impl Models {
             .or_else(|| dir.file_name().map(|n| n.to_string_lossy().to_lowercase()))
             .unwrap_or_else(|| "local-model".into());
         let required = match kind {
+            ModelKind::Clip if open_clip => open_clip::REQUIRED_FILES,
             ModelKind::Clip => clip::REQUIRED_FILES,
             ModelKind::Text => text::REQUIRED_FILES,
         };
@@ -420,6 +456,9 @@ impl Models {
             download_mb: None,
             licence: String::new(),
             default: false,
+            multilingual: false,
+            languages: String::new(),
+            good_at: String::new(),
             files,
             notes: String::new(),
         })

@@ -372,3 +372,136 @@ fn a_model_that_gives_nan_is_refused_and_nothing_of_it_is_stored() {
         .expect_err("a NaN query vector is refused");
     assert!(err.to_string().contains("broken"), "{err}");
 }
+
+/// The tiny SigLIP made by `scripts/make-model-fixtures`.
+fn siglip_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/siglip-tiny")
+}
+
+#[test]
+fn switching_from_clip_to_siglip_and_back_keeps_search_answering() {
+    use vitrine::query::{Query, Weights};
+    use vitrine::search::{Searcher, Signal};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shop");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut rows = String::from("sku,title,price,image\n");
+    let photos = std::fs::read_dir(luma().join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".jpg"))
+        .take(24)
+        .collect::<Vec<_>>();
+    for (i, f) in photos.iter().enumerate() {
+        std::fs::copy(luma().join("images").join(f), data.join(f)).unwrap();
+        rows.push_str(&format!("P{i},Product {f},{},{f}\n", 10 + i));
+    }
+    std::fs::write(data.join("products.csv"), rows).unwrap();
+    let cat_dir = dir.path().join("cat");
+    let mut catalog = Catalog::open(&cat_dir).unwrap();
+    import(&mut catalog, &[data.join("products.csv")]);
+    let siglip =
+        vitrine::model_choice::add_model(&catalog, &siglip_dir(), Some("siglip-tiny")).unwrap();
+    assert_eq!((siglip.kind, siglip.embedding_dim), (ModelKind::Clip, 128));
+    vitrine::model_choice::add_model(&catalog, &tiny_dir(), Some("clip-tiny")).unwrap();
+    let shared_models = shared().join("models");
+    let models = vitrine::model_choice::registry(&catalog, &shared_models).unwrap();
+    let choose = |id: &str| {
+        let catalog = Catalog::open(&cat_dir).unwrap();
+        vitrine::model_choice::use_model(&catalog, &models, id).unwrap();
+    };
+    // A text search and a "more like this" search; returns the model that served them.
+    let search = |catalog: &Catalog| -> String {
+        let enc = Encoders::load(catalog, &models, DeviceChoice::Cpu).unwrap();
+        let serving = enc
+            .clip
+            .as_ref()
+            .map(|c| c.0.id.clone())
+            .unwrap_or_default();
+        let s = Searcher::open(catalog, enc).unwrap();
+        for q in [
+            Query {
+                text: "a red jacket".into(),
+                ..Query::default()
+            },
+            Query {
+                like: Some("P3".into()),
+                ..Query::default()
+            },
+        ] {
+            let r = s.search(&q, &Weights::default(), 10, 0).unwrap();
+            assert_eq!(r.hits.len(), 10, "{serving}: {q:?}");
+            let visual = if q.like.is_some() {
+                Signal::Visual
+            } else {
+                Signal::Crossmodal
+            };
+            assert!(
+                r.signals.contains(&visual),
+                "{serving}: the visual model serves {q:?}"
+            );
+        }
+        serving
+    };
+
+    choose("clip-tiny");
+    let first = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    embed(&mut catalog, &first);
+    assert_eq!(search(&catalog), "clip-tiny");
+
+    // To SigLIP: CLIP's vectors keep serving while SigLIP's are made, searched all along.
+    choose("siglip-tiny");
+    let during = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    assert_eq!(during.clip_pending.as_ref().unwrap().0.id, "siglip-tiny");
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    // The embedding pauses at its first progress report until a search has been answered.
+    let midway = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let embedding = {
+        let (done, cat_dir, midway) = (done.clone(), cat_dir.clone(), midway.clone());
+        std::thread::spawn(move || {
+            let mut catalog = Catalog::open(&cat_dir).unwrap();
+            let paused = AtomicBool::new(false);
+            let r = vitrine::embed::run(
+                &mut catalog,
+                &during,
+                &EmbedOptions { batch_size: 2 },
+                &|_| {
+                    if !paused.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        midway.wait();
+                        midway.wait();
+                    }
+                },
+                &AtomicBool::new(false),
+            )
+            .unwrap();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            r
+        })
+    };
+    midway.wait();
+    let mut served = vec![search(&Catalog::open(&cat_dir).unwrap())];
+    midway.wait();
+    loop {
+        let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+        served.push(search(&Catalog::open(&cat_dir).unwrap()));
+        if finished {
+            break;
+        }
+    }
+    let r = embedding.join().unwrap();
+    assert_eq!(
+        (r.clip_model.as_deref(), r.photos_embedded),
+        (Some("siglip-tiny"), photos.len())
+    );
+    assert_eq!(served.first().map(String::as_str), Some("clip-tiny"));
+    assert_eq!(served.last().map(String::as_str), Some("siglip-tiny"));
+    assert_eq!(search(&catalog), "siglip-tiny");
+
+    // And back: CLIP's vectors are complete, so it serves at once, nothing re-embedded.
+    choose("clip-tiny");
+    assert_eq!(search(&catalog), "clip-tiny");
+    let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+    assert!(enc.clip_pending.is_none());
+    assert_eq!(embed(&mut catalog, &enc).photos_embedded, 0);
+}

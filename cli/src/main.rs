@@ -1009,11 +1009,20 @@ fn models_command(ws: &Workspace, cmd: ModelsCommand) -> Result<()> {
                 for s in &statuses {
                     let m = &s.manifest;
                     say!(
-                        "{} {:<24} {:<5} {:<44} {}",
+                        "{} {:<26} {:<5} {:<41} {:>8} {:<11} {:<12} {}",
                         if s.active { "*" } else { " " },
                         m.id,
                         format!("{:?}", m.kind).to_lowercase(),
                         m.display_name,
+                        m.download_mb
+                            .map(|mb| format!("{mb} MB"))
+                            .unwrap_or_default(),
+                        m.licence,
+                        if m.multilingual {
+                            "multilingual"
+                        } else {
+                            "English"
+                        },
                         if s.present {
                             "present".to_string()
                         } else {

@@ -505,3 +505,72 @@ fn the_currency_is_read_from_the_prices_and_can_be_set() {
     assert_refused(&cat, &["currency", "euro"], "not a currency code");
     assert!(stdout(&vitrine(&cat, &["currency", "--clear"])).contains("No currency"));
 }
+
+#[test]
+fn models_list_shows_siglip_2_and_marqo_with_size_licence_and_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("cat");
+    let text = stdout(&vitrine(&cat, &["models", "list"]));
+    for id in [
+        "siglip2-base-patch16-224",
+        "marqo-ecommerce-b",
+        "marqo-ecommerce-l",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id} not listed:\n{text}"));
+        assert!(
+            line.contains(" MB") && line.contains("Apache-2.0"),
+            "{line}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&vitrine(&cat, &["models", "list", "--json"]))).unwrap();
+    let by_id = |id: &str| {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id)
+            .unwrap_or_else(|| panic!("{id}"))
+            .clone()
+    };
+    let siglip = by_id("siglip2-base-patch16-224");
+    assert_eq!(siglip["multilingual"], true);
+    assert_eq!(siglip["architecture"], "SiglipModel");
+    let marqo = by_id("marqo-ecommerce-b");
+    assert_eq!(marqo["multilingual"], false);
+    assert_eq!(marqo["embedding_dim"], 768);
+    assert!(
+        marqo["good_at"]
+            .as_str()
+            .unwrap()
+            .contains("Product search")
+    );
+
+    // A model folder in Marqo's (OpenCLIP) layout can be added and is described from its files.
+    let tiny =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/marqo-tiny");
+    stdout(&vitrine(
+        &cat,
+        &[
+            "models",
+            "add",
+            "--path",
+            tiny.to_str().unwrap(),
+            "--id",
+            "marqo-tiny",
+        ],
+    ));
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&vitrine(&cat, &["models", "list", "--json"]))).unwrap();
+    let added = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "marqo-tiny")
+        .unwrap();
+    assert_eq!(added["architecture"], "OpenCLIP-SigLIP");
+    assert_eq!(added["embedding_dim"], 128);
+    assert_eq!(added["present"], true);
+}
