@@ -20,6 +20,7 @@ pub mod fusion;
 pub mod import;
 pub mod index;
 pub mod judgements;
+pub mod language;
 mod lexicon;
 pub mod model_choice;
 pub mod models;

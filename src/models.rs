@@ -382,6 +382,9 @@ impl Models {
             .unwrap_or_default()
             .to_string();
         let model_type = cfg["model_type"].as_str().unwrap_or_default();
+        // A tokenizer of 100,000 tokens or more is multilingual (SigLIP 2's and mSigLIP's have
+        // about 250,000; English SigLIP's 32,000).
+        let mut multilingual = false;
         let (kind, dim) = if open_clip {
             arch = OPEN_CLIP_ARCHITECTURE.into();
             (
@@ -395,7 +398,10 @@ impl Models {
             )
         } else if model_type == "siglip" {
             let dim = match clip::read_config(&dir)? {
-                clip::Architecture::Siglip(c) => c.embedding_dim().map_err(Error::Model)?,
+                clip::Architecture::Siglip(c) => {
+                    multilingual = c.text_config.vocab_size >= 100_000;
+                    c.embedding_dim().map_err(Error::Model)?
+                }
                 clip::Architecture::Clip(c) => c.projection_dim,
             };
             (ModelKind::Clip, dim)
@@ -456,7 +462,7 @@ impl Models {
             download_mb: None,
             licence: String::new(),
             default: false,
-            multilingual: false,
+            multilingual,
             languages: String::new(),
             good_at: String::new(),
             files,
@@ -613,7 +619,11 @@ mod tests {
     #[test]
     fn built_in_manifests_parse_and_have_one_default_per_kind() {
         let all = built_in();
-        assert_eq!(all.len(), 4);
+        assert_eq!(all.len(), 7);
+        assert!(
+            all.iter()
+                .all(|m| !m.languages.is_empty() && !m.good_at.is_empty())
+        );
         for kind in [ModelKind::Clip, ModelKind::Text] {
             assert_eq!(
                 all.iter().filter(|m| m.kind == kind && m.default).count(),
@@ -628,5 +638,29 @@ mod tests {
             msg.contains("vitrine models download clip-vit-base-patch32"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_siglip_folder_with_a_large_vocabulary_is_described_as_multilingual() {
+        for (vocab, multilingual) in [(256_000, true), (32_000, false)] {
+            let dir = tempfile::tempdir().unwrap();
+            let config = serde_json::json!({
+                "model_type": "siglip",
+                "architectures": ["SiglipModel"],
+                "text_config": { "vocab_size": vocab },
+            });
+            std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+            for f in [
+                "model.safetensors",
+                "tokenizer.json",
+                "preprocessor_config.json",
+            ] {
+                std::fs::write(dir.path().join(f), b"{}").unwrap();
+            }
+            let m = Models::describe_folder(dir.path(), Some("s")).unwrap();
+            assert_eq!((m.kind, m.embedding_dim), (ModelKind::Clip, 768));
+            assert_eq!(m.architecture, "SiglipModel");
+            assert_eq!(m.multilingual, multilingual, "vocabulary {vocab}");
+        }
     }
 }

@@ -171,6 +171,18 @@ pub struct SearchResults {
     pub candidates: usize,
     pub exact: bool,
     pub unavailable: Vec<Unavailable>,
+    /// The typed text seems written in a language the visual model was not trained on.
+    pub language_note: Option<LanguageNote>,
+}
+
+/// A query in a language the visual model may not understand.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LanguageNote {
+    /// In English words, e.g. "Spanish" (see [`crate::language::foreign_language`]).
+    pub language: String,
+    /// The visual model's name.
+    pub model: String,
 }
 
 /// A query made ready: its embeddings computed and every candidate scored. Ranking it with
@@ -1024,7 +1036,20 @@ impl Searcher {
             candidates: prep.cands.len(),
             exact: prep.exact,
             unavailable: self.encoders.unavailable.clone(),
+            language_note: self.language_note(prep),
         }
+    }
+
+    /// When the text goes to an English-only visual model and is surely in another language.
+    fn language_note(&self, prep: &Prepared) -> Option<LanguageNote> {
+        let (manifest, _) = self.encoders.clip.as_ref()?;
+        if manifest.multilingual || !prep.signals.contains(&Signal::Crossmodal) {
+            return None;
+        }
+        Some(LanguageNote {
+            language: crate::language::foreign_language(&prep.text)?,
+            model: manifest.display_name.clone(),
+        })
     }
 
     fn hit(

@@ -47,6 +47,9 @@ fn setup(dir: &Path) -> (TestHub, Models, Manifest) {
         download_mb: Some(14),
         licence: "MIT".into(),
         default: false,
+        multilingual: false,
+        languages: "English".into(),
+        good_at: String::new(),
         files: FILES
             .iter()
             .map(|f| ManifestFile {

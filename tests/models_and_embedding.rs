@@ -504,4 +504,25 @@ fn switching_from_clip_to_siglip_and_back_keeps_search_answering() {
     let enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
     assert!(enc.clip_pending.is_none());
     assert_eq!(embed(&mut catalog, &enc).photos_embedded, 0);
+
+    // A query in another language: an English-only visual model says it may not understand
+    // it; a multilingual one does not.
+    let note = |multilingual: bool, text: &str| {
+        let mut enc = Encoders::load(&catalog, &models, DeviceChoice::Cpu).unwrap();
+        enc.clip.as_mut().unwrap().0.multilingual = multilingual;
+        let q = Query {
+            text: text.into(),
+            ..Query::default()
+        };
+        let r = Searcher::open(&catalog, enc)
+            .unwrap()
+            .search(&q, &Weights::default(), 10, 0)
+            .unwrap();
+        assert_eq!(r.hits.len(), 10, "{text}: still answered");
+        r.language_note
+    };
+    let said = note(false, "红色皮革手提包").expect("a note");
+    assert_eq!(said.language, "Mandarin");
+    assert_eq!(note(true, "红色皮革手提包"), None);
+    assert_eq!(note(false, "red leather handbag"), None);
 }

@@ -295,6 +295,13 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
     for u in &r.unavailable {
         esay!("note: {}", u.reason);
     }
+    if let Some(n) = &r.language_note {
+        esay!(
+            "note: the query looks like {}, which {} may not understand; a multilingual visual model reads it (`vitrine models use siglip2-base-patch16-224`)",
+            n.language,
+            n.model
+        );
+    }
     let mut head = match r.strong {
         0 => format!("No strong match among {} ranked", r.total),
         1 => format!("1 strong match of {} ranked", r.total),

@@ -93,6 +93,7 @@ const fakeApi = {
       strong: 1,
       offset: 0,
       hits: [hit(1, "§A1"), hit(2, "§A2"), hit(3, "§A3")],
+      language_note: { language: "§Spanish", model: "§CLIP" },
     },
   }),
   rerank: async () => (await fakeApi.search()) as unknown,
@@ -117,7 +118,18 @@ const fakeApi = {
     explanations: [["§same photo"], ["§same photo"], ["§same photo"]],
   }),
   models: async () => [
-    { id: "§clip", name: "§CLIP", kind: "clip", present: false, active: false, licence: "§MIT", downloadable: true },
+    {
+      id: "§clip",
+      name: "§CLIP",
+      kind: "clip",
+      present: false,
+      active: false,
+      licence: "§MIT",
+      downloadable: true,
+      download_mb: 600,
+      languages: "§English",
+      good_at: "§General photos",
+    },
     { id: "§mini", name: "§MiniLM", kind: "text", present: true, active: true, licence: "§Apache" },
     { id: "§other", name: "§Other", kind: "text", present: true, active: false, licence: "§Apache" },
   ],
@@ -206,6 +218,7 @@ describe("the window's text comes from strings.ts", () => {
     await search.openProduct("§A1");
     expect(document.querySelectorAll("#results .result").length).toBeGreaterThan(1);
     expect(document.querySelector(".read-as")).not.toBeNull();
+    expect(document.querySelector("#language-note")).not.toBeNull();
     expect(strays(document.body)).toEqual([]);
   });
 

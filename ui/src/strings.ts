@@ -117,6 +117,9 @@ export const en = {
     fused: "Fused score",
     resultLabel: (rank: number, title: string) => `${rank}. ${title}`,
     productNoPhoto: "This product has no photo.",
+    languageNote: (language: string, model: string) =>
+      `The visual model (${model}) reads English and may not understand ${language}; a multilingual model reads it.`,
+    chooseModel: "Choose a visual model",
     moreLikeThis: "More like this",
   },
   dupes: {
@@ -281,6 +284,8 @@ export const en = {
     applied: "Settings applied.",
     model: "Model",
     for: "For",
+    size: "Size",
+    aboutMb: (mb: number) => `about ${mb.toLocaleString("en-US")} MB`,
     status: "Status",
     photosAndText: "Photos and text",
     productText: "Product text",

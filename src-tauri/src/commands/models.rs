@@ -24,6 +24,9 @@ pub struct ModelView {
     downloadable: bool,
     /// About how many megabytes its download takes.
     download_mb: Option<u32>,
+    /// The languages it reads, and what it is good at, in words.
+    languages: String,
+    good_at: String,
 }
 
 #[tauri::command]
@@ -37,6 +40,8 @@ pub async fn models(app: AppHandle) -> CmdResult<Vec<ModelView>> {
             .map(|s| ModelView {
                 downloadable: !s.manifest.hf_repo.is_empty(),
                 download_mb: s.manifest.download_mb,
+                languages: s.manifest.languages,
+                good_at: s.manifest.good_at,
                 id: s.manifest.id,
                 name: s.manifest.display_name,
                 kind: s.manifest.kind,

@@ -5,4 +5,8 @@ export type ModelView = { id: string, name: string, kind: ModelKind, present: bo
 /**
  * About how many megabytes its download takes.
  */
-download_mb: number | null, };
+download_mb: number | null, 
+/**
+ * The languages it reads, and what it is good at, in words.
+ */
+languages: string, good_at: string, };

@@ -2,6 +2,7 @@
 import type { Filters } from "./Filters";
 import type { Fusion } from "./Fusion";
 import type { Hit } from "./Hit";
+import type { LanguageNote } from "./LanguageNote";
 import type { ReadPhrase } from "./ReadPhrase";
 import type { Signal } from "./Signal";
 import type { Sort } from "./Sort";
@@ -32,4 +33,8 @@ strong: number, fusion: Fusion, sort: Sort, offset: number, hits: Array<Hit>,
 /**
  * Candidates scored (every product when the scan is exact).
  */
-candidates: number, exact: boolean, unavailable: Array<Unavailable>, };
+candidates: number, exact: boolean, unavailable: Array<Unavailable>, 
+/**
+ * The typed text seems written in a language the visual model was not trained on.
+ */
+language_note: LanguageNote | null, };

@@ -516,6 +516,15 @@ export function renderResults(appended = false): void {
         : null,
     ),
     readAs(r),
+    r.language_note
+      ? h(
+          "p",
+          { id: "language-note", class: "hint" },
+          t.search.languageNote(r.language_note.language, r.language_note.model),
+          " ",
+          h("button", { type: "button", class: "link", onclick: () => show("settings") }, t.search.chooseModel),
+        )
+      : null,
   );
   if (app.hits.length === 0) {
     replace(

@@ -125,6 +125,7 @@ export async function loadModels(): Promise<void> {
           {},
           h("th", {}, t.settings.model),
           h("th", {}, t.settings.for),
+          h("th", {}, t.settings.size),
           h("th", {}, t.settings.status),
           h("th", {}),
         ),
@@ -132,8 +133,15 @@ export async function loadModels(): Promise<void> {
           h(
             "tr",
             { "data-model": m.id },
-            h("td", {}, m.name, h("div", { class: "hint" }, m.licence)),
+            h(
+              "td",
+              {},
+              m.name,
+              h("div", { class: "hint" }, [m.licence, m.languages].filter(Boolean).join(" · ")),
+              m.good_at ? h("div", { class: "hint good-at" }, m.good_at) : null,
+            ),
             h("td", {}, m.kind === "clip" ? t.settings.photosAndText : t.settings.productText),
+            h("td", { class: "num" }, m.download_mb ? t.settings.aboutMb(m.download_mb) : ""),
             h("td", {}, m.active ? t.settings.inUse : m.present ? t.settings.ready : t.settings.notDownloaded),
             h(
               "td",
