@@ -35,6 +35,11 @@ pub enum BenchCommand {
         /// Skip the end-to-end import of the demo catalog.
         #[arg(long)]
         no_import: bool,
+        /// Other visual architectures to measure at real size with random weights, f32 and
+        /// int8: siglip2-b16 (SigLIP 2 B/16), marqo-b (Marqo E-commerce B), marqo-l (Marqo
+        /// E-commerce L, 384 px), or none.
+        #[arg(long, value_delimiter = ',', default_values_t = ["siglip2-b16".to_string(), "marqo-b".to_string()])]
+        architectures: Vec<String>,
     },
     /// Nearest-neighbour index on synthetic clustered 512-d vectors, and text-query latency on
     /// the demo catalog.
@@ -108,7 +113,11 @@ pub fn run(cmd: BenchCommand, models_dir: PathBuf) -> Result<()> {
             batches,
             seconds,
             no_import,
-        } => embed_bench::run(&models_dir, random_weights, &batches, seconds, !no_import)?,
+            architectures,
+        } => {
+            embed_bench::run(&models_dir, random_weights, &batches, seconds, !no_import)?;
+            embed_bench::architectures(&architectures, &batches, seconds)?;
+        }
         BenchCommand::Search {
             sizes,
             queries,

@@ -43,7 +43,11 @@ fn clip_speed(clip: &ClipEncoder, batches: &[usize], seconds: f64) -> Result<ser
             Ok(())
         })?;
         images.insert(format!("batch_{b}"), per_second(b, secs).into());
-        let ids = token_rows(b);
+        let ids = match clip.fixed_text_length() {
+            // Fixed-length models pad every text to their length: any valid ids will do.
+            Some(_) => vec![clip.tokenize(&[SAMPLE_TEXT])?.remove(0); b],
+            None => token_rows(b),
+        };
         let secs = time_median(seconds, || {
             clip.text_features_of(&ids, None)?;
             Ok(())
@@ -52,6 +56,9 @@ fn clip_speed(clip: &ClipEncoder, batches: &[usize], seconds: f64) -> Result<ser
     }
     Ok(serde_json::json!({"images_per_second": images, "texts_per_second_16_tokens": texts}))
 }
+
+/// A product query of about 16 tokens.
+const SAMPLE_TEXT: &str = "a red leather handbag with a gold zip and a long strap for work";
 
 /// `b` images of `s` × `s` pixels (channels first) of deterministic noise in about [-2, 2].
 fn noise_images(b: usize, s: usize) -> Vec<Vec<f32>> {
@@ -271,4 +278,113 @@ fn import_with(
         "embed_images_per_second": per_second(report.photos_embedded, report.photo_seconds),
         "end_to_end_images_per_second": per_second(import.photos_processed, total),
     }))
+}
+
+/// The real sizes of the other visual architectures (their `config.json` in the SigLIP
+/// layout; Marqo's OpenCLIP weights load into the same module, with exact GELU).
+fn architecture(name: &str) -> Result<serde_json::Value> {
+    let siglip = |width: usize,
+                  inter: usize,
+                  layers: usize,
+                  heads: usize,
+                  image: usize,
+                  vocab: usize,
+                  act: &str| {
+        serde_json::json!({
+            "model_type": "siglip",
+            "text_config": {
+                "vocab_size": vocab, "hidden_size": width, "intermediate_size": inter,
+                "num_hidden_layers": layers, "num_attention_heads": heads,
+                "max_position_embeddings": 64, "hidden_act": act,
+            },
+            "vision_config": {
+                "hidden_size": width, "intermediate_size": inter, "num_hidden_layers": layers,
+                "num_attention_heads": heads, "image_size": image, "patch_size": 16,
+                "hidden_act": act,
+            },
+        })
+    };
+    Ok(match name {
+        "siglip2-b16" => siglip(768, 3072, 12, 12, 224, 256_000, "gelu_pytorch_tanh"),
+        "marqo-b" => siglip(768, 3072, 12, 12, 224, 32_000, "gelu"),
+        "marqo-l" => siglip(1024, 4096, 24, 16, 384, 32_000, "gelu"),
+        other => anyhow::bail!(
+            "unknown architecture {other:?}: use siglip2-b16, marqo-b, marqo-l or none"
+        ),
+    })
+}
+
+/// Image and text throughput of other architectures at real size with random weights, f32 and
+/// int8 alternating per batch size; printed as one more JSON object. The tokenizer is a small
+/// stand-in (texts are padded to the fixed 64 tokens, so their cost does not depend on it).
+pub fn architectures(names: &[String], batches: &[usize], seconds: f64) -> Result<()> {
+    let names: Vec<&String> = names.iter().filter(|n| n.as_str() != "none").collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let stand_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/siglip-tiny");
+    let mut out = serde_json::json!({ "bench": "embed-architectures", "random_weights": true });
+    for name in names {
+        let dir = Folder(
+            std::env::temp_dir().join(format!("vitrine-bench-{name}-{}", std::process::id())),
+        );
+        std::fs::create_dir_all(dir.path())?;
+        std::fs::write(
+            dir.path().join("config.json"),
+            architecture(name)?.to_string(),
+        )?;
+        let image = architecture(name)?["vision_config"]["image_size"].clone();
+        std::fs::write(
+            dir.path().join("preprocessor_config.json"),
+            serde_json::json!({
+                "size": { "height": image, "width": image },
+                "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "resample": 3,
+            })
+            .to_string(),
+        )?;
+        std::fs::copy(
+            stand_in.join("tokenizer.json"),
+            dir.path().join("tokenizer.json"),
+        )
+        .context("the stand-in tokenizer of tests/fixtures/siglip-tiny")?;
+        let weights = RandomWeights::new();
+        let encoders = [Precision::F32, Precision::Int8]
+            .map(|p| ClipEncoder::with_random_weights(dir.path(), &weights, p).map(|e| (p, e)));
+        let mut speed = serde_json::json!({});
+        for &b in batches {
+            for e in &encoders {
+                let (p, clip) = e.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
+                let r = clip_speed(clip, &[b], seconds)?;
+                for (key, as_key) in [
+                    ("images_per_second", "images_per_second"),
+                    (
+                        "texts_per_second_16_tokens",
+                        "texts_per_second_padded_to_64",
+                    ),
+                ] {
+                    speed[p.name()][as_key][format!("batch_{b}")] =
+                        r[key][format!("batch_{b}")].clone();
+                }
+            }
+        }
+        speed["embedding_dim"] = encoders[0].as_ref().map(|e| e.1.dim).unwrap_or(0).into();
+        out[name.as_str()] = speed;
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// A folder removed when dropped.
+struct Folder(std::path::PathBuf);
+
+impl Folder {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
