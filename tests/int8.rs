@@ -105,3 +105,16 @@ fn int8_vit_b32_at_random_weights_agrees_with_f32() {
     let q = build(Precision::Int8);
     compare(&f, &q, 16, 32);
 }
+
+#[test]
+fn int8_tiny_siglip_and_marqo_agree_with_f32_on_luma_photos_and_titles() {
+    for name in ["siglip-tiny", "marqo-tiny"] {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        let f = ClipEncoder::load(&dir, DeviceChoice::Cpu, Precision::F32).unwrap();
+        let q = ClipEncoder::load(&dir, DeviceChoice::Cpu, Precision::Int8).unwrap();
+        eprintln!("{name}:");
+        compare(&f, &q, 100, 100);
+    }
+}

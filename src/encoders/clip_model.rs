@@ -37,7 +37,11 @@ impl Proj {
             let wt = l.weight().t()?.contiguous()?;
             return Ok(Proj::Dense { wt, b });
         }
-        let q = QTensor::quantize(l.weight(), GgmlDType::Q8_0)?;
+        // Quantisation reads the storage from its start: a weight that is a slice of a larger
+        // tensor (an offset into shared storage) is copied out first.
+        let w = l.weight();
+        let own = Tensor::from_vec(w.flatten_all()?.to_vec1::<f32>()?, w.shape(), w.device())?;
+        let q = QTensor::quantize(&own, GgmlDType::Q8_0)?;
         Ok(Proj::Int8 {
             w: QMatMul::from_qtensor(q)?,
             b,
