@@ -56,6 +56,17 @@ pub enum BenchCommand {
         #[arg(long)]
         no_luma: bool,
     },
+    /// The index on real sentence vectors: product texts made from the demo catalog's, embedded
+    /// with the product-text model, and typed queries from query files (JSON lines with a
+    /// "text"): the graph's recall@10 and the searcher's, against an exact scan.
+    TextIndex {
+        /// How many product texts.
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+        /// Query files (e.g. those `scripts/luma-queries.py` writes to target/eval/).
+        #[arg(long, value_delimiter = ',', required = true)]
+        queries: Vec<PathBuf>,
+    },
     /// Duplicate scan time over synthetic products (vectors and hashes) once embeddings exist.
     Dupes {
         #[arg(long, default_value_t = 100_000)]
@@ -124,6 +135,9 @@ pub fn run(cmd: BenchCommand, models_dir: PathBuf) -> Result<()> {
             dump,
             no_luma,
         } => search_bench::run(&sizes, queries, dump, &models_dir, !no_luma)?,
+        BenchCommand::TextIndex { products, queries } => {
+            crate::text_index_bench::run(&models_dir, products, &queries)?
+        }
         BenchCommand::Dupes { products } => dupes_bench::bench_scan(products)?,
         BenchCommand::DupesFixture { out, every } => dupes_bench::make_fixture(
             &PathBuf::from("../shared/catalogs/luma"),

@@ -19,6 +19,7 @@ mod dupes_bench;
 mod embed_bench;
 mod output;
 mod search_bench;
+mod text_index_bench;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

@@ -1466,6 +1466,33 @@ async fn a_model_downloads_from_settings_with_progress_cancel_and_a_damaged_file
         30,
     )
     .await;
+    // Each model says its size, licence, languages and what it is good at.
+    let rows = app
+        .js(
+            "return ['siglip2-base-patch16-224', 'marqo-ecommerce-b'].map(id => \
+             document.querySelector(`#models-list [data-model=\"${id}\"]`)?.innerText ?? '');",
+            vec![],
+        )
+        .await;
+    let rows: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    for (row, says) in rows.iter().zip([
+        [
+            "about 1,500 MB",
+            "Apache-2.0",
+            "Many languages",
+            "own language",
+        ],
+        ["about 820 MB", "Apache-2.0", "English", "Product search"],
+    ]) {
+        for s in says {
+            assert!(row.contains(s), "{s:?} in {row:?}");
+        }
+    }
     app.js(
         "window.__seen = []; const s = document.querySelector('#models-status'); \
          new MutationObserver(() => window.__seen.push(s.textContent)).observe(s, {childList: true, characterData: true, subtree: true});",
