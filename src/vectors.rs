@@ -122,7 +122,8 @@ impl ModelVectors {
         self.owners(self.nn.nearest(q, k))
     }
 
-    /// [`ModelVectors::nearest_products`] by an exact scan: for queries of another modality.
+    /// [`ModelVectors::nearest_products`] by an exact scan: for queries unlike the vectors
+    /// (text against photos, a short query against long product texts).
     pub fn nearest_products_scanned(
         &self,
         q: &[f32],

@@ -58,7 +58,7 @@ pub enum BenchCommand {
     },
     /// The index on real sentence vectors: product texts made from the demo catalog's, embedded
     /// with the product-text model, and typed queries from query files (JSON lines with a
-    /// "text"): the graph's recall@10 and the searcher's, against an exact scan.
+    /// "text"): the graph's recall@10 against an exact scan.
     TextIndex {
         /// How many product texts.
         #[arg(long, default_value_t = 100_000)]
