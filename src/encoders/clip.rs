@@ -40,7 +40,7 @@ enum Towers {
         text: TextTower,
         eos_id: Option<u32>,
     },
-    /// Texts are cleaned (lower-cased, as SigLIP's tokenizers do; OpenCLIP's SigLIP models
+    /// Texts are cleaned (lower-cased; SigLIP's own tokenizer and OpenCLIP's SigLIP models
     /// also drop punctuation) and padded with `pad_id` to the fixed context length.
     Siglip {
         vision: SiglipVision,
@@ -48,6 +48,25 @@ enum Towers {
         pad_id: u32,
         clean: TextClean,
     },
+}
+
+/// How a SigLIP folder's text is cleaned before tokenising, as its reference tokenizer does:
+/// SigLIP's own (SentencePiece) lower-cases and removes punctuation; SigLIP 2's (Gemma) only
+/// lower-cases. Told from `tokenizer_config.json`'s class, else from the vocabulary's size
+/// (Gemma's has 256,000 tokens, SigLIP's 32,000).
+fn siglip_text_clean(dir: &Path, vocab_size: usize) -> TextClean {
+    let class = std::fs::read_to_string(dir.join("tokenizer_config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["tokenizer_class"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    if class.starts_with("Gemma") || class.starts_with("Siglip2") {
+        TextClean::Lower
+    } else if class.starts_with("Siglip") || vocab_size < 100_000 {
+        TextClean::Canonicalize
+    } else {
+        TextClean::Lower
+    }
 }
 
 /// A model folder's architecture, from `config.json`.
@@ -158,7 +177,10 @@ impl ClipEncoder {
                     .or(c.text_config.pad_token_id)
                     .unwrap_or(0);
                 let dim = c.embedding_dim().map_err(Error::Model)?;
-                let clean = prep.as_ref().map_or(TextClean::Lower, |p| p.1);
+                let clean = match &prep {
+                    Some(p) => p.1,
+                    None => siglip_text_clean(dir, c.text_config.vocab_size),
+                };
                 let towers = Towers::Siglip {
                     vision,
                     text,
@@ -347,4 +369,31 @@ impl Default for RandomWeights {
 fn rows(t: candle_core::Result<Tensor>) -> Result<Vec<Vec<f32>>> {
     let err = model_err(Path::new("clip"));
     to_f32_rows(&t.map_err(&err)?).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn siglip_text_is_cleaned_as_its_tokenizer_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let class = |c: &str| {
+            let cfg = serde_json::json!({ "tokenizer_class": c }).to_string();
+            std::fs::write(dir.path().join("tokenizer_config.json"), cfg).unwrap();
+        };
+        class("SiglipTokenizer");
+        assert_eq!(
+            siglip_text_clean(dir.path(), 250_000),
+            TextClean::Canonicalize
+        );
+        class("GemmaTokenizer");
+        assert_eq!(siglip_text_clean(dir.path(), 256_000), TextClean::Lower);
+        std::fs::remove_file(dir.path().join("tokenizer_config.json")).unwrap();
+        assert_eq!(
+            siglip_text_clean(dir.path(), 32_000),
+            TextClean::Canonicalize
+        );
+        assert_eq!(siglip_text_clean(dir.path(), 256_000), TextClean::Lower);
+    }
 }

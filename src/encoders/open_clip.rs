@@ -29,7 +29,7 @@ pub fn is_open_clip(dir: &Path) -> bool {
 /// How OpenCLIP's tokenizer cleans text before tokenising it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TextClean {
-    /// Lower case (SigLIP's own tokenizers).
+    /// Lower case (SigLIP 2's tokenizer).
     Lower,
     /// Lower case, ASCII punctuation removed, underscores and runs of spaces as one space.
     Canonicalize,
