@@ -526,3 +526,28 @@ fn switching_from_clip_to_siglip_and_back_keeps_search_answering() {
     assert_eq!(note(true, "红色皮革手提包"), None);
     assert_eq!(note(false, "red leather handbag"), None);
 }
+
+#[test]
+fn a_damaged_or_foreign_marqo_layout_folder_is_refused_with_a_clear_error() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/marqo-tiny");
+    let copy = |weights: &[u8], config: Option<&str>| {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["open_clip_config.json", "tokenizer.json"] {
+            std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+        }
+        std::fs::write(dir.path().join("open_clip_model.safetensors"), weights).unwrap();
+        if let Some(c) = config {
+            std::fs::write(dir.path().join("open_clip_config.json"), c).unwrap();
+        }
+        dir
+    };
+    let full = std::fs::read(src.join("open_clip_model.safetensors")).unwrap();
+    let truncated = copy(&full[..full.len() / 2], None);
+    let msg = load_err(truncated.path());
+    assert!(msg.contains("corrupt or truncated"), "{msg}");
+    // A CLIP (causal text, class token) in OpenCLIP's layout is not a SigLIP one.
+    let clip_cfg = r#"{"model_cfg": {"text_cfg": {"pool_type": "argmax"}, "vision_cfg": {}}}"#;
+    let foreign = copy(&full, Some(clip_cfg));
+    let msg = load_err(foreign.path());
+    assert!(msg.contains("only OpenCLIP's SigLIP models"), "{msg}");
+}

@@ -103,7 +103,10 @@ fn read_weights(dir: &Path) -> Result<HashMap<String, Tensor>> {
     if !path.is_file() {
         return Err(Error::Model(format!("{}: no {WEIGHTS}", dir.display())));
     }
-    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    // SAFETY: the map is read-only and dropped once the tensors are copied out of it; a model
+    // file rewritten while loading is outside our contract (as for `load_weights`).
+    let bytes = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
     let corrupt = |e: &dyn std::fmt::Display| {
         Error::Model(format!(
             "{}: corrupt or truncated weights file ({e}); download the model again",
