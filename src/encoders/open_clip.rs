@@ -138,28 +138,95 @@ fn preprocessing(p: &Value, image_size: usize) -> Result<Preprocessor> {
     Preprocessor::from_value(cfg, Path::new(CONFIG))
 }
 
+type Res<T> = std::result::Result<T, String>;
+
+/// Moves weights from OpenCLIP's and timm's names to SigLIP's, naming any that is missing.
+struct Renamer {
+    from: HashMap<String, Tensor>,
+    to: HashMap<String, Tensor>,
+}
+
+impl Renamer {
+    fn take(&mut self, name: &str) -> Res<Tensor> {
+        self.from
+            .remove(name)
+            .ok_or_else(|| format!("the weights have no {name}"))
+    }
+
+    fn put(&mut self, name: String, t: Tensor) {
+        self.to.insert(name, t);
+    }
+
+    /// `a.weight` and `a.bias` as `b.weight` and `b.bias`.
+    fn pair(&mut self, a: &str, b: &str) -> Res<()> {
+        for p in ["weight", "bias"] {
+            let t = self.take(&format!("{a}.{p}"))?;
+            self.put(format!("{b}.{p}"), t);
+        }
+        Ok(())
+    }
+
+    /// The transformer layers `{from}0.`, `{from}1.`, … (while `{from}N.{marker}.weight`
+    /// exists) as `{to}N.`: the fused query-key-value projection `qkv` (weight, bias) split
+    /// into three, the others renamed by `pairs`. Returns how many, and their MLP's width.
+    fn layers(
+        &mut self,
+        [from, to, marker]: [&str; 3],
+        qkv: [&str; 2],
+        pairs: &[(&str, &str)],
+        dim: usize,
+    ) -> Res<(usize, usize)> {
+        let mut n = 0;
+        while self
+            .from
+            .contains_key(&format!("{from}{n}.{marker}.weight"))
+        {
+            let (a, b) = (format!("{from}{n}."), format!("{to}{n}."));
+            let w = self.take(&format!("{a}{}", qkv[0]))?;
+            let bias = self.take(&format!("{a}{}", qkv[1]))?;
+            for (i, name) in ["q_proj", "k_proj", "v_proj"].iter().enumerate() {
+                let part = |t: &Tensor| {
+                    t.narrow(0, i * dim, dim)
+                        .and_then(|t| t.contiguous())
+                        .map_err(|e| e.to_string())
+                };
+                self.put(format!("{b}self_attn.{name}.weight"), part(&w)?);
+                self.put(format!("{b}self_attn.{name}.bias"), part(&bias)?);
+            }
+            for (x, y) in pairs {
+                self.pair(&format!("{a}{x}"), &format!("{b}{y}"))?;
+            }
+            n += 1;
+        }
+        let inter = self
+            .to
+            .get(&format!("{to}0.mlp.fc1.weight"))
+            .map(|t| t.dims()[0])
+            .ok_or_else(|| format!("no layers at {from}"))?;
+        Ok((n, inter))
+    }
+}
+
 /// Moves every weight to its SigLIP name; returns them with the configuration they imply.
 fn rename(
-    mut w: HashMap<String, Tensor>,
+    w: HashMap<String, Tensor>,
     text_cfg: &Value,
     vision_cfg: &Value,
-) -> std::result::Result<(HashMap<String, Tensor>, SiglipConfig), String> {
-    let mut out = HashMap::new();
-    let mut take = |from: &str| -> std::result::Result<Tensor, String> {
-        w.remove(from)
-            .ok_or_else(|| format!("the weights have no {from}"))
+) -> Res<(HashMap<String, Tensor>, SiglipConfig)> {
+    let mut r = Renamer {
+        from: w,
+        to: HashMap::new(),
     };
-    let dims = |t: &Tensor| t.dims().to_vec();
     let err = |e: candle_core::Error| e.to_string();
 
     // Vision: timm's ViT.
     let v = "visual.trunk.";
-    let patch = take(&format!("{v}patch_embed.proj.weight"))?;
-    let (hidden, patch_size) = match dims(&patch)[..] {
-        [d, 3, p, q] if p == q => (d, p),
-        ref other => return Err(format!("unexpected patch embedding shape {other:?}")),
+    let patch = r.take(&format!("{v}patch_embed.proj.weight"))?;
+    let (hidden, patch_size) = match patch.dims() {
+        &[d, 3, p, q] if p == q => (d, p),
+        other => return Err(format!("unexpected patch embedding shape {other:?}")),
     };
-    let positions = take(&format!("{v}pos_embed"))?;
+    let positions = r.take(&format!("{v}pos_embed"))?;
     let patches = positions.dims().get(1).copied().unwrap_or(0);
     let side = (patches as f64).sqrt().round() as usize;
     if side * side != patches {
@@ -168,12 +235,10 @@ fn rename(
         ));
     }
     let vm = "vision_model.";
-    out.insert(format!("{vm}embeddings.patch_embedding.weight"), patch);
-    out.insert(
-        format!("{vm}embeddings.patch_embedding.bias"),
-        take(&format!("{v}patch_embed.proj.bias"))?,
-    );
-    out.insert(
+    r.put(format!("{vm}embeddings.patch_embedding.weight"), patch);
+    let bias = r.take(&format!("{v}patch_embed.proj.bias"))?;
+    r.put(format!("{vm}embeddings.patch_embedding.bias"), bias);
+    r.put(
         format!("{vm}embeddings.position_embedding.weight"),
         positions.squeeze(0).map_err(err)?,
     );
@@ -184,155 +249,98 @@ fn rename(
     } else {
         (hidden / 64).max(1)
     };
-    let mut depth = 0;
-    while w.contains_key(&format!("{v}blocks.{depth}.norm1.weight")) {
-        let (from, to) = (
-            format!("{v}blocks.{depth}."),
-            format!("{vm}encoder.layers.{depth}."),
-        );
-        let qkv_w = w.remove(&format!("{from}attn.qkv.weight"));
-        let qkv_b = w.remove(&format!("{from}attn.qkv.bias"));
-        split_qkv(&mut out, &to, qkv_w, qkv_b, hidden)?;
-        for (a, b) in [
+    let (depth, vision_inter) = r.layers(
+        [
+            &format!("{v}blocks."),
+            &format!("{vm}encoder.layers."),
+            "norm1",
+        ],
+        ["attn.qkv.weight", "attn.qkv.bias"],
+        &[
             ("attn.proj", "self_attn.out_proj"),
             ("norm1", "layer_norm1"),
             ("norm2", "layer_norm2"),
             ("mlp.fc1", "mlp.fc1"),
             ("mlp.fc2", "mlp.fc2"),
-        ] {
-            for p in ["weight", "bias"] {
-                let t = w
-                    .remove(&format!("{from}{a}.{p}"))
-                    .ok_or_else(|| format!("the weights have no {from}{a}.{p}"))?;
-                out.insert(format!("{to}{b}.{p}"), t);
-            }
-        }
-        depth += 1;
-    }
-    let vision_inter = out
-        .get(&format!("{vm}encoder.layers.0.mlp.fc1.weight"))
-        .map(|t| t.dims()[0])
-        .ok_or("the vision tower has no layers")?;
-    let mut moved = |w: &mut HashMap<String, Tensor>, a: &str, b: &str| {
-        for p in ["weight", "bias"] {
-            if let Some(t) = w.remove(&format!("{a}.{p}")) {
-                out.insert(format!("{b}.{p}"), t);
-            }
-        }
-    };
-    moved(&mut w, &format!("{v}norm"), &format!("{vm}post_layernorm"));
+        ],
+        hidden,
+    )?;
+    r.pair(&format!("{v}norm"), &format!("{vm}post_layernorm"))?;
     let ap = format!("{v}attn_pool.");
     let head = format!("{vm}head.");
-    moved(
-        &mut w,
-        &format!("{ap}proj"),
-        &format!("{head}attention.out_proj"),
-    );
-    moved(&mut w, &format!("{ap}norm"), &format!("{head}layernorm"));
-    moved(&mut w, &format!("{ap}mlp.fc1"), &format!("{head}mlp.fc1"));
-    moved(&mut w, &format!("{ap}mlp.fc2"), &format!("{head}mlp.fc2"));
-    let head_inter = out
-        .get(&format!("{head}mlp.fc1.weight"))
-        .map(|t| t.dims()[0])
-        .ok_or("the vision tower has no attention pooling")?;
+    for (a, b) in [
+        ("proj", "attention.out_proj"),
+        ("norm", "layernorm"),
+        ("mlp.fc1", "mlp.fc1"),
+        ("mlp.fc2", "mlp.fc2"),
+    ] {
+        r.pair(&format!("{ap}{a}"), &format!("{head}{b}"))?;
+    }
+    let head_inter = r.to[&format!("{head}mlp.fc1.weight")].dims()[0];
     if head_inter != vision_inter {
         return Err(format!(
             "the pooling head's MLP ({head_inter}) differs in width from the layers' ({vision_inter})"
         ));
     }
-    let mut take = |from: &str| -> std::result::Result<Tensor, String> {
-        w.remove(from)
-            .ok_or_else(|| format!("the weights have no {from}"))
-    };
-    out.insert(format!("{head}probe"), take(&format!("{ap}latent"))?);
-    let in_w = Tensor::cat(
-        &[
-            take(&format!("{ap}q.weight"))?,
-            take(&format!("{ap}kv.weight"))?,
-        ],
-        0,
-    )
-    .map_err(err)?;
-    let in_b = Tensor::cat(
-        &[
-            take(&format!("{ap}q.bias"))?,
-            take(&format!("{ap}kv.bias"))?,
-        ],
-        0,
-    )
-    .map_err(err)?;
-    out.insert(format!("{head}attention.in_proj_weight"), in_w);
-    out.insert(format!("{head}attention.in_proj_bias"), in_b);
+    let probe = r.take(&format!("{ap}latent"))?;
+    r.put(format!("{head}probe"), probe);
+    // The head's query and key-value projections as one input projection.
+    for (p, joined) in [("weight", "in_proj_weight"), ("bias", "in_proj_bias")] {
+        let q = r.take(&format!("{ap}q.{p}"))?;
+        let kv = r.take(&format!("{ap}kv.{p}"))?;
+        let t = Tensor::cat(&[q, kv], 0).map_err(err)?;
+        r.put(format!("{head}attention.{joined}"), t);
+    }
 
     // Text: OpenCLIP's transformer.
-    let tokens = take("text.token_embedding.weight")?;
+    let tokens = r.take("text.token_embedding.weight")?;
     let (vocab, width) = (tokens.dims()[0], tokens.dims()[1]);
-    let text_positions = take("text.positional_embedding")?;
+    let text_positions = r.take("text.positional_embedding")?;
     let context = text_positions.dims()[0];
     let tm = "text_model.";
-    out.insert(format!("{tm}embeddings.token_embedding.weight"), tokens);
-    out.insert(
+    r.put(format!("{tm}embeddings.token_embedding.weight"), tokens);
+    r.put(
         format!("{tm}embeddings.position_embedding.weight"),
         text_positions,
     );
-    let mut layers = 0;
-    while w.contains_key(&format!("text.transformer.resblocks.{layers}.ln_1.weight")) {
-        let from = format!("text.transformer.resblocks.{layers}.");
-        let to = format!("{tm}encoder.layers.{layers}.");
-        let qkv_w = w.remove(&format!("{from}attn.in_proj_weight"));
-        let qkv_b = w.remove(&format!("{from}attn.in_proj_bias"));
-        split_qkv(&mut out, &to, qkv_w, qkv_b, width)?;
-        for (a, b) in [
+    let (layers, text_inter) = r.layers(
+        [
+            "text.transformer.resblocks.",
+            &format!("{tm}encoder.layers."),
+            "ln_1",
+        ],
+        ["attn.in_proj_weight", "attn.in_proj_bias"],
+        &[
             ("attn.out_proj", "self_attn.out_proj"),
             ("ln_1", "layer_norm1"),
             ("ln_2", "layer_norm2"),
             ("mlp.c_fc", "mlp.fc1"),
             ("mlp.c_proj", "mlp.fc2"),
-        ] {
-            for p in ["weight", "bias"] {
-                let t = w
-                    .remove(&format!("{from}{a}.{p}"))
-                    .ok_or_else(|| format!("the weights have no {from}{a}.{p}"))?;
-                out.insert(format!("{to}{b}.{p}"), t);
-            }
-        }
-        layers += 1;
-    }
-    let text_inter = out
-        .get(&format!("{tm}encoder.layers.0.mlp.fc1.weight"))
-        .map(|t| t.dims()[0])
-        .ok_or("the text tower has no layers")?;
-    for p in ["weight", "bias"] {
-        let t = w
-            .remove(&format!("text.ln_final.{p}"))
-            .ok_or_else(|| format!("the weights have no text.ln_final.{p}"))?;
-        out.insert(format!("{tm}final_layer_norm.{p}"), t);
-    }
+        ],
+        width,
+    )?;
+    r.pair("text.ln_final", &format!("{tm}final_layer_norm"))?;
     // The projection: a linear layer (with bias), or a bare matrix applied as x·P.
-    let (proj_w, proj_b) = match (
-        w.remove("text.text_projection.weight"),
-        w.remove("text.text_projection"),
-    ) {
-        (Some(pw), _) => {
-            let b = match w.remove("text.text_projection.bias") {
-                Some(b) => b,
-                None => Tensor::zeros(pw.dims()[0], DType::F32, &Device::Cpu).map_err(err)?,
-            };
-            (pw, b)
-        }
-        (None, Some(p)) => {
-            let pw = p.t().map_err(err)?.contiguous().map_err(err)?;
-            let b = Tensor::zeros(pw.dims()[0], DType::F32, &Device::Cpu).map_err(err)?;
-            (pw, b)
-        }
-        (None, None) => return Err("the weights have no text projection".into()),
+    let proj_w = match r.take("text.text_projection.weight") {
+        Ok(pw) => pw,
+        Err(_) => r
+            .take("text.text_projection")
+            .map_err(|_| "the weights have no text projection".to_string())?
+            .t()
+            .and_then(|t| t.contiguous())
+            .map_err(err)?,
     };
     let projection = proj_w.dims()[0];
-    out.insert(format!("{tm}head.weight"), proj_w);
-    out.insert(format!("{tm}head.bias"), proj_b);
+    let proj_b = match r.take("text.text_projection.bias") {
+        Ok(b) => b,
+        Err(_) => Tensor::zeros(projection, DType::F32, &Device::Cpu).map_err(err)?,
+    };
+    r.put(format!("{tm}head.weight"), proj_w);
+    r.put(format!("{tm}head.bias"), proj_b);
     let text_heads = text_cfg["heads"].as_u64().unwrap_or(8) as usize;
     let text_eps = text_cfg["norm_kwargs"]["eps"].as_f64().unwrap_or(1e-5);
-    let unused: Vec<&String> = w
+    let unused: Vec<&String> = r
+        .from
         .keys()
         .filter(|k| !matches!(k.as_str(), "logit_scale" | "logit_bias" | "text.attn_mask"))
         .collect();
@@ -368,30 +376,7 @@ fn rename(
         },
     };
     config.embedding_dim()?;
-    Ok((out, config))
-}
-
-/// A fused query-key-value projection as SigLIP's three.
-fn split_qkv(
-    out: &mut HashMap<String, Tensor>,
-    to: &str,
-    w: Option<Tensor>,
-    b: Option<Tensor>,
-    dim: usize,
-) -> std::result::Result<(), String> {
-    let (Some(w), Some(b)) = (w, b) else {
-        return Err(format!("{to}: no fused attention projection"));
-    };
-    for (i, name) in ["q_proj", "k_proj", "v_proj"].iter().enumerate() {
-        let part = |t: &Tensor| {
-            t.narrow(0, i * dim, dim)
-                .and_then(|t| t.contiguous())
-                .map_err(|e| e.to_string())
-        };
-        out.insert(format!("{to}self_attn.{name}.weight"), part(&w)?);
-        out.insert(format!("{to}self_attn.{name}.bias"), part(&b)?);
-    }
-    Ok(())
+    Ok((r.to, config))
 }
 
 #[cfg(test)]
