@@ -314,11 +314,53 @@ impl VisionTower {
     }
 }
 
-pub struct TextTower {
+/// A text transformer as CLIP and SigLIP share it (under `text_model`): token and position
+/// embeddings, the layers, the final layer norm. They differ in the mask and in what they read.
+pub(crate) struct TextTrunk {
     tokens: Embedding,
     positions: Tensor,
     layers: Vec<Layer>,
     final_ln: LayerNorm,
+    /// How many positions it has.
+    pub context_length: usize,
+}
+
+impl TextTrunk {
+    pub(crate) fn new(
+        m: VarBuilder,
+        vocab: usize,
+        context: usize,
+        n_layers: usize,
+        s: Shape,
+        act: &str,
+        p: Precision,
+    ) -> Result<Self> {
+        let e = m.pp("embeddings");
+        Ok(TextTrunk {
+            tokens: candle_nn::embedding(vocab, s.dim, e.pp("token_embedding"))?,
+            positions: e.pp("position_embedding").get((context, s.dim), "weight")?,
+            layers: encoder(m.clone(), n_layers, s, act, p)?,
+            final_ln: candle_nn::layer_norm(s.dim, s.eps, m.pp("final_layer_norm"))?,
+            context_length: context,
+        })
+    }
+
+    /// Hidden states [batch, len, dim] of `ids` [batch, len] (u32), after the final norm.
+    pub(crate) fn forward(&self, ids: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (_, n) = ids.dims2()?;
+        let mut x = self
+            .tokens
+            .forward(ids)?
+            .broadcast_add(&self.positions.narrow(0, 0, n)?.unsqueeze(0)?)?;
+        for l in &self.layers {
+            x = l.forward(&x, mask)?;
+        }
+        self.final_ln.forward(&x)
+    }
+}
+
+pub struct TextTower {
+    trunk: TextTrunk,
     projection: Linear,
     pub context_length: usize,
 }
@@ -330,36 +372,29 @@ impl TextTower {
         projection_dim: usize,
         p: Precision,
     ) -> Result<Self> {
-        let m = vb.pp("text_model");
-        let e = m.pp("embeddings");
+        let shape = Shape {
+            dim: c.hidden_size,
+            inter: c.intermediate_size,
+            heads: c.num_attention_heads,
+            eps: c.layer_norm_eps,
+        };
+        let trunk = TextTrunk::new(
+            vb.pp("text_model"),
+            c.vocab_size,
+            c.max_position_embeddings,
+            c.num_hidden_layers,
+            shape,
+            &c.hidden_act,
+            p,
+        )?;
         Ok(TextTower {
-            tokens: candle_nn::embedding(c.vocab_size, c.hidden_size, e.pp("token_embedding"))?,
-            positions: e
-                .pp("position_embedding")
-                .get((c.max_position_embeddings, c.hidden_size), "weight")?,
-            layers: encoder(
-                m.clone(),
-                c.num_hidden_layers,
-                Shape {
-                    dim: c.hidden_size,
-                    inter: c.intermediate_size,
-                    heads: c.num_attention_heads,
-                    eps: c.layer_norm_eps,
-                },
-                &c.hidden_act,
-                p,
-            )?,
-            final_ln: candle_nn::layer_norm(
-                c.hidden_size,
-                c.layer_norm_eps,
-                m.pp("final_layer_norm"),
-            )?,
+            context_length: trunk.context_length,
+            trunk,
             projection: candle_nn::linear_no_bias(
                 c.hidden_size,
                 projection_dim,
                 vb.pp("text_projection"),
             )?,
-            context_length: c.max_position_embeddings,
         })
     }
 
@@ -368,15 +403,8 @@ impl TextTower {
     /// cannot change it, so rows may be padded with anything.
     pub fn forward(&self, ids: &Tensor, pool_at: &[usize]) -> Result<Tensor> {
         let (b, n) = ids.dims2()?;
-        let mut x = self
-            .tokens
-            .forward(ids)?
-            .broadcast_add(&self.positions.narrow(0, 0, n)?.unsqueeze(0)?)?;
-        let mask = causal_mask(n, x.device())?;
-        for l in &self.layers {
-            x = l.forward(&x, Some(&mask))?;
-        }
-        let x = self.final_ln.forward(&x)?;
+        let mask = causal_mask(n, ids.device())?;
+        let x = self.trunk.forward(ids, Some(&mask))?;
         let idx: Vec<u32> = pool_at
             .iter()
             .enumerate()

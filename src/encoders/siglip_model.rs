@@ -1,7 +1,7 @@
 //! The SigLIP architecture (SigLIP and SigLIP 2 at fixed resolution), following the reference
 //! implementation's layout and weight names (`SiglipModel`), built from `config.json`.
 //!
-//! Its transformer layers are CLIP's (same names and maths), so they are shared with
+//! Its transformer layers and text trunk are CLIP's (same names and maths), so they are shared with
 //! `clip_model`. What differs: no class token and no pre-norm in the vision tower, which pools
 //! with a small attention head (a learned probe attends over the patches); a text tower without
 //! a causal mask that reads the last position of text padded to its fixed length; no separate
@@ -10,12 +10,12 @@
 //! their weights (see `open_clip`).
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Conv2dConfig, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Conv2dConfig, LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
 
 use super::Precision;
 use super::activation::Act;
-use super::clip_model::{Layer, Proj, Shape, encoder, linear};
+use super::clip_model::{Layer, Proj, Shape, TextTrunk, encoder, linear};
 
 fn eps() -> f64 {
     1e-6
@@ -298,10 +298,7 @@ impl SiglipVision {
 }
 
 pub struct SiglipText {
-    tokens: Embedding,
-    positions: Tensor,
-    layers: Vec<Layer>,
-    final_ln: LayerNorm,
+    trunk: TextTrunk,
     head: Proj,
     /// The fixed length every text is padded (or cut) to.
     pub context_length: usize,
@@ -310,32 +307,26 @@ pub struct SiglipText {
 impl SiglipText {
     pub fn new(vb: VarBuilder, c: &SiglipTextConfig, p: Precision) -> Result<Self> {
         let m = vb.pp("text_model");
-        let e = m.pp("embeddings");
         let out = c.projection_size.unwrap_or(c.hidden_size);
+        let shape = Shape {
+            dim: c.hidden_size,
+            inter: c.intermediate_size,
+            heads: c.num_attention_heads,
+            eps: c.layer_norm_eps,
+        };
+        let trunk = TextTrunk::new(
+            m.clone(),
+            c.vocab_size,
+            c.max_position_embeddings,
+            c.num_hidden_layers,
+            shape,
+            &c.hidden_act,
+            p,
+        )?;
         Ok(SiglipText {
-            tokens: candle_nn::embedding(c.vocab_size, c.hidden_size, e.pp("token_embedding"))?,
-            positions: e
-                .pp("position_embedding")
-                .get((c.max_position_embeddings, c.hidden_size), "weight")?,
-            layers: encoder(
-                m.clone(),
-                c.num_hidden_layers,
-                Shape {
-                    dim: c.hidden_size,
-                    inter: c.intermediate_size,
-                    heads: c.num_attention_heads,
-                    eps: c.layer_norm_eps,
-                },
-                &c.hidden_act,
-                p,
-            )?,
-            final_ln: candle_nn::layer_norm(
-                c.hidden_size,
-                c.layer_norm_eps,
-                m.pp("final_layer_norm"),
-            )?,
+            context_length: trunk.context_length,
+            trunk,
             head: linear(c.hidden_size, out, m.pp("head"), p)?,
-            context_length: c.max_position_embeddings,
         })
     }
 
@@ -344,14 +335,7 @@ impl SiglipText {
     /// the last one.
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
         let (_, n) = ids.dims2()?;
-        let mut x = self
-            .tokens
-            .forward(ids)?
-            .broadcast_add(&self.positions.narrow(0, 0, n)?.unsqueeze(0)?)?;
-        for l in &self.layers {
-            x = l.forward(&x, None)?;
-        }
-        let last = self.final_ln.forward(&x.narrow(1, n - 1, 1)?)?;
-        self.head.forward(&last.squeeze(1)?, None)
+        let x = self.trunk.forward(ids, None)?;
+        self.head.forward(&x.narrow(1, n - 1, 1)?.squeeze(1)?, None)
     }
 }
