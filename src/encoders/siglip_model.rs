@@ -1,8 +1,8 @@
 //! The SigLIP architecture (SigLIP and SigLIP 2 at fixed resolution), following the reference
 //! implementation's layout and weight names (`SiglipModel`), built from `config.json`.
 //!
-//! Its transformer layers and text trunk are CLIP's (same names and maths), so they are shared with
-//! `clip_model`. What differs: no class token and no pre-norm in the vision tower, which pools
+//! Its transformer layers and text trunk are CLIP's (same names and maths), so they are
+//! shared with `clip_model`. What differs: no class token and no pre-norm in the vision tower, which pools
 //! with a small attention head (a learned probe attends over the patches); a text tower without
 //! a causal mask that reads the last position of text padded to its fixed length; no separate
 //! projections. Not candle-transformers' SigLIP, to share the int8 path and the fused CPU
