@@ -2,12 +2,12 @@
 //! implementation's layout and weight names (`SiglipModel`), built from `config.json`.
 //!
 //! Its transformer layers and text trunk are CLIP's (same names and maths), so they are
-//! shared with `clip_model`. What differs: no class token and no pre-norm in the vision tower, which pools
-//! with a small attention head (a learned probe attends over the patches); a text tower without
-//! a causal mask that reads the last position of text padded to its fixed length; no separate
-//! projections. Not candle-transformers' SigLIP, to share the int8 path and the fused CPU
-//! activations with CLIP; Marqo's OpenCLIP checkpoints load into this module by renaming
-//! their weights (see `open_clip`).
+//! shared with `clip_model`. What differs: no class token and no pre-norm in the vision
+//! tower, which pools with a small attention head (a learned probe attends over the patches);
+//! a text tower without a causal mask that reads the last position of text padded to its
+//! fixed length; no separate projections. Not candle-transformers' SigLIP, to share the int8
+//! path and the fused CPU activations with CLIP; Marqo's OpenCLIP checkpoints load into this
+//! module by renaming their weights (see `open_clip`).
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Conv2dConfig, LayerNorm, Linear, VarBuilder};
