@@ -196,6 +196,8 @@ pub struct Prepared {
     cands: Vec<Cand>,
     exact: bool,
     sort: Sort,
+    /// Told once here, not at every ranking: see [`Searcher::language_note`].
+    language_note: Option<LanguageNote>,
 }
 
 impl Prepared {
@@ -563,6 +565,7 @@ impl Searcher {
             .zip(cand_raw)
             .map(|(&pi, raw)| self.candidate(pi, raw, &evidence, penalty[pi], &read.text))
             .collect();
+        let language_note = self.language_note(&read.text, &signals);
         Ok(Prepared {
             text: read.text,
             not: read.not,
@@ -572,6 +575,7 @@ impl Searcher {
             cands,
             exact,
             sort: q.sort,
+            language_note,
         })
     }
 
@@ -1045,18 +1049,18 @@ impl Searcher {
             candidates: prep.cands.len(),
             exact: prep.exact,
             unavailable: self.encoders.unavailable.clone(),
-            language_note: self.language_note(prep),
+            language_note: prep.language_note.clone(),
         }
     }
 
     /// When the text goes to an English-only visual model and is surely in another language.
-    fn language_note(&self, prep: &Prepared) -> Option<LanguageNote> {
+    fn language_note(&self, text: &str, signals: &[Signal]) -> Option<LanguageNote> {
         let (manifest, _) = self.encoders.clip.as_ref()?;
-        if manifest.multilingual || !prep.signals.contains(&Signal::Crossmodal) {
+        if manifest.multilingual || !signals.contains(&Signal::Crossmodal) {
             return None;
         }
         Some(LanguageNote {
-            language: crate::language::foreign_language(&prep.text)?,
+            language: crate::language::foreign_language(text)?,
             model: manifest.display_name.clone(),
         })
     }

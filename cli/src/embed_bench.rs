@@ -329,11 +329,9 @@ pub fn architectures(names: &[String], batches: &[usize], seconds: f64) -> Resul
             std::env::temp_dir().join(format!("vitrine-bench-{name}-{}", std::process::id())),
         );
         std::fs::create_dir_all(dir.path())?;
-        std::fs::write(
-            dir.path().join("config.json"),
-            architecture(name)?.to_string(),
-        )?;
-        let image = architecture(name)?["vision_config"]["image_size"].clone();
+        let config = architecture(name)?;
+        std::fs::write(dir.path().join("config.json"), config.to_string())?;
+        let image = config["vision_config"]["image_size"].clone();
         std::fs::write(
             dir.path().join("preprocessor_config.json"),
             serde_json::json!({
