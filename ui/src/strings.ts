@@ -6,8 +6,6 @@
 
 import { count } from "./format";
 
-const plural = (n: number, one: string, many: string) => count(n, one, many);
-
 export const en = {
   brand: "Vitrine",
   nav: {
@@ -95,11 +93,11 @@ export const en = {
     start: "Search your catalog",
     startHint:
       "Type a description, or drop a photo anywhere on the window, paste one, or pick one with “Photo…”. Add words to “not…” to push products down.",
-    noStrongMatch: (total: number) => `No strong match · ${plural(total, "product", "products")} by closeness`,
-    strongMatches: (n: number) => plural(n, "strong match", "strong matches"),
+    noStrongMatch: (total: number) => `No strong match · ${count(total, "product", "products")} by closeness`,
+    strongMatches: (n: number) => count(n, "strong match", "strong matches"),
     summary: (headline: string, used: string, ms: number) => `${headline} · ${used || "no signal weighted"} · ${ms} ms`,
     hideWeaker: "Hide weaker matches",
-    showWeaker: (n: number) => `Show ${plural(n, "weaker match", "weaker matches")}`,
+    showWeaker: (n: number) => `Show ${count(n, "weaker match", "weaker matches")}`,
     nothing: "Nothing matches",
     nothingHint: "Try fewer words, clear a filter, or raise another signal’s weight.",
     clearTheFilters: "Clear the filters",
@@ -146,14 +144,14 @@ export const en = {
     saved: "Decision saved.",
     savedLeaves: "Decision saved; the group leaves the list until its photos change.",
     keepThis: "Keep this one",
-    decided: (n: number) => `Decided ${plural(n, "group", "groups")}. “Undo” takes it back.`,
-    tookBack: (n: number) => `Took back the decisions on ${plural(n, "group", "groups")}.`,
-    duplicateGroups: (n: number) => `${plural(n, "group", "groups")} of possible duplicates`,
-    variantGroups: (n: number) => `${plural(n, "group", "groups")} of variants`,
+    decided: (n: number) => `Decided ${count(n, "group", "groups")}. “Undo” takes it back.`,
+    tookBack: (n: number) => `Took back the decisions on ${count(n, "group", "groups")}.`,
+    duplicateGroups: (n: number) => `${count(n, "group", "groups")} of possible duplicates`,
+    variantGroups: (n: number) => `${count(n, "group", "groups")} of variants`,
     none: "No duplicates found",
     noneHint: "Allow more photo difference or less visual similarity to see looser matches.",
-    forSelected: (n: number) => `For the ${plural(n, "selected group", "selected groups")}:`,
-    forUndecided: (n: number) => `For the ${plural(n, "undecided group", "undecided groups")}:`,
+    forSelected: (n: number) => `For the ${count(n, "selected group", "selected groups")}:`,
+    forUndecided: (n: number) => `For the ${count(n, "undecided group", "undecided groups")}:`,
     keepMostPhotos: "Keep the one with most photos",
     keepLowestPrice: "Keep the lowest price",
     keepOldest: "Keep the oldest SKU",
@@ -173,7 +171,7 @@ export const en = {
     saveMergeMap: "Save the merge map",
     mergeMapFile: "vitrine-merge-map.csv",
     savedMergeMap: (pairs: number, path: string) =>
-      `Saved the merge map (${plural(pairs, "duplicate pair", "duplicate pairs")}) to ${path}`,
+      `Saved the merge map (${count(pairs, "duplicate pair", "duplicate pairs")}) to ${path}`,
     photoOf: (title: string) => `Photo of ${title}`,
     photoN: (i: number) => `Photo ${i}`,
     leftListing: "Left listing",
@@ -215,12 +213,12 @@ export const en = {
     cancelled: "Import cancelled. What was read so far is kept; import again to continue.",
     finished: (d: string) => `Import finished in ${d}.`,
     productsAdded: (added: number, updated: number) =>
-      `${plural(added, "product", "products")} added, ${updated} updated`,
-    photosAdded: (added: number, read: number) => `${plural(added, "photo", "photos")} added, ${read} read`,
+      `${count(added, "product", "products")} added, ${updated} updated`,
+    photosAdded: (added: number, read: number) => `${count(added, "photo", "photos")} added, ${read} read`,
     embedded: (photos: number, products: number) =>
-      `${plural(photos, "photo", "photos")} and ${plural(products, "product", "products")} embedded`,
-    gone: (n: number) => `${plural(n, "item", "items")} no longer in the sources`,
-    skipped: (n: number) => `${plural(n, "item", "items")} skipped`,
+      `${count(photos, "photo", "photos")} and ${count(products, "product", "products")} embedded`,
+    gone: (n: number) => `${count(n, "item", "items")} no longer in the sources`,
+    skipped: (n: number) => `${count(n, "item", "items")} skipped`,
     item: "Item",
     why: "Why",
     atLine: (item: string, line: number) => `${item} (line ${line})`,
@@ -235,7 +233,7 @@ export const en = {
     noJudgements:
       "Mark results ✓ right or ✗ wrong for a few searches on the Search page; then measure search on your own judgements here, and tune the weights to them.",
     judged: (queries: number, usable: number, right: number, wrong: number) =>
-      `You judged ${plural(queries, "search", "searches")} (${usable} with a result marked right): ${right} right, ${wrong} wrong.`,
+      `You judged ${count(queries, "search", "searches")} (${usable} with a result marked right): ${right} right, ${wrong} wrong.`,
     querySets: "Query sets",
     measuring: "Measuring…",
     fused: "All signals, as you search",
@@ -243,8 +241,8 @@ export const en = {
     rrf: "Reciprocal rank fusion (for comparison)",
     alone: (signal: string) => `${signal} alone`,
     weight: (signal: string, w: number) => `${signal} ×${w}`,
-    fromFile: (n: number, file: string) => `the ${plural(n, "query", "queries")} of ${file}`,
-    fromJudgements: (n: number) => `your ${plural(n, "judged search", "judged searches")}`,
+    fromFile: (n: number, file: string) => `the ${count(n, "query", "queries")} of ${file}`,
+    fromJudgements: (n: number) => `your ${count(n, "judged search", "judged searches")}`,
     intro: (source: string, weights: string) => `On ${source}, with the weights ${weights}:`,
     ranking: "Ranking",
     ndcg: "nDCG@10",
@@ -259,7 +257,7 @@ export const en = {
     figures: (before: number, after: number) =>
       `on judged searches the tuning did not see, nDCG@10 went from ${before.toFixed(3)} to ${after.toFixed(3)}`,
     tuned: (queries: number, figures: string, weights: string) =>
-      `Tuned from ${plural(queries, "search", "searches")}: ${figures}. Searches now start from ${weights}.`,
+      `Tuned from ${count(queries, "search", "searches")}: ${figures}. Searches now start from ${weights}.`,
     notTuned: (figures: string) =>
       `Tuning did not help (${figures}), so the weights stay as they are. Judge more searches and try again.`,
     backToDefaults: "Searches start from the default weights again.",
