@@ -1,5 +1,5 @@
-//! The int8 path (q8_0 weights) against f32: the same model, the same inputs, embeddings that
-//! agree to within the tolerance the encoders issue sets (cosine ≥ 0.99 on real photos).
+//! The int8 path against f32: the same model, the same inputs, embeddings that agree to a mean
+//! cosine of at least 0.999 (minimum 0.998), as the speed issue asks of any faster int8 path.
 
 mod common;
 
@@ -61,7 +61,7 @@ fn compare(f: &ClipEncoder, q: &ClipEncoder, n_photos: usize, n_titles: usize) {
         a.len()
     );
     assert!(
-        mean >= 0.995 && min >= 0.99,
+        mean >= 0.999 && min >= 0.998,
         "photos: mean {mean}, min {min}"
     );
     // int8 is not f32: a path that silently fell back to f32 would agree exactly.
@@ -83,7 +83,7 @@ fn compare(f: &ClipEncoder, q: &ClipEncoder, n_photos: usize, n_titles: usize) {
         ta.len()
     );
     assert!(
-        mean >= 0.995 && min >= 0.99,
+        mean >= 0.999 && min >= 0.998,
         "titles: mean {mean}, min {min}"
     );
 }

@@ -123,6 +123,36 @@ impl InplaceOp2 for BiasAct {
     }
 }
 
+/// `act` over `xs` in place, with AVX2 and FMA where the CPU has them.
+pub(crate) fn act_in_place(xs: &mut [f32], act: Act) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        // SAFETY: the features were just detected.
+        return unsafe { act_avx2(xs, act) };
+    }
+    act_each(xs, act)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn act_avx2(xs: &mut [f32], act: Act) {
+    act_each(xs, act)
+}
+
+#[inline(always)]
+fn act_each(xs: &mut [f32], act: Act) {
+    macro_rules! each {
+        ($a:expr) => {
+            xs.iter_mut().for_each(|x| *x = $a.apply_scalar(*x))
+        };
+    }
+    match act {
+        Act::QuickGelu => each!(Act::QuickGelu),
+        Act::Gelu => each!(Act::Gelu),
+        Act::GeluTanh => each!(Act::GeluTanh),
+    }
+}
+
 /// One row, with the activation chosen outside the loop so that each loop vectorises.
 fn apply_row(row: &mut [f32], bias: &[f32], act: Act) {
     macro_rules! each {

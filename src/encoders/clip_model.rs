@@ -13,10 +13,15 @@ use serde::Deserialize;
 
 use super::Precision;
 use super::activation::{Act, bias_act};
+use super::gemm::Packed;
+use super::qgemm::QPacked;
 
-/// A linear layer, dense (f32) or with int8 weights (q8_0: blocks of 32 weights sharing one
-/// scale; activations are quantised the same way on the fly).
+/// A linear layer. On the CPU the weight is packed for the own kernels (f32, or int8 with one
+/// scale per output); elsewhere candle's matrix product, dense or q8_0 (blocks of 32 weights
+/// sharing one scale, activations quantised the same way on the fly).
 pub(crate) enum Proj {
+    Packed(Box<Packed>),
+    QPacked(Box<QPacked>),
     /// The weight is kept transposed, `[in, out]`, as the matrix product reads it.
     Dense {
         wt: Tensor,
@@ -32,20 +37,34 @@ impl Proj {
     pub(crate) fn new(l: Linear, p: Precision) -> Result<Proj> {
         let k = l.weight().dim(1)?;
         let b = l.bias().cloned();
-        // q8_0 needs the input size in whole blocks; other layers stay dense.
-        if p == Precision::F32 || !k.is_multiple_of(GgmlDType::Q8_0.block_size()) {
-            let wt = l.weight().t()?.contiguous()?;
-            return Ok(Proj::Dense { wt, b });
+        match p {
+            Precision::F32 => {
+                if let Some(packed) = Packed::from_linear(&l)? {
+                    return Ok(Proj::Packed(Box::new(packed)));
+                }
+            }
+            Precision::Int8 => {
+                if let Some(packed) = QPacked::from_linear(&l)? {
+                    return Ok(Proj::QPacked(Box::new(packed)));
+                }
+                // q8_0 needs the input size in whole blocks; other layers stay dense.
+                if k.is_multiple_of(GgmlDType::Q8_0.block_size()) {
+                    // Quantisation reads the storage from its start: a weight that is a slice
+                    // of a larger tensor (an offset into shared storage) is copied out first.
+                    let w = l.weight();
+                    let own = Tensor::from_vec(
+                        w.flatten_all()?.to_vec1::<f32>()?,
+                        w.shape(),
+                        w.device(),
+                    )?;
+                    let q = QTensor::quantize(&own, GgmlDType::Q8_0)?;
+                    let w = QMatMul::from_qtensor(q)?;
+                    return Ok(Proj::Int8 { w, b });
+                }
+            }
         }
-        // Quantisation reads the storage from its start: a weight that is a slice of a larger
-        // tensor (an offset into shared storage) is copied out first.
-        let w = l.weight();
-        let own = Tensor::from_vec(w.flatten_all()?.to_vec1::<f32>()?, w.shape(), w.device())?;
-        let q = QTensor::quantize(&own, GgmlDType::Q8_0)?;
-        Ok(Proj::Int8 {
-            w: QMatMul::from_qtensor(q)?,
-            b,
-        })
+        let wt = l.weight().t()?.contiguous()?;
+        Ok(Proj::Dense { wt, b })
     }
 
     /// `act(xs·Wᵀ + b)` over the last dimension of `xs`.
@@ -54,11 +73,12 @@ impl Proj {
         let k = dims.pop().unwrap_or(1);
         let rows = xs.elem_count() / k.max(1);
         let x2 = xs.reshape((rows, k))?;
-        let (y, b) = match self {
-            Proj::Dense { wt, b } => (x2.matmul(wt)?, b),
-            Proj::Int8 { w, b } => (w.forward(&x2.contiguous()?)?, b),
+        let y = match self {
+            Proj::Packed(w) => w.apply(&x2.contiguous()?, act)?,
+            Proj::QPacked(w) => w.apply(&x2.contiguous()?, act)?,
+            Proj::Dense { wt, b } => bias_act(x2.matmul(wt)?, b.as_ref(), act)?,
+            Proj::Int8 { w, b } => bias_act(w.forward(&x2.contiguous()?)?, b.as_ref(), act)?,
         };
-        let y = bias_act(y, b.as_ref(), act)?;
         dims.push(y.dim(1)?);
         y.reshape(dims)
     }

@@ -5,8 +5,10 @@
 mod activation;
 pub mod clip;
 mod clip_model;
+mod gemm;
 pub mod open_clip;
 pub mod preprocess;
+mod qgemm;
 mod siglip_model;
 pub mod text;
 

@@ -1,0 +1,464 @@
+//! Linear layers' matrix products on the CPU, `act(x·Wᵀ + b)`: the weight packed once at load
+//! into panels of 16 columns, an AVX2/FMA micro-kernel chosen at run time (a portable one
+//! elsewhere), blocking over the depth so a panel's block stays in L1, and rayon over tiles of
+//! the output so that one image (50 rows) still uses every core.
+
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape as CandleShape, Tensor};
+use rayon::prelude::*;
+
+use super::activation::{Act, act_in_place};
+
+/// Columns per panel: two 8-lane registers.
+const NR: usize = 16;
+/// Rows per micro-tile: 12 accumulators, 2 panel registers and a broadcast fill AVX2's 16.
+const MR: usize = 6;
+/// Depth per block: a panel's block (16 KB) stays in L1 while it meets every row of a tile.
+const KC: usize = 256;
+/// Rows per tile: its block of `x` (144 KB at `KC`) stays in L2 while it meets every panel.
+const MC: usize = 144;
+
+/// One depth step of a panel, aligned for whole-register loads.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Lanes([f32; NR]);
+
+/// A linear layer's weight and bias, packed for [`Packed::forward`].
+pub(crate) struct Packed {
+    k: usize,
+    n: usize,
+    /// Panel `j` is columns `16j..16j+16` of `Wᵀ`, depth by depth: `panels[j·k + p].0[l]` is
+    /// `W[16j + l][p]`, zero past `n`.
+    panels: Vec<Lanes>,
+    /// Padded with zeros to whole panels.
+    bias: Option<Vec<f32>>,
+}
+
+/// How a micro-tile's accumulators start.
+#[derive(Clone, Copy)]
+enum Start {
+    Zero,
+    /// From the bias, at the panel's first column (padded to whole panels).
+    Bias(*const f32),
+    /// From what the output holds (the blocks of depth before this one).
+    Output,
+}
+
+/// A micro-kernel: `c[0..MR][0..NR] = start + a·b` over `kc` depth steps, `a` given as one
+/// pointer per row (each `kc` long), `c` with row stride `ldc`, whole.
+type Kernel = unsafe fn(usize, &[*const f32; MR], *const Lanes, Start, *mut f32, usize);
+
+impl Packed {
+    /// From `w` `[n, k]` row-major (a linear layer's `[out, in]`) and its bias of `n`.
+    pub(crate) fn new(w: &[f32], n: usize, k: usize, bias: Option<&[f32]>) -> Packed {
+        assert_eq!(w.len(), n * k, "weight of {n}×{k}");
+        let count = n.div_ceil(NR);
+        let mut panels = vec![Lanes([0.0; NR]); count * k];
+        for (row, weights) in w.chunks_exact(k.max(1)).enumerate().take(n) {
+            let (j, lane) = (row / NR, row % NR);
+            for (p, &v) in weights.iter().enumerate() {
+                panels[j * k + p].0[lane] = v;
+            }
+        }
+        let bias = bias.map(|b| {
+            assert_eq!(b.len(), n, "bias of {n}");
+            let mut padded = b.to_vec();
+            padded.resize(count * NR, 0.0);
+            padded
+        });
+        Packed { k, n, panels, bias }
+    }
+
+    /// From a linear layer on the CPU in f32; `None` for any other.
+    pub(crate) fn from_linear(l: &candle_nn::Linear) -> Result<Option<Packed>> {
+        let w = l.weight();
+        if !w.device().is_cpu() || w.dtype() != DType::F32 {
+            return Ok(None);
+        }
+        let (n, k) = w.dims2()?;
+        let bias = l.bias().map(|b| b.to_vec1::<f32>()).transpose()?;
+        let w = w.flatten_all()?.to_vec1::<f32>()?;
+        Ok(Some(Packed::new(&w, n, k, bias.as_deref())))
+    }
+
+    /// `act(xs·Wᵀ + b)` over the last dimension of a tensor `[rows, k]`.
+    pub(crate) fn apply(&self, xs: &Tensor, act: Option<Act>) -> Result<Tensor> {
+        xs.apply_op1_no_bwd(&Apply { w: self, act })
+    }
+
+    /// `act(x·Wᵀ + b)` for `x` `[m, k]` row-major; `[m, n]` row-major.
+    pub(crate) fn forward(&self, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
+        self.forward_with(kernel(), x, m, act)
+    }
+
+    fn forward_with(&self, kernel: Kernel, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
+        let (k, n) = (self.k, self.n);
+        assert_eq!(x.len(), m * k, "input of {m}×{k}");
+        let mut out = vec![0f32; m * n];
+        if m == 0 || n == 0 {
+            return out;
+        }
+        let panels = n.div_ceil(NR);
+        let row_tiles = m.div_ceil(MC);
+        // Enough tiles that every thread has work, each at least one panel wide.
+        let wanted = (3 * rayon::current_num_threads()).div_ceil(row_tiles);
+        let per_tile = panels.div_ceil(wanted).max(1);
+        let col_tiles = panels.div_ceil(per_tile);
+        let ptr = Shared(out.as_mut_ptr());
+        (0..row_tiles * col_tiles).into_par_iter().for_each(|t| {
+            let rows = (t / col_tiles) * MC..((t / col_tiles + 1) * MC).min(m);
+            let tile = (t % col_tiles) * per_tile..((t % col_tiles + 1) * per_tile).min(panels);
+            // SAFETY: tiles cover disjoint rows × columns of `out`, which outlives the loop.
+            unsafe { self.tile(kernel, x, rows, tile, ptr, act) };
+        });
+        out
+    }
+
+    /// Rows `rows` × panels `tile` of the output.
+    ///
+    /// # Safety
+    /// `out` is `[m, n]` with `m ≥ rows.end`, and no other thread touches this tile.
+    unsafe fn tile(
+        &self,
+        kernel: Kernel,
+        x: &[f32],
+        rows: std::ops::Range<usize>,
+        tile: std::ops::Range<usize>,
+        out: Shared,
+        act: Option<Act>,
+    ) {
+        let (k, n) = (self.k, self.n);
+        let mut scratch = [0f32; MR * NR];
+        let mut depth = 0;
+        loop {
+            let kc = KC.min(k - depth);
+            for j in tile.clone() {
+                let b = self.panels[j * k + depth..].as_ptr();
+                let cols = NR.min(n - j * NR);
+                let start = match (depth, &self.bias) {
+                    (0, Some(bias)) => Start::Bias(bias[j * NR..].as_ptr()),
+                    (0, None) => Start::Zero,
+                    _ => Start::Output,
+                };
+                for r in rows.clone().step_by(MR) {
+                    let height = MR.min(rows.end - r);
+                    // Missing rows repeat the last one; their results are dropped.
+                    let a =
+                        std::array::from_fn(|i| x[(r + i.min(height - 1)) * k + depth..].as_ptr());
+                    let c = unsafe { out.0.add(r * n + j * NR) };
+                    if height == MR && cols == NR {
+                        unsafe { kernel(kc, &a, b, start, c, n) };
+                        continue;
+                    }
+                    // An edge tile goes through a whole one on the stack.
+                    let s = scratch.as_mut_ptr();
+                    for i in 0..height {
+                        unsafe { std::ptr::copy_nonoverlapping(c.add(i * n), s.add(i * NR), cols) };
+                    }
+                    unsafe { kernel(kc, &a, b, start, s, NR) };
+                    for i in 0..height {
+                        unsafe { std::ptr::copy_nonoverlapping(s.add(i * NR), c.add(i * n), cols) };
+                    }
+                }
+            }
+            depth += kc;
+            if depth >= k {
+                break;
+            }
+        }
+        if let Some(act) = act {
+            let cols = tile.start * NR..(tile.end * NR).min(n);
+            for r in rows {
+                let row = unsafe {
+                    std::slice::from_raw_parts_mut(out.0.add(r * n + cols.start), cols.len())
+                };
+                act_in_place(row, act);
+            }
+        }
+    }
+}
+
+struct Apply<'a> {
+    w: &'a Packed,
+    act: Option<Act>,
+}
+
+impl CustomOp1 for Apply<'_> {
+    fn name(&self) -> &'static str {
+        "packed-linear"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, CandleShape)> {
+        let CpuStorage::F32(xs) = s else {
+            candle_core::bail!("a packed linear layer takes f32");
+        };
+        let (Some((from, to)), Ok((m, k))) = (l.contiguous_offsets(), l.shape().dims2()) else {
+            candle_core::bail!("a packed linear layer takes a contiguous matrix");
+        };
+        if k != self.w.k {
+            candle_core::bail!("input of width {k} for a layer of width {}", self.w.k);
+        }
+        let out = self.w.forward(&xs[from..to], m, self.act);
+        Ok((CpuStorage::F32(out), CandleShape::from((m, self.w.n))))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: written only through disjoint tiles (see `Packed::forward_with`).
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+/// The best micro-kernel this CPU runs.
+fn kernel() -> Kernel {
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        return avx2::kernel;
+    }
+    portable
+}
+
+/// Plain Rust, for CPUs without AVX2 and FMA (the compiler vectorises what it can).
+///
+/// # Safety
+/// Each `a[i]` has `kc` values, `b` has `kc` steps, `c` has `MR` rows of `NR` at stride `ldc`,
+/// and a bias start has `NR` values.
+unsafe fn portable(
+    kc: usize,
+    a: &[*const f32; MR],
+    b: *const Lanes,
+    start: Start,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let mut acc = [[0f32; NR]; MR];
+    for (i, row) in acc.iter_mut().enumerate() {
+        match start {
+            Start::Zero => {}
+            Start::Bias(bias) => {
+                row.copy_from_slice(unsafe { std::slice::from_raw_parts(bias, NR) });
+            }
+            Start::Output => {
+                row.copy_from_slice(unsafe { std::slice::from_raw_parts(c.add(i * ldc), NR) });
+            }
+        }
+    }
+    let a: [&[f32]; MR] = std::array::from_fn(|i| unsafe { std::slice::from_raw_parts(a[i], kc) });
+    let b = unsafe { std::slice::from_raw_parts(b, kc) };
+    for (p, lanes) in b.iter().enumerate() {
+        for (row, ai) in acc.iter_mut().zip(&a) {
+            let v = ai[p];
+            for (o, w) in row.iter_mut().zip(&lanes.0) {
+                *o += v * w;
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), c.add(i * ldc), NR) };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+    use std::sync::LazyLock;
+
+    use super::{Lanes, MR, Start};
+
+    static AVAILABLE: LazyLock<bool> =
+        LazyLock::new(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
+
+    pub(super) fn available() -> bool {
+        *AVAILABLE
+    }
+
+    /// The AVX2/FMA micro-kernel: 6 rows × 16 columns in 12 registers.
+    ///
+    /// # Safety
+    /// As [`super::portable`], on a CPU with AVX2 and FMA.
+    pub(super) unsafe fn kernel(
+        kc: usize,
+        a: &[*const f32; MR],
+        b: *const Lanes,
+        start: Start,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        unsafe { run(kc, a, b, start, c, ldc) }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run(
+        kc: usize,
+        a: &[*const f32; MR],
+        b: *const Lanes,
+        start: Start,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        unsafe {
+            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+            match start {
+                Start::Zero => {}
+                Start::Bias(bias) => {
+                    let (lo, hi) = (_mm256_loadu_ps(bias), _mm256_loadu_ps(bias.add(8)));
+                    acc = [[lo, hi]; MR];
+                }
+                Start::Output => {
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        let ci = c.add(i * ldc);
+                        *row = [_mm256_loadu_ps(ci), _mm256_loadu_ps(ci.add(8))];
+                    }
+                }
+            }
+            let [a0, a1, a2, a3, a4, a5] = *a;
+            for p in 0..kc {
+                let w = (*b.add(p)).0.as_ptr();
+                let (lo, hi) = (_mm256_load_ps(w), _mm256_load_ps(w.add(8)));
+                macro_rules! row {
+                    ($i:expr, $a:expr) => {
+                        let v = _mm256_broadcast_ss(&*$a.add(p));
+                        acc[$i][0] = _mm256_fmadd_ps(v, lo, acc[$i][0]);
+                        acc[$i][1] = _mm256_fmadd_ps(v, hi, acc[$i][1]);
+                    };
+                }
+                row!(0, a0);
+                row!(1, a1);
+                row!(2, a2);
+                row!(3, a3);
+                row!(4, a4);
+                row!(5, a5);
+            }
+            for (i, row) in acc.iter().enumerate() {
+                let ci = c.add(i * ldc);
+                _mm256_storeu_ps(ci, row[0]);
+                _mm256_storeu_ps(ci.add(8), row[1]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Small pseudo-random numbers in [-1, 1), reproducible.
+    fn numbers(len: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 40) as f32 / (1u64 << 23) as f32) - 1.0
+            })
+            .collect()
+    }
+
+    /// The plain definition, in f64.
+    fn reference(
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        m: usize,
+        n: usize,
+        k: usize,
+    ) -> Vec<f64> {
+        let mut out = vec![0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let dot: f64 = (0..k)
+                    .map(|p| x[i * k + p] as f64 * w[j * k + p] as f64)
+                    .sum();
+                out[i * n + j] = dot + b.map_or(0.0, |b| b[j] as f64);
+            }
+        }
+        out
+    }
+
+    fn kernels() -> Vec<(&'static str, Kernel)> {
+        let mut all: Vec<(&'static str, Kernel)> = vec![("portable", portable)];
+        #[cfg(target_arch = "x86_64")]
+        if avx2::available() {
+            all.push(("avx2", avx2::kernel));
+        }
+        all
+    }
+
+    #[test]
+    fn every_kernel_matches_the_plain_product_at_odd_sizes() {
+        let sizes = [
+            (1, 1, 1),
+            (1, 16, 7),
+            (5, 17, 3),
+            (6, 16, 256),
+            (7, 33, 257),
+            (13, 40, 600),
+            (50, 70, 96),
+            (150, 19, 513),
+        ];
+        for (name, kernel) in kernels() {
+            for &(m, n, k) in &sizes {
+                let x = numbers(m * k, 1 + m as u64);
+                let w = numbers(n * k, 2 + n as u64);
+                let b = numbers(n, 3);
+                for bias in [None, Some(&b[..])] {
+                    let packed = Packed::new(&w, n, k, bias);
+                    let got = packed.forward_with(kernel, &x, m, None);
+                    let want = reference(&x, &w, bias, m, n, k);
+                    for (g, w) in got.iter().zip(&want) {
+                        let tol = 1e-5 * (k as f64).sqrt().max(1.0);
+                        assert!(
+                            (*g as f64 - w).abs() < tol,
+                            "{name} {m}×{n}×{k} bias {}: {g} vs {w}",
+                            bias.is_some()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_activation_is_applied_to_every_output_once() {
+        let (m, n, k) = (20, 35, 300);
+        // Scaled so outputs stay within the Taylor series' reach.
+        let x: Vec<f32> = numbers(m * k, 4).iter().map(|v| v * 0.1).collect();
+        let w = numbers(n * k, 5);
+        let b = numbers(n, 6);
+        let packed = Packed::new(&w, n, k, Some(&b));
+        for (name, kernel) in kernels() {
+            let plain = packed.forward_with(kernel, &x, m, None);
+            let got = packed.forward_with(kernel, &x, m, Some(Act::Gelu));
+            for (g, p) in got.iter().zip(&plain) {
+                let want = 0.5 * p * (1.0 + libm_free_erf(p / std::f32::consts::SQRT_2));
+                assert!(
+                    (g - want).abs() < 1e-5,
+                    "{name}: gelu({p}) = {g}, want {want}"
+                );
+            }
+        }
+    }
+
+    /// erf by its Taylor series (enough for |x| < 3 in f64).
+    fn libm_free_erf(x: f32) -> f32 {
+        let x = x as f64;
+        let (mut sum, mut term, mut k) = (0.0, x, 0.0);
+        while term.abs() > 1e-17 {
+            sum += term / (2.0 * k + 1.0);
+            k += 1.0;
+            term *= -x * x / k;
+        }
+        (sum * 2.0 / std::f64::consts::PI.sqrt()) as f32
+    }
+
+    #[test]
+    fn empty_inputs_give_empty_or_bias_outputs() {
+        let packed = Packed::new(&[], 3, 0, Some(&[1.0, 2.0, 3.0]));
+        assert_eq!(
+            packed.forward(&[], 2, None),
+            vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+        );
+        let packed = Packed::new(&numbers(12, 7), 3, 4, None);
+        assert!(packed.forward(&[], 0, None).is_empty());
+    }
+}
