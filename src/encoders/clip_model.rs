@@ -138,7 +138,7 @@ pub struct ClipConfig {
     pub projection_dim: usize,
 }
 
-struct Attention {
+pub(crate) struct Attention {
     /// Query, key and value projections in one product; the query part pre-scaled.
     qkv: Proj,
     out: Proj,
@@ -148,30 +148,43 @@ struct Attention {
 
 impl Attention {
     fn new(vb: VarBuilder, dim: usize, heads: usize, p: Precision) -> Result<Self> {
+        let q = candle_nn::linear(dim, dim, vb.pp("q_proj"))?;
+        let k = candle_nn::linear(dim, dim, vb.pp("k_proj"))?;
+        let v = candle_nn::linear(dim, dim, vb.pp("v_proj"))?;
+        let out = linear(dim, dim, vb.pp("out_proj"), p)?;
+        Attention::from_parts([&q, &k, &v], out, heads, p)
+    }
+
+    /// From the query, key and value projections (`dim` → `dim`) and the output projection.
+    pub(crate) fn from_parts(
+        [q, k, v]: [&Linear; 3],
+        out: Proj,
+        heads: usize,
+        p: Precision,
+    ) -> Result<Self> {
+        let dim = q.weight().dim(0)?;
         if heads == 0 || !dim.is_multiple_of(heads) {
             candle_core::bail!("hidden size {dim} is not divisible by {heads} attention heads");
         }
         let head_dim = dim / heads;
         let scale = (head_dim as f64).powf(-0.5);
-        let q = candle_nn::linear(dim, dim, vb.pp("q_proj"))?;
-        let k = candle_nn::linear(dim, dim, vb.pp("k_proj"))?;
-        let v = candle_nn::linear(dim, dim, vb.pp("v_proj"))?;
         let bias = |l: &Linear| match l.bias() {
             Some(b) => Ok(b.clone()),
             None => Tensor::zeros(dim, l.weight().dtype(), l.weight().device()),
         };
         // (x·Wqᵀ + bq)·s = x·(s·Wq)ᵀ + s·bq: the scale folds into the weights.
         let w = Tensor::cat(&[&(q.weight() * scale)?, k.weight(), v.weight()], 0)?;
-        let b = Tensor::cat(&[&(bias(&q)? * scale)?, &bias(&k)?, &bias(&v)?], 0)?;
+        let b = Tensor::cat(&[&(bias(q)? * scale)?, &bias(k)?, &bias(v)?], 0)?;
         Ok(Attention {
             qkv: Proj::new(Linear::new(w, Some(b)), p)?,
-            out: linear(dim, dim, vb.pp("out_proj"), p)?,
+            out,
             heads,
             head_dim,
         })
     }
 
-    fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    /// `mask` is added to the attention scores (broadcast to [batch, heads, len, len]).
+    pub(crate) fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let (b, n, dim) = xs.dims3()?;
         let split = |t: Tensor| -> Result<Tensor> {
             t.reshape((b, n, self.heads, self.head_dim))?

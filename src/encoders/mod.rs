@@ -3,6 +3,7 @@
 //! Both load Hugging Face-layout folders and run through candle.
 
 mod activation;
+mod bert;
 pub mod clip;
 mod clip_model;
 mod gemm;

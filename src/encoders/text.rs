@@ -1,12 +1,12 @@
-//! The product-text encoder: a sentence-transformers BERT model (all-MiniLM-L6-v2 by default),
-//! mean-pooled over the attention mask and L2-normalised.
+//! The product-text encoder: a sentence-transformers BERT model (all-MiniLM-L6-v2 by default;
+//! `bert.rs`), mean-pooled over the attention mask and L2-normalised.
 
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
+use super::bert::{Bert, BertConfig};
 use super::clip_model::{normalize, to_f32_rows};
 use super::{DeviceChoice, load_weights, model_err, tokenizer_from};
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ pub const REQUIRED_FILES: &[&str] = &["model.safetensors", "config.json", "token
 pub type IdsAndMasks = (Vec<Vec<u32>>, Vec<Vec<u32>>);
 
 pub struct TextEncoder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     device: Device,
     pub dim: usize,
@@ -34,10 +34,10 @@ impl TextEncoder {
     pub(crate) fn load_on(dir: &Path, device: &Device) -> Result<TextEncoder> {
         let path = dir.join("config.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let config: Config = serde_json::from_str(&text)
+        let config: BertConfig = serde_json::from_str(&text)
             .map_err(|e| Error::Model(format!("{}: not a BERT config: {e}", path.display())))?;
         let vb = load_weights(dir, device)?;
-        let model = BertModel::load(vb, &config).map_err(model_err(dir))?;
+        let model = Bert::load(vb, &config).map_err(model_err(dir))?;
         let mut tokenizer = tokenizer_from(&dir.join("tokenizer.json"))?;
         tokenizer
             .with_truncation(Some(TruncationParams {
@@ -80,8 +80,7 @@ impl TextEncoder {
         let ids = Tensor::from_vec(ids.concat(), (b, n), &self.device).map_err(&err)?;
         let mask = Tensor::from_vec(mask.concat(), (b, n), &self.device).map_err(&err)?;
         let pooled = (|| {
-            let types = ids.zeros_like()?;
-            let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+            let hidden = self.model.forward(&ids, &mask)?;
             let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
             let sum = hidden.broadcast_mul(&m)?.sum(1)?;
             let count = m.sum(1)?.clamp(1e-9, f64::MAX)?;
