@@ -172,7 +172,7 @@ fn apply_row(row: &mut [f32], bias: &[f32], act: Act) {
 /// `eˣ` within about 2 ulp, branch-free so that loops over it vectorise (libm's `expf` is a
 /// call per element). Saturates to 0 and to `f32::MAX`-ish outside ±87.
 #[inline(always)]
-fn exp(x: f32) -> f32 {
+pub(super) fn exp(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::Precision;
 use super::activation::{Act, bias_act};
+use super::attention::attend;
 use super::gemm::Packed;
 use super::qgemm::QPacked;
 
@@ -192,6 +193,9 @@ impl Attention {
                 .contiguous()
         };
         let qkv = self.qkv.forward(xs, None)?;
+        if let Some(o) = attend(&qkv, self.heads, mask)? {
+            return self.out.forward(&o, None);
+        }
         let q = split(qkv.narrow(2, 0, dim)?)?;
         let k = split(qkv.narrow(2, dim, dim)?)?;
         let v = split(qkv.narrow(2, 2 * dim, dim)?)?;

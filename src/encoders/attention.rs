@@ -1,0 +1,204 @@
+//! Multi-head attention's core on the CPU in one pass: from the rows of fused queries, keys and
+//! values straight to the heads' outputs, a row per task on all cores, without the split into
+//! heads, the transposes, the mask and softmax passes and the batched products candle would
+//! run for it (each a new tensor and a pass over memory).
+
+use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::activation::exp;
+use crate::index::dot;
+
+/// `softmax(q·kᵀ + mask)·v` per head, for `qkv` `[batch, len, 3·dim]` (each row the queries,
+/// already scaled, then the keys, then the values of all heads) and an additive `mask` that
+/// broadcasts to `[batch, 1, len, len]`; `[batch, len, dim]`. `None` where this path does not
+/// apply (off the CPU, not f32, a mask of another shape): the caller runs candle's.
+pub(crate) fn attend(qkv: &Tensor, heads: usize, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+    let (b, n, three) = qkv.dims3()?;
+    if !qkv.device().is_cpu() || qkv.dtype() != DType::F32 || three % (3 * heads) != 0 {
+        return Ok(None);
+    }
+    let mask = match mask {
+        None => Tensor::zeros((1, 1, 1, n), DType::F32, qkv.device())?,
+        Some(m) => m.to_dtype(DType::F32)?,
+    };
+    let dims = mask.dims();
+    let fits = dims.len() == 4
+        && (dims[0] == 1 || dims[0] == b)
+        && dims[1] == 1
+        && (dims[2] == 1 || dims[2] == n)
+        && dims[3] == n;
+    if !fits {
+        return Ok(None);
+    }
+    let op = Attend { heads, b, n };
+    Ok(Some(
+        qkv.contiguous()?
+            .apply_op2_no_bwd(&mask.contiguous()?, &op)?,
+    ))
+}
+
+struct Attend {
+    heads: usize,
+    b: usize,
+    n: usize,
+}
+
+impl CustomOp2 for Attend {
+    fn name(&self) -> &'static str {
+        "attend"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(qkv), CpuStorage::F32(mask)) = (s1, s2) else {
+            candle_core::bail!("attention takes f32");
+        };
+        let (Some((a, z)), Some((ma, mz))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
+        else {
+            candle_core::bail!("attention takes contiguous tensors");
+        };
+        let (qkv, mask) = (&qkv[a..z], &mask[ma..mz]);
+        let (b, n, heads) = (self.b, self.n, self.heads);
+        let dim = qkv.len() / (3 * b * n).max(1);
+        let hd = dim / heads;
+        let md = l2.dims();
+        // The mask's strides over batches and query rows (0 where it broadcasts).
+        let (mb, mr) = (
+            if md[0] == 1 { 0 } else { md[2] * n },
+            if md[2] == 1 { 0 } else { n },
+        );
+        let mut out = vec![0f32; b * n * dim];
+        out.par_chunks_mut(dim).enumerate().for_each(|(row, out)| {
+            let (i, r) = (row / n, row % n);
+            let keys = &qkv[i * n * 3 * dim..(i + 1) * n * 3 * dim];
+            let q = &qkv[row * 3 * dim..row * 3 * dim + dim];
+            let m = &mask[i * mb + r * mr..i * mb + r * mr + n];
+            let mut p = vec![0f32; n];
+            for h in 0..heads {
+                let span = h * hd..(h + 1) * hd;
+                for (c, (p, m)) in p.iter_mut().zip(m).enumerate() {
+                    let k = &keys[c * 3 * dim + dim..][span.clone()];
+                    *p = dot(&q[span.clone()], k) + m;
+                }
+                softmax(&mut p);
+                let o = &mut out[span.clone()];
+                for (c, &w) in p.iter().enumerate() {
+                    let v = &keys[c * 3 * dim + 2 * dim..][span.clone()];
+                    o.iter_mut().zip(v).for_each(|(o, v)| *o += w * v);
+                }
+            }
+        });
+        Ok((CpuStorage::F32(out), Shape::from((b, n, dim))))
+    }
+}
+
+/// In place; a row of only −∞ becomes zeros rather than NaN.
+fn softmax(p: &mut [f32]) {
+    let top = p.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    if top == f32::NEG_INFINITY {
+        p.fill(0.0);
+        return;
+    }
+    let mut sum = 0.0;
+    for x in p.iter_mut() {
+        *x = exp(*x - top);
+        sum += *x;
+    }
+    let inv = 1.0 / sum;
+    p.iter_mut().for_each(|x| *x *= inv);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// Candle's operations, one by one.
+    fn reference(qkv: &Tensor, heads: usize, mask: Option<&Tensor>) -> Tensor {
+        let (b, n, three) = qkv.dims3().unwrap();
+        let dim = three / 3;
+        let split = |t: Tensor| {
+            t.reshape((b, n, heads, dim / heads))
+                .unwrap()
+                .transpose(1, 2)
+                .unwrap()
+                .contiguous()
+                .unwrap()
+        };
+        let q = split(qkv.narrow(2, 0, dim).unwrap());
+        let k = split(qkv.narrow(2, dim, dim).unwrap());
+        let v = split(qkv.narrow(2, 2 * dim, dim).unwrap());
+        let mut w = q.matmul(&k.t().unwrap()).unwrap();
+        if let Some(m) = mask {
+            w = w.broadcast_add(m).unwrap();
+        }
+        let w = candle_nn::ops::softmax_last_dim(&w).unwrap();
+        w.matmul(&v)
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap()
+            .reshape((b, n, dim))
+            .unwrap()
+    }
+
+    #[test]
+    fn fused_attention_matches_candle_with_every_kind_of_mask() {
+        let dev = Device::Cpu;
+        for &(b, n, heads, hd) in &[(1, 1, 1, 4), (2, 7, 3, 5), (3, 50, 12, 64), (2, 17, 2, 24)] {
+            let dim = heads * hd;
+            let qkv = Tensor::randn(0f32, 1.0, (b, n, 3 * dim), &dev).unwrap();
+            let causal: Vec<f32> = (0..n * n)
+                .map(|i| {
+                    if i % n > i / n {
+                        f32::NEG_INFINITY
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let causal = Tensor::from_vec(causal, (1, 1, n, n), &dev).unwrap();
+            // Padding: the last key of every other row is masked, as BERT masks padding.
+            let pad: Vec<f32> = (0..b * n)
+                .map(|i| {
+                    if i / n % 2 == 1 && i % n == n - 1 && n > 1 {
+                        f32::MIN
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let pad = Tensor::from_vec(pad, (b, 1, 1, n), &dev).unwrap();
+            for mask in [None, Some(&causal), Some(&pad)] {
+                let got = attend(&qkv, heads, mask)
+                    .unwrap()
+                    .expect("the fused path applies");
+                let want = reference(&qkv, heads, mask);
+                let diff = (got - want)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .max(0)
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap();
+                assert!(diff < 5e-5, "{b}×{n}, {heads} heads of {hd}: {diff}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_mask_of_another_shape_leaves_it_to_candle() {
+        let dev = Device::Cpu;
+        let qkv = Tensor::zeros((2, 5, 12), DType::F32, &dev).unwrap();
+        let odd = Tensor::zeros((2, 2, 5, 5), DType::F32, &dev).unwrap();
+        assert!(attend(&qkv, 2, Some(&odd)).unwrap().is_none());
+    }
+}
