@@ -66,7 +66,6 @@ impl CustomOp2 for Attend {
         let (qkv, mask) = (&qkv[a..z], &mask[ma..mz]);
         let (b, n, heads) = (self.b, self.n, self.heads);
         let dim = qkv.len() / (3 * b * n).max(1);
-        let hd = dim / heads;
         let md = l2.dims();
         // The mask's strides over batches and query rows (0 where it broadcasts).
         let (mb, mr) = (
@@ -76,37 +75,93 @@ impl CustomOp2 for Attend {
         let mut out = vec![0f32; b * n * dim];
         out.par_chunks_mut(dim).enumerate().for_each(|(row, out)| {
             let (i, r) = (row / n, row % n);
-            let keys = &qkv[i * n * 3 * dim..(i + 1) * n * 3 * dim];
-            let q = &qkv[row * 3 * dim..row * 3 * dim + dim];
-            let m = &mask[i * mb + r * mr..i * mb + r * mr + n];
-            let mut p = vec![0f32; n];
-            for h in 0..heads {
-                let span = h * hd..(h + 1) * hd;
-                for (c, (p, m)) in p.iter_mut().zip(m).enumerate() {
-                    let k = &keys[c * 3 * dim + dim..][span.clone()];
-                    *p = dot(&q[span.clone()], k) + m;
-                }
-                softmax(&mut p);
-                let o = &mut out[span.clone()];
-                for (c, &w) in p.iter().enumerate() {
-                    let v = &keys[c * 3 * dim + 2 * dim..][span.clone()];
-                    o.iter_mut().zip(v).for_each(|(o, v)| *o += w * v);
-                }
-            }
+            let rows = Rows {
+                keys: &qkv[i * n * 3 * dim..(i + 1) * n * 3 * dim],
+                q: &qkv[row * 3 * dim..row * 3 * dim + dim],
+                mask: &mask[i * mb + r * mr..i * mb + r * mr + n],
+                heads,
+            };
+            attend_row(&rows, out);
         });
         Ok((CpuStorage::F32(out), Shape::from((b, n, dim))))
     }
 }
 
-/// In place; a row of only −∞ becomes zeros rather than NaN.
+/// What one query row attends with.
+struct Rows<'a> {
+    /// Every row of its image or text: queries, keys, values.
+    keys: &'a [f32],
+    q: &'a [f32],
+    mask: &'a [f32],
+    heads: usize,
+}
+
+fn attend_row(rows: &Rows, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        // SAFETY: the features were just detected.
+        return unsafe { attend_row_avx2(rows, out) };
+    }
+    attend_row_with(rows, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn attend_row_avx2(rows: &Rows, out: &mut [f32]) {
+    attend_row_with(rows, out)
+}
+
+/// One query row through every head, into `out` (`dim`, zeros).
+#[inline(always)]
+fn attend_row_with(rows: &Rows, out: &mut [f32]) {
+    let dim = out.len();
+    let (n, hd) = (rows.mask.len(), dim / rows.heads);
+    let mut p = vec![0f32; n];
+    for h in 0..rows.heads {
+        let span = h * hd..(h + 1) * hd;
+        let q = &rows.q[span.clone()];
+        for (c, (p, m)) in p.iter_mut().zip(rows.mask).enumerate() {
+            *p = dot(q, &rows.keys[c * 3 * dim + dim..][span.clone()]) + m;
+        }
+        softmax(&mut p);
+        let o = &mut out[span.clone()];
+        for (c, &w) in p.iter().enumerate() {
+            let v = &rows.keys[c * 3 * dim + 2 * dim..][span.clone()];
+            o.iter_mut().zip(v).for_each(|(o, v)| *o += w * v);
+        }
+    }
+}
+
+/// In place; a row of only −∞ becomes zeros rather than NaN. Maxima and sums are kept per
+/// lane of 8 so that the loops vectorise.
+#[inline(always)]
 fn softmax(p: &mut [f32]) {
-    let top = p.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    let mut top = [f32::NEG_INFINITY; 8];
+    let mut chunks = p.chunks_exact(8);
+    for c in &mut chunks {
+        for (t, &x) in top.iter_mut().zip(c) {
+            *t = if x > *t { x } else { *t };
+        }
+    }
+    let top = chunks
+        .remainder()
+        .iter()
+        .chain(&top)
+        .fold(f32::NEG_INFINITY, |a, &b| a.max(b));
     if top == f32::NEG_INFINITY {
         p.fill(0.0);
         return;
     }
-    let mut sum = 0.0;
-    for x in p.iter_mut() {
+    let mut sums = [0f32; 8];
+    let mut chunks = p.chunks_exact_mut(8);
+    for c in &mut chunks {
+        for (s, x) in sums.iter_mut().zip(c) {
+            *x = exp(*x - top);
+            *s += *x;
+        }
+    }
+    let mut sum: f32 = sums.iter().sum();
+    for x in chunks.into_remainder() {
         *x = exp(*x - top);
         sum += *x;
     }

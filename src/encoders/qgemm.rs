@@ -197,10 +197,12 @@ impl QPacked {
                     let dst = unsafe {
                         std::slice::from_raw_parts_mut(out.0.add((r + i) * n + c0), cols)
                     };
-                    for (l, d) in dst.iter_mut().enumerate() {
-                        let j = c0 + l;
-                        let dot = xs * s[l] as f32 + xo * self.sum[j] as f32;
-                        *d = self.scale[j] * dot + self.bias[j];
+                    let at = c0..c0 + cols;
+                    let per_col = self.scale[at.clone()].iter().zip(&self.sum[at.clone()]);
+                    for ((d, &s), ((&scale, &sum), &bias)) in
+                        dst.iter_mut().zip(s).zip(per_col.zip(&self.bias[at]))
+                    {
+                        *d = scale * (xs * s as f32 + xo * sum as f32) + bias;
                     }
                 }
             }
