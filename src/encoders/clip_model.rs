@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::Precision;
 use super::activation::{Act, bias_act};
 use super::attention::attend;
-use super::gemm::Packed;
+use super::gemm::{self, Packed};
 use super::qgemm::QPacked;
 
 /// A linear layer. On the CPU the weight is packed for the own kernels (f32, or int8 with one
@@ -75,8 +75,8 @@ impl Proj {
         let rows = xs.elem_count() / k.max(1);
         let x2 = xs.reshape((rows, k))?;
         let y = match self {
-            Proj::Packed(w) => w.apply(&x2.contiguous()?, act)?,
-            Proj::QPacked(w) => w.apply(&x2.contiguous()?, act)?,
+            Proj::Packed(w) => gemm::apply(&**w, &x2.contiguous()?, act)?,
+            Proj::QPacked(w) => gemm::apply(&**w, &x2.contiguous()?, act)?,
             Proj::Dense { wt, b } => bias_act(x2.matmul(wt)?, b.as_ref(), act)?,
             Proj::Int8 { w, b } => bias_act(w.forward(&x2.contiguous()?)?, b.as_ref(), act)?,
         };

@@ -4,6 +4,8 @@
 //! the output so that one image (50 rows) still uses every core.
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape as CandleShape, Tensor};
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use super::activation::{Act, act_in_place};
@@ -70,24 +72,7 @@ impl Packed {
 
     /// From a linear layer on the CPU in f32; `None` for any other.
     pub(crate) fn from_linear(l: &candle_nn::Linear) -> Result<Option<Packed>> {
-        let w = l.weight();
-        if !w.device().is_cpu() || w.dtype() != DType::F32 {
-            return Ok(None);
-        }
-        let (n, k) = w.dims2()?;
-        let bias = l.bias().map(|b| b.to_vec1::<f32>()).transpose()?;
-        let w = w.flatten_all()?.to_vec1::<f32>()?;
-        Ok(Some(Packed::new(&w, n, k, bias.as_deref())))
-    }
-
-    /// `act(xs·Wᵀ + b)` over the last dimension of a tensor `[rows, k]`.
-    pub(crate) fn apply(&self, xs: &Tensor, act: Option<Act>) -> Result<Tensor> {
-        xs.apply_op1_no_bwd(&Apply { w: self, act })
-    }
-
-    /// `act(x·Wᵀ + b)` for `x` `[m, k]` row-major; `[m, n]` row-major.
-    pub(crate) fn forward(&self, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
-        self.forward_with(kernel(), x, m, act)
+        Ok(cpu_weights(l)?.map(|(w, n, k, b)| Packed::new(&w, n, k, b.as_deref())))
     }
 
     fn forward_with(&self, kernel: Kernel, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
@@ -97,18 +82,9 @@ impl Packed {
         if m == 0 || n == 0 {
             return out;
         }
-        let panels = n.div_ceil(NR);
-        let row_tiles = m.div_ceil(MC);
-        // Enough tiles that every thread has work, each at least one panel wide.
-        let wanted = (3 * rayon::current_num_threads()).div_ceil(row_tiles);
-        let per_tile = panels.div_ceil(wanted).max(1);
-        let col_tiles = panels.div_ceil(per_tile);
-        let ptr = Shared(out.as_mut_ptr());
-        (0..row_tiles * col_tiles).into_par_iter().for_each(|t| {
-            let rows = (t / col_tiles) * MC..((t / col_tiles + 1) * MC).min(m);
-            let tile = (t % col_tiles) * per_tile..((t % col_tiles + 1) * per_tile).min(panels);
-            // SAFETY: tiles cover disjoint rows × columns of `out`, which outlives the loop.
-            unsafe { self.tile(kernel, x, rows, tile, ptr, act) };
+        by_tiles(&mut out, m, n.div_ceil(NR), MC, |rows, tile, ptr| {
+            // SAFETY: `by_tiles` hands out disjoint tiles of `out`.
+            unsafe { self.tile(kernel, x, rows, tile, ptr, act) }
         });
         out
     }
@@ -121,8 +97,8 @@ impl Packed {
         &self,
         kernel: Kernel,
         x: &[f32],
-        rows: std::ops::Range<usize>,
-        tile: std::ops::Range<usize>,
+        rows: Range<usize>,
+        tile: Range<usize>,
         out: Shared,
         act: Option<Act>,
     ) {
@@ -177,12 +153,73 @@ impl Packed {
     }
 }
 
-struct Apply<'a> {
-    w: &'a Packed,
+impl Product for Packed {
+    fn sizes(&self) -> (usize, usize) {
+        (self.k, self.n)
+    }
+
+    fn forward(&self, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
+        self.forward_with(kernel(), x, m, act)
+    }
+}
+
+/// What the f32 and int8 layers (`qgemm`) share: the product of a whole input.
+pub(crate) trait Product: Sync {
+    /// The input's and the output's widths.
+    fn sizes(&self) -> (usize, usize);
+    /// `act(x·Wᵀ + b)` for `x` `[m, k]` row-major; `[m, n]` row-major.
+    fn forward(&self, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32>;
+}
+
+/// `act(xs·Wᵀ + b)` for a tensor `[rows, k]` on the CPU.
+pub(crate) fn apply<P: Product>(w: &P, xs: &Tensor, act: Option<Act>) -> Result<Tensor> {
+    xs.apply_op1_no_bwd(&Apply { w, act })
+}
+
+/// A linear layer's weight `[n, k]` as `(weight, n, k, bias)`, when it is on the CPU in f32.
+pub(crate) type CpuWeights = (Vec<f32>, usize, usize, Option<Vec<f32>>);
+
+pub(crate) fn cpu_weights(l: &candle_nn::Linear) -> Result<Option<CpuWeights>> {
+    let w = l.weight();
+    if !w.device().is_cpu() || w.dtype() != DType::F32 {
+        return Ok(None);
+    }
+    let (n, k) = w.dims2()?;
+    let bias = l.bias().map(|b| b.to_vec1::<f32>()).transpose()?;
+    Ok(Some((w.flatten_all()?.to_vec1::<f32>()?, n, k, bias)))
+}
+
+/// Calls `tile(rows, panels, out)` on all cores for tiles of `rows_per_tile` rows and some of
+/// `panels` panels covering an `[m, ·]` output: enough tiles that every thread has work, each
+/// at least one panel wide, no two sharing an element.
+pub(super) fn by_tiles(
+    out: &mut [f32],
+    m: usize,
+    panels: usize,
+    rows_per_tile: usize,
+    tile: impl Fn(Range<usize>, Range<usize>, Shared) + Sync,
+) {
+    if m == 0 || panels == 0 {
+        return;
+    }
+    let row_tiles = m.div_ceil(rows_per_tile);
+    let wanted = (3 * rayon::current_num_threads()).div_ceil(row_tiles);
+    let per_tile = panels.div_ceil(wanted).max(1);
+    let col_tiles = panels.div_ceil(per_tile);
+    let ptr = Shared(out.as_mut_ptr());
+    (0..row_tiles * col_tiles).into_par_iter().for_each(|t| {
+        let (r, c) = (t / col_tiles, t % col_tiles);
+        let rows = r * rows_per_tile..((r + 1) * rows_per_tile).min(m);
+        tile(rows, c * per_tile..((c + 1) * per_tile).min(panels), ptr);
+    });
+}
+
+struct Apply<'a, P> {
+    w: &'a P,
     act: Option<Act>,
 }
 
-impl CustomOp1 for Apply<'_> {
+impl<P: Product> CustomOp1 for Apply<'_, P> {
     fn name(&self) -> &'static str {
         "packed-linear"
     }
@@ -194,17 +231,19 @@ impl CustomOp1 for Apply<'_> {
         let (Some((from, to)), Ok((m, k))) = (l.contiguous_offsets(), l.shape().dims2()) else {
             candle_core::bail!("a packed linear layer takes a contiguous matrix");
         };
-        if k != self.w.k {
-            candle_core::bail!("input of width {k} for a layer of width {}", self.w.k);
+        let (width, n) = self.w.sizes();
+        if k != width {
+            candle_core::bail!("input of width {k} for a layer of width {width}");
         }
         let out = self.w.forward(&xs[from..to], m, self.act);
-        Ok((CpuStorage::F32(out), CandleShape::from((m, self.w.n))))
+        Ok((CpuStorage::F32(out), CandleShape::from((m, n))))
     }
 }
 
+/// The output, written by tiles on several threads.
 #[derive(Clone, Copy)]
-struct Shared(*mut f32);
-// SAFETY: written only through disjoint tiles (see `Packed::forward_with`).
+pub(super) struct Shared(pub(super) *mut f32);
+// SAFETY: written only through disjoint tiles (see `by_tiles`).
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 

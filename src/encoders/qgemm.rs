@@ -9,10 +9,13 @@
 //! rows lose a bit, and its sign fix-ups cost more than they save), and finer rows make int8
 //! agree with f32 better.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape as CandleShape, Tensor};
+use std::ops::Range;
+
+use candle_core::Result;
 use rayon::prelude::*;
 
 use super::activation::{Act, act_in_place};
+use super::gemm::{Product, Shared, by_tiles, cpu_weights};
 
 /// Columns per panel: two registers of 8 i32 sums, each over 2 depths.
 const NR: usize = 16;
@@ -101,24 +104,7 @@ impl QPacked {
 
     /// From a linear layer on the CPU in f32; `None` for any other.
     pub(crate) fn from_linear(l: &candle_nn::Linear) -> Result<Option<QPacked>> {
-        let w = l.weight();
-        if !w.device().is_cpu() || w.dtype() != DType::F32 {
-            return Ok(None);
-        }
-        let (n, k) = w.dims2()?;
-        let bias = l.bias().map(|b| b.to_vec1::<f32>()).transpose()?;
-        let w = w.flatten_all()?.to_vec1::<f32>()?;
-        Ok(Some(QPacked::new(&w, n, k, bias.as_deref())))
-    }
-
-    /// `act(xs·Wᵀ + b)` for a tensor `[rows, k]`.
-    pub(crate) fn apply(&self, xs: &Tensor, act: Option<Act>) -> Result<Tensor> {
-        xs.apply_op1_no_bwd(&Apply { w: self, act })
-    }
-
-    /// `act(x·Wᵀ + b)` for `x` `[m, k]` row-major; `[m, n]` row-major.
-    pub(crate) fn forward(&self, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
-        self.forward_with(kernel(), x, m, act)
+        Ok(cpu_weights(l)?.map(|(w, n, k, b)| QPacked::new(&w, n, k, b.as_deref())))
     }
 
     fn quantise(&self, x: &[f32], m: usize) -> Rows {
@@ -151,18 +137,9 @@ impl QPacked {
             return out;
         }
         let rows = self.quantise(x, m);
-        let panels = n.div_ceil(NR);
-        let row_tiles = m.div_ceil(MC);
-        // Enough tiles that every thread has work, each at least one panel wide.
-        let wanted = (3 * rayon::current_num_threads()).div_ceil(row_tiles);
-        let per_tile = panels.div_ceil(wanted).max(1);
-        let col_tiles = panels.div_ceil(per_tile);
-        let ptr = Shared(out.as_mut_ptr());
-        (0..row_tiles * col_tiles).into_par_iter().for_each(|t| {
-            let r = (t / col_tiles) * MC..((t / col_tiles + 1) * MC).min(m);
-            let c = (t % col_tiles) * per_tile..((t % col_tiles + 1) * per_tile).min(panels);
-            // SAFETY: tiles cover disjoint rows × columns of `out`, which outlives the loop.
-            unsafe { self.tile(kernel, &rows, r, c, ptr, act) };
+        by_tiles(&mut out, m, n.div_ceil(NR), MC, |r, tile, ptr| {
+            // SAFETY: `by_tiles` hands out disjoint tiles of `out`.
+            unsafe { self.tile(kernel, &rows, r, tile, ptr, act) }
         });
         out
     }
@@ -175,8 +152,8 @@ impl QPacked {
         &self,
         kernel: Kernel,
         x: &Rows,
-        rows: std::ops::Range<usize>,
-        tile: std::ops::Range<usize>,
+        rows: Range<usize>,
+        tile: Range<usize>,
         out: Shared,
         act: Option<Act>,
     ) {
@@ -236,36 +213,15 @@ fn round_each(q: &mut [i16], row: &[f32], mid: f32, inv: f32, top: f32) {
     }
 }
 
-struct Apply<'a> {
-    w: &'a QPacked,
-    act: Option<Act>,
-}
-
-impl CustomOp1 for Apply<'_> {
-    fn name(&self) -> &'static str {
-        "int8-linear"
+impl Product for QPacked {
+    fn sizes(&self) -> (usize, usize) {
+        (self.k, self.n)
     }
 
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, CandleShape)> {
-        let CpuStorage::F32(xs) = s else {
-            candle_core::bail!("an int8 linear layer takes f32");
-        };
-        let (Some((from, to)), Ok((m, k))) = (l.contiguous_offsets(), l.shape().dims2()) else {
-            candle_core::bail!("an int8 linear layer takes a contiguous matrix");
-        };
-        if k != self.w.k {
-            candle_core::bail!("input of width {k} for a layer of width {}", self.w.k);
-        }
-        let out = self.w.forward(&xs[from..to], m, self.act);
-        Ok((CpuStorage::F32(out), CandleShape::from((m, self.w.n))))
+    fn forward(&self, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
+        self.forward_with(kernel(), x, m, act)
     }
 }
-
-#[derive(Clone, Copy)]
-struct Shared(*mut f32);
-// SAFETY: written only through disjoint tiles (see `QPacked::forward_with`).
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
 
 /// The best micro-kernel this CPU runs.
 fn kernel() -> Kernel {
