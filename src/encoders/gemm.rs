@@ -1,11 +1,12 @@
 //! Linear layers' matrix products on the CPU, `act(x·Wᵀ + b)`: the weight packed once at load
 //! into panels of 16 columns, an AVX2/FMA micro-kernel chosen at run time (a portable one
 //! elsewhere), blocking over the depth so a panel's block stays in L1, and rayon over tiles of
-//! the output so that one image (50 rows) still uses every core.
+//! the output so that one image (50 rows) still uses every core. The int8 layers (`qgemm`)
+//! share the candle operation and the tiling.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape as CandleShape, Tensor};
 use std::ops::Range;
 
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape as CandleShape, Tensor};
 use rayon::prelude::*;
 
 use super::activation::{Act, act_in_place};
@@ -24,7 +25,7 @@ const MC: usize = 144;
 #[derive(Clone, Copy)]
 struct Lanes([f32; NR]);
 
-/// A linear layer's weight and bias, packed for [`Packed::forward`].
+/// A linear layer's weight and bias, packed for its [`Product`].
 pub(crate) struct Packed {
     k: usize,
     n: usize,

@@ -34,7 +34,7 @@ const XMAX: i32 = 2047;
 #[derive(Clone, Copy)]
 struct Pair([i8; 32]);
 
-/// A linear layer's weight quantised and packed for [`QPacked::forward`], with its bias.
+/// A linear layer's weight quantised and packed for its [`Product`], with its bias.
 pub(crate) struct QPacked {
     k: usize,
     n: usize,
