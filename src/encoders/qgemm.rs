@@ -74,7 +74,9 @@ impl QPacked {
         for (col, weights) in w.chunks_exact(k.max(1)).enumerate().take(n) {
             let top = weights.iter().fold(0f32, |m, v| m.max(v.abs()));
             let s = if top > 0.0 { top / WMAX as f32 } else { 1.0 };
-            scale[col] = s;
+            // A damaged weight (NaN or infinite) gives NaN outputs, as in f32, not a zero.
+            let finite = top.is_finite() && weights.iter().all(|v| v.is_finite());
+            scale[col] = if finite { s } else { f32::NAN };
             let (j, lane) = (col / NR, col % NR);
             let at = 16 * (lane / 8) + 2 * (lane % 8);
             for (p, &v) in weights.iter().enumerate() {
@@ -124,7 +126,9 @@ impl QPacked {
                 let mid = 0.5 * (lo + hi);
                 let s = if hi > lo { 0.5 * (hi - lo) / top } else { 1.0 };
                 round_into(q, row, mid, 1.0 / s, top);
-                (*scale, *offset) = (s, mid);
+                // A NaN or infinite input gives NaN outputs, as in f32, not a number.
+                let finite = hi - lo < f32::INFINITY && row.iter().all(|v| v.is_finite());
+                (*scale, *offset) = (if finite { s } else { f32::NAN }, mid);
             });
         Rows { q, scale, offset }
     }
@@ -395,6 +399,22 @@ mod tests {
             (got[0] - k as f32).abs() < 1.0 && (got[1] + k as f32).abs() < 1.0,
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn nan_or_infinite_inputs_and_weights_give_nan_as_f32_does() {
+        let (m, n, k) = (3, 4, 8);
+        let mut x = numbers(m * k, 8);
+        x[k + 2] = f32::NAN;
+        x[2 * k + 5] = f32::INFINITY;
+        let mut w = numbers(n * k, 9);
+        w[2 * k + 1] = f32::NAN;
+        let out = QPacked::new(&w, n, k, None).forward(&x, m, None);
+        for (i, row) in out.chunks(n).enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                assert_eq!(v.is_nan(), i > 0 || j == 2, "[{i},{j}] = {v}");
+            }
+        }
     }
 
     #[test]
