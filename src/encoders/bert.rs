@@ -65,11 +65,9 @@ impl BertLayer {
     fn forward(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let h = self
             .attn_ln
-            .forward(&(self.attn.forward(x, Some(mask))? + x)?)?;
-        let m = self
-            .down
-            .forward(&self.up.forward(&h, Some(self.act))?, None)?;
-        self.out_ln.forward(&(m + h)?)
+            .forward(&self.attn.forward(x, Some(mask), Some(x))?)?;
+        let m = self.up.forward(&h, Some(self.act))?;
+        self.out_ln.forward(&self.down.forward_add(&m, &h)?)
     }
 }
 

@@ -70,15 +70,29 @@ impl Proj {
 
     /// `act(xs·Wᵀ + b)` over the last dimension of `xs`.
     pub(crate) fn forward(&self, xs: &Tensor, act: Option<Act>) -> Result<Tensor> {
+        self.run(xs, act, None)
+    }
+
+    /// `xs·Wᵀ + b + add`: a residual added as the output is made (`add` of the output's shape).
+    pub(crate) fn forward_add(&self, xs: &Tensor, add: &Tensor) -> Result<Tensor> {
+        self.run(xs, None, Some(add))
+    }
+
+    fn run(&self, xs: &Tensor, act: Option<Act>, add: Option<&Tensor>) -> Result<Tensor> {
         let mut dims = xs.dims().to_vec();
         let k = dims.pop().unwrap_or(1);
         let rows = xs.elem_count() / k.max(1);
         let x2 = xs.reshape((rows, k))?;
+        let add = add.map(|a| a.reshape((rows, ()))).transpose()?;
+        let plus = |y: Tensor| match &add {
+            Some(a) => y + a,
+            None => Ok(y),
+        };
         let y = match self {
-            Proj::Packed(w) => gemm::apply(&**w, &x2.contiguous()?, act)?,
-            Proj::QPacked(w) => gemm::apply(&**w, &x2.contiguous()?, act)?,
-            Proj::Dense { wt, b } => bias_act(x2.matmul(wt)?, b.as_ref(), act)?,
-            Proj::Int8 { w, b } => bias_act(w.forward(&x2.contiguous()?)?, b.as_ref(), act)?,
+            Proj::Packed(w) => gemm::apply(&**w, &x2.contiguous()?, act, add.as_ref())?,
+            Proj::QPacked(w) => gemm::apply(&**w, &x2.contiguous()?, act, add.as_ref())?,
+            Proj::Dense { wt, b } => plus(bias_act(x2.matmul(wt)?, b.as_ref(), act)?)?,
+            Proj::Int8 { w, b } => plus(bias_act(w.forward(&x2.contiguous()?)?, b.as_ref(), act)?)?,
         };
         dims.push(y.dim(1)?);
         y.reshape(dims)
@@ -184,8 +198,18 @@ impl Attention {
         })
     }
 
-    /// `mask` is added to the attention scores (broadcast to [batch, heads, len, len]).
-    pub(crate) fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    /// `mask` is added to the attention scores (broadcast to [batch, heads, len, len]);
+    /// `residual` (of `xs`'s shape) to the output.
+    pub(crate) fn forward(
+        &self,
+        xs: &Tensor,
+        mask: Option<&Tensor>,
+        residual: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let out = |o: &Tensor| match residual {
+            Some(r) => self.out.forward_add(o, r),
+            None => self.out.forward(o, None),
+        };
         let (b, n, dim) = xs.dims3()?;
         let split = |t: Tensor| -> Result<Tensor> {
             t.reshape((b, n, self.heads, self.head_dim))?
@@ -194,7 +218,7 @@ impl Attention {
         };
         let qkv = self.qkv.forward(xs, None)?;
         if let Some(o) = attend(&qkv, self.heads, mask)? {
-            return self.out.forward(&o, None);
+            return out(&o);
         }
         let q = split(qkv.narrow(2, 0, dim)?)?;
         let k = split(qkv.narrow(2, dim, dim)?)?;
@@ -205,7 +229,7 @@ impl Attention {
         }
         let w = candle_nn::ops::softmax_last_dim(&w)?;
         let o = w.matmul(&v)?.transpose(1, 2)?.reshape((b, n, dim))?;
-        self.out.forward(&o, None)
+        out(&o)
     }
 }
 
@@ -246,10 +270,9 @@ impl Layer {
     }
 
     pub(crate) fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let h = (self.attn.forward(&self.ln1.forward(xs)?, mask)? + xs)?;
+        let h = self.attn.forward(&self.ln1.forward(xs)?, mask, Some(xs))?;
         let m = self.fc1.forward(&self.ln2.forward(&h)?, Some(self.act))?;
-        let m = self.fc2.forward(&m, None)?;
-        m + h
+        self.fc2.forward_add(&m, &h)
     }
 }
 

@@ -6,7 +6,9 @@
 
 use std::ops::Range;
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape as CandleShape, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape as CandleShape, Tensor,
+};
 use rayon::prelude::*;
 
 use super::activation::{Act, act_in_place};
@@ -76,7 +78,7 @@ impl Packed {
         Ok(cpu_weights(l)?.map(|(w, n, k, b)| Packed::new(&w, n, k, b.as_deref())))
     }
 
-    fn forward_with(&self, kernel: Kernel, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
+    fn forward_with(&self, kernel: Kernel, x: &[f32], m: usize, then: Then) -> Vec<f32> {
         let (k, n) = (self.k, self.n);
         assert_eq!(x.len(), m * k, "input of {m}×{k}");
         let mut out = vec![0f32; m * n];
@@ -85,7 +87,7 @@ impl Packed {
         }
         by_tiles(&mut out, m, n.div_ceil(NR), MC, |rows, tile, ptr| {
             // SAFETY: `by_tiles` hands out disjoint tiles of `out`.
-            unsafe { self.tile(kernel, x, rows, tile, ptr, act) }
+            unsafe { self.tile(kernel, x, rows, tile, ptr, then) }
         });
         out
     }
@@ -101,7 +103,7 @@ impl Packed {
         rows: Range<usize>,
         tile: Range<usize>,
         out: Shared,
-        act: Option<Act>,
+        then: Then,
     ) {
         let (k, n) = (self.k, self.n);
         let mut scratch = [0f32; MR * NR];
@@ -142,15 +144,7 @@ impl Packed {
                 break;
             }
         }
-        if let Some(act) = act {
-            let cols = tile.start * NR..(tile.end * NR).min(n);
-            for r in rows {
-                let row = unsafe {
-                    std::slice::from_raw_parts_mut(out.0.add(r * n + cols.start), cols.len())
-                };
-                act_in_place(row, act);
-            }
-        }
+        unsafe { then.finish(out, n, rows, tile.start * NR..(tile.end * NR).min(n)) };
     }
 }
 
@@ -159,8 +153,50 @@ impl Product for Packed {
         (self.k, self.n)
     }
 
-    fn forward(&self, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
-        self.forward_with(kernel(), x, m, act)
+    fn forward(&self, x: &[f32], m: usize, then: Then) -> Vec<f32> {
+        self.forward_with(kernel(), x, m, then)
+    }
+}
+
+/// What follows the product on each tile while it is in cache: an activation, then a residual
+/// (`[m, n]`, row-major) added.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Then<'a> {
+    pub act: Option<Act>,
+    pub add: Option<&'a [f32]>,
+}
+
+impl From<Option<Act>> for Then<'_> {
+    fn from(act: Option<Act>) -> Self {
+        Then { act, add: None }
+    }
+}
+
+impl Then<'_> {
+    /// On rows `rows` × columns `cols` of an output `[m, n]`.
+    ///
+    /// # Safety
+    /// As the tile's: `out` is `[m, n]` with `m ≥ rows.end`, no other thread touches the tile.
+    pub(super) unsafe fn finish(
+        self,
+        out: Shared,
+        n: usize,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) {
+        if self.act.is_none() && self.add.is_none() {
+            return;
+        }
+        for r in rows {
+            let at = r * n + cols.start..r * n + cols.end;
+            let row = unsafe { std::slice::from_raw_parts_mut(out.0.add(at.start), at.len()) };
+            if let Some(act) = self.act {
+                act_in_place(row, act);
+            }
+            if let Some(add) = self.add {
+                row.iter_mut().zip(&add[at]).for_each(|(o, a)| *o += a);
+            }
+        }
     }
 }
 
@@ -168,13 +204,22 @@ impl Product for Packed {
 pub(crate) trait Product: Sync {
     /// The input's and the output's widths.
     fn sizes(&self) -> (usize, usize);
-    /// `act(x·Wᵀ + b)` for `x` `[m, k]` row-major; `[m, n]` row-major.
-    fn forward(&self, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32>;
+    /// `act(x·Wᵀ + b) + add` for `x` `[m, k]` row-major; `[m, n]` row-major.
+    fn forward(&self, x: &[f32], m: usize, then: Then) -> Vec<f32>;
 }
 
-/// `act(xs·Wᵀ + b)` for a tensor `[rows, k]` on the CPU.
-pub(crate) fn apply<P: Product>(w: &P, xs: &Tensor, act: Option<Act>) -> Result<Tensor> {
-    xs.apply_op1_no_bwd(&Apply { w, act })
+/// `act(xs·Wᵀ + b) + add` for a tensor `[rows, k]` on the CPU (`add` `[rows, n]`).
+pub(crate) fn apply<P: Product>(
+    w: &P,
+    xs: &Tensor,
+    act: Option<Act>,
+    add: Option<&Tensor>,
+) -> Result<Tensor> {
+    let op = Apply { w, act };
+    match add {
+        None => xs.apply_op1_no_bwd(&op),
+        Some(add) => xs.apply_op2_no_bwd(&add.contiguous()?, &op),
+    }
 }
 
 /// A linear layer's weight `[n, k]` as `(weight, n, k, bias)`, when it is on the CPU in f32.
@@ -220,12 +265,13 @@ struct Apply<'a, P> {
     act: Option<Act>,
 }
 
-impl<P: Product> CustomOp1 for Apply<'_, P> {
-    fn name(&self) -> &'static str {
-        "packed-linear"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, CandleShape)> {
+impl<P: Product> Apply<'_, P> {
+    fn run(
+        &self,
+        s: &CpuStorage,
+        l: &Layout,
+        add: Option<&[f32]>,
+    ) -> Result<(CpuStorage, CandleShape)> {
         let CpuStorage::F32(xs) = s else {
             candle_core::bail!("a packed linear layer takes f32");
         };
@@ -236,8 +282,41 @@ impl<P: Product> CustomOp1 for Apply<'_, P> {
         if k != width {
             candle_core::bail!("input of width {k} for a layer of width {width}");
         }
-        let out = self.w.forward(&xs[from..to], m, self.act);
+        if add.is_some_and(|a| a.len() != m * n) {
+            candle_core::bail!("a residual of another size than the {m}×{n} output");
+        }
+        let then = Then { act: self.act, add };
+        let out = self.w.forward(&xs[from..to], m, then);
         Ok((CpuStorage::F32(out), CandleShape::from((m, n))))
+    }
+}
+
+impl<P: Product> CustomOp1 for Apply<'_, P> {
+    fn name(&self) -> &'static str {
+        "packed-linear"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, CandleShape)> {
+        self.run(s, l, None)
+    }
+}
+
+impl<P: Product> CustomOp2 for Apply<'_, P> {
+    fn name(&self) -> &'static str {
+        "packed-linear-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, CandleShape)> {
+        let (CpuStorage::F32(add), Some((from, to))) = (s2, l2.contiguous_offsets()) else {
+            candle_core::bail!("a residual of f32 in a contiguous tensor is needed");
+        };
+        self.run(s1, l1, Some(&add[from..to]))
     }
 }
 
@@ -443,7 +522,7 @@ mod tests {
                 let b = numbers(n, 3);
                 for bias in [None, Some(&b[..])] {
                     let packed = Packed::new(&w, n, k, bias);
-                    let got = packed.forward_with(kernel, &x, m, None);
+                    let got = packed.forward_with(kernel, &x, m, Then::default());
                     let want = reference(&x, &w, bias, m, n, k);
                     for (g, w) in got.iter().zip(&want) {
                         let tol = 1e-5 * (k as f64).sqrt().max(1.0);
@@ -467,14 +546,34 @@ mod tests {
         let b = numbers(n, 6);
         let packed = Packed::new(&w, n, k, Some(&b));
         for (name, kernel) in kernels() {
-            let plain = packed.forward_with(kernel, &x, m, None);
-            let got = packed.forward_with(kernel, &x, m, Some(Act::Gelu));
+            let plain = packed.forward_with(kernel, &x, m, Then::default());
+            let got = packed.forward_with(kernel, &x, m, Then::from(Some(Act::Gelu)));
             for (g, p) in got.iter().zip(&plain) {
                 let want = 0.5 * p * (1.0 + libm_free_erf(p / std::f32::consts::SQRT_2));
                 assert!(
                     (g - want).abs() < 1e-5,
                     "{name}: gelu({p}) = {g}, want {want}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_residual_is_added_after_the_activation_on_every_tile() {
+        let (m, n, k) = (31, 45, 70);
+        let x = numbers(m * k, 11);
+        let w = numbers(n * k, 12);
+        let residual = numbers(m * n, 13);
+        let packed = Packed::new(&w, n, k, None);
+        for (name, kernel) in kernels() {
+            let act = packed.forward_with(kernel, &x, m, Then::from(Some(Act::QuickGelu)));
+            let then = Then {
+                act: Some(Act::QuickGelu),
+                add: Some(&residual),
+            };
+            let got = packed.forward_with(kernel, &x, m, then);
+            for ((g, a), r) in got.iter().zip(&act).zip(&residual) {
+                assert_eq!(*g, a + r, "{name}");
             }
         }
     }
@@ -495,10 +594,10 @@ mod tests {
     fn empty_inputs_give_empty_or_bias_outputs() {
         let packed = Packed::new(&[], 3, 0, Some(&[1.0, 2.0, 3.0]));
         assert_eq!(
-            packed.forward(&[], 2, None),
+            packed.forward(&[], 2, Then::default()),
             vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
         );
         let packed = Packed::new(&numbers(12, 7), 3, 4, None);
-        assert!(packed.forward(&[], 0, None).is_empty());
+        assert!(packed.forward(&[], 0, Then::default()).is_empty());
     }
 }

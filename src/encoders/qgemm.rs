@@ -14,8 +14,7 @@ use std::ops::Range;
 use candle_core::Result;
 use rayon::prelude::*;
 
-use super::activation::{Act, act_in_place};
-use super::gemm::{Product, Shared, by_tiles, cpu_weights};
+use super::gemm::{Product, Shared, Then, by_tiles, cpu_weights};
 
 /// Columns per panel: two registers of 8 i32 sums, each over 2 depths.
 const NR: usize = 16;
@@ -133,7 +132,7 @@ impl QPacked {
         Rows { q, scale, offset }
     }
 
-    fn forward_with(&self, kernel: Kernel, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
+    fn forward_with(&self, kernel: Kernel, x: &[f32], m: usize, then: Then) -> Vec<f32> {
         let (k, n) = (self.k, self.n);
         assert_eq!(x.len(), m * k, "input of {m}×{k}");
         let mut out = vec![0f32; m * n];
@@ -143,7 +142,7 @@ impl QPacked {
         let rows = self.quantise(x, m);
         by_tiles(&mut out, m, n.div_ceil(NR), MC, |r, tile, ptr| {
             // SAFETY: `by_tiles` hands out disjoint tiles of `out`.
-            unsafe { self.tile(kernel, &rows, r, tile, ptr, act) }
+            unsafe { self.tile(kernel, &rows, r, tile, ptr, then) }
         });
         out
     }
@@ -159,7 +158,7 @@ impl QPacked {
         rows: Range<usize>,
         tile: Range<usize>,
         out: Shared,
-        act: Option<Act>,
+        then: Then,
     ) {
         let (n, pairs) = (self.n, self.pairs);
         let width = 2 * pairs;
@@ -188,15 +187,7 @@ impl QPacked {
                 }
             }
         }
-        if let Some(act) = act {
-            let cols = tile.start * NR..(tile.end * NR).min(n);
-            for r in rows {
-                let row = unsafe {
-                    std::slice::from_raw_parts_mut(out.0.add(r * n + cols.start), cols.len())
-                };
-                act_in_place(row, act);
-            }
-        }
+        unsafe { then.finish(out, n, rows, tile.start * NR..(tile.end * NR).min(n)) };
     }
 }
 
@@ -222,8 +213,8 @@ impl Product for QPacked {
         (self.k, self.n)
     }
 
-    fn forward(&self, x: &[f32], m: usize, act: Option<Act>) -> Vec<f32> {
-        self.forward_with(kernel(), x, m, act)
+    fn forward(&self, x: &[f32], m: usize, then: Then) -> Vec<f32> {
+        self.forward_with(kernel(), x, m, then)
     }
 }
 
@@ -314,6 +305,7 @@ mod avx2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoders::activation::{Act, act_in_place};
 
     fn numbers(len: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
@@ -361,7 +353,7 @@ mod tests {
             let packed = QPacked::new(&w, n, k, Some(&b));
             let results: Vec<Vec<f32>> = kernels()
                 .iter()
-                .map(|&(_, kernel)| packed.forward_with(kernel, &x, m, None))
+                .map(|&(_, kernel)| packed.forward_with(kernel, &x, m, Then::default()))
                 .collect();
             for other in &results[1..] {
                 assert_eq!(other, &results[0], "kernels disagree at {m}×{n}×{k}");
@@ -394,7 +386,7 @@ mod tests {
         let k = 100_000;
         let x: Vec<f32> = (0..2 * k).map(|p| if p < k { 1.0 } else { -1.0 }).collect();
         let packed = QPacked::new(&vec![1.0; k], 1, k, None);
-        let got = packed.forward(&x, 2, None);
+        let got = packed.forward(&x, 2, Then::default());
         assert!(
             (got[0] - k as f32).abs() < 1.0 && (got[1] + k as f32).abs() < 1.0,
             "{got:?}"
@@ -409,7 +401,7 @@ mod tests {
         x[2 * k + 5] = f32::INFINITY;
         let mut w = numbers(n * k, 9);
         w[2 * k + 1] = f32::NAN;
-        let out = QPacked::new(&w, n, k, None).forward(&x, m, None);
+        let out = QPacked::new(&w, n, k, None).forward(&x, m, Then::default());
         for (i, row) in out.chunks(n).enumerate() {
             for (j, v) in row.iter().enumerate() {
                 assert_eq!(v.is_nan(), i > 0 || j == 2, "[{i},{j}] = {v}");
@@ -425,10 +417,13 @@ mod tests {
         let w = numbers(n * k, 5);
         let b = numbers(n, 6);
         let packed = QPacked::new(&w, n, k, Some(&b));
-        let plain = packed.forward(&x, m, None);
+        let plain = packed.forward(&x, m, Then::default());
         assert_eq!(&plain[..n], &b[..], "a zero row gives the bias");
         let mut want = plain.clone();
         act_in_place(&mut want, Act::QuickGelu);
-        assert_eq!(packed.forward(&x, m, Some(Act::QuickGelu)), want);
+        assert_eq!(
+            packed.forward(&x, m, Then::from(Some(Act::QuickGelu))),
+            want
+        );
     }
 }

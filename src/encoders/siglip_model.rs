@@ -210,7 +210,7 @@ impl PoolingHead {
         let o = w.matmul(&v)?.transpose(1, 2)?.reshape((b, 1, dim))?;
         let h = self.out.forward(&o, None)?;
         let m = self.fc1.forward(&self.norm.forward(&h)?, Some(self.act))?;
-        let h = (self.fc2.forward(&m, None)? + h)?;
+        let h = self.fc2.forward_add(&m, &h)?;
         h.squeeze(1)
     }
 }
