@@ -158,7 +158,6 @@ pub(crate) struct Attention {
     qkv: Proj,
     out: Proj,
     heads: usize,
-    head_dim: usize,
 }
 
 impl Attention {
@@ -181,8 +180,7 @@ impl Attention {
         if heads == 0 || !dim.is_multiple_of(heads) {
             candle_core::bail!("hidden size {dim} is not divisible by {heads} attention heads");
         }
-        let head_dim = dim / heads;
-        let scale = (head_dim as f64).powf(-0.5);
+        let scale = ((dim / heads) as f64).powf(-0.5);
         let bias = |l: &Linear| match l.bias() {
             Some(b) => Ok(b.clone()),
             None => Tensor::zeros(dim, l.weight().dtype(), l.weight().device()),
@@ -194,7 +192,6 @@ impl Attention {
             qkv: Proj::new(Linear::new(w, Some(b)), p)?,
             out,
             heads,
-            head_dim,
         })
     }
 
@@ -210,26 +207,8 @@ impl Attention {
             Some(r) => self.out.forward_add(o, r),
             None => self.out.forward(o, None),
         };
-        let (b, n, dim) = xs.dims3()?;
-        let split = |t: Tensor| -> Result<Tensor> {
-            t.reshape((b, n, self.heads, self.head_dim))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
         let qkv = self.qkv.forward(xs, None)?;
-        if let Some(o) = attend(&qkv, self.heads, mask)? {
-            return out(&o);
-        }
-        let q = split(qkv.narrow(2, 0, dim)?)?;
-        let k = split(qkv.narrow(2, dim, dim)?)?;
-        let v = split(qkv.narrow(2, 2 * dim, dim)?)?;
-        let mut w = q.matmul(&k.t()?)?;
-        if let Some(m) = mask {
-            w = w.broadcast_add(m)?;
-        }
-        let w = candle_nn::ops::softmax_last_dim(&w)?;
-        let o = w.matmul(&v)?.transpose(1, 2)?.reshape((b, n, dim))?;
-        out(&o)
+        out(&attend(&qkv, self.heads, mask)?)
     }
 }
 

@@ -457,11 +457,11 @@ mod avx2 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Small pseudo-random numbers in [-1, 1), reproducible.
-    fn numbers(len: usize, seed: u64) -> Vec<f32> {
+    pub(crate) fn numbers(len: usize, seed: u64) -> Vec<f32> {
         let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         (0..len)
             .map(|_| {
