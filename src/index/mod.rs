@@ -1,0 +1,251 @@
+//! Nearest neighbours over embeddings: an exact scan for small sets, and an HNSW graph
+//! ([`Hnsw`]) for large ones, saved beside the catalog, with the vectors added since its build
+//! scanned exactly and merged in.
+
+mod hnsw;
+mod kernels;
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+
+pub use hnsw::{Hnsw, IndexAbout};
+pub use kernels::{dot, dot_f16, dot_f32_f16, dot_portable, prefetch};
+
+use crate::error::{Error, Result};
+
+/// Below this many vectors a scan is exact and fast enough (a few milliseconds).
+pub const EXACT_BELOW: usize = 20_000;
+/// HNSW build and search breadth; `vitrine bench search` measures their recall. A search
+/// returns at most `EF_SEARCH` neighbours, so this also bounds each signal's candidates.
+pub const EF_CONSTRUCTION: usize = 100;
+pub const EF_SEARCH: usize = 256;
+
+/// Vectors in one flat matrix, with the owner id of each row.
+#[derive(Debug, Clone, Default)]
+pub struct VectorSet {
+    pub dim: usize,
+    pub ids: Vec<i64>,
+    data: Vec<f32>,
+}
+
+impl VectorSet {
+    pub fn new(dim: usize) -> Self {
+        VectorSet {
+            dim,
+            ids: Vec::new(),
+            data: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, id: i64, v: &[f32]) -> Result<()> {
+        if self.dim == 0 {
+            self.dim = v.len();
+        }
+        if v.len() != self.dim {
+            return Err(Error::Model(format!(
+                "vector of {} dimensions where {} were expected",
+                v.len(),
+                self.dim
+            )));
+        }
+        self.ids.push(id);
+        self.data.extend_from_slice(v);
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The `k` rows most similar to `q`: (id, cosine), best first (equal cosines by id). Large
+    /// sets are scanned in blocks spread over all cores, each keeping its own best `k`.
+    pub fn top_k(&self, q: &[f32], k: usize) -> Vec<(i64, f32)> {
+        const BLOCK: usize = 8192;
+        let n = self.len();
+        let best = |rows: std::ops::Range<usize>| {
+            let mut v: Vec<(i64, f32)> = rows.map(|i| (self.ids[i], dot(self.row(i), q))).collect();
+            keep_best(&mut v, k);
+            v
+        };
+        let mut all = if n <= BLOCK {
+            best(0..n)
+        } else {
+            (0..n.div_ceil(BLOCK))
+                .into_par_iter()
+                .flat_map_iter(|b| best(b * BLOCK..((b + 1) * BLOCK).min(n)))
+                .collect()
+        };
+        keep_best(&mut all, k);
+        all.sort_unstable_by(better);
+        // Not the capacity of a whole block: callers keep many of these (and an in-place
+        // `collect` of them would keep it too).
+        all.shrink_to_fit();
+        all
+    }
+}
+
+/// Best first: higher cosine, then lower id.
+fn better(a: &(i64, f32), b: &(i64, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+/// Keeps the best `k` of `v`, in no order.
+fn keep_best(v: &mut Vec<(i64, f32)>, k: usize) {
+    if k == 0 {
+        v.clear();
+    } else if v.len() > k {
+        v.select_nth_unstable_by(k - 1, better);
+        v.truncate(k);
+    }
+}
+
+/// Nearest-neighbour search over a set of vectors: HNSW for what it covers, an exact scan for
+/// the rest, merged.
+pub struct Neighbours {
+    pub all: VectorSet,
+    hnsw: Option<Hnsw>,
+    /// Rows of `all` that the graph does not cover (added since its build).
+    tail: Vec<usize>,
+    /// Row in `all` of each live id.
+    row_of: HashMap<i64, usize>,
+}
+
+impl Neighbours {
+    pub fn new(all: VectorSet, hnsw: Option<Hnsw>) -> Neighbours {
+        let row_of: HashMap<i64, usize> =
+            all.ids.iter().enumerate().map(|(r, id)| (*id, r)).collect();
+        let (hnsw, tail) = match hnsw {
+            Some(h) => {
+                let covered: HashSet<i64> = h.ids().iter().copied().collect();
+                let tail = (0..all.len())
+                    .filter(|&i| !covered.contains(&all.ids[i]))
+                    .collect();
+                (Some(h), tail)
+            }
+            None => (None, Vec::new()),
+        };
+        Neighbours {
+            all,
+            hnsw,
+            tail,
+            row_of,
+        }
+    }
+
+    /// Row in `all` of a live id.
+    pub fn row_of(&self, id: i64) -> Option<usize> {
+        self.row_of.get(&id).copied()
+    }
+
+    pub fn uses_index(&self) -> bool {
+        self.hnsw.is_some()
+    }
+
+    /// How many vectors the graph does not cover.
+    pub fn unindexed(&self) -> usize {
+        if self.hnsw.is_some() {
+            self.tail.len()
+        } else {
+            self.all.len()
+        }
+    }
+
+    /// The `k` nearest by an exact scan of every vector, for queries from another modality
+    /// (text against photos): they sit far from every vector, where a graph built over the
+    /// vectors finds few of the true neighbours (`vitrine bench search`, `crossmodal`).
+    pub fn nearest_scanned(&self, q: &[f32], k: usize) -> Vec<(i64, f32)> {
+        self.all.top_k(q, k)
+    }
+
+    /// The `k` nearest: (id, exact cosine), best first.
+    pub fn nearest(&self, q: &[f32], k: usize) -> Vec<(i64, f32)> {
+        let Some(h) = &self.hnsw else {
+            return self.all.top_k(q, k);
+        };
+        // The graph's own scores are half precision; ids deleted since its build drop out.
+        let found = h
+            .search(q, k)
+            .into_iter()
+            .filter_map(|(id, _)| self.row_of.get(&id));
+        let mut out: Vec<(i64, f32)> = found
+            .chain(&self.tail)
+            .map(|&i| (self.all.ids[i], dot(self.all.row(i), q)))
+            .collect();
+        out.sort_unstable_by(better);
+        out.truncate(k);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: Vec<f32>) -> Vec<f32> {
+        let n = dot(&v, &v).sqrt();
+        v.into_iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn the_scan_in_blocks_gives_what_a_full_sort_gives() {
+        // More rows than one block, some repeated (equal cosines, ordered by id).
+        let mut set = VectorSet::new(8);
+        for i in 0..30_000i64 {
+            let j = if i % 7 == 0 { 3 } else { i };
+            let v = unit(
+                (0..8)
+                    .map(|d| ((j * 31 + d * 17) % 97) as f32 - 48.0)
+                    .collect(),
+            );
+            set.push(i, &v).unwrap();
+        }
+        let q = set.row(3).to_vec();
+        for k in [0, 1, 10, 5_000, 40_000] {
+            let mut want: Vec<(i64, f32)> = (0..set.len())
+                .map(|i| (set.ids[i], dot(set.row(i), &q)))
+                .collect();
+            want.sort_by(better);
+            want.truncate(k);
+            assert_eq!(set.top_k(&q, k), want, "k={k}");
+        }
+    }
+
+    #[test]
+    fn exact_and_hnsw_agree_on_a_small_set_and_the_tail_is_merged() {
+        let mut set = VectorSet::new(0);
+        let mut seed = 12345u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as f32 / (1u64 << 31) as f32 - 0.5
+        };
+        for i in 0..300 {
+            let v: Vec<f32> = (0..16).map(|_| rnd()).collect();
+            set.push(i, &unit(v)).unwrap();
+        }
+        let q = set.row(42).to_vec();
+        assert_eq!(set.top_k(&q, 1)[0].0, 42);
+        let h = Hnsw::build(&set, 100, 50);
+        let mut bigger = set.clone();
+        let new = unit((0..16).map(|j| if j == 3 { 1.0 } else { 0.01 }).collect());
+        bigger.push(1000, &new).unwrap();
+        let n = Neighbours::new(bigger, Some(h));
+        assert_eq!(n.unindexed(), 1);
+        assert_eq!(n.nearest(&q, 1)[0].0, 42);
+        assert_eq!(
+            n.nearest(&new, 1)[0].0,
+            1000,
+            "an item added after the build is found"
+        );
+    }
+}
