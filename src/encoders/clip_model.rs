@@ -7,7 +7,7 @@
 //! CPU path without forking candle.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
+use candle_core::{D, DType, Device, Module, Result, Tensor};
 use candle_nn::{Conv2dConfig, Embedding, LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
 
@@ -207,8 +207,12 @@ impl Attention {
             Some(r) => self.out.forward_add(o, r),
             None => self.out.forward(o, None),
         };
-        let qkv = self.qkv.forward(xs, None)?;
-        out(&attend(&qkv, self.heads, mask)?)
+        out(&self.mix(xs, mask)?)
+    }
+
+    /// The attention's output before its output projection, [batch, len, dim].
+    fn mix(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        attend(&self.qkv.forward(xs, None)?, self.heads, mask)
     }
 }
 
@@ -250,9 +254,45 @@ impl Layer {
 
     pub(crate) fn forward(&self, xs: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let h = self.attn.forward(&self.ln1.forward(xs)?, mask, Some(xs))?;
-        let m = self.fc1.forward(&self.ln2.forward(&h)?, Some(self.act))?;
-        self.fc2.forward_add(&m, &h)
+        self.mlp(&h)
     }
+
+    fn mlp(&self, h: &Tensor) -> Result<Tensor> {
+        let m = self.fc1.forward(&self.ln2.forward(h)?, Some(self.act))?;
+        self.fc2.forward_add(&m, h)
+    }
+
+    /// [`Layer::forward`] for the positions `rows` only (indices into batch × len), [rows, dim]:
+    /// every position still feeds the attention's keys and values, but the output projection
+    /// and the MLP, most of a layer's work, run on those rows alone.
+    fn forward_rows(&self, xs: &Tensor, mask: Option<&Tensor>, rows: &Tensor) -> Result<Tensor> {
+        let (b, n, d) = xs.dims3()?;
+        let pick = |t: &Tensor| t.reshape((b * n, d))?.index_select(rows, 0);
+        let mixed = pick(&self.attn.mix(&self.ln1.forward(xs)?, mask)?)?;
+        let h = self.attn.out.forward_add(&mixed, &pick(xs)?)?;
+        self.mlp(&h)
+    }
+}
+
+/// Runs `layers` over `x` [batch, len, dim] and returns the output at the positions `rows`
+/// (indices into batch × len), [rows, dim]: a tower that pools one position per input reads
+/// nothing else of the last layer, so that layer computes only those rows (the same numbers).
+pub(crate) fn run_to_rows(
+    layers: &[Layer],
+    mut x: Tensor,
+    mask: Option<&Tensor>,
+    rows: &[usize],
+) -> Result<Tensor> {
+    let idx: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+    let idx = Tensor::new(idx.as_slice(), x.device())?;
+    let Some((last, before)) = layers.split_last() else {
+        let (b, n, d) = x.dims3()?;
+        return x.reshape((b * n, d))?.index_select(&idx, 0);
+    };
+    for l in before {
+        x = l.forward(&x, mask)?;
+    }
+    last.forward_rows(&x, mask, &idx)
 }
 
 pub(crate) fn encoder(
@@ -343,13 +383,13 @@ impl VisionTower {
             .transpose(1, 2)?;
         let dim = self.class.dim(0)?;
         let class = self.class.reshape((1, 1, dim))?.broadcast_as((b, 1, dim))?;
-        let mut x = Tensor::cat(&[&class, &x], 1)?.broadcast_add(&self.positions.unsqueeze(0)?)?;
-        x = self.pre_ln.forward(&x)?;
-        for l in &self.layers {
-            x = l.forward(&x, None)?;
-        }
-        let pooled = self.post_ln.forward(&x.i((.., 0, ..))?)?;
-        self.projection.forward(&pooled)
+        let x = Tensor::cat(&[&class, &x], 1)?.broadcast_add(&self.positions.unsqueeze(0)?)?;
+        let x = self.pre_ln.forward(&x)?;
+        // Pooled at the class token, each image's first position.
+        let n = x.dim(1)?;
+        let class_rows: Vec<usize> = (0..b).map(|i| i * n).collect();
+        let pooled = run_to_rows(&self.layers, x, None, &class_rows)?;
+        self.projection.forward(&self.post_ln.forward(&pooled)?)
     }
 }
 
@@ -384,17 +424,22 @@ impl TextTrunk {
         })
     }
 
-    /// Hidden states [batch, len, dim] of `ids` [batch, len] (u32), after the final norm.
-    pub(crate) fn forward(&self, ids: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+    /// Hidden states after the final norm of `ids` [batch, len] (u32) at one position per row,
+    /// `pool_at[i]` in row i: [batch, dim].
+    pub(crate) fn forward(
+        &self,
+        ids: &Tensor,
+        mask: Option<&Tensor>,
+        pool_at: &[usize],
+    ) -> Result<Tensor> {
         let (_, n) = ids.dims2()?;
-        let mut x = self
+        let x = self
             .tokens
             .forward(ids)?
             .broadcast_add(&self.positions.narrow(0, 0, n)?.unsqueeze(0)?)?;
-        for l in &self.layers {
-            x = l.forward(&x, mask)?;
-        }
-        self.final_ln.forward(&x)
+        let rows: Vec<usize> = pool_at.iter().enumerate().map(|(i, p)| i * n + p).collect();
+        self.final_ln
+            .forward(&run_to_rows(&self.layers, x, mask, &rows)?)
     }
 }
 
@@ -441,16 +486,9 @@ impl TextTower {
     /// position of row i's end-of-text token. Under the causal mask, tokens after it (padding)
     /// cannot change it, so rows may be padded with anything.
     pub fn forward(&self, ids: &Tensor, pool_at: &[usize]) -> Result<Tensor> {
-        let (b, n) = ids.dims2()?;
+        let (_, n) = ids.dims2()?;
         let mask = causal_mask(n, ids.device())?;
-        let x = self.trunk.forward(ids, Some(&mask))?;
-        let idx: Vec<u32> = pool_at
-            .iter()
-            .enumerate()
-            .map(|(row, &p)| (row * n + p) as u32)
-            .collect();
-        let idx = Tensor::new(idx.as_slice(), x.device())?;
-        let pooled = x.reshape((b * n, ()))?.index_select(&idx, 0)?;
+        let pooled = self.trunk.forward(ids, Some(&mask), pool_at)?;
         self.projection.forward(&pooled)
     }
 }

@@ -334,8 +334,9 @@ impl SiglipText {
     /// the model attends over every position, padding included, as it was trained, and reads
     /// the last one.
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor> {
-        let (_, n) = ids.dims2()?;
-        let x = self.trunk.forward(ids, None)?;
-        self.head.forward(&x.narrow(1, n - 1, 1)?.squeeze(1)?, None)
+        let (b, n) = ids.dims2()?;
+        let last = vec![n.saturating_sub(1); b];
+        self.head
+            .forward(&self.trunk.forward(ids, None, &last)?, None)
     }
 }
