@@ -35,6 +35,11 @@ const MAX_LEVEL: u8 = 16;
 /// Halves per line.
 const LINE: usize = 32;
 
+/// How far a cosine from a half-precision vector can be from the `f32` one, for unit vectors:
+/// each element is rounded by at most 2^-11 of itself (so the product by at most 2^-11 of
+/// |q|·|v| = 1), plus the `f32` sums' own rounding, with room to spare.
+pub const HALF_ERROR: f32 = 1e-3;
+
 /// Marks an index file of this layout; files without it (older layouts) are rebuilt.
 const MAGIC: &[u8; 8] = b"vtrhnsw4";
 
@@ -242,6 +247,14 @@ impl Hnsw {
     /// The `k` nearest that the graph finds (at most `ef_search`): (id, approximate cosine),
     /// best first.
     pub fn search(&self, q: &[f32], k: usize) -> Vec<(i64, f32)> {
+        self.search_nodes(q, k)
+            .into_iter()
+            .map(|(node, cos)| (self.ids[node], cos))
+            .collect()
+    }
+
+    /// [`Hnsw::search`] by node (the position of the id in [`Hnsw::ids`]).
+    pub fn search_nodes(&self, q: &[f32], k: usize) -> Vec<(usize, f32)> {
         if self.is_empty() || q.len() != self.dim {
             return Vec::new();
         }
@@ -251,12 +264,30 @@ impl Hnsw {
         let out = found
             .iter()
             .take(k.min(self.ef_search))
-            .map(|c| (self.ids[c.id as usize], -c.d))
+            .map(|c| (c.id as usize, -c.d))
             .collect();
         if let Ok(mut pool) = self.scratch.lock() {
             pool.push(s);
         }
         out
+    }
+
+    /// The cosine of `q` with node `node`'s half-precision vector: for unit vectors within
+    /// [`HALF_ERROR`] of the cosine with the `f32` vector it was made from.
+    pub fn cosine(&self, q: &[f32], node: usize) -> f32 {
+        dot_f32_f16(q, self.row(node as u32))
+    }
+
+    /// Whether node `node` holds `v` (in half precision, bit for bit): false once the vector
+    /// of its id has changed since the build.
+    pub fn holds(&self, node: usize, v: &[f32], buf: &mut Vec<u16>) -> bool {
+        if v.len() != self.dim || node >= self.len() {
+            return false;
+        }
+        buf.resize(v.len(), 0);
+        buf.reinterpret_cast_mut::<f16>().convert_from_f32_slice(v);
+        let at = node * self.stride;
+        halves(&self.lines)[at..at + self.dim] == buf[..]
     }
 
     fn scratch_take(&self) -> Scratch {

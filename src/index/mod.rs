@@ -5,11 +5,11 @@
 mod hnsw;
 mod kernels;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use rayon::prelude::*;
 
-pub use hnsw::{Hnsw, IndexAbout};
+pub use hnsw::{HALF_ERROR, Hnsw, IndexAbout};
 pub use kernels::{dot, dot_f16, dot_f32_f16, dot_portable, prefetch};
 
 use crate::error::{Error, Result};
@@ -113,29 +113,47 @@ fn keep_best(v: &mut Vec<(i64, f32)>, k: usize) {
 pub struct Neighbours {
     pub all: VectorSet,
     hnsw: Option<Hnsw>,
-    /// Rows of `all` that the graph does not cover (added since its build).
+    /// Row in `all` of each graph node, or `NO_ROW` where its id was deleted or its vector
+    /// changed since the build.
+    node_rows: Vec<u32>,
+    /// Rows of `all` that no graph node holds (added or changed since its build).
     tail: Vec<usize>,
     /// Row in `all` of each live id.
     row_of: HashMap<i64, usize>,
 }
 
+const NO_ROW: u32 = u32::MAX;
+
 impl Neighbours {
     pub fn new(all: VectorSet, hnsw: Option<Hnsw>) -> Neighbours {
         let row_of: HashMap<i64, usize> =
             all.ids.iter().enumerate().map(|(r, id)| (*id, r)).collect();
-        let (hnsw, tail) = match hnsw {
-            Some(h) => {
-                let covered: HashSet<i64> = h.ids().iter().copied().collect();
-                let tail = (0..all.len())
-                    .filter(|&i| !covered.contains(&all.ids[i]))
-                    .collect();
-                (Some(h), tail)
+        let hnsw = hnsw.filter(|h| h.len() < NO_ROW as usize && all.len() < NO_ROW as usize);
+        let node_rows: Vec<u32> = match &hnsw {
+            Some(h) => h
+                .ids()
+                .par_iter()
+                .enumerate()
+                .map_init(Vec::new, |buf, (node, id)| match row_of.get(id) {
+                    Some(&r) if h.holds(node, all.row(r), buf) => r as u32,
+                    _ => NO_ROW,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let tail = if hnsw.is_some() {
+            let mut held = vec![false; all.len()];
+            for &r in node_rows.iter().filter(|&&r| r != NO_ROW) {
+                held[r as usize] = true;
             }
-            None => (None, Vec::new()),
+            (0..all.len()).filter(|&r| !held[r]).collect()
+        } else {
+            Vec::new()
         };
         Neighbours {
             all,
             hnsw,
+            node_rows,
             tail,
             row_of,
         }
@@ -162,8 +180,45 @@ impl Neighbours {
     /// The `k` nearest by an exact scan of every vector, for queries from another modality
     /// (text against photos): they sit far from every vector, where a graph built over the
     /// vectors finds few of the true neighbours (`vitrine bench search`, `crossmodal`).
+    ///
+    /// With a graph, its half-precision copies are scanned (half the memory to read), and
+    /// every vector whose cosine there comes within twice [`HALF_ERROR`] of the `k`-th best is
+    /// scored again in `f32`: the `k` true nearest are among those (each of the `k` best
+    /// half-precision cosines is at most one error above its true one, so the true `k`-th
+    /// is at least the half-precision `k`-th less one error, and a true neighbour's
+    /// half-precision cosine at least that less another). Same answer as [`VectorSet::top_k`].
     pub fn nearest_scanned(&self, q: &[f32], k: usize) -> Vec<(i64, f32)> {
-        self.all.top_k(q, k)
+        let Some(h) = &self.hnsw else {
+            return self.all.top_k(q, k);
+        };
+        if k == 0 || q.len() != self.all.dim {
+            return self.all.top_k(q, k);
+        }
+        // Scaled for a query that is not a unit vector (the stored vectors are).
+        let margin = 2.0 * HALF_ERROR * dot(q, q).sqrt().max(1.0);
+        let half: Vec<f32> = (0..h.len())
+            .into_par_iter()
+            .with_min_len(4096)
+            .map(|node| {
+                if self.node_rows[node] == NO_ROW {
+                    f32::NEG_INFINITY
+                } else {
+                    h.cosine(q, node)
+                }
+            })
+            .collect();
+        let floor = kth_largest(&half, k) - margin;
+        let exact = |r: usize| (self.all.ids[r], dot(self.all.row(r), q));
+        let mut out: Vec<(i64, f32)> = half
+            .iter()
+            .zip(&self.node_rows)
+            .filter(|&(c, _)| *c >= floor && c.is_finite())
+            .map(|(_, &r)| exact(r as usize))
+            .chain(self.tail.iter().map(|&r| exact(r)))
+            .collect();
+        keep_best(&mut out, k);
+        out.sort_unstable_by(better);
+        out
     }
 
     /// The `k` nearest: (id, exact cosine), best first.
@@ -171,18 +226,44 @@ impl Neighbours {
         let Some(h) = &self.hnsw else {
             return self.all.top_k(q, k);
         };
-        // The graph's own scores are half precision; ids deleted since its build drop out.
+        // The graph's own scores are half precision; nodes deleted or changed since its build
+        // drop out (a changed vector is in the tail).
         let found = h
-            .search(q, k)
+            .search_nodes(q, k)
             .into_iter()
-            .filter_map(|(id, _)| self.row_of.get(&id));
+            .map(|(node, _)| self.node_rows[node])
+            .filter(|&r| r != NO_ROW)
+            .map(|r| r as usize);
         let mut out: Vec<(i64, f32)> = found
-            .chain(&self.tail)
-            .map(|&i| (self.all.ids[i], dot(self.all.row(i), q)))
+            .chain(self.tail.iter().copied())
+            .map(|i| (self.all.ids[i], dot(self.all.row(i), q)))
             .collect();
         out.sort_unstable_by(better);
         out.truncate(k);
         out
+    }
+}
+
+/// The `k`-th largest finite value of `v` (minus infinity if it has fewer): each block keeps
+/// its own best `k`, on all cores.
+fn kth_largest(v: &[f32], k: usize) -> f32 {
+    if k == 0 {
+        return f32::INFINITY;
+    }
+    let best = |c: &[f32]| {
+        let mut b: Vec<f32> = c.iter().copied().filter(|x| x.is_finite()).collect();
+        if b.len() > k {
+            b.select_nth_unstable_by(k - 1, |x, y| y.total_cmp(x));
+            b.truncate(k);
+        }
+        b
+    };
+    let mut all: Vec<f32> = v.par_chunks(8192).flat_map_iter(best).collect();
+    all = best(&all);
+    if all.len() < k {
+        f32::NEG_INFINITY
+    } else {
+        all.into_iter().fold(f32::INFINITY, f32::min)
     }
 }
 
@@ -193,6 +274,69 @@ mod tests {
     fn unit(v: Vec<f32>) -> Vec<f32> {
         let n = dot(&v, &v).sqrt();
         v.into_iter().map(|x| x / n).collect()
+    }
+
+    /// `n` unit vectors in `dim` dimensions around a few centres.
+    fn clustered(n: usize, dim: usize, seed: u64) -> VectorSet {
+        let mut s = seed | 1;
+        let mut rnd = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let centres: Vec<Vec<f32>> = (0..8).map(|_| (0..dim).map(|_| rnd()).collect()).collect();
+        let mut set = VectorSet::new(dim);
+        for i in 0..n {
+            let c = &centres[i % 8];
+            set.push(i as i64, &unit(c.iter().map(|x| x + 0.2 * rnd()).collect()))
+                .unwrap();
+        }
+        set
+    }
+
+    #[test]
+    fn the_half_precision_scan_gives_exactly_what_the_exact_scan_gives() {
+        let built = clustered(12_000, 48, 11);
+        let h = Hnsw::build(&built, 64, 64);
+        // Since the build: ids 0..200 deleted, 200..400 changed, 500 new ones.
+        let mut now = VectorSet::new(48);
+        let fresh = clustered(700, 48, 99);
+        for i in 200..built.len() {
+            let v = if i < 400 { fresh.row(i) } else { built.row(i) };
+            now.push(built.ids[i], v).unwrap();
+        }
+        for i in 0..500 {
+            now.push(100_000 + i as i64, fresh.row(200 + i)).unwrap();
+        }
+        let n = Neighbours::new(now.clone(), Some(h));
+        assert_eq!(
+            n.unindexed(),
+            200 + 500,
+            "changed and new vectors are scanned"
+        );
+        // Queries like the vectors, and from "another modality": far from all of them.
+        let far = unit(
+            (0..48)
+                .map(|d| if d % 2 == 0 { 1.0 } else { -0.3 })
+                .collect(),
+        );
+        let queries = [
+            now.row(5).to_vec(),
+            now.row(11_000).to_vec(),
+            fresh.row(3).to_vec(),
+            far,
+        ];
+        for q in &queries {
+            for k in [1, 10, 100, 20_000] {
+                assert_eq!(n.nearest_scanned(q, k), now.top_k(q, k), "k={k}");
+            }
+        }
+        // The graph's own search finds a changed vector (from the tail) and no deleted one.
+        let changed = now.row(0).to_vec();
+        let found = n.nearest(&changed, 5);
+        assert_eq!(found[0].0, 200);
+        assert!(found.iter().all(|(id, _)| *id >= 200));
     }
 
     #[test]
