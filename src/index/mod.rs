@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 pub use hnsw::{HALF_ERROR, Hnsw, IndexAbout};
-pub use kernels::{dot, dot_f16, dot_f32_f16, dot_portable, prefetch};
+pub use kernels::{dot, dot_portable};
 
 use crate::error::{Error, Result};
 
