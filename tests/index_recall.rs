@@ -53,7 +53,7 @@ fn hnsw_recall_at_10_is_at_least_095_and_a_saved_index_loads() {
 
     // Fewer neighbours explored, without building again: at most that many come back.
     let mut narrow = Hnsw::load(&path).unwrap();
-    narrow.set_ef_search(5).unwrap();
+    narrow.set_ef_search(5);
     assert_eq!(narrow.search(&queries[0], 10).len(), 5);
     assert_eq!(Hnsw::load(&path).unwrap().search(&queries[0], 10).len(), 10);
 

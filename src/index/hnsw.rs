@@ -239,9 +239,8 @@ impl Hnsw {
     }
 
     /// Changes how many neighbours a search explores (and at most returns).
-    pub fn set_ef_search(&mut self, ef_search: usize) -> Result<()> {
+    pub fn set_ef_search(&mut self, ef_search: usize) {
         self.ef_search = ef_search;
-        Ok(())
     }
 
     /// The `k` nearest that the graph finds (at most `ef_search`): (id, approximate cosine),

@@ -5,6 +5,7 @@
 mod hnsw;
 mod kernels;
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -66,46 +67,62 @@ impl VectorSet {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
 
-    /// The `k` rows most similar to `q`: (id, cosine), best first (equal cosines by id). Large
-    /// sets are scanned in blocks spread over all cores, each keeping its own best `k`.
+    /// The `k` rows most similar to `q`: (id, cosine), best first (equal cosines by id).
     pub fn top_k(&self, q: &[f32], k: usize) -> Vec<(i64, f32)> {
-        const BLOCK: usize = 8192;
-        let n = self.len();
-        let best = |rows: std::ops::Range<usize>| {
-            let mut v: Vec<(i64, f32)> = rows.map(|i| (self.ids[i], dot(self.row(i), q))).collect();
-            keep_best(&mut v, k);
-            v
-        };
-        let mut all = if n <= BLOCK {
-            best(0..n)
-        } else {
-            (0..n.div_ceil(BLOCK))
-                .into_par_iter()
-                .flat_map_iter(|b| best(b * BLOCK..((b + 1) * BLOCK).min(n)))
-                .collect()
-        };
-        keep_best(&mut all, k);
-        all.sort_unstable_by(better);
-        // Not the capacity of a whole block: callers keep many of these (and an in-place
-        // `collect` of them would keep it too).
-        all.shrink_to_fit();
-        all
+        best_of(
+            self.len(),
+            k,
+            |i| Some((self.ids[i], dot(self.row(i), q))),
+            better,
+        )
     }
 }
 
 /// Best first: higher cosine, then lower id.
-fn better(a: &(i64, f32), b: &(i64, f32)) -> std::cmp::Ordering {
+fn better(a: &(i64, f32), b: &(i64, f32)) -> Ordering {
     b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 
-/// Keeps the best `k` of `v`, in no order.
-fn keep_best(v: &mut Vec<(i64, f32)>, k: usize) {
+/// Keeps the `k` first of `v` by `order`, in no order.
+fn keep_first<T>(v: &mut Vec<T>, k: usize, order: impl Fn(&T, &T) -> Ordering) {
     if k == 0 {
         v.clear();
     } else if v.len() > k {
-        v.select_nth_unstable_by(k - 1, better);
+        v.select_nth_unstable_by(k - 1, order);
         v.truncate(k);
     }
+}
+
+/// The `k` first by `order` of the items `item(0..n)` gives (skipping `None`), sorted. Large
+/// ranges go in blocks spread over all cores, each keeping its own first `k`; the result has
+/// its own size, not a block's (callers keep many of these, and an in-place `collect` of one
+/// would keep that capacity too).
+fn best_of<T: Send>(
+    n: usize,
+    k: usize,
+    item: impl Fn(usize) -> Option<T> + Sync,
+    order: impl Fn(&T, &T) -> Ordering + Sync,
+) -> Vec<T> {
+    const BLOCK: usize = 8192;
+    let block = |b: usize| {
+        let mut v: Vec<T> = (b * BLOCK..((b + 1) * BLOCK).min(n))
+            .filter_map(&item)
+            .collect();
+        keep_first(&mut v, k, &order);
+        v
+    };
+    let mut all: Vec<T> = if n <= BLOCK {
+        block(0)
+    } else {
+        (0..n.div_ceil(BLOCK))
+            .into_par_iter()
+            .flat_map_iter(block)
+            .collect()
+    };
+    keep_first(&mut all, k, &order);
+    all.sort_unstable_by(&order);
+    all.shrink_to_fit();
+    all
 }
 
 /// Nearest-neighbour search over a set of vectors: HNSW for what it covers, an exact scan for
@@ -207,7 +224,14 @@ impl Neighbours {
                 }
             })
             .collect();
-        let floor = kth_largest(&half, k) - margin;
+        // The k-th best half-precision cosine (minus infinity with fewer than k).
+        let best = best_of(
+            half.len(),
+            k,
+            |i| half[i].is_finite().then_some(half[i]),
+            |a, b| b.total_cmp(a),
+        );
+        let floor = best.get(k - 1).copied().unwrap_or(f32::NEG_INFINITY) - margin;
         let exact = |r: usize| (self.all.ids[r], dot(self.all.row(r), q));
         let mut out: Vec<(i64, f32)> = half
             .iter()
@@ -216,7 +240,7 @@ impl Neighbours {
             .map(|(_, &r)| exact(r as usize))
             .chain(self.tail.iter().map(|&r| exact(r)))
             .collect();
-        keep_best(&mut out, k);
+        keep_first(&mut out, k, better);
         out.sort_unstable_by(better);
         out
     }
@@ -241,29 +265,6 @@ impl Neighbours {
         out.sort_unstable_by(better);
         out.truncate(k);
         out
-    }
-}
-
-/// The `k`-th largest finite value of `v` (minus infinity if it has fewer): each block keeps
-/// its own best `k`, on all cores.
-fn kth_largest(v: &[f32], k: usize) -> f32 {
-    if k == 0 {
-        return f32::INFINITY;
-    }
-    let best = |c: &[f32]| {
-        let mut b: Vec<f32> = c.iter().copied().filter(|x| x.is_finite()).collect();
-        if b.len() > k {
-            b.select_nth_unstable_by(k - 1, |x, y| y.total_cmp(x));
-            b.truncate(k);
-        }
-        b
-    };
-    let mut all: Vec<f32> = v.par_chunks(8192).flat_map_iter(best).collect();
-    all = best(&all);
-    if all.len() < k {
-        f32::NEG_INFINITY
-    } else {
-        all.into_iter().fold(f32::INFINITY, f32::min)
     }
 }
 
