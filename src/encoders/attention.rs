@@ -7,6 +7,7 @@ use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::activation::exp;
+use super::gemm::f32_slice;
 use crate::index::dot;
 
 /// `softmax(q·kᵀ + mask)·v` per head, for `qkv` `[batch, len, 3·dim]` (each row the queries,
@@ -85,14 +86,8 @@ impl CustomOp2 for Attend {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (CpuStorage::F32(qkv), CpuStorage::F32(mask)) = (s1, s2) else {
-            candle_core::bail!("attention takes f32");
-        };
-        let (Some((a, z)), Some((ma, mz))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
-        else {
-            candle_core::bail!("attention takes contiguous tensors");
-        };
-        let (qkv, mask) = (&qkv[a..z], &mask[ma..mz]);
+        let qkv = f32_slice(s1, l1, "attention")?;
+        let mask = f32_slice(s2, l2, "attention's mask")?;
         let (b, n, heads) = (self.b, self.n, self.heads);
         let dim = qkv.len() / (3 * b * n).max(1);
         let md = l2.dims();

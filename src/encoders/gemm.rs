@@ -265,6 +265,18 @@ struct Apply<'a, P> {
     act: Option<Act>,
 }
 
+/// The `f32` elements of a contiguous CPU tensor, for the custom operations: `what` names the
+/// operand in the error otherwise.
+pub(crate) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(xs) = s else {
+        candle_core::bail!("{what} takes f32");
+    };
+    let Some((from, to)) = l.contiguous_offsets() else {
+        candle_core::bail!("{what} takes a contiguous tensor");
+    };
+    Ok(&xs[from..to])
+}
+
 impl<P: Product> Apply<'_, P> {
     fn run(
         &self,
@@ -272,11 +284,9 @@ impl<P: Product> Apply<'_, P> {
         l: &Layout,
         add: Option<&[f32]>,
     ) -> Result<(CpuStorage, CandleShape)> {
-        let CpuStorage::F32(xs) = s else {
-            candle_core::bail!("a packed linear layer takes f32");
-        };
-        let (Some((from, to)), Ok((m, k))) = (l.contiguous_offsets(), l.shape().dims2()) else {
-            candle_core::bail!("a packed linear layer takes a contiguous matrix");
+        let xs = f32_slice(s, l, "a packed linear layer")?;
+        let Ok((m, k)) = l.shape().dims2() else {
+            candle_core::bail!("a packed linear layer takes a matrix");
         };
         let (width, n) = self.w.sizes();
         if k != width {
@@ -286,7 +296,7 @@ impl<P: Product> Apply<'_, P> {
             candle_core::bail!("a residual of another size than the {m}×{n} output");
         }
         let then = Then { act: self.act, add };
-        let out = self.w.forward(&xs[from..to], m, then);
+        let out = self.w.forward(xs, m, then);
         Ok((CpuStorage::F32(out), CandleShape::from((m, n))))
     }
 }
@@ -313,10 +323,7 @@ impl<P: Product> CustomOp2 for Apply<'_, P> {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, CandleShape)> {
-        let (CpuStorage::F32(add), Some((from, to))) = (s2, l2.contiguous_offsets()) else {
-            candle_core::bail!("a residual of f32 in a contiguous tensor is needed");
-        };
-        self.run(s1, l1, Some(&add[from..to]))
+        self.run(s1, l1, Some(f32_slice(s2, l2, "a residual")?))
     }
 }
 
