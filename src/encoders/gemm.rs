@@ -1,6 +1,6 @@
 //! Linear layers' matrix products on the CPU, `act(x·Wᵀ + b)`: the weight packed once at load
-//! into panels of 16 columns, an AVX2/FMA micro-kernel chosen at run time (a portable one
-//! elsewhere), blocking over the depth so a panel's block stays in L1, and rayon over tiles of
+//! into panels of 16 columns, an AVX-512 or AVX2/FMA micro-kernel chosen at run time (a portable
+//! one elsewhere), blocking over the depth so a panel's block stays in L1, and rayon over tiles of
 //! the output so that one image (50 rows) still uses every core. The int8 layers (`qgemm`)
 //! share the candle operation and the tiling.
 
@@ -13,7 +13,7 @@ use rayon::prelude::*;
 
 use super::activation::{Act, act_in_place};
 
-/// Columns per panel: two 8-lane registers.
+/// Columns per panel: one AVX-512 register, two of AVX2.
 const NR: usize = 16;
 /// Rows per micro-tile: 12 accumulators, 2 panel registers and a broadcast fill AVX2's 16.
 const MR: usize = 6;
@@ -337,6 +337,10 @@ unsafe impl Sync for Shared {}
 /// The best micro-kernel this CPU runs.
 fn kernel() -> Kernel {
     #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        return avx512::kernel;
+    }
+    #[cfg(target_arch = "x86_64")]
     if avx2::available() {
         return avx2::kernel;
     }
@@ -463,6 +467,85 @@ mod avx2 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+    use std::sync::LazyLock;
+
+    use super::{Lanes, MR, Start};
+
+    static AVAILABLE: LazyLock<bool> = LazyLock::new(|| is_x86_feature_detected!("avx512f"));
+
+    pub(super) fn available() -> bool {
+        *AVAILABLE
+    }
+
+    /// The AVX-512 micro-kernel: 6 rows × 16 columns, one register per row for even depth
+    /// steps and one for odd ones, so that twelve sums are in flight (FMA's latency hidden).
+    ///
+    /// # Safety
+    /// As [`super::portable`], on a CPU with AVX-512F.
+    pub(super) unsafe fn kernel(
+        kc: usize,
+        a: &[*const f32; MR],
+        b: *const Lanes,
+        start: Start,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        unsafe { run(kc, a, b, start, c, ldc) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn run(
+        kc: usize,
+        a: &[*const f32; MR],
+        b: *const Lanes,
+        start: Start,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        unsafe {
+            let zero = _mm512_setzero_ps();
+            let mut even = [zero; MR];
+            let mut odd = [zero; MR];
+            match start {
+                Start::Zero => {}
+                Start::Bias(bias) => even = [_mm512_loadu_ps(bias); MR],
+                Start::Output => {
+                    for (i, row) in even.iter_mut().enumerate() {
+                        *row = _mm512_loadu_ps(c.add(i * ldc));
+                    }
+                }
+            }
+            let [a0, a1, a2, a3, a4, a5] = *a;
+            macro_rules! step {
+                ($acc:ident, $p:expr) => {
+                    let w = _mm512_load_ps((*b.add($p)).0.as_ptr());
+                    $acc[0] = _mm512_fmadd_ps(_mm512_set1_ps(*a0.add($p)), w, $acc[0]);
+                    $acc[1] = _mm512_fmadd_ps(_mm512_set1_ps(*a1.add($p)), w, $acc[1]);
+                    $acc[2] = _mm512_fmadd_ps(_mm512_set1_ps(*a2.add($p)), w, $acc[2]);
+                    $acc[3] = _mm512_fmadd_ps(_mm512_set1_ps(*a3.add($p)), w, $acc[3]);
+                    $acc[4] = _mm512_fmadd_ps(_mm512_set1_ps(*a4.add($p)), w, $acc[4]);
+                    $acc[5] = _mm512_fmadd_ps(_mm512_set1_ps(*a5.add($p)), w, $acc[5]);
+                };
+            }
+            let mut p = 0;
+            while p + 1 < kc {
+                step!(even, p);
+                step!(odd, p + 1);
+                p += 2;
+            }
+            if p < kc {
+                step!(even, p);
+            }
+            for (i, (e, o)) in even.iter().zip(&odd).enumerate() {
+                _mm512_storeu_ps(c.add(i * ldc), _mm512_add_ps(*e, *o));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -506,6 +589,10 @@ pub(super) mod tests {
         #[cfg(target_arch = "x86_64")]
         if avx2::available() {
             all.push(("avx2", avx2::kernel));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if avx512::available() {
+            all.push(("avx512", avx512::kernel));
         }
         all
     }
