@@ -26,6 +26,12 @@ the photo set's catalog. How relevance is derived, per set:
   less its category word), reworded by rule: lower case, punctuation dropped, a leading
   "the"/"this" dropped, words swapped through the fixed paraphrase table PARAPHRASE, cut to 14
   words. Relevant (grade 1): every product whose description has that sentence.
+- reviews.jsonl: queries written as customers write reviews. For each product, its second
+  sentence of six or more words (its first if it has one), reworded as in descriptions.jsonl
+  (a leading "it" dropped too, cut to 12 words), between an opener naming the category leaf and
+  a closer, each taken in turn from the fixed lists OPENERS and CLOSERS ("got this bag for my
+  husband and ... , would definitely buy it again"). Relevant (grade 1): every product whose
+  description has that sentence.
 - uses.jsonl: use, material and feature phrases ("shorts for running", "fleece hoodie", "bag
   with pockets", "jacket for hiking with hood"), from the fixed word lists USES, MATERIALS and
   FEATURES. Grade 2: products of that category leaf whose description has every named word
@@ -183,6 +189,30 @@ for p in all_products:
                              "text": query, "relevant": relevant})
         break
 write("descriptions.jsonl", descriptions)
+
+# Queries written as customers write reviews.
+OPENERS = ["i bought this {leaf} last month and", "got this {leaf} for my husband and",
+           "my daughter asked for this {leaf} because", "ordered the {leaf} in my usual size and honestly",
+           "i was not sure about this {leaf} at first but"]
+CLOSERS = ["really happy with it overall", "would definitely buy it again", "fits true to size and arrived quickly",
+           "great value for the money", "five stars from me"]
+reviews = []
+for p in all_products:
+    eligible = [s for s in sentences(p["description"]) if len(words_of(s)) >= 6]
+    if not eligible:
+        continue
+    sent = eligible[1] if len(eligible) > 1 else eligible[0]
+    ws = words_of(sent)
+    if ws[0] in ("the", "this", "it"):
+        ws = ws[1:]
+    i = len(reviews)
+    body = " ".join(PARAPHRASE.get(w, w) for w in ws[:12])
+    opener = OPENERS[i % len(OPENERS)].format(leaf=leaf_word(p["category"]))
+    text = f"{opener} {body}, {CLOSERS[(i // len(OPENERS)) % len(CLOSERS)]}"
+    relevant = {q["sku"]: 1 for q in all_products if sent in q["description"]}
+    reviews.append({"id": f"review-{p['sku']}", "group": p["category"].split("/")[0] or "other",
+                    "text": text, "relevant": relevant})
+write("reviews.jsonl", reviews)
 
 # Use, material and feature queries.
 USES = ["gym", "yoga", "running", "hiking", "travel", "training", "cycling", "cold", "rain", "outdoor"]

@@ -7,9 +7,13 @@
 //!   twice the z-score the best of the catalog would reach by chance (`√(2 ln n)` for `n`
 //!   products), clamped. A product only as close as chance allows scores about 0.5; a signal
 //!   that cannot tell products apart (a flat or undecided one) gives no product much evidence.
-//! - keywords: the share of the query's word weight (IDF) the product has, times
-//!   `(1 + bm25 / best bm25) / 2`: a product with every word of the query scores at least 0.5,
-//!   one with only a common word little, however the BM25 scores are spread.
+//! - keywords: the share of the query's word weight (IDF) the product has, or, when larger, how
+//!   far that share stands out from the catalog's shares (the embedding signals' evidence, taken
+//!   of the shares), times `(1 + bm25 / best bm25) / 2`: a product with every word of the query
+//!   scores at least 0.5, one with only a common word little, however the BM25 scores are
+//!   spread; and a long query whose words a product shares far more of than the rest of the
+//!   catalog (a sentence of its description amid chatter) counts as strongly as a short query
+//!   matched in full, although no product has most of its words.
 //! - perceptual hash: `(12 - distance) / 12`, clamped.
 //!
 //! Fusion ([`Fusion::Evidence`], the default): the chance that at least one signal is right
@@ -97,10 +101,11 @@ impl Spread {
     }
 }
 
-/// Keyword evidence from the share of the query's word weight a product has and its BM25
-/// relative to the query's best.
-pub fn keyword_evidence(coverage: f32, bm25_relative: f32) -> f32 {
-    (coverage * (1.0 + bm25_relative.clamp(0.0, 1.0)) / 2.0).clamp(0.0, 1.0)
+/// Keyword evidence from the share of the query's word weight a product has, how far that
+/// share stands out from the catalog's (`standout`, a [`Spread::evidence`] of the shares), and
+/// its BM25 relative to the query's best.
+pub fn keyword_evidence(coverage: f32, standout: f32, bm25_relative: f32) -> f32 {
+    (coverage.max(standout) * (1.0 + bm25_relative.clamp(0.0, 1.0)) / 2.0).clamp(0.0, 1.0)
 }
 
 /// One signal's column over the candidates.
@@ -218,10 +223,33 @@ mod tests {
 
     #[test]
     fn keyword_evidence_rewards_every_word_matched() {
-        assert_eq!(keyword_evidence(1.0, 1.0), 1.0);
-        assert_eq!(keyword_evidence(1.0, 0.0), 0.5);
-        assert!(keyword_evidence(0.3, 1.0) < keyword_evidence(1.0, 0.2));
-        assert_eq!(keyword_evidence(0.0, 1.0), 0.0);
+        assert_eq!(keyword_evidence(1.0, 0.0, 1.0), 1.0);
+        assert_eq!(keyword_evidence(1.0, 0.0, 0.0), 0.5);
+        assert!(keyword_evidence(0.3, 0.0, 1.0) < keyword_evidence(1.0, 0.0, 0.2));
+        assert_eq!(keyword_evidence(0.0, 0.0, 1.0), 0.0);
+    }
+
+    #[test]
+    fn a_share_that_stands_out_counts_although_most_words_are_unmatched() {
+        // A long query: one product has a third of its word weight, the other 99 a tenth or none.
+        let shares: Vec<f32> = (0..100)
+            .map(|i| match i {
+                0 => 0.33,
+                _ if i % 3 == 0 => 0.1,
+                _ => 0.0,
+            })
+            .collect();
+        let spread = Spread::of(&shares);
+        let ev = |c: f32| keyword_evidence(c, spread.evidence(c), 1.0);
+        assert!(ev(0.33) > 0.8, "{}", ev(0.33));
+        assert!(ev(0.1) < 0.3, "{}", ev(0.1));
+        // A short query matched in full by a third of the catalog keeps its full share.
+        let common: Vec<f32> = (0..99)
+            .map(|i| if i % 3 == 0 { 1.0 } else { 0.0 })
+            .collect();
+        let spread = Spread::of(&common);
+        assert_eq!(keyword_evidence(1.0, spread.evidence(1.0), 1.0), 1.0);
+        assert!(spread.evidence(1.0) < 0.5);
     }
 
     fn ranked(fusion: Fusion, cols: &[Column]) -> Vec<usize> {

@@ -338,10 +338,13 @@ struct Evidence {
     spread: [Option<Spread>; 5],
     /// The query's words, weighed over the catalog.
     words: lexicon::Weighed,
+    /// The spread of the catalog's shares of those words.
+    coverage: Spread,
 }
 
 impl Evidence {
-    fn new(population: &[Raw], words: lexicon::Weighed) -> Evidence {
+    /// From the raw scores and the shares of the query's words (`coverage`) over the catalog.
+    fn new(population: &[Raw], words: lexicon::Weighed, coverage: &[f32]) -> Evidence {
         let mut spread = [None; 5];
         for s in [Signal::Visual, Signal::Crossmodal, Signal::Text] {
             let vals: Vec<f32> = population.iter().filter_map(|r| r.raw[s.slot()]).collect();
@@ -349,7 +352,11 @@ impl Evidence {
                 spread[s.slot()] = Some(Spread::of(&vals));
             }
         }
-        Evidence { spread, words }
+        Evidence {
+            spread,
+            words,
+            coverage: Spread::of(coverage),
+        }
     }
 
     /// Evidence and raw scores of product `pi` (0 where a signal does not apply).
@@ -361,7 +368,10 @@ impl Evidence {
             let Some(r) = raw[i] else { continue };
             rawv[i] = r;
             score[i] = match s {
-                Signal::Keyword => fusion::keyword_evidence(lexicon.coverage(pi, &self.words), r),
+                Signal::Keyword => {
+                    let share = lexicon.coverage(pi, &self.words);
+                    fusion::keyword_evidence(share, self.coverage.evidence(share), r)
+                }
                 Signal::Phash => ((PHASH_RANGE - r) / PHASH_RANGE).clamp(0.0, 1.0),
                 _ => self.spread[i].map_or(0.0, |sp| sp.evidence(r)),
             };
@@ -558,7 +568,12 @@ impl Searcher {
             .iter()
             .map(|&pi| self.raw_scores(pi, &side, &keyword))
             .collect();
-        let evidence = Evidence::new(&pop_raw, self.lexicon.weigh(&side.terms, &population));
+        let words = self.lexicon.weigh(&side.terms, &population);
+        let shares: Vec<f32> = population
+            .iter()
+            .map(|&pi| self.lexicon.coverage(pi, &words))
+            .collect();
+        let evidence = Evidence::new(&pop_raw, words, &shares);
         let penalty = self.penalties(&read.not, &population, &candidates)?;
         let cands = candidates
             .iter()

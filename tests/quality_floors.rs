@@ -94,6 +94,7 @@ fn luma_quality_stays_above_its_floors() {
         "descriptions.jsonl",
         "uses.jsonl",
         "synonyms.jsonl",
+        "reviews.jsonl",
     ] {
         let queries = read_queries(&sets.join(set)).unwrap();
         let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
