@@ -813,8 +813,9 @@ impl Searcher {
                 }
             }
         }
+        // Typed text against description passages: scanned exactly for the same reason.
         if let (Some(v), Some(q)) = (&self.passages, &side.passage_query) {
-            set.extend(v.nearest_products(q, K).map(|(pi, _)| pi));
+            set.extend(v.nearest_products_scanned(q, K).map(|(pi, _)| pi));
         }
         if !side.photo_hashes.is_empty() {
             set.extend(
