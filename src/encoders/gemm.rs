@@ -485,19 +485,8 @@ mod avx512 {
     ///
     /// # Safety
     /// As [`super::portable`], on a CPU with AVX-512F.
-    pub(super) unsafe fn kernel(
-        kc: usize,
-        a: &[*const f32; MR],
-        b: *const Lanes,
-        start: Start,
-        c: *mut f32,
-        ldc: usize,
-    ) {
-        unsafe { run(kc, a, b, start, c, ldc) }
-    }
-
     #[target_feature(enable = "avx512f")]
-    unsafe fn run(
+    pub(super) unsafe fn kernel(
         kc: usize,
         a: &[*const f32; MR],
         b: *const Lanes,

@@ -330,17 +330,8 @@ mod avx512 {
     ///
     /// # Safety
     /// As [`super::portable`], on a CPU with AVX-512BW.
-    pub(super) unsafe fn bw(
-        pairs: usize,
-        a: &[*const i16; MR],
-        b: *const Pair,
-        out: &mut [[i32; NR]; MR],
-    ) {
-        unsafe { run_bw(pairs, a, b, out) }
-    }
-
     #[target_feature(enable = "avx512f,avx512bw")]
-    unsafe fn run_bw(
+    pub(super) unsafe fn bw(
         pairs: usize,
         a: &[*const i16; MR],
         b: *const Pair,
@@ -366,17 +357,8 @@ mod avx512 {
     ///
     /// # Safety
     /// As [`super::portable`], on a CPU with AVX-512BW and AVX-512 VNNI.
-    pub(super) unsafe fn vnni(
-        pairs: usize,
-        a: &[*const i16; MR],
-        b: *const Pair,
-        out: &mut [[i32; NR]; MR],
-    ) {
-        unsafe { run_vnni(pairs, a, b, out) }
-    }
-
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn run_vnni(
+    pub(super) unsafe fn vnni(
         pairs: usize,
         a: &[*const i16; MR],
         b: *const Pair,
