@@ -8,12 +8,12 @@
 //!   products), clamped. A product only as close as chance allows scores about 0.5; a signal
 //!   that cannot tell products apart (a flat or undecided one) gives no product much evidence.
 //! - keywords: the share of the query's word weight (IDF) the product has, or, when larger, how
-//!   far that share stands out from the catalog's shares (the embedding signals' evidence, taken
-//!   of the shares), times `(1 + bm25 / best bm25) / 2`: a product with every word of the query
-//!   scores at least 0.5, one with only a common word little, however the BM25 scores are
-//!   spread; and a long query whose words a product shares far more of than the rest of the
-//!   catalog (a sentence of its description amid chatter) counts as strongly as a short query
-//!   matched in full, although no product has most of its words.
+//!   far that share stands out from the catalog's shares ([`share_standout`]), times
+//!   `(1 + bm25 / best bm25) / 2`: a product with every word of the query scores at least 0.5,
+//!   one with only a common word little, however the BM25 scores are spread; and a long query
+//!   whose words a product shares far more of than the rest of the catalog (a sentence of its
+//!   description amid chatter) counts as strongly as a short query matched in full, although no
+//!   product has most of its words.
 //! - perceptual hash: `(12 - distance) / 12`, clamped.
 //!
 //! Fusion ([`Fusion::Evidence`], the default): the chance that at least one signal is right
@@ -102,10 +102,21 @@ impl Spread {
 }
 
 /// Keyword evidence from the share of the query's word weight a product has, how far that
-/// share stands out from the catalog's (`standout`, a [`Spread::evidence`] of the shares), and
-/// its BM25 relative to the query's best.
-pub fn keyword_evidence(coverage: f32, standout: f32, bm25_relative: f32) -> f32 {
-    (coverage.max(standout) * (1.0 + bm25_relative.clamp(0.0, 1.0)) / 2.0).clamp(0.0, 1.0)
+/// share stands out from the catalog's ([`share_standout`]), and its BM25 relative to the
+/// query's best.
+pub fn keyword_evidence(share: f32, standout: f32, bm25_relative: f32) -> f32 {
+    (share.max(standout) * (1.0 + bm25_relative.clamp(0.0, 1.0)) / 2.0).clamp(0.0, 1.0)
+}
+
+/// How far a product's share of the query's words stands out from the catalog's: its evidence
+/// against their `spread` (as an embedding signal's cosine against its spread), times the share
+/// over the catalog's best, so that of two products that both stand out the one with more of
+/// the query's words keeps the lead.
+pub fn share_standout(spread: &Spread, share: f32, best_share: f32) -> f32 {
+    if best_share <= 0.0 {
+        return 0.0;
+    }
+    spread.evidence(share) * (share / best_share).min(1.0)
 }
 
 /// One signal's column over the candidates.
@@ -240,16 +251,30 @@ mod tests {
             })
             .collect();
         let spread = Spread::of(&shares);
-        let ev = |c: f32| keyword_evidence(c, spread.evidence(c), 1.0);
+        let ev = |c: f32| keyword_evidence(c, share_standout(&spread, c, 0.33), 1.0);
         assert!(ev(0.33) > 0.8, "{}", ev(0.33));
-        assert!(ev(0.1) < 0.3, "{}", ev(0.1));
+        assert!(ev(0.1) < 0.2, "{}", ev(0.1));
         // A short query matched in full by a third of the catalog keeps its full share.
         let common: Vec<f32> = (0..99)
             .map(|i| if i % 3 == 0 { 1.0 } else { 0.0 })
             .collect();
         let spread = Spread::of(&common);
-        assert_eq!(keyword_evidence(1.0, spread.evidence(1.0), 1.0), 1.0);
-        assert!(spread.evidence(1.0) < 0.5);
+        assert_eq!(
+            keyword_evidence(1.0, share_standout(&spread, 1.0, 1.0), 1.0),
+            1.0
+        );
+        assert!(share_standout(&spread, 1.0, 1.0) < 0.5);
+        // Two products far above the rest: the one with every word stays ahead of the one
+        // without the query's rarest word, as their shares say.
+        let mut two = vec![0.0f32; 100];
+        (two[0], two[1]) = (1.0, 0.8);
+        let spread = Spread::of(&two);
+        let (a, b) = (
+            share_standout(&spread, 1.0, 1.0),
+            share_standout(&spread, 0.8, 1.0),
+        );
+        assert!(spread.evidence(0.8) == 1.0 && a == 1.0 && (b - 0.8).abs() < 1e-6);
+        assert_eq!(share_standout(&Spread::of(&[0.0; 10]), 0.0, 0.0), 0.0);
     }
 
     fn ranked(fusion: Fusion, cols: &[Column]) -> Vec<usize> {

@@ -338,8 +338,9 @@ struct Evidence {
     spread: [Option<Spread>; 5],
     /// The query's words, weighed over the catalog.
     words: lexicon::Weighed,
-    /// The spread of the catalog's shares of those words.
+    /// The spread of the catalog's shares of those words, and the best share.
     coverage: Spread,
+    best_share: f32,
 }
 
 impl Evidence {
@@ -356,6 +357,7 @@ impl Evidence {
             spread,
             words,
             coverage: Spread::of(coverage),
+            best_share: coverage.iter().copied().fold(0.0, f32::max),
         }
     }
 
@@ -370,7 +372,8 @@ impl Evidence {
             score[i] = match s {
                 Signal::Keyword => {
                     let share = lexicon.coverage(pi, &self.words);
-                    fusion::keyword_evidence(share, self.coverage.evidence(share), r)
+                    let standout = fusion::share_standout(&self.coverage, share, self.best_share);
+                    fusion::keyword_evidence(share, standout, r)
                 }
                 Signal::Phash => ((PHASH_RANGE - r) / PHASH_RANGE).clamp(0.0, 1.0),
                 _ => self.spread[i].map_or(0.0, |sp| sp.evidence(r)),
