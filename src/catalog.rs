@@ -122,6 +122,16 @@ impl Catalog {
         self.store.insert_embedded_photos(rows, model)
     }
 
+    /// Adds products that each have a product-text vector by `model` already (titled by their
+    /// SKU, no description), in one transaction: for tools that generate catalogs, such as tests.
+    pub fn add_embedded_texts<'a>(
+        &self,
+        rows: impl Iterator<Item = (String, &'a [f32])>,
+        model: &str,
+    ) -> Result<()> {
+        self.store.insert_embedded_texts(rows, model)
+    }
+
     /// Import runs, newest first. A run still marked running whose process is gone (killed, or
     /// the machine stopped) is marked interrupted first.
     pub fn import_runs(&self, limit: usize) -> Result<Vec<ImportRun>> {

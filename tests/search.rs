@@ -448,3 +448,99 @@ fn a_filter_in_a_large_catalog_finds_matches_that_rank_low_overall() {
     got.sort();
     assert_eq!(got, ["B0", "B1", "B2", "B3", "B4"]);
 }
+
+#[test]
+fn typed_text_past_the_exact_size_finds_what_an_exact_scan_finds() {
+    // Past 20,000 vectors a typed query's text candidates come from an exact scan, not from the
+    // graph, which misses some of the true ten for queries far from the products (short text
+    // against long product texts). Product vectors: real sentence vectors of Luma's product
+    // texts, blurred by noise into 20,400 distinct ones; the answer must be the exact top ten.
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(dir.path().join("catalog")).unwrap();
+    let enc = encoders(&catalog);
+    let (manifest, text) = enc
+        .text
+        .as_ref()
+        .expect("the product-text model is present");
+    let rows: Vec<String> = csv::Reader::from_path(luma().join("products.csv"))
+        .unwrap()
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            format!("{}. {}. {}", &r[4], &r[6], &r[5])
+        })
+        .take(120)
+        .collect();
+    let bases = text
+        .embed(&rows.iter().map(String::as_str).collect::<Vec<_>>())
+        .unwrap();
+    let n = vitrine::index::EXACT_BELOW + 400;
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut noise = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let vectors: Vec<Vec<f32>> = (0..n)
+        .map(|i| {
+            let mut v: Vec<f32> = bases[i % bases.len()]
+                .iter()
+                .map(|b| b + 0.12 * noise())
+                .collect();
+            let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+            v.iter_mut().for_each(|a| *a /= norm);
+            v
+        })
+        .collect();
+    catalog
+        .add_embedded_texts(
+            vectors
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (format!("T{i}"), v.as_slice())),
+            &manifest.id,
+        )
+        .unwrap();
+    vitrine::vectors::build_indexes(&catalog, &enc, true).unwrap();
+    let s = common::searcher(&catalog);
+    let weights = Weights {
+        keyword: 0.0,
+        crossmodal: 0.0,
+        ..Weights::default()
+    };
+    let queries = [
+        "blue backpack",
+        "warm hoodie for winter",
+        "yoga pants",
+        "running shorts",
+        "watch",
+        "rain jacket with hood",
+        "gym bag",
+        "sports bra",
+        "tee for training",
+        "fitness ball",
+        "red tank top",
+        "something light for a summer run",
+        "leggings",
+        "messenger bag for work",
+        "a sweatshirt with a zip",
+        "compression shorts",
+        "water bottle",
+        "jacket for cold days",
+        "women's top with a built-in bra",
+        "video to learn yoga",
+    ];
+    for q in queries {
+        let got = skus(&s.search(&text_query(q), &weights, 10, 0).unwrap());
+        let qv = &text.embed(&[q]).unwrap()[0];
+        let mut exact: Vec<(f32, usize)> = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.iter().zip(qv).map(|(a, b)| a * b).sum(), i))
+            .collect();
+        exact.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let want: Vec<String> = exact[..10].iter().map(|(_, i)| format!("T{i}")).collect();
+        assert_eq!(got, want, "{q}");
+    }
+}

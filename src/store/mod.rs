@@ -876,6 +876,29 @@ impl Store {
         Ok(())
     }
 
+    /// Products named by their SKU, each with its product-text vector by `model`.
+    pub fn insert_embedded_texts<'a>(
+        &self,
+        rows: impl Iterator<Item = (String, &'a [f32])>,
+        model: &str,
+    ) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        let now = now_millis();
+        for (sku, v) in rows {
+            tx.execute(
+                "INSERT INTO products (sku, title, origin, source, created_at, updated_at) VALUES (?1, ?1, 'csv', 'synthetic', ?2, ?2)",
+                params![sku, now],
+            )?;
+            tx.execute(
+                "INSERT INTO embeddings (owner_kind, owner_id, model_id, dim, vector, input_hash, created_at)
+                 VALUES ('product', ?1, ?2, ?3, ?4, '', ?5)",
+                params![tx.last_insert_rowid(), model, v.len() as i64, f32_blob(v), now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     // ---- import runs ----
 
     pub fn begin_run(&self, sources: &[String]) -> Result<i64> {
