@@ -475,13 +475,7 @@ fn typed_text_past_the_exact_size_finds_what_an_exact_scan_finds() {
         .embed(&rows.iter().map(String::as_str).collect::<Vec<_>>())
         .unwrap();
     let n = vitrine::index::EXACT_BELOW + 400;
-    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut noise = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    };
+    let mut noise = uniform(0x9e37_79b9_7f4a_7c15);
     let vectors: Vec<Vec<f32>> = (0..n)
         .map(|i| {
             let mut v: Vec<f32> = bases[i % bases.len()]

@@ -1,6 +1,8 @@
 //! A search answers while a duplicate scan of a large catalog runs: the searcher reads through
 //! its own connection and never waits for the scan.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -11,13 +13,7 @@ use vitrine::{Catalog, PHash};
 
 /// `n` products, each with one photo embedded by `model` (random unit vectors).
 fn synthetic(catalog: &Catalog, n: usize, dim: usize, model: &str) {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x >> 11) as f32 / (1u64 << 53) as f32 - 0.5
-    };
+    let mut next = common::uniform(0x2545_f491_4f6c_dd1d);
     let vectors: Vec<Vec<f32>> = (0..n)
         .map(|_| {
             let v: Vec<f32> = (0..dim).map(|_| next()).collect();

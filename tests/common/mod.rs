@@ -133,3 +133,14 @@ pub fn catalog_dir() -> &'static PathBuf {
         dir
     })
 }
+
+/// Reproducible numbers in [-0.5, 0.5) from `seed` (xorshift), for synthetic vectors.
+pub fn uniform(seed: u64) -> impl FnMut() -> f32 {
+    let mut x = seed.max(1);
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+}
