@@ -123,8 +123,13 @@ impl InplaceOp2 for BiasAct {
     }
 }
 
-/// `act` over `xs` in place, with AVX2 and FMA where the CPU has them.
+/// `act` over `xs` in place, in AVX-512's or AVX2's vectors where the CPU has them.
 pub(crate) fn act_in_place(xs: &mut [f32], act: Act) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        // SAFETY: the feature was just detected.
+        return unsafe { act_avx512(xs, act) };
+    }
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
         // SAFETY: the features were just detected.
@@ -136,6 +141,12 @@ pub(crate) fn act_in_place(xs: &mut [f32], act: Act) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn act_avx2(xs: &mut [f32], act: Act) {
+    act_each(xs, act)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn act_avx512(xs: &mut [f32], act: Act) {
     act_each(xs, act)
 }
 

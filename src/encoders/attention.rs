@@ -1,14 +1,17 @@
 //! Multi-head attention's core on the CPU in one pass: from the rows of fused queries, keys and
-//! values straight to the heads' outputs, a row per task on all cores, without the split into
-//! heads, the transposes, the mask and softmax passes and the batched products candle would
-//! run for it (each a new tensor and a pass over memory).
+//! values straight to the heads' outputs, one image's (or text's) head per task on all cores,
+//! without the split into heads, the transposes, the mask and softmax passes and the batched
+//! products candle would run for it (each a new tensor and a pass over memory). Scores and
+//! outputs are summed in registers a block of 16 keys or values at a time (FMA where the CPU
+//! has it; elsewhere `mul_add` is exact but slow on x86).
+
+use std::ops::Range;
 
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::activation::exp;
-use super::gemm::f32_slice;
-use crate::index::dot;
+use super::gemm::{Shared, f32_slice};
 
 /// `softmax(q·kᵀ + mask)·v` per head, for `qkv` `[batch, len, 3·dim]` (each row the queries,
 /// already scaled, then the keys, then the values of all heads) and an additive `mask` that
@@ -96,62 +99,196 @@ impl CustomOp2 for Attend {
             if md[0] == 1 { 0 } else { md[2] * n },
             if md[2] == 1 { 0 } else { n },
         );
+        let hd = dim / heads.max(1);
         let mut out = vec![0f32; b * n * dim];
-        out.par_chunks_mut(dim).enumerate().for_each(|(row, out)| {
-            let (i, r) = (row / n, row % n);
-            let rows = Rows {
-                keys: &qkv[i * n * 3 * dim..(i + 1) * n * 3 * dim],
-                q: &qkv[row * 3 * dim..row * 3 * dim + dim],
-                mask: &mask[i * mb + r * mr..i * mb + r * mr + n],
-                heads,
+        let ptr = Shared(out.as_mut_ptr());
+        // A task per image and head: its keys and values stay in cache for all its rows.
+        (0..b * heads).into_par_iter().for_each(|t| {
+            let (i, h) = (t / heads, t % heads);
+            let head = Head {
+                rows: &qkv[i * n * 3 * dim..(i + 1) * n * 3 * dim],
+                mask: &mask[i * mb..],
+                mask_stride: mr,
+                span: h * hd..(h + 1) * hd,
+                len: n,
+                dim,
             };
-            attend_row(&rows, out);
+            // SAFETY: image `i`'s rows, head `h`'s columns: no other task writes there.
+            unsafe { attend_head(&head, ptr, i * n * dim) };
         });
         Ok((CpuStorage::F32(out), Shape::from((b, n, dim))))
     }
 }
 
-/// What one query row attends with.
-struct Rows<'a> {
-    /// Every row of its image or text: queries, keys, values.
-    keys: &'a [f32],
-    q: &'a [f32],
+/// One head of one image or text.
+struct Head<'a> {
+    /// Its rows: each the queries, keys and values of all heads.
+    rows: &'a [f32],
+    /// The additive mask from its first query row on, `mask_stride` apart (0: one for all).
     mask: &'a [f32],
-    heads: usize,
+    mask_stride: usize,
+    /// The head's part of a row's queries, keys or values.
+    span: Range<usize>,
+    /// Rows, and the width of the queries (as of the keys, the values and the output).
+    len: usize,
+    dim: usize,
 }
 
-fn attend_row(rows: &Rows, out: &mut [f32]) {
+/// # Safety
+/// From `out + at` lies the image's `[len, dim]` output, whose `head.span` columns only this
+/// call writes.
+unsafe fn attend_head(head: &Head, out: Shared, at: usize) {
+    let out = unsafe { out.0.add(at) };
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        // SAFETY: the feature was just detected.
+        return unsafe { attend_head_avx512(head, out) };
+    }
     #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
         // SAFETY: the features were just detected.
-        return unsafe { attend_row_avx2(rows, out) };
+        return unsafe { attend_head_avx2(head, out) };
     }
-    attend_row_with(rows, out)
+    unsafe { attend_head_with(head, out) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn attend_head_avx512(head: &Head, out: *mut f32) {
+    unsafe { attend_head_with(head, out) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn attend_row_avx2(rows: &Rows, out: &mut [f32]) {
-    attend_row_with(rows, out)
+unsafe fn attend_head_avx2(head: &Head, out: *mut f32) {
+    unsafe { attend_head_with(head, out) }
 }
 
-/// One query row through every head, into `out` (`dim`, zeros).
+/// Lanes of a block: one AVX-512 register, two of AVX2.
+const LANES: usize = 16;
+
+/// Every query row of one head. The keys are transposed once, so that a row's scores are
+/// made a block of keys at a time (a query value times a row of keys, accumulated in
+/// registers); its output likewise a block of the head's width at a time. No closures: they
+/// would not inherit the caller's target features.
+///
+/// # Safety
+/// As [`attend_head`], `out` already at the image's output.
 #[inline(always)]
-fn attend_row_with(rows: &Rows, out: &mut [f32]) {
-    let dim = out.len();
-    let (n, hd) = (rows.mask.len(), dim / rows.heads);
-    let mut p = vec![0f32; n];
-    for h in 0..rows.heads {
-        let span = h * hd..(h + 1) * hd;
-        let q = &rows.q[span.clone()];
-        for (c, (p, m)) in p.iter_mut().zip(rows.mask).enumerate() {
-            *p = dot(q, &rows.keys[c * 3 * dim + dim..][span.clone()]) + m;
+unsafe fn attend_head_with(head: &Head, out: *mut f32) {
+    let (n, dim, hd) = (head.len, head.dim, head.span.len());
+    // Keys transposed, `keys[d·width + c]`, zero past the last key.
+    let width = n.next_multiple_of(LANES);
+    let mut keys = vec![0f32; hd * width];
+    for c in 0..n {
+        for (d, &k) in head.part(c, 1).iter().enumerate() {
+            keys[d * width + c] = k;
         }
-        softmax(&mut p);
-        let o = &mut out[span.clone()];
+    }
+    let mut p = vec![0f32; width];
+    let whole = hd - hd % LANES;
+    for r in 0..n {
+        let q = head.part(r, 0);
+        let mut at = 0;
+        while at < width {
+            let blocks = ((width - at) / LANES).min(4);
+            match blocks {
+                4 => scores::<4>(q, &keys, width, at, &mut p),
+                3 => scores::<3>(q, &keys, width, at, &mut p),
+                2 => scores::<2>(q, &keys, width, at, &mut p),
+                _ => scores::<1>(q, &keys, width, at, &mut p),
+            }
+            at += blocks * LANES;
+        }
+        let p = &mut p[..n];
+        let mask = &head.mask[r * head.mask_stride..][..n];
+        for (p, m) in p.iter_mut().zip(mask) {
+            *p += m;
+        }
+        softmax(p);
+        // SAFETY: row `r`, the head's columns (the caller's promise).
+        let o = unsafe { std::slice::from_raw_parts_mut(out.add(r * dim + head.span.start), hd) };
+        let mut at = 0;
+        while at < whole {
+            let blocks = ((whole - at) / LANES).min(4);
+            match blocks {
+                4 => weigh::<4>(p, head, at, o),
+                3 => weigh::<3>(p, head, at, o),
+                2 => weigh::<2>(p, head, at, o),
+                _ => weigh::<1>(p, head, at, o),
+            }
+            at += blocks * LANES;
+        }
         for (c, &w) in p.iter().enumerate() {
-            let v = &rows.keys[c * 3 * dim + 2 * dim..][span.clone()];
-            o.iter_mut().zip(v).for_each(|(o, v)| *o += w * v);
+            for (o, &v) in o[whole..].iter_mut().zip(&head.part(c, 2)[whole..]) {
+                *o = w.mul_add(v, *o);
+            }
+        }
+    }
+}
+
+impl Head<'_> {
+    /// Row `row`'s queries (`which` 0), keys (1) or values (2) of this head.
+    #[inline(always)]
+    fn part(&self, row: usize, which: usize) -> &[f32] {
+        &self.rows[row * 3 * self.dim + which * self.dim..][self.span.clone()]
+    }
+}
+
+/// `p[at..at + B·16] = q · keys[·][at..]`.
+#[inline(always)]
+fn scores<const B: usize>(q: &[f32], keys: &[f32], width: usize, at: usize, p: &mut [f32]) {
+    let sums = two_chains::<B>(q, keys, width, at);
+    p[at..at + B * LANES].copy_from_slice(sums.as_flattened());
+}
+
+/// `o[at..at + B·16] = Σ_c p[c]·values(c)[at..]`.
+#[inline(always)]
+fn weigh<const B: usize>(p: &[f32], head: &Head, at: usize, o: &mut [f32]) {
+    let from = 2 * head.dim + head.span.start + at;
+    let sums = two_chains::<B>(p, head.rows, 3 * head.dim, from);
+    o[at..at + B * LANES].copy_from_slice(sums.as_flattened());
+}
+
+/// `Σ_i w[i]·rows[i·stride + from..][..B·16]` in `2·B` registers: even and odd `i` in
+/// separate sums, to hide the FMA's latency.
+#[inline(always)]
+fn two_chains<const B: usize>(
+    w: &[f32],
+    rows: &[f32],
+    stride: usize,
+    from: usize,
+) -> [[f32; LANES]; B] {
+    let mut even = [[0f32; LANES]; B];
+    let mut odd = [[0f32; LANES]; B];
+    let mut pairs = w.chunks_exact(2);
+    for (i, pair) in (&mut pairs).enumerate() {
+        let at = 2 * i * stride + from;
+        add(&mut even, pair[0], &rows[at..at + B * LANES]);
+        add(
+            &mut odd,
+            pair[1],
+            &rows[at + stride..at + stride + B * LANES],
+        );
+    }
+    if let [last] = pairs.remainder() {
+        let at = (w.len() - 1) * stride + from;
+        add(&mut even, *last, &rows[at..at + B * LANES]);
+    }
+    for (e, o) in even.iter_mut().zip(&odd) {
+        for (e, o) in e.iter_mut().zip(o) {
+            *e += o;
+        }
+    }
+    even
+}
+
+/// `acc += w·row`.
+#[inline(always)]
+fn add<const B: usize>(acc: &mut [[f32; LANES]; B], w: f32, row: &[f32]) {
+    for (acc, r) in acc.iter_mut().zip(row.chunks_exact(LANES)) {
+        for (a, &r) in acc.iter_mut().zip(r) {
+            *a = w.mul_add(r, *a);
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{D, DType, Device, Module, Result, Tensor};
-use candle_nn::{Conv2dConfig, Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
 
 use super::Precision;
@@ -96,6 +96,55 @@ impl Proj {
         };
         dims.push(y.dim(1)?);
         y.reshape(dims)
+    }
+}
+
+/// A patch embedding: a convolution whose stride is its kernel size, run as one linear layer
+/// (in f32 at any precision) over the image's patches, each read in the convolution weight's
+/// order (channels × rows × columns).
+pub(crate) struct Patches {
+    proj: Proj,
+    size: usize,
+}
+
+impl Patches {
+    /// `weight` `[hidden, channels, size, size]` (and `bias` when `bias`) under `vb`, for
+    /// images of `image` × `image` pixels.
+    pub(crate) fn new(
+        vb: VarBuilder,
+        channels: usize,
+        hidden: usize,
+        size: usize,
+        image: usize,
+        bias: bool,
+    ) -> Result<Self> {
+        if size == 0 || !image.is_multiple_of(size) {
+            candle_core::bail!("image size {image} is not a multiple of the patch size {size}");
+        }
+        let w = vb
+            .get((hidden, channels, size, size), "weight")?
+            .reshape((hidden, channels * size * size))?;
+        let b = if bias {
+            Some(vb.get(hidden, "bias")?)
+        } else {
+            None
+        };
+        Ok(Patches {
+            proj: Proj::new(Linear::new(w, b), Precision::F32)?,
+            size,
+        })
+    }
+
+    /// `[batch, channels, h, w]` → `[batch, patches, hidden]`, the patches row by row.
+    pub(crate) fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
+        let (b, c, h, w) = pixels.dims4()?;
+        let p = self.size;
+        let x = pixels
+            .reshape((b, c, h / p, p, w / p, p))?
+            .permute((0, 2, 4, 1, 3, 5))?
+            .contiguous()?
+            .reshape((b, (h / p) * (w / p), c * p * p))?;
+        self.proj.forward(&x, None)
     }
 }
 
@@ -310,7 +359,7 @@ pub(crate) fn encoder(
 }
 
 pub struct VisionTower {
-    patch: candle_nn::Conv2d,
+    patch: Patches,
     class: Tensor,
     positions: Tensor,
     pre_ln: LayerNorm,
@@ -330,17 +379,14 @@ impl VisionTower {
         let m = vb.pp("vision_model");
         let e = m.pp("embeddings");
         let patches = (c.image_size / c.patch_size).pow(2);
-        let conv = Conv2dConfig {
-            stride: c.patch_size,
-            ..Default::default()
-        };
         Ok(VisionTower {
-            patch: candle_nn::conv2d_no_bias(
+            patch: Patches::new(
+                e.pp("patch_embedding"),
                 c.num_channels,
                 c.hidden_size,
                 c.patch_size,
-                conv,
-                e.pp("patch_embedding"),
+                c.image_size,
+                false,
             )?,
             class: e.get(c.hidden_size, "class_embedding")?,
             positions: e
@@ -376,11 +422,7 @@ impl VisionTower {
     /// Projected (not normalised) image features of `pixels` [batch, 3, size, size].
     pub fn forward(&self, pixels: &Tensor) -> Result<Tensor> {
         let b = pixels.dim(0)?;
-        let x = self
-            .patch
-            .forward(pixels)?
-            .flatten_from(2)?
-            .transpose(1, 2)?;
+        let x = self.patch.forward(pixels)?;
         let dim = self.class.dim(0)?;
         let class = self.class.reshape((1, 1, dim))?.broadcast_as((b, 1, dim))?;
         let x = Tensor::cat(&[&class, &x], 1)?.broadcast_add(&self.positions.unsqueeze(0)?)?;

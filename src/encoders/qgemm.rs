@@ -1,14 +1,17 @@
 //! int8 linear layers on the CPU, `act(x·Wᵀ + b)`: the weight quantised once per output column
-//! to ±127 and packed 16 columns × 2 depths to a register; each row of `x` centred on the middle
-//! of its range and quantised to 16-bit integers with its own scale; products summed in i32 by
-//! `vpmaddwd` (AVX2: 16 products per instruction, twice f32's FMA; AVX-512: 32, or fused with
-//! the sum by VNNI's `vpdpwssd`); scales, the centre's correction and the bias applied once per
-//! output.
+//! to ±127 and packed in blocks of 16 columns × 4 depths (64 bytes); each row of `x` centred on
+//! the middle of its range and quantised with its own scale; products summed in i32; scales, the
+//! centre's correction and the bias applied once per output. Two families of kernels:
 //!
-//! Rows get as many levels as keep every i32 sum exact (at most ±2047): AVX2 has no 8-bit
-//! product that is both exact and fast (`vpmaddubsw` saturates at 16 bits unless weights or
-//! rows lose a bit, and its sign fix-ups cost more than they save), and finer rows make int8
-//! agree with f32 better.
+//! - **narrow** (AVX-512 VNNI): rows to ±127 in i8, weights stored plus 128 as u8, four products
+//!   per lane summed by one `vpdpbusd` (64 per instruction); the 128s' share, 128 × the row's
+//!   sum, taken off once per output.
+//! - **wide** (AVX2, AVX-512BW, portable): rows to ±2047 in i16, `vpmaddwd` of depth pairs (16
+//!   products per instruction on AVX2, 32 on AVX-512, fused with the sum by `vpdpwssd`). AVX2
+//!   has no 8-bit product that is both exact and fast (`vpmaddubsw` saturates at 16 bits unless
+//!   weights or rows lose a bit), so it spends 16 bits on rows, which also agree with f32 better.
+//!
+//! Rows get at most as many levels as keep every i32 sum exact.
 
 use std::ops::Range;
 
@@ -17,7 +20,7 @@ use rayon::prelude::*;
 
 use super::gemm::{Product, Shared, Then, by_tiles, cpu_weights};
 
-/// Columns per panel: two registers of 8 i32 sums, each over 2 depths.
+/// Columns per panel: 16 i32 sums, one AVX-512 register (two AVX2 ones).
 const NR: usize = 16;
 /// Rows per micro-tile: 12 accumulators, 2 weight registers and a broadcast fill AVX2's 16.
 const MR: usize = 6;
@@ -25,8 +28,14 @@ const MR: usize = 6;
 const MC: usize = 144;
 /// The weights' largest quantised magnitude.
 const WMAX: i32 = 127;
-/// The rows' largest quantised magnitude, before the limit that keeps sums exact.
-const XMAX: i32 = 2047;
+/// Narrow kernels' weights are stored plus this, as u8.
+const UNSIGNED: i32 = 128;
+
+/// Four depths of a panel. Wide kernels: two [`Pair`]s. Narrow kernels: bytes `4l..4l + 4` are
+/// column `l`'s four weights plus [`UNSIGNED`].
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Block([u8; 64]);
 
 /// One depth pair of a panel: bytes `2l, 2l+1` are column `l`'s two weights for columns 0–7,
 /// bytes `16 + 2l, 16 + 2l + 1` for columns 8–15.
@@ -34,14 +43,35 @@ const XMAX: i32 = 2047;
 #[derive(Clone, Copy)]
 struct Pair([i8; 32]);
 
+/// A micro-kernel: the i32 sums of `MR` rows (`a`, one pointer per row) with one panel, into
+/// `out` row by row. Wide: i16 rows `2·pairs` long, `pairs` [`Pair`]s. Narrow: i8 rows
+/// `4·blocks` long, `blocks` [`Block`]s; sums wrap (the correction unwraps them).
+#[derive(Clone, Copy)]
+enum Kernel {
+    Wide(unsafe fn(usize, &[*const i16; MR], *const Pair, &mut [[i32; NR]; MR])),
+    Narrow(unsafe fn(usize, &[*const i8; MR], *const Block, &mut [[i32; NR]; MR])),
+}
+
+impl Kernel {
+    /// The rows' largest quantised magnitude, before the limit that keeps sums exact.
+    fn levels(self) -> i32 {
+        match self {
+            Kernel::Wide(_) => 2047,
+            Kernel::Narrow(_) => 127,
+        }
+    }
+}
+
 /// A linear layer's weight quantised and packed for its [`Product`], with its bias.
 pub(crate) struct QPacked {
     k: usize,
     n: usize,
-    /// Depth pairs (the depth padded with a zero weight).
-    pairs: usize,
-    /// Panel `j`, depth pair `g`: `panels[j·pairs + g]`; zero past `n` and `k`.
-    panels: Vec<Pair>,
+    /// The kernel the panels are packed for.
+    kernel: Kernel,
+    /// Depth blocks (the depth padded with zero weights).
+    blocks: usize,
+    /// Panel `j`, block `g`: `panels[j·blocks + g]`; zero past `n` and `k`.
+    panels: Vec<Block>,
     /// Per column (padded to whole panels): the weight's scale, the sum of its quantised
     /// values, and the bias.
     scale: Vec<f32>,
@@ -51,24 +81,57 @@ pub(crate) struct QPacked {
     xmax: i32,
 }
 
-/// A micro-kernel: the i32 sums of `MR` rows of i16 (`a`, one pointer per row, each
-/// `2·pairs` long) with one panel (`pairs` pairs), into `out` row by row.
-type Kernel = unsafe fn(usize, &[*const i16; MR], *const Pair, &mut [[i32; NR]; MR]);
+/// A quantised row value.
+trait Level: Copy + Default + Send + Sync {
+    /// From a number within range.
+    fn of(v: i32) -> Self;
+    fn value(self) -> i32;
+}
 
-/// Rows of `x` quantised: `x ≈ offset + scale·q`.
-struct Rows {
-    q: Vec<i16>,
+impl Level for i16 {
+    fn of(v: i32) -> Self {
+        v as i16
+    }
+    fn value(self) -> i32 {
+        self as i32
+    }
+}
+
+impl Level for i8 {
+    fn of(v: i32) -> Self {
+        v as i8
+    }
+    fn value(self) -> i32 {
+        self as i32
+    }
+}
+
+/// Rows of `x` quantised: `x ≈ offset + scale·q`; `fix` is what the kernel's sums carry beyond
+/// `q·w` (narrow: the stored weights' 128 times the row's sum).
+struct Rows<T> {
+    q: Vec<T>,
+    width: usize,
     scale: Vec<f32>,
     offset: Vec<f32>,
+    fix: Vec<i32>,
 }
 
 impl QPacked {
-    /// From `w` `[n, k]` row-major (a linear layer's `[out, in]`) and its bias of `n`.
+    /// From `w` `[n, k]` row-major (a linear layer's `[out, in]`) and its bias of `n`, for the
+    /// best kernel this CPU runs.
     pub(crate) fn new(w: &[f32], n: usize, k: usize, bias: Option<&[f32]>) -> QPacked {
+        QPacked::for_kernel(w, n, k, bias, kernel())
+    }
+
+    fn for_kernel(w: &[f32], n: usize, k: usize, bias: Option<&[f32]>, kernel: Kernel) -> QPacked {
         assert_eq!(w.len(), n * k, "weight of {n}×{k}");
-        let pairs = k.div_ceil(2);
+        let blocks = k.div_ceil(4);
         let count = n.div_ceil(NR);
-        let mut panels = vec![Pair([0; 32]); count * pairs];
+        let zero = match kernel {
+            Kernel::Wide(_) => 0,
+            Kernel::Narrow(_) => UNSIGNED as u8,
+        };
+        let mut panels = vec![Block([zero; 64]); count * blocks];
         let mut scale = vec![1f32; count * NR];
         let mut sum = vec![0i32; count * NR];
         for (col, weights) in w.chunks_exact(k.max(1)).enumerate().take(n) {
@@ -78,11 +141,15 @@ impl QPacked {
             let finite = top.is_finite() && weights.iter().all(|v| v.is_finite());
             scale[col] = if finite { s } else { f32::NAN };
             let (j, lane) = (col / NR, col % NR);
-            let at = 16 * (lane / 8) + 2 * (lane % 8);
             for (p, &v) in weights.iter().enumerate() {
-                let q = (v / s).round().clamp(-WMAX as f32, WMAX as f32) as i8;
-                panels[j * pairs + p / 2].0[at + p % 2] = q;
-                sum[col] += q as i32;
+                let q = (v / s).round().clamp(-WMAX as f32, WMAX as f32) as i32;
+                let (g, d) = (p / 4, p % 4);
+                let (at, byte) = match kernel {
+                    Kernel::Wide(_) => (32 * (d / 2) + 16 * (lane / 8) + 2 * (lane % 8) + d % 2, q),
+                    Kernel::Narrow(_) => (4 * lane + d, q + UNSIGNED),
+                };
+                panels[j * blocks + g].0[at] = byte as u8;
+                sum[col] += q;
             }
         }
         let mut b = bias.map_or_else(Vec::new, |b| {
@@ -90,12 +157,14 @@ impl QPacked {
             b.to_vec()
         });
         b.resize(count * NR, 0.0);
-        // Every sum of `k` products stays within i32.
-        let xmax = (i32::MAX as usize / (k.max(1) * WMAX as usize)).clamp(1, XMAX as usize) as i32;
+        // Every sum of `k` products (before the narrow kernels' offset) stays within i32.
+        let xmax = (i32::MAX as usize / (k.max(1) * WMAX as usize))
+            .clamp(1, kernel.levels() as usize) as i32;
         QPacked {
             k,
             n,
-            pairs,
+            kernel,
+            blocks,
             panels,
             scale,
             sum,
@@ -109,72 +178,93 @@ impl QPacked {
         Ok(cpu_weights(l)?.map(|(w, n, k, b)| QPacked::new(&w, n, k, b.as_deref())))
     }
 
-    fn quantise(&self, x: &[f32], m: usize) -> Rows {
-        let (k, width) = (self.k, 2 * self.pairs);
+    fn quantise<T: Level>(&self, x: &[f32], m: usize) -> Rows<T> {
+        let (k, width) = (self.k, 4 * self.blocks);
         let top = self.xmax as f32;
-        let mut q = vec![0i16; m * width];
+        let narrow = matches!(self.kernel, Kernel::Narrow(_));
+        let mut q = vec![T::default(); m * width];
         let mut scale = vec![1f32; m];
         let mut offset = vec![0f32; m];
+        let mut fix = vec![0i32; m];
         q.par_chunks_mut(width.max(1))
             .zip(scale.par_iter_mut().zip(offset.par_iter_mut()))
+            .zip(fix.par_iter_mut())
             .enumerate()
-            .for_each(|(i, (q, (scale, offset)))| {
-                let row = &x[i * k..(i + 1) * k];
-                let (lo, hi) = row
-                    .iter()
-                    .fold((0f32, 0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-                let mid = 0.5 * (lo + hi);
-                let s = if hi > lo { 0.5 * (hi - lo) / top } else { 1.0 };
-                round_into(q, row, mid, 1.0 / s, top);
-                // A NaN or infinite input gives NaN outputs, as in f32, not a number.
-                let finite = hi - lo < f32::INFINITY && row.iter().all(|v| v.is_finite());
-                (*scale, *offset) = (if finite { s } else { f32::NAN }, mid);
+            .for_each(|(i, ((q, (scale, offset)), fix))| {
+                (*scale, *offset, *fix) = quantise_row(q, &x[i * k..(i + 1) * k], top, narrow);
             });
-        Rows { q, scale, offset }
+        Rows {
+            q,
+            width,
+            scale,
+            offset,
+            fix,
+        }
     }
 
-    fn forward_with(&self, kernel: Kernel, x: &[f32], m: usize, then: Then) -> Vec<f32> {
+    fn forward_with(&self, x: &[f32], m: usize, then: Then) -> Vec<f32> {
         let (k, n) = (self.k, self.n);
         assert_eq!(x.len(), m * k, "input of {m}×{k}");
         let mut out = vec![0f32; m * n];
         if m == 0 || n == 0 {
             return out;
         }
-        let rows = self.quantise(x, m);
-        by_tiles(&mut out, m, n.div_ceil(NR), MC, |r, tile, ptr| {
-            // SAFETY: `by_tiles` hands out disjoint tiles of `out`.
-            unsafe { self.tile(kernel, &rows, r, tile, ptr, then) }
-        });
+        let (blocks, panels) = (self.blocks, n.div_ceil(NR));
+        match self.kernel {
+            Kernel::Wide(kernel) => {
+                let rows = self.quantise::<i16>(x, m);
+                by_tiles(&mut out, m, panels, MC, |r, tile, ptr| {
+                    // SAFETY: `by_tiles` hands out disjoint tiles of `out`; rows and panels are
+                    // as long as the kernel reads.
+                    unsafe {
+                        self.tile(&rows, r, tile, ptr, then, |a, b, sums| {
+                            kernel(2 * blocks, a, b.cast(), sums)
+                        })
+                    }
+                });
+            }
+            Kernel::Narrow(kernel) => {
+                let rows = self.quantise::<i8>(x, m);
+                by_tiles(&mut out, m, panels, MC, |r, tile, ptr| {
+                    // SAFETY: as above.
+                    unsafe {
+                        self.tile(&rows, r, tile, ptr, then, |a, b, sums| {
+                            kernel(blocks, a, b, sums)
+                        })
+                    }
+                });
+            }
+        }
         out
     }
 
-    /// Rows `rows` × panels `tile` of the output.
+    /// Rows `rows` × panels `tile` of the output, each micro-tile's sums by `sums`.
     ///
     /// # Safety
-    /// `out` is `[m, n]` with `m ≥ rows.end`, and no other thread touches this tile.
-    unsafe fn tile(
+    /// `out` is `[m, n]` with `m ≥ rows.end`, no other thread touches this tile, and `sums`
+    /// reads no more than a row of `x` and a panel.
+    unsafe fn tile<T>(
         &self,
-        kernel: Kernel,
-        x: &Rows,
+        x: &Rows<T>,
         rows: Range<usize>,
         tile: Range<usize>,
         out: Shared,
         then: Then,
+        sums_of: impl Fn(&[*const T; MR], *const Block, &mut [[i32; NR]; MR]),
     ) {
-        let (n, pairs) = (self.n, self.pairs);
-        let width = 2 * pairs;
+        let n = self.n;
         let mut sums = [[0i32; NR]; MR];
         for j in tile.clone() {
-            let b = self.panels[j * pairs..].as_ptr();
+            let b = self.panels[j * self.blocks..].as_ptr();
             let c0 = j * NR;
             let cols = NR.min(n - c0);
             for r in rows.clone().step_by(MR) {
                 let height = MR.min(rows.end - r);
                 // Missing rows repeat the last one; their results are dropped.
-                let a = std::array::from_fn(|i| x.q[(r + i.min(height - 1)) * width..].as_ptr());
-                unsafe { kernel(pairs, &a, b, &mut sums) };
+                let a = std::array::from_fn(|i| x.q[(r + i.min(height - 1)) * x.width..].as_ptr());
+                sums_of(&a, b, &mut sums);
                 for (i, s) in sums.iter().enumerate().take(height) {
-                    let (xs, xo) = (x.scale[r + i], x.offset[r + i]);
+                    let (xs, xo, fix) = (x.scale[r + i], x.offset[r + i], x.fix[r + i]);
                     let dst = unsafe {
                         std::slice::from_raw_parts_mut(out.0.add((r + i) * n + c0), cols)
                     };
@@ -183,6 +273,7 @@ impl QPacked {
                     for ((d, &s), ((&scale, &sum), &bias)) in
                         dst.iter_mut().zip(s).zip(per_col.zip(&self.bias[at]))
                     {
+                        let s = s.wrapping_sub(fix);
                         *d = scale * (xs * s as f32 + xo * sum as f32) + bias;
                     }
                 }
@@ -192,21 +283,50 @@ impl QPacked {
     }
 }
 
-/// `q = round((row − mid)·inv)` within ±`top`; `q` may be longer (left zero).
-fn round_into(q: &mut [i16], row: &[f32], mid: f32, inv: f32, top: f32) {
+/// `row ≈ offset + scale·q` with `q` within ±`top` (`q` may be longer: left zero), as
+/// `(scale, offset, fix)`; `fix` is 128 × the sum of `q` for `narrow` kernels, else 0.
+fn quantise_row<T: Level>(q: &mut [T], row: &[f32], top: f32, narrow: bool) -> (f32, f32, i32) {
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
         // SAFETY: the features were detected.
-        return unsafe { avx2::round_into(q, row, mid, inv, top) };
+        return unsafe { avx2::quantise_row(q, row, top, narrow) };
     }
-    round_each(q, row, mid, inv, top)
+    quantise_each(q, row, top, narrow, extremes(row))
 }
 
+/// The least and greatest of `row` and 0, and whether it holds a NaN.
+fn extremes(row: &[f32]) -> (f32, f32, bool) {
+    row.iter().fold((0f32, 0f32, false), |(lo, hi, nan), &v| {
+        (lo.min(v), hi.max(v), nan | v.is_nan())
+    })
+}
+
+/// [`quantise_row`] given `row`'s [`extremes`].
 #[inline(always)]
-fn round_each(q: &mut [i16], row: &[f32], mid: f32, inv: f32, top: f32) {
+fn quantise_each<T: Level>(
+    q: &mut [T],
+    row: &[f32],
+    top: f32,
+    narrow: bool,
+    (lo, hi, nan): (f32, f32, bool),
+) -> (f32, f32, i32) {
+    let mid = 0.5 * (lo + hi);
+    let s = if hi > lo { 0.5 * (hi - lo) / top } else { 1.0 };
+    let inv = 1.0 / s;
     for (q, &v) in q.iter_mut().zip(row) {
-        *q = ((v - mid) * inv).round_ties_even().clamp(-top, top) as i16;
+        // `max` and `min` turn NaN into a bound, so the conversion is always in range.
+        let v = ((v - mid) * inv).round_ties_even().max(-top).min(top);
+        // SAFETY: `v` is finite and within ±`top` ≤ the type's range.
+        *q = T::of(unsafe { v.to_int_unchecked::<i32>() });
     }
+    let fix = if narrow {
+        UNSIGNED.wrapping_mul(q.iter().map(|v| v.value()).sum::<i32>())
+    } else {
+        0
+    };
+    // A NaN or infinite input gives NaN outputs, as in f32, not a number.
+    let finite = hi - lo < f32::INFINITY && !nan;
+    (if finite { s } else { f32::NAN }, mid, fix)
 }
 
 impl Product for QPacked {
@@ -215,7 +335,7 @@ impl Product for QPacked {
     }
 
     fn forward(&self, x: &[f32], m: usize, then: Then) -> Vec<f32> {
-        self.forward_with(kernel(), x, m, then)
+        self.forward_with(x, m, then)
     }
 }
 
@@ -227,9 +347,9 @@ fn kernel() -> Kernel {
     }
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
-        return avx2::kernel;
+        return Kernel::Wide(avx2::kernel);
     }
-    portable
+    Kernel::Wide(portable)
 }
 
 /// Plain Rust, for CPUs without AVX2.
@@ -250,12 +370,37 @@ unsafe fn portable(pairs: usize, a: &[*const i16; MR], b: *const Pair, out: &mut
     }
 }
 
+/// The narrow kernels' definition in plain Rust, for their tests.
+///
+/// # Safety
+/// Each `a[i]` has `4·blocks` values and `b` has `blocks` blocks.
+#[cfg(test)]
+unsafe fn portable_narrow(
+    blocks: usize,
+    a: &[*const i8; MR],
+    b: *const Block,
+    out: &mut [[i32; NR]; MR],
+) {
+    let b = unsafe { std::slice::from_raw_parts(b, blocks) };
+    for (row, &ai) in out.iter_mut().zip(a) {
+        let ai = unsafe { std::slice::from_raw_parts(ai, 4 * blocks) };
+        *row = [0; NR];
+        for (quad, w) in ai.chunks_exact(4).zip(b) {
+            for (l, sum) in row.iter_mut().enumerate() {
+                for (d, &v) in quad.iter().enumerate() {
+                    *sum = sum.wrapping_add(v as i32 * w.0[4 * l + d] as i32);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
     use std::sync::LazyLock;
 
-    use super::{MR, NR, Pair};
+    use super::{Level, MR, NR, Pair};
 
     static AVAILABLE: LazyLock<bool> = LazyLock::new(|| is_x86_feature_detected!("avx2"));
 
@@ -297,13 +442,51 @@ mod avx2 {
         }
     }
 
-    /// [`super::round_each`] with AVX2's rounding.
+    /// [`super::quantise_row`] in AVX2's vectors.
     ///
     /// # Safety
     /// On a CPU with AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn round_into(q: &mut [i16], row: &[f32], mid: f32, inv: f32, top: f32) {
-        super::round_each(q, row, mid, inv, top)
+    pub(super) unsafe fn quantise_row<T: Level>(
+        q: &mut [T],
+        row: &[f32],
+        top: f32,
+        narrow: bool,
+    ) -> (f32, f32, i32) {
+        super::quantise_each(q, row, top, narrow, extremes(row))
+    }
+
+    /// [`super::extremes`], eight lanes at a time.
+    #[target_feature(enable = "avx2")]
+    fn extremes(row: &[f32]) -> (f32, f32, bool) {
+        let (mut lo, mut hi, mut nan) = (
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+        );
+        let mut chunks = row.chunks_exact(8);
+        for c in &mut chunks {
+            // SAFETY: `c` holds 8 values.
+            let v = unsafe { _mm256_loadu_ps(c.as_ptr()) };
+            // A NaN `v` leaves the extremes as they were (the second operand is kept).
+            lo = _mm256_min_ps(v, lo);
+            hi = _mm256_max_ps(v, hi);
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+        }
+        let (mut l, mut h) = ([0f32; 8], [0f32; 8]);
+        // SAFETY: both arrays hold 8 values.
+        unsafe {
+            _mm256_storeu_ps(l.as_mut_ptr(), lo);
+            _mm256_storeu_ps(h.as_mut_ptr(), hi);
+        }
+        let lanes = (
+            l.iter().fold(0f32, |a, &v| a.min(v)),
+            h.iter().fold(0f32, |a, &v| a.max(v)),
+            _mm256_movemask_ps(nan) != 0,
+        );
+        chunks.remainder().iter().fold(lanes, |(lo, hi, nan), &v| {
+            (lo.min(v), hi.max(v), nan | v.is_nan())
+        })
     }
 }
 
@@ -311,17 +494,17 @@ mod avx2 {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{Kernel, MR, NR, Pair};
+    use super::{Block, Kernel, MR, NR, Pair};
 
-    /// The VNNI kernel where the CPU has it, else the AVX-512BW one, else none.
+    /// The narrow VNNI kernel where the CPU has it, else the wide AVX-512BW one, else none.
     pub(super) fn kernel() -> Option<Kernel> {
         if !is_x86_feature_detected!("avx512bw") {
             return None;
         }
         Some(if is_x86_feature_detected!("avx512vnni") {
-            vnni
+            Kernel::Narrow(vnni)
         } else {
-            bw
+            Kernel::Wide(bw)
         })
     }
 
@@ -352,16 +535,17 @@ mod avx512 {
         }
     }
 
-    /// As [`bw`] with VNNI's `vpdpwssd` (multiply, pair-sum and add in one instruction), two
-    /// registers per row (even and odd pairs) to hide its latency.
+    /// 6 rows × 16 columns with VNNI's `vpdpbusd`: per row and block, the row's four i8
+    /// values broadcast against the block's 16 × 4 u8 weights, four products per lane summed
+    /// into its i32; two registers per row (even and odd blocks) to hide the latency.
     ///
     /// # Safety
-    /// As [`super::portable`], on a CPU with AVX-512BW and AVX-512 VNNI.
+    /// As [`super::portable_narrow`], on a CPU with AVX-512BW and AVX-512 VNNI.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) unsafe fn vnni(
-        pairs: usize,
-        a: &[*const i16; MR],
-        b: *const Pair,
+        blocks: usize,
+        a: &[*const i8; MR],
+        b: *const Block,
         out: &mut [[i32; NR]; MR],
     ) {
         unsafe {
@@ -369,20 +553,20 @@ mod avx512 {
             let mut odd = [_mm512_setzero_si512(); MR];
             macro_rules! step {
                 ($acc:ident, $g:expr) => {
-                    let w = _mm512_cvtepi8_epi16(_mm256_load_si256(b.add($g).cast()));
+                    let w = _mm512_load_si512(b.add($g).cast());
                     for (sum, &ai) in $acc.iter_mut().zip(a) {
-                        let v = _mm512_set1_epi32(ai.add(2 * $g).cast::<i32>().read_unaligned());
-                        *sum = _mm512_dpwssd_epi32(*sum, v, w);
+                        let v = _mm512_set1_epi32(ai.add(4 * $g).cast::<i32>().read_unaligned());
+                        *sum = _mm512_dpbusd_epi32(*sum, w, v);
                     }
                 };
             }
             let mut g = 0;
-            while g + 1 < pairs {
+            while g + 1 < blocks {
                 step!(even, g);
                 step!(odd, g + 1);
                 g += 2;
             }
-            if g < pairs {
+            if g < blocks {
                 step!(even, g);
             }
             for (row, (e, o)) in out.iter_mut().zip(even.iter().zip(&odd)) {
@@ -398,25 +582,29 @@ mod tests {
     use crate::encoders::activation::{Act, act_in_place};
     use crate::encoders::gemm::tests::numbers;
 
+    /// Every kernel this CPU runs, the plain ones first in each family.
     fn kernels() -> Vec<(&'static str, Kernel)> {
-        let mut all: Vec<(&'static str, Kernel)> = vec![("portable", portable)];
+        let mut all: Vec<(&'static str, Kernel)> = vec![
+            ("portable", Kernel::Wide(portable)),
+            ("portable narrow", Kernel::Narrow(portable_narrow)),
+        ];
         #[cfg(target_arch = "x86_64")]
         if avx2::available() {
-            all.push(("avx2", avx2::kernel));
+            all.push(("avx2", Kernel::Wide(avx2::kernel)));
         }
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx512bw") {
-            all.push(("avx512bw", avx512::bw));
+            all.push(("avx512bw", Kernel::Wide(avx512::bw)));
         }
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vnni") {
-            all.push(("avx512vnni", avx512::vnni));
+            all.push(("avx512vnni", Kernel::Narrow(avx512::vnni)));
         }
         all
     }
 
-    /// The kernels agree exactly with each other (integer sums), and the product is within
-    /// the quantisation's error of the f32 one, at odd sizes.
+    /// The kernels of a family agree exactly with its plain one (integer sums), and each
+    /// product is within its quantisation's error of the f32 one, at odd sizes.
     #[test]
     fn every_kernel_matches_the_plain_product_at_odd_sizes() {
         let sizes = [
@@ -437,32 +625,35 @@ mod tests {
             let mut w = numbers(n * k, 2 + n as u64);
             w.iter_mut().step_by(k.max(2) - 1).for_each(|v| *v *= 4.0);
             let b = numbers(n, 3);
-            let packed = QPacked::new(&w, n, k, Some(&b));
-            let results: Vec<Vec<f32>> = kernels()
-                .iter()
-                .map(|&(_, kernel)| packed.forward_with(kernel, &x, m, Then::default()))
-                .collect();
-            for other in &results[1..] {
-                assert_eq!(other, &results[0], "kernels disagree at {m}×{n}×{k}");
-            }
-            for i in 0..m {
-                for j in 0..n {
-                    let exact: f32 =
-                        (0..k).map(|p| x[i * k + p] * w[j * k + p]).sum::<f32>() + b[j];
-                    let row_top = x[i * k..(i + 1) * k]
-                        .iter()
-                        .fold(0f32, |a, v| a.max(v.abs()));
-                    let col_top = w[j * k..(j + 1) * k]
-                        .iter()
-                        .fold(0f32, |a, v| a.max(v.abs()));
-                    // Each product's error is below half a step of each side.
-                    let tol =
-                        2.0 * (k as f32).sqrt() * row_top * col_top * (1.0 / 254.0 + 1.0 / 4094.0);
-                    let got = results[0][i * n + j];
-                    assert!(
-                        (got - exact).abs() <= tol,
-                        "{m}×{n}×{k} [{i},{j}]: {got} vs {exact}"
-                    );
+            let mut plain: [Option<Vec<f32>>; 2] = [None, None];
+            for &(name, kernel) in &kernels() {
+                let got =
+                    QPacked::for_kernel(&w, n, k, Some(&b), kernel).forward(&x, m, Then::default());
+                let family = matches!(kernel, Kernel::Narrow(_)) as usize;
+                match &plain[family] {
+                    Some(want) => assert_eq!(&got, want, "{name} disagrees at {m}×{n}×{k}"),
+                    None => plain[family] = Some(got.clone()),
+                }
+                let row_step = 1.0 / (2.0 * kernel.levels() as f32);
+                for i in 0..m {
+                    for j in 0..n {
+                        let exact: f32 =
+                            (0..k).map(|p| x[i * k + p] * w[j * k + p]).sum::<f32>() + b[j];
+                        let row_top = x[i * k..(i + 1) * k]
+                            .iter()
+                            .fold(0f32, |a, v| a.max(v.abs()));
+                        let col_top = w[j * k..(j + 1) * k]
+                            .iter()
+                            .fold(0f32, |a, v| a.max(v.abs()));
+                        // Each product's error is below half a step of each side.
+                        let tol =
+                            2.0 * (k as f32).sqrt() * row_top * col_top * (1.0 / 254.0 + row_step);
+                        let got = got[i * n + j];
+                        assert!(
+                            (got - exact).abs() <= tol,
+                            "{name} {m}×{n}×{k} [{i},{j}]: {got} vs {exact}"
+                        );
+                    }
                 }
             }
         }
@@ -472,12 +663,14 @@ mod tests {
     fn a_long_depth_keeps_its_sums_within_i32() {
         let k = 100_000;
         let x: Vec<f32> = (0..2 * k).map(|p| if p < k { 1.0 } else { -1.0 }).collect();
-        let packed = QPacked::new(&vec![1.0; k], 1, k, None);
-        let got = packed.forward(&x, 2, Then::default());
-        assert!(
-            (got[0] - k as f32).abs() < 1.0 && (got[1] + k as f32).abs() < 1.0,
-            "{got:?}"
-        );
+        for (name, kernel) in kernels() {
+            let packed = QPacked::for_kernel(&vec![1.0; k], 1, k, None, kernel);
+            let got = packed.forward(&x, 2, Then::default());
+            assert!(
+                (got[0] - k as f32).abs() < 1.0 && (got[1] + k as f32).abs() < 1.0,
+                "{name}: {got:?}"
+            );
+        }
     }
 
     #[test]
@@ -488,10 +681,12 @@ mod tests {
         x[2 * k + 5] = f32::INFINITY;
         let mut w = numbers(n * k, 9);
         w[2 * k + 1] = f32::NAN;
-        let out = QPacked::new(&w, n, k, None).forward(&x, m, Then::default());
-        for (i, row) in out.chunks(n).enumerate() {
-            for (j, v) in row.iter().enumerate() {
-                assert_eq!(v.is_nan(), i > 0 || j == 2, "[{i},{j}] = {v}");
+        for (name, kernel) in kernels() {
+            let out = QPacked::for_kernel(&w, n, k, None, kernel).forward(&x, m, Then::default());
+            for (i, row) in out.chunks(n).enumerate() {
+                for (j, v) in row.iter().enumerate() {
+                    assert_eq!(v.is_nan(), i > 0 || j == 2, "{name} [{i},{j}] = {v}");
+                }
             }
         }
     }
@@ -503,14 +698,17 @@ mod tests {
         x[..k].fill(0.0);
         let w = numbers(n * k, 5);
         let b = numbers(n, 6);
-        let packed = QPacked::new(&w, n, k, Some(&b));
-        let plain = packed.forward(&x, m, Then::default());
-        assert_eq!(&plain[..n], &b[..], "a zero row gives the bias");
-        let mut want = plain.clone();
-        act_in_place(&mut want, Act::QuickGelu);
-        assert_eq!(
-            packed.forward(&x, m, Then::from(Some(Act::QuickGelu))),
-            want
-        );
+        for (name, kernel) in kernels() {
+            let packed = QPacked::for_kernel(&w, n, k, Some(&b), kernel);
+            let plain = packed.forward(&x, m, Then::default());
+            assert_eq!(&plain[..n], &b[..], "{name}: a zero row gives the bias");
+            let mut want = plain.clone();
+            act_in_place(&mut want, Act::QuickGelu);
+            assert_eq!(
+                packed.forward(&x, m, Then::from(Some(Act::QuickGelu))),
+                want,
+                "{name}"
+            );
+        }
     }
 }

@@ -10,12 +10,12 @@
 //! module by renaming their weights (see `open_clip`).
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Conv2dConfig, LayerNorm, Linear, VarBuilder};
+use candle_nn::{LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
 
 use super::Precision;
 use super::activation::Act;
-use super::clip_model::{Layer, Proj, Shape, TextTrunk, encoder, linear};
+use super::clip_model::{Layer, Patches, Proj, Shape, TextTrunk, encoder, linear};
 
 fn eps() -> f64 {
     1e-6
@@ -216,7 +216,7 @@ impl PoolingHead {
 }
 
 pub struct SiglipVision {
-    patch: candle_nn::Conv2d,
+    patch: Patches,
     positions: Tensor,
     layers: Vec<Layer>,
     post_ln: LayerNorm,
@@ -228,26 +228,17 @@ impl SiglipVision {
     pub fn new(vb: VarBuilder, c: &SiglipVisionConfig, p: Precision) -> Result<Self> {
         let m = vb.pp("vision_model");
         let e = m.pp("embeddings");
-        if c.patch_size == 0 || !c.image_size.is_multiple_of(c.patch_size) {
-            candle_core::bail!(
-                "image size {} is not a multiple of the patch size {}",
-                c.image_size,
-                c.patch_size
-            );
-        }
+        let patch = Patches::new(
+            e.pp("patch_embedding"),
+            c.num_channels,
+            c.hidden_size,
+            c.patch_size,
+            c.image_size,
+            true,
+        )?;
         let patches = (c.image_size / c.patch_size).pow(2);
-        let conv = Conv2dConfig {
-            stride: c.patch_size,
-            ..Default::default()
-        };
         Ok(SiglipVision {
-            patch: candle_nn::conv2d(
-                c.num_channels,
-                c.hidden_size,
-                c.patch_size,
-                conv,
-                e.pp("patch_embedding"),
-            )?,
+            patch,
             positions: e
                 .pp("position_embedding")
                 .get((patches, c.hidden_size), "weight")?,
@@ -282,8 +273,6 @@ impl SiglipVision {
         let mut x = self
             .patch
             .forward(pixels)?
-            .flatten_from(2)?
-            .transpose(1, 2)?
             .broadcast_add(&self.positions.unsqueeze(0)?)?;
         for l in &self.layers {
             x = l.forward(&x, None)?;
