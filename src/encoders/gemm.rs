@@ -52,6 +52,17 @@ enum Start {
 /// pointer per row (each `kc` long), `c` with row stride `ldc`, whole.
 type Kernel = unsafe fn(usize, &[*const f32; MR], *const Lanes, Start, *mut f32, usize);
 
+/// As [`Kernel`] over two adjacent panels at once (`2·NR` columns; the second panel
+/// `stride` steps after the first), where the CPU has the registers for it.
+type Kernel2 = unsafe fn(usize, &[*const f32; MR], *const Lanes, usize, Start, *mut f32, usize);
+
+/// The micro-kernels a product runs.
+#[derive(Clone, Copy)]
+struct Kernels {
+    one: Kernel,
+    two: Option<Kernel2>,
+}
+
 impl Packed {
     /// From `w` `[n, k]` row-major (a linear layer's `[out, in]`) and its bias of `n`.
     pub(crate) fn new(w: &[f32], n: usize, k: usize, bias: Option<&[f32]>) -> Packed {
@@ -78,7 +89,7 @@ impl Packed {
         Ok(cpu_weights(l)?.map(|(w, n, k, b)| Packed::new(&w, n, k, b.as_deref())))
     }
 
-    fn forward_with(&self, kernel: Kernel, x: &[f32], m: usize, then: Then) -> Vec<f32> {
+    fn forward_with(&self, kernel: Kernels, x: &[f32], m: usize, then: Then) -> Vec<f32> {
         let (k, n) = (self.k, self.n);
         assert_eq!(x.len(), m * k, "input of {m}×{k}");
         let mut out = vec![0f32; m * n];
@@ -98,7 +109,7 @@ impl Packed {
     /// `out` is `[m, n]` with `m ≥ rows.end`, and no other thread touches this tile.
     unsafe fn tile(
         &self,
-        kernel: Kernel,
+        kernels: Kernels,
         x: &[f32],
         rows: Range<usize>,
         tile: Range<usize>,
@@ -110,34 +121,51 @@ impl Packed {
         let mut depth = 0;
         loop {
             let kc = KC.min(k - depth);
-            for j in tile.clone() {
-                let b = self.panels[j * k + depth..].as_ptr();
-                let cols = NR.min(n - j * NR);
-                let start = match (depth, &self.bias) {
-                    (0, Some(bias)) => Start::Bias(bias[j * NR..].as_ptr()),
-                    (0, None) => Start::Zero,
-                    _ => Start::Output,
-                };
+            let b = |j: usize| self.panels[j * k + depth..].as_ptr();
+            let start = |j: usize| match (depth, &self.bias) {
+                (0, Some(bias)) => Start::Bias(bias[j * NR..].as_ptr()),
+                (0, None) => Start::Zero,
+                _ => Start::Output,
+            };
+            let mut j = tile.start;
+            while j < tile.end {
+                // Two whole panels at once where the kernel exists.
+                let two = kernels
+                    .two
+                    .filter(|_| j + 1 < tile.end && (j + 2) * NR <= n);
                 for r in rows.clone().step_by(MR) {
                     let height = MR.min(rows.end - r);
                     // Missing rows repeat the last one; their results are dropped.
                     let a =
                         std::array::from_fn(|i| x[(r + i.min(height - 1)) * k + depth..].as_ptr());
-                    let c = unsafe { out.0.add(r * n + j * NR) };
-                    if height == MR && cols == NR {
-                        unsafe { kernel(kc, &a, b, start, c, n) };
+                    if let Some(kernel) = two.filter(|_| height == MR) {
+                        let c = unsafe { out.0.add(r * n + j * NR) };
+                        unsafe { kernel(kc, &a, b(j), k, start(j), c, n) };
                         continue;
                     }
-                    // An edge tile goes through a whole one on the stack.
-                    let s = scratch.as_mut_ptr();
-                    for i in 0..height {
-                        unsafe { std::ptr::copy_nonoverlapping(c.add(i * n), s.add(i * NR), cols) };
-                    }
-                    unsafe { kernel(kc, &a, b, start, s, NR) };
-                    for i in 0..height {
-                        unsafe { std::ptr::copy_nonoverlapping(s.add(i * NR), c.add(i * n), cols) };
+                    for j in j..j + 1 + two.is_some() as usize {
+                        let c = unsafe { out.0.add(r * n + j * NR) };
+                        let cols = NR.min(n - j * NR);
+                        if height == MR && cols == NR {
+                            unsafe { (kernels.one)(kc, &a, b(j), start(j), c, n) };
+                            continue;
+                        }
+                        // An edge tile goes through a whole one on the stack.
+                        let s = scratch.as_mut_ptr();
+                        for i in 0..height {
+                            unsafe {
+                                std::ptr::copy_nonoverlapping(c.add(i * n), s.add(i * NR), cols)
+                            };
+                        }
+                        unsafe { (kernels.one)(kc, &a, b(j), start(j), s, NR) };
+                        for i in 0..height {
+                            unsafe {
+                                std::ptr::copy_nonoverlapping(s.add(i * NR), c.add(i * n), cols)
+                            };
+                        }
                     }
                 }
+                j += 1 + two.is_some() as usize;
             }
             depth += kc;
             if depth >= k {
@@ -334,17 +362,26 @@ pub(super) struct Shared(pub(super) *mut f32);
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
-/// The best micro-kernel this CPU runs.
-fn kernel() -> Kernel {
+/// The best micro-kernels this CPU runs.
+fn kernel() -> Kernels {
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
-        return avx512::kernel;
+        return Kernels {
+            one: avx512::kernel,
+            two: Some(avx512::kernel2),
+        };
     }
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
-        return avx2::kernel;
+        return Kernels {
+            one: avx2::kernel,
+            two: None,
+        };
     }
-    portable
+    Kernels {
+        one: portable,
+        two: None,
+    }
 }
 
 /// Plain Rust, for CPUs without AVX2 and FMA (the compiler vectorises what it can).
@@ -533,6 +570,56 @@ mod avx512 {
             }
         }
     }
+
+    /// 6 rows × 32 columns (two panels), a register per row and panel: twelve sums in flight,
+    /// and each broadcast of `a` feeds two FMAs (one load per FMA is one too many for the two
+    /// FMA units of Intel's AVX-512 cores).
+    ///
+    /// # Safety
+    /// As [`kernel`], with a second panel `stride` steps after `b` and 32 columns of `c`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn kernel2(
+        kc: usize,
+        a: &[*const f32; MR],
+        b: *const Lanes,
+        stride: usize,
+        start: Start,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        unsafe {
+            let zero = _mm512_setzero_ps();
+            let mut left = [zero; MR];
+            let mut right = [zero; MR];
+            match start {
+                Start::Zero => {}
+                Start::Bias(bias) => {
+                    left = [_mm512_loadu_ps(bias); MR];
+                    right = [_mm512_loadu_ps(bias.add(16)); MR];
+                }
+                Start::Output => {
+                    for (i, (l, r)) in left.iter_mut().zip(&mut right).enumerate() {
+                        *l = _mm512_loadu_ps(c.add(i * ldc));
+                        *r = _mm512_loadu_ps(c.add(i * ldc + 16));
+                    }
+                }
+            }
+            let b2 = b.add(stride);
+            for p in 0..kc {
+                let wl = _mm512_load_ps((*b.add(p)).0.as_ptr());
+                let wr = _mm512_load_ps((*b2.add(p)).0.as_ptr());
+                for ((l, r), &ai) in left.iter_mut().zip(&mut right).zip(a) {
+                    let v = _mm512_set1_ps(*ai.add(p));
+                    *l = _mm512_fmadd_ps(v, wl, *l);
+                    *r = _mm512_fmadd_ps(v, wr, *r);
+                }
+            }
+            for (i, (l, r)) in left.iter().zip(&right).enumerate() {
+                _mm512_storeu_ps(c.add(i * ldc), *l);
+                _mm512_storeu_ps(c.add(i * ldc + 16), *r);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -573,15 +660,24 @@ pub(super) mod tests {
         out
     }
 
-    fn kernels() -> Vec<(&'static str, Kernel)> {
-        let mut all: Vec<(&'static str, Kernel)> = vec![("portable", portable)];
+    fn kernels() -> Vec<(&'static str, Kernels)> {
+        let one = |one| Kernels { one, two: None };
+        let mut all = vec![("portable", one(portable))];
         #[cfg(target_arch = "x86_64")]
         if avx2::available() {
-            all.push(("avx2", avx2::kernel));
+            all.push(("avx2", one(avx2::kernel)));
         }
         #[cfg(target_arch = "x86_64")]
         if avx512::available() {
-            all.push(("avx512", avx512::kernel));
+            all.push(("avx512", one(avx512::kernel)));
+            let two = Some(avx512::kernel2 as Kernel2);
+            all.push((
+                "avx512 two panels",
+                Kernels {
+                    two,
+                    ..one(avx512::kernel)
+                },
+            ));
         }
         all
     }
@@ -597,15 +693,26 @@ pub(super) mod tests {
             (13, 40, 600),
             (50, 70, 96),
             (150, 19, 513),
+            (20, 200, 300),
         ];
+        // On one thread too, where every tile is several panels wide (pairs of panels).
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         for (name, kernel) in kernels() {
             for &(m, n, k) in &sizes {
                 let x = numbers(m * k, 1 + m as u64);
                 let w = numbers(n * k, 2 + n as u64);
                 let b = numbers(n, 3);
-                for bias in [None, Some(&b[..])] {
+                for (bias, single) in [(None, false), (Some(&b[..]), false), (Some(&b[..]), true)] {
                     let packed = Packed::new(&w, n, k, bias);
-                    let got = packed.forward_with(kernel, &x, m, Then::default());
+                    let run = || packed.forward_with(kernel, &x, m, Then::default());
+                    let got = if single {
+                        one_thread.install(run)
+                    } else {
+                        run()
+                    };
                     let want = reference(&x, &w, bias, m, n, k);
                     for (g, w) in got.iter().zip(&want) {
                         let tol = 1e-5 * (k as f64).sqrt().max(1.0);
