@@ -85,9 +85,9 @@ impl DeviceChoice {
 }
 
 /// The numbers the visual model's linear layers run in: f32, or int8 weights quantised at load
-/// (on the CPU one scale per output, rows in 16-bit integers; elsewhere candle's q8_0): a
-/// quarter of the weight memory, faster on the CPU, embeddings at a cosine of about 0.9997 to
-/// f32's.
+/// (on the CPU one scale per output, each input row with its own, in 8-bit integers where the
+/// CPU has AVX-512 VNNI and 16-bit elsewhere; off the CPU candle's q8_0): a quarter of the
+/// weight memory, faster on the CPU, embeddings at a cosine of about 0.9995 to f32's.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -6,8 +6,8 @@
 //! - **narrow** (AVX-512 VNNI): rows to ±127 in i8, weights stored plus 128 as u8, four products
 //!   per lane summed by one `vpdpbusd` (64 per instruction); the 128s' share, 128 × the row's
 //!   sum, taken off once per output.
-//! - **wide** (AVX2, AVX-512BW, portable): rows to ±2047 in i16, `vpmaddwd` of depth pairs (16
-//!   products per instruction on AVX2, 32 on AVX-512, fused with the sum by `vpdpwssd`). AVX2
+//! - **wide** (AVX2, AVX-512BW without VNNI, portable): rows to ±2047 in i16, `vpmaddwd` of
+//!   depth pairs (16 products per instruction on AVX2, 32 on AVX-512BW). AVX2
 //!   has no 8-bit product that is both exact and fast (`vpmaddubsw` saturates at 16 bits unless
 //!   weights or rows lose a bit), so it spends 16 bits on rows, which also agree with f32 better.
 //!
