@@ -2,8 +2,7 @@
 //! values straight to the heads' outputs, one image's (or text's) head per task on all cores,
 //! without the split into heads, the transposes, the mask and softmax passes and the batched
 //! products candle would run for it (each a new tensor and a pass over memory). Scores and
-//! outputs are summed in registers a block of 16 keys or values at a time (FMA where the CPU
-//! has it; elsewhere `mul_add` is exact but slow on x86).
+//! outputs are summed in registers a block of 16 keys or values at a time.
 
 use std::ops::Range;
 
@@ -18,7 +17,7 @@ use super::gemm::{Shared, f32_slice};
 /// broadcasts to `[batch, heads, len, len]`; `[batch, len, dim]`. In one pass where it can
 /// ([`fused`]), else by candle's operations.
 pub(crate) fn attend(qkv: &Tensor, heads: usize, mask: Option<&Tensor>) -> Result<Tensor> {
-    match fused(qkv, heads, mask)? {
+    match fused(qkv, heads, mask, false)? {
         Some(o) => Ok(o),
         None => with_candle(qkv, heads, mask),
     }
@@ -45,8 +44,8 @@ fn with_candle(qkv: &Tensor, heads: usize, mask: Option<&Tensor>) -> Result<Tens
 }
 
 /// [`attend`] in one pass, on the CPU in f32 with a mask that broadcasts to
-/// `[batch, 1, len, len]`; `None` for anything else.
-fn fused(qkv: &Tensor, heads: usize, mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+/// `[batch, 1, len, len]`; `None` for anything else. `plain`: without the CPU's vectors.
+fn fused(qkv: &Tensor, heads: usize, mask: Option<&Tensor>, plain: bool) -> Result<Option<Tensor>> {
     let (b, n, three) = qkv.dims3()?;
     if !qkv.device().is_cpu() || qkv.dtype() != DType::F32 || three % (3 * heads) != 0 {
         return Ok(None);
@@ -64,7 +63,7 @@ fn fused(qkv: &Tensor, heads: usize, mask: Option<&Tensor>) -> Result<Option<Ten
     if !fits {
         return Ok(None);
     }
-    let op = Attend { heads, b, n };
+    let op = Attend { heads, b, n, plain };
     Ok(Some(
         qkv.contiguous()?
             .apply_op2_no_bwd(&mask.contiguous()?, &op)?,
@@ -75,6 +74,7 @@ struct Attend {
     heads: usize,
     b: usize,
     n: usize,
+    plain: bool,
 }
 
 impl CustomOp2 for Attend {
@@ -114,7 +114,7 @@ impl CustomOp2 for Attend {
                 dim,
             };
             // SAFETY: image `i`'s rows, head `h`'s columns: no other task writes there.
-            unsafe { attend_head(&head, ptr, i * n * dim) };
+            unsafe { attend_head(&head, ptr, i * n * dim, self.plain) };
         });
         Ok((CpuStorage::F32(out), Shape::from((b, n, dim))))
     }
@@ -137,31 +137,32 @@ struct Head<'a> {
 /// # Safety
 /// From `out + at` lies the image's `[len, dim]` output, whose `head.span` columns only this
 /// call writes.
-unsafe fn attend_head(head: &Head, out: Shared, at: usize) {
+unsafe fn attend_head(head: &Head, out: Shared, at: usize, plain: bool) {
     let out = unsafe { out.0.add(at) };
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx512f") {
+    if !plain && is_x86_feature_detected!("avx512f") {
         // SAFETY: the feature was just detected.
         return unsafe { attend_head_avx512(head, out) };
     }
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+    if !plain && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
         // SAFETY: the features were just detected.
         return unsafe { attend_head_avx2(head, out) };
     }
-    unsafe { attend_head_with(head, out) }
+    // x86 without FMA would make `mul_add` a slow library call.
+    unsafe { attend_head_with::<{ !cfg!(target_arch = "x86_64") }>(head, out) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 unsafe fn attend_head_avx512(head: &Head, out: *mut f32) {
-    unsafe { attend_head_with(head, out) }
+    unsafe { attend_head_with::<true>(head, out) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn attend_head_avx2(head: &Head, out: *mut f32) {
-    unsafe { attend_head_with(head, out) }
+    unsafe { attend_head_with::<true>(head, out) }
 }
 
 /// Lanes of a block: one AVX-512 register, two of AVX2.
@@ -175,7 +176,7 @@ const LANES: usize = 16;
 /// # Safety
 /// As [`attend_head`], `out` already at the image's output.
 #[inline(always)]
-unsafe fn attend_head_with(head: &Head, out: *mut f32) {
+unsafe fn attend_head_with<const FUSED: bool>(head: &Head, out: *mut f32) {
     let (n, dim, hd) = (head.len, head.dim, head.span.len());
     // Keys transposed, `keys[d·width + c]`, zero past the last key.
     let width = n.next_multiple_of(LANES);
@@ -193,10 +194,10 @@ unsafe fn attend_head_with(head: &Head, out: *mut f32) {
         while at < width {
             let blocks = ((width - at) / LANES).min(4);
             match blocks {
-                4 => scores::<4>(q, &keys, width, at, &mut p),
-                3 => scores::<3>(q, &keys, width, at, &mut p),
-                2 => scores::<2>(q, &keys, width, at, &mut p),
-                _ => scores::<1>(q, &keys, width, at, &mut p),
+                4 => scores::<4, FUSED>(q, &keys, width, at, &mut p),
+                3 => scores::<3, FUSED>(q, &keys, width, at, &mut p),
+                2 => scores::<2, FUSED>(q, &keys, width, at, &mut p),
+                _ => scores::<1, FUSED>(q, &keys, width, at, &mut p),
             }
             at += blocks * LANES;
         }
@@ -212,16 +213,16 @@ unsafe fn attend_head_with(head: &Head, out: *mut f32) {
         while at < whole {
             let blocks = ((whole - at) / LANES).min(4);
             match blocks {
-                4 => weigh::<4>(p, head, at, o),
-                3 => weigh::<3>(p, head, at, o),
-                2 => weigh::<2>(p, head, at, o),
-                _ => weigh::<1>(p, head, at, o),
+                4 => weigh::<4, FUSED>(p, head, at, o),
+                3 => weigh::<3, FUSED>(p, head, at, o),
+                2 => weigh::<2, FUSED>(p, head, at, o),
+                _ => weigh::<1, FUSED>(p, head, at, o),
             }
             at += blocks * LANES;
         }
         for (c, &w) in p.iter().enumerate() {
             for (o, &v) in o[whole..].iter_mut().zip(&head.part(c, 2)[whole..]) {
-                *o = w.mul_add(v, *o);
+                *o = madd::<FUSED>(w, v, *o);
             }
         }
     }
@@ -237,23 +238,29 @@ impl Head<'_> {
 
 /// `p[at..at + B·16] = q · keys[·][at..]`.
 #[inline(always)]
-fn scores<const B: usize>(q: &[f32], keys: &[f32], width: usize, at: usize, p: &mut [f32]) {
-    let sums = two_chains::<B>(q, keys, width, at);
+fn scores<const B: usize, const FUSED: bool>(
+    q: &[f32],
+    keys: &[f32],
+    width: usize,
+    at: usize,
+    p: &mut [f32],
+) {
+    let sums = two_chains::<B, FUSED>(q, keys, width, at);
     p[at..at + B * LANES].copy_from_slice(sums.as_flattened());
 }
 
 /// `o[at..at + B·16] = Σ_c p[c]·values(c)[at..]`.
 #[inline(always)]
-fn weigh<const B: usize>(p: &[f32], head: &Head, at: usize, o: &mut [f32]) {
+fn weigh<const B: usize, const FUSED: bool>(p: &[f32], head: &Head, at: usize, o: &mut [f32]) {
     let from = 2 * head.dim + head.span.start + at;
-    let sums = two_chains::<B>(p, head.rows, 3 * head.dim, from);
+    let sums = two_chains::<B, FUSED>(p, head.rows, 3 * head.dim, from);
     o[at..at + B * LANES].copy_from_slice(sums.as_flattened());
 }
 
 /// `Σ_i w[i]·rows[i·stride + from..][..B·16]` in `2·B` registers: even and odd `i` in
 /// separate sums, to hide the FMA's latency.
 #[inline(always)]
-fn two_chains<const B: usize>(
+fn two_chains<const B: usize, const FUSED: bool>(
     w: &[f32],
     rows: &[f32],
     stride: usize,
@@ -264,8 +271,8 @@ fn two_chains<const B: usize>(
     let mut pairs = w.chunks_exact(2);
     for (i, pair) in (&mut pairs).enumerate() {
         let at = 2 * i * stride + from;
-        add(&mut even, pair[0], &rows[at..at + B * LANES]);
-        add(
+        add::<B, FUSED>(&mut even, pair[0], &rows[at..at + B * LANES]);
+        add::<B, FUSED>(
             &mut odd,
             pair[1],
             &rows[at + stride..at + stride + B * LANES],
@@ -273,7 +280,7 @@ fn two_chains<const B: usize>(
     }
     if let [last] = pairs.remainder() {
         let at = (w.len() - 1) * stride + from;
-        add(&mut even, *last, &rows[at..at + B * LANES]);
+        add::<B, FUSED>(&mut even, *last, &rows[at..at + B * LANES]);
     }
     for (e, o) in even.iter_mut().zip(&odd) {
         for (e, o) in e.iter_mut().zip(o) {
@@ -285,12 +292,18 @@ fn two_chains<const B: usize>(
 
 /// `acc += w·row`.
 #[inline(always)]
-fn add<const B: usize>(acc: &mut [[f32; LANES]; B], w: f32, row: &[f32]) {
+fn add<const B: usize, const FUSED: bool>(acc: &mut [[f32; LANES]; B], w: f32, row: &[f32]) {
     for (acc, r) in acc.iter_mut().zip(row.chunks_exact(LANES)) {
         for (a, &r) in acc.iter_mut().zip(r) {
-            *a = w.mul_add(r, *a);
+            *a = madd::<FUSED>(w, r, *a);
         }
     }
+}
+
+/// `a·b + c`, in one rounding (FMA) when `FUSED`.
+#[inline(always)]
+fn madd<const FUSED: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if FUSED { a.mul_add(b, c) } else { a * b + c }
 }
 
 /// In place; a row of only −∞ becomes zeros rather than NaN. Maxima and sums are kept per
@@ -363,13 +376,19 @@ mod tests {
                 })
                 .collect();
             let pad = Tensor::from_vec(pad, (b, 1, 1, n), &dev).unwrap();
-            for mask in [None, Some(&causal), Some(&pad)] {
-                let got = fused(&qkv, heads, mask)
+            for (mask, plain) in [None, Some(&causal), Some(&pad)]
+                .into_iter()
+                .flat_map(|m| [(m, false), (m, true)])
+            {
+                let got = fused(&qkv, heads, mask, plain)
                     .unwrap()
                     .expect("the fused path applies");
                 let want = with_candle(&qkv, heads, mask).unwrap();
                 let diff = max_diff(&got, &want);
-                assert!(diff < 5e-5, "{b}×{n}, {heads} heads of {hd}: {diff}");
+                assert!(
+                    diff < 5e-5,
+                    "{b}×{n}, {heads} heads of {hd}, plain {plain}: {diff}"
+                );
             }
         }
     }
@@ -379,7 +398,7 @@ mod tests {
         let dev = Device::Cpu;
         let qkv = Tensor::zeros((2, 5, 12), DType::F32, &dev).unwrap();
         let odd = Tensor::zeros((2, 2, 5, 5), DType::F32, &dev).unwrap();
-        assert!(fused(&qkv, 2, Some(&odd)).unwrap().is_none());
+        assert!(fused(&qkv, 2, Some(&odd), false).unwrap().is_none());
         // ... and `attend` still answers, through candle.
         assert_eq!(attend(&qkv, 2, Some(&odd)).unwrap().dims(), &[2, 5, 4]);
     }
