@@ -62,6 +62,19 @@ fn weights_of_the_wrong_shapes_are_rejected_with_a_clear_error() {
 }
 
 #[test]
+fn an_image_size_that_is_not_whole_patches_is_rejected_with_a_clear_error() {
+    let full = std::fs::read(tiny_dir().join("model.safetensors")).unwrap();
+    let dir = tiny_with_weights(&full);
+    let cfg = std::fs::read_to_string(tiny_dir().join("config.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    let patch = v["vision_config"]["patch_size"].as_u64().unwrap();
+    v["vision_config"]["image_size"] = (3 * patch + 1).into();
+    std::fs::write(dir.path().join("config.json"), v.to_string()).unwrap();
+    let msg = load_err(dir.path());
+    assert!(msg.contains("not a multiple of the patch size"), "{msg}");
+}
+
+#[test]
 fn a_file_with_the_wrong_checksum_is_rejected_and_verify_reports_it() {
     let models = tempfile::tempdir().unwrap();
     let dest = models.path().join("all-MiniLM-L6-v2");
