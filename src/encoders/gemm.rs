@@ -17,7 +17,8 @@ use super::activation::{Act, act_in_place};
 const NR: usize = 16;
 /// Rows per micro-tile: 12 accumulators, 2 panel registers and a broadcast fill AVX2's 16.
 const MR: usize = 6;
-/// Depth per block: a panel's block (16 KB) stays in L1 while it meets every row of a tile.
+/// Depth per block: a panel's block (16 KB; a pair's 32 KB on AVX-512) stays in L1 while it
+/// meets every row of a tile.
 const KC: usize = 256;
 /// Rows per tile: its block of `x` (144 KB at `KC`) stays in L2 while it meets every panel.
 const MC: usize = 144;
