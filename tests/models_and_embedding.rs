@@ -48,29 +48,30 @@ fn truncated_weights_are_rejected_with_a_clear_error() {
     assert!(msg.contains("corrupt or truncated"), "{msg}");
 }
 
-#[test]
-fn weights_of_the_wrong_shapes_are_rejected_with_a_clear_error() {
+/// The tiny CLIP's load error once `edit` has changed its vision config.
+fn load_err_with_vision_config(edit: impl FnOnce(&mut serde_json::Value)) -> String {
     let full = std::fs::read(tiny_dir().join("model.safetensors")).unwrap();
     let dir = tiny_with_weights(&full);
-    // The config now claims a wider model than the weights hold.
     let cfg = std::fs::read_to_string(tiny_dir().join("config.json")).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
-    v["vision_config"]["hidden_size"] = 128.into();
+    edit(&mut v["vision_config"]);
     std::fs::write(dir.path().join("config.json"), v.to_string()).unwrap();
-    let msg = load_err(dir.path());
+    load_err(dir.path())
+}
+
+#[test]
+fn weights_of_the_wrong_shapes_are_rejected_with_a_clear_error() {
+    // The config now claims a wider model than the weights hold.
+    let msg = load_err_with_vision_config(|v| v["hidden_size"] = 128.into());
     assert!(msg.contains("shape"), "{msg}");
 }
 
 #[test]
 fn an_image_size_that_is_not_whole_patches_is_rejected_with_a_clear_error() {
-    let full = std::fs::read(tiny_dir().join("model.safetensors")).unwrap();
-    let dir = tiny_with_weights(&full);
-    let cfg = std::fs::read_to_string(tiny_dir().join("config.json")).unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
-    let patch = v["vision_config"]["patch_size"].as_u64().unwrap();
-    v["vision_config"]["image_size"] = (3 * patch + 1).into();
-    std::fs::write(dir.path().join("config.json"), v.to_string()).unwrap();
-    let msg = load_err(dir.path());
+    let msg = load_err_with_vision_config(|v| {
+        let patch = v["patch_size"].as_u64().unwrap();
+        v["image_size"] = (3 * patch + 1).into();
+    });
     assert!(msg.contains("not a multiple of the patch size"), "{msg}");
 }
 
