@@ -533,18 +533,8 @@ mod avx512 {
         ldc: usize,
     ) {
         unsafe {
-            let zero = _mm512_setzero_ps();
-            let mut even = [zero; MR];
-            let mut odd = [zero; MR];
-            match start {
-                Start::Zero => {}
-                Start::Bias(bias) => even = [_mm512_loadu_ps(bias); MR],
-                Start::Output => {
-                    for (i, row) in even.iter_mut().enumerate() {
-                        *row = _mm512_loadu_ps(c.add(i * ldc));
-                    }
-                }
-            }
+            let mut even = starting(start, c, ldc, 0);
+            let mut odd = [_mm512_setzero_ps(); MR];
             let [a0, a1, a2, a3, a4, a5] = *a;
             macro_rules! step {
                 ($acc:ident, $p:expr) => {
@@ -572,6 +562,28 @@ mod avx512 {
         }
     }
 
+    /// The `MR` sums of 16 columns from `col` on, as `start` says they begin.
+    ///
+    /// # Safety
+    /// As the kernels': `start`'s bias and `c`'s rows (`ldc` apart) hold those columns.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn starting(start: Start, c: *const f32, ldc: usize, col: usize) -> [__m512; MR] {
+        unsafe {
+            match start {
+                Start::Zero => [_mm512_setzero_ps(); MR],
+                Start::Bias(bias) => [_mm512_loadu_ps(bias.add(col)); MR],
+                Start::Output => {
+                    let mut rows = [_mm512_setzero_ps(); MR];
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        *row = _mm512_loadu_ps(c.add(i * ldc + col));
+                    }
+                    rows
+                }
+            }
+        }
+    }
+
     /// 6 rows × 32 columns (two panels), a register per row and panel: twelve sums in flight,
     /// and each broadcast of `a` feeds two FMAs (one load per FMA is one too many for the two
     /// FMA units of Intel's AVX-512 cores).
@@ -589,22 +601,8 @@ mod avx512 {
         ldc: usize,
     ) {
         unsafe {
-            let zero = _mm512_setzero_ps();
-            let mut left = [zero; MR];
-            let mut right = [zero; MR];
-            match start {
-                Start::Zero => {}
-                Start::Bias(bias) => {
-                    left = [_mm512_loadu_ps(bias); MR];
-                    right = [_mm512_loadu_ps(bias.add(16)); MR];
-                }
-                Start::Output => {
-                    for (i, (l, r)) in left.iter_mut().zip(&mut right).enumerate() {
-                        *l = _mm512_loadu_ps(c.add(i * ldc));
-                        *r = _mm512_loadu_ps(c.add(i * ldc + 16));
-                    }
-                }
-            }
+            let mut left = starting(start, c, ldc, 0);
+            let mut right = starting(start, c, ldc, 16);
             let b2 = b.add(stride);
             for p in 0..kc {
                 let wl = _mm512_load_ps((*b.add(p)).0.as_ptr());

@@ -202,42 +202,6 @@ impl QPacked {
         }
     }
 
-    fn forward_with(&self, x: &[f32], m: usize, then: Then) -> Vec<f32> {
-        let (k, n) = (self.k, self.n);
-        assert_eq!(x.len(), m * k, "input of {m}×{k}");
-        let mut out = vec![0f32; m * n];
-        if m == 0 || n == 0 {
-            return out;
-        }
-        let (blocks, panels) = (self.blocks, n.div_ceil(NR));
-        match self.kernel {
-            Kernel::Wide(kernel) => {
-                let rows = self.quantise::<i16>(x, m);
-                by_tiles(&mut out, m, panels, MC, |r, tile, ptr| {
-                    // SAFETY: `by_tiles` hands out disjoint tiles of `out`; rows and panels are
-                    // as long as the kernel reads.
-                    unsafe {
-                        self.tile(&rows, r, tile, ptr, then, |a, b, sums| {
-                            kernel(2 * blocks, a, b.cast(), sums)
-                        })
-                    }
-                });
-            }
-            Kernel::Narrow(kernel) => {
-                let rows = self.quantise::<i8>(x, m);
-                by_tiles(&mut out, m, panels, MC, |r, tile, ptr| {
-                    // SAFETY: as above.
-                    unsafe {
-                        self.tile(&rows, r, tile, ptr, then, |a, b, sums| {
-                            kernel(blocks, a, b, sums)
-                        })
-                    }
-                });
-            }
-        }
-        out
-    }
-
     /// Rows `rows` × panels `tile` of the output, each micro-tile's sums by `sums`.
     ///
     /// # Safety
@@ -335,7 +299,39 @@ impl Product for QPacked {
     }
 
     fn forward(&self, x: &[f32], m: usize, then: Then) -> Vec<f32> {
-        self.forward_with(x, m, then)
+        let (k, n) = (self.k, self.n);
+        assert_eq!(x.len(), m * k, "input of {m}×{k}");
+        let mut out = vec![0f32; m * n];
+        if m == 0 || n == 0 {
+            return out;
+        }
+        let (blocks, panels) = (self.blocks, n.div_ceil(NR));
+        match self.kernel {
+            Kernel::Wide(kernel) => {
+                let rows = self.quantise::<i16>(x, m);
+                by_tiles(&mut out, m, panels, MC, |r, tile, ptr| {
+                    // SAFETY: `by_tiles` hands out disjoint tiles of `out`; rows and panels are
+                    // as long as the kernel reads.
+                    unsafe {
+                        self.tile(&rows, r, tile, ptr, then, |a, b, sums| {
+                            kernel(2 * blocks, a, b.cast(), sums)
+                        })
+                    }
+                });
+            }
+            Kernel::Narrow(kernel) => {
+                let rows = self.quantise::<i8>(x, m);
+                by_tiles(&mut out, m, panels, MC, |r, tile, ptr| {
+                    // SAFETY: as above.
+                    unsafe {
+                        self.tile(&rows, r, tile, ptr, then, |a, b, sums| {
+                            kernel(blocks, a, b, sums)
+                        })
+                    }
+                });
+            }
+        }
+        out
     }
 }
 
