@@ -49,20 +49,37 @@ enum Start {
     Output,
 }
 
-/// A micro-kernel: `c[0..MR][0..NR] = start + a·b` over `kc` depth steps, `a` given as one
-/// pointer per row (each `kc` long), `c` with row stride `ldc`, whole.
+/// A micro-kernel of `R` rows: `c[0..R][0..NR] = start + a·b` over `kc` depth steps, `a` given
+/// as one pointer per row (each `kc` long; those past `R` unread), `c` with row stride `ldc`,
+/// whole.
 type Kernel = unsafe fn(usize, &[*const f32; MR], *const Lanes, Start, *mut f32, usize);
 
 /// As [`Kernel`] over two adjacent panels at once (`2·NR` columns; the second panel
 /// `stride` steps after the first), where the CPU has the registers for it.
 type Kernel2 = unsafe fn(usize, &[*const f32; MR], *const Lanes, usize, Start, *mut f32, usize);
 
-/// The micro-kernels a product runs.
+/// The micro-kernels a product runs, by rows: entry `h - 1` computes `h` rows (a tile's last
+/// rows need not be whole).
 #[derive(Clone, Copy)]
 struct Kernels {
-    one: Kernel,
-    two: Option<Kernel2>,
+    one: [Kernel; MR],
+    two: Option<[Kernel2; MR]>,
 }
+
+/// A kernel generic over its rows as a table by rows (`MR` of them), as [`Kernels`] holds.
+macro_rules! by_rows {
+    ($($f:ident)::+) => {
+        [
+            $($f)::+::<1>,
+            $($f)::+::<2>,
+            $($f)::+::<3>,
+            $($f)::+::<4>,
+            $($f)::+::<5>,
+            $($f)::+::<6>,
+        ]
+    };
+}
+pub(super) use by_rows;
 
 impl Packed {
     /// From `w` `[n, k]` row-major (a linear layer's `[out, in]`) and its bias of `n`.
@@ -136,34 +153,29 @@ impl Packed {
                     .filter(|_| j + 1 < tile.end && (j + 2) * NR <= n);
                 for r in rows.clone().step_by(MR) {
                     let height = MR.min(rows.end - r);
-                    // Missing rows repeat the last one; their results are dropped.
+                    // Rows past `height` repeat the last one; the kernel reads `height` of them.
                     let a =
                         std::array::from_fn(|i| x[(r + i.min(height - 1)) * k + depth..].as_ptr());
-                    if let Some(kernel) = two.filter(|_| height == MR) {
+                    if let Some(kernel) = two {
                         let c = unsafe { out.0.add(r * n + j * NR) };
-                        unsafe { kernel(kc, &a, b(j), k, start(j), c, n) };
+                        unsafe { kernel[height - 1](kc, &a, b(j), k, start(j), c, n) };
                         continue;
                     }
-                    for j in j..j + 1 + two.is_some() as usize {
-                        let c = unsafe { out.0.add(r * n + j * NR) };
-                        let cols = NR.min(n - j * NR);
-                        if height == MR && cols == NR {
-                            unsafe { (kernels.one)(kc, &a, b(j), start(j), c, n) };
-                            continue;
-                        }
-                        // An edge tile goes through a whole one on the stack.
-                        let s = scratch.as_mut_ptr();
-                        for i in 0..height {
-                            unsafe {
-                                std::ptr::copy_nonoverlapping(c.add(i * n), s.add(i * NR), cols)
-                            };
-                        }
-                        unsafe { (kernels.one)(kc, &a, b(j), start(j), s, NR) };
-                        for i in 0..height {
-                            unsafe {
-                                std::ptr::copy_nonoverlapping(s.add(i * NR), c.add(i * n), cols)
-                            };
-                        }
+                    let one = kernels.one[height - 1];
+                    let c = unsafe { out.0.add(r * n + j * NR) };
+                    let cols = NR.min(n - j * NR);
+                    if cols == NR {
+                        unsafe { one(kc, &a, b(j), start(j), c, n) };
+                        continue;
+                    }
+                    // A tile at the right edge goes through a whole one on the stack.
+                    let s = scratch.as_mut_ptr();
+                    for i in 0..height {
+                        unsafe { std::ptr::copy_nonoverlapping(c.add(i * n), s.add(i * NR), cols) };
+                    }
+                    unsafe { one(kc, &a, b(j), start(j), s, NR) };
+                    for i in 0..height {
+                        unsafe { std::ptr::copy_nonoverlapping(s.add(i * NR), c.add(i * n), cols) };
                     }
                 }
                 j += 1 + two.is_some() as usize;
@@ -368,19 +380,19 @@ fn kernel() -> Kernels {
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
         return Kernels {
-            one: avx512::kernel,
-            two: Some(avx512::kernel2),
+            one: by_rows!(avx512::kernel),
+            two: Some(by_rows!(avx512::kernel2)),
         };
     }
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
         return Kernels {
-            one: avx2::kernel,
+            one: by_rows!(avx2::kernel),
             two: None,
         };
     }
     Kernels {
-        one: portable,
+        one: by_rows!(portable),
         two: None,
     }
 }
@@ -388,9 +400,9 @@ fn kernel() -> Kernels {
 /// Plain Rust, for CPUs without AVX2 and FMA (the compiler vectorises what it can).
 ///
 /// # Safety
-/// Each `a[i]` has `kc` values, `b` has `kc` steps, `c` has `MR` rows of `NR` at stride `ldc`,
-/// and a bias start has `NR` values.
-unsafe fn portable(
+/// Each `a[i]` (`i < R ≤ MR`) has `kc` values, `b` has `kc` steps, `c` has `R` rows of `NR` at
+/// stride `ldc`, and a bias start has `NR` values.
+unsafe fn portable<const R: usize>(
     kc: usize,
     a: &[*const f32; MR],
     b: *const Lanes,
@@ -398,7 +410,7 @@ unsafe fn portable(
     c: *mut f32,
     ldc: usize,
 ) {
-    let mut acc = [[0f32; NR]; MR];
+    let mut acc = [[0f32; NR]; R];
     for (i, row) in acc.iter_mut().enumerate() {
         match start {
             Start::Zero => {}
@@ -410,7 +422,7 @@ unsafe fn portable(
             }
         }
     }
-    let a: [&[f32]; MR] = std::array::from_fn(|i| unsafe { std::slice::from_raw_parts(a[i], kc) });
+    let a: [&[f32]; R] = std::array::from_fn(|i| unsafe { std::slice::from_raw_parts(a[i], kc) });
     let b = unsafe { std::slice::from_raw_parts(b, kc) };
     for (p, lanes) in b.iter().enumerate() {
         for (row, ai) in acc.iter_mut().zip(&a) {
@@ -439,23 +451,12 @@ mod avx2 {
         *AVAILABLE
     }
 
-    /// The AVX2/FMA micro-kernel: 6 rows × 16 columns in 12 registers.
+    /// The AVX2/FMA micro-kernel: up to 6 rows × 16 columns in 12 registers.
     ///
     /// # Safety
     /// As [`super::portable`], on a CPU with AVX2 and FMA.
-    pub(super) unsafe fn kernel(
-        kc: usize,
-        a: &[*const f32; MR],
-        b: *const Lanes,
-        start: Start,
-        c: *mut f32,
-        ldc: usize,
-    ) {
-        unsafe { run(kc, a, b, start, c, ldc) }
-    }
-
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn run(
+    pub(super) unsafe fn kernel<const R: usize>(
         kc: usize,
         a: &[*const f32; MR],
         b: *const Lanes,
@@ -464,12 +465,12 @@ mod avx2 {
         ldc: usize,
     ) {
         unsafe {
-            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+            let mut acc = [[_mm256_setzero_ps(); 2]; R];
             match start {
                 Start::Zero => {}
                 Start::Bias(bias) => {
                     let (lo, hi) = (_mm256_loadu_ps(bias), _mm256_loadu_ps(bias.add(8)));
-                    acc = [[lo, hi]; MR];
+                    acc = [[lo, hi]; R];
                 }
                 Start::Output => {
                     for (i, row) in acc.iter_mut().enumerate() {
@@ -478,23 +479,14 @@ mod avx2 {
                     }
                 }
             }
-            let [a0, a1, a2, a3, a4, a5] = *a;
             for p in 0..kc {
                 let w = (*b.add(p)).0.as_ptr();
                 let (lo, hi) = (_mm256_load_ps(w), _mm256_load_ps(w.add(8)));
-                macro_rules! row {
-                    ($i:expr, $a:expr) => {
-                        let v = _mm256_broadcast_ss(&*$a.add(p));
-                        acc[$i][0] = _mm256_fmadd_ps(v, lo, acc[$i][0]);
-                        acc[$i][1] = _mm256_fmadd_ps(v, hi, acc[$i][1]);
-                    };
+                for (row, &ai) in acc.iter_mut().zip(a) {
+                    let v = _mm256_broadcast_ss(&*ai.add(p));
+                    row[0] = _mm256_fmadd_ps(v, lo, row[0]);
+                    row[1] = _mm256_fmadd_ps(v, hi, row[1]);
                 }
-                row!(0, a0);
-                row!(1, a1);
-                row!(2, a2);
-                row!(3, a3);
-                row!(4, a4);
-                row!(5, a5);
             }
             for (i, row) in acc.iter().enumerate() {
                 let ci = c.add(i * ldc);
@@ -518,13 +510,13 @@ mod avx512 {
         *AVAILABLE
     }
 
-    /// The AVX-512 micro-kernel: 6 rows × 16 columns, one register per row for even depth
+    /// The AVX-512 micro-kernel: up to 6 rows × 16 columns, one register per row for even depth
     /// steps and one for odd ones, so that twelve sums are in flight (FMA's latency hidden).
     ///
     /// # Safety
     /// As [`super::portable`], on a CPU with AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn kernel(
+    pub(super) unsafe fn kernel<const R: usize>(
         kc: usize,
         a: &[*const f32; MR],
         b: *const Lanes,
@@ -533,18 +525,14 @@ mod avx512 {
         ldc: usize,
     ) {
         unsafe {
-            let mut even = starting(start, c, ldc, 0);
-            let mut odd = [_mm512_setzero_ps(); MR];
-            let [a0, a1, a2, a3, a4, a5] = *a;
+            let mut even = starting::<R>(start, c, ldc, 0);
+            let mut odd = [_mm512_setzero_ps(); R];
             macro_rules! step {
                 ($acc:ident, $p:expr) => {
                     let w = _mm512_load_ps((*b.add($p)).0.as_ptr());
-                    $acc[0] = _mm512_fmadd_ps(_mm512_set1_ps(*a0.add($p)), w, $acc[0]);
-                    $acc[1] = _mm512_fmadd_ps(_mm512_set1_ps(*a1.add($p)), w, $acc[1]);
-                    $acc[2] = _mm512_fmadd_ps(_mm512_set1_ps(*a2.add($p)), w, $acc[2]);
-                    $acc[3] = _mm512_fmadd_ps(_mm512_set1_ps(*a3.add($p)), w, $acc[3]);
-                    $acc[4] = _mm512_fmadd_ps(_mm512_set1_ps(*a4.add($p)), w, $acc[4]);
-                    $acc[5] = _mm512_fmadd_ps(_mm512_set1_ps(*a5.add($p)), w, $acc[5]);
+                    for (sum, &ai) in $acc.iter_mut().zip(a) {
+                        *sum = _mm512_fmadd_ps(_mm512_set1_ps(*ai.add($p)), w, *sum);
+                    }
                 };
             }
             let mut p = 0;
@@ -562,19 +550,24 @@ mod avx512 {
         }
     }
 
-    /// The `MR` sums of 16 columns from `col` on, as `start` says they begin.
+    /// The `R` rows' sums of 16 columns from `col` on, as `start` says they begin.
     ///
     /// # Safety
     /// As the kernels': `start`'s bias and `c`'s rows (`ldc` apart) hold those columns.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn starting(start: Start, c: *const f32, ldc: usize, col: usize) -> [__m512; MR] {
+    unsafe fn starting<const R: usize>(
+        start: Start,
+        c: *const f32,
+        ldc: usize,
+        col: usize,
+    ) -> [__m512; R] {
         unsafe {
             match start {
-                Start::Zero => [_mm512_setzero_ps(); MR],
-                Start::Bias(bias) => [_mm512_loadu_ps(bias.add(col)); MR],
+                Start::Zero => [_mm512_setzero_ps(); R],
+                Start::Bias(bias) => [_mm512_loadu_ps(bias.add(col)); R],
                 Start::Output => {
-                    let mut rows = [_mm512_setzero_ps(); MR];
+                    let mut rows = [_mm512_setzero_ps(); R];
                     for (i, row) in rows.iter_mut().enumerate() {
                         *row = _mm512_loadu_ps(c.add(i * ldc + col));
                     }
@@ -584,14 +577,14 @@ mod avx512 {
         }
     }
 
-    /// 6 rows × 32 columns (two panels), a register per row and panel: twelve sums in flight,
+    /// Up to 6 rows × 32 columns (two panels), a register per row and panel: twelve sums in flight,
     /// and each broadcast of `a` feeds two FMAs (one load per FMA is one too many for the two
     /// FMA units of Intel's AVX-512 cores).
     ///
     /// # Safety
     /// As [`kernel`], with a second panel `stride` steps after `b` and 32 columns of `c`.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn kernel2(
+    pub(super) unsafe fn kernel2<const R: usize>(
         kc: usize,
         a: &[*const f32; MR],
         b: *const Lanes,
@@ -601,8 +594,8 @@ mod avx512 {
         ldc: usize,
     ) {
         unsafe {
-            let mut left = starting(start, c, ldc, 0);
-            let mut right = starting(start, c, ldc, 16);
+            let mut left = starting::<R>(start, c, ldc, 0);
+            let mut right = starting::<R>(start, c, ldc, 16);
             let b2 = b.add(stride);
             for p in 0..kc {
                 let wl = _mm512_load_ps((*b.add(p)).0.as_ptr());
@@ -661,20 +654,19 @@ pub(super) mod tests {
 
     fn kernels() -> Vec<(&'static str, Kernels)> {
         let one = |one| Kernels { one, two: None };
-        let mut all = vec![("portable", one(portable))];
+        let mut all = vec![("portable", one(by_rows!(portable)))];
         #[cfg(target_arch = "x86_64")]
         if avx2::available() {
-            all.push(("avx2", one(avx2::kernel)));
+            all.push(("avx2", one(by_rows!(avx2::kernel))));
         }
         #[cfg(target_arch = "x86_64")]
         if avx512::available() {
-            all.push(("avx512", one(avx512::kernel)));
-            let two = Some(avx512::kernel2 as Kernel2);
+            all.push(("avx512", one(by_rows!(avx512::kernel))));
             all.push((
                 "avx512 two panels",
                 Kernels {
-                    two,
-                    ..one(avx512::kernel)
+                    two: Some(by_rows!(avx512::kernel2)),
+                    ..one(by_rows!(avx512::kernel))
                 },
             ));
         }
@@ -693,6 +685,8 @@ pub(super) mod tests {
             (50, 70, 96),
             (150, 19, 513),
             (20, 200, 300),
+            (4, 48, 33),
+            (9, 64, 20),
         ];
         // On one thread too, where every tile is several panels wide (pairs of panels).
         let one_thread = rayon::ThreadPoolBuilder::new()

@@ -43,13 +43,19 @@ struct Block([u8; 64]);
 #[derive(Clone, Copy)]
 struct Pair([i8; 32]);
 
-/// A micro-kernel: the i32 sums of `MR` rows (`a`, one pointer per row) with one panel, into
-/// `out` row by row. Wide: i16 rows `2·pairs` long, `pairs` [`Pair`]s. Narrow: i8 rows
-/// `4·blocks` long, `blocks` [`Block`]s; sums wrap (the correction unwraps them).
+/// A wide micro-kernel: the i32 sums of `MR` rows (`a`, one pointer per row; i16, `2·pairs`
+/// long) with one panel of `pairs` [`Pair`]s, into `out` row by row.
+type WideFn = unsafe fn(usize, &[*const i16; MR], *const Pair, &mut [[i32; NR]; MR]);
+/// A narrow micro-kernel: as [`WideFn`] for i8 rows `4·blocks` long and `blocks` [`Block`]s;
+/// sums wrap (the correction unwraps them).
+type NarrowFn = unsafe fn(usize, &[*const i8; MR], *const Block, &mut [[i32; NR]; MR]);
+
 #[derive(Clone, Copy)]
 enum Kernel {
-    Wide(unsafe fn(usize, &[*const i16; MR], *const Pair, &mut [[i32; NR]; MR])),
-    Narrow(unsafe fn(usize, &[*const i8; MR], *const Block, &mut [[i32; NR]; MR])),
+    Wide(WideFn),
+    /// By the rows they sum: entry `h - 1` sums the first `h` rows at least (a tile's last
+    /// rows need not be whole).
+    Narrow([NarrowFn; MR]),
 }
 
 impl Kernel {
@@ -202,11 +208,13 @@ impl QPacked {
         }
     }
 
-    /// Rows `rows` × panels `tile` of the output, each micro-tile's sums by `sums`.
+    /// Rows `rows` × panels `tile` of the output, each micro-tile's sums by
+    /// `sums_of(height, rows, panel, sums)`: `height` rows (the rest of `rows` repeat the last)
+    /// with one panel.
     ///
     /// # Safety
-    /// `out` is `[m, n]` with `m ≥ rows.end`, no other thread touches this tile, and `sums`
-    /// reads no more than a row of `x` and a panel.
+    /// `out` is `[m, n]` with `m ≥ rows.end`, no other thread touches this tile, and `sums_of`
+    /// reads no more than `height` rows of `x` and a panel.
     unsafe fn tile<T>(
         &self,
         x: &Rows<T>,
@@ -214,7 +222,7 @@ impl QPacked {
         tile: Range<usize>,
         out: Shared,
         then: Then,
-        sums_of: impl Fn(&[*const T; MR], *const Block, &mut [[i32; NR]; MR]),
+        sums_of: impl Fn(usize, &[*const T; MR], *const Block, &mut [[i32; NR]; MR]),
     ) {
         let n = self.n;
         let mut sums = [[0i32; NR]; MR];
@@ -224,9 +232,9 @@ impl QPacked {
             let cols = NR.min(n - c0);
             for r in rows.clone().step_by(MR) {
                 let height = MR.min(rows.end - r);
-                // Missing rows repeat the last one; their results are dropped.
+                // Missing rows repeat the last one; any results for them are dropped.
                 let a = std::array::from_fn(|i| x.q[(r + i.min(height - 1)) * x.width..].as_ptr());
-                sums_of(&a, b, &mut sums);
+                sums_of(height, &a, b, &mut sums);
                 for (i, s) in sums.iter().enumerate().take(height) {
                     let (xs, xo, fix) = (x.scale[r + i], x.offset[r + i], x.fix[r + i]);
                     let dst = unsafe {
@@ -313,19 +321,19 @@ impl Product for QPacked {
                     // SAFETY: `by_tiles` hands out disjoint tiles of `out`; rows and panels are
                     // as long as the kernel reads.
                     unsafe {
-                        self.tile(&rows, r, tile, ptr, then, |a, b, sums| {
+                        self.tile(&rows, r, tile, ptr, then, |_, a, b, sums| {
                             kernel(2 * blocks, a, b.cast(), sums)
                         })
                     }
                 });
             }
-            Kernel::Narrow(kernel) => {
+            Kernel::Narrow(kernels) => {
                 let rows = self.quantise::<i8>(x, m);
                 by_tiles(&mut out, m, panels, MC, |r, tile, ptr| {
                     // SAFETY: as above.
                     unsafe {
-                        self.tile(&rows, r, tile, ptr, then, |a, b, sums| {
-                            kernel(blocks, a, b, sums)
+                        self.tile(&rows, r, tile, ptr, then, |h, a, b, sums| {
+                            kernels[h - 1](blocks, a, b, sums)
                         })
                     }
                 });
@@ -490,7 +498,8 @@ mod avx2 {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{Block, Kernel, MR, NR, Pair};
+    use super::{Block, Kernel, MR, NR, NarrowFn, Pair};
+    use crate::encoders::gemm::by_rows;
 
     /// The narrow VNNI kernel where the CPU has it, else the wide AVX-512BW one, else none.
     pub(super) fn kernel() -> Option<Kernel> {
@@ -498,7 +507,7 @@ mod avx512 {
             return None;
         }
         Some(if is_x86_feature_detected!("avx512vnni") {
-            Kernel::Narrow(vnni)
+            Kernel::Narrow(NARROW)
         } else {
             Kernel::Wide(bw)
         })
@@ -531,22 +540,26 @@ mod avx512 {
         }
     }
 
-    /// 6 rows × 16 columns with VNNI's `vpdpbusd`: per row and block, the row's four i8
+    /// The VNNI kernels, by rows.
+    pub(super) const NARROW: [NarrowFn; MR] = by_rows!(vnni);
+
+    /// `R` rows × 16 columns with VNNI's `vpdpbusd`: per row and block, the row's four i8
     /// values broadcast against the block's 16 × 4 u8 weights, four products per lane summed
     /// into its i32; two registers per row (even and odd blocks) to hide the latency.
     ///
     /// # Safety
-    /// As [`super::portable_narrow`], on a CPU with AVX-512BW and AVX-512 VNNI.
+    /// As [`super::portable_narrow`] for the first `R` rows, on a CPU with AVX-512BW and
+    /// AVX-512 VNNI.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) unsafe fn vnni(
+    unsafe fn vnni<const R: usize>(
         blocks: usize,
         a: &[*const i8; MR],
         b: *const Block,
         out: &mut [[i32; NR]; MR],
     ) {
         unsafe {
-            let mut even = [_mm512_setzero_si512(); MR];
-            let mut odd = [_mm512_setzero_si512(); MR];
+            let mut even = [_mm512_setzero_si512(); R];
+            let mut odd = [_mm512_setzero_si512(); R];
             macro_rules! step {
                 ($acc:ident, $g:expr) => {
                     let w = _mm512_load_si512(b.add($g).cast());
@@ -582,7 +595,7 @@ mod tests {
     fn kernels() -> Vec<(&'static str, Kernel)> {
         let mut all: Vec<(&'static str, Kernel)> = vec![
             ("portable", Kernel::Wide(portable)),
-            ("portable narrow", Kernel::Narrow(portable_narrow)),
+            ("portable narrow", Kernel::Narrow([portable_narrow; MR])),
         ];
         #[cfg(target_arch = "x86_64")]
         if avx2::available() {
@@ -594,7 +607,7 @@ mod tests {
         }
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vnni") {
-            all.push(("avx512vnni", Kernel::Narrow(avx512::vnni)));
+            all.push(("avx512vnni", Kernel::Narrow(avx512::NARROW)));
         }
         all
     }
@@ -611,6 +624,8 @@ mod tests {
             (7, 33, 257),
             (13, 40, 600),
             (150, 19, 3072),
+            (11, 24, 40),
+            (20, 200, 300),
         ];
         for &(m, n, k) in &sizes {
             // Skewed rows (as after GELU) and one large weight per column, the hard cases.
