@@ -81,7 +81,7 @@ pub(crate) struct QPacked {
     /// Per column (padded to whole panels): the weight's scale, the sum of its quantised
     /// values, and the bias.
     scale: Vec<f32>,
-    sum: Vec<i32>,
+    sum: Vec<f32>,
     bias: Vec<f32>,
     /// The rows' largest quantised magnitude for this depth.
     xmax: i32,
@@ -173,7 +173,7 @@ impl QPacked {
             blocks,
             panels,
             scale,
-            sum,
+            sum: sum.into_iter().map(|s| s as f32).collect(),
             bias: b,
             xmax,
         }
@@ -225,6 +225,7 @@ impl QPacked {
         sums_of: impl Fn(usize, &[*const T; MR], *const Block, &mut [[i32; NR]; MR]),
     ) {
         let n = self.n;
+        let dequantise = dequantiser();
         let mut sums = [[0i32; NR]; MR];
         for j in tile.clone() {
             let b = self.panels[j * self.blocks..].as_ptr();
@@ -235,23 +236,61 @@ impl QPacked {
                 // Missing rows repeat the last one; any results for them are dropped.
                 let a = std::array::from_fn(|i| x.q[(r + i.min(height - 1)) * x.width..].as_ptr());
                 sums_of(height, &a, b, &mut sums);
-                for (i, s) in sums.iter().enumerate().take(height) {
-                    let (xs, xo, fix) = (x.scale[r + i], x.offset[r + i], x.fix[r + i]);
-                    let dst = unsafe {
-                        std::slice::from_raw_parts_mut(out.0.add((r + i) * n + c0), cols)
-                    };
-                    let at = c0..c0 + cols;
-                    let per_col = self.scale[at.clone()].iter().zip(&self.sum[at.clone()]);
-                    for ((d, &s), ((&scale, &sum), &bias)) in
-                        dst.iter_mut().zip(s).zip(per_col.zip(&self.bias[at]))
-                    {
-                        let s = s.wrapping_sub(fix);
-                        *d = scale * (xs * s as f32 + xo * sum as f32) + bias;
-                    }
+                let at = r..r + height;
+                let row = [&x.scale[at.clone()], &x.offset[at.clone()]];
+                let at = c0..c0 + NR;
+                let col = [
+                    &self.scale[at.clone()],
+                    &self.sum[at.clone()],
+                    &self.bias[at],
+                ];
+                // SAFETY: the tile's rows `r..r + height` hold columns `c0..c0 + cols`.
+                unsafe {
+                    let dst = out.0.add(r * n + c0);
+                    dequantise(&sums, row, &x.fix[r..r + height], col, dst, n, cols);
                 }
             }
         }
         unsafe { then.finish(out, n, rows, tile.start * NR..(tile.end * NR).min(n)) };
+    }
+}
+
+/// Outputs from a micro-tile's sums: for each of the rows (`[scales, offsets]` and `fixes`, as
+/// many as the tile has) and the panel's 16 columns (`[scales, sums, biases]`), `scale ·
+/// (row scale · (sum - fix) + row offset · column sum) + bias`, the first `cols` of them into
+/// `dst`'s rows, `ldc` apart.
+type Dequantise =
+    unsafe fn(&[[i32; NR]; MR], [&[f32]; 2], &[i32], [&[f32]; 3], *mut f32, usize, usize);
+
+/// The [`Dequantise`] this CPU runs; every kernel's sums go through the same one.
+fn dequantiser() -> Dequantise {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        return avx512::dequantise;
+    }
+    dequantise_each
+}
+
+/// [`Dequantise`] one output at a time.
+///
+/// # Safety
+/// `dst` holds `cols` values at each row.
+unsafe fn dequantise_each(
+    sums: &[[i32; NR]; MR],
+    [xs, xo]: [&[f32]; 2],
+    fix: &[i32],
+    [scale, sum, bias]: [&[f32]; 3],
+    dst: *mut f32,
+    ldc: usize,
+    cols: usize,
+) {
+    for (i, ((s, (&xs, &xo)), &fix)) in sums.iter().zip(xs.iter().zip(xo)).zip(fix).enumerate() {
+        let dst = unsafe { std::slice::from_raw_parts_mut(dst.add(i * ldc), cols) };
+        for ((d, &s), ((&scale, &sum), &bias)) in
+            dst.iter_mut().zip(s).zip(scale.iter().zip(sum).zip(bias))
+        {
+            *d = scale * (xs * s.wrapping_sub(fix) as f32 + xo * sum) + bias;
+        }
     }
 }
 
@@ -497,9 +536,54 @@ mod avx2 {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
+    use std::sync::LazyLock;
 
     use super::{Block, Kernel, MR, NR, NarrowFn, Pair};
     use crate::encoders::gemm::by_rows;
+
+    static AVAILABLE: LazyLock<bool> = LazyLock::new(|| is_x86_feature_detected!("avx512f"));
+
+    pub(super) fn available() -> bool {
+        *AVAILABLE
+    }
+
+    /// [`super::dequantise_each`] 16 columns at a time (the same operations in the same order,
+    /// so the same numbers).
+    ///
+    /// # Safety
+    /// As [`super::dequantise_each`], on a CPU with AVX-512F; the column slices hold 16 values.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn dequantise(
+        sums: &[[i32; NR]; MR],
+        [xs, xo]: [&[f32]; 2],
+        fix: &[i32],
+        [scale, sum, bias]: [&[f32]; 3],
+        dst: *mut f32,
+        ldc: usize,
+        cols: usize,
+    ) {
+        assert!(scale.len() >= NR && sum.len() >= NR && bias.len() >= NR);
+        let mask = u16::MAX >> (NR - cols);
+        unsafe {
+            let (scale, sum, bias) = (
+                _mm512_loadu_ps(scale.as_ptr()),
+                _mm512_loadu_ps(sum.as_ptr()),
+                _mm512_loadu_ps(bias.as_ptr()),
+            );
+            for (i, ((s, (&xs, &xo)), &fix)) in
+                sums.iter().zip(xs.iter().zip(xo)).zip(fix).enumerate()
+            {
+                let s = _mm512_sub_epi32(
+                    _mm512_loadu_si512(s.as_ptr().cast()),
+                    _mm512_set1_epi32(fix),
+                );
+                let rows = _mm512_mul_ps(_mm512_set1_ps(xs), _mm512_cvtepi32_ps(s));
+                let v = _mm512_add_ps(rows, _mm512_mul_ps(_mm512_set1_ps(xo), sum));
+                let v = _mm512_add_ps(_mm512_mul_ps(scale, v), bias);
+                _mm512_mask_storeu_ps(dst.add(i * ldc), mask, v);
+            }
+        }
+    }
 
     /// The narrow VNNI kernel where the CPU has it, else the wide AVX-512BW one, else none.
     pub(super) fn kernel() -> Option<Kernel> {
@@ -665,6 +749,46 @@ mod tests {
                             "{name} {m}×{n}×{k} [{i},{j}]: {got} vs {exact}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// Each dequantisation this CPU runs writes the plain one's numbers, and only the columns
+    /// it is given.
+    #[test]
+    fn every_dequantisation_matches_the_plain_one() {
+        let mut all: Vec<(&str, Dequantise)> = vec![];
+        #[cfg(target_arch = "x86_64")]
+        if avx512::available() {
+            all.push(("avx512", avx512::dequantise));
+        }
+        let ldc = 21;
+        let v = numbers(MR * NR + 5 * NR, 11);
+        let mut sums = [[0i32; NR]; MR];
+        for (i, s) in sums.iter_mut().flatten().enumerate() {
+            // Large sums too, and some that wrap past the correction.
+            *s = (v[i] * 2e9) as i32;
+        }
+        let col = [&v[..NR], &v[NR..2 * NR], &v[2 * NR..3 * NR]];
+        let fix: Vec<i32> = v[3 * NR..3 * NR + MR]
+            .iter()
+            .map(|f| (f * 2e9) as i32)
+            .collect();
+        let row = [&v[4 * NR..4 * NR + MR], &v[5 * NR..5 * NR + MR]];
+        for (name, dequantise) in all {
+            for height in 1..=MR {
+                for cols in 1..=NR {
+                    let (mut want, mut got) = (vec![7.0f32; MR * ldc], vec![7.0f32; MR * ldc]);
+                    let rows = [&row[0][..height], &row[1][..height]];
+                    unsafe {
+                        let fix = &fix[..height];
+                        dequantise_each(&sums, rows, fix, col, want.as_mut_ptr(), ldc, cols);
+                        dequantise(&sums, rows, fix, col, got.as_mut_ptr(), ldc, cols);
+                    }
+                    assert_eq!(got, want, "{name}: {height} rows, {cols} columns");
+                    let written = want.iter().filter(|&&w| w != 7.0).count();
+                    assert_eq!(written, height * cols, "{name}: {height} × {cols}");
                 }
             }
         }
