@@ -100,8 +100,8 @@ impl Proj {
 }
 
 /// A patch embedding: a convolution whose stride is its kernel size, run as one linear layer
-/// (in f32 at any precision) over the image's patches, each read in the convolution weight's
-/// order (channels × rows × columns).
+/// over the image's patches, each read in the convolution weight's order (channels × rows ×
+/// columns).
 pub(crate) struct Patches {
     proj: Proj,
     size: usize,
@@ -109,14 +109,12 @@ pub(crate) struct Patches {
 
 impl Patches {
     /// `weight` `[hidden, channels, size, size]` (and `bias` when `bias`) under `vb`, for
-    /// images of `image` × `image` pixels.
+    /// images of `image` × `image` pixels, computing in `p`.
     pub(crate) fn new(
         vb: VarBuilder,
-        channels: usize,
-        hidden: usize,
-        size: usize,
-        image: usize,
+        [channels, hidden, size, image]: [usize; 4],
         bias: bool,
+        p: Precision,
     ) -> Result<Self> {
         if size == 0 || !image.is_multiple_of(size) {
             candle_core::bail!("image size {image} is not a multiple of the patch size {size}");
@@ -130,7 +128,7 @@ impl Patches {
             None
         };
         Ok(Patches {
-            proj: Proj::new(Linear::new(w, b), Precision::F32)?,
+            proj: Proj::new(Linear::new(w, b), p)?,
             size,
         })
     }
@@ -382,11 +380,9 @@ impl VisionTower {
         Ok(VisionTower {
             patch: Patches::new(
                 e.pp("patch_embedding"),
-                c.num_channels,
-                c.hidden_size,
-                c.patch_size,
-                c.image_size,
+                [c.num_channels, c.hidden_size, c.patch_size, c.image_size],
                 false,
+                p,
             )?,
             class: e.get(c.hidden_size, "class_embedding")?,
             positions: e

@@ -110,15 +110,12 @@ impl Packed {
     fn forward_with(&self, kernel: Kernels, x: &[f32], m: usize, then: Then) -> Vec<f32> {
         let (k, n) = (self.k, self.n);
         assert_eq!(x.len(), m * k, "input of {m}×{k}");
-        let mut out = vec![0f32; m * n];
-        if m == 0 || n == 0 {
-            return out;
+        // SAFETY: each tile writes all its outputs; `by_tiles` hands out disjoint tiles.
+        unsafe {
+            by_tiles(m, n, NR, MC, |rows, tile, ptr| {
+                self.tile(kernel, x, rows, tile, ptr, then)
+            })
         }
-        by_tiles(&mut out, m, n.div_ceil(NR), MC, |rows, tile, ptr| {
-            // SAFETY: `by_tiles` hands out disjoint tiles of `out`.
-            unsafe { self.tile(kernel, x, rows, tile, ptr, then) }
-        });
-        out
     }
 
     /// Rows `rows` × panels `tile` of the output.
@@ -276,29 +273,38 @@ pub(crate) fn cpu_weights(l: &candle_nn::Linear) -> Result<Option<CpuWeights>> {
     Ok(Some((w.flatten_all()?.to_vec1::<f32>()?, n, k, bias)))
 }
 
-/// Calls `tile(rows, panels, out)` on all cores for tiles of `rows_per_tile` rows and some of
-/// `panels` panels covering an `[m, ·]` output: enough tiles that every thread has work, each
-/// at least one panel wide, no two sharing an element.
-pub(super) fn by_tiles(
-    out: &mut [f32],
+/// An `[m, n]` output (row-major) made by calling `tile(rows, panels, out)` on all cores for
+/// tiles of `rows_per_tile` rows and some of the panels of `width` columns: enough tiles that
+/// every thread has work, each at least one panel wide, no two sharing an element. The output
+/// is not cleared first.
+///
+/// # Safety
+/// `tile` writes every output of its rows and its panels' columns (those below `n`) through
+/// `out`, and no other.
+pub(super) unsafe fn by_tiles(
     m: usize,
-    panels: usize,
+    n: usize,
+    width: usize,
     rows_per_tile: usize,
     tile: impl Fn(Range<usize>, Range<usize>, Shared) + Sync,
-) {
-    if m == 0 || panels == 0 {
-        return;
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(m * n);
+    let panels = n.div_ceil(width);
+    if m > 0 && panels > 0 {
+        let row_tiles = m.div_ceil(rows_per_tile);
+        let wanted = (3 * rayon::current_num_threads()).div_ceil(row_tiles);
+        let per_tile = panels.div_ceil(wanted).max(1);
+        let col_tiles = panels.div_ceil(per_tile);
+        let ptr = Shared(out.as_mut_ptr());
+        (0..row_tiles * col_tiles).into_par_iter().for_each(|t| {
+            let (r, c) = (t / col_tiles, t % col_tiles);
+            let rows = r * rows_per_tile..((r + 1) * rows_per_tile).min(m);
+            tile(rows, c * per_tile..((c + 1) * per_tile).min(panels), ptr);
+        });
     }
-    let row_tiles = m.div_ceil(rows_per_tile);
-    let wanted = (3 * rayon::current_num_threads()).div_ceil(row_tiles);
-    let per_tile = panels.div_ceil(wanted).max(1);
-    let col_tiles = panels.div_ceil(per_tile);
-    let ptr = Shared(out.as_mut_ptr());
-    (0..row_tiles * col_tiles).into_par_iter().for_each(|t| {
-        let (r, c) = (t / col_tiles, t % col_tiles);
-        let rows = r * rows_per_tile..((r + 1) * rows_per_tile).min(m);
-        tile(rows, c * per_tile..((c + 1) * per_tile).min(panels), ptr);
-    });
+    // SAFETY: the tiles cover the output and each wrote all of its part.
+    unsafe { out.set_len(m * n) };
+    out
 }
 
 struct Apply<'a, P> {

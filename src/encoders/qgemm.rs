@@ -348,37 +348,31 @@ impl Product for QPacked {
     fn forward(&self, x: &[f32], m: usize, then: Then) -> Vec<f32> {
         let (k, n) = (self.k, self.n);
         assert_eq!(x.len(), m * k, "input of {m}×{k}");
-        let mut out = vec![0f32; m * n];
-        if m == 0 || n == 0 {
-            return out;
-        }
-        let (blocks, panels) = (self.blocks, n.div_ceil(NR));
+        let blocks = self.blocks;
+        // SAFETY (both): each tile writes all its outputs; `by_tiles` hands out disjoint tiles of
+        // the output; rows and panels are as long as the kernel reads.
         match self.kernel {
             Kernel::Wide(kernel) => {
                 let rows = self.quantise::<i16>(x, m);
-                by_tiles(&mut out, m, panels, MC, |r, tile, ptr| {
-                    // SAFETY: `by_tiles` hands out disjoint tiles of `out`; rows and panels are
-                    // as long as the kernel reads.
-                    unsafe {
+                unsafe {
+                    by_tiles(m, n, NR, MC, |r, tile, ptr| {
                         self.tile(&rows, r, tile, ptr, then, |_, a, b, sums| {
                             kernel(2 * blocks, a, b.cast(), sums)
                         })
-                    }
-                });
+                    })
+                }
             }
             Kernel::Narrow(kernels) => {
                 let rows = self.quantise::<i8>(x, m);
-                by_tiles(&mut out, m, panels, MC, |r, tile, ptr| {
-                    // SAFETY: as above.
-                    unsafe {
+                unsafe {
+                    by_tiles(m, n, NR, MC, |r, tile, ptr| {
                         self.tile(&rows, r, tile, ptr, then, |h, a, b, sums| {
                             kernels[h - 1](blocks, a, b, sums)
                         })
-                    }
-                });
+                    })
+                }
             }
         }
-        out
     }
 }
 

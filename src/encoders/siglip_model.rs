@@ -230,11 +230,9 @@ impl SiglipVision {
         let e = m.pp("embeddings");
         let patch = Patches::new(
             e.pp("patch_embedding"),
-            c.num_channels,
-            c.hidden_size,
-            c.patch_size,
-            c.image_size,
+            [c.num_channels, c.hidden_size, c.patch_size, c.image_size],
             true,
+            p,
         )?;
         let patches = (c.image_size / c.patch_size).pow(2);
         Ok(SiglipVision {
