@@ -14,7 +14,7 @@ use super::clip_model::{ClipConfig, TextTower, VisionTower, normalize, to_f32_ro
 use super::open_clip::{self, TextClean};
 use super::preprocess::Preprocessor;
 use super::siglip_model::{SiglipConfig, SiglipText, SiglipVision};
-use super::{DeviceChoice, Precision, load_weights, model_err, tokenizer_from};
+use super::{DeviceChoice, Precision, load_weights, model_err, on_pool, tokenizer_from};
 use crate::error::{Error, Result};
 
 pub const REQUIRED_FILES: &[&str] = &[
@@ -291,10 +291,10 @@ impl ClipEncoder {
     }
 
     fn image_features(&self, pixels: &Tensor) -> Result<Tensor> {
-        match &self.towers {
+        on_pool(|| match &self.towers {
             Towers::Clip { vision, .. } => vision.forward(pixels),
             Towers::Siglip { vision, .. } => vision.forward(pixels),
-        }
+        })
         .map_err(model_err(Path::new("vision tower")))
     }
 
@@ -335,11 +335,11 @@ impl ClipEncoder {
                     })
                     .collect();
                 let t = padded(n, eos_id.unwrap_or(0))?;
-                text.forward(&t, &pool_at).map_err(&err)
+                on_pool(|| text.forward(&t, &pool_at)).map_err(&err)
             }
             Towers::Siglip { text, pad_id, .. } => {
                 let t = padded(text.context_length, *pad_id)?;
-                text.forward(&t).map_err(&err)
+                on_pool(|| text.forward(&t)).map_err(&err)
             }
         }
     }

@@ -24,6 +24,12 @@ use crate::error::{Error, Result};
 pub use clip::ClipEncoder;
 pub use text::TextEncoder;
 
+/// Runs a model's forward pass on a thread of the pool that its layers' parallel steps run on,
+/// so that each of those many short steps starts and ends without waking the calling thread.
+pub(crate) fn on_pool<R: Send>(forward: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| forward())
+}
+
 /// Where the encoders run.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]

@@ -8,7 +8,7 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use super::bert::{Bert, BertConfig};
 use super::clip_model::{normalize, to_f32_rows};
-use super::{DeviceChoice, load_weights, model_err, tokenizer_from};
+use super::{DeviceChoice, load_weights, model_err, on_pool, tokenizer_from};
 use crate::error::{Error, Result};
 
 /// Inputs are truncated at this many tokens, as sentence-transformers does for MiniLM.
@@ -79,13 +79,13 @@ impl TextEncoder {
         let (b, n) = (ids.len(), ids[0].len());
         let ids = Tensor::from_vec(ids.concat(), (b, n), &self.device).map_err(&err)?;
         let mask = Tensor::from_vec(mask.concat(), (b, n), &self.device).map_err(&err)?;
-        let pooled = (|| {
+        let pooled = on_pool(|| {
             let hidden = self.model.forward(&ids, &mask)?;
             let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
             let sum = hidden.broadcast_mul(&m)?.sum(1)?;
             let count = m.sum(1)?.clamp(1e-9, f64::MAX)?;
             normalize(&sum.broadcast_div(&count)?)
-        })()
+        })
         .map_err(&err)?;
         to_f32_rows(&pooled).map_err(err)
     }
