@@ -165,9 +165,10 @@ impl Packed {
                         unsafe { one(kc, &a, b(j), start(j), c, n) };
                         continue;
                     }
-                    // A tile at the right edge goes through a whole one on the stack.
+                    // A tile at the right edge goes through a whole one on the stack (holding
+                    // the sums so far after the first block of depth; the output starts unset).
                     let s = scratch.as_mut_ptr();
-                    for i in 0..height {
+                    for i in (0..height).filter(|_| depth > 0) {
                         unsafe { std::ptr::copy_nonoverlapping(c.add(i * n), s.add(i * NR), cols) };
                     }
                     unsafe { one(kc, &a, b(j), start(j), s, NR) };
