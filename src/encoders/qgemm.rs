@@ -265,7 +265,7 @@ type Dequantise =
 /// The [`Dequantise`] this CPU runs; every kernel's sums go through the same one.
 fn dequantiser() -> Dequantise {
     #[cfg(target_arch = "x86_64")]
-    if avx512::available() {
+    if is_x86_feature_detected!("avx512f") {
         return avx512::dequantise;
     }
     dequantise_each
@@ -530,16 +530,9 @@ mod avx2 {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
-    use std::sync::LazyLock;
 
     use super::{Block, Kernel, MR, NR, NarrowFn, Pair};
     use crate::encoders::gemm::by_rows;
-
-    static AVAILABLE: LazyLock<bool> = LazyLock::new(|| is_x86_feature_detected!("avx512f"));
-
-    pub(super) fn available() -> bool {
-        *AVAILABLE
-    }
 
     /// [`super::dequantise_each`] 16 columns at a time (the same operations in the same order,
     /// so the same numbers).
@@ -754,7 +747,7 @@ mod tests {
     fn every_dequantisation_matches_the_plain_one() {
         let mut all: Vec<(&str, Dequantise)> = vec![];
         #[cfg(target_arch = "x86_64")]
-        if avx512::available() {
+        if is_x86_feature_detected!("avx512f") {
             all.push(("avx512", avx512::dequantise));
         }
         let ldc = 21;
