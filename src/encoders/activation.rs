@@ -190,7 +190,9 @@ pub(super) fn exp(x: f32) -> f32 {
     // Adding and removing 1.5·2²³ rounds to the nearest integer without a call to `roundf`.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    // `t`'s bits are `ROUND`'s plus n, whose low 9 bits are 0.
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     // e^r on [-ln2/2, ln2/2] (Cephes' expf polynomial).
     let p = 1.987_569_1e-4_f32;
@@ -200,7 +202,9 @@ pub(super) fn exp(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 5e-1;
     let er = p * r * r + r + 1.0;
-    let scale = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // 2ⁿ from `t`'s bits: a float-to-integer `as` would saturate lane by lane and not
+    // vectorise. n + 127 is within 1..=254 for x within the clamp.
+    let scale = f32::from_bits(t.to_bits().wrapping_add(127) << 23);
     er * scale
 }
 

@@ -186,6 +186,11 @@ unsafe fn attend_head_with<const FUSED: bool>(head: &Head, out: *mut f32) {
             keys[d * width + c] = k;
         }
     }
+    // Values row by row, together: read in place, rows `3·dim` apart fall into few cache sets.
+    let mut values = Vec::with_capacity(n * hd);
+    for c in 0..n {
+        values.extend_from_slice(head.part(c, 2));
+    }
     let mut p = vec![0f32; width];
     let whole = hd - hd % LANES;
     for r in 0..n {
@@ -213,15 +218,15 @@ unsafe fn attend_head_with<const FUSED: bool>(head: &Head, out: *mut f32) {
         while at < whole {
             let blocks = ((whole - at) / LANES).min(4);
             match blocks {
-                4 => weigh::<4, FUSED>(p, head, at, o),
-                3 => weigh::<3, FUSED>(p, head, at, o),
-                2 => weigh::<2, FUSED>(p, head, at, o),
-                _ => weigh::<1, FUSED>(p, head, at, o),
+                4 => weigh::<4, FUSED>(p, &values, hd, at, o),
+                3 => weigh::<3, FUSED>(p, &values, hd, at, o),
+                2 => weigh::<2, FUSED>(p, &values, hd, at, o),
+                _ => weigh::<1, FUSED>(p, &values, hd, at, o),
             }
             at += blocks * LANES;
         }
-        for (c, &w) in p.iter().enumerate() {
-            for (o, &v) in o[whole..].iter_mut().zip(&head.part(c, 2)[whole..]) {
+        for (&w, v) in p.iter().zip(values.chunks_exact(hd)) {
+            for (o, &v) in o[whole..].iter_mut().zip(&v[whole..]) {
                 *o = madd::<FUSED>(w, v, *o);
             }
         }
@@ -249,11 +254,16 @@ fn scores<const B: usize, const FUSED: bool>(
     p[at..at + B * LANES].copy_from_slice(sums.as_flattened());
 }
 
-/// `o[at..at + B·16] = Σ_c p[c]·values(c)[at..]`.
+/// `o[at..at + B·16] = Σ_c p[c]·values[c·width + at..]`.
 #[inline(always)]
-fn weigh<const B: usize, const FUSED: bool>(p: &[f32], head: &Head, at: usize, o: &mut [f32]) {
-    let from = 2 * head.dim + head.span.start + at;
-    let sums = two_chains::<B, FUSED>(p, head.rows, 3 * head.dim, from);
+fn weigh<const B: usize, const FUSED: bool>(
+    p: &[f32],
+    values: &[f32],
+    width: usize,
+    at: usize,
+    o: &mut [f32],
+) {
+    let sums = two_chains::<B, FUSED>(p, values, width, at);
     o[at..at + B * LANES].copy_from_slice(sums.as_flattened());
 }
 
