@@ -4,12 +4,13 @@
 //! separate GELU pass). Weight names and `config.json` as transformers' `BertModel`.
 
 use candle_core::{DType, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, VarBuilder};
+use candle_nn::{Embedding, VarBuilder};
 use serde::Deserialize;
 
 use super::Precision;
 use super::activation::Act;
 use super::clip_model::{Attention, Proj, linear};
+use super::norm::{self, Norm};
 
 fn default_eps() -> f64 {
     1e-12
@@ -31,10 +32,10 @@ pub struct BertConfig {
 
 struct BertLayer {
     attn: Attention,
-    attn_ln: LayerNorm,
+    attn_ln: Norm,
     up: Proj,
     down: Proj,
-    out_ln: LayerNorm,
+    out_ln: Norm,
     act: Act,
 }
 
@@ -49,7 +50,7 @@ impl BertLayer {
         let out = linear(dim, dim, a.pp("output").pp("dense"), p)?;
         Ok(BertLayer {
             attn: Attention::from_parts([&q, &k, &v], out, c.num_attention_heads, p)?,
-            attn_ln: candle_nn::layer_norm(dim, eps, a.pp("output").pp("LayerNorm"))?,
+            attn_ln: norm::layer_norm(dim, eps, a.pp("output").pp("LayerNorm"))?,
             up: linear(
                 dim,
                 c.intermediate_size,
@@ -57,7 +58,7 @@ impl BertLayer {
                 p,
             )?,
             down: linear(c.intermediate_size, dim, vb.pp("output").pp("dense"), p)?,
-            out_ln: candle_nn::layer_norm(dim, eps, vb.pp("output").pp("LayerNorm"))?,
+            out_ln: norm::layer_norm(dim, eps, vb.pp("output").pp("LayerNorm"))?,
             act,
         })
     }
@@ -76,7 +77,7 @@ pub struct Bert {
     positions: Tensor,
     /// Every token is of type 0: its embedding is added to all.
     type0: Tensor,
-    embed_ln: LayerNorm,
+    embed_ln: Norm,
     layers: Vec<BertLayer>,
 }
 
@@ -100,7 +101,7 @@ impl Bert {
                 .pp("position_embeddings")
                 .get((c.max_position_embeddings, dim), "weight")?,
             type0: types.get(0)?,
-            embed_ln: candle_nn::layer_norm(dim, c.layer_norm_eps, e.pp("LayerNorm"))?,
+            embed_ln: norm::layer_norm(dim, c.layer_norm_eps, e.pp("LayerNorm"))?,
             layers: (0..c.num_hidden_layers)
                 .map(|i| BertLayer::new(vb.pp("encoder").pp("layer").pp(i), c, act))
                 .collect::<Result<_>>()?,

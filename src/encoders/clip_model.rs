@@ -8,13 +8,14 @@
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{D, DType, Device, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Embedding, Linear, VarBuilder};
 use serde::Deserialize;
 
 use super::Precision;
 use super::activation::{Act, bias_act};
 use super::attention::attend;
 use super::gemm::{self, Packed};
+use super::norm::{self, Norm};
 use super::qgemm::QPacked;
 
 /// A linear layer. On the CPU the weight is packed for the own kernels (f32, or int8 with one
@@ -265,10 +266,10 @@ impl Attention {
 
 pub(crate) struct Layer {
     attn: Attention,
-    ln1: LayerNorm,
+    ln1: Norm,
     fc1: Proj,
     fc2: Proj,
-    ln2: LayerNorm,
+    ln2: Norm,
     act: Act,
 }
 
@@ -291,10 +292,10 @@ impl Layer {
         } = s;
         Ok(Layer {
             attn: Attention::new(vb.pp("self_attn"), dim, heads, p)?,
-            ln1: candle_nn::layer_norm(dim, eps, vb.pp("layer_norm1"))?,
+            ln1: norm::layer_norm(dim, eps, vb.pp("layer_norm1"))?,
             fc1: linear(dim, inter, vb.pp("mlp").pp("fc1"), p)?,
             fc2: linear(inter, dim, vb.pp("mlp").pp("fc2"), p)?,
-            ln2: candle_nn::layer_norm(dim, eps, vb.pp("layer_norm2"))?,
+            ln2: norm::layer_norm(dim, eps, vb.pp("layer_norm2"))?,
             act,
         })
     }
@@ -360,9 +361,9 @@ pub struct VisionTower {
     patch: Patches,
     class: Tensor,
     positions: Tensor,
-    pre_ln: LayerNorm,
+    pre_ln: Norm,
     layers: Vec<Layer>,
-    post_ln: LayerNorm,
+    post_ln: Norm,
     projection: Linear,
     pub image_size: usize,
 }
@@ -388,7 +389,7 @@ impl VisionTower {
             positions: e
                 .pp("position_embedding")
                 .get((patches + 1, c.hidden_size), "weight")?,
-            pre_ln: candle_nn::layer_norm(c.hidden_size, c.layer_norm_eps, m.pp("pre_layrnorm"))?,
+            pre_ln: norm::layer_norm(c.hidden_size, c.layer_norm_eps, m.pp("pre_layrnorm"))?,
             layers: encoder(
                 m.clone(),
                 c.num_hidden_layers,
@@ -401,11 +402,7 @@ impl VisionTower {
                 &c.hidden_act,
                 p,
             )?,
-            post_ln: candle_nn::layer_norm(
-                c.hidden_size,
-                c.layer_norm_eps,
-                m.pp("post_layernorm"),
-            )?,
+            post_ln: norm::layer_norm(c.hidden_size, c.layer_norm_eps, m.pp("post_layernorm"))?,
             projection: candle_nn::linear_no_bias(
                 c.hidden_size,
                 projection_dim,
@@ -437,7 +434,7 @@ pub(crate) struct TextTrunk {
     tokens: Embedding,
     positions: Tensor,
     layers: Vec<Layer>,
-    final_ln: LayerNorm,
+    final_ln: Norm,
     /// How many positions it has.
     pub context_length: usize,
 }
@@ -457,7 +454,7 @@ impl TextTrunk {
             tokens: candle_nn::embedding(vocab, s.dim, e.pp("token_embedding"))?,
             positions: e.pp("position_embedding").get((context, s.dim), "weight")?,
             layers: encoder(m.clone(), n_layers, s, act, p)?,
-            final_ln: candle_nn::layer_norm(s.dim, s.eps, m.pp("final_layer_norm"))?,
+            final_ln: norm::layer_norm(s.dim, s.eps, m.pp("final_layer_norm"))?,
             context_length: context,
         })
     }

@@ -8,6 +8,7 @@ mod bert;
 pub mod clip;
 mod clip_model;
 mod gemm;
+mod norm;
 pub mod open_clip;
 pub mod preprocess;
 mod qgemm;

@@ -10,12 +10,13 @@
 //! module by renaming their weights (see `open_clip`).
 
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{LayerNorm, Linear, VarBuilder};
+use candle_nn::{Linear, VarBuilder};
 use serde::Deserialize;
 
 use super::Precision;
 use super::activation::Act;
 use super::clip_model::{Layer, Patches, Proj, Shape, TextTrunk, encoder, linear};
+use super::norm::{self, Norm};
 
 fn eps() -> f64 {
     1e-6
@@ -141,7 +142,7 @@ struct PoolingHead {
     q: Tensor,
     kv: Proj,
     out: Proj,
-    norm: LayerNorm,
+    norm: Norm,
     fc1: Proj,
     fc2: Proj,
     act: Act,
@@ -180,7 +181,7 @@ impl PoolingHead {
             q,
             kv,
             out: linear(dim, dim, a.pp("out_proj"), p)?,
-            norm: candle_nn::layer_norm(dim, c.layer_norm_eps, vb.pp("layernorm"))?,
+            norm: norm::layer_norm(dim, c.layer_norm_eps, vb.pp("layernorm"))?,
             fc1: linear(dim, c.intermediate_size, vb.pp("mlp").pp("fc1"), p)?,
             fc2: linear(c.intermediate_size, dim, vb.pp("mlp").pp("fc2"), p)?,
             act: Act::parse(&c.hidden_act)?,
@@ -219,7 +220,7 @@ pub struct SiglipVision {
     patch: Patches,
     positions: Tensor,
     layers: Vec<Layer>,
-    post_ln: LayerNorm,
+    post_ln: Norm,
     head: Option<PoolingHead>,
     pub image_size: usize,
 }
@@ -252,11 +253,7 @@ impl SiglipVision {
                 &c.hidden_act,
                 p,
             )?,
-            post_ln: candle_nn::layer_norm(
-                c.hidden_size,
-                c.layer_norm_eps,
-                m.pp("post_layernorm"),
-            )?,
+            post_ln: norm::layer_norm(c.hidden_size, c.layer_norm_eps, m.pp("post_layernorm"))?,
             head: if c.vision_use_head {
                 Some(PoolingHead::new(m.pp("head"), c, p)?)
             } else {
