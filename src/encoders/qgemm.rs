@@ -298,6 +298,11 @@ unsafe fn dequantise_each(
 /// `(scale, offset, fix)`; `fix` is 128 × the sum of `q` for `narrow` kernels, else 0.
 fn quantise_row<T: Level>(q: &mut [T], row: &[f32], top: f32, narrow: bool) -> (f32, f32, i32) {
     #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512bw") {
+        // SAFETY: the feature was detected.
+        return unsafe { avx512::quantise_row(q, row, top, narrow) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if avx2::available() {
         // SAFETY: the features were detected.
         return unsafe { avx2::quantise_row(q, row, top, narrow) };
@@ -495,7 +500,7 @@ mod avx2 {
 
     /// [`super::extremes`], eight lanes at a time.
     #[target_feature(enable = "avx2")]
-    fn extremes(row: &[f32]) -> (f32, f32, bool) {
+    pub(super) fn extremes(row: &[f32]) -> (f32, f32, bool) {
         let (mut lo, mut hi, mut nan) = (
             _mm256_setzero_ps(),
             _mm256_setzero_ps(),
@@ -531,8 +536,22 @@ mod avx2 {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{Block, Kernel, MR, NR, NarrowFn, Pair};
+    use super::{Block, Kernel, Level, MR, NR, NarrowFn, Pair};
     use crate::encoders::gemm::by_rows;
+
+    /// [`super::quantise_row`] in AVX-512's vectors (the same operations, so the same numbers).
+    ///
+    /// # Safety
+    /// On a CPU with AVX-512BW.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn quantise_row<T: Level>(
+        q: &mut [T],
+        row: &[f32],
+        top: f32,
+        narrow: bool,
+    ) -> (f32, f32, i32) {
+        super::quantise_each(q, row, top, narrow, super::avx2::extremes(row))
+    }
 
     /// [`super::dequantise_each`] 16 columns at a time (the same operations in the same order,
     /// so the same numbers).
@@ -778,6 +797,32 @@ mod tests {
                     assert_eq!(written, height * cols, "{name}: {height} × {cols}");
                 }
             }
+        }
+    }
+
+    /// Each quantisation this CPU runs gives the plain one's levels, scale, offset and fix, for
+    /// rows of every length around a vector's, with a NaN, and both widths of level.
+    #[test]
+    fn every_quantisation_matches_the_plain_one() {
+        fn check<T: Level + PartialEq + std::fmt::Debug>(row: &[f32], top: f32, narrow: bool) {
+            let mut want = vec![T::default(); row.len() + 3];
+            let plain = quantise_each(&mut want, row, top, narrow, extremes(row));
+            let mut got = vec![T::default(); row.len() + 3];
+            let fast = quantise_row(&mut got, row, top, narrow);
+            let n = row.len();
+            assert_eq!(got, want, "{n} values, top {top}");
+            // Bit for bit: a NaN scale must stay NaN.
+            let bits = |(s, o, f): (f32, f32, i32)| (s.to_bits(), o.to_bits(), f);
+            assert_eq!(bits(fast), bits(plain), "{n} values, top {top}");
+        }
+        for len in (1..=40).chain([767, 768, 3072]) {
+            let mut row = numbers(len, len as u64);
+            row.iter_mut().for_each(|v| *v = 3.0 * *v + 0.5);
+            check::<i8>(&row, 127.0, true);
+            check::<i8>(&row, 60.0, false);
+            check::<i16>(&row, 1000.0, false);
+            row[len / 2] = f32::NAN;
+            check::<i8>(&row, 127.0, true);
         }
     }
 
