@@ -10,7 +10,7 @@ use candle_core::{CpuStorage, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::activation::exp;
-use super::gemm::{Shared, f32_slice};
+use super::gemm::{Shared, f32_slice, par_zeroed};
 
 /// `softmax(q·kᵀ + mask)·v` per head, for `qkv` `[batch, len, 3·dim]` (each row the queries,
 /// already scaled, then the keys, then the values of all heads) and an additive `mask` that
@@ -100,7 +100,8 @@ impl CustomOp2 for Attend {
             if md[2] == 1 { 0 } else { n },
         );
         let hd = dim / heads.max(1);
-        let mut out = vec![0f32; b * n * dim];
+        // Zeroed an image per thread: a head sums its columns past whole vectors in place.
+        let mut out = par_zeroed(b * n * dim, n * dim, |_, _: &mut [f32]| {});
         let ptr = Shared(out.as_mut_ptr());
         // A task per image and head: its keys and values stay in cache for all its rows.
         (0..b * heads).into_par_iter().for_each(|t| {

@@ -4,6 +4,7 @@
 //! the output so that one image (50 rows) still uses every core. The int8 layers (`qgemm`)
 //! share the candle operation and the tiling.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use candle_core::{
@@ -306,6 +307,31 @@ pub(super) unsafe fn by_tiles(
     // SAFETY: the tiles cover the output and each wrote all of its part.
     unsafe { out.set_len(m * n) };
     out
+}
+
+/// `len` values made in parallel: `fill(i, chunk)` writes the `i`th run of `chunk` values
+/// (the last may be shorter), handed over zeroed. Each run is zeroed by the thread that fills
+/// it, while in its cache; `vec![0; len]` would zero it all on one thread first.
+pub(crate) fn par_zeroed<T: Default + Copy + Send + Sync>(
+    len: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [T]) + Sync,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, run)| fill(i, zeroed(run)));
+    // SAFETY: the runs cover all `len` values, each written above.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// `run` set to zeros, as the values it now holds.
+pub(crate) fn zeroed<T: Default + Copy>(run: &mut [MaybeUninit<T>]) -> &mut [T] {
+    run.fill(MaybeUninit::new(T::default()));
+    // SAFETY: every value of `run` was just written.
+    unsafe { &mut *(run as *mut [MaybeUninit<T>] as *mut [T]) }
 }
 
 struct Apply<'a, P> {

@@ -4,9 +4,8 @@
 
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
 use candle_nn::{Init, LayerNorm, VarBuilder};
-use rayon::prelude::*;
 
-use super::gemm::f32_slice;
+use super::gemm::{f32_slice, par_zeroed};
 
 /// `(x - mean) / √(variance + eps) · weight + bias` over the last dimension.
 pub(crate) struct Norm {
@@ -75,15 +74,12 @@ impl CustomOp1 for Rows<'_> {
         if n == 0 || l.dims().last() != Some(&n) || self.bias.len() != n {
             candle_core::bail!("layer norm of {n} for a tensor of {:?}", l.dims());
         }
-        let mut out = vec![0f32; xs.len()];
-        let rows = (CHUNK_ELEMENTS / n).max(1);
-        out.par_chunks_mut(rows * n)
-            .zip(xs.par_chunks(rows * n))
-            .for_each(|(out, xs)| {
-                for (o, x) in out.chunks_exact_mut(n).zip(xs.chunks_exact(n)) {
-                    normalise(o, x, self);
-                }
-            });
+        let run = (CHUNK_ELEMENTS / n).max(1) * n;
+        let out = par_zeroed(xs.len(), run, |i, out| {
+            for (o, x) in out.chunks_exact_mut(n).zip(xs[i * run..].chunks_exact(n)) {
+                normalise(o, x, self);
+            }
+        });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 }

@@ -18,7 +18,7 @@ use std::ops::Range;
 use candle_core::Result;
 use rayon::prelude::*;
 
-use super::gemm::{Product, Shared, Then, by_tiles, cpu_weights};
+use super::gemm::{Product, Shared, Then, by_tiles, cpu_weights, zeroed};
 
 /// Columns per panel: 16 i32 sums, one AVX-512 register (two AVX2 ones).
 const NR: usize = 16;
@@ -188,17 +188,22 @@ impl QPacked {
         let (k, width) = (self.k, 4 * self.blocks);
         let top = self.xmax as f32;
         let narrow = matches!(self.kernel, Kernel::Narrow(_));
-        let mut q = vec![T::default(); m * width];
+        let mut q = Vec::with_capacity(m * width);
         let mut scale = vec![1f32; m];
         let mut offset = vec![0f32; m];
         let mut fix = vec![0i32; m];
-        q.par_chunks_mut(width.max(1))
+        // Each row zeroed by the thread that quantises it, not all of them by one thread first.
+        q.spare_capacity_mut()[..m * width]
+            .par_chunks_mut(width.max(1))
             .zip(scale.par_iter_mut().zip(offset.par_iter_mut()))
             .zip(fix.par_iter_mut())
             .enumerate()
             .for_each(|(i, ((q, (scale, offset)), fix))| {
-                (*scale, *offset, *fix) = quantise_row(q, &x[i * k..(i + 1) * k], top, narrow);
+                let row = &x[i * k..(i + 1) * k];
+                (*scale, *offset, *fix) = quantise_row(zeroed(q), row, top, narrow);
             });
+        // SAFETY: the rows cover all `m · width` values, each zeroed above.
+        unsafe { q.set_len(m * width) };
         Rows {
             q,
             width,
