@@ -167,23 +167,29 @@ impl Preprocessor {
                 [1.0; 3]
             },
         );
-        let plane = (oh * ow) as usize;
-        let mut out = vec![0f32; 3 * plane];
-        for y in 0..oh as i64 {
-            let sy = y + top;
-            for x in 0..ow as i64 {
-                let sx = x + left;
-                let inside = sy >= 0 && sy < rh as i64 && sx >= 0 && sx < rw as i64;
-                let i = (y as usize) * ow as usize + x as usize;
-                for c in 0..3 {
-                    // Outside the image (a crop larger than it) the reference pads with zeros.
-                    let v = if inside {
-                        resized[((sy as usize) * rw as usize + sx as usize) * 3 + c] as f32
-                    } else {
-                        0.0
-                    };
-                    out[c * plane + i] = (v * scale - mean[c]) / std[c];
+        let (ow, rw) = (ow as usize, rw as usize);
+        let mut out = Vec::with_capacity(3 * oh as usize * ow);
+        for c in 0..3 {
+            let norm = |v: f32| (v * scale - mean[c]) / std[c];
+            // Outside the image (a crop larger than it) the reference pads with zeros.
+            let pad = norm(0.0);
+            // The crop's columns that fall inside the image.
+            let x0 = (-left).clamp(0, ow as i64) as usize;
+            let x1 = (rw as i64 - left).clamp(x0 as i64, ow as i64) as usize;
+            for y in 0..oh as i64 {
+                let sy = y + top;
+                if sy < 0 || sy >= rh as i64 {
+                    out.extend(std::iter::repeat_n(pad, ow));
+                    continue;
                 }
+                let row = &resized[sy as usize * rw * 3..(sy as usize + 1) * rw * 3];
+                out.extend(std::iter::repeat_n(pad, x0));
+                if x1 > x0 {
+                    let from = (x0 as i64 + left) as usize;
+                    let inside = &row[from * 3..(from + x1 - x0) * 3];
+                    out.extend(inside.iter().skip(c).step_by(3).map(|&v| norm(v as f32)));
+                }
+                out.extend(std::iter::repeat_n(pad, ow - x1));
             }
         }
         out
@@ -204,21 +210,21 @@ fn hw(s: &SizeSpec) -> (u32, u32) {
 /// photos, which is past the parity tolerance.
 fn resize_rgb(src: Vec<u8>, w: u32, h: u32, nw: u32, nh: u32, filter: Filter) -> Vec<u8> {
     let (w, h, nw, nh) = (w as usize, h as usize, nw as usize, nh as usize);
+    // Sums in i32 as Pillow's: 22-bit weights keep them within range.
+    const HALF: i32 = 1 << (PRECISION_BITS - 1);
     let horizontal = if nw != w {
         let (bounds, weights, k) = coefficients(w, nw, filter);
-        let mut out = vec![0u8; nw * h * 3];
-        for y in 0..h {
-            let row = &src[y * w * 3..(y + 1) * w * 3];
-            for x in 0..nw {
-                let (start, len) = bounds[x];
+        let mut out = Vec::with_capacity(nw * h * 3);
+        for row in src.chunks_exact(w * 3).take(h) {
+            for (x, &(start, len)) in bounds.iter().enumerate() {
                 let kw = &weights[x * k..x * k + len];
-                for c in 0..3 {
-                    let mut acc: i64 = 1 << (PRECISION_BITS - 1);
-                    for (i, &wgt) in kw.iter().enumerate() {
-                        acc += row[(start + i) * 3 + c] as i64 * wgt as i64;
+                let mut acc = [HALF; 3];
+                for (px, &wgt) in row[start * 3..(start + len) * 3].chunks_exact(3).zip(kw) {
+                    for (a, &p) in acc.iter_mut().zip(px) {
+                        *a += p as i32 * wgt;
                     }
-                    out[(y * nw + x) * 3 + c] = clip8(acc);
                 }
+                out.extend(acc.map(clip8));
             }
         }
         out
@@ -228,25 +234,27 @@ fn resize_rgb(src: Vec<u8>, w: u32, h: u32, nw: u32, nh: u32, filter: Filter) ->
     if nh == h {
         return horizontal;
     }
+    // A whole output row at a time, tap by tap, so that the loop runs in vectors.
     let (bounds, weights, k) = coefficients(h, nh, filter);
-    let mut out = vec![0u8; nw * nh * 3];
-    for y in 0..nh {
-        let (start, len) = bounds[y];
-        let kw = &weights[y * k..y * k + len];
-        for x in 0..nw * 3 {
-            let mut acc: i64 = 1 << (PRECISION_BITS - 1);
-            for (i, &wgt) in kw.iter().enumerate() {
-                acc += horizontal[(start + i) * nw * 3 + x] as i64 * wgt as i64;
+    let width = nw * 3;
+    let mut out = Vec::with_capacity(width * nh);
+    let mut acc = vec![HALF; width];
+    for (y, &(start, len)) in bounds.iter().enumerate() {
+        acc.fill(HALF);
+        for (i, &wgt) in weights[y * k..y * k + len].iter().enumerate() {
+            let row = &horizontal[(start + i) * width..(start + i + 1) * width];
+            for (a, &p) in acc.iter_mut().zip(row) {
+                *a += p as i32 * wgt;
             }
-            out[y * nw * 3 + x] = clip8(acc);
         }
+        out.extend(acc.iter().map(|&a| clip8(a)));
     }
     out
 }
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
-fn clip8(acc: i64) -> u8 {
+fn clip8(acc: i32) -> u8 {
     (acc >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
@@ -299,4 +307,125 @@ fn coefficients(
         bounds.push((xmin, xmax));
     }
     (bounds, weights, k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pillow's two passes written plainly, one output value at a time (the reference of
+    /// [`resize_rgb`]).
+    fn resize_plain(src: &[u8], w: usize, h: usize, nw: usize, nh: usize, f: Filter) -> Vec<u8> {
+        let (bounds, weights, k) = coefficients(w, nw, f);
+        let mut horizontal = vec![0u8; nw * h * 3];
+        for y in 0..h {
+            for x in 0..nw {
+                let (start, len) = bounds[x];
+                for c in 0..3 {
+                    let mut acc: i64 = 1 << (PRECISION_BITS - 1);
+                    for i in 0..len {
+                        acc += src[(y * w + start + i) * 3 + c] as i64 * weights[x * k + i] as i64;
+                    }
+                    horizontal[(y * nw + x) * 3 + c] = (acc >> PRECISION_BITS).clamp(0, 255) as u8;
+                }
+            }
+        }
+        let (bounds, weights, k) = coefficients(h, nh, f);
+        let mut out = vec![0u8; nw * nh * 3];
+        for y in 0..nh {
+            let (start, len) = bounds[y];
+            for x in 0..nw * 3 {
+                let mut acc: i64 = 1 << (PRECISION_BITS - 1);
+                for i in 0..len {
+                    acc += horizontal[(start + i) * nw * 3 + x] as i64 * weights[y * k + i] as i64;
+                }
+                out[y * nw * 3 + x] = (acc >> PRECISION_BITS).clamp(0, 255) as u8;
+            }
+        }
+        out
+    }
+
+    /// Crops larger and smaller than the resized photo, each value against a plain crop and
+    /// normalisation (zeros outside the photo, as the reference pads).
+    #[test]
+    fn crop_and_normalisation_match_a_plain_loop() {
+        for (size, crop, (w, h)) in [
+            (224, 224, (364, 512)),
+            (32, 48, (40, 30)),
+            (20, 12, (9, 31)),
+        ] {
+            let cfg = serde_json::json!({
+                "size": {"shortest_edge": size}, "crop_size": crop,
+                "image_mean": [0.4, 0.5, 0.6], "image_std": [0.2, 0.3, 0.25],
+            });
+            let p = Preprocessor::from_value(cfg, Path::new("test")).unwrap();
+            let img = image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([(x * 7 + y) as u8, (y * 5) as u8, (x * y) as u8])
+            });
+            let got = p.apply(&DynamicImage::ImageRgb8(img.clone()));
+            // The resize alone, then the plain crop.
+            let (rw, rh) = if w <= h {
+                (size, size * h / w)
+            } else {
+                (size * w / h, size)
+            };
+            let resized = resize_rgb(img.into_raw(), w, h, rw, rh, Filter::Bicubic);
+            let (top, left) = (
+                (rh as i64 - crop).div_euclid(2),
+                (rw as i64 - crop).div_euclid(2),
+            );
+            let (mean, std) = ([0.4f32, 0.5, 0.6], [0.2f32, 0.3, 0.25]);
+            let mut want = Vec::new();
+            for c in 0..3 {
+                for y in 0..crop {
+                    for x in 0..crop {
+                        let (sy, sx) = (y + top, x + left);
+                        let inside = sy >= 0 && sy < rh as i64 && sx >= 0 && sx < rw as i64;
+                        let v = if inside {
+                            resized[(sy as usize * rw as usize + sx as usize) * 3 + c] as f32
+                        } else {
+                            0.0
+                        };
+                        want.push((v * (1.0 / 255.0) - mean[c]) / std[c]);
+                    }
+                }
+            }
+            assert_eq!(got.len(), want.len());
+            let first = got.iter().zip(&want).position(|(g, w)| g != w);
+            assert!(
+                first.is_none(),
+                "{w}×{h} to {size}, crop {crop}: at {first:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn resizing_gives_the_plain_passes_values_exactly() {
+        let mut s = 12345u32;
+        for &(w, h, nw, nh) in &[
+            (364, 512, 224, 315),
+            (37, 23, 224, 139),
+            (300, 300, 224, 224),
+            (5, 801, 7, 3),
+            (224, 224, 224, 224),
+            (1, 1, 3, 2),
+        ] {
+            // Noise with hard edges: the filters' negative lobes overshoot past 0 and 255.
+            let src: Vec<u8> = (0..w * h * 3)
+                .map(|i| {
+                    s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    if i % 7 == 0 { 255 } else { (s >> 24) as u8 }
+                })
+                .collect();
+            for f in [Filter::Bicubic, Filter::Bilinear] {
+                let want = if (nw, nh) == (w, h) {
+                    src.clone()
+                } else {
+                    resize_plain(&src, w, h, nw, nh, f)
+                };
+                let got = resize_rgb(src.clone(), w as u32, h as u32, nw as u32, nh as u32, f);
+                assert!(got == want, "{w}×{h} → {nw}×{nh}, {f:?}");
+            }
+        }
+    }
 }
