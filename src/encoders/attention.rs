@@ -200,10 +200,10 @@ unsafe fn attend_head_with<const FUSED: bool>(head: &Head, out: *mut f32) {
         while at < width {
             let blocks = ((width - at) / LANES).min(4);
             match blocks {
-                4 => scores::<4, FUSED>(q, &keys, width, at, &mut p),
-                3 => scores::<3, FUSED>(q, &keys, width, at, &mut p),
-                2 => scores::<2, FUSED>(q, &keys, width, at, &mut p),
-                _ => scores::<1, FUSED>(q, &keys, width, at, &mut p),
+                4 => block::<4, FUSED>(q, &keys, width, at, &mut p),
+                3 => block::<3, FUSED>(q, &keys, width, at, &mut p),
+                2 => block::<2, FUSED>(q, &keys, width, at, &mut p),
+                _ => block::<1, FUSED>(q, &keys, width, at, &mut p),
             }
             at += blocks * LANES;
         }
@@ -219,10 +219,10 @@ unsafe fn attend_head_with<const FUSED: bool>(head: &Head, out: *mut f32) {
         while at < whole {
             let blocks = ((whole - at) / LANES).min(4);
             match blocks {
-                4 => weigh::<4, FUSED>(p, &values, hd, at, o),
-                3 => weigh::<3, FUSED>(p, &values, hd, at, o),
-                2 => weigh::<2, FUSED>(p, &values, hd, at, o),
-                _ => weigh::<1, FUSED>(p, &values, hd, at, o),
+                4 => block::<4, FUSED>(p, &values, hd, at, o),
+                3 => block::<3, FUSED>(p, &values, hd, at, o),
+                2 => block::<2, FUSED>(p, &values, hd, at, o),
+                _ => block::<1, FUSED>(p, &values, hd, at, o),
             }
             at += blocks * LANES;
         }
@@ -242,30 +242,18 @@ impl Head<'_> {
     }
 }
 
-/// `p[at..at + B·16] = q · keys[·][at..]`.
+/// `dst[at..at + B·16] = Σ_i w[i]·rows[i·width + at..]`: a block of a row's scores (`w` the
+/// query, `rows` the transposed keys) or of its output (`w` the weights, `rows` the values).
 #[inline(always)]
-fn scores<const B: usize, const FUSED: bool>(
-    q: &[f32],
-    keys: &[f32],
+fn block<const B: usize, const FUSED: bool>(
+    w: &[f32],
+    rows: &[f32],
     width: usize,
     at: usize,
-    p: &mut [f32],
+    dst: &mut [f32],
 ) {
-    let sums = two_chains::<B, FUSED>(q, keys, width, at);
-    p[at..at + B * LANES].copy_from_slice(sums.as_flattened());
-}
-
-/// `o[at..at + B·16] = Σ_c p[c]·values[c·width + at..]`.
-#[inline(always)]
-fn weigh<const B: usize, const FUSED: bool>(
-    p: &[f32],
-    values: &[f32],
-    width: usize,
-    at: usize,
-    o: &mut [f32],
-) {
-    let sums = two_chains::<B, FUSED>(p, values, width, at);
-    o[at..at + B * LANES].copy_from_slice(sums.as_flattened());
+    let sums = two_chains::<B, FUSED>(w, rows, width, at);
+    dst[at..at + B * LANES].copy_from_slice(sums.as_flattened());
 }
 
 /// `Σ_i w[i]·rows[i·stride + from..][..B·16]` in `2·B` registers: even and odd `i` in
