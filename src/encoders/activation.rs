@@ -190,7 +190,7 @@ pub(super) fn exp(x: f32) -> f32 {
     // Adding and removing 1.5·2²³ rounds to the nearest integer without a call to `roundf`.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    // `t`'s bits are `ROUND`'s plus n, whose low 9 bits are 0.
+    // `t`'s bits are `ROUND`'s (the low 9 of them zero) plus n.
     let t = x * LOG2E + ROUND;
     let n = t - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;

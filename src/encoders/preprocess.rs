@@ -210,6 +210,10 @@ fn hw(s: &SizeSpec) -> (u32, u32) {
 /// photos, which is past the parity tolerance.
 fn resize_rgb(src: Vec<u8>, w: u32, h: u32, nw: u32, nh: u32, filter: Filter) -> Vec<u8> {
     let (w, h, nw, nh) = (w as usize, h as usize, nw as usize, nh as usize);
+    if w == 0 || h == 0 {
+        // Nothing to sample: black, as the passes below would give.
+        return vec![0; nw * nh * 3];
+    }
     // Sums in i32 as Pillow's: 22-bit weights keep them within range.
     const HALF: i32 = 1 << (PRECISION_BITS - 1);
     let horizontal = if nw != w {
@@ -409,6 +413,8 @@ mod tests {
             (5, 801, 7, 3),
             (224, 224, 224, 224),
             (1, 1, 3, 2),
+            (0, 4, 3, 2),
+            (4, 0, 3, 2),
         ] {
             // Noise with hard edges: the filters' negative lobes overshoot past 0 and 255.
             let src: Vec<u8> = (0..w * h * 3)
