@@ -207,6 +207,9 @@ describe("the window's text comes from strings.ts", () => {
     expect(strays(document.body)).toEqual([]);
     (document.querySelector("#search-input") as HTMLInputElement).value = "§bag without zip";
     search.onTyping();
+    // The search runs here, not from the typing pause's timer, which could otherwise fire
+    // after the test environment is gone.
+    window.clearTimeout(search.typingTimer);
     await search.runSearch();
     await search.moreLike("§A1", "§Title A1");
     document.querySelector<HTMLElement>("#weaker")?.click();
