@@ -81,8 +81,9 @@ pub fn bias_act(xs: Tensor, bias: Option<&Tensor>, act: Option<Act>) -> Result<T
 
 struct BiasAct(Option<Act>);
 
-/// Rows per rayon task: large enough that scheduling costs nothing next to the work.
-const CHUNK_ELEMENTS: usize = 16 * 1024;
+/// Values per rayon task in a pass over rows: large enough that scheduling costs nothing next
+/// to the work (here and in the layer norm).
+pub(super) const CHUNK_ELEMENTS: usize = 16 * 1024;
 
 impl InplaceOp2 for BiasAct {
     fn name(&self) -> &'static str {

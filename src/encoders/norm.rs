@@ -5,6 +5,7 @@
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Module, Result, Shape, Tensor};
 use candle_nn::{Init, LayerNorm, VarBuilder};
 
+use super::activation::CHUNK_ELEMENTS;
 use super::gemm::{f32_slice, par_zeroed};
 
 /// `(x - mean) / √(variance + eps) · weight + bias` over the last dimension.
@@ -59,9 +60,6 @@ struct Rows<'a> {
     bias: &'a [f32],
     eps: f32,
 }
-
-/// Values per rayon task: large enough that scheduling costs nothing next to the work.
-const CHUNK_ELEMENTS: usize = 16 * 1024;
 
 impl CustomOp1 for Rows<'_> {
     fn name(&self) -> &'static str {
