@@ -312,23 +312,23 @@ fn embed_photos(
                 }
             }
         });
-        for prepared in rx.iter() {
-            let with_pixels: Vec<&Prepared> =
-                prepared.iter().filter(|p| p.pixels.is_some()).collect();
-            let vectors = match (clip, with_pixels.is_empty()) {
-                (Some((_, e)), false) => {
-                    let px: Vec<Vec<f32>> = with_pixels
-                        .iter()
-                        .filter_map(|p| p.pixels.clone())
-                        .collect();
-                    e.embed_pixels(&px)?
-                }
+        for mut prepared in rx.iter() {
+            // The pixels move to the model; `with_pixels` keeps whose they were.
+            let (with_pixels, px): (Vec<usize>, Vec<Vec<f32>>) = prepared
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, p)| p.pixels.take().map(|px| (i, px)))
+                .unzip();
+            let vectors = match (clip, px.is_empty()) {
+                (Some((_, e)), false) => e.embed_pixels(&px)?,
                 _ => Vec::new(),
             };
             let t = store.transaction()?;
             let mut stored = 0;
-            for (p, v) in with_pixels.iter().zip(&vectors) {
-                let Some((m, _)) = clip else { continue };
+            for (&i, v) in with_pixels.iter().zip(&vectors) {
+                let (Some((m, _)), p) = (clip, &prepared[i]) else {
+                    continue;
+                };
                 if let Some(bad) = non_finite(&m.id, v, p.path.as_str()) {
                     report.skipped.push(bad);
                     continue;

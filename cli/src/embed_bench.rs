@@ -237,12 +237,59 @@ pub fn run(
     }
 
     if with_import {
+        out["photo_costs_ms"] = photo_costs(&clips[0].1)?;
         for (p, clip) in clips {
             out["import_with_embedding"][p.name()] = import_with(clip, &clip_manifest)?;
         }
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+/// What a photo costs besides the model, on one thread, in milliseconds: decoding and
+/// preprocessing, medians over the Luma photos and over 10 runs on one large photo (a Luma
+/// photo enlarged to 1600 × 2000, JPEG quality 90, as merchants' photos often are).
+fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+    pool.install(|| {
+        let dir = &luma_sources()?[1];
+        let mut files: Vec<_> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| vitrine::photo::has_photo_extension(p))
+            .collect();
+        files.sort();
+        let bytes: Vec<Vec<u8>> = files
+            .iter()
+            .map(std::fs::read)
+            .collect::<std::io::Result<_>>()?;
+        let big = {
+            let first = bytes.first().context("no Luma photos")?;
+            let img = vitrine::photo::decode(first, vitrine::photo::DEFAULT_MAX_PIXELS)?;
+            let big = img
+                .resize_exact(1600, 2000, image::imageops::FilterType::Triangle)
+                .to_rgb8();
+            let mut buf = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90).encode_image(&big)?;
+            buf
+        };
+        let costs = |photos: &[&Vec<u8>]| -> Result<serde_json::Value> {
+            let (mut decode, mut preprocess) = (Vec::new(), Vec::new());
+            for b in photos {
+                let t = Instant::now();
+                let img = vitrine::photo::decode_for_model(b, vitrine::photo::DEFAULT_MAX_PIXELS)?;
+                decode.push(t.elapsed().as_secs_f64() * 1e3);
+                let t = Instant::now();
+                std::hint::black_box(clip.preprocess(&img));
+                preprocess.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            let ms = |v: Vec<f64>| (median(v) * 1000.0).round() / 1000.0;
+            Ok(serde_json::json!({"decode": ms(decode), "preprocess": ms(preprocess)}))
+        };
+        Ok(serde_json::json!({
+            "luma": costs(&bytes.iter().collect::<Vec<_>>())?,
+            "photo_1600x2000": costs(&[&big; 10])?,
+        }))
+    })
 }
 
 /// Import of the Luma catalog into a fresh catalog, then its photos' embeddings with `clip`.

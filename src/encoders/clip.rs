@@ -269,7 +269,7 @@ impl ClipEncoder {
             return Ok(Vec::new());
         }
         let s = self.image_size();
-        let flat: Vec<f32> = pixels.iter().flatten().copied().collect();
+        let flat = pixels.concat();
         let t = Tensor::from_vec(flat, (pixels.len(), 3, s, s), &self.device)
             .map_err(model_err(Path::new("clip")))?;
         let f = self.image_features(&t)?;

@@ -129,7 +129,14 @@ impl Preprocessor {
 
     /// Pixel values, channels first (3 × height × width).
     pub fn apply(&self, img: &DynamicImage) -> Vec<f32> {
-        let rgb = flatten_on_white(img);
+        let flat;
+        let rgb = match img {
+            DynamicImage::ImageRgb8(rgb) => rgb,
+            _ => {
+                flat = flatten_on_white(img);
+                &flat
+            }
+        };
         let (w, h) = rgb.dimensions();
         let (rw, rh) = if self.cfg.do_resize {
             match self.cfg.size {
@@ -146,7 +153,7 @@ impl Preprocessor {
         } else {
             (w, h)
         };
-        let resized = resize_rgb(rgb.into_raw(), w, h, rw, rh, self.filter);
+        let resized = resize_planes(rgb.as_raw(), w, h, rw, rh, self.filter);
         let (oh, ow) = self.out;
         let top = (rh as i64 - oh as i64).div_euclid(2);
         let left = (rw as i64 - ow as i64).div_euclid(2);
@@ -169,7 +176,9 @@ impl Preprocessor {
         );
         let (ow, rw) = (ow as usize, rw as usize);
         let mut out = Vec::with_capacity(3 * oh as usize * ow);
+        let plane_len = rw * rh as usize;
         for c in 0..3 {
+            let plane = &resized[c * plane_len..(c + 1) * plane_len];
             let norm = |v: f32| (v * scale - mean[c]) / std[c];
             // Outside the image (a crop larger than it) the reference pads with zeros.
             let pad = norm(0.0);
@@ -182,12 +191,11 @@ impl Preprocessor {
                     out.extend(std::iter::repeat_n(pad, ow));
                     continue;
                 }
-                let row = &resized[sy as usize * rw * 3..(sy as usize + 1) * rw * 3];
+                let row = &plane[sy as usize * rw..(sy as usize + 1) * rw];
                 out.extend(std::iter::repeat_n(pad, x0));
                 if x1 > x0 {
                     let from = (x0 as i64 + left) as usize;
-                    let inside = &row[from * 3..(from + x1 - x0) * 3];
-                    out.extend(inside.iter().skip(c).step_by(3).map(|&v| norm(v as f32)));
+                    out.extend(row[from..from + x1 - x0].iter().map(|&v| norm(v as f32)));
                 }
                 out.extend(std::iter::repeat_n(pad, ow - x1));
             }
@@ -205,55 +213,330 @@ fn hw(s: &SizeSpec) -> (u32, u32) {
 
 /// Resampling exactly as Pillow does it (bicubic with a = -0.5, or bilinear; support widened
 /// by the scale when shrinking, 22-bit fixed-point weights, an 8-bit image between the
-/// horizontal and the vertical pass). Hand-written because the reference preprocessing is Pillow's: a general
-/// resizer (fast_image_resize) treats the borders differently, by up to 22 levels on noisy
-/// photos, which is past the parity tolerance.
-fn resize_rgb(src: Vec<u8>, w: u32, h: u32, nw: u32, nh: u32, filter: Filter) -> Vec<u8> {
+/// horizontal and the vertical pass), from interleaved RGB to one plane per channel
+/// (3 × `nh` × `nw`, as the model reads them). Hand-written because the reference preprocessing
+/// is Pillow's: a general resizer (fast_image_resize) treats the borders differently, by up to
+/// 22 levels on noisy photos, which is past the parity tolerance. The sums are exact integers,
+/// so the vector passes give the plain passes' values whatever order they add in.
+fn resize_planes(src: &[u8], w: u32, h: u32, nw: u32, nh: u32, filter: Filter) -> Vec<u8> {
     let (w, h, nw, nh) = (w as usize, h as usize, nw as usize, nh as usize);
     if w == 0 || h == 0 {
         // Nothing to sample: black, as the passes below would give.
         return vec![0; nw * nh * 3];
     }
-    // Sums in i32 as Pillow's: 22-bit weights keep them within range.
-    const HALF: i32 = 1 << (PRECISION_BITS - 1);
     let horizontal = if nw != w {
-        let (bounds, weights, k) = coefficients(w, nw, filter);
-        let mut out = Vec::with_capacity(nw * h * 3);
-        for row in src.chunks_exact(w * 3).take(h) {
-            for (x, &(start, len)) in bounds.iter().enumerate() {
-                let kw = &weights[x * k..x * k + len];
-                let mut acc = [HALF; 3];
-                for (px, &wgt) in row[start * 3..(start + len) * 3].chunks_exact(3).zip(kw) {
-                    for (a, &p) in acc.iter_mut().zip(px) {
-                        *a += p as i32 * wgt;
-                    }
-                }
-                out.extend(acc.map(clip8));
-            }
-        }
+        let taps = Taps::new(w, nw, filter);
+        let mut out = vec![0u8; nw * h * 3];
+        horizontal_pass(src, w, h, &taps, &mut out);
         out
     } else {
-        src
+        let mut out = vec![0u8; w * h * 3];
+        let (r, gb) = out.split_at_mut(w * h);
+        let (g, b) = gb.split_at_mut(w * h);
+        for (((px, r), g), b) in src.chunks_exact(3).zip(r).zip(g).zip(b) {
+            (*r, *g, *b) = (px[0], px[1], px[2]);
+        }
+        out
     };
     if nh == h {
         return horizontal;
     }
-    // A whole output row at a time, tap by tap, so that the loop runs in vectors.
-    let (bounds, weights, k) = coefficients(h, nh, filter);
-    let width = nw * 3;
-    let mut out = Vec::with_capacity(width * nh);
+    let taps = Taps::new(h, nh, filter);
+    let mut out = vec![0u8; nw * nh * 3];
+    for (from, to) in horizontal
+        .chunks_exact(nw * h)
+        .zip(out.chunks_exact_mut(nw * nh))
+    {
+        vertical_pass(from, nw, &taps, to);
+    }
+    out
+}
+
+/// Sums start here so that the shift rounds to nearest, as Pillow's; they are in i32 as
+/// Pillow's, which 22-bit weights keep within range.
+const HALF: i32 = 1 << (PRECISION_BITS - 1);
+
+/// The horizontal pass: each row of `src` (interleaved RGB, `w` wide) into the three planes of
+/// `out` (`taps.bounds.len()` wide).
+fn horizontal_pass(src: &[u8], w: usize, h: usize, taps: &Taps, out: &mut [u8]) {
+    #[allow(unused_mut)]
+    let mut plain_from = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        let rows = vector_rows(src.len(), w, h, taps);
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F; the first `rows` rows' reads lie within `src`.
+            unsafe { x86::horizontal_avx512(src, w, h, rows, taps, out) };
+            plain_from = rows;
+        } else if is_x86_feature_detected!("avx2") {
+            // SAFETY: as above, with AVX2.
+            unsafe { x86::horizontal_avx2(src, w, h, rows, taps, out) };
+            plain_from = rows;
+        }
+    }
+    horizontal_plain(src, w, h, plain_from..h, taps, out)
+}
+
+/// How many rows, from the first, the vector passes may take: they read whole 32-bit words, up
+/// to a few taps past a row's last pixel (weighted zero), which must stay inside `src`.
+#[cfg(target_arch = "x86_64")]
+fn vector_rows(src_len: usize, w: usize, h: usize, taps: &Taps) -> usize {
+    let last = taps.bounds.last().map_or(0, |b| b.0);
+    match src_len.checked_sub(3 * (last + taps.k) + 4) {
+        Some(room) if src_len < i32::MAX as usize => (room / (3 * w) + 1).min(h),
+        _ => 0,
+    }
+}
+
+/// [`horizontal_pass`] one value at a time, for `rows`.
+fn horizontal_plain(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    rows: std::ops::Range<usize>,
+    taps: &Taps,
+    out: &mut [u8],
+) {
+    let nw = taps.bounds.len();
+    let plane = nw * h;
+    for y in rows {
+        let row = &src[y * w * 3..(y + 1) * w * 3];
+        for (x, &(start, len)) in taps.bounds.iter().enumerate() {
+            let kw = &taps.weights[x * taps.k..x * taps.k + len];
+            let mut acc = [HALF; 3];
+            for (px, &wgt) in row[start * 3..(start + len) * 3].chunks_exact(3).zip(kw) {
+                for (a, &p) in acc.iter_mut().zip(px) {
+                    *a += p as i32 * wgt;
+                }
+            }
+            for (c, a) in acc.into_iter().enumerate() {
+                out[c * plane + y * nw + x] = clip8(a);
+            }
+        }
+    }
+}
+
+/// The vertical pass over one plane (`width` wide): a whole output row at a time, tap by tap,
+/// so that the loop runs in vectors.
+fn vertical_pass(src: &[u8], width: usize, taps: &Taps, out: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { x86::vertical_avx512(src, width, taps, out) };
+        }
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { x86::vertical_avx2(src, width, taps, out) };
+        }
+    }
+    vertical_rows(src, width, taps, out)
+}
+
+#[inline(always)]
+fn vertical_rows(src: &[u8], width: usize, taps: &Taps, out: &mut [u8]) {
     let mut acc = vec![HALF; width];
-    for (y, &(start, len)) in bounds.iter().enumerate() {
+    for (y, &(start, len)) in taps.bounds.iter().enumerate() {
         acc.fill(HALF);
-        for (i, &wgt) in weights[y * k..y * k + len].iter().enumerate() {
-            let row = &horizontal[(start + i) * width..(start + i + 1) * width];
+        for (i, &wgt) in taps.weights[y * taps.k..y * taps.k + len]
+            .iter()
+            .enumerate()
+        {
+            let row = &src[(start + i) * width..(start + i + 1) * width];
             for (a, &p) in acc.iter_mut().zip(row) {
                 *a += p as i32 * wgt;
             }
         }
-        out.extend(acc.iter().map(|&a| clip8(a)));
+        for (o, &a) in out[y * width..(y + 1) * width].iter_mut().zip(&acc) {
+            *o = clip8(a);
+        }
     }
-    out
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{HALF, PRECISION_BITS, Taps};
+
+    /// Per block of `lanes` output columns and per tap: the byte offset of each column's
+    /// first pixel (3 · start) and each column's weight for that tap (zero past its taps and
+    /// for columns past the last).
+    fn blocks(taps: &Taps, lanes: usize) -> (Vec<i32>, Vec<i32>) {
+        let nw = taps.bounds.len();
+        let n = nw.div_ceil(lanes);
+        let mut starts = vec![0i32; n * lanes];
+        let mut weights = vec![0i32; n * taps.k * lanes];
+        for (x, start) in starts.iter_mut().enumerate() {
+            let (b, lane) = (x / lanes, x % lanes);
+            *start = (3 * taps.bounds[x.min(nw - 1)].0) as i32;
+            if x < nw {
+                for i in 0..taps.k {
+                    weights[(b * taps.k + i) * lanes + lane] = taps.weights[x * taps.k + i];
+                }
+            }
+        }
+        (starts, weights)
+    }
+
+    /// [`super::horizontal_plain`] for the first `rows` rows, 16 columns at a time: each tap
+    /// gathers a pixel (as a 32-bit word, its three bytes and the next) for every column.
+    ///
+    /// # Safety
+    /// On a CPU with AVX-512F; `src` is shorter than `i32::MAX` and holds the words that
+    /// row `rows - 1` reads (up to `3 · (last start + k) + 4` bytes from its start).
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn horizontal_avx512(
+        src: &[u8],
+        w: usize,
+        h: usize,
+        rows: usize,
+        taps: &Taps,
+        out: &mut [u8],
+    ) {
+        const L: usize = 16;
+        let nw = taps.bounds.len();
+        let last = taps.bounds.last().map_or(0, |b| b.0);
+        assert!(rows == 0 || src.len() >= (rows - 1) * w * 3 + 3 * (last + taps.k) + 4);
+        assert!(src.len() < i32::MAX as usize && out.len() >= 3 * nw * h && rows <= h);
+        let (starts, weights) = blocks(taps, L);
+        let plane = nw * h;
+        let (byte, zero) = (_mm512_set1_epi32(0xff), _mm512_setzero_si512());
+        let mut tail = [[0u8; L]; 3];
+        for y in 0..rows {
+            // Gathers are poorly prefetched: ask for the next row's lines now.
+            if y + 1 < h {
+                for line in (0..w * 3).step_by(64) {
+                    // SAFETY: a hint; the address lies within `src`.
+                    unsafe {
+                        _mm_prefetch::<_MM_HINT_T0>(src.as_ptr().add((y + 1) * w * 3 + line).cast())
+                    };
+                }
+            }
+            let row = _mm512_set1_epi32((y * w * 3) as i32);
+            for (b, x0) in (0..nw).step_by(L).enumerate() {
+                // SAFETY (loads): `starts` holds a vector per block, `weights` one per block
+                // and tap; every gathered word lies within `src` (start + tap < w + k).
+                let mut at = _mm512_add_epi32(row, unsafe {
+                    _mm512_loadu_si512(starts.as_ptr().add(b * L).cast())
+                });
+                let mut acc = [_mm512_set1_epi32(HALF); 3];
+                for i in 0..taps.k {
+                    let wv = unsafe {
+                        _mm512_loadu_si512(weights.as_ptr().add((b * taps.k + i) * L).cast())
+                    };
+                    let px = unsafe { _mm512_i32gather_epi32::<1>(at, src.as_ptr().cast()) };
+                    acc[0] = _mm512_add_epi32(
+                        acc[0],
+                        _mm512_mullo_epi32(_mm512_and_si512(px, byte), wv),
+                    );
+                    let g = _mm512_and_si512(_mm512_srli_epi32::<8>(px), byte);
+                    acc[1] = _mm512_add_epi32(acc[1], _mm512_mullo_epi32(g, wv));
+                    let bl = _mm512_and_si512(_mm512_srli_epi32::<16>(px), byte);
+                    acc[2] = _mm512_add_epi32(acc[2], _mm512_mullo_epi32(bl, wv));
+                    at = _mm512_add_epi32(at, _mm512_set1_epi32(3));
+                }
+                let n = (nw - x0).min(L);
+                for (c, a) in acc.into_iter().enumerate() {
+                    let shifted = _mm512_srai_epi32::<PRECISION_BITS>(a);
+                    // Negative sums to 0 here, those past 255 to 255 by the saturating narrowing.
+                    let v = _mm512_cvtusepi32_epi8(_mm512_max_epi32(shifted, zero));
+                    let dst = &mut out[c * plane + y * nw + x0..][..n];
+                    if n == L {
+                        // SAFETY: `dst` holds 16 bytes.
+                        unsafe { _mm_storeu_si128(dst.as_mut_ptr().cast(), v) };
+                    } else {
+                        // SAFETY: `tail[c]` holds 16 bytes.
+                        unsafe { _mm_storeu_si128(tail[c].as_mut_ptr().cast(), v) };
+                        dst.copy_from_slice(&tail[c][..n]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// As [`horizontal_avx512`], 8 columns at a time.
+    ///
+    /// # Safety
+    /// As [`horizontal_avx512`], on a CPU with AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn horizontal_avx2(
+        src: &[u8],
+        w: usize,
+        h: usize,
+        rows: usize,
+        taps: &Taps,
+        out: &mut [u8],
+    ) {
+        const L: usize = 8;
+        let nw = taps.bounds.len();
+        let last = taps.bounds.last().map_or(0, |b| b.0);
+        assert!(rows == 0 || src.len() >= (rows - 1) * w * 3 + 3 * (last + taps.k) + 4);
+        assert!(src.len() < i32::MAX as usize && out.len() >= 3 * nw * h && rows <= h);
+        let (starts, weights) = blocks(taps, L);
+        let plane = nw * h;
+        let byte = _mm256_set1_epi32(0xff);
+        let (lo, hi) = (_mm256_setzero_si256(), _mm256_set1_epi32(255));
+        let mut sums = [0i32; L];
+        for y in 0..rows {
+            if y + 1 < h {
+                for line in (0..w * 3).step_by(64) {
+                    // SAFETY: as in `horizontal_avx512`.
+                    unsafe {
+                        _mm_prefetch::<_MM_HINT_T0>(src.as_ptr().add((y + 1) * w * 3 + line).cast())
+                    };
+                }
+            }
+            let row = _mm256_set1_epi32((y * w * 3) as i32);
+            for (b, x0) in (0..nw).step_by(L).enumerate() {
+                // SAFETY: as in `horizontal_avx512`.
+                let mut at = _mm256_add_epi32(row, unsafe {
+                    _mm256_loadu_si256(starts.as_ptr().add(b * L).cast())
+                });
+                let mut acc = [_mm256_set1_epi32(HALF); 3];
+                for i in 0..taps.k {
+                    let wv = unsafe {
+                        _mm256_loadu_si256(weights.as_ptr().add((b * taps.k + i) * L).cast())
+                    };
+                    let px = unsafe { _mm256_i32gather_epi32::<1>(src.as_ptr().cast(), at) };
+                    acc[0] = _mm256_add_epi32(
+                        acc[0],
+                        _mm256_mullo_epi32(_mm256_and_si256(px, byte), wv),
+                    );
+                    let g = _mm256_and_si256(_mm256_srli_epi32::<8>(px), byte);
+                    acc[1] = _mm256_add_epi32(acc[1], _mm256_mullo_epi32(g, wv));
+                    let bl = _mm256_and_si256(_mm256_srli_epi32::<16>(px), byte);
+                    acc[2] = _mm256_add_epi32(acc[2], _mm256_mullo_epi32(bl, wv));
+                    at = _mm256_add_epi32(at, _mm256_set1_epi32(3));
+                }
+                let n = (nw - x0).min(L);
+                for (c, a) in acc.into_iter().enumerate() {
+                    let shifted = _mm256_srai_epi32::<{ PRECISION_BITS as i32 }>(a);
+                    let v = _mm256_min_epi32(_mm256_max_epi32(shifted, lo), hi);
+                    // SAFETY: `sums` holds 8 values.
+                    unsafe { _mm256_storeu_si256(sums.as_mut_ptr().cast(), v) };
+                    let dst = &mut out[c * plane + y * nw + x0..][..n];
+                    for (d, &s) in dst.iter_mut().zip(&sums) {
+                        *d = s as u8;
+                    }
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// On a CPU with AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn vertical_avx512(src: &[u8], width: usize, taps: &Taps, out: &mut [u8]) {
+        super::vertical_rows(src, width, taps, out)
+    }
+
+    /// # Safety
+    /// On a CPU with AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn vertical_avx2(src: &[u8], width: usize, taps: &Taps, out: &mut [u8]) {
+        super::vertical_rows(src, width, taps, out)
+    }
 }
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
@@ -274,43 +557,47 @@ fn bicubic(x: f64) -> f64 {
     }
 }
 
-/// Per output pixel: the first input pixel and how many contribute, and fixed-point weights
-/// (`k` per output pixel).
-fn coefficients(
-    in_size: usize,
-    out_size: usize,
-    filter: Filter,
-) -> (Vec<(usize, usize)>, Vec<i32>, usize) {
-    let scale = in_size as f64 / out_size as f64;
-    let filter_scale = scale.max(1.0);
-    let support = filter.support() * filter_scale;
-    let k = support.ceil() as usize * 2 + 1;
-    let mut bounds = Vec::with_capacity(out_size);
-    let mut weights = vec![0i32; out_size * k];
-    for xx in 0..out_size {
-        let center = (xx as f64 + 0.5) * scale;
-        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-        let xmax = (((center + support + 0.5) as i64).min(in_size as i64) as usize)
-            .saturating_sub(xmin)
-            .min(k);
-        let mut ws: Vec<f64> = (0..xmax)
-            .map(|x| filter.weight((x as f64 + xmin as f64 - center + 0.5) / filter_scale))
-            .collect();
-        let total: f64 = ws.iter().sum();
-        if total != 0.0 {
-            ws.iter_mut().for_each(|w| *w /= total);
+/// One pass's filter: per output pixel the first input pixel and how many contribute, and
+/// fixed-point weights (`k` per output pixel, zero past its count).
+struct Taps {
+    bounds: Vec<(usize, usize)>,
+    weights: Vec<i32>,
+    k: usize,
+}
+
+impl Taps {
+    fn new(in_size: usize, out_size: usize, filter: Filter) -> Taps {
+        let scale = in_size as f64 / out_size as f64;
+        let filter_scale = scale.max(1.0);
+        let support = filter.support() * filter_scale;
+        let k = support.ceil() as usize * 2 + 1;
+        let mut bounds = Vec::with_capacity(out_size);
+        let mut weights = vec![0i32; out_size * k];
+        for xx in 0..out_size {
+            let center = (xx as f64 + 0.5) * scale;
+            let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+            let xmax = (((center + support + 0.5) as i64).min(in_size as i64) as usize)
+                .saturating_sub(xmin)
+                .min(k);
+            let mut ws: Vec<f64> = (0..xmax)
+                .map(|x| filter.weight((x as f64 + xmin as f64 - center + 0.5) / filter_scale))
+                .collect();
+            let total: f64 = ws.iter().sum();
+            if total != 0.0 {
+                ws.iter_mut().for_each(|w| *w /= total);
+            }
+            for (i, w) in ws.iter().enumerate() {
+                let v = w * (1u64 << PRECISION_BITS) as f64;
+                weights[xx * k + i] = if v < 0.0 {
+                    (v - 0.5) as i32
+                } else {
+                    (v + 0.5) as i32
+                };
+            }
+            bounds.push((xmin, xmax));
         }
-        for (i, w) in ws.iter().enumerate() {
-            let v = w * (1u64 << PRECISION_BITS) as f64;
-            weights[xx * k + i] = if v < 0.0 {
-                (v - 0.5) as i32
-            } else {
-                (v + 0.5) as i32
-            };
-        }
-        bounds.push((xmin, xmax));
+        Taps { bounds, weights, k }
     }
-    (bounds, weights, k)
 }
 
 #[cfg(test)]
@@ -318,9 +605,9 @@ mod tests {
     use super::*;
 
     /// Pillow's two passes written plainly, one output value at a time (the reference of
-    /// [`resize_rgb`]).
+    /// [`resize_planes`], which gives the same values as planes).
     fn resize_plain(src: &[u8], w: usize, h: usize, nw: usize, nh: usize, f: Filter) -> Vec<u8> {
-        let (bounds, weights, k) = coefficients(w, nw, f);
+        let Taps { bounds, weights, k } = Taps::new(w, nw, f);
         let mut horizontal = vec![0u8; nw * h * 3];
         for y in 0..h {
             for x in 0..nw {
@@ -334,7 +621,7 @@ mod tests {
                 }
             }
         }
-        let (bounds, weights, k) = coefficients(h, nh, f);
+        let Taps { bounds, weights, k } = Taps::new(h, nh, f);
         let mut out = vec![0u8; nw * nh * 3];
         for y in 0..nh {
             let (start, len) = bounds[y];
@@ -373,7 +660,8 @@ mod tests {
             } else {
                 (size * w / h, size)
             };
-            let resized = resize_rgb(img.into_raw(), w, h, rw, rh, Filter::Bicubic);
+            let (iw, ih, rw, rh) = (w as usize, h as usize, rw as usize, rh as usize);
+            let resized = resize_plain(img.as_raw(), iw, ih, rw, rh, Filter::Bicubic);
             let (top, left) = (
                 (rh as i64 - crop).div_euclid(2),
                 (rw as i64 - crop).div_euclid(2),
@@ -386,7 +674,7 @@ mod tests {
                         let (sy, sx) = (y + top, x + left);
                         let inside = sy >= 0 && sy < rh as i64 && sx >= 0 && sx < rw as i64;
                         let v = if inside {
-                            resized[(sy as usize * rw as usize + sx as usize) * 3 + c] as f32
+                            resized[(sy as usize * rw + sx as usize) * 3 + c] as f32
                         } else {
                             0.0
                         };
@@ -403,6 +691,62 @@ mod tests {
         }
     }
 
+    /// Interleaved RGB as one plane per channel.
+    fn planes(rgb: &[u8]) -> Vec<u8> {
+        (0..3)
+            .flat_map(|c| rgb.iter().skip(c).step_by(3).copied())
+            .collect()
+    }
+
+    /// Each instruction set's horizontal pass that this CPU has, against the plain one.
+    #[test]
+    fn every_horizontal_pass_matches_the_plain_one() {
+        let mut s = 99u32;
+        for &(w, h, nw) in &[
+            (413, 7, 224),
+            (30, 5, 17),
+            (8, 3, 7),
+            (700, 2, 9),
+            (3, 4, 5),
+        ] {
+            for f in [Filter::Bicubic, Filter::Bilinear] {
+                let taps = Taps::new(w, nw, f);
+                let src: Vec<u8> = (0..w * h * 3)
+                    .map(|_| {
+                        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                        (s >> 24) as u8
+                    })
+                    .collect();
+                let mut want = vec![0u8; nw * h * 3];
+                horizontal_plain(&src, w, h, 0..h, &taps, &mut want);
+                #[cfg(target_arch = "x86_64")]
+                for (name, has) in [
+                    ("avx512", is_x86_feature_detected!("avx512f")),
+                    ("avx2", is_x86_feature_detected!("avx2")),
+                ] {
+                    if !has {
+                        continue;
+                    }
+                    // The rows the vector pass may take; the rest stay as the plain pass left them.
+                    let rows = vector_rows(src.len(), w, h, &taps);
+                    assert!(rows + 2 >= h, "{w}×{h}: only {rows} rows in vectors");
+                    let mut got = want.clone();
+                    for plane in got.chunks_exact_mut(nw * h) {
+                        plane[..nw * rows].fill(7);
+                    }
+                    // SAFETY: the CPU has the instructions; the rows' reads lie within `src`.
+                    unsafe {
+                        match name {
+                            "avx512" => x86::horizontal_avx512(&src, w, h, rows, &taps, &mut got),
+                            _ => x86::horizontal_avx2(&src, w, h, rows, &taps, &mut got),
+                        }
+                    }
+                    assert!(got == want, "{name}: {w}×{h} → {nw}, {f:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn resizing_gives_the_plain_passes_values_exactly() {
         let mut s = 12345u32;
@@ -415,6 +759,13 @@ mod tests {
             (1, 1, 3, 2),
             (0, 4, 3, 2),
             (4, 0, 3, 2),
+            // Column counts around the vector passes' 8 and 16 lanes, one pass alone, and a
+            // large reduction (many taps).
+            (50, 4, 17, 4),
+            (40, 3, 16, 2),
+            (9, 9, 8, 9),
+            (31, 30, 33, 29),
+            (1000, 9, 61, 5),
         ] {
             // Noise with hard edges: the filters' negative lobes overshoot past 0 and 255.
             let src: Vec<u8> = (0..w * h * 3)
@@ -429,7 +780,8 @@ mod tests {
                 } else {
                     resize_plain(&src, w, h, nw, nh, f)
                 };
-                let got = resize_rgb(src.clone(), w as u32, h as u32, nw as u32, nh as u32, f);
+                let want = planes(&want);
+                let got = resize_planes(&src, w as u32, h as u32, nw as u32, nh as u32, f);
                 assert!(got == want, "{w}×{h} → {nw}×{nh}, {f:?}");
             }
         }
