@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use rayon::prelude::*;
 use vitrine::embed::EmbedOptions;
 use vitrine::encoders::clip::RandomWeights;
 use vitrine::encoders::{ClipEncoder, DeviceChoice, Precision, TextEncoder};
@@ -246,22 +247,27 @@ pub fn run(
     Ok(())
 }
 
+/// The bytes of the Luma photos, by name.
+fn luma_photos() -> Result<Vec<Vec<u8>>> {
+    let dir = &luma_sources()?[1];
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| vitrine::photo::has_photo_extension(p))
+        .collect();
+    files.sort();
+    Ok(files
+        .iter()
+        .map(std::fs::read)
+        .collect::<std::io::Result<_>>()?)
+}
+
 /// What a photo costs besides the model, on one thread, in milliseconds: decoding and
 /// preprocessing, medians over the Luma photos and over 10 runs on one large photo (a Luma
 /// photo enlarged to 1600 × 2000, JPEG quality 90, as merchants' photos often are).
 fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     pool.install(|| {
-        let dir = &luma_sources()?[1];
-        let mut files: Vec<_> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| vitrine::photo::has_photo_extension(p))
-            .collect();
-        files.sort();
-        let bytes: Vec<Vec<u8>> = files
-            .iter()
-            .map(std::fs::read)
-            .collect::<std::io::Result<_>>()?;
+        let bytes = luma_photos()?;
         let big = {
             let first = bytes.first().context("no Luma photos")?;
             let img = vitrine::photo::decode(first, vitrine::photo::DEFAULT_MAX_PIXELS)?;
@@ -318,12 +324,33 @@ fn import_with(
     let total = start.elapsed().as_secs_f64();
     drop(catalog);
     let _ = std::fs::remove_dir_all(&dir);
+    // The encoder alone on the same photos in the same batches, right after: the import's
+    // overhead over the model without the minutes of machine noise between two benchmarks.
+    let (_, clip) = encoders.clip.take().context("the encoder went missing")?;
+    let (mut alone_seconds, mut alone) = (0.0, 0);
+    for chunk in luma_photos()?.chunks(32) {
+        let pixels = chunk
+            .par_iter()
+            .map(|b| {
+                let img = vitrine::photo::decode_for_model(b, vitrine::photo::DEFAULT_MAX_PIXELS)?;
+                Ok(clip.preprocess(&img))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let t = Instant::now();
+        clip.embed_pixels(&pixels)?;
+        alone_seconds += t.elapsed().as_secs_f64();
+        alone += pixels.len();
+    }
+    let embed_rate = report.photos_embedded as f64 / report.photo_seconds;
+    let alone_rate = alone as f64 / alone_seconds;
     Ok(serde_json::json!({
         "photos": import.photos_processed,
         "import_seconds": import.seconds,
         "embed_seconds": report.photo_seconds,
         "embed_images_per_second": per_second(report.photos_embedded, report.photo_seconds),
         "end_to_end_images_per_second": per_second(import.photos_processed, total),
+        "encoder_alone_images_per_second": per_second(alone, alone_seconds),
+        "embed_vs_encoder_alone": (embed_rate / alone_rate * 1000.0).round() / 1000.0,
     }))
 }
 
