@@ -220,8 +220,8 @@ fn hw(s: &SizeSpec) -> (u32, u32) {
 /// so the vector passes give the plain passes' values whatever order they add in.
 fn resize_planes(src: &[u8], w: u32, h: u32, nw: u32, nh: u32, filter: Filter) -> Vec<u8> {
     let (w, h, nw, nh) = (w as usize, h as usize, nw as usize, nh as usize);
-    if w == 0 || h == 0 {
-        // Nothing to sample: black, as the passes below would give.
+    if w == 0 || h == 0 || nw == 0 || nh == 0 {
+        // Nothing to sample (black, as the passes below would give) or nothing to make.
         return vec![0; nw * nh * 3];
     }
     let horizontal = if nw != w {
@@ -416,7 +416,7 @@ mod x86 {
             let row = _mm512_set1_epi32((y * w * 3) as i32);
             for (b, x0) in (0..nw).step_by(L).enumerate() {
                 // SAFETY (loads): `starts` holds a vector per block, `weights` one per block
-                // and tap; every gathered word lies within `src` (start + tap < w + k).
+                // and tap; every gathered word lies within `src` (its length asserted above).
                 let mut at = _mm512_add_epi32(row, unsafe {
                     _mm512_loadu_si512(starts.as_ptr().add(b * L).cast())
                 });
@@ -744,6 +744,13 @@ mod tests {
                     assert!(got == want, "{name}: {w}×{h} → {nw}, {f:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_target_of_zero_width_or_height_is_empty() {
+        for (nw, nh) in [(0, 3), (3, 0), (0, 0)] {
+            assert!(resize_planes(&[9; 60], 5, 4, nw, nh, Filter::Bicubic).is_empty());
         }
     }
 
