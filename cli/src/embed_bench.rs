@@ -116,21 +116,11 @@ fn int8_agreement(
         .iter()
         .find(|p| p.extension().is_some_and(|e| e == "csv"))
         .context("no products.csv in the Luma catalog")?;
-    let images_dir = luma.iter().find(|p| p.is_dir()).context("no Luma images")?;
-    let mut paths: Vec<_> = std::fs::read_dir(images_dir)?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| vitrine::photo::has_photo_extension(p))
-        .collect();
-    paths.sort();
+    let mut paths = luma_photo_paths()?;
     paths.truncate(photos);
     let pixels: Vec<Vec<f32>> = paths
         .iter()
-        .map(|p| {
-            let bytes = std::fs::read(p)?;
-            let img = vitrine::photo::decode_for_model(&bytes, vitrine::photo::DEFAULT_MAX_PIXELS)?;
-            Ok(f32_clip.preprocess(&img))
-        })
+        .map(|p| model_input(f32_clip, &std::fs::read(p)?))
         .collect::<Result<_>>()?;
     let mut titles: Vec<String> = csv::Reader::from_path(csv)?
         .records()
@@ -247,18 +237,31 @@ pub fn run(
     Ok(())
 }
 
-/// The bytes of the Luma photos, by name.
-fn luma_photos() -> Result<Vec<Vec<u8>>> {
-    let dir = &luma_sources()?[1];
-    let mut files: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+/// The Luma photos' files, by name.
+fn luma_photo_paths() -> Result<Vec<std::path::PathBuf>> {
+    let luma = luma_sources()?;
+    let images_dir = luma.iter().find(|p| p.is_dir()).context("no Luma images")?;
+    let mut paths: Vec<_> = std::fs::read_dir(images_dir)?
+        .flatten()
+        .map(|e| e.path())
         .filter(|p| vitrine::photo::has_photo_extension(p))
         .collect();
-    files.sort();
-    Ok(files
+    paths.sort();
+    Ok(paths)
+}
+
+/// The bytes of the Luma photos, by name.
+fn luma_photos() -> Result<Vec<Vec<u8>>> {
+    Ok(luma_photo_paths()?
         .iter()
         .map(std::fs::read)
         .collect::<std::io::Result<_>>()?)
+}
+
+/// A photo's model input: decoded and preprocessed as the embedding does.
+fn model_input(clip: &ClipEncoder, bytes: &[u8]) -> Result<Vec<f32>> {
+    let img = vitrine::photo::decode_for_model(bytes, vitrine::photo::DEFAULT_MAX_PIXELS)?;
+    Ok(clip.preprocess(&img))
 }
 
 /// What a photo costs besides the model, on one thread, in milliseconds: decoding and
@@ -331,10 +334,7 @@ fn import_with(
     for chunk in luma_photos()?.chunks(32) {
         let pixels = chunk
             .par_iter()
-            .map(|b| {
-                let img = vitrine::photo::decode_for_model(b, vitrine::photo::DEFAULT_MAX_PIXELS)?;
-                Ok(clip.preprocess(&img))
-            })
+            .map(|b| model_input(&clip, b))
             .collect::<Result<Vec<_>>>()?;
         let t = Instant::now();
         clip.embed_pixels(&pixels)?;

@@ -361,9 +361,17 @@ mod x86 {
 
     /// Per block of `lanes` output columns and per tap: the byte offset of each column's
     /// first pixel (3 · start) and each column's weight for that tap (zero past its taps and
-    /// for columns past the last).
-    fn blocks(taps: &Taps, lanes: usize) -> (Vec<i32>, Vec<i32>) {
+    /// for columns past the last). Panics unless the first `rows` rows' gathers stay inside
+    /// `src` with offsets in i32, and `out` holds the three planes.
+    fn blocks(
+        (src, w, h, rows): (&[u8], usize, usize, usize),
+        taps: &Taps,
+        out: &[u8],
+        lanes: usize,
+    ) -> (Vec<i32>, Vec<i32>) {
         let nw = taps.bounds.len();
+        assert!(rows <= super::vector_rows(src.len(), w, h, taps));
+        assert!(src.len() < i32::MAX as usize && out.len() >= 3 * nw * h);
         let n = nw.div_ceil(lanes);
         let mut starts = vec![0i32; n * lanes];
         let mut weights = vec![0i32; n * taps.k * lanes];
@@ -379,12 +387,24 @@ mod x86 {
         (starts, weights)
     }
 
+    /// Asks for row `y + 1`'s cache lines: gathers are poorly prefetched by the hardware.
+    #[inline(always)]
+    fn prefetch_next_row(src: &[u8], w: usize, y: usize) {
+        if (y + 2) * w * 3 <= src.len() {
+            for line in (0..w * 3).step_by(64) {
+                // SAFETY: a hint; the address lies within row `y + 1`, inside `src`.
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(src.as_ptr().add((y + 1) * w * 3 + line).cast())
+                };
+            }
+        }
+    }
+
     /// [`super::horizontal_plain`] for the first `rows` rows, 16 columns at a time: each tap
     /// gathers a pixel (as a 32-bit word, its three bytes and the next) for every column.
     ///
     /// # Safety
-    /// On a CPU with AVX-512F; `src` is shorter than `i32::MAX` and holds the words that
-    /// row `rows - 1` reads (up to `3 · (last start + k) + 4` bytes from its start).
+    /// On a CPU with AVX-512F (the bounds of `src` and `out` are checked, by [`blocks`]).
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn horizontal_avx512(
         src: &[u8],
@@ -396,27 +416,16 @@ mod x86 {
     ) {
         const L: usize = 16;
         let nw = taps.bounds.len();
-        let last = taps.bounds.last().map_or(0, |b| b.0);
-        assert!(rows == 0 || src.len() >= (rows - 1) * w * 3 + 3 * (last + taps.k) + 4);
-        assert!(src.len() < i32::MAX as usize && out.len() >= 3 * nw * h && rows <= h);
-        let (starts, weights) = blocks(taps, L);
+        let (starts, weights) = blocks((src, w, h, rows), taps, out, L);
         let plane = nw * h;
         let (byte, zero) = (_mm512_set1_epi32(0xff), _mm512_setzero_si512());
         let mut tail = [[0u8; L]; 3];
         for y in 0..rows {
-            // Gathers are poorly prefetched: ask for the next row's lines now.
-            if y + 1 < h {
-                for line in (0..w * 3).step_by(64) {
-                    // SAFETY: a hint; the address lies within `src`.
-                    unsafe {
-                        _mm_prefetch::<_MM_HINT_T0>(src.as_ptr().add((y + 1) * w * 3 + line).cast())
-                    };
-                }
-            }
+            prefetch_next_row(src, w, y);
             let row = _mm512_set1_epi32((y * w * 3) as i32);
             for (b, x0) in (0..nw).step_by(L).enumerate() {
                 // SAFETY (loads): `starts` holds a vector per block, `weights` one per block
-                // and tap; every gathered word lies within `src` (its length asserted above).
+                // and tap; every gathered word lies within `src` (as `blocks` asserted).
                 let mut at = _mm512_add_epi32(row, unsafe {
                     _mm512_loadu_si512(starts.as_ptr().add(b * L).cast())
                 });
@@ -470,23 +479,13 @@ mod x86 {
     ) {
         const L: usize = 8;
         let nw = taps.bounds.len();
-        let last = taps.bounds.last().map_or(0, |b| b.0);
-        assert!(rows == 0 || src.len() >= (rows - 1) * w * 3 + 3 * (last + taps.k) + 4);
-        assert!(src.len() < i32::MAX as usize && out.len() >= 3 * nw * h && rows <= h);
-        let (starts, weights) = blocks(taps, L);
+        let (starts, weights) = blocks((src, w, h, rows), taps, out, L);
         let plane = nw * h;
         let byte = _mm256_set1_epi32(0xff);
         let (lo, hi) = (_mm256_setzero_si256(), _mm256_set1_epi32(255));
         let mut sums = [0i32; L];
         for y in 0..rows {
-            if y + 1 < h {
-                for line in (0..w * 3).step_by(64) {
-                    // SAFETY: as in `horizontal_avx512`.
-                    unsafe {
-                        _mm_prefetch::<_MM_HINT_T0>(src.as_ptr().add((y + 1) * w * 3 + line).cast())
-                    };
-                }
-            }
+            prefetch_next_row(src, w, y);
             let row = _mm256_set1_epi32((y * w * 3) as i32);
             for (b, x0) in (0..nw).step_by(L).enumerate() {
                 // SAFETY: as in `horizontal_avx512`.
