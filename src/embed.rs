@@ -142,8 +142,10 @@ fn prepare(hash: &str, path: &str, need_phash: bool, clip: Option<&ClipEncoder>)
         pixels: None,
         error: None,
     };
-    let img = photo::read_file(Path::new(path))
-        .and_then(|b| photo::decode_for_model(&b, photo::DEFAULT_MAX_PIXELS));
+    let img = photo::read_file(Path::new(path)).and_then(|b| {
+        let side = clip.map_or(0, ClipEncoder::decode_side);
+        photo::decode_for_model(&b, photo::DEFAULT_MAX_PIXELS, side)
+    });
     match img {
         Ok(img) => {
             if need_phash {

@@ -613,7 +613,12 @@ impl Searcher {
                     .map_err(|e| Error::InvalidInput(format!("{}: {e}", p.display())))?,
                 PhotoInput::Bytes(b) => b.clone(),
             };
-            let img = photo::decode_for_model(&bytes, photo::DEFAULT_MAX_PIXELS)
+            let model_side = self
+                .encoders
+                .clip
+                .as_ref()
+                .map_or(0, |(_, e)| e.decode_side());
+            let img = photo::decode_for_model(&bytes, photo::DEFAULT_MAX_PIXELS, model_side)
                 .map_err(|e| Error::InvalidInput(format!("the query photo cannot be used: {e}")))?;
             side.photo_hashes.push(phash::phash(&img));
             if let Some((_, e)) = &self.encoders.clip {

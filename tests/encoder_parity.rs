@@ -137,8 +137,12 @@ fn assert_own_preprocessing(
         let path = fixture("clip-tiny")
             .join("images")
             .join(name.as_str().unwrap());
-        let img =
-            vitrine::photo::decode_for_model(&std::fs::read(&path).unwrap(), 100_000_000).unwrap();
+        let img = vitrine::photo::decode_for_model(
+            &std::fs::read(&path).unwrap(),
+            100_000_000,
+            enc.decode_side(),
+        )
+        .unwrap();
         let ours = enc.preprocess(&img);
         let diffs: Vec<f32> = ours
             .iter()

@@ -25,6 +25,7 @@ fn photos(clip: &ClipEncoder, n: usize) -> Vec<Vec<f32>> {
             let img = vitrine::photo::decode_for_model(
                 &std::fs::read(p).unwrap(),
                 vitrine::photo::DEFAULT_MAX_PIXELS,
+                clip.decode_side(),
             )
             .unwrap();
             clip.preprocess(&img)

@@ -234,6 +234,7 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
     let img = vitrine::photo::decode_for_model(
         &std::fs::read(data.join("wj01-red_main.jpg")).unwrap(),
         1 << 30,
+        clip.decode_side(),
     )
     .unwrap();
     let direct = clip

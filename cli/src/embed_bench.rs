@@ -260,32 +260,41 @@ fn luma_photos() -> Result<Vec<Vec<u8>>> {
 
 /// A photo's model input: decoded and preprocessed as the embedding does.
 fn model_input(clip: &ClipEncoder, bytes: &[u8]) -> Result<Vec<f32>> {
-    let img = vitrine::photo::decode_for_model(bytes, vitrine::photo::DEFAULT_MAX_PIXELS)?;
+    let img = vitrine::photo::decode_for_model(
+        bytes,
+        vitrine::photo::DEFAULT_MAX_PIXELS,
+        clip.decode_side(),
+    )?;
     Ok(clip.preprocess(&img))
 }
 
 /// What a photo costs besides the model, on one thread, in milliseconds: decoding and
-/// preprocessing, medians over the Luma photos and over 10 runs on one large photo (a Luma
-/// photo enlarged to 1600 × 2000, JPEG quality 90, as merchants' photos often are).
+/// preprocessing, medians over the Luma photos and over 10 runs on each of two large photos (a
+/// Luma photo enlarged to 1600 × 2000 and to a phone camera's 3024 × 4032, JPEG quality 90, as
+/// merchants' photos often are; both decoded at half size, see `photo::decode_for_model`).
 fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     pool.install(|| {
         let bytes = luma_photos()?;
-        let big = {
-            let first = bytes.first().context("no Luma photos")?;
-            let img = vitrine::photo::decode(first, vitrine::photo::DEFAULT_MAX_PIXELS)?;
-            let big = img
-                .resize_exact(1600, 2000, image::imageops::FilterType::Triangle)
+        let first = bytes.first().context("no Luma photos")?;
+        let first = vitrine::photo::decode(first, vitrine::photo::DEFAULT_MAX_PIXELS)?;
+        let enlarged = |w: u32, h: u32| -> Result<Vec<u8>> {
+            let big = first
+                .resize_exact(w, h, image::imageops::FilterType::Triangle)
                 .to_rgb8();
             let mut buf = Vec::new();
             image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90).encode_image(&big)?;
-            buf
+            Ok(buf)
         };
         let costs = |photos: &[&Vec<u8>]| -> Result<serde_json::Value> {
             let (mut decode, mut preprocess) = (Vec::new(), Vec::new());
             for b in photos {
                 let t = Instant::now();
-                let img = vitrine::photo::decode_for_model(b, vitrine::photo::DEFAULT_MAX_PIXELS)?;
+                let img = vitrine::photo::decode_for_model(
+                    b,
+                    vitrine::photo::DEFAULT_MAX_PIXELS,
+                    clip.decode_side(),
+                )?;
                 decode.push(t.elapsed().as_secs_f64() * 1e3);
                 let t = Instant::now();
                 std::hint::black_box(clip.preprocess(&img));
@@ -294,9 +303,11 @@ fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
             let ms = |v: Vec<f64>| (median(v) * 1000.0).round() / 1000.0;
             Ok(serde_json::json!({"decode": ms(decode), "preprocess": ms(preprocess)}))
         };
+        let (big, phone) = (enlarged(1600, 2000)?, enlarged(3024, 4032)?);
         Ok(serde_json::json!({
             "luma": costs(&bytes.iter().collect::<Vec<_>>())?,
             "photo_1600x2000": costs(&[&big; 10])?,
+            "photo_3024x4032": costs(&[&phone; 10])?,
         }))
     })
 }

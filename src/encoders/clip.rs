@@ -234,6 +234,11 @@ impl ClipEncoder {
         }
     }
 
+    /// What to pass [`crate::photo::decode_for_model`] as `model_side`.
+    pub fn decode_side(&self) -> u32 {
+        self.preprocessor.resize_side()
+    }
+
     /// Model input for one photo: 3 × size × size floats, channels first.
     pub fn preprocess(&self, img: &DynamicImage) -> Vec<f32> {
         self.preprocessor.apply(img)

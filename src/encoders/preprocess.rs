@@ -127,6 +127,16 @@ impl Preprocessor {
         Preprocessor { cfg, filter, out }
     }
 
+    /// The longest side the photo is resized to before the crop; 0 when it is not resized
+    /// (the crop then reads the photo's own pixels). See [`crate::photo::decode_for_model`].
+    pub fn resize_side(&self) -> u32 {
+        match (self.cfg.do_resize, &self.cfg.size) {
+            (false, _) => 0,
+            (true, SizeSpec::Square(s) | SizeSpec::Shortest { shortest_edge: s }) => *s,
+            (true, SizeSpec::Exact { height, width }) => *height.max(width),
+        }
+    }
+
     /// Pixel values, channels first (3 × height × width).
     pub fn apply(&self, img: &DynamicImage) -> Vec<f32> {
         let flat;
