@@ -252,9 +252,10 @@ impl Catalog {
             .par_iter()
             .map(|p| {
                 let made = crate::photo::read_file(Path::new(&p.photo))
-                    .and_then(|b| crate::photo::decode(&b, crate::photo::DEFAULT_MAX_PIXELS))
-                    .and_then(|img| {
-                        let small = crate::photo::thumbnail(&img);
+                    .and_then(|b| {
+                        crate::photo::decode_thumbnail(&b, crate::photo::DEFAULT_MAX_PIXELS)
+                    })
+                    .and_then(|(small, _)| {
                         crate::photo::write_thumbnail(&small, &thumbnail_path(&thumbs, &p.hash))
                     });
                 made.map_err(|e| ImportErrorRecord {

@@ -150,10 +150,34 @@ pub fn content_hash(bytes: &[u8]) -> String {
 }
 
 /// Decodes a photo and turns it upright by its EXIF orientation. The pixel count is checked
-/// from the header before any pixel data is decoded. For thumbnails and hashes: JPEGs go
-/// through `image`'s fast decoder.
+/// from the header before any pixel data is decoded. For hashes and checks: JPEGs go through
+/// `image`'s fast decoder.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, PhotoError> {
-    decode_with(bytes, max_pixels, None)
+    decode_with(bytes, max_pixels, Purpose::Any).map(|(img, _)| img)
+}
+
+/// The photo's [`thumbnail`], and the photo's own upright size, with the checks of
+/// [`decode`]. A JPEG at least 8 times [`THUMBNAIL_SIZE`] on its long side (a phone's 12
+/// megapixels) is decoded at 1/4 or 1/8 of its size by its inverse DCT (each 8 × 8 block to
+/// 2 × 2 or to its mean), keeping that side at least twice [`THUMBNAIL_SIZE`], and reduced from
+/// there by a triangle filter (`image`'s fast area average shifts fine detail by a fraction of
+/// a pixel at such small ratios). It then costs a third of a full decode and reduction. At 1/2
+/// jpeg-decoder is no faster than `image`'s full decode, so smaller photos are decoded whole.
+pub fn decode_thumbnail(
+    bytes: &[u8],
+    max_pixels: u64,
+) -> Result<(DynamicImage, (u32, u32)), PhotoError> {
+    let (img, size) = decode_with(bytes, max_pixels, Purpose::Thumbnail)?;
+    let thumb = if (img.width(), img.height()) == size {
+        thumbnail(&img)
+    } else {
+        img.resize(
+            THUMBNAIL_SIZE,
+            THUMBNAIL_SIZE,
+            image::imageops::FilterType::Triangle,
+        )
+    };
+    Ok((thumb, size))
 }
 
 /// As [`decode`], for model input: JPEGs go through a decoder whose pixels match libjpeg's
@@ -168,7 +192,7 @@ pub fn decode_for_model(
     max_pixels: u64,
     model_side: u32,
 ) -> Result<DynamicImage, PhotoError> {
-    decode_with(bytes, max_pixels, Some(model_side))
+    decode_with(bytes, max_pixels, Purpose::Model(model_side)).map(|(img, _)| img)
 }
 
 /// How many times the model's side a JPEG's short side must still be at half size for
@@ -178,12 +202,40 @@ pub fn decode_for_model(
 /// margin moved it by up to 6 levels, so only half size is used.
 pub const HALF_SCALE_MARGIN: u32 = 3;
 
-/// `model_side`: None for `image`'s decoder, else as [`decode_for_model`].
+#[derive(Clone, Copy)]
+enum Purpose {
+    Any,
+    Thumbnail,
+    /// The model's side, as [`decode_for_model`].
+    Model(u32),
+}
+
+impl Purpose {
+    /// By how much a JPEG of this size is reduced in its inverse DCT: 1, 2, 4 or 8.
+    fn jpeg_reduction(self, width: u32, height: u32) -> u16 {
+        match self {
+            Purpose::Any => 1,
+            Purpose::Thumbnail => [8, 4]
+                .into_iter()
+                .find(|&f| width.max(height) / u32::from(f) >= 2 * THUMBNAIL_SIZE)
+                .unwrap_or(1),
+            Purpose::Model(side) => {
+                if side > 0 && width.min(height) / 2 >= HALF_SCALE_MARGIN * side {
+                    2
+                } else {
+                    1
+                }
+            }
+        }
+    }
+}
+
+/// The upright image, and the photo's own upright size (the image's, unless reduced).
 fn decode_with(
     bytes: &[u8],
     max_pixels: u64,
-    model_side: Option<u32>,
-) -> Result<DynamicImage, PhotoError> {
+    purpose: Purpose,
+) -> Result<(DynamicImage, (u32, u32)), PhotoError> {
     let reader = || {
         ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
@@ -216,25 +268,34 @@ fn decode_with(
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = match (format, model_side) {
-        (image::ImageFormat::Jpeg, Some(side)) => match decode_jpeg(bytes, max_pixels, side)? {
-            Some(img) => img,
-            None => DynamicImage::from_decoder(decoder).map_err(classify)?,
-        },
-        _ => DynamicImage::from_decoder(decoder).map_err(classify)?,
+    let reduction = purpose.jpeg_reduction(width, height);
+    let libjpeg_like = matches!(purpose, Purpose::Model(_)) || reduction > 1;
+    let decoded = if format == image::ImageFormat::Jpeg && libjpeg_like {
+        decode_jpeg(bytes, max_pixels, reduction)?
+    } else {
+        None
+    };
+    let mut img = match decoded {
+        Some(img) => img,
+        None => DynamicImage::from_decoder(decoder).map_err(classify)?,
     };
     img.apply_orientation(orientation);
-    Ok(img)
+    use image::metadata::Orientation as O;
+    let upright = match orientation {
+        O::Rotate90 | O::Rotate270 | O::Rotate90FlipH | O::Rotate270FlipH => (height, width),
+        _ => (width, height),
+    };
+    Ok((img, upright))
 }
 
 /// JPEGs go through jpeg-decoder, whose IDCT and chroma upsampling follow libjpeg's (within 3
 /// levels on noise, where image's default decoder is 18 levels off): the reference CLIP
-/// preprocessing decodes with libjpeg. At half size where `model_side` allows it (see
-/// [`decode_for_model`]). `None` for colour spaces it leaves to `image` (CMYK).
+/// preprocessing decodes with libjpeg. Reduced `reduction` times in the inverse DCT (1: not).
+/// `None` for colour spaces it leaves to `image` (CMYK).
 fn decode_jpeg(
     bytes: &[u8],
     max_pixels: u64,
-    model_side: u32,
+    reduction: u16,
 ) -> Result<Option<DynamicImage>, PhotoError> {
     let mut d = jpeg_decoder::Decoder::new(bytes);
     d.set_max_decoding_buffer_size(max_pixels.saturating_mul(4).min(usize::MAX as u64) as usize);
@@ -248,10 +309,12 @@ fn decode_jpeg(
     let Some(info) = d.info() else {
         return Err(PhotoError::Corrupt("no frame header".into()));
     };
-    let short = u32::from(info.width.min(info.height));
-    let (w, h) = if model_side > 0 && short / 2 >= HALF_SCALE_MARGIN * model_side {
-        d.scale(info.width.div_ceil(2), info.height.div_ceil(2))
-            .map_err(failed)?
+    let (w, h) = if reduction > 1 {
+        d.scale(
+            info.width.div_ceil(reduction),
+            info.height.div_ceil(reduction),
+        )
+        .map_err(failed)?
     } else {
         (info.width, info.height)
     };
@@ -440,6 +503,63 @@ mod tests {
             .unwrap();
         let img = decode_for_model(&png, DEFAULT_MAX_PIXELS, 224).unwrap();
         assert_eq!((img.width(), img.height()), (1400, 1360));
+    }
+
+    /// `jpeg` with an EXIF orientation (6: turn 90° clockwise to view) after its start marker.
+    fn with_orientation(jpeg: &[u8], orientation: u8) -> Vec<u8> {
+        let mut app1 = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0".to_vec();
+        app1.extend([orientation, 0, 0, 0, 0, 0, 0]);
+        let len = (app1.len() + 2) as u16;
+        let mut out = jpeg[..2].to_vec();
+        out.extend([0xFF, 0xE1]);
+        out.extend(len.to_be_bytes());
+        out.extend(app1);
+        out.extend(&jpeg[2..]);
+        out
+    }
+
+    #[test]
+    fn a_thumbnail_of_a_large_jpeg_comes_from_a_reduced_decode_and_keeps_the_photos_size() {
+        // 2600 / 4 = 650 still covers twice a 320-pixel thumbnail.
+        let bytes = textured_jpeg(2600, 1400);
+        let (small, size) = decode_thumbnail(&bytes, DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!(
+            ((small.width(), small.height()), size),
+            ((320, 172), (2600, 1400))
+        );
+        // As close to a careful reduction of the whole photo (Lanczos, 3 lobes) as the
+        // thumbnail of the whole photo is, in mean levels of 255 (4.4 against 1.6 when the
+        // reduced decode went through `thumbnail`'s area average).
+        let whole = decode(&bytes, DEFAULT_MAX_PIXELS).unwrap();
+        let careful = whole.resize_exact(320, 172, image::imageops::FilterType::Lanczos3);
+        let off = |img: &DynamicImage| {
+            let (a, b) = (img.to_rgb8(), careful.to_rgb8());
+            let sum: f32 = a
+                .as_raw()
+                .iter()
+                .zip(b.as_raw())
+                .map(|(&x, &y)| (x as f32 - y as f32).abs())
+                .sum();
+            sum / a.as_raw().len() as f32
+        };
+        let (reduced, full) = (off(&small), off(&thumbnail(&whole)));
+        assert!(
+            reduced <= full + 1.0,
+            "{reduced} levels off, against {full}"
+        );
+        // Turned upright by its EXIF orientation, the photo's size too.
+        let turned = with_orientation(&bytes, 6);
+        let (small, size) = decode_thumbnail(&turned, DEFAULT_MAX_PIXELS).unwrap();
+        assert_eq!(
+            ((small.width(), small.height()), size),
+            ((172, 320), (1400, 2600))
+        );
+        // Under 8 times the thumbnail's size, the photo is decoded whole: the same thumbnail.
+        let bytes = textured_jpeg(2400, 1000);
+        let (small, size) = decode_thumbnail(&bytes, DEFAULT_MAX_PIXELS).unwrap();
+        let whole = thumbnail(&decode(&bytes, DEFAULT_MAX_PIXELS).unwrap());
+        assert_eq!(size, (2400, 1000));
+        assert_eq!(small.to_rgb8().as_raw(), whole.to_rgb8().as_raw());
     }
 
     #[test]

@@ -269,9 +269,11 @@ fn model_input(clip: &ClipEncoder, bytes: &[u8]) -> Result<Vec<f32>> {
 }
 
 /// What a photo costs besides the model, on one thread, in milliseconds: decoding and
-/// preprocessing, medians over the Luma photos and over 10 runs on each of two large photos (a
-/// Luma photo enlarged to 1600 × 2000 and to a phone camera's 3024 × 4032, JPEG quality 90, as
-/// merchants' photos often are; both decoded at half size, see `photo::decode_for_model`).
+/// preprocessing for the model, and the import's decoding and thumbnail (`import_thumbnail`);
+/// medians over the Luma photos and over 10 runs on each of two large photos (a Luma photo
+/// enlarged to 1600 × 2000 and to a phone camera's 3024 × 4032, JPEG quality 90, as merchants'
+/// photos often are; both reduced in their inverse DCT, see `photo::decode_for_model` and
+/// `photo::decode_thumbnail`).
 fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     pool.install(|| {
@@ -287,8 +289,12 @@ fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
             Ok(buf)
         };
         let costs = |photos: &[&Vec<u8>]| -> Result<serde_json::Value> {
-            let (mut decode, mut preprocess) = (Vec::new(), Vec::new());
+            let (mut decode, mut preprocess, mut thumb) = (Vec::new(), Vec::new(), Vec::new());
             for b in photos {
+                let t = Instant::now();
+                let max = vitrine::photo::DEFAULT_MAX_PIXELS;
+                std::hint::black_box(vitrine::photo::decode_thumbnail(b, max)?);
+                thumb.push(t.elapsed().as_secs_f64() * 1e3);
                 let t = Instant::now();
                 let img = vitrine::photo::decode_for_model(
                     b,
@@ -301,7 +307,11 @@ fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
                 preprocess.push(t.elapsed().as_secs_f64() * 1e3);
             }
             let ms = |v: Vec<f64>| (median(v) * 1000.0).round() / 1000.0;
-            Ok(serde_json::json!({"decode": ms(decode), "preprocess": ms(preprocess)}))
+            Ok(serde_json::json!({
+                "decode": ms(decode),
+                "preprocess": ms(preprocess),
+                "import_thumbnail": ms(thumb),
+            }))
         };
         let (big, phone) = (enlarged(1600, 2000)?, enlarged(3024, 4032)?);
         Ok(serde_json::json!({

@@ -979,13 +979,12 @@ fn process_one(
                 phash,
             });
         }
-        let img = photo::decode(&bytes, max_pixels)?;
-        let small = photo::thumbnail(&img);
+        let (small, (width, height)) = photo::decode_thumbnail(&bytes, max_pixels)?;
         photo::write_thumbnail(&small, &thumb)?;
         Ok(Outcome::Processed {
             hash,
-            width: img.width(),
-            height: img.height(),
+            width,
+            height,
             phash: Some(crate::phash::phash(&small)),
         })
     })()
