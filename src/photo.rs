@@ -198,8 +198,8 @@ pub fn decode_for_model(
 /// How many times the model's side a JPEG's short side must still be at half size for
 /// [`decode_for_model`] to decode it at half size. At 3, a 2268 × 1512 camera photo's input
 /// to a 224-pixel model moved by 0.15 levels of 255 on average (2.1 at most), against 0.14
-/// (1.0) for the same photo re-saved at JPEG quality 90; a quarter-size decode at the same
-/// margin moved it by up to 6 levels, so only half size is used.
+/// (1.0) for the same photo re-saved at JPEG quality 90; quarter-size decodes moved it by up to
+/// 6 and 8 levels, so only half size is used.
 pub const HALF_SCALE_MARGIN: u32 = 3;
 
 #[derive(Clone, Copy)]

@@ -35,6 +35,10 @@ pub enum BenchCommand {
         /// Skip the end-to-end import of the demo catalog.
         #[arg(long)]
         no_import: bool,
+        /// Also import this many phone-sized photos with embedding (Luma photos enlarged to
+        /// 3024 × 4032, JPEG quality 90): `import_with_embedding_phone`.
+        #[arg(long, default_value_t = 0)]
+        phone_photos: usize,
         /// Other visual architectures to measure at real size with random weights, f32 and
         /// int8: siglip2-b16 (SigLIP 2 B/16), marqo-b (Marqo E-commerce B), marqo-l (Marqo
         /// E-commerce L, 384 px), or none.
@@ -124,9 +128,11 @@ pub fn run(cmd: BenchCommand, models_dir: PathBuf) -> Result<()> {
             batches,
             seconds,
             no_import,
+            phone_photos,
             architectures,
         } => {
-            embed_bench::run(&models_dir, random_weights, &batches, seconds, !no_import)?;
+            let import = (!no_import).then_some(phone_photos);
+            embed_bench::run(&models_dir, random_weights, &batches, seconds, import)?;
             embed_bench::architectures(&architectures, &batches, seconds)?;
         }
         BenchCommand::Search {

@@ -148,7 +148,7 @@ pub fn run(
     random_weights: bool,
     batches: &[usize],
     seconds: f64,
-    with_import: bool,
+    import: Option<usize>,
 ) -> Result<()> {
     let models = Models::new(models_dir, vec![]);
     let clip_manifest = models
@@ -227,10 +227,23 @@ pub fn run(
         });
     }
 
-    if with_import {
+    if let Some(phone_photos) = import {
         out["photo_costs_ms"] = photo_costs(&clips[0].1)?;
+        let luma = (luma_sources()?, luma_photos()?);
+        let phone = (phone_photos > 0)
+            .then(|| phone_folder(phone_photos))
+            .transpose()?;
         for (p, clip) in clips {
-            out["import_with_embedding"][p.name()] = import_with(clip, &clip_manifest)?;
+            let (report, clip) = import_with(clip, &clip_manifest, &luma.0, &luma.1)?;
+            out["import_with_embedding"][p.name()] = report;
+            if let Some((dir, photos)) = &phone {
+                let (report, _) =
+                    import_with(clip, &clip_manifest, std::slice::from_ref(dir), photos)?;
+                out["import_with_embedding_phone"][p.name()] = report;
+            }
+        }
+        if let Some((dir, _)) = phone {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
     println!("{}", serde_json::to_string_pretty(&out)?);
@@ -322,16 +335,49 @@ fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
     })
 }
 
-/// Import of the Luma catalog into a fresh catalog, then its photos' embeddings with `clip`.
+/// A folder of `n` phone-sized photos (Luma photos spread over the catalog, enlarged to
+/// 3024 × 4032, JPEG quality 90), and their bytes.
+fn phone_folder(n: usize) -> Result<(std::path::PathBuf, Vec<Vec<u8>>)> {
+    let dir = std::env::temp_dir().join(format!("vitrine-bench-phone-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let paths = luma_photo_paths()?;
+    let step = (paths.len() / n.max(1)).max(1);
+    let photos = paths
+        .iter()
+        .step_by(step)
+        .take(n)
+        .enumerate()
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|(i, p)| -> Result<Vec<u8>> {
+            let img =
+                vitrine::photo::decode(&std::fs::read(p)?, vitrine::photo::DEFAULT_MAX_PIXELS)?;
+            let big = img
+                .resize_exact(3024, 4032, image::imageops::FilterType::Triangle)
+                .to_rgb8();
+            let mut buf = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90).encode_image(&big)?;
+            std::fs::write(dir.join(format!("phone-{i:03}.jpg")), &buf)?;
+            Ok(buf)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((dir, photos))
+}
+
+/// An import of `sources` into a fresh catalog, then its photos' embeddings with `clip`, and
+/// the encoder alone on `photos` (the same photos' bytes); the encoder is handed back.
 fn import_with(
     clip: ClipEncoder,
     manifest: &vitrine::models::Manifest,
-) -> Result<serde_json::Value> {
+    sources: &[std::path::PathBuf],
+    photos: &[Vec<u8>],
+) -> Result<(serde_json::Value, ClipEncoder)> {
     let dir = std::env::temp_dir().join(format!("vitrine-bench-embed-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut catalog = Catalog::open(&dir)?;
     let opts = ImportOptions {
-        sources: luma_sources()?,
+        sources: sources.to_vec(),
         ..ImportOptions::default()
     };
     let start = Instant::now();
@@ -352,7 +398,7 @@ fn import_with(
     // overhead over the model without the minutes of machine noise between two benchmarks.
     let (_, clip) = encoders.clip.take().context("the encoder went missing")?;
     let (mut alone_seconds, mut alone) = (0.0, 0);
-    for chunk in luma_photos()?.chunks(32) {
+    for chunk in photos.chunks(32) {
         let pixels = chunk
             .par_iter()
             .map(|b| model_input(&clip, b))
@@ -364,7 +410,7 @@ fn import_with(
     }
     let embed_rate = report.photos_embedded as f64 / report.photo_seconds;
     let alone_rate = alone as f64 / alone_seconds;
-    Ok(serde_json::json!({
+    let report = serde_json::json!({
         "photos": import.photos_processed,
         "import_seconds": import.seconds,
         "embed_seconds": report.photo_seconds,
@@ -372,7 +418,8 @@ fn import_with(
         "end_to_end_images_per_second": per_second(import.photos_processed, total),
         "encoder_alone_images_per_second": per_second(alone, alone_seconds),
         "embed_vs_encoder_alone": (embed_rate / alone_rate * 1000.0).round() / 1000.0,
-    }))
+    });
+    Ok((report, clip))
 }
 
 /// The real sizes of the other visual architectures (their `config.json` in the SigLIP
