@@ -293,14 +293,6 @@ fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
         let bytes = luma_photos()?;
         let first = bytes.first().context("no Luma photos")?;
         let first = vitrine::photo::decode(first, vitrine::photo::DEFAULT_MAX_PIXELS)?;
-        let enlarged = |w: u32, h: u32| -> Result<Vec<u8>> {
-            let big = first
-                .resize_exact(w, h, image::imageops::FilterType::Triangle)
-                .to_rgb8();
-            let mut buf = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90).encode_image(&big)?;
-            Ok(buf)
-        };
         let costs = |photos: &[&Vec<u8>]| -> Result<serde_json::Value> {
             let (mut decode, mut preprocess, mut thumb) = (Vec::new(), Vec::new(), Vec::new());
             for b in photos {
@@ -326,13 +318,23 @@ fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
                 "import_thumbnail": ms(thumb),
             }))
         };
-        let (big, phone) = (enlarged(1600, 2000)?, enlarged(3024, 4032)?);
+        let (big, phone) = (enlarged(&first, 1600, 2000)?, enlarged(&first, 3024, 4032)?);
         Ok(serde_json::json!({
             "luma": costs(&bytes.iter().collect::<Vec<_>>())?,
             "photo_1600x2000": costs(&[&big; 10])?,
             "photo_3024x4032": costs(&[&phone; 10])?,
         }))
     })
+}
+
+/// `img` enlarged to `w` × `h`, as a JPEG of quality 90.
+fn enlarged(img: &image::DynamicImage, w: u32, h: u32) -> Result<Vec<u8>> {
+    let big = img
+        .resize_exact(w, h, image::imageops::FilterType::Triangle)
+        .to_rgb8();
+    let mut buf = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90).encode_image(&big)?;
+    Ok(buf)
 }
 
 /// A folder of `n` phone-sized photos (Luma photos spread over the catalog, enlarged to
@@ -353,11 +355,7 @@ fn phone_folder(n: usize) -> Result<(std::path::PathBuf, Vec<Vec<u8>>)> {
         .map(|(i, p)| -> Result<Vec<u8>> {
             let img =
                 vitrine::photo::decode(&std::fs::read(p)?, vitrine::photo::DEFAULT_MAX_PIXELS)?;
-            let big = img
-                .resize_exact(3024, 4032, image::imageops::FilterType::Triangle)
-                .to_rgb8();
-            let mut buf = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90).encode_image(&big)?;
+            let buf = enlarged(&img, 3024, 4032)?;
             std::fs::write(dir.join(format!("phone-{i:03}.jpg")), &buf)?;
             Ok(buf)
         })
