@@ -228,8 +228,8 @@ pub fn run(
     }
 
     if let Some(phone_photos) = import {
-        out["photo_costs_ms"] = photo_costs(&clips[0].1)?;
         let luma = (luma_sources()?, luma_photos()?);
+        out["photo_costs_ms"] = photo_costs(&clips[0].1, &luma.1)?;
         let phone = (phone_photos > 0)
             .then(|| phone_folder(phone_photos))
             .transpose()?;
@@ -283,14 +283,13 @@ fn model_input(clip: &ClipEncoder, bytes: &[u8]) -> Result<Vec<f32>> {
 
 /// What a photo costs besides the model, on one thread, in milliseconds: decoding and
 /// preprocessing for the model, and the import's decoding and thumbnail (`import_thumbnail`);
-/// medians over the Luma photos and over 10 runs on each of two large photos (a Luma photo
+/// medians over the Luma photos (`bytes`) and over 10 runs on each of two large photos (a Luma photo
 /// enlarged to 1600 × 2000 and to a phone camera's 3024 × 4032, JPEG quality 90, as merchants'
 /// photos often are; both reduced in their inverse DCT, see `photo::decode_for_model` and
 /// `photo::decode_thumbnail`).
-fn photo_costs(clip: &ClipEncoder) -> Result<serde_json::Value> {
+fn photo_costs(clip: &ClipEncoder, bytes: &[Vec<u8>]) -> Result<serde_json::Value> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     pool.install(|| {
-        let bytes = luma_photos()?;
         let first = bytes.first().context("no Luma photos")?;
         let first = vitrine::photo::decode(first, vitrine::photo::DEFAULT_MAX_PIXELS)?;
         let costs = |photos: &[&Vec<u8>]| -> Result<serde_json::Value> {
