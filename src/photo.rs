@@ -157,12 +157,12 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, PhotoError>
 }
 
 /// The photo's [`thumbnail`], and the photo's own upright size, with the checks of
-/// [`decode`]. A JPEG at least 8 times [`THUMBNAIL_SIZE`] on its long side (a phone's 12
-/// megapixels) is decoded at 1/4 or 1/8 of its size by its inverse DCT (each 8 × 8 block to
-/// 2 × 2 or to its mean), keeping that side at least twice [`THUMBNAIL_SIZE`], and reduced from
-/// there by a triangle filter (`image`'s fast area average shifts fine detail by a fraction of
-/// a pixel at such small ratios). It then costs a third of a full decode and reduction. At 1/2
-/// jpeg-decoder is no faster than `image`'s full decode, so smaller photos are decoded whole.
+/// [`decode`]. A JPEG at least 4 times [`THUMBNAIL_SIZE`] on its long side is decoded at 1/2,
+/// 1/4 or 1/8 of its size by libjpeg-turbo's inverse DCT, keeping that side at least twice
+/// [`THUMBNAIL_SIZE`], and reduced from there by a triangle filter (`image`'s fast area
+/// average shifts fine detail by a fraction of a pixel at such small ratios): under half the
+/// time of a full decode and reduction, for 1600 × 2000 photos as for a phone's 12 megapixels.
+/// Smaller photos are decoded whole, as before.
 pub fn decode_thumbnail(
     bytes: &[u8],
     max_pixels: u64,
@@ -180,13 +180,14 @@ pub fn decode_thumbnail(
     Ok((thumb, size))
 }
 
-/// As [`decode`], for model input: JPEGs go through a decoder whose pixels match libjpeg's
-/// (what the reference CLIP preprocessing reads), at some cost in speed. `model_side` is the
-/// longest side the model's preprocessing resizes to (`ClipEncoder::decode_side`; 0 decodes in
-/// full): a JPEG whose short side is at least [`HALF_SCALE_MARGIN`] times that even at half
-/// size is decoded at half size by its inverse DCT (libjpeg's scaled decoding, as Pillow's
-/// `draft`), which halves decoding and quarters resizing for phone-sized photos. The model
-/// input then differs from the full decode's by about as much as re-saving the JPEG does.
+/// As [`decode`], for model input: JPEGs go through libjpeg-turbo, the decoder of the
+/// reference CLIP preprocessing (Pillow), so the model sees the reference's pixels.
+/// `model_side` is the longest side the model's preprocessing resizes to
+/// (`ClipEncoder::decode_side`; 0 decodes in full): a JPEG whose short side is at least
+/// [`HALF_SCALE_MARGIN`] times that even at half size is decoded at half size by its inverse
+/// DCT (Pillow's `draft`), which halves decoding and quarters resizing for phone-sized photos.
+/// The model input then differs from the full decode's by about as much as re-saving the JPEG
+/// does.
 pub fn decode_for_model(
     bytes: &[u8],
     max_pixels: u64,
@@ -199,7 +200,8 @@ pub fn decode_for_model(
 /// [`decode_for_model`] to decode it at half size. At 3, a 2268 × 1512 camera photo's input
 /// to a 224-pixel model moved by 0.15 levels of 255 on average (2.1 at most), against 0.14
 /// (1.0) for the same photo re-saved at JPEG quality 90; quarter-size decodes moved it by up to
-/// 6 and 8 levels, so only half size is used.
+/// 6 and 8 levels, so only half size is used (measured with the earlier decoder, jpeg-decoder;
+/// libjpeg-turbo moves the test's textured photo by 0.26 (2.1) where it moved it by 0.19 (2.0)).
 pub const HALF_SCALE_MARGIN: u32 = 3;
 
 #[derive(Clone, Copy)]
@@ -215,7 +217,7 @@ impl Purpose {
     fn jpeg_reduction(self, width: u32, height: u32) -> u16 {
         match self {
             Purpose::Any => 1,
-            Purpose::Thumbnail => [8, 4]
+            Purpose::Thumbnail => [8, 4, 2]
                 .into_iter()
                 .find(|&f| width.max(height) / u32::from(f) >= 2 * THUMBNAIL_SIZE)
                 .unwrap_or(1),
@@ -271,7 +273,7 @@ fn decode_with(
     let reduction = purpose.jpeg_reduction(width, height);
     let libjpeg_like = matches!(purpose, Purpose::Model(_)) || reduction > 1;
     let decoded = if format == image::ImageFormat::Jpeg && libjpeg_like {
-        decode_jpeg(bytes, max_pixels, reduction)?
+        decode_jpeg(bytes, max_pixels, reduction)
     } else {
         None
     };
@@ -288,47 +290,46 @@ fn decode_with(
     Ok((img, upright))
 }
 
-/// JPEGs go through jpeg-decoder, whose IDCT and chroma upsampling follow libjpeg's (within 3
-/// levels on noise, where image's default decoder is 18 levels off): the reference CLIP
-/// preprocessing decodes with libjpeg. Reduced `reduction` times in the inverse DCT (1: not).
-/// `None` for colour spaces it leaves to `image` (CMYK).
-fn decode_jpeg(
-    bytes: &[u8],
-    max_pixels: u64,
-    reduction: u16,
-) -> Result<Option<DynamicImage>, PhotoError> {
-    let mut d = jpeg_decoder::Decoder::new(bytes);
-    d.set_max_decoding_buffer_size(max_pixels.saturating_mul(4).min(usize::MAX as u64) as usize);
-    let failed = |e| match e {
-        jpeg_decoder::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            PhotoError::Truncated
-        }
-        other => PhotoError::Corrupt(other.to_string()),
+/// JPEGs go through libjpeg-turbo, the decoder of the reference CLIP preprocessing (Pillow),
+/// with its defaults (accurate integer IDCT, smooth chroma upsampling), so the model sees the
+/// reference's pixels. Reduced `reduction` times in the inverse DCT (1: not). `None` for colour
+/// spaces other than RGB and grey (CMYK), and when libjpeg-turbo reports any problem, even one
+/// it can decode past: `image`'s decoder then decodes the photo whole, or says what is wrong.
+fn decode_jpeg(bytes: &[u8], max_pixels: u64, reduction: u16) -> Option<DynamicImage> {
+    use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat, ScalingFactor};
+    let mut d = Decompressor::new().ok()?;
+    let header = d.read_header(bytes).ok()?;
+    // Its own reading of the header is held to the limit too.
+    if header.width as u64 * header.height as u64 > max_pixels {
+        return None;
+    }
+    let (format, channels) = match header.colorspace {
+        Colorspace::YCbCr | Colorspace::RGB => (PixelFormat::RGB, 3),
+        Colorspace::Gray => (PixelFormat::GRAY, 1),
+        _ => return None,
     };
-    d.read_info().map_err(failed)?;
-    let Some(info) = d.info() else {
-        return Err(PhotoError::Corrupt("no frame header".into()));
+    if reduction > 1 && !header.is_lossless {
+        d.set_scaling_factor(ScalingFactor::new(1, usize::from(reduction)))
+            .ok()?;
+    }
+    let size = header.scaled(d.scaling_factor());
+    let mut pixels = vec![0u8; size.width.checked_mul(size.height)?.checked_mul(channels)?];
+    let out = Image {
+        pixels: &mut pixels[..],
+        width: size.width,
+        pitch: size.width * channels,
+        height: size.height,
+        format,
     };
-    let (w, h) = if reduction > 1 {
-        d.scale(
-            info.width.div_ceil(reduction),
-            info.height.div_ceil(reduction),
-        )
-        .map_err(failed)?
+    d.decompress(bytes, out).ok()?;
+    let (w, h) = (
+        u32::try_from(size.width).ok()?,
+        u32::try_from(size.height).ok()?,
+    );
+    Some(if channels == 3 {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, pixels)?)
     } else {
-        (info.width, info.height)
-    };
-    let pixels = d.decode().map_err(failed)?;
-    let (w, h) = (u32::from(w), u32::from(h));
-    let bad = || PhotoError::Corrupt("pixel data does not match the header".into());
-    Ok(match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => Some(DynamicImage::ImageRgb8(
-            RgbImage::from_raw(w, h, pixels).ok_or_else(bad)?,
-        )),
-        jpeg_decoder::PixelFormat::L8 => Some(DynamicImage::ImageLuma8(
-            image::GrayImage::from_raw(w, h, pixels).ok_or_else(bad)?,
-        )),
-        _ => None,
+        DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, pixels)?)
     })
 }
 
@@ -520,45 +521,47 @@ mod tests {
 
     #[test]
     fn a_thumbnail_of_a_large_jpeg_comes_from_a_reduced_decode_and_keeps_the_photos_size() {
-        // 2600 / 4 = 650 still covers twice a 320-pixel thumbnail.
-        let bytes = textured_jpeg(2600, 1400);
-        let (small, size) = decode_thumbnail(&bytes, DEFAULT_MAX_PIXELS).unwrap();
-        assert_eq!(
-            ((small.width(), small.height()), size),
-            ((320, 172), (2600, 1400))
-        );
-        // As close to a careful reduction of the whole photo (Lanczos, 3 lobes) as the
-        // thumbnail of the whole photo is, in mean levels of 255 (4.4 against 1.6 when the
-        // reduced decode went through `thumbnail`'s area average).
-        let whole = decode(&bytes, DEFAULT_MAX_PIXELS).unwrap();
-        let careful = whole.resize_exact(320, 172, image::imageops::FilterType::Lanczos3);
-        let off = |img: &DynamicImage| {
-            let (a, b) = (img.to_rgb8(), careful.to_rgb8());
-            let sum: f32 = a
-                .as_raw()
-                .iter()
-                .zip(b.as_raw())
-                .map(|(&x, &y)| (x as f32 - y as f32).abs())
-                .sum();
-            sum / a.as_raw().len() as f32
-        };
-        let (reduced, full) = (off(&small), off(&thumbnail(&whole)));
-        assert!(
-            reduced <= full + 1.0,
-            "{reduced} levels off, against {full}"
-        );
+        // 2600 / 4 = 650 and 1500 / 2 = 750 still cover twice a 320-pixel thumbnail.
+        for ((w, h), thumb) in [((2600, 1400), (320, 172)), ((1500, 1000), (320, 213))] {
+            let bytes = textured_jpeg(w, h);
+            let (small, size) = decode_thumbnail(&bytes, DEFAULT_MAX_PIXELS).unwrap();
+            assert_eq!(((small.width(), small.height()), size), (thumb, (w, h)));
+            // As close to a careful reduction of the whole photo (Lanczos, 3 lobes) as the
+            // thumbnail of the whole photo is, in mean levels of 255 (4.4 against 1.6 when the
+            // reduced decode went through `thumbnail`'s area average).
+            let whole = decode(&bytes, DEFAULT_MAX_PIXELS).unwrap();
+            let careful =
+                whole.resize_exact(thumb.0, thumb.1, image::imageops::FilterType::Lanczos3);
+            let off = |img: &DynamicImage| {
+                let (a, b) = (img.to_rgb8(), careful.to_rgb8());
+                let sum: f32 = a
+                    .as_raw()
+                    .iter()
+                    .zip(b.as_raw())
+                    .map(|(&x, &y)| (x as f32 - y as f32).abs())
+                    .sum();
+                sum / a.as_raw().len() as f32
+            };
+            let whole_thumb = thumbnail(&whole);
+            assert_ne!(small.to_rgb8().as_raw(), whole_thumb.to_rgb8().as_raw());
+            let (reduced, full) = (off(&small), off(&whole_thumb));
+            assert!(
+                reduced <= full + 1.0,
+                "{w}×{h}: {reduced} levels off, against {full}"
+            );
+        }
         // Turned upright by its EXIF orientation, the photo's size too.
-        let turned = with_orientation(&bytes, 6);
+        let turned = with_orientation(&textured_jpeg(2600, 1400), 6);
         let (small, size) = decode_thumbnail(&turned, DEFAULT_MAX_PIXELS).unwrap();
         assert_eq!(
             ((small.width(), small.height()), size),
             ((172, 320), (1400, 2600))
         );
-        // Under 8 times the thumbnail's size, the photo is decoded whole: the same thumbnail.
-        let bytes = textured_jpeg(2400, 1000);
+        // Under 4 times the thumbnail's size, the photo is decoded whole: the same thumbnail.
+        let bytes = textured_jpeg(1200, 1000);
         let (small, size) = decode_thumbnail(&bytes, DEFAULT_MAX_PIXELS).unwrap();
         let whole = thumbnail(&decode(&bytes, DEFAULT_MAX_PIXELS).unwrap());
-        assert_eq!(size, (2400, 1000));
+        assert_eq!(size, (1200, 1000));
         assert_eq!(small.to_rgb8().as_raw(), whole.to_rgb8().as_raw());
     }
 
@@ -588,6 +591,51 @@ mod tests {
         let max = levels.iter().cloned().fold(0.0, f32::max);
         assert!(mean > 0.0, "the half-size decode was used");
         assert!(mean < 0.5 && max < 4.0, "mean {mean}, max {max} levels");
+    }
+
+    #[test]
+    fn a_damaged_jpeg_gives_an_error_or_an_image_of_its_size_never_a_crash() {
+        // libjpeg-turbo is C: damaged scan data must come back as an error or as an image of
+        // the header's size (libjpeg-turbo reports the damage, and `image`'s decoder, more
+        // lenient, decodes the whole photo instead).
+        let good = textured_jpeg(1400, 1400);
+        let scan = good.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap() + 16;
+        let mut seed = 0x9E37_79B9_u32;
+        let mut images = 0;
+        for i in 0..40 {
+            let mut bad = good.clone();
+            for _ in 0..1 + i % 4 {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let at = scan + seed as usize % (bad.len() - scan - 4);
+                bad[at] ^= (seed >> 24) as u8 | 1;
+            }
+            for side in [0, 224] {
+                match decode_for_model(&bad, DEFAULT_MAX_PIXELS, side) {
+                    Ok(img) => {
+                        images += 1;
+                        // Half size from libjpeg-turbo, whole from `image`'s decoder.
+                        let size = (img.width(), img.height());
+                        assert!(size == (1400, 1400) || (side > 0 && size == (700, 700)));
+                    }
+                    Err(e) => assert!(matches!(e, PhotoError::Corrupt(_) | PhotoError::Truncated)),
+                }
+            }
+            if let Ok((small, size)) = decode_thumbnail(&bad, DEFAULT_MAX_PIXELS) {
+                assert_eq!((small.width(), size), (320, (1400, 1400)));
+            }
+        }
+        assert!(images > 0);
+        // A grey JPEG stays grey.
+        let grey = image::GrayImage::from_fn(1600, 1500, |x, y| image::Luma([(x ^ y) as u8]));
+        let mut buf = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 90)
+            .encode_image(&grey)
+            .unwrap();
+        let img = decode_for_model(&buf, DEFAULT_MAX_PIXELS, 224).unwrap();
+        assert_eq!(
+            (img.color(), img.width(), img.height()),
+            (image::ColorType::L8, 800, 750)
+        );
     }
 
     #[test]

@@ -123,12 +123,13 @@ fn clip_tokenizer_reproduces_the_reference_ids() {
 }
 
 /// Own decoding and preprocessing of the photos `inp` names (from the shared CLIP fixture's
-/// images) against the reference's: mean absolute error ≤ 0.01 and max ≤ 0.1 per photo, and
-/// embeddings within cosine 0.9995 of the reference's normalised ones.
+/// images) against the reference's: mean and largest absolute error per photo within
+/// `(mae, max)`, and embeddings within cosine 0.9995 of the reference's normalised ones.
 fn assert_own_preprocessing(
     enc: &ClipEncoder,
     inp: &serde_json::Value,
     exp: &std::collections::HashMap<String, Tensor>,
+    (mae_bound, max_bound): (f32, f32),
 ) {
     let reference = rows(&exp["pixel_values"].flatten_from(1).unwrap());
     let ref_embeds = rows(&exp["image_embeds_normalized"]);
@@ -152,7 +153,7 @@ fn assert_own_preprocessing(
         let mae = diffs.iter().sum::<f32>() / diffs.len() as f32;
         let max = diffs.iter().cloned().fold(0f32, f32::max);
         assert!(
-            mae <= 0.01 && max <= 0.1,
+            mae <= mae_bound && max <= max_bound,
             "{name}: mean abs error {mae}, max {max}"
         );
         pixels.push(ours);
@@ -165,7 +166,14 @@ fn assert_own_preprocessing(
 
 #[test]
 fn clip_preprocessing_and_embeddings_of_own_decoding_match_the_reference() {
-    assert_own_preprocessing(&tiny(), &inputs("clip-tiny"), &expected("clip-tiny"));
+    // The same pixels as the reference, within float rounding (one level of 255 is about 0.015
+    // after normalisation): JPEGs decode through libjpeg-turbo, as in Pillow.
+    assert_own_preprocessing(
+        &tiny(),
+        &inputs("clip-tiny"),
+        &expected("clip-tiny"),
+        (1e-5, 1e-5),
+    );
 }
 
 #[test]
@@ -277,7 +285,9 @@ fn check_image_text_parity(name: &str, enc: &ClipEncoder) {
         assert!(cosine(g, &e) >= 0.99999, "text {i}: {}", cosine(g, &e));
     }
 
-    assert_own_preprocessing(enc, &inp, &exp);
+    // Close, not equal: these references' bilinear resize rounds differently (a level here and
+    // there; up to 9 levels on the transparent photo in open_clip's).
+    assert_own_preprocessing(enc, &inp, &exp, (0.01, 0.1));
 }
 
 #[test]
