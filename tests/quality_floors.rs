@@ -1,5 +1,6 @@
-//! Search quality may not slip: the Luma query sets (made by scripts/luma-queries.py) must
-//! score at least the floors in eval/floors.json, for the signals that need no CLIP weights
+//! Search quality may not slip: the Luma query sets (made by scripts/luma-queries.py, and the
+//! reviews written by hand in eval/written-reviews.jsonl) must score at least the floors in
+//! eval/floors.json, for the signals that need no CLIP weights
 //! (product text, keywords, perceptual hash). The floors sit slightly below the figures in
 //! docs/quality.md; raise them when search gets better. The pseudo-run `fused - best single`
 //! bounds the default fused nDCG@10 minus that of the best signal alone: 0 where the fusion
@@ -100,6 +101,10 @@ fn luma_quality_stays_above_its_floors() {
         let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
         check(set, &report, &floors, &mut failures);
     }
+    // Reviews written by hand, not by rule (eval/written-reviews.jsonl).
+    let queries = read_queries(&root.join("eval/written-reviews.jsonl")).unwrap();
+    let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
+    check("written-reviews.jsonl", &report, &floors, &mut failures);
     // That CSV names the Luma photos by absolute path, outside its own folder: allowed here.
     let searcher = {
         let mut catalog = Catalog::open(dir.path().join("main")).unwrap();
