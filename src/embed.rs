@@ -116,7 +116,11 @@ pub enum EmbedEvent {
 pub struct EmbedReport {
     pub clip_model: Option<String>,
     pub text_model: Option<String>,
+    /// Including those of `photos_during_import`.
     pub photos_embedded: usize,
+    /// Photos the model embedded while the import had them decoded
+    /// ([`crate::workspace::Workspace::import_and_index`]).
+    pub photos_during_import: usize,
     pub phashes_added: usize,
     pub products_embedded: usize,
     pub skipped: Vec<ImportErrorRecord>,
@@ -163,6 +167,53 @@ fn prepare(hash: &str, path: &str, need_phash: bool, clip: Option<&ClipEncoder>)
         }
     }
     out
+}
+
+/// The visual model the embedding uses, embedding new photos while an import has them
+/// decoded ([`crate::import::run_with_model`]): each photo is decoded once, for its thumbnail
+/// and for the model. What it leaves undone, [`run`] does after the import.
+pub struct DuringImport<'a> {
+    id: &'a str,
+    encoder: &'a ClipEncoder,
+    failed: AtomicBool,
+}
+
+impl<'a> DuringImport<'a> {
+    /// `None` without a visual model.
+    pub fn new(enc: &'a Encoders) -> Option<DuringImport<'a>> {
+        enc.embedding_clip().map(|(m, e)| DuringImport {
+            id: &m.id,
+            encoder: e,
+            failed: AtomicBool::new(false),
+        })
+    }
+}
+
+impl crate::import::PhotoModel for DuringImport<'_> {
+    fn id(&self) -> &str {
+        self.id
+    }
+
+    fn decode_side(&self) -> u32 {
+        self.encoder.decode_side()
+    }
+
+    fn input(&self, img: &image::DynamicImage) -> Vec<f32> {
+        self.encoder.preprocess(img)
+    }
+
+    fn embed(&self, inputs: &[Vec<f32>]) -> Option<Vec<Vec<f32>>> {
+        // After a failure the import goes on without the model; [`run`] meets the failure
+        // again and reports it.
+        if self.failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let vectors = self.encoder.embed_pixels(inputs).ok();
+        if vectors.is_none() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        vectors
+    }
 }
 
 /// A skipped item when `model` gave `item` a vector with NaN or infinite numbers: such a

@@ -34,7 +34,7 @@ pub fn phash(img: &DynamicImage) -> PHash {
     // Always from the thumbnail-sized image, so a photo and its thumbnail hash alike and a
     // large photo costs no more than a small one.
     let thumb = crate::photo::thumbnail(img);
-    let small = thumb.thumbnail_exact(N as u32, N as u32).to_luma32f();
+    let small = crate::photo::area_average(&thumb, N as u32, N as u32).to_luma32f();
     let px: Vec<f32> = small.pixels().map(|p| p[0]).collect();
     let cos = cosines();
     // Separable DCT-II: rows first (K outputs each), then columns.

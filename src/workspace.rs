@@ -122,8 +122,9 @@ impl Workspace {
     }
 
     /// Imports, then (when `embed` and the import completed) embeds what is missing and builds
-    /// the indexes that are due. Stages are reported to `on_stage`; `cancel` stops at the next
-    /// batch, keeping what was committed.
+    /// the indexes that are due. With `embed`, the visual model embeds each new photo while the
+    /// import has it decoded, so that each is decoded once. Stages are reported to `on_stage`;
+    /// `cancel` stops at the next batch, keeping what was committed.
     pub fn import_and_index(
         &mut self,
         opts: &ImportOptions,
@@ -131,9 +132,16 @@ impl Workspace {
         on_stage: &(dyn Fn(Stage) + Sync),
         cancel: &AtomicBool,
     ) -> Result<ImportOutcome> {
-        let report = import::run(
+        // Models that fail to load fail the embedding after the import, as before.
+        let encoders = embed.then(|| self.encoders());
+        let during = match &encoders {
+            Some(Ok(e)) => embed::DuringImport::new(e),
+            _ => None,
+        };
+        let (report, embedded) = import::run_with_model(
             &mut self.catalog,
             opts,
+            during.as_ref().map(|m| m as &dyn import::PhotoModel),
             &|e| on_stage(Stage::Import(e)),
             cancel,
         )?;
@@ -144,9 +152,12 @@ impl Workspace {
             indexes: Vec::new(),
             encoders: None,
         };
-        if embed && outcome.import.status == crate::ImportStatus::Completed {
-            let encoders = self.encoders()?;
-            let (report, built) = self.embed_and_index(&encoders, 32, on_stage, cancel)?;
+        if let Some(encoders) = encoders
+            && outcome.import.status == crate::ImportStatus::Completed
+        {
+            let encoders = encoders?;
+            let (report, built) =
+                self.embed_and_index_after(embedded, &encoders, 32, on_stage, cancel)?;
             outcome.embed = Some(report);
             outcome.indexes = built;
             outcome.encoders = Some(encoders);
@@ -163,13 +174,28 @@ impl Workspace {
         on_stage: &(dyn Fn(Stage) + Sync),
         cancel: &AtomicBool,
     ) -> Result<(EmbedReport, Vec<String>)> {
-        let report = embed::run(
+        self.embed_and_index_after(0, encoders, batch_size, on_stage, cancel)
+    }
+
+    /// [`Self::embed_and_index`] after an import whose model embedded `during_import` photos,
+    /// counted in the report.
+    fn embed_and_index_after(
+        &mut self,
+        during_import: usize,
+        encoders: &Encoders,
+        batch_size: usize,
+        on_stage: &(dyn Fn(Stage) + Sync),
+        cancel: &AtomicBool,
+    ) -> Result<(EmbedReport, Vec<String>)> {
+        let mut report = embed::run(
             &mut self.catalog,
             encoders,
             &EmbedOptions { batch_size },
             &|e| on_stage(Stage::Embed(e)),
             cancel,
         )?;
+        report.photos_embedded += during_import;
+        report.photos_during_import = during_import;
         on_stage(Stage::Embedded(&report));
         let mut built = Vec::new();
         if !report.cancelled {

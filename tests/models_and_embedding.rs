@@ -307,6 +307,166 @@ fn embeddings_are_stored_per_model_and_follow_changes() {
     );
 }
 
+/// A workspace on `dir/cat` whose CLIP model is `clip` (registered as `id`), models from
+/// ../shared/models.
+fn workspace_with(dir: &Path, clip: &Path, id: &str) -> vitrine::workspace::Workspace {
+    let settings = vitrine::workspace::Settings {
+        models_dir: shared().join("models"),
+        device: DeviceChoice::Cpu,
+        precision: Precision::F32,
+    };
+    let ws = vitrine::workspace::Workspace::open(dir.join("cat"), settings).unwrap();
+    vitrine::model_choice::add_model(ws.catalog(), clip, Some(id)).unwrap();
+    ws.use_model(id).unwrap();
+    ws
+}
+
+#[test]
+fn an_import_with_embedding_decodes_each_photo_once_and_stores_what_two_passes_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("shop");
+    std::fs::create_dir_all(&data).unwrap();
+    // A Luma photo as is, the same enlarged to a phone's size (decoded at half size, its
+    // thumbnail made from that decode), as a PNG, and a damaged file.
+    let luma_photo = luma().join("images/wj01-red_main.jpg");
+    std::fs::copy(&luma_photo, data.join("small.jpg")).unwrap();
+    let img = image::open(&luma_photo).unwrap();
+    img.resize_exact(2268, 3024, image::imageops::FilterType::Triangle)
+        .to_rgb8()
+        .save(data.join("phone.jpg"))
+        .unwrap();
+    img.save(data.join("flat.png")).unwrap();
+    std::fs::write(data.join("broken.jpg"), b"\xFF\xD8 not a photo").unwrap();
+    std::fs::write(
+        data.join("products.csv"),
+        "sku,title,image\nS,Small,small.jpg\nP,Phone,phone.jpg\nF,Flat,flat.png\nB,Broken,broken.jpg\n",
+    )
+    .unwrap();
+    let opts = vitrine::ImportOptions {
+        sources: vec![data.join("products.csv")],
+        ..Default::default()
+    };
+    let never = AtomicBool::new(false);
+
+    let one = dir.path().join("one");
+    let mut ws = workspace_with(&one, &tiny_dir(), "tiny");
+    let planned = std::sync::Mutex::new(Vec::new());
+    let on_stage = |stage: vitrine::workspace::Stage| {
+        if let vitrine::workspace::Stage::Embed(vitrine::embed::EmbedEvent::Planned {
+            photos,
+            ..
+        }) = stage
+        {
+            planned.lock().unwrap().push(*photos);
+        }
+    };
+    let outcome = ws.import_and_index(&opts, true, &on_stage, &never).unwrap();
+    // The photos were embedded during the import: none was left for the embedding after it.
+    assert_eq!(*planned.lock().unwrap(), [0]);
+    assert_eq!(outcome.import.photos_processed, 3);
+    assert_eq!(
+        outcome.import.skipped.len(),
+        1,
+        "{:?}",
+        outcome.import.skipped
+    );
+    let embed = outcome.embed.unwrap();
+    assert_eq!(
+        (
+            embed.photos_embedded,
+            embed.photos_during_import,
+            embed.products_embedded
+        ),
+        (3, 3, 4)
+    );
+
+    // Two passes: an import without a model, then the embedding (decoding each photo again).
+    let two = dir.path().join("two");
+    let mut ws2 = workspace_with(&two, &tiny_dir(), "tiny");
+    vitrine::import::run(ws2.catalog_mut(), &opts, &|_| {}, &never).unwrap();
+    let enc = ws2.encoders().unwrap();
+    let (report, _) = ws2.embed_and_index(&enc, 32, &|_| {}, &never).unwrap();
+    assert_eq!(report.photos_embedded, 3);
+
+    for sku in ["S", "P", "F"] {
+        let (a, b) = (
+            ws.catalog().product(sku).unwrap().images.remove(0),
+            ws2.catalog().product(sku).unwrap().images.remove(0),
+        );
+        assert_eq!((a.width, a.height), (b.width, b.height));
+        let vector = |ws: &vitrine::workspace::Workspace, hash: &str| {
+            ws.catalog().photo_vector("tiny", hash).unwrap().unwrap()
+        };
+        assert_eq!(vector(&ws, &a.hash), vector(&ws2, &b.hash), "{sku}");
+        let bits = (a.phash.unwrap().0 ^ b.phash.unwrap().0).count_ones();
+        // The phone-sized photo's thumbnail comes from the model's decode (within a level of
+        // the other); the rest are the same.
+        assert!(bits <= if sku == "P" { 2 } else { 0 }, "{sku}: {bits} bits");
+    }
+    // Nothing is left to embed.
+    let enc = ws.encoders().unwrap();
+    let again = ws.embed_and_index(&enc, 32, &|_| {}, &never).unwrap().0;
+    assert_eq!((again.photos_embedded, again.products_embedded), (0, 0));
+}
+
+#[test]
+fn a_cancelled_import_with_embedding_keeps_each_committed_photo_with_its_vector_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(luma().join("images"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    for p in names.iter().take(120) {
+        std::fs::copy(p, photos.join(p.file_name().unwrap())).unwrap();
+    }
+    let mut ws = workspace_with(dir.path(), &tiny_dir(), "tiny");
+    let opts = vitrine::ImportOptions {
+        sources: vec![photos],
+        batch_size: 4,
+        ..Default::default()
+    };
+    let cancel = AtomicBool::new(false);
+    let on_stage = |stage: vitrine::workspace::Stage| {
+        if let vitrine::workspace::Stage::Import(vitrine::import::ImportEvent::Progress {
+            committed,
+            ..
+        }) = stage
+            && *committed >= 8
+        {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let first = ws
+        .import_and_index(&opts, true, &on_stage, &cancel)
+        .unwrap();
+    assert_eq!(first.import.status, vitrine::ImportStatus::Cancelled);
+    assert!(first.embed.is_none());
+    let count = |ws: &vitrine::workspace::Workspace, kind: &str| {
+        let stats = ws.catalog().stats().unwrap();
+        let vectors = stats
+            .embeddings
+            .iter()
+            .find(|(m, k, _)| m == "tiny" && k == kind)
+            .map_or(0, |e| e.2);
+        (stats.images, vectors)
+    };
+    // Every photo committed came with its vector, in the same transaction.
+    let (images, vectors) = count(&ws, "image");
+    assert!((8..120).contains(&images), "{images} photos committed");
+    assert_eq!(vectors, images);
+
+    let again = AtomicBool::new(false);
+    let second = ws.import_and_index(&opts, true, &|_| {}, &again).unwrap();
+    assert_eq!(second.import.status, vitrine::ImportStatus::Completed);
+    assert_eq!(second.import.photos_processed as i64, 120 - images);
+    let embed = second.embed.unwrap();
+    assert_eq!(embed.photos_during_import as i64, 120 - images);
+    assert_eq!(count(&ws, "image"), (120, 120));
+}
+
 /// A copy of the tiny CLIP whose projections hold NaN: every vector it gives is NaN.
 fn nan_clip(dir: &std::path::Path) -> std::path::PathBuf {
     let out = dir.join("nan-clip");
@@ -351,7 +511,7 @@ fn a_model_that_gives_nan_is_refused_and_nothing_of_it_is_stored() {
         write_jpeg(&photos.join(format!("p{i}.jpg")), 64, 48, 10 + i);
     }
     let mut catalog = Catalog::open(dir.path().join("cat")).unwrap();
-    import(&mut catalog, &[photos]);
+    import(&mut catalog, std::slice::from_ref(&photos));
     let nan = nan_clip(dir.path());
     vitrine::model_choice::add_model(&catalog, &nan, Some("nan-clip")).unwrap();
     let models = vitrine::model_choice::registry(&catalog, &shared().join("models")).unwrap();
@@ -376,6 +536,25 @@ fn a_model_that_gives_nan_is_refused_and_nothing_of_it_is_stored() {
         "{:?}",
         stats.embeddings
     );
+    // Embedding during an import stores none of it either, and the embedding after the import
+    // reports each photo.
+    let mut ws = workspace_with(&dir.path().join("during"), &nan, "nan-clip");
+    let opts = vitrine::ImportOptions {
+        sources: vec![photos.clone()],
+        ..Default::default()
+    };
+    let outcome = ws
+        .import_and_index(&opts, true, &|_| {}, &AtomicBool::new(false))
+        .unwrap();
+    let during = outcome.embed.unwrap();
+    assert_eq!(
+        (during.photos_embedded, during.photos_during_import),
+        (0, 0)
+    );
+    let bad = during.skipped.iter().filter(|s| s.kind == "bad_embedding");
+    assert_eq!(bad.count(), 3, "{:?}", during.skipped);
+    let stats = ws.catalog().stats().unwrap();
+    assert!(!stats.embeddings.iter().any(|(m, _, _)| m == "nan-clip"));
     // A text query through it is an error that says so, not NaN scores.
     let searcher = vitrine::search::Searcher::open(&catalog, enc).unwrap();
     let q = vitrine::query::Query {

@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
-use vitrine::embed::EmbedOptions;
+use vitrine::embed::{DuringImport, EmbedOptions};
 use vitrine::encoders::clip::RandomWeights;
 use vitrine::encoders::{ClipEncoder, DeviceChoice, Precision, TextEncoder};
+use vitrine::import::PhotoModel;
 use vitrine::model_choice::Encoders;
 use vitrine::models::{ModelKind, Models};
 use vitrine::{Catalog, ImportOptions};
@@ -282,7 +283,8 @@ fn model_input(clip: &ClipEncoder, bytes: &[u8]) -> Result<Vec<f32>> {
 }
 
 /// What a photo costs besides the model, on one thread, in milliseconds: decoding and
-/// preprocessing for the model, and the import's decoding and thumbnail (`import_thumbnail`);
+/// preprocessing for the model, the import's decoding and thumbnail (`import_thumbnail`), and
+/// both from one decode as an import with embedding makes them (`import_thumbnail_and_decode`);
 /// medians over the Luma photos (`bytes`) and over 10 runs on each of two large photos (a Luma photo
 /// enlarged to 1600 × 2000 and to a phone camera's 3024 × 4032, JPEG quality 90, as merchants'
 /// photos often are; both reduced in their inverse DCT, see `photo::decode_for_model` and
@@ -293,12 +295,17 @@ fn photo_costs(clip: &ClipEncoder, bytes: &[Vec<u8>]) -> Result<serde_json::Valu
         let first = bytes.first().context("no Luma photos")?;
         let first = vitrine::photo::decode(first, vitrine::photo::DEFAULT_MAX_PIXELS)?;
         let costs = |photos: &[&Vec<u8>]| -> Result<serde_json::Value> {
-            let (mut decode, mut preprocess, mut thumb) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut decode, mut preprocess, mut thumb, mut both) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for b in photos {
                 let t = Instant::now();
                 let max = vitrine::photo::DEFAULT_MAX_PIXELS;
                 std::hint::black_box(vitrine::photo::decode_thumbnail(b, max)?);
                 thumb.push(t.elapsed().as_secs_f64() * 1e3);
+                let t = Instant::now();
+                let side = clip.decode_side();
+                std::hint::black_box(vitrine::photo::decode_for_import(b, max, side)?);
+                both.push(t.elapsed().as_secs_f64() * 1e3);
                 let t = Instant::now();
                 let img = vitrine::photo::decode_for_model(b, max, clip.decode_side())?;
                 decode.push(t.elapsed().as_secs_f64() * 1e3);
@@ -311,6 +318,7 @@ fn photo_costs(clip: &ClipEncoder, bytes: &[Vec<u8>]) -> Result<serde_json::Valu
                 "decode": ms(decode),
                 "preprocess": ms(preprocess),
                 "import_thumbnail": ms(thumb),
+                "import_thumbnail_and_decode": ms(both),
             }))
         };
         let (big, phone) = (enlarged(&first, 1600, 2000)?, enlarged(&first, 3024, 4032)?);
@@ -358,35 +366,61 @@ fn phone_folder(n: usize) -> Result<(std::path::PathBuf, Vec<Vec<u8>>)> {
     Ok((dir, photos))
 }
 
-/// An import of `sources` into a fresh catalog, then its photos' embeddings with `clip`, and
-/// the encoder alone on `photos` (the same photos' bytes); the encoder is handed back.
+/// An import of `sources` into a fresh catalog with embedding by `clip`, both ways: in two
+/// passes (import, then embedding, which decodes each photo again) and as the app and the CLI
+/// import (the model embedding each photo while the import has it decoded); then the encoder
+/// alone on `photos` (the same photos' bytes). The encoder is handed back.
 fn import_with(
     clip: ClipEncoder,
     manifest: &vitrine::models::Manifest,
     sources: &[std::path::PathBuf],
     photos: &[Vec<u8>],
 ) -> Result<(serde_json::Value, ClipEncoder)> {
-    let dir = std::env::temp_dir().join(format!("vitrine-bench-embed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut catalog = Catalog::open(&dir)?;
+    let mut encoders = Encoders::none();
+    encoders.clip = Some((manifest.clone(), clip));
     let opts = ImportOptions {
         sources: sources.to_vec(),
         ..ImportOptions::default()
     };
-    let start = Instant::now();
-    let import = vitrine::import::run(&mut catalog, &opts, &|_| {}, &AtomicBool::new(false))?;
-    let mut encoders = Encoders::none();
-    encoders.clip = Some((manifest.clone(), clip));
-    let report = vitrine::embed::run(
-        &mut catalog,
-        &encoders,
-        &EmbedOptions { batch_size: 32 },
-        &|_| {},
-        &AtomicBool::new(false),
-    )?;
-    let total = start.elapsed().as_secs_f64();
-    drop(catalog);
-    let _ = std::fs::remove_dir_all(&dir);
+    let never = AtomicBool::new(false);
+    let mut report = serde_json::json!({});
+    let mut rates = [0.0; 2];
+    let mut phashes: [std::collections::HashMap<String, Option<u64>>; 2] = Default::default();
+    for (i, once) in [false, true].into_iter().enumerate() {
+        let dir = std::env::temp_dir().join(format!("vitrine-bench-embed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut catalog = Catalog::open(&dir)?;
+        let start = Instant::now();
+        let during = once.then(|| DuringImport::new(&encoders)).flatten();
+        let model = during.as_ref().map(|m| m as &dyn PhotoModel);
+        let (import, during_import) =
+            vitrine::import::run_with_model(&mut catalog, &opts, model, &|_| {}, &never)?;
+        let import_seconds = start.elapsed().as_secs_f64();
+        let embed = vitrine::embed::run(
+            &mut catalog,
+            &encoders,
+            &EmbedOptions { batch_size: 32 },
+            &|_| {},
+            &never,
+        )?;
+        let total = start.elapsed().as_secs_f64();
+        for product in catalog.products(&vitrine::ProductFilter::default())? {
+            for photo in product.images {
+                phashes[i].insert(photo.hash, photo.phash.map(|h| h.0));
+            }
+        }
+        drop(catalog);
+        let _ = std::fs::remove_dir_all(&dir);
+        rates[i] = import.photos_processed as f64 / total;
+        report["photos"] = import.photos_processed.into();
+        report[if once { "decoded_once" } else { "two_passes" }] = serde_json::json!({
+            "import_seconds": import_seconds,
+            "embedded_during_import": during_import,
+            "embed_seconds": total - import_seconds,
+            "embedded_after_import": embed.photos_embedded,
+            "end_to_end_images_per_second": per_second(import.photos_processed, total),
+        });
+    }
     // The encoder alone on the same photos in the same batches, right after: the import's
     // overhead over the model without the minutes of machine noise between two benchmarks.
     let (_, clip) = encoders.clip.take().context("the encoder went missing")?;
@@ -401,17 +435,23 @@ fn import_with(
         alone_seconds += t.elapsed().as_secs_f64();
         alone += pixels.len();
     }
-    let embed_rate = report.photos_embedded as f64 / report.photo_seconds;
     let alone_rate = alone as f64 / alone_seconds;
-    let report = serde_json::json!({
-        "photos": import.photos_processed,
-        "import_seconds": import.seconds,
-        "embed_seconds": report.photo_seconds,
-        "embed_images_per_second": per_second(report.photos_embedded, report.photo_seconds),
-        "end_to_end_images_per_second": per_second(import.photos_processed, total),
-        "encoder_alone_images_per_second": per_second(alone, alone_seconds),
-        "embed_vs_encoder_alone": (embed_rate / alone_rate * 1000.0).round() / 1000.0,
-    });
+    // Both ways must give each photo the same perceptual hash (within a couple of bits where a
+    // large photo's thumbnail is made from the model's decode).
+    let bits: Vec<u32> = phashes[0]
+        .iter()
+        .map(|(hash, a)| match (a, phashes[1].get(hash)) {
+            (Some(a), Some(Some(b))) => (a ^ b).count_ones(),
+            _ => 64,
+        })
+        .collect();
+    report["phashes_differing"] = bits.iter().filter(|b| **b > 0).count().into();
+    report["phash_bits_differing_at_most"] = bits.iter().max().copied().unwrap_or(0).into();
+    let ratio = |x: f64| (x * 1000.0).round() / 1000.0;
+    report["encoder_alone_images_per_second"] = per_second(alone, alone_seconds).into();
+    report["end_to_end_vs_encoder_alone"] = ratio(rates[1] / alone_rate).into();
+    report["two_passes_vs_encoder_alone"] = ratio(rates[0] / alone_rate).into();
+    report["decoded_once_vs_two_passes"] = ratio(rates[1] / rates[0]).into();
     Ok((report, clip))
 }
 

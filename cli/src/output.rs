@@ -274,8 +274,13 @@ pub fn print_product(catalog: &Catalog, p: &Product) {
 }
 
 pub fn print_embed_report(r: &EmbedReport) {
+    let during = match r.photos_during_import {
+        0 => String::new(),
+        n if n == r.photos_embedded => ", during the import".to_string(),
+        n => format!(", {n} during the import"),
+    };
     say!(
-        "Embeddings: {} photos ({}), {} perceptual hashes, {} products ({}) in {:.1} s",
+        "Embeddings: {} photos ({}{during}), {} perceptual hashes, {} products ({}) in {:.1} s",
         r.photos_embedded,
         r.clip_model.as_deref().unwrap_or("no CLIP model"),
         r.phashes_added,

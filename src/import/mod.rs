@@ -2,9 +2,10 @@
 //!
 //! The plan is made first (scan folders, read CSVs, match photos to products), CSV products are
 //! written, then photos are hashed, decoded and thumbnailed in parallel while this thread commits
-//! the results in batches. A photo whose size and modification time match the store is not read
-//! again; one whose bytes hash the same is not decoded again. Every batch is one transaction, so
-//! a killed import leaves a consistent store and a rerun resumes where it stopped.
+//! the results in batches (embedding them first, with a [`PhotoModel`]). A photo whose size and
+//! modification time match the store is not read again; one whose bytes hash the same is not
+//! decoded again. Every batch is one transaction, so a killed import leaves a consistent store
+//! and a rerun resumes where it stopped.
 
 pub mod csv;
 mod scan;
@@ -130,6 +131,24 @@ impl ImportReport {
     }
 }
 
+/// A visual model that embeds each new photo while the import has it decoded
+/// ([`run_with_model`]), so that an import with embedding decodes each photo once, for its
+/// thumbnail and for the model ([`photo::decode_for_import`]).
+pub trait PhotoModel: Sync {
+    /// The model's id, under which its vectors are stored.
+    fn id(&self) -> &str;
+    /// The longest side its preprocessing resizes to ([`photo::decode_for_model`]).
+    fn decode_side(&self) -> u32;
+    /// The model's input for a decoded photo; called on the decoding threads.
+    fn input(&self, img: &image::DynamicImage) -> Vec<f32>;
+    /// One vector per input, or `None` when the model failed: the embedding that follows the
+    /// import then embeds those photos, and reports what went wrong.
+    fn embed(&self, inputs: &[Vec<f32>]) -> Option<Vec<Vec<f32>>>;
+}
+
+/// Photos decoded at once, ahead of the model, when a model embeds during the import.
+const MODEL_CHUNK: usize = 32;
+
 /// Which product a photo belongs to.
 #[derive(Debug, Clone)]
 enum Target {
@@ -178,6 +197,8 @@ struct Done {
     size: i64,
     mtime: i64,
     outcome: Outcome,
+    /// The model's input, for a photo decoded in an import with a [`PhotoModel`].
+    input: Option<Vec<f32>>,
 }
 
 fn file_stamp(path: &Path) -> std::io::Result<(i64, i64)> {
@@ -708,6 +729,19 @@ pub fn run(
     on_event: &(dyn Fn(&ImportEvent) + Sync),
     cancel: &AtomicBool,
 ) -> Result<ImportReport> {
+    run_with_model(catalog, opts, None, on_event, cancel).map(|(report, _)| report)
+}
+
+/// As [`run`], with `model` embedding each photo it decodes (stored with the photo, in the same
+/// transaction). Returns the report and how many photos the model embedded; photos it did not
+/// (known content, a photo the model failed on) are left to [`crate::embed::run`].
+pub fn run_with_model(
+    catalog: &mut Catalog,
+    opts: &ImportOptions,
+    model: Option<&dyn PhotoModel>,
+    on_event: &(dyn Fn(&ImportEvent) + Sync),
+    cancel: &AtomicBool,
+) -> Result<(ImportReport, usize)> {
     let started = Instant::now();
     let sources = Sources::classify(&opts.sources)?;
     let source_names = sources.names();
@@ -762,15 +796,17 @@ pub fn run(
         }
         tx.commit()?;
     }
-    let cancelled = read_photos(
+    let (cancelled, embedded) = read_photos(
         &mut catalog.store,
         &to_process,
         &thumbs,
         opts,
+        model,
         &mut applier,
         on_event,
         cancel,
-    )? || cancel.load(Ordering::Relaxed);
+    )?;
+    let cancelled = cancelled || cancel.load(Ordering::Relaxed);
 
     if !cancelled {
         find_missing(
@@ -791,48 +827,105 @@ pub fn run(
     catalog
         .store
         .finish_run(run, report.status, &report.counts())?;
-    Ok(report)
+    Ok((report, embedded))
 }
 
 /// Reads, decodes and thumbnails the photos in parallel, committing the results here in
-/// batches. Returns whether it was cancelled.
+/// batches; with a `model`, embeds them here too, batch by batch, while the next photos decode.
+/// Returns whether it was cancelled and how many photos the model embedded.
+#[allow(clippy::too_many_arguments)]
 fn read_photos(
     store: &mut Store,
     to_process: &[ToRead],
     thumbs: &Path,
     opts: &ImportOptions,
+    model: Option<&dyn PhotoModel>,
     applier: &mut Applier,
     on_event: &(dyn Fn(&ImportEvent) + Sync),
     cancel: &AtomicBool,
-) -> Result<bool> {
+) -> Result<(bool, usize)> {
     let total = to_process.len();
     let known_hashes = store.known_hashes()?;
     let max_pixels = opts.max_pixels;
-    let (tx_done, rx_done) = mpsc::channel::<Done>();
+    // Without a model, results are small and the decoding threads never wait for this one. With
+    // one, the model's input (600 KB a photo) must not pile up: a thread of its own hands
+    // chunks to the pool and waits for room, so that the pool's threads, which the model needs,
+    // never wait.
+    let room = if model.is_some() {
+        2 * MODEL_CHUNK
+    } else {
+        1 << 16
+    };
+    // The model's batches are the embedding's.
+    let batch = match model {
+        Some(_) => MODEL_CHUNK.min(opts.batch_size),
+        None => opts.batch_size,
+    };
+    let (tx_done, rx_done) = mpsc::sync_channel::<Done>(room);
     let mut cancelled = false;
+    let mut embedded = 0;
     std::thread::scope(|scope| -> Result<()> {
+        // Dropped when this returns, an error included, so that a decoding thread waiting for
+        // room stops rather than waits forever.
+        let rx_done = rx_done;
         let known_hashes = &known_hashes;
-        scope.spawn(move || {
-            to_process
-                .par_iter()
-                .for_each_with(tx_done, |out, (key, path)| {
-                    let done = process_one(key, path, known_hashes, thumbs, max_pixels, cancel);
-                    let _ = out.send(done);
-                });
+        let one = move |(key, path): &ToRead| {
+            process_one(key, path, known_hashes, thumbs, max_pixels, model, cancel)
+        };
+        scope.spawn(move || match model {
+            None => to_process.par_iter().for_each_with(tx_done, |out, item| {
+                let _ = out.send(one(item));
+            }),
+            Some(_) => {
+                for chunk in to_process.chunks(MODEL_CHUNK) {
+                    if cancel.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let done: Vec<Done> = chunk.par_iter().map(one).collect();
+                    for d in done {
+                        if tx_done.send(d).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
         });
         let mut pending: Vec<Done> = Vec::new();
         let mut last_commit = Instant::now();
         let (mut done_n, mut committed, mut skipped) = (0, 0, 0);
-        let flush =
-            |pending: &mut Vec<Done>, applier: &mut Applier, store: &mut Store| -> Result<usize> {
-                let tx = store.transaction()?;
-                let n = pending.len();
-                for d in pending.drain(..) {
-                    applier.apply(&tx, d)?;
-                }
-                tx.commit()?;
-                Ok(n)
+        let mut flush = |pending: &mut Vec<Done>,
+                         applier: &mut Applier,
+                         store: &mut Store|
+         -> Result<usize> {
+            // The model runs before the transaction opens, so the store is not held meanwhile.
+            let (hashes, inputs): (Vec<String>, Vec<Vec<f32>>) = pending
+                .iter_mut()
+                .filter_map(|d| match (&d.outcome, d.input.take()) {
+                    (Outcome::Processed { hash, .. }, Some(input)) => Some((hash.clone(), input)),
+                    _ => None,
+                })
+                .unzip();
+            let vectors = match model {
+                Some(m) if !inputs.is_empty() => m.embed(&inputs).unwrap_or_default(),
+                _ => Vec::new(),
             };
+            let tx = store.transaction()?;
+            let n = pending.len();
+            for d in pending.drain(..) {
+                applier.apply(&tx, d)?;
+            }
+            if let Some(m) = model {
+                for (hash, v) in hashes.iter().zip(&vectors) {
+                    // A vector with NaN in it is left to the embedding, which reports it.
+                    if v.iter().all(|x| x.is_finite()) {
+                        Store::put_photo_embedding(&tx, hash, m.id(), v)?;
+                        embedded += 1;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(n)
+        };
         for d in rx_done.iter() {
             match &d.outcome {
                 Outcome::Cancelled => {
@@ -844,9 +937,7 @@ fn read_photos(
             }
             done_n += 1;
             pending.push(d);
-            if pending.len() >= opts.batch_size
-                || last_commit.elapsed() > Duration::from_millis(500)
-            {
+            if pending.len() >= batch || last_commit.elapsed() > Duration::from_millis(500) {
                 committed += flush(&mut pending, applier, store)?;
                 last_commit = Instant::now();
             }
@@ -868,7 +959,7 @@ fn read_photos(
         }
         Ok(())
     })?;
-    Ok(cancelled)
+    Ok((cancelled, embedded))
 }
 
 /// What disappeared from the sources since the last import, removed when `prune`.
@@ -950,6 +1041,7 @@ fn process_one(
     known_hashes: &HashMap<String, KnownContent>,
     thumbs: &Path,
     max_pixels: u64,
+    model: Option<&dyn PhotoModel>,
     cancel: &AtomicBool,
 ) -> Done {
     let mut done = Done {
@@ -957,6 +1049,7 @@ fn process_one(
         size: 0,
         mtime: 0,
         outcome: Outcome::Cancelled,
+        input: None,
     };
     if cancel.load(Ordering::Relaxed) {
         return done;
@@ -979,7 +1072,14 @@ fn process_one(
                 phash,
             });
         }
-        let (small, (width, height)) = photo::decode_thumbnail(&bytes, max_pixels)?;
+        let (small, (width, height)) = match model {
+            Some(m) => {
+                let d = photo::decode_for_import(&bytes, max_pixels, m.decode_side())?;
+                done.input = Some(m.input(&d.model));
+                (d.thumbnail, d.size)
+            }
+            None => photo::decode_thumbnail(&bytes, max_pixels)?,
+        };
         photo::write_thumbnail(&small, &thumb)?;
         Ok(Outcome::Processed {
             hash,

@@ -2,4 +2,13 @@
 import type { ImportErrorRecord } from "./ImportErrorRecord";
 import type { Unavailable } from "./Unavailable";
 
-export type EmbedReport = { clip_model: string | null, text_model: string | null, photos_embedded: number, phashes_added: number, products_embedded: number, skipped: Array<ImportErrorRecord>, unavailable: Array<Unavailable>, cancelled: boolean, seconds: number, photo_seconds: number, };
+export type EmbedReport = { clip_model: string | null, text_model: string | null, 
+/**
+ * Including those of `photos_during_import`.
+ */
+photos_embedded: number, 
+/**
+ * Photos the model embedded while the import had them decoded
+ * ([`crate::workspace::Workspace::import_and_index`]).
+ */
+photos_during_import: number, phashes_added: number, products_embedded: number, skipped: Array<ImportErrorRecord>, unavailable: Array<Unavailable>, cancelled: boolean, seconds: number, photo_seconds: number, };
