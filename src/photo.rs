@@ -172,11 +172,7 @@ pub fn decode_thumbnail(
     let thumb = if (img.width(), img.height()) == size {
         thumbnail(&img)
     } else {
-        img.resize(
-            THUMBNAIL_SIZE,
-            THUMBNAIL_SIZE,
-            image::imageops::FilterType::Triangle,
-        )
+        triangle_thumbnail(&img)
     };
     Ok((thumb, size))
 }
@@ -222,11 +218,7 @@ pub fn decode_for_import(
         while let Some(half) = halve_towards_thumbnail(small.as_ref().unwrap_or(&model)) {
             small = Some(half);
         }
-        small.as_ref().unwrap_or(&model).resize(
-            THUMBNAIL_SIZE,
-            THUMBNAIL_SIZE,
-            image::imageops::FilterType::Triangle,
-        )
+        triangle_thumbnail(small.as_ref().unwrap_or(&model))
     } else {
         thumbnail(&model)
     };
@@ -472,18 +464,122 @@ pub fn flatten_on_white(img: &DynamicImage) -> RgbImage {
 
 /// The photo with its long side at most [`THUMBNAIL_SIZE`].
 pub fn thumbnail(img: &DynamicImage) -> DynamicImage {
-    let (w, h) = (img.width(), img.height());
-    if w.max(h) > THUMBNAIL_SIZE {
-        // `DynamicImage::thumbnail`'s size, aspect kept, rounded as `image` rounds it.
-        let ratio = f64::min(
-            f64::from(THUMBNAIL_SIZE) / f64::from(w),
-            f64::from(THUMBNAIL_SIZE) / f64::from(h),
-        );
-        let side = |x: u32| ((f64::from(x) * ratio).round() as u32).max(1);
-        area_average(img, side(w), side(h))
+    if img.width().max(img.height()) > THUMBNAIL_SIZE {
+        let (w, h) = thumbnail_size(img);
+        area_average(img, w, h)
     } else {
         img.clone()
     }
+}
+
+/// The size of `img` fitted within [`THUMBNAIL_SIZE`] square, aspect kept, rounded as `image`
+/// rounds it (`DynamicImage::thumbnail` and `resize`).
+fn thumbnail_size(img: &DynamicImage) -> (u32, u32) {
+    let (w, h) = (img.width(), img.height());
+    let ratio = f64::min(
+        f64::from(THUMBNAIL_SIZE) / f64::from(w),
+        f64::from(THUMBNAIL_SIZE) / f64::from(h),
+    );
+    let side = |x: u32| ((f64::from(x) * ratio).round() as u32).max(1);
+    (side(w), side(h))
+}
+
+/// A reduced decode's thumbnail: `img.resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, Triangle)`, byte
+/// for byte.
+fn triangle_thumbnail(img: &DynamicImage) -> DynamicImage {
+    let (w, h) = thumbnail_size(img);
+    triangle_resize(img, w, h)
+}
+
+/// `image`'s triangle-filter resize (`imageops::resize`, `FilterType::Triangle`), the same
+/// bytes: the same weights, summed in the same order, rows at a time rather than pixel by pixel
+/// through `image`'s generic pixel access (about a third of the time on 8-bit photos). Other
+/// pixel kinds go through `image`.
+pub(crate) fn triangle_resize(img: &DynamicImage, width: u32, height: u32) -> DynamicImage {
+    let (w, h) = (img.width(), img.height());
+    if (w, h) == (width, height) {
+        return img.clone();
+    }
+    let fast = match img {
+        DynamicImage::ImageRgb8(i) => triangle_resize_raw::<3>(i.as_raw(), w, h, width, height)
+            .and_then(|v| RgbImage::from_raw(width, height, v))
+            .map(DynamicImage::ImageRgb8),
+        DynamicImage::ImageLuma8(i) => triangle_resize_raw::<1>(i.as_raw(), w, h, width, height)
+            .and_then(|v| image::GrayImage::from_raw(width, height, v))
+            .map(DynamicImage::ImageLuma8),
+        DynamicImage::ImageRgba8(i) => triangle_resize_raw::<4>(i.as_raw(), w, h, width, height)
+            .and_then(|v| image::RgbaImage::from_raw(width, height, v))
+            .map(DynamicImage::ImageRgba8),
+        _ => None,
+    };
+    fast.unwrap_or_else(|| img.resize_exact(width, height, image::imageops::FilterType::Triangle))
+}
+
+/// Each output pixel's first source pixel and its triangle-filter weights, as `image` computes
+/// them (in `f32`, normalised to sum to 1).
+fn triangle_taps(src: u32, dst: u32) -> Vec<(usize, Vec<f32>)> {
+    let ratio = src as f32 / dst as f32;
+    let scale = ratio.max(1.0);
+    (0..dst)
+        .map(|o| {
+            let centre = (o as f32 + 0.5) * ratio;
+            let first = ((centre - scale).floor() as i64).clamp(0, i64::from(src) - 1);
+            let end = ((centre + scale).ceil() as i64).clamp(first + 1, i64::from(src));
+            let centre = centre - 0.5;
+            let mut weights: Vec<f32> = (first..end)
+                .map(|i| {
+                    let x = ((i as f32 - centre) / scale).abs();
+                    if x < 1.0 { 1.0 - x } else { 0.0 }
+                })
+                .collect();
+            let mut sum = 0.0f32;
+            for w in &weights {
+                sum += w;
+            }
+            for w in &mut weights {
+                *w /= sum;
+            }
+            (first as usize, weights)
+        })
+        .collect()
+}
+
+/// Rows of `w` pixels of `C` bytes resized by the triangle filter: columns first into `f32`
+/// rows, then along each row, rounded to nearest (as `image` does).
+fn triangle_resize_raw<const C: usize>(
+    raw: &[u8],
+    w: u32,
+    h: u32,
+    width: u32,
+    height: u32,
+) -> Option<Vec<u8>> {
+    let stride = w as usize * C;
+    if w == 0 || h == 0 || width == 0 || height == 0 || raw.len() != stride * h as usize {
+        return None;
+    }
+    let (rows, cols) = (triangle_taps(h, height), triangle_taps(w, width));
+    let mut out = Vec::with_capacity(width as usize * height as usize * C);
+    let mut line = vec![0f32; stride];
+    for (top, weights) in &rows {
+        line.fill(0.0);
+        for (i, &wt) in weights.iter().enumerate() {
+            let row = &raw[(top + i) * stride..][..stride];
+            for (acc, &p) in line.iter_mut().zip(row) {
+                *acc += f32::from(p) * wt;
+            }
+        }
+        for (left, weights) in &cols {
+            let mut px = [0f32; C];
+            for (i, &wt) in weights.iter().enumerate() {
+                let p = &line[(left + i) * C..][..C];
+                for c in 0..C {
+                    px[c] += p[c] * wt;
+                }
+            }
+            out.extend(px.map(|v| v.clamp(0.0, 255.0).round() as u8));
+        }
+    }
+    Some(out)
 }
 
 /// `img` reduced to `width` × `height` by `image`'s area average (`imageops::thumbnail`), byte
@@ -767,6 +863,50 @@ mod tests {
         let whole = thumbnail(&decode_for_model(&bytes, DEFAULT_MAX_PIXELS, 0).unwrap());
         assert_eq!(size, (1200, 1000));
         assert_eq!(small.to_rgb8().as_raw(), whole.to_rgb8().as_raw());
+    }
+
+    #[test]
+    fn a_reduced_decode_s_thumbnail_is_image_s_triangle_resize_byte_for_byte() {
+        let noise = |w: u32, h: u32, c: u32| -> Vec<u8> {
+            (0..w * h * c)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+                .collect()
+        };
+        let triangle = image::imageops::FilterType::Triangle;
+        for (w, h) in [
+            (756, 1008),
+            (800, 1000),
+            (1008, 756),
+            (641, 640),
+            (700, 9),
+            (333, 333),
+        ] {
+            let imgs = [
+                DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, noise(w, h, 3)).unwrap()),
+                DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, noise(w, h, 1)).unwrap()),
+                DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, noise(w, h, 4)).unwrap()),
+            ];
+            for img in imgs {
+                let ours = triangle_thumbnail(&img);
+                let theirs = img.resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, triangle);
+                assert_eq!(
+                    (ours.width(), ours.height()),
+                    (theirs.width(), theirs.height())
+                );
+                assert_eq!(
+                    ours.as_bytes(),
+                    theirs.as_bytes(),
+                    "{w}x{h} {:?}",
+                    img.color()
+                );
+                // Enlarging along one side or both, and odd sizes.
+                for (tw, th) in [(w / 3 + 1, h * 2), (w + 7, h + 5), (1, 1)] {
+                    let ours = triangle_resize(&img, tw, th);
+                    let theirs = img.resize_exact(tw, th, triangle);
+                    assert_eq!(ours.as_bytes(), theirs.as_bytes(), "{w}x{h} to {tw}x{th}");
+                }
+            }
+        }
     }
 
     #[test]
