@@ -912,6 +912,12 @@ mod tests {
             for img in imgs {
                 let ours = triangle_thumbnail(&img);
                 let theirs = img.resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, triangle);
+                let (t1, t3, t4) = (
+                    triangle_resize_raw::<1>,
+                    triangle_resize_raw::<3>,
+                    triangle_resize_raw::<4>,
+                );
+                assert!(resample_8bit(&img, ours.width(), ours.height(), t1, t3, t4).is_some());
                 assert_eq!(
                     (ours.width(), ours.height()),
                     (theirs.width(), theirs.height())
@@ -959,6 +965,13 @@ mod tests {
             for img in [rgb, grey, rgba] {
                 let ours = thumbnail(&img);
                 let theirs = img.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE);
+                // Computed here, not handed back to `image`.
+                let (a1, a3, a4) = (
+                    area_average_raw::<1>,
+                    area_average_raw::<3>,
+                    area_average_raw::<4>,
+                );
+                assert!(resample_8bit(&img, ours.width(), ours.height(), a1, a3, a4).is_some());
                 assert_eq!(
                     (ours.width(), ours.height()),
                     (theirs.width(), theirs.height()),
