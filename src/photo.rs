@@ -888,51 +888,64 @@ mod tests {
         assert_eq!(small.to_rgb8().as_raw(), whole.to_rgb8().as_raw());
     }
 
-    #[test]
-    fn a_reduced_decode_s_thumbnail_is_image_s_triangle_resize_byte_for_byte() {
-        let noise = |w: u32, h: u32, c: u32| -> Vec<u8> {
+    /// Grey, RGB and RGBA images of noise with every byte value, so that any difference in a
+    /// block's bounds, a weight or a rounding shows.
+    fn noise_images(w: u32, h: u32) -> [DynamicImage; 3] {
+        let noise = |c: u32| -> Vec<u8> {
             (0..w * h * c)
                 .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
                 .collect()
         };
+        [
+            DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, noise(1)).unwrap()),
+            DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, noise(3)).unwrap()),
+            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, noise(4)).unwrap()),
+        ]
+    }
+
+    /// `ours` is `theirs`, byte for byte, and `fast` computes it here rather than handing it
+    /// back to `image`.
+    fn same_and_computed_here(
+        img: &DynamicImage,
+        ours: &DynamicImage,
+        theirs: &DynamicImage,
+        fast: [Resample8; 3],
+    ) {
+        let what = format!("{}x{} {:?}", img.width(), img.height(), img.color());
+        let size = (ours.width(), ours.height());
+        assert_eq!(size, (theirs.width(), theirs.height()), "{what}");
+        assert_eq!(ours.as_bytes(), theirs.as_bytes(), "{what} to {size:?}");
+        let [grey, rgb, rgba] = fast;
+        assert!(
+            resample_8bit(img, size.0, size.1, grey, rgb, rgba).is_some(),
+            "{what}"
+        );
+    }
+
+    #[test]
+    fn a_reduced_decode_s_thumbnail_is_image_s_triangle_resize_byte_for_byte() {
         let triangle = image::imageops::FilterType::Triangle;
-        for (w, h) in [
+        let fast = [
+            triangle_resize_raw::<1> as Resample8,
+            triangle_resize_raw::<3>,
+            triangle_resize_raw::<4>,
+        ];
+        let sizes = [
             (756, 1008),
             (800, 1000),
             (1008, 756),
             (641, 640),
             (700, 9),
             (333, 333),
-        ] {
-            let imgs = [
-                DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, noise(w, h, 3)).unwrap()),
-                DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, noise(w, h, 1)).unwrap()),
-                DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, noise(w, h, 4)).unwrap()),
-            ];
-            for img in imgs {
-                let ours = triangle_thumbnail(&img);
+        ];
+        for (w, h) in sizes {
+            for img in noise_images(w, h) {
                 let theirs = img.resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, triangle);
-                let (t1, t3, t4) = (
-                    triangle_resize_raw::<1>,
-                    triangle_resize_raw::<3>,
-                    triangle_resize_raw::<4>,
-                );
-                assert!(resample_8bit(&img, ours.width(), ours.height(), t1, t3, t4).is_some());
-                assert_eq!(
-                    (ours.width(), ours.height()),
-                    (theirs.width(), theirs.height())
-                );
-                assert_eq!(
-                    ours.as_bytes(),
-                    theirs.as_bytes(),
-                    "{w}x{h} {:?}",
-                    img.color()
-                );
+                same_and_computed_here(&img, &triangle_thumbnail(&img), &theirs, fast);
                 // Enlarging along one side or both, and odd sizes.
                 for (tw, th) in [(w / 3 + 1, h * 2), (w + 7, h + 5), (1, 1)] {
-                    let ours = triangle_resize(&img, tw, th);
                     let theirs = img.resize_exact(tw, th, triangle);
-                    assert_eq!(ours.as_bytes(), theirs.as_bytes(), "{w}x{h} to {tw}x{th}");
+                    same_and_computed_here(&img, &triangle_resize(&img, tw, th), &theirs, fast);
                 }
             }
         }
@@ -940,12 +953,11 @@ mod tests {
 
     #[test]
     fn thumbnails_and_hash_inputs_are_image_s_area_average_byte_for_byte() {
-        // Noise with every byte value, so any difference in a block's bounds or rounding shows.
-        let noise = |w: u32, h: u32, c: u32| -> Vec<u8> {
-            (0..w * h * c)
-                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-                .collect()
-        };
+        let fast = [
+            area_average_raw::<1> as Resample8,
+            area_average_raw::<3>,
+            area_average_raw::<4>,
+        ];
         let sizes = [
             (413, 512),
             (512, 413),
@@ -957,37 +969,14 @@ mod tests {
             (321, 2),
         ];
         for (w, h) in sizes {
-            let rgb = DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, noise(w, h, 3)).unwrap());
-            let grey =
-                DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, noise(w, h, 1)).unwrap());
-            let rgba =
-                DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, noise(w, h, 4)).unwrap());
-            for img in [rgb, grey, rgba] {
+            for img in noise_images(w, h) {
                 let ours = thumbnail(&img);
                 let theirs = img.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE);
-                // Computed here, not handed back to `image`.
-                let (a1, a3, a4) = (
-                    area_average_raw::<1>,
-                    area_average_raw::<3>,
-                    area_average_raw::<4>,
-                );
-                assert!(resample_8bit(&img, ours.width(), ours.height(), a1, a3, a4).is_some());
-                assert_eq!(
-                    (ours.width(), ours.height()),
-                    (theirs.width(), theirs.height()),
-                    "{w}x{h}"
-                );
-                assert_eq!(
-                    ours.as_bytes(),
-                    theirs.as_bytes(),
-                    "{w}x{h} {:?}",
-                    img.color()
-                );
-                // The perceptual hash's 32 x 32, and sizes that enlarge along one side.
+                same_and_computed_here(&img, &ours, &theirs, fast);
+                // The perceptual hash's 32 x 32, and sizes that enlarge (handed back to `image`).
                 for (tw, th) in [(32, 32), (3, 5), (w, h), (w + 1, h / 2 + 1)] {
-                    let ours = area_average(&ours, tw, th);
-                    let theirs = theirs.thumbnail_exact(tw, th);
-                    assert_eq!(ours.as_bytes(), theirs.as_bytes(), "{w}x{h} to {tw}x{th}");
+                    let (a, b) = (area_average(&ours, tw, th), theirs.thumbnail_exact(tw, th));
+                    assert_eq!(a.as_bytes(), b.as_bytes(), "{w}x{h} to {tw}x{th}");
                 }
             }
         }
