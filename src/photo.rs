@@ -231,31 +231,27 @@ pub fn decode_for_import(
 
 /// `img` at half size (each pixel the rounded mean of a 2 × 2 block; a last odd row or column
 /// averages what it has), when its long side stays at least twice [`THUMBNAIL_SIZE`] and it is
-/// 8-bit RGB or grey (what JPEGs decode to).
+/// 8-bit (JPEGs decode to RGB or grey).
 fn halve_towards_thumbnail(img: &DynamicImage) -> Option<DynamicImage> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    if w.max(h).div_ceil(2) < 2 * THUMBNAIL_SIZE as usize {
+    let (w, h) = (img.width(), img.height());
+    if w.max(h).div_ceil(2) < 2 * THUMBNAIL_SIZE {
         return None;
     }
-    let (raw, channels) = match img {
-        DynamicImage::ImageRgb8(i) => (i.as_raw(), 3),
-        DynamicImage::ImageLuma8(i) => (i.as_raw(), 1),
-        _ => return None,
-    };
-    let (hw, hh) = (w.div_ceil(2) as u32, h.div_ceil(2) as u32);
-    Some(if channels == 3 {
-        DynamicImage::ImageRgb8(RgbImage::from_raw(hw, hh, halve::<3>(raw, w))?)
-    } else {
-        DynamicImage::ImageLuma8(image::GrayImage::from_raw(hw, hh, halve::<1>(raw, w))?)
-    })
+    resample_8bit(img, w.div_ceil(2), h.div_ceil(2), HALVE)
 }
 
-/// Rows of `w` pixels of `C` bytes at half size. A last odd row or column counts twice: the
-/// same mean as of what there is.
-fn halve<const C: usize>(raw: &[u8], w: usize) -> Vec<u8> {
+/// Rows of `w` pixels of `C` bytes at half size (`hw` × `hh`, `w` and `h` halved rounding up).
+/// A last odd row or column counts twice: the same mean as of what there is.
+fn halve<const C: usize>(raw: &[u8], w: u32, h: u32, hw: u32, hh: u32) -> Option<Vec<u8>> {
+    let (w, h) = (w as usize, h as usize);
     let stride = w * C;
-    let h = raw.len() / stride;
-    let hw = w.div_ceil(2);
+    if w == 0
+        || raw.len() != stride * h
+        || (hw as usize, hh as usize) != (w.div_ceil(2), h.div_ceil(2))
+    {
+        return None;
+    }
+    let hw = hw as usize;
     let mut out = vec![0u8; hw * h.div_ceil(2) * C];
     let pairs = w / 2;
     for (y, dst) in out.chunks_exact_mut(hw * C).enumerate() {
@@ -281,7 +277,7 @@ fn halve<const C: usize>(raw: &[u8], w: usize) -> Vec<u8> {
             }
         }
     }
-    out
+    Some(out)
 }
 
 /// How many times the model's side a JPEG's short side must still be at half size for
@@ -500,19 +496,25 @@ pub(crate) fn triangle_resize(img: &DynamicImage, width: u32, height: u32) -> Dy
     if (w, h) == (width, height) {
         return img.clone();
     }
-    let fast = resample_8bit(
-        img,
-        width,
-        height,
-        triangle_resize_raw::<1>,
-        triangle_resize_raw::<3>,
-        triangle_resize_raw::<4>,
-    );
+    let fast = resample_8bit(img, width, height, TRIANGLE);
     fast.unwrap_or_else(|| img.resize_exact(width, height, image::imageops::FilterType::Triangle))
 }
 
 /// Rows of 8-bit pixels (`width`, `height`, new width, new height) resampled.
 type Resample8 = fn(&[u8], u32, u32, u32, u32) -> Option<Vec<u8>>;
+
+/// One resampling for grey, RGB and RGBA pixels.
+const TRIANGLE: [Resample8; 3] = [
+    triangle_resize_raw::<1>,
+    triangle_resize_raw::<3>,
+    triangle_resize_raw::<4>,
+];
+const AREA_AVERAGE: [Resample8; 3] = [
+    area_average_raw::<1>,
+    area_average_raw::<3>,
+    area_average_raw::<4>,
+];
+const HALVE: [Resample8; 3] = [halve::<1>, halve::<3>, halve::<4>];
 
 /// `img` resampled to `width` × `height` by the function for its channels (grey, RGB, RGBA),
 /// or `None` for other pixel kinds or where that function declines.
@@ -520,9 +522,7 @@ fn resample_8bit(
     img: &DynamicImage,
     width: u32,
     height: u32,
-    grey: Resample8,
-    rgb: Resample8,
-    rgba: Resample8,
+    [grey, rgb, rgba]: [Resample8; 3],
 ) -> Option<DynamicImage> {
     let (w, h) = (img.width(), img.height());
     match img {
@@ -611,14 +611,7 @@ fn triangle_resize_raw<const C: usize>(
 /// 8-bit photos (a Luma photo's thumbnail 2.3 ms by `image`). Other pixel kinds, and
 /// enlargements (interpolated there), go through `image`.
 pub(crate) fn area_average(img: &DynamicImage, width: u32, height: u32) -> DynamicImage {
-    let fast = resample_8bit(
-        img,
-        width,
-        height,
-        area_average_raw::<1>,
-        area_average_raw::<3>,
-        area_average_raw::<4>,
-    );
+    let fast = resample_8bit(img, width, height, AREA_AVERAGE);
     fast.unwrap_or_else(|| img.thumbnail_exact(width, height))
 }
 
@@ -915,21 +908,12 @@ mod tests {
         let size = (ours.width(), ours.height());
         assert_eq!(size, (theirs.width(), theirs.height()), "{what}");
         assert_eq!(ours.as_bytes(), theirs.as_bytes(), "{what} to {size:?}");
-        let [grey, rgb, rgba] = fast;
-        assert!(
-            resample_8bit(img, size.0, size.1, grey, rgb, rgba).is_some(),
-            "{what}"
-        );
+        assert!(resample_8bit(img, size.0, size.1, fast).is_some(), "{what}");
     }
 
     #[test]
     fn a_reduced_decode_s_thumbnail_is_image_s_triangle_resize_byte_for_byte() {
         let triangle = image::imageops::FilterType::Triangle;
-        let fast = [
-            triangle_resize_raw::<1> as Resample8,
-            triangle_resize_raw::<3>,
-            triangle_resize_raw::<4>,
-        ];
         let sizes = [
             (756, 1008),
             (800, 1000),
@@ -941,11 +925,11 @@ mod tests {
         for (w, h) in sizes {
             for img in noise_images(w, h) {
                 let theirs = img.resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, triangle);
-                same_and_computed_here(&img, &triangle_thumbnail(&img), &theirs, fast);
+                same_and_computed_here(&img, &triangle_thumbnail(&img), &theirs, TRIANGLE);
                 // Enlarging along one side or both, and odd sizes.
                 for (tw, th) in [(w / 3 + 1, h * 2), (w + 7, h + 5), (1, 1)] {
                     let theirs = img.resize_exact(tw, th, triangle);
-                    same_and_computed_here(&img, &triangle_resize(&img, tw, th), &theirs, fast);
+                    same_and_computed_here(&img, &triangle_resize(&img, tw, th), &theirs, TRIANGLE);
                 }
             }
         }
@@ -953,11 +937,6 @@ mod tests {
 
     #[test]
     fn thumbnails_and_hash_inputs_are_image_s_area_average_byte_for_byte() {
-        let fast = [
-            area_average_raw::<1> as Resample8,
-            area_average_raw::<3>,
-            area_average_raw::<4>,
-        ];
         let sizes = [
             (413, 512),
             (512, 413),
@@ -972,7 +951,7 @@ mod tests {
             for img in noise_images(w, h) {
                 let ours = thumbnail(&img);
                 let theirs = img.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE);
-                same_and_computed_here(&img, &ours, &theirs, fast);
+                same_and_computed_here(&img, &ours, &theirs, AREA_AVERAGE);
                 // The perceptual hash's 32 x 32, and sizes that enlarge (handed back to `image`).
                 for (tw, th) in [(32, 32), (3, 5), (w, h), (w + 1, h / 2 + 1)] {
                     let (a, b) = (area_average(&ours, tw, th), theirs.thumbnail_exact(tw, th));
@@ -984,18 +963,15 @@ mod tests {
 
     #[test]
     fn halving_averages_each_two_by_two_block_and_what_an_odd_edge_has() {
-        // 5 × 3, two channels' worth of checks: plain means, rounded half up.
+        // 5 × 3 in grey, RGB and RGBA: plain means, rounded half up.
         let (w, h) = (5usize, 3usize);
         let px = |x: usize, y: usize, c: usize| ((x * 37 + y * 91 + c * 13) % 256) as u8;
-        for channels in [1usize, 3] {
+        for (channels, halve) in [1usize, 3, 4].into_iter().zip(HALVE) {
             let raw: Vec<u8> = (0..h)
                 .flat_map(|y| (0..w).flat_map(move |x| (0..channels).map(move |c| px(x, y, c))))
                 .collect();
-            let got = if channels == 3 {
-                halve::<3>(&raw, w)
-            } else {
-                halve::<1>(&raw, w)
-            };
+            let (w32, h32) = (w as u32, h as u32);
+            let got = halve(&raw, w32, h32, w32.div_ceil(2), h32.div_ceil(2)).unwrap();
             let mut want = Vec::new();
             for y in 0..h.div_ceil(2) {
                 for x in 0..w.div_ceil(2) {

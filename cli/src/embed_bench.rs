@@ -307,7 +307,7 @@ fn photo_costs(clip: &ClipEncoder, bytes: &[Vec<u8>]) -> Result<serde_json::Valu
                 std::hint::black_box(vitrine::photo::decode_for_import(b, max, side)?);
                 both.push(t.elapsed().as_secs_f64() * 1e3);
                 let t = Instant::now();
-                let img = vitrine::photo::decode_for_model(b, max, clip.decode_side())?;
+                let img = vitrine::photo::decode_for_model(b, max, side)?;
                 decode.push(t.elapsed().as_secs_f64() * 1e3);
                 let t = Instant::now();
                 std::hint::black_box(clip.preprocess(&img));
