@@ -12,7 +12,7 @@ pub use crate::domain::{
 use crate::error::{Error, Result};
 use crate::spreadsheet::safe_cell;
 pub use crate::store::Integrity;
-use crate::store::Store;
+use crate::store::{ProductData, Store};
 
 pub const DB_FILE: &str = "catalog.sqlite";
 /// The settings key of the catalog's currency (ISO 4217).
@@ -129,7 +129,26 @@ impl Catalog {
         rows: impl Iterator<Item = (String, &'a [f32])>,
         model: &str,
     ) -> Result<()> {
-        self.store.insert_embedded_texts(rows, model)
+        let products = rows.map(|(sku, v)| {
+            let data = ProductData {
+                title: sku.clone(),
+                sku,
+                ..ProductData::default()
+            };
+            (data, v, &[][..])
+        });
+        self.store.insert_embedded_products(products, model)
+    }
+
+    /// Adds products with their product-text and passage vectors by `model` already made, in
+    /// one transaction: for tools that generate catalogs, such as benchmarks. A later `embed`
+    /// encodes their texts again.
+    pub fn add_embedded_products<'a>(
+        &self,
+        rows: impl Iterator<Item = (ProductData, &'a [f32], &'a [Vec<f32>])>,
+        model: &str,
+    ) -> Result<()> {
+        self.store.insert_embedded_products(rows, model)
     }
 
     /// Import runs, newest first. A run still marked running whose process is gone (killed, or

@@ -105,7 +105,9 @@ impl Spread {
 /// share stands out from the catalog's ([`share_standout`]), and its BM25 relative to the
 /// query's best.
 pub fn keyword_evidence(share: f32, standout: f32, bm25_relative: f32) -> f32 {
-    (share.max(standout) * (1.0 + bm25_relative.clamp(0.0, 1.0)) / 2.0).clamp(0.0, 1.0)
+    let e = share.max(standout) * (1.0 + bm25_relative.clamp(0.0, 1.0)) / 2.0;
+    // Not `clamp`: an empty sum is -0.0, which would show as "-0.00".
+    if e > 0.0 { e.min(1.0) } else { 0.0 }
 }
 
 /// How far a product's share of the query's words stands out from the catalog's: its evidence
@@ -238,6 +240,8 @@ mod tests {
         assert_eq!(keyword_evidence(1.0, 0.0, 0.0), 0.5);
         assert!(keyword_evidence(0.3, 0.0, 1.0) < keyword_evidence(1.0, 0.0, 0.2));
         assert_eq!(keyword_evidence(0.0, 0.0, 1.0), 0.0);
+        // A product with none of the query's words (an empty sum, -0.0) shows 0, not -0.
+        assert!(keyword_evidence(-0.0, 0.0, 0.0).is_sign_positive());
     }
 
     #[test]

@@ -1,11 +1,27 @@
-//! The words of every product, for keyword coverage: which of a query's words a product has.
+//! The words of every product: which of a query's words a product has (keyword coverage), and
+//! BM25 over them (the keyword signal's ranking).
 //!
-//! Words are split and lower-cased as SQLite's FTS5 `unicode61` tokenizer does (runs of
-//! letters and digits), over the fields the keyword signal searches: title, description,
-//! category, colour and SKU. The vocabulary is sorted, so a word's prefix is a range of word
-//! ids and each product keeps only its sorted word ids.
+//! Words are split, lower-cased and stripped of Latin diacritics as SQLite's FTS5 `unicode61`
+//! tokenizer (`remove_diacritics 2`) does: runs of letters and digits. The fields are the full-text
+//! index's columns: title, description, category, colour and SKU. The vocabulary is sorted, so a
+//! word's prefix is a range of word ids; each product keeps its sorted word ids, and each word its
+//! products with how often it occurs in each field.
+
+use std::ops::Range;
 
 use crate::domain::Product;
+
+/// Keyword fields, in the full-text index's column order: title, description, category,
+/// colour, SKU.
+pub const FIELDS: usize = 5;
+/// BM25 weights of the fields: an occurrence in the title counts five times one in the
+/// description.
+const FIELD_WEIGHTS: [f64; FIELDS] = [5.0, 1.0, 3.0, 2.0, 3.0];
+/// The fields that name a product (all but the description).
+pub const NAMING_FIELDS: [bool; FIELDS] = [true, false, true, true, true];
+pub const ALL_FIELDS: [bool; FIELDS] = [true; FIELDS];
+const BM25_K1: f64 = 1.2;
+const BM25_B: f64 = 0.75;
 
 /// A query word: its stem (plural ending dropped) and whether it matches as a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,44 +58,107 @@ pub fn terms(text: &str) -> Vec<Term> {
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+        .map(|w| w.chars().flat_map(char::to_lowercase).map(fold).collect())
 }
+
+/// A Latin letter without its diacritics ("é" → "e"); other characters as they are.
+fn fold(c: char) -> char {
+    if c.is_ascii() {
+        return c;
+    }
+    let mut base = None;
+    let mut marks_only = true;
+    unicode_normalization::char::decompose_canonical(c, |d| {
+        if base.is_none() {
+            base = Some(d);
+        } else if !unicode_normalization::char::is_combining_mark(d) {
+            marks_only = false;
+        }
+    });
+    match base {
+        Some(b) if b != c && marks_only && (b as u32) < 0x250 => b,
+        _ => c,
+    }
+}
+
+/// How often a word occurs in each field of a product.
+type Counts = [u16; FIELDS];
 
 pub struct Lexicon {
     vocabulary: Vec<String>,
     /// Per product, its sorted word ids.
     products: Vec<Vec<u32>>,
+    /// Per word id, the products that have it and how often in each field.
+    postings: Vec<Vec<(u32, Counts)>>,
+    /// Per product, its number of words in all fields, repeats counted.
+    lengths: Vec<u32>,
 }
 
 impl Lexicon {
     pub fn build(products: &[Product]) -> Lexicon {
-        let sorted = |fields: &[&String]| {
-            let mut w: Vec<String> = fields.iter().flat_map(|f| words(f)).collect();
-            w.sort_unstable();
-            w.dedup();
-            w
-        };
-        let texts: Vec<Vec<String>> = products
-            .iter()
-            .map(|p| sorted(&[&p.title, &p.description, &p.category, &p.color, &p.sku]))
+        use rayon::prelude::*;
+        let counted: Vec<Vec<(String, Counts)>> = products
+            .par_iter()
+            .map(|p| {
+                let fields = [&p.title, &p.description, &p.category, &p.color, &p.sku];
+                let mut w: Vec<(String, usize)> = fields
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(f, text)| words(text).map(move |w| (w, f)))
+                    .collect();
+                w.sort_unstable();
+                let mut out: Vec<(String, Counts)> = Vec::new();
+                for (word, f) in w {
+                    match out.last_mut() {
+                        Some((last, counts)) if *last == word => {
+                            counts[f] = counts[f].saturating_add(1)
+                        }
+                        _ => {
+                            let mut counts = [0; FIELDS];
+                            counts[f] = 1;
+                            out.push((word, counts));
+                        }
+                    }
+                }
+                out
+            })
             .collect();
-        let mut vocabulary: Vec<String> = texts.iter().flatten().cloned().collect();
-        vocabulary.sort_unstable();
+        let mut vocabulary: Vec<String> =
+            counted.iter().flatten().map(|(w, _)| w.clone()).collect();
+        vocabulary.par_sort_unstable();
         vocabulary.dedup();
-        let ids = |ws: &[String]| -> Vec<u32> {
-            ws.iter()
-                .filter_map(|w| vocabulary.binary_search(w).ok().map(|i| i as u32))
-                .collect()
-        };
-        let products = texts.iter().map(|w| ids(w)).collect();
+        let ids: Vec<Vec<u32>> = counted
+            .par_iter()
+            .map(|ws| {
+                ws.iter()
+                    .filter_map(|(w, _)| vocabulary.binary_search(w).ok().map(|i| i as u32))
+                    .collect()
+            })
+            .collect();
+        let mut postings: Vec<Vec<(u32, Counts)>> = vec![Vec::new(); vocabulary.len()];
+        for (pi, (ws, ids)) in counted.iter().zip(&ids).enumerate() {
+            for ((_, counts), &id) in ws.iter().zip(ids) {
+                postings[id as usize].push((pi as u32, *counts));
+            }
+        }
+        let lengths = counted
+            .iter()
+            .map(|ws| {
+                ws.iter()
+                    .map(|(_, c)| c.iter().map(|&n| u32::from(n)).sum::<u32>())
+                    .sum()
+            })
+            .collect();
         Lexicon {
             vocabulary,
-            products,
+            products: ids,
+            postings,
+            lengths,
         }
     }
 
     /// The word ids a term matches: a range of the sorted vocabulary.
-    fn range(&self, t: &Term) -> std::ops::Range<u32> {
+    fn range(&self, t: &Term) -> Range<u32> {
         let lo = self
             .vocabulary
             .partition_point(|w| w.as_str() < t.stem.as_str());
@@ -92,7 +171,7 @@ impl Lexicon {
     }
 
     /// Whether product `pi` has a word the term matches.
-    fn has(&self, pi: usize, r: &std::ops::Range<u32>) -> bool {
+    fn has(&self, pi: usize, r: &Range<u32>) -> bool {
         let ids = &self.products[pi];
         let i = ids.partition_point(|&id| id < r.start);
         ids.get(i).is_some_and(|&id| id < r.end)
@@ -128,11 +207,83 @@ impl Lexicon {
             .sum();
         had / total
     }
+
+    /// Products with any of the terms in any field.
+    pub fn matching(&self, terms: &[Term]) -> Vec<usize> {
+        let mut out: Vec<usize> = terms
+            .iter()
+            .flat_map(|t| self.range(t))
+            .flat_map(|id| {
+                self.postings[id as usize]
+                    .iter()
+                    .map(|&(pi, _)| pi as usize)
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// BM25 of each product with any of the terms in `fields`, as SQLite's FTS5 computes it for
+    /// an OR of the terms restricted to those fields (`bm25()` with the field weights above):
+    /// per term, `idf · f · (k1 + 1) / (f + k1 · (1 - b + b · len / mean len))`, with `f` the
+    /// weighted count of its occurrences in those fields, `len` the product's words in all
+    /// fields, and `idf = ln((n - hits + 0.5) / (hits + 0.5))` (at least 1e-6) over the whole
+    /// catalog. The best `limit`, best first (ties by product order).
+    pub fn bm25(&self, terms: &[Term], fields: [bool; FIELDS], limit: usize) -> Vec<(usize, f64)> {
+        let n = self.products.len();
+        if n == 0 || limit == 0 {
+            return Vec::new();
+        }
+        let mean_len =
+            (self.lengths.iter().map(|&l| f64::from(l)).sum::<f64>() / n as f64).max(1e-9);
+        let mut score = vec![0f64; n];
+        let mut freq = vec![0f64; n];
+        let mut scored: Vec<usize> = Vec::new();
+        let mut hit: Vec<usize> = Vec::new();
+        for t in terms {
+            for id in self.range(t) {
+                for &(pi, counts) in &self.postings[id as usize] {
+                    let f: f64 = (0..FIELDS)
+                        .filter(|&k| fields[k])
+                        .map(|k| FIELD_WEIGHTS[k] * f64::from(counts[k]))
+                        .sum();
+                    if f > 0.0 {
+                        let pi = pi as usize;
+                        if freq[pi] == 0.0 {
+                            hit.push(pi);
+                        }
+                        freq[pi] += f;
+                    }
+                }
+            }
+            let hits = hit.len() as f64;
+            let idf = (((n as f64) - hits + 0.5) / (hits + 0.5)).ln().max(1e-6);
+            for &pi in &hit {
+                let f = freq[pi];
+                let norm = 1.0 - BM25_B + BM25_B * f64::from(self.lengths[pi]) / mean_len;
+                if score[pi] == 0.0 {
+                    scored.push(pi);
+                }
+                score[pi] += idf * f * (BM25_K1 + 1.0) / (f + BM25_K1 * norm);
+                freq[pi] = 0.0;
+            }
+            hit.clear();
+        }
+        let mut out: Vec<(usize, f64)> = scored.into_iter().map(|pi| (pi, score[pi])).collect();
+        let order = |a: &(usize, f64), b: &(usize, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if out.len() > limit {
+            out.select_nth_unstable_by(limit - 1, order);
+            out.truncate(limit);
+        }
+        out.sort_unstable_by(order);
+        out
+    }
 }
 
 /// A query's words as word-id ranges with their weights.
 pub struct Weighed {
-    ranges: Vec<std::ops::Range<u32>>,
+    ranges: Vec<Range<u32>>,
     idf: Vec<f32>,
 }
 
@@ -188,5 +339,124 @@ mod tests {
         assert_eq!(lex.coverage(1, &w), 0.0);
         assert!(lex.coverage(2, &w) > 0.0);
         assert_eq!(lex.coverage(0, &lex.weigh(&[], &all)), 0.0);
+    }
+
+    /// The FTS5 query `Lexicon::bm25` stands for: an OR of the terms, restricted to the fields.
+    fn fts_query(terms: &[Term], fields: [bool; FIELDS]) -> String {
+        let any = terms
+            .iter()
+            .map(|t| format!("\"{}\"{}", t.stem, if t.prefix { "*" } else { "" }))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let names = ["title", "description", "category", "color", "sku"];
+        let cols: Vec<&str> = (0..FIELDS)
+            .filter(|&k| fields[k])
+            .map(|k| names[k])
+            .collect();
+        format!("{{{}}} : ({any})", cols.join(" "))
+    }
+
+    #[test]
+    fn bm25_in_memory_gives_what_sqlite_fts5_gives() {
+        use crate::store::{ProductData, Store};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("c.sqlite")).unwrap();
+        let vocab = [
+            "bag",
+            "bags",
+            "bagpipe",
+            "backpack",
+            "duffle",
+            "gym",
+            "for",
+            "the",
+            "a",
+            "and",
+            "café",
+            "creme",
+            "crème",
+            "Zip",
+            "zipper",
+            "waterproof",
+            "hoodie",
+            "tee",
+            "tees",
+            "shoes",
+            "running",
+            "run",
+            "léger",
+            "XL",
+            "2024",
+            "cotton",
+        ];
+        let mut x = 0x9e37_79b9_u64;
+        let mut pick = |n: usize| -> Vec<&str> {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    vocab[(x >> 33) as usize % vocab.len()]
+                })
+                .collect()
+        };
+        {
+            let tx = store.transaction().unwrap();
+            for i in 0..400 {
+                let data = ProductData {
+                    sku: format!("SKU-{i}"),
+                    title: pick(1 + i % 4).join(" "),
+                    description: pick(i % 23).join(", "),
+                    category: format!("Gear/{}", pick(1)[0]),
+                    color: pick(i % 2).join(" "),
+                    ..ProductData::default()
+                };
+                Store::upsert_product(&tx, &data, crate::domain::Origin::Csv, "t").unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let products = store.all_products_with_images().unwrap();
+        let lex = Lexicon::build(&products);
+        for q in [
+            "bag",
+            "bags for the gym",
+            "a",
+            "cafe",
+            "CRÈME léger",
+            "zip",
+            "xl tee 2024",
+            "waterproof running shoes and a hoodie",
+            "sku",
+            "nothing matches this",
+        ] {
+            let t = terms(q);
+            for fields in [NAMING_FIELDS, ALL_FIELDS] {
+                let fts = store
+                    .keyword_search(&fts_query(&t, fields), 10_000)
+                    .unwrap();
+                let ours = lex.bm25(&t, fields, 10_000);
+                assert_eq!(fts.len(), ours.len(), "{q:?} {fields:?}");
+                let by_id: std::collections::HashMap<i64, f64> = fts.into_iter().collect();
+                for (pi, score) in ours {
+                    let theirs = by_id[&products[pi].id];
+                    assert!(
+                        (score - theirs).abs() <= 1e-9 * theirs.abs().max(1.0),
+                        "{q:?}: {} scores {score}, FTS5 {theirs}",
+                        products[pi].sku
+                    );
+                }
+            }
+        }
+        // The fields a query is restricted to change the scores.
+        let t = terms("gym");
+        assert_ne!(lex.bm25(&t, NAMING_FIELDS, 5), lex.bm25(&t, ALL_FIELDS, 5));
+        // Only the best `limit`, best first.
+        let top = lex.bm25(&terms("bag gym"), ALL_FIELDS, 3);
+        assert_eq!(top.len(), 3);
+        assert!(top[0].1 >= top[1].1 && top[1].1 >= top[2].1);
+        assert_eq!(lex.matching(&terms("zip")).len(), {
+            let all = lex.bm25(&terms("zip"), ALL_FIELDS, 10_000);
+            all.len()
+        });
     }
 }

@@ -42,4 +42,5 @@ pub use domain::{
 };
 pub use error::{Error, ErrorCode, Result};
 pub use import::{Field, ImportEvent, ImportOptions, ImportReport, MissingItem};
+pub use store::ProductData;
 pub use workspace::Workspace;

@@ -33,7 +33,6 @@ use crate::models::ModelKind;
 use crate::phash;
 use crate::photo;
 use crate::query::{Filters, PhotoInput, Query, ReadPhrase, Sort, Weights, parse_text};
-use crate::store::Store;
 use crate::vectors::ModelVectors;
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -221,7 +220,6 @@ struct Cand {
 /// read-only connection, so a search never waits for an import or a duplicate scan.
 pub struct Searcher {
     products: Vec<Product>,
-    by_id: HashMap<i64, usize>,
     by_sku: HashMap<String, usize>,
     clip: Option<ModelVectors>,
     text: Option<ModelVectors>,
@@ -230,7 +228,6 @@ pub struct Searcher {
     encoders: Encoders,
     lexicon: Lexicon,
     thumbs: PathBuf,
-    store: Mutex<Store>,
     cache: Mutex<HashMap<(bool, String), Vec<f32>>>,
 }
 
@@ -274,34 +271,15 @@ fn scale(x: f32, lo: f32, hi: f32) -> f32 {
     }
 }
 
-/// An FTS5 query matching any of the words (plural endings dropped, prefixes allowed).
-pub fn keyword_query(text: &str) -> Option<String> {
-    fts_query(&lexicon::terms(text))
-}
-
-/// An FTS5 query matching any of these terms.
-fn fts_query(terms: &[lexicon::Term]) -> Option<String> {
-    let terms: Vec<String> = terms
-        .iter()
-        .map(|t| {
-            let quoted = format!("\"{}\"", t.stem.replace('"', "\"\""));
-            if t.prefix { quoted + "*" } else { quoted }
-        })
-        .collect();
-    (!terms.is_empty()).then(|| terms.join(" OR "))
-}
-
-/// The two keyword queries and their shares: BM25 over the fields that name a product (title,
-/// category, colour, SKU) counts three times BM25 over all of them with the description, each
-/// divided by its best for the query. (FTS5 applies column weights before term-frequency
-/// saturation, so weights alone let a word in a short description score nearly like one in a
-/// title.)
-fn keyword_parts(fts: &str) -> [(String, f32); 2] {
-    [
-        (format!("{{title category color sku}} : ({fts})"), 0.75),
-        (fts.to_string(), 0.25),
-    ]
-}
+/// The keyword signal's two BM25 rankings and their shares: BM25 over the fields that name a
+/// product (title, category, colour, SKU) counts three times BM25 over all of them with the
+/// description, each divided by its best for the query. (BM25 applies field weights before
+/// term-frequency saturation, so weights alone let a word in a short description score nearly
+/// like one in a title.)
+const KEYWORD_PARTS: [([bool; lexicon::FIELDS], f32); 2] =
+    [(lexicon::NAMING_FIELDS, 0.75), (lexicon::ALL_FIELDS, 0.25)];
+/// Products each keyword ranking gives scores to (the rest of the catalog scores 0).
+const KEYWORD_LIMIT: usize = 5000;
 
 /// Typed text read into words, "not" terms and price limits, merged with the query's own.
 struct ReadQuery {
@@ -435,11 +413,6 @@ impl Searcher {
     /// the searcher's own read-only connection to the catalog.
     pub fn open(catalog: &Catalog, encoders: Encoders) -> Result<Searcher> {
         let products = catalog.store.all_products_with_images()?;
-        let by_id: HashMap<i64, usize> = products
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id, i))
-            .collect();
         let by_sku = products
             .iter()
             .enumerate()
@@ -462,9 +435,7 @@ impl Searcher {
         let passages = load(OwnerKind::Passage, text_model)?;
         let lexicon = Lexicon::build(&products);
         Ok(Searcher {
-            store: Mutex::new(Store::open_read_only(&catalog.db_path())?),
             products,
-            by_id,
             by_sku,
             clip,
             text,
@@ -512,13 +483,6 @@ impl Searcher {
         Ok(v)
     }
 
-    fn keyword_search(&self, fts_query: &str, limit: usize) -> Result<Vec<(i64, f64)>> {
-        self.store
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .keyword_search(fts_query, limit)
-    }
-
     /// Products over which a query's spread and word weights are taken: all, or an even sample.
     fn population(&self) -> Vec<usize> {
         let n = self.products.len();
@@ -543,10 +507,7 @@ impl Searcher {
         };
         let side = self.query_side(q, like, &read.text)?;
         let signals = self.signals_of(&side);
-        let keyword = match &fts_query(&side.terms) {
-            Some(f) => self.keyword_scores(f)?,
-            None => HashMap::new(),
-        };
+        let keyword = self.keyword_scores(&side.terms);
         let exact = self.is_exact();
         let mut candidates = if exact {
             (0..self.products.len()).collect()
@@ -752,21 +713,19 @@ impl Searcher {
         signals
     }
 
-    /// Keyword scores by product index: see [`keyword_parts`].
-    fn keyword_scores(&self, fts: &str) -> Result<HashMap<usize, f32>> {
+    /// Keyword scores by product index: see [`KEYWORD_PARTS`].
+    fn keyword_scores(&self, terms: &[lexicon::Term]) -> HashMap<usize, f32> {
         let mut keyword: HashMap<usize, f32> = HashMap::new();
-        for (query, share) in keyword_parts(fts) {
-            let hits = self.keyword_search(&query, 5000)?;
-            let best = hits.iter().map(|h| h.1).fold(0f64, f64::max);
+        for (fields, share) in KEYWORD_PARTS {
+            let hits = self.lexicon.bm25(terms, fields, KEYWORD_LIMIT);
+            let best = hits.first().map_or(0.0, |h| h.1);
             if best > 0.0 {
-                for (id, sc) in hits {
-                    if let Some(&i) = self.by_id.get(&id) {
-                        *keyword.entry(i).or_default() += share * (sc / best) as f32;
-                    }
+                for (pi, sc) in hits {
+                    *keyword.entry(pi).or_default() += share * (sc / best) as f32;
                 }
             }
         }
-        Ok(keyword)
+        keyword
     }
 
     /// Small catalogs are scanned exactly: every product is a candidate.
@@ -914,12 +873,8 @@ impl Searcher {
     ) -> Result<Vec<f32>> {
         let mut penalty = vec![0f32; self.products.len()];
         for term in not {
-            if let Some(f) = keyword_query(term) {
-                for (id, _) in self.keyword_search(&f, 100_000)? {
-                    if let Some(&pi) = self.by_id.get(&id) {
-                        penalty[pi] = 1.0;
-                    }
-                }
+            for pi in self.lexicon.matching(&lexicon::terms(term)) {
+                penalty[pi] = 1.0;
             }
             let (side, v) = match (&self.text, &self.clip) {
                 (Some(side), _) => (Some(side), self.encode_text(false, term)?),
@@ -1171,16 +1126,11 @@ mod tests {
     use crate::domain::{Image, Origin};
 
     #[test]
-    fn keyword_queries_match_any_word_with_plurals_dropped() {
-        assert_eq!(
-            keyword_query("Red bags, boxes & a \"hat\"").as_deref(),
-            Some("\"red\"* OR \"bag\"* OR \"box\"* OR \"a\" OR \"hat\"*")
-        );
-        assert_eq!(keyword_query("  -- ,"), None);
-        let [(named, a), (all, b)] = keyword_parts("\"bag\"*");
-        assert_eq!(named, "{title category color sku} : (\"bag\"*)");
-        assert_eq!(all, "\"bag\"*");
-        assert_eq!(a + b, 1.0);
+    fn keyword_parts_weigh_the_naming_fields_three_times_all_fields() {
+        let [(named, a), (all, b)] = KEYWORD_PARTS;
+        assert!(!named[1] && named.iter().filter(|&&f| f).count() == 4);
+        assert!(all.iter().all(|&f| f));
+        assert_eq!((a / b, a + b), (3.0, 1.0));
     }
 
     fn product(category: &str, color: &str, price: Option<f64>) -> Product {

@@ -71,6 +71,19 @@ pub enum BenchCommand {
         #[arg(long, value_delimiter = ',', required = true)]
         queries: Vec<PathBuf>,
     },
+    /// Typed-text search latency, end to end, in a catalog of many products: the demo
+    /// catalog's products copied, with their real product-text and passage vectors moved by
+    /// noise (no photos).
+    Catalog {
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+        /// Query files (JSON lines with a "text"); a built-in ten when none is given.
+        #[arg(long, value_delimiter = ',')]
+        queries: Vec<PathBuf>,
+        /// Keep the catalog in this (new) folder instead of a temporary one.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
     /// Duplicate scan time over synthetic products (vectors and hashes) once embeddings exist.
     Dupes {
         #[arg(long, default_value_t = 100_000)]
@@ -144,6 +157,11 @@ pub fn run(cmd: BenchCommand, models_dir: PathBuf) -> Result<()> {
         BenchCommand::TextIndex { products, queries } => {
             crate::text_index_bench::run(&models_dir, products, &queries)?
         }
+        BenchCommand::Catalog {
+            products,
+            queries,
+            keep,
+        } => crate::catalog_bench::run(&models_dir, products, &queries, keep.as_deref())?,
         BenchCommand::Dupes { products } => dupes_bench::bench_scan(products)?,
         BenchCommand::DupesFixture { out, every } => dupes_bench::make_fixture(
             &PathBuf::from("../shared/catalogs/luma"),

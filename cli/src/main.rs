@@ -15,6 +15,7 @@ macro_rules! esay {
 }
 
 mod bench;
+mod catalog_bench;
 mod dupes_bench;
 mod embed_bench;
 mod output;

@@ -128,7 +128,7 @@ pub fn print_import_report(r: &ImportReport) {
     );
     if !r.skipped.is_empty() {
         say!(
-            "  skipped:  {} (all of them: vitrine errors)",
+            "  skipped:  {} (`vitrine errors` lists them all)",
             r.skipped.len()
         );
         for e in r.skipped.iter().take(10) {

@@ -19,22 +19,36 @@ use crate::bench::{luma_sources, median};
 
 pub const DIM: usize = 512;
 
+/// Typed queries for the latency benchmarks when no query file is given.
+pub const TYPED_QUERIES: [&str; 10] = [
+    "backpack",
+    "black hoodie",
+    "red jacket under 60",
+    "yoga mat",
+    "running shorts for women",
+    "water bottle",
+    "warm winter jacket",
+    "watch",
+    "tank top without logo",
+    "blue tee",
+];
+
 /// A small deterministic generator (xorshift) with Box-Muller normals.
-struct Rng(u64);
+pub struct Rng(pub u64);
 impl Rng {
-    fn next(&mut self) -> f64 {
+    pub fn next(&mut self) -> f64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
-    fn normal(&mut self) -> f32 {
+    pub fn normal(&mut self) -> f32 {
         let (u, v) = (self.next().max(1e-12), self.next());
         ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
     }
 }
 
-fn normalise(v: &mut [f32]) {
+pub fn normalise(v: &mut [f32]) {
     let n = dot(v, v).sqrt().max(1e-12);
     v.iter_mut().for_each(|x| *x /= n);
 }
@@ -67,7 +81,7 @@ pub fn clustered(n: usize, q: usize, seed: u64) -> (VectorSet, Vec<Vec<f32>>) {
     (set, queries)
 }
 
-fn peak_rss_mib() -> f64 {
+pub fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -84,7 +98,10 @@ fn peak_rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+pub fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(|a, b| a.total_cmp(b));
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
@@ -250,18 +267,7 @@ fn luma_latency(models_dir: &Path) -> Result<serde_json::Value> {
     let t = Instant::now();
     let searcher = ws.searcher()?;
     let open_ms = t.elapsed().as_secs_f64() * 1e3;
-    let queries = [
-        "backpack",
-        "black hoodie",
-        "red jacket under 60",
-        "yoga mat",
-        "running shorts for women",
-        "water bottle",
-        "warm winter jacket",
-        "watch",
-        "tank top without logo",
-        "blue tee",
-    ];
+    let queries = TYPED_QUERIES;
     let mut first = Vec::new();
     let mut rerank = Vec::new();
     for q in queries {

@@ -62,7 +62,7 @@ fn product_texts(n: usize) -> Result<Vec<String>> {
         .collect())
 }
 
-fn query_texts(files: &[std::path::PathBuf]) -> Result<Vec<String>> {
+pub fn query_texts(files: &[std::path::PathBuf]) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for f in files {
         for line in std::fs::read_to_string(f)

@@ -124,17 +124,6 @@ impl Store {
         Ok(store)
     }
 
-    /// A second, read-only connection to a catalog another connection has opened (and
-    /// migrated): readers in WAL mode never wait for a writer.
-    pub fn open_read_only(path: &Path) -> Result<Store> {
-        let conn = Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(Store { conn })
-    }
-
     fn migrate(&mut self, path: &Path) -> Result<()> {
         let version: i64 = self
             .conn
@@ -781,6 +770,9 @@ impl Store {
 
     /// Products matching an FTS5 query with their BM25 score (higher is better). Title and SKU
     /// count most, then category and colour, then description.
+    /// FTS5's BM25 ranking of the products, best first: what `Lexicon::bm25` reproduces
+    /// in memory (tested against this).
+    #[cfg(test)]
     pub fn keyword_search(&self, fts_query: &str, limit: usize) -> Result<Vec<(i64, f64)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT rowid, -bm25(products_fts, 5.0, 1.0, 3.0, 2.0, 3.0) FROM products_fts
@@ -876,24 +868,18 @@ impl Store {
         Ok(())
     }
 
-    /// Products named by their SKU, each with its product-text vector by `model`.
-    pub fn insert_embedded_texts<'a>(
+    /// Products, each with its product-text vector and passage vectors by `model` already made.
+    /// The vectors' input hash is left empty, so that `embed` would encode the texts again.
+    pub fn insert_embedded_products<'a>(
         &self,
-        rows: impl Iterator<Item = (String, &'a [f32])>,
+        rows: impl Iterator<Item = (ProductData, &'a [f32], &'a [Vec<f32>])>,
         model: &str,
     ) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
-        let now = now_millis();
-        for (sku, v) in rows {
-            tx.execute(
-                "INSERT INTO products (sku, title, origin, source, created_at, updated_at) VALUES (?1, ?1, 'csv', 'synthetic', ?2, ?2)",
-                params![sku, now],
-            )?;
-            tx.execute(
-                "INSERT INTO embeddings (owner_kind, owner_id, model_id, dim, vector, input_hash, created_at)
-                 VALUES ('product', ?1, ?2, ?3, ?4, '', ?5)",
-                params![tx.last_insert_rowid(), model, v.len() as i64, f32_blob(v), now],
-            )?;
+        for (data, v, passages) in rows {
+            let (id, _) = Self::upsert_product(&tx, &data, Origin::Csv, "synthetic")?;
+            Self::put_product_embedding(&tx, id, model, v, "")?;
+            Self::put_passages(&tx, id, model, passages)?;
         }
         tx.commit()?;
         Ok(())
