@@ -7,6 +7,7 @@
 //! word's prefix is a range of word ids; each product keeps its sorted word ids, and each word its
 //! products with how often it occurs in each field.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::domain::Product;
@@ -123,17 +124,34 @@ impl Lexicon {
                 out
             })
             .collect();
-        let mut vocabulary: Vec<String> =
-            counted.iter().flatten().map(|(w, _)| w.clone()).collect();
-        vocabulary.par_sort_unstable();
-        vocabulary.dedup();
+        // Word ids in order of first sight, then renumbered in sorted order.
+        let mut seen: HashMap<&str, u32> = HashMap::new();
+        for (w, _) in counted.iter().flatten() {
+            let next = seen.len() as u32;
+            seen.entry(w.as_str()).or_insert(next);
+        }
+        let mut vocabulary: Vec<String> = vec![String::new(); seen.len()];
+        for (w, &i) in &seen {
+            vocabulary[i as usize] = (*w).to_string();
+        }
+        let mut order: Vec<u32> = (0..vocabulary.len() as u32).collect();
+        order.par_sort_unstable_by(|&a, &b| vocabulary[a as usize].cmp(&vocabulary[b as usize]));
+        let mut sorted_id = vec![0u32; order.len()];
+        for (rank, &i) in order.iter().enumerate() {
+            sorted_id[i as usize] = rank as u32;
+        }
+        // A product's words are sorted, so their sorted ids are too.
         let ids: Vec<Vec<u32>> = counted
             .par_iter()
             .map(|ws| {
                 ws.iter()
-                    .filter_map(|(w, _)| vocabulary.binary_search(w).ok().map(|i| i as u32))
+                    .map(|(w, _)| sorted_id[seen[w.as_str()] as usize])
                     .collect()
             })
+            .collect();
+        let vocabulary: Vec<String> = order
+            .iter()
+            .map(|&i| std::mem::take(&mut vocabulary[i as usize]))
             .collect();
         let mut postings: Vec<Vec<(u32, Counts)>> = vec![Vec::new(); vocabulary.len()];
         for (pi, (ws, ids)) in counted.iter().zip(&ids).enumerate() {

@@ -49,16 +49,17 @@ impl ModelVectors {
         };
         let mut set = VectorSet::new(0);
         let mut owner = Vec::new();
-        for (id, v) in store.vectors(kind, model)? {
+        store.for_each_vector(kind, model, |id, v| {
             let owner_id = match kind {
                 OwnerKind::Passage => passage_owner(id),
                 _ => id,
             };
             if let Some(&pi) = owner_of.get(&owner_id) {
-                set.push(id, &v)?;
+                set.push(id, v)?;
                 owner.push(pi);
             }
-        }
+            Ok(())
+        })?;
         if set.is_empty() {
             return Ok(None);
         }
@@ -178,15 +179,13 @@ pub fn build_indexes(catalog: &Catalog, enc: &Encoders, force: bool) -> Result<V
 /// Builds and saves the nearest-neighbour index of one model's vectors if it is large enough
 /// to need one; returns whether it did.
 pub fn index_for(catalog: &Catalog, model: &str, kind: OwnerKind) -> Result<bool> {
-    let vectors = catalog.store.vectors(kind, model)?;
-    if vectors.len() < EXACT_BELOW {
+    if catalog.store.vector_count(kind, model)? < EXACT_BELOW {
         return Ok(false);
     }
     let mut set = VectorSet::new(0);
-    for (id, v) in &vectors {
-        set.push(*id, v)?;
-    }
-    drop(vectors);
+    catalog
+        .store
+        .for_each_vector(kind, model, |id, v| set.push(id, v))?;
     let about = IndexAbout {
         model: model.to_string(),
         kind,

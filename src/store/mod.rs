@@ -726,18 +726,38 @@ impl Store {
     }
 
     /// `model`'s vectors of this kind by owner id (for passages, see [`passage_owner`]), in id order.
-    pub fn vectors(&self, owner_kind: OwnerKind, model: &str) -> Result<Vec<(i64, Vec<f32>)>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT owner_id, vector FROM {} ORDER BY owner_id",
-            vectors_of(owner_kind)
-        ))?;
-        let rows = stmt
-            .query_map(params![owner_kind, model], |r| {
-                let blob: Vec<u8> = r.get(1)?;
-                Ok((r.get(0)?, blob_f32(&blob)))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
+    /// Each vector of the kind and model in order of owner id, decoded into one buffer that
+    /// `f` sees row by row (no copy of them all is kept). Passages are read in their primary
+    /// key's order (product, place), which is their owner ids' order, so SQLite sorts nothing.
+    pub fn for_each_vector(
+        &self,
+        owner_kind: OwnerKind,
+        model: &str,
+        mut f: impl FnMut(i64, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        let sql = match owner_kind {
+            OwnerKind::Passage => format!(
+                "SELECT (product_id << {PASSAGE_SEQ_BITS}) | seq, vector FROM passage_embeddings
+                 WHERE ?1 = 'passage' AND model_id = ?2 ORDER BY product_id, seq"
+            ),
+            _ => format!(
+                "SELECT owner_id, vector FROM {} ORDER BY owner_id",
+                vectors_of(owner_kind)
+            ),
+        };
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(params![owner_kind, model])?;
+        let mut buf: Vec<f32> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let blob = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+            buf.clear();
+            buf.extend(
+                blob.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            );
+            f(r.get(0)?, &buf)?;
+        }
+        Ok(())
     }
 
     /// Every product and every image in two queries (for search), images in display order.
