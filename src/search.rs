@@ -216,8 +216,9 @@ struct Cand {
     penalty: f32,
 }
 
-/// Search over one catalog, with its encoders loaded once. It reads keywords through its own
-/// read-only connection, so a search never waits for an import or a duplicate scan.
+/// Search over one catalog, with its encoders loaded once. It holds what it searches in memory
+/// (products, vectors, indexes, words), so a search never waits for an import or a duplicate
+/// scan.
 pub struct Searcher {
     products: Vec<Product>,
     by_sku: HashMap<String, usize>,
@@ -409,8 +410,8 @@ fn passes(p: &Product, f: &Filters) -> bool {
 }
 
 impl Searcher {
-    /// Loads the catalog's products, vectors and indexes for the encoders' models, and opens
-    /// the searcher's own read-only connection to the catalog.
+    /// Loads the catalog's products and their words, and the vectors and indexes of the
+    /// encoders' models.
     pub fn open(catalog: &Catalog, encoders: Encoders) -> Result<Searcher> {
         let products = catalog.store.all_products_with_images()?;
         let by_sku = products

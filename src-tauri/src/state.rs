@@ -78,7 +78,8 @@ pub struct Job {
 
 pub struct AppState {
     location: RwLock<Location>,
-    /// For reads from commands; jobs open their own connection, and the searcher has its own.
+    /// For reads from commands; jobs open their own connection, and the searcher holds what
+    /// it searches in memory.
     workspace: Mutex<Workspace>,
     searcher: RwLock<Option<Arc<Searcher>>>,
     /// Serialises searcher loads, so that two first searches load the encoders once.
