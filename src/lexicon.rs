@@ -93,6 +93,8 @@ pub struct Lexicon {
     postings: Vec<Vec<(u32, Counts)>>,
     /// Per product, its number of words in all fields, repeats counted.
     lengths: Vec<u32>,
+    /// The mean of `lengths` (BM25's average document length).
+    mean_length: f64,
 }
 
 impl Lexicon {
@@ -159,7 +161,7 @@ impl Lexicon {
                 postings[id as usize].push((pi as u32, *counts));
             }
         }
-        let lengths = counted
+        let lengths: Vec<u32> = counted
             .iter()
             .map(|ws| {
                 ws.iter()
@@ -167,11 +169,14 @@ impl Lexicon {
                     .sum()
             })
             .collect();
+        let mean_length =
+            lengths.iter().map(|&l| f64::from(l)).sum::<f64>() / products.len().max(1) as f64;
         Lexicon {
             vocabulary,
             products: ids,
             postings,
             lengths,
+            mean_length: mean_length.max(1e-9),
         }
     }
 
@@ -253,8 +258,6 @@ impl Lexicon {
         if n == 0 || limit == 0 {
             return Vec::new();
         }
-        let mean_len =
-            (self.lengths.iter().map(|&l| f64::from(l)).sum::<f64>() / n as f64).max(1e-9);
         let mut score = vec![0f64; n];
         let mut freq = vec![0f64; n];
         let mut scored: Vec<usize> = Vec::new();
@@ -279,7 +282,7 @@ impl Lexicon {
             let idf = (((n as f64) - hits + 0.5) / (hits + 0.5)).ln().max(1e-6);
             for &pi in &hit {
                 let f = freq[pi];
-                let norm = 1.0 - BM25_B + BM25_B * f64::from(self.lengths[pi]) / mean_len;
+                let norm = 1.0 - BM25_B + BM25_B * f64::from(self.lengths[pi]) / self.mean_length;
                 if score[pi] == 0.0 {
                     scored.push(pi);
                 }

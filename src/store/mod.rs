@@ -725,9 +725,8 @@ impl Store {
             .map(|d| d as usize))
     }
 
-    /// `model`'s vectors of this kind by owner id (for passages, see [`passage_owner`]), in id order.
-    /// Each vector of the kind and model in order of owner id, decoded into one buffer that
-    /// `f` sees row by row (no copy of them all is kept). Passages are read in their primary
+    /// `model`'s vectors of this kind by owner id (for passages, see [`passage_owner`]), in id
+    /// order, decoded into one buffer that `f` sees row by row (no copy of them all is kept). Passages are read in their primary
     /// key's order (product, place), which is their owner ids' order, so SQLite sorts nothing.
     pub fn for_each_vector(
         &self,
@@ -751,10 +750,7 @@ impl Store {
         while let Some(r) = rows.next()? {
             let blob = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
             buf.clear();
-            buf.extend(
-                blob.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            );
+            extend_f32(&mut buf, blob);
             f(r.get(0)?, &buf)?;
         }
         Ok(())
@@ -788,10 +784,8 @@ impl Store {
         Ok(products)
     }
 
-    /// Products matching an FTS5 query with their BM25 score (higher is better). Title and SKU
-    /// count most, then category and colour, then description.
-    /// FTS5's BM25 ranking of the products, best first: what `Lexicon::bm25` reproduces
-    /// in memory (tested against this).
+    /// Products matching an FTS5 query with their BM25 score (higher is better), best first:
+    /// what `Lexicon::bm25` computes in memory, tested against this.
     #[cfg(test)]
     pub fn keyword_search(&self, fts_query: &str, limit: usize) -> Result<Vec<(i64, f64)>> {
         let mut stmt = self.conn.prepare_cached(
@@ -1232,9 +1226,17 @@ pub fn f32_blob(v: &[f32]) -> Vec<u8> {
 }
 
 pub fn blob_f32(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+    let mut v = Vec::with_capacity(b.len() / 4);
+    extend_f32(&mut v, b);
+    v
+}
+
+/// Appends a vector stored as little-endian `f32` bytes.
+fn extend_f32(out: &mut Vec<f32>, b: &[u8]) {
+    out.extend(
+        b.chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+    );
 }
 
 #[cfg(test)]
