@@ -1,6 +1,9 @@
 //! A model's stored vectors, ready to score products: every vector with the product it belongs
 //! to, served by an exact scan or the saved HNSW index; and building that index when a catalog
 //! grows past the exact-scan size. Search and duplicates both read vectors through this.
+//!
+//! Description passages get no graph: only typed text is ever compared with them, and typed
+//! text is scanned exactly (see `Searcher::candidates`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -67,7 +70,11 @@ impl ModelVectors {
         for (row, &pi) in owner.iter().enumerate() {
             rows_of[pi].push(row);
         }
-        let hnsw = load_index(&index_path, model, kind, set.dim);
+        let hnsw = if has_graph(kind) {
+            load_index(&index_path, model, kind, set.dim)
+        } else {
+            None
+        };
         Ok(Some(ModelVectors {
             model: model.to_string(),
             nn: Neighbours::new(set, hnsw),
@@ -140,9 +147,15 @@ impl ModelVectors {
     }
 }
 
+/// Whether vectors of `kind` are searched through a graph once there are enough of them.
+fn has_graph(kind: OwnerKind) -> bool {
+    kind != OwnerKind::Passage
+}
+
 /// Builds (or rebuilds) the nearest-neighbour index of each of the encoders' models' vectors
 /// that has [`EXACT_BELOW`] vectors or more, when it is missing or when more than a tenth of
-/// the vectors came after its build (`force`: always). Returns what was built.
+/// the vectors came after its build (`force`: always). Returns what was built. An index that
+/// is not needed (too few vectors, or passages, whose graph earlier versions built) is removed.
 pub fn build_indexes(catalog: &Catalog, enc: &Encoders, force: bool) -> Result<Vec<String>> {
     let mut built = Vec::new();
     let sides = [
@@ -159,7 +172,7 @@ pub fn build_indexes(catalog: &Catalog, enc: &Encoders, force: bool) -> Result<V
     for (model, kind) in sides.into_iter().flatten() {
         let count = catalog.store.vector_count(kind, &model)?;
         let path = catalog.index_path(&model, kind);
-        if count < EXACT_BELOW {
+        if count < EXACT_BELOW || !has_graph(kind) {
             let _ = std::fs::remove_file(&path);
             continue;
         }
@@ -176,10 +189,10 @@ pub fn build_indexes(catalog: &Catalog, enc: &Encoders, force: bool) -> Result<V
     Ok(built)
 }
 
-/// Builds and saves the nearest-neighbour index of one model's vectors if it is large enough
-/// to need one; returns whether it did.
+/// Builds and saves the nearest-neighbour index of one model's vectors if they are searched
+/// through one and are enough to need it; returns whether it did.
 pub fn index_for(catalog: &Catalog, model: &str, kind: OwnerKind) -> Result<bool> {
-    if catalog.store.vector_count(kind, model)? < EXACT_BELOW {
+    if !has_graph(kind) || catalog.store.vector_count(kind, model)? < EXACT_BELOW {
         return Ok(false);
     }
     let mut set = VectorSet::new(0);

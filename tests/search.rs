@@ -538,3 +538,65 @@ fn typed_text_past_the_exact_size_finds_what_an_exact_scan_finds() {
         assert_eq!(got, want, "{q}");
     }
 }
+
+#[test]
+fn description_passages_are_scanned_without_a_graph() {
+    // 7,000 products with three passage vectors each: past the exact-scan size in passages
+    // (so they are scanned through their 8-bit copy), not in products. One passage of one
+    // product is the query's own sentence vector: a typed query must find that product first.
+    // A passage graph left by an earlier version is removed, and none is built.
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(dir.path().join("catalog")).unwrap();
+    let enc = encoders(&catalog);
+    let (manifest, text) = enc
+        .text
+        .as_ref()
+        .expect("the product-text model is present");
+    let query = "a waterproof bag for cycling to work";
+    let target = text.embed(&[query]).unwrap().remove(0);
+    let dim = target.len();
+    let mut noise = uniform(0x51ed_270b_2c3a_9f1d);
+    let mut random = || {
+        let mut v: Vec<f32> = (0..dim).map(|_| noise()).collect();
+        let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|a| *a /= norm);
+        v
+    };
+    let n = 7_000;
+    let planted = 4_321;
+    let rows: Vec<(vitrine::ProductData, Vec<f32>, Vec<Vec<f32>>)> = (0..n)
+        .map(|i| {
+            let mut passages = vec![random(), random(), random()];
+            if i == planted {
+                passages[1] = target.clone();
+            }
+            let data = vitrine::ProductData {
+                sku: format!("P{i}"),
+                title: format!("P{i}"),
+                ..vitrine::ProductData::default()
+            };
+            (data, random(), passages)
+        })
+        .collect();
+    catalog
+        .add_embedded_products(
+            rows.iter()
+                .map(|(d, v, p)| (d.clone(), v.as_slice(), p.as_slice())),
+            &manifest.id,
+        )
+        .unwrap();
+    let stale = catalog.index_path(&manifest.id, vitrine::OwnerKind::Passage);
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    std::fs::write(&stale, b"a passage graph of an earlier version").unwrap();
+    let built = vitrine::vectors::build_indexes(&catalog, &enc, false).unwrap();
+    assert!(built.is_empty(), "{built:?}");
+    assert!(!stale.exists(), "the passage graph is removed");
+    let s = common::searcher(&catalog);
+    let weights = Weights {
+        keyword: 0.0,
+        crossmodal: 0.0,
+        ..Weights::default()
+    };
+    let got = skus(&s.search(&text_query(query), &weights, 5, 0).unwrap());
+    assert_eq!(got[0], format!("P{planted}"), "{got:?}");
+}

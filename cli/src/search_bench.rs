@@ -193,8 +193,9 @@ pub fn run_size(n: usize, queries: usize, dump: Option<&Path>) -> Result<()> {
 /// Queries of another modality (text against photos): each a vector of the set's distribution
 /// moved by one fixed offset, so that its best cosine is about 0.3, as CLIP's text-to-image
 /// cosines are (the modality gap). The graph finds few of their neighbours; the searcher scans
-/// exactly for them (`Neighbours::nearest_scanned`: the graph's half-precision rows, then the
-/// closest again in `f32`), whose latency and recall this reports beside a plain `f32` scan's.
+/// exactly for them (`Neighbours::nearest_scanned`: 8-bit rows, then those that could be among
+/// the nearest again in `f32`), whose latency and recall this reports beside a plain `f32`
+/// scan's.
 fn crossmodal(set: &VectorSet, hnsw: Hnsw, queries: usize, seed: u64) -> serde_json::Value {
     let mut rng = Rng(seed.wrapping_mul(7919) | 1);
     let mut gap: Vec<f32> = (0..DIM).map(|_| rng.normal()).collect();
@@ -238,7 +239,7 @@ fn crossmodal(set: &VectorSet, hnsw: Hnsw, queries: usize, seed: u64) -> serde_j
         "best_cosine_p50": best_cosine,
         "graph_recall_at_10": graph_recall,
         "graph_query_ms_p50": percentile(graph_ms, 0.5),
-        "searcher": "exact scan: half-precision rows, the closest re-scored in f32",
+        "searcher": "exact scan: 8-bit rows, those that could be among the nearest re-scored in f32",
         "scan_recall_at_10": hits as f64 / (10 * qs.len()) as f64,
         "scan_query_ms": { "p50": percentile(scan_ms.clone(), 0.5), "p99": percentile(scan_ms, 0.99) },
         "f32_scan_query_ms": { "p50": percentile(f32_ms.clone(), 0.5), "p99": percentile(f32_ms, 0.99) },

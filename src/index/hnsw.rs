@@ -35,11 +35,6 @@ const MAX_LEVEL: u8 = 16;
 /// Halves per line.
 const LINE: usize = 32;
 
-/// How far a cosine from a half-precision vector can be from the `f32` one, for unit vectors:
-/// each element is rounded by at most 2^-11 of itself (so the product by at most 2^-11 of
-/// |q|·|v| = 1), plus the `f32` sums' own rounding, with room to spare.
-pub const HALF_ERROR: f32 = 1e-3;
-
 /// Marks an index file of this layout; files without it (older layouts) are rebuilt.
 const MAGIC: &[u8; 8] = b"vtrhnsw4";
 
@@ -269,12 +264,6 @@ impl Hnsw {
             pool.push(s);
         }
         out
-    }
-
-    /// The cosine of `q` with node `node`'s half-precision vector: for unit vectors within
-    /// [`HALF_ERROR`] of the cosine with the `f32` vector it was made from.
-    pub fn cosine(&self, q: &[f32], node: usize) -> f32 {
-        dot_f32_f16(q, self.row(node as u32))
     }
 
     /// Whether node `node` holds `v` (in half precision, bit for bit): false once the vector

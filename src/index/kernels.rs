@@ -72,6 +72,31 @@ pub fn dot_f32_f16(a: &[f32], b: &[f16]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y.to_f32()).sum()
 }
 
+/// Dot product of two vectors of 8-bit codes in −127..=127, exact in `i32` (for up to
+/// 2¹⁷ elements).
+#[inline]
+pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if vnni() {
+            // SAFETY: the CPU has AVX-512F, BW and VNNI (`vnni`).
+            return unsafe { simd::dot_i8_vnni(a, b) };
+        }
+        if avx2() {
+            // SAFETY: the CPU has AVX2, FMA and F16C (`avx2`).
+            return unsafe { simd::dot_i8_avx2(a, b) };
+        }
+    }
+    dot_i8_portable(a, b)
+}
+
+fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| i32::from(x) * i32::from(y))
+        .sum()
+}
+
 /// Asks the CPU to start loading `bytes` bytes at `p` into its caches (a hint: never faults).
 #[inline]
 pub fn prefetch<T>(p: *const T, bytes: usize) {
@@ -85,6 +110,13 @@ pub fn prefetch<T>(p: *const T, bytes: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (p, bytes);
+}
+
+#[cfg(target_arch = "x86_64")]
+fn vnni() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vnni")
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -196,6 +228,67 @@ pub(super) mod simd {
         })
     }
 
+    /// `Σ aᵢbᵢ` as `Σ (aᵢ + 128) bᵢ − 128 Σ bᵢ`: `vpdpbusd` multiplies unsigned by signed
+    /// bytes, four products per lane (64 per instruction), summed exactly in i32.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn dot_i8_vnni(a: &[i8], b: &[i8]) -> i32 {
+        let n = a.len().min(b.len());
+        let (flip, ones) = (_mm512_set1_epi8(i8::MIN), _mm512_set1_epi8(1));
+        let (mut ab, mut sb) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        let mut i = 0;
+        while i + 64 <= n {
+            // SAFETY: 64 bytes at `i`, with i + 64 <= n, are within both slices.
+            let (x, y) = unsafe {
+                (
+                    _mm512_loadu_si512(a.as_ptr().add(i).cast()),
+                    _mm512_loadu_si512(b.as_ptr().add(i).cast()),
+                )
+            };
+            // x xor 0x80 is x + 128 as an unsigned byte.
+            ab = _mm512_dpbusd_epi32(ab, _mm512_xor_si512(x, flip), y);
+            sb = _mm512_dpbusd_epi32(sb, ones, y);
+            i += 64;
+        }
+        let mut s = _mm512_reduce_add_epi32(ab) - 128 * _mm512_reduce_add_epi32(sb);
+        for j in i..n {
+            s += i32::from(a[j]) * i32::from(b[j]);
+        }
+        s
+    }
+
+    /// `Σ |aᵢ| (bᵢ sign aᵢ)`: `vpmaddubsw` multiplies unsigned by signed bytes and adds pairs
+    /// in i16, which cannot saturate with both in −127..=127 (at most 2 × 127²).
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+        let n = a.len().min(b.len());
+        let ones = _mm256_set1_epi16(1);
+        let mut acc = _mm256_setzero_si256();
+        let mut i = 0;
+        while i + 32 <= n {
+            // SAFETY: 32 bytes at `i`, with i + 32 <= n, are within both slices.
+            let (x, y) = unsafe {
+                (
+                    _mm256_loadu_si256(a.as_ptr().add(i).cast()),
+                    _mm256_loadu_si256(b.as_ptr().add(i).cast()),
+                )
+            };
+            let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+            i += 32;
+        }
+        let q = _mm_add_epi32(
+            _mm256_castsi256_si128(acc),
+            _mm256_extracti128_si256(acc, 1),
+        );
+        let q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0b01_00_11_10));
+        let q = _mm_add_epi32(q, _mm_shuffle_epi32(q, 0b10_11_00_01));
+        let mut s = _mm_cvtsi128_si32(q);
+        for j in i..n {
+            s += i32::from(a[j]) * i32::from(b[j]);
+        }
+        s
+    }
+
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
         let (zero, fma) = (_mm256_setzero_ps(), |a, b, c| _mm256_fmadd_ps(a, b, c));
@@ -285,6 +378,36 @@ mod tests {
                     (g as f64 - want).abs() < tol,
                     "{name}, n={n}: {g} vs {want}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_8_bit_kernel_gives_the_exact_sum() {
+        // Around the widths (32, 64), the real ones, and every code at its extremes.
+        for n in [0, 1, 31, 32, 33, 63, 64, 65, 127, 384, 511, 512, 768] {
+            let mixed = |i: usize| {
+                let code = |m: usize| ((i * m % 255) as i32 - 127) as i8;
+                (code(37), code(53))
+            };
+            let extremes = |i: usize| (127, if i.is_multiple_of(2) { 127 } else { -127 });
+            let lowest = |_: usize| (-127, -127);
+            let patterns: [&dyn Fn(usize) -> (i8, i8); 3] = [&mixed, &extremes, &lowest];
+            for p in &patterns {
+                let (a, b): (Vec<i8>, Vec<i8>) = (0..n).map(p).unzip();
+                let want = dot_i8_portable(&a, &b);
+                let plain: i64 = a.iter().zip(&b).map(|(&x, &y)| x as i64 * y as i64).sum();
+                assert_eq!(want as i64, plain);
+                assert_eq!(dot_i8(&a, &b), want, "dispatched, n={n}");
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if vnni() {
+                        assert_eq!(unsafe { simd::dot_i8_vnni(&a, &b) }, want, "vnni, n={n}");
+                    }
+                    if avx2() {
+                        assert_eq!(unsafe { simd::dot_i8_avx2(&a, &b) }, want, "avx2, n={n}");
+                    }
+                }
             }
         }
     }
