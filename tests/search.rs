@@ -449,15 +449,21 @@ fn a_filter_in_a_large_catalog_finds_matches_that_rank_low_overall() {
     assert_eq!(got, ["B0", "B1", "B2", "B3", "B4"]);
 }
 
+/// An empty catalog in a temporary folder (kept while the first is alive), with the models.
+fn empty_catalog() -> (tempfile::TempDir, Catalog, Encoders) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = Catalog::open(dir.path().join("catalog")).unwrap();
+    let enc = encoders(&catalog);
+    (dir, catalog, enc)
+}
+
 #[test]
 fn typed_text_past_the_exact_size_finds_what_an_exact_scan_finds() {
     // Past 20,000 vectors a typed query's text candidates come from an exact scan, not from the
     // graph, which misses some of the true ten for queries far from the products (short text
     // against long product texts). Product vectors: real sentence vectors of Luma's product
     // texts, blurred by noise into 20,400 distinct ones; the answer must be the exact top ten.
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(dir.path().join("catalog")).unwrap();
-    let enc = encoders(&catalog);
+    let (_dir, catalog, enc) = empty_catalog();
     let (manifest, text) = enc
         .text
         .as_ref()
@@ -545,9 +551,7 @@ fn description_passages_are_scanned_without_a_graph() {
     // (so they are scanned through their 8-bit copy), not in products. One passage of one
     // product is the query's own sentence vector: a typed query must find that product first.
     // A passage graph left by an earlier version is removed, and none is built.
-    let dir = tempfile::tempdir().unwrap();
-    let catalog = Catalog::open(dir.path().join("catalog")).unwrap();
-    let enc = encoders(&catalog);
+    let (_dir, catalog, enc) = empty_catalog();
     let (manifest, text) = enc
         .text
         .as_ref()
