@@ -557,6 +557,8 @@ pub fn find(
                 kind,
                 m,
                 &products,
+                // Pairs come from each vector's neighbours; nothing here is scanned.
+                false,
             ),
             None => Ok(None),
         }

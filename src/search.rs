@@ -423,7 +423,7 @@ impl Searcher {
             let Some(model) = model else { return Ok(None) };
             let path = catalog.index_path(model, kind);
             Ok(Some(
-                ModelVectors::load(&catalog.store, path, kind, model, &products)?
+                ModelVectors::load(&catalog.store, path, kind, model, &products, true)?
                     .unwrap_or_else(|| ModelVectors::empty(model, products.len())),
             ))
         };

@@ -30,13 +30,16 @@ pub struct ModelVectors {
 
 impl ModelVectors {
     /// Loads `model`'s vectors of `kind` for `products` (vectors of other items are left out),
-    /// with the saved index when there is one. `None` when there are no such vectors.
+    /// with the saved index when there is one. `None` when there are no such vectors. `scans`:
+    /// whether [`ModelVectors::nearest_products_scanned`] will be asked (see
+    /// [`Neighbours::for_scans`]).
     pub(crate) fn load(
         store: &Store,
         index_path: PathBuf,
         kind: OwnerKind,
         model: &str,
         products: &[Product],
+        scans: bool,
     ) -> Result<Option<ModelVectors>> {
         let owner_of: HashMap<i64, usize> = match kind {
             OwnerKind::Image => products
@@ -75,9 +78,10 @@ impl ModelVectors {
         } else {
             None
         };
+        let nn = Neighbours::new(set, hnsw);
         Ok(Some(ModelVectors {
             model: model.to_string(),
-            nn: Neighbours::new(set, hnsw),
+            nn: if scans { nn.for_scans() } else { nn },
             owner,
             rows_of,
         }))

@@ -225,7 +225,7 @@ fn crossmodal(set: &VectorSet, hnsw: Hnsw, queries: usize, seed: u64) -> serde_j
         .collect();
     let best_cosine = median(best);
     let (graph_recall, graph_ms) = measure(&hnsw, &qs, &truth);
-    let nn = Neighbours::new(set.clone(), Some(hnsw));
+    let nn = Neighbours::new(set.clone(), Some(hnsw)).for_scans();
     let mut scan_ms = Vec::new();
     let mut hits = 0;
     for (q, truth) in qs.iter().zip(&truth) {

@@ -140,7 +140,7 @@ pub struct Neighbours {
     /// Row in `all` of each live id.
     row_of: HashMap<i64, usize>,
     /// `all` in 8 bits, for exact scans of sets too large to scan in `f32` in a few
-    /// milliseconds.
+    /// milliseconds ([`Neighbours::for_scans`]).
     int8: Option<Int8Rows>,
 }
 
@@ -172,15 +172,23 @@ impl Neighbours {
         } else {
             Vec::new()
         };
-        let int8 = (all.len() >= EXACT_BELOW).then(|| Int8Rows::of(&all));
         Neighbours {
             all,
             hnsw,
             node_rows,
             tail,
             row_of,
-            int8,
+            int8: None,
         }
+    }
+
+    /// Makes the 8-bit copy that [`Neighbours::nearest_scanned`] reads when the set is large
+    /// enough for it (without it, those scans read the `f32` rows).
+    pub fn for_scans(mut self) -> Neighbours {
+        if self.all.len() >= EXACT_BELOW {
+            self.int8 = Some(Int8Rows::of(&self.all));
+        }
+        self
     }
 
     /// Row in `all` of a live id.
@@ -309,7 +317,7 @@ mod tests {
         for i in 0..500 {
             now.push(100_000 + i as i64, fresh.row(200 + i)).unwrap();
         }
-        let n = Neighbours::new(now.clone(), Some(h));
+        let n = Neighbours::new(now.clone(), Some(h)).for_scans();
         assert_eq!(
             n.unindexed(),
             200 + 500,
