@@ -60,19 +60,16 @@ impl Catalog {
 
     /// Where the nearest-neighbour index of a model's vectors of one owner kind is saved.
     pub fn index_path(&self, model: &str, owner_kind: OwnerKind) -> PathBuf {
-        let safe: String = model
-            .chars()
-            .map(|c| {
-                if c.is_alphanumeric() || c == '-' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
         self.dir
             .join("index")
-            .join(format!("{safe}.{owner_kind}.hnsw"))
+            .join(format!("{}.{owner_kind}.hnsw", file_safe(model)))
+    }
+
+    /// Where the vectors of `model`'s bank of titles are kept (see [`crate::hubness`]).
+    pub fn bank_path(&self, model: &str) -> PathBuf {
+        self.dir
+            .join("index")
+            .join(format!("{}.bank", file_safe(model)))
     }
 
     /// The stored embedding of the photo with content `hash` by `model`.
@@ -361,4 +358,18 @@ pub struct ThumbnailProblem {
 pub(crate) fn thumbnail_path(thumbs: &Path, hash: &str) -> PathBuf {
     let prefix = hash.get(..2).unwrap_or("00");
     thumbs.join(prefix).join(format!("{hash}.jpg"))
+}
+
+/// A model id as part of a file name.
+fn file_safe(model: &str) -> String {
+    model
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

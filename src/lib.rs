@@ -17,6 +17,7 @@ pub mod error;
 pub mod eval;
 pub mod files;
 pub mod fusion;
+pub mod hubness;
 pub mod import;
 pub mod index;
 pub mod judgements;

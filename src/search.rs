@@ -4,7 +4,8 @@
 //! Signals, each a score in [0, 1] per product:
 //! - `visual`: the query photo's CLIP embedding against the product's photos; the best photo
 //!   counts. For "more like this", the best pair of the two products' photos.
-//! - `crossmodal`: the query text's CLIP embedding against the product's photos; best photo.
+//! - `crossmodal`: the query text's CLIP embedding against the product's photos, each less its
+//!   lean towards every text ([`crate::hubness`]); best photo.
 //! - `text`: the query text's sentence embedding against the product's text embedding.
 //! - `keyword`: SQLite FTS5 BM25 over title, description, category, colour and SKU.
 //! - `phash`: perceptual-hash distance between the query photo and the product's photos.
@@ -26,6 +27,7 @@ use crate::catalog::Catalog;
 use crate::domain::{OwnerKind, PHash, Product};
 use crate::error::{Error, Result};
 use crate::fusion::{self, Column, Fusion, Spread};
+use crate::hubness;
 use crate::index::EXACT_BELOW;
 use crate::lexicon::{self, Lexicon};
 use crate::model_choice::{Encoders, Unavailable};
@@ -226,6 +228,9 @@ pub struct Searcher {
     text: Option<ModelVectors>,
     /// Product-text vectors of products' passages (see [`crate::embed::passages`]).
     passages: Option<ModelVectors>,
+    /// Per row of `clip`, what its text-to-photo cosine loses for its lean towards every text
+    /// ([`crate::hubness`]); empty when not known.
+    hubs: Vec<f32>,
     encoders: Encoders,
     lexicon: Lexicon,
     thumbs: PathBuf,
@@ -435,12 +440,24 @@ impl Searcher {
         let text = load(OwnerKind::Product, text_model)?;
         let passages = load(OwnerKind::Passage, text_model)?;
         let lexicon = Lexicon::build(&products);
+        let hubs = match (&clip, &encoders.clip) {
+            (Some(v), Some((m, e))) if !v.owner.is_empty() => {
+                hubness::photo_offsets(v, &products, e, &catalog.bank_path(&m.id)).unwrap_or_else(
+                    |e| {
+                        tracing::warn!("text-to-photo scores are not corrected for hubs: {e}");
+                        Vec::new()
+                    },
+                )
+            }
+            _ => Vec::new(),
+        };
         Ok(Searcher {
             products,
             by_sku,
             clip,
             text,
             passages,
+            hubs,
             encoders,
             lexicon,
             thumbs: catalog.thumbs_dir(),
@@ -822,7 +839,7 @@ impl Searcher {
                 out.visual_row = Some(r);
             }
             if let Some(t) = &side.clip_text
-                && let Some((c, r)) = v.best(pi, std::slice::from_ref(t))
+                && let Some((c, r)) = v.best_offset(pi, t, &self.hubs)
             {
                 out.raw[Signal::Crossmodal.slot()] = Some(c);
                 out.crossmodal_row = Some(r);

@@ -120,6 +120,20 @@ impl ModelVectors {
         best
     }
 
+    /// Best of the product's rows by cosine with `q` less the row's `offset` (none where
+    /// `offsets` is empty), and that row.
+    pub fn best_offset(&self, pi: usize, q: &[f32], offsets: &[f32]) -> Option<(f32, usize)> {
+        self.rows_of[pi]
+            .iter()
+            .map(|&row| {
+                (
+                    dot(self.row(row), q) - offsets.get(row).copied().unwrap_or(0.0),
+                    row,
+                )
+            })
+            .reduce(|a, b| if b.0 > a.0 { b } else { a })
+    }
+
     /// Highest cosine between any row of product `a` and any row of product `b`.
     pub fn best_pair(&self, a: usize, b: usize) -> Option<f32> {
         self.rows_of[a]

@@ -604,3 +604,36 @@ fn description_passages_are_scanned_without_a_graph() {
     let got = skus(&s.search(&text_query(query), &weights, 5, 0).unwrap());
     assert_eq!(got[0], format!("P{planted}"), "{got:?}");
 }
+
+#[test]
+fn a_damaged_title_bank_is_encoded_again_and_ranks_as_before() {
+    // Text-to-photo scores are corrected for hubs with a bank of the catalog's titles encoded by
+    // the CLIP model, kept beside the index; a damaged copy is replaced, with the same ranking.
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(catalog_dir(), dir.path());
+    let catalog = Catalog::open(dir.path()).unwrap();
+    let bank = catalog.bank_path("tiny");
+    let crossmodal = Weights {
+        visual: 0.0,
+        crossmodal: 1.0,
+        text: 0.0,
+        keyword: 0.0,
+        phash: 0.0,
+    };
+    let query = text_query("a bag for the gym with many pockets");
+    let first = skus(
+        &common::searcher(&catalog)
+            .search(&query, &crossmodal, 10, 0)
+            .unwrap(),
+    );
+    let saved = std::fs::read(&bank).unwrap();
+    assert!(saved.starts_with(b"VTBANK01") && saved.len() > 30 * 32 * 4);
+    std::fs::write(&bank, b"not a bank").unwrap();
+    let again = skus(
+        &common::searcher(&catalog)
+            .search(&query, &crossmodal, 10, 0)
+            .unwrap(),
+    );
+    assert_eq!(again, first);
+    assert_eq!(std::fs::read(&bank).unwrap(), saved);
+}

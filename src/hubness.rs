@@ -1,0 +1,326 @@
+//! Hubs of text-to-photo similarity, and how each photo's score is corrected for them.
+//!
+//! In CLIP-style models a few photos are close to almost every text: all texts lie on one side
+//! of the image vectors (the modality gap), and photos differ in how far they lean that way. Such
+//! a hub ranks high for unrelated queries and, measured against the catalog, looks decisive. So a
+//! photo's text-to-photo cosine is lowered by its lean: half its mean cosine with the
+//! [`NEIGHBOURS`] closest texts of a bank of the catalog's own product titles, its own product's
+//! title left out (CSLS, Conneau et al., ICLR 2018; a bank of in-domain texts as in QB-Norm,
+//! Bogolin et al., CVPR 2022), less the median photo's lean. Photos that lean no more than the
+//! median are left as they are (QB-Norm found that correcting only hubs keeps the correction
+//! from costing where there are none).
+//!
+//! The bank is up to [`BANK`] distinct titles, those with the lowest hashes: a stable sample, so
+//! that a catalog that grows only encodes its few new bank titles. Their vectors are kept beside
+//! the index (`<model>.bank`), keyed by text.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Product;
+use crate::encoders::ClipEncoder;
+use crate::error::{Error, Result};
+use crate::index::dot;
+use crate::vectors::ModelVectors;
+
+/// Titles in the bank, at most.
+pub const BANK: usize = 256;
+/// Closest bank texts whose mean cosine is a photo's lean towards text.
+pub const NEIGHBOURS: usize = 10;
+/// Fewer distinct titles than this: no correction (each would weigh too much).
+pub const MIN_BANK: usize = 3 * NEIGHBOURS;
+const MAGIC: &[u8; 8] = b"VTBANK01";
+
+/// The bank's titles: up to [`BANK`] distinct non-empty titles (trimmed, compared without
+/// case), those whose hashes are lowest.
+pub fn bank_titles<'a>(titles: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    let mut keyed: Vec<([u8; 32], String)> = titles
+        .into_iter()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && seen.insert(t.to_lowercase()))
+        .map(|t| {
+            (
+                *blake3::hash(t.to_lowercase().as_bytes()).as_bytes(),
+                t.to_string(),
+            )
+        })
+        .collect();
+    keyed.sort_unstable();
+    keyed.truncate(BANK);
+    keyed.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Each row's offset: its lean (half the mean of its [`NEIGHBOURS`] highest cosines with the
+/// bank's vectors, leaving out `own(row)`, the bank index of the title of the row's product if
+/// it is in the bank) less the median row's lean, or 0 where that is below 0. All zero with a
+/// bank of fewer than [`MIN_BANK`] texts.
+pub fn offsets<'a>(
+    rows: usize,
+    row: impl Fn(usize) -> &'a [f32] + Sync,
+    own: impl Fn(usize) -> Option<usize> + Sync,
+    bank: &[Vec<f32>],
+) -> Vec<f32> {
+    if bank.len() < MIN_BANK {
+        return vec![0.0; rows];
+    }
+    let lean: Vec<f32> = (0..rows)
+        .into_par_iter()
+        .map_init(Vec::new, |sims: &mut Vec<f32>, r| {
+            let v = row(r);
+            let skip = own(r);
+            sims.clear();
+            sims.extend(
+                bank.iter()
+                    .enumerate()
+                    .filter(|&(i, _)| Some(i) != skip)
+                    .map(|(_, b)| dot(v, b)),
+            );
+            let k = NEIGHBOURS.min(sims.len());
+            sims.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+            sims[..k].iter().sum::<f32>() / k as f32 / 2.0
+        })
+        .collect();
+    let mut sorted = lean.clone();
+    let mid = sorted.len() / 2;
+    let median = *sorted.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1;
+    lean.into_iter().map(|l| (l - median).max(0.0)).collect()
+}
+
+/// The hub offset of every row of `photos` (CLIP vectors of the catalog's photos), from the
+/// bank of `products`' titles encoded by `encoder`; the bank's vectors are read from and saved
+/// to `cache` (a damaged or foreign cache is encoded again). All zero when the catalog has fewer
+/// than [`MIN_BANK`] distinct titles.
+pub fn photo_offsets(
+    photos: &ModelVectors,
+    products: &[Product],
+    encoder: &ClipEncoder,
+    cache: &Path,
+) -> Result<Vec<f32>> {
+    let rows = photos.owner.len();
+    let titles = bank_titles(products.iter().map(|p| p.title.as_str()));
+    if titles.len() < MIN_BANK {
+        return Ok(vec![0.0; rows]);
+    }
+    let bank = bank_vectors(&titles, &photos.model, photos.nn.all.dim, encoder, cache)?;
+    let index: HashMap<String, usize> = titles
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.to_lowercase(), i))
+        .collect();
+    let own: Vec<Option<usize>> = products
+        .iter()
+        .map(|p| index.get(&p.title.trim().to_lowercase()).copied())
+        .collect();
+    Ok(offsets(
+        rows,
+        |r| photos.row(r),
+        |r| own[photos.owner[r]],
+        &bank,
+    ))
+}
+
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    model: String,
+    vectors: BTreeMap<String, Vec<f32>>,
+}
+
+/// The vectors of `titles`, from the cache where it has them; the rest encoded and the cache
+/// rewritten with exactly these titles.
+fn bank_vectors(
+    titles: &[String],
+    model: &str,
+    dim: usize,
+    encoder: &ClipEncoder,
+    cache: &Path,
+) -> Result<Vec<Vec<f32>>> {
+    let mut known = read_cache(cache)
+        .filter(|c| c.model == model && c.vectors.values().all(|v| v.len() == dim))
+        .map(|c| c.vectors)
+        .unwrap_or_default();
+    let missing: Vec<&str> = titles
+        .iter()
+        .filter(|t| !known.contains_key(t.as_str()))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() && known.len() == titles.len() {
+        return Ok(titles.iter().map(|t| known[t.as_str()].clone()).collect());
+    }
+    for chunk in missing.chunks(32) {
+        for (t, v) in chunk.iter().zip(encoder.embed_texts(chunk)?) {
+            if v.len() != dim {
+                return Err(Error::Model(format!(
+                    "the model's text vectors have {} dimensions and its photo vectors {dim}; download it again or choose another model",
+                    v.len()
+                )));
+            }
+            if !v.iter().all(|x| x.is_finite()) {
+                return Err(Error::Model(
+                    "the model is broken: it gave NaN or infinite numbers for a product title; download it again or choose another model".into(),
+                ));
+            }
+            known.insert(t.to_string(), v);
+        }
+    }
+    let vectors: Vec<Vec<f32>> = titles.iter().map(|t| known[t.as_str()].clone()).collect();
+    let keep = Cached {
+        model: model.to_string(),
+        vectors: titles
+            .iter()
+            .cloned()
+            .zip(vectors.iter().cloned())
+            .collect(),
+    };
+    if let Err(e) = write_cache(cache, &keep) {
+        tracing::warn!("could not save the title bank: {e}");
+    }
+    Ok(vectors)
+}
+
+fn read_cache(path: &Path) -> Option<Cached> {
+    use bincode::Options;
+    let bytes = std::fs::read(path).ok()?;
+    let body = bytes.strip_prefix(MAGIC.as_slice())?;
+    bincode::DefaultOptions::new()
+        .with_limit(bytes.len() as u64)
+        .deserialize(body)
+        .ok()
+}
+
+fn write_cache(path: &Path, c: &Cached) -> Result<()> {
+    use bincode::Options;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let mut bytes = MAGIC.to_vec();
+    bincode::DefaultOptions::new()
+        .serialize_into(&mut bytes, c)
+        .map_err(|e| Error::InvalidInput(format!("cannot write {}: {e}", path.display())))?;
+    let tmp = crate::files::temp_beside(path);
+    std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(mut v: Vec<f32>) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= n);
+        v
+    }
+
+    /// Reproducible numbers in [-0.5, 0.5).
+    fn noise(seed: &mut u64) -> f32 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        (*seed % 10_000) as f32 / 10_000.0 - 0.5
+    }
+
+    const DIM: usize = 128;
+
+    /// Texts: a shared direction (axis 0) plus noise, as real text vectors share one side.
+    fn text(seed: &mut u64) -> Vec<f32> {
+        unit(
+            (0..DIM)
+                .map(|i| if i == 0 { 4.0 } else { 0.0 } + noise(seed))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_photo_near_every_text_loses_its_lead_and_the_typical_photo_loses_nothing() {
+        let mut seed = 7u64;
+        let bank: Vec<Vec<f32>> = (0..64).map(|_| text(&mut seed)).collect();
+        // 40 photos of their own, and photo 40, a hub leaning towards every text.
+        let mut photos: Vec<Vec<f32>> = (0..40)
+            .map(|_| unit((0..DIM).map(|_| noise(&mut seed)).collect()))
+            .collect();
+        photos.push(unit(
+            (0..DIM)
+                .map(|i| if i == 0 { 3.0 } else { 0.0 } + noise(&mut seed))
+                .collect(),
+        ));
+        let hub = 40;
+        let off = offsets(photos.len(), |r| &photos[r], |_| None, &bank);
+        let most = off.iter().copied().fold(0.0, f32::max);
+        assert_eq!(off[hub], most);
+        assert!(off[hub] > 0.1, "{}", off[hub]);
+        // Half the photos lean no more than the typical one and are left as they are.
+        assert!(off.iter().filter(|&&o| o == 0.0).count() >= photos.len() / 2);
+        // Each query is written for one photo; the hub tops most of them by cosine, few after.
+        let (mut before, mut after, mut found) = (0, 0, 0);
+        for target in 0..40 {
+            let t = text(&mut seed);
+            let q = unit(
+                t.iter()
+                    .zip(&photos[target])
+                    .map(|(a, b)| a + 0.4 * b)
+                    .collect(),
+            );
+            let best = |adjust: bool| {
+                (0..photos.len())
+                    .max_by(|&a, &b| {
+                        let s = |r: usize| dot(&q, &photos[r]) - if adjust { off[r] } else { 0.0 };
+                        s(a).total_cmp(&s(b))
+                    })
+                    .unwrap()
+            };
+            before += usize::from(best(false) == hub);
+            after += usize::from(best(true) == hub);
+            found += usize::from(best(true) == target);
+        }
+        assert!(
+            before >= 30,
+            "the hub tops {before} of 40 queries by cosine"
+        );
+        assert!(after <= 1, "the hub still tops {after} of 40 queries");
+        assert!(found >= 38, "{found} of 40 queries find their photo");
+    }
+
+    #[test]
+    fn the_photos_own_title_is_left_out_and_a_small_bank_changes_nothing() {
+        let mut seed = 3u64;
+        let bank: Vec<Vec<f32>> = (0..40).map(|_| text(&mut seed)).collect();
+        // Photo 0 is its own product's title (bank entry 5); the rest lean as typical texts do.
+        let mut photos = vec![bank[5].clone()];
+        photos.extend((0..20).map(|_| text(&mut seed)));
+        let with_own = offsets(photos.len(), |r| &photos[r], |_| None, &bank);
+        let without = offsets(
+            photos.len(),
+            |r| &photos[r],
+            |r| (r == 0).then_some(5),
+            &bank,
+        );
+        // Its cosine of 1 with its own title no longer counts as leaning towards every text.
+        assert!(without[0] < with_own[0], "{} {}", without[0], with_own[0]);
+        let small = &bank[..MIN_BANK - 1];
+        assert!(
+            offsets(photos.len(), |r| &photos[r], |_| None, small)
+                .iter()
+                .all(|&o| o == 0.0)
+        );
+    }
+
+    #[test]
+    fn the_bank_is_a_stable_sample_of_distinct_titles() {
+        let titles: Vec<String> = (0..400).map(|i| format!("Product {i}")).collect();
+        let bank = bank_titles(titles.iter().map(String::as_str));
+        assert_eq!(bank.len(), BANK);
+        // Case and spaces do not make a title new; empty titles are left out.
+        let mut more = titles.clone();
+        more.extend(["product 3".to_string(), "  Product 4 ".into(), "".into()]);
+        assert_eq!(bank_titles(more.iter().map(String::as_str)), bank);
+        // One more product changes at most one title of the bank.
+        more.push("Product 400".into());
+        let grown = bank_titles(more.iter().map(String::as_str));
+        assert!(grown.iter().filter(|t| !bank.contains(t)).count() <= 1);
+        assert_eq!(bank_titles(["a", "A", " a"]), vec!["a".to_string()]);
+    }
+}
