@@ -184,8 +184,8 @@ impl Catalog {
         self.store.errors(run)
     }
 
-    /// SQLite's `PRAGMA integrity_check` plus a foreign-key check and the full-text index: `ok`
-    /// when all is well, else the problems, one a line.
+    /// SQLite's `PRAGMA integrity_check` plus a foreign-key check: `ok` when all is well, else
+    /// the problems, one a line.
     pub fn integrity_check(&self) -> Result<String> {
         let i = self.store.integrity()?;
         Ok(if i.problems.is_empty() {
@@ -200,7 +200,7 @@ impl Catalog {
         self.store.integrity()
     }
 
-    /// Rebuilds the database's indexes and full-text index after copying the database beside it
+    /// Rebuilds the database's indexes after copying the database beside it
     /// (`catalog.sqlite.before-repair-<time>`). Returns the copy's path and the check after.
     pub fn repair_indexes(&self) -> Result<(PathBuf, Integrity)> {
         let stamp = std::time::SystemTime::now()

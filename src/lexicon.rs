@@ -2,8 +2,8 @@
 //! BM25 over them (the keyword signal's ranking).
 //!
 //! Words are split, lower-cased and stripped of Latin diacritics as SQLite's FTS5 `unicode61`
-//! tokenizer (`remove_diacritics 2`) does: runs of letters and digits. The fields are the full-text
-//! index's columns: title, description, category, colour and SKU. The vocabulary is sorted, so a
+//! tokenizer (`remove_diacritics 2`) does: runs of letters and digits. The fields are title,
+//! description, category, colour and SKU. The vocabulary is sorted, so a
 //! word's prefix is a range of word ids; each product keeps its sorted word ids, and each word its
 //! products with how often it occurs in each field.
 
@@ -12,8 +12,7 @@ use std::ops::Range;
 
 use crate::domain::Product;
 
-/// Keyword fields, in the full-text index's column order: title, description, category,
-/// colour, SKU.
+/// Keyword fields, in this order: title, description, category, colour, SKU.
 pub const FIELDS: usize = 5;
 /// BM25 weights of the fields: an occurrence in the title counts five times one in the
 /// description.

@@ -7,7 +7,8 @@
 //! - `crossmodal`: the query text's CLIP embedding against the product's photos, each less its
 //!   lean towards every text ([`crate::hubness`]); best photo.
 //! - `text`: the query text's sentence embedding against the product's text embedding.
-//! - `keyword`: SQLite FTS5 BM25 over title, description, category, colour and SKU.
+//! - `keyword`: BM25 over title, description, category, colour and SKU, in memory
+//!   ([`crate::lexicon`]).
 //! - `phash`: perceptual-hash distance between the query photo and the product's photos.
 //!
 //! Each signal's score becomes evidence in [0, 1] and the evidence is fused: see

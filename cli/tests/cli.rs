@@ -452,12 +452,13 @@ fn check_finds_a_damaged_search_index_and_repair_rebuilds_it_after_a_backup() {
     let (_dir, cat) = two_products("10");
     assert_eq!(stdout(&vitrine(&cat, &["check"])).trim(), "ok");
     {
-        // An index entry for a product that does not exist: what a torn write can leave.
+        // An index whose entries no longer match its table, as a torn write can leave one: the
+        // category index is declared over another column, so its entries are all wrong.
         let conn = rusqlite::Connection::open(cat.join("catalog.sqlite")).unwrap();
-        conn.execute(
-            "INSERT INTO products_fts(rowid, title, description, category, color, sku)
-             VALUES (424242, 'ghost bag', '', '', '', 'GHOST')",
-            [],
+        conn.execute_batch(
+            "PRAGMA writable_schema = ON;
+             UPDATE sqlite_schema SET sql = 'CREATE INDEX products_category ON products(source)'
+             WHERE name = 'products_category';",
         )
         .unwrap();
     }

@@ -161,4 +161,11 @@ CREATE TABLE judgements (
     PRIMARY KEY (query, sku)
 ) WITHOUT ROWID;
 "#,
+    // 6: the full-text index is no longer read by search (BM25 is computed in memory).
+    r#"
+DROP TRIGGER IF EXISTS products_fts_insert;
+DROP TRIGGER IF EXISTS products_fts_delete;
+DROP TRIGGER IF EXISTS products_fts_update;
+DROP TABLE IF EXISTS products_fts;
+"#,
 ];
