@@ -323,6 +323,12 @@ pub fn run(
         )?;
     }
     report.cancelled = cancel.load(Ordering::Relaxed);
+    if let Some((m, e)) = clip
+        && !report.cancelled
+        && let Err(err) = crate::hubness::refresh_bank(catalog, &m.id, m.embedding_dim, e)
+    {
+        tracing::warn!("the bank of titles for {} was not encoded: {err}", m.id);
+    }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

@@ -11,8 +11,8 @@
 //! from costing where there are none).
 //!
 //! The bank is up to [`BANK`] distinct titles, those with the lowest hashes: a stable sample, so
-//! that a catalog that grows only encodes its few new bank titles. Their vectors are kept beside
-//! the index (`<model>.bank`), keyed by text.
+//! that a catalog that grows only encodes its few new bank titles. Their vectors are encoded at
+//! the end of `embed` and kept beside the index (`<model>.bank`), keyed by text.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -20,6 +20,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Catalog;
 use crate::domain::Product;
 use crate::encoders::ClipEncoder;
 use crate::error::{Error, Result};
@@ -121,6 +122,22 @@ pub fn photo_offsets(
         |r| own[photos.owner[r]],
         &bank,
     ))
+}
+
+/// Encodes the bank titles of the catalog that its saved bank lacks (after `embed`, so that the
+/// next search does not wait for them), with `encoder`, whose vectors have `dim` dimensions.
+pub fn refresh_bank(
+    catalog: &Catalog,
+    model: &str,
+    dim: usize,
+    encoder: &ClipEncoder,
+) -> Result<()> {
+    let titles = catalog.store.titles()?;
+    let bank = bank_titles(titles.iter().map(String::as_str));
+    if bank.len() >= MIN_BANK {
+        bank_vectors(&bank, model, dim, encoder, &catalog.bank_path(model))?;
+    }
+    Ok(())
 }
 
 #[derive(Serialize, Deserialize)]

@@ -636,4 +636,10 @@ fn a_damaged_title_bank_is_encoded_again_and_ranks_as_before() {
     );
     assert_eq!(again, first);
     assert_eq!(std::fs::read(&bank).unwrap(), saved);
+    // `embed` encodes the bank too (here with nothing else to embed), so searches need not.
+    std::fs::remove_file(&bank).unwrap();
+    let mut catalog = catalog;
+    let enc = encoders(&catalog);
+    common::embed(&mut catalog, &enc);
+    assert_eq!(std::fs::read(&bank).unwrap(), saved);
 }

@@ -601,6 +601,15 @@ impl Store {
         Ok(())
     }
 
+    /// Every product's title.
+    pub fn titles(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("SELECT title FROM products")?;
+        let titles = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(titles)
+    }
+
     /// Products with their current product-text embedding input hash for `model`, if any.
     pub fn products_for_text(
         &self,
