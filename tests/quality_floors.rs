@@ -69,6 +69,17 @@ fn check(set: &str, report: &EvalReport, floors: &Floors, failures: &mut Vec<Str
     }
 }
 
+/// The text query sets scripts/luma-queries.py makes.
+const TEXT_SETS: [&str; 7] = [
+    "attributes.jsonl",
+    "titles.jsonl",
+    "filters.jsonl",
+    "descriptions.jsonl",
+    "uses.jsonl",
+    "synonyms.jsonl",
+    "reviews.jsonl",
+];
+
 fn floors() -> Floors {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/floors.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -101,15 +112,10 @@ fn a_meaningless_clip_model_barely_moves_the_fused_ranking() {
     make_query_sets(&sets);
     let searcher = searcher(&Catalog::open(catalog_dir()).unwrap());
     let mut failures = Vec::new();
-    for set in [
-        "attributes.jsonl",
-        "titles.jsonl",
-        "filters.jsonl",
-        "descriptions.jsonl",
-        "uses.jsonl",
-        "reviews.jsonl",
-        "written-reviews.jsonl",
-    ] {
+    // The synonyms share no word and no photo with the catalog: only product text knows them,
+    // and the chance level of a signal that says nothing still moves their close calls.
+    let sets_here = TEXT_SETS.into_iter().filter(|s| *s != "synonyms.jsonl");
+    for set in sets_here.chain(["written-reviews.jsonl"]) {
         let path = match set {
             "written-reviews.jsonl" => root.join("eval").join(set),
             _ => sets.join(set),
@@ -144,15 +150,7 @@ fn luma_quality_stays_above_its_floors() {
 
     let mut failures = Vec::new();
     let (_catalog, searcher) = catalog_from(&dir.path().join("full"), &luma_sources());
-    for set in [
-        "attributes.jsonl",
-        "titles.jsonl",
-        "filters.jsonl",
-        "descriptions.jsonl",
-        "uses.jsonl",
-        "synonyms.jsonl",
-        "reviews.jsonl",
-    ] {
+    for set in TEXT_SETS {
         let queries = read_queries(&sets.join(set)).unwrap();
         let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
         check(set, &report, &floors, &mut failures);
