@@ -65,7 +65,7 @@ pub fn offsets<'a>(
     own: impl Fn(usize) -> Option<usize> + Sync,
     bank: &[Vec<f32>],
 ) -> Vec<f32> {
-    if bank.len() < MIN_BANK {
+    if bank.len() < MIN_BANK || rows == 0 {
         return vec![0.0; rows];
     }
     let lean: Vec<f32> = (0..rows)
@@ -323,6 +323,7 @@ mod tests {
                 .iter()
                 .all(|&o| o == 0.0)
         );
+        assert!(offsets(0, |r| &photos[r], |_| None, &bank).is_empty());
     }
 
     #[test]
