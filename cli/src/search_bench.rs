@@ -195,23 +195,32 @@ pub fn run_size(n: usize, queries: usize, dump: Option<&Path>) -> Result<()> {
 /// cosines are (the modality gap). The graph finds few of their neighbours; the searcher scans
 /// exactly for them (`Neighbours::nearest_scanned`: 8-bit rows, then those that could be among
 /// the nearest again in `f32`), whose latency and recall this reports beside a plain `f32`
-/// scan's.
+/// scan's, and how long the hub offsets of the vectors take ([`vitrine::hubness`]).
 fn crossmodal(set: &VectorSet, hnsw: Hnsw, queries: usize, seed: u64) -> serde_json::Value {
     let mut rng = Rng(seed.wrapping_mul(7919) | 1);
     let mut gap: Vec<f32> = (0..DIM).map(|_| rng.normal()).collect();
     normalise(&mut gap);
-    let qs: Vec<Vec<f32>> = (0..queries)
-        .map(|_| {
-            let base = set.row((rng.next() * set.len() as f64) as usize % set.len());
-            let mut v: Vec<f32> = base
-                .iter()
-                .zip(&gap)
-                .map(|(b, g)| 0.3 * b + g + 0.02 * rng.normal())
-                .collect();
-            normalise(&mut v);
-            v
-        })
-        .collect();
+    let mut text_like = |n: usize| -> Vec<Vec<f32>> {
+        (0..n)
+            .map(|_| {
+                let base = set.row((rng.next() * set.len() as f64) as usize % set.len());
+                let mut v: Vec<f32> = base
+                    .iter()
+                    .zip(&gap)
+                    .map(|(b, g)| 0.3 * b + g + 0.02 * rng.normal())
+                    .collect();
+                normalise(&mut v);
+                v
+            })
+            .collect()
+    };
+    let qs = text_like(queries);
+    // What the searcher adds when it opens: every photo's hub offset against a bank of texts.
+    let bank = text_like(vitrine::hubness::BANK);
+    let t = Instant::now();
+    let offsets = vitrine::hubness::offsets(set.len(), |r| set.row(r), |_| None, &bank);
+    let hub_offsets_seconds = t.elapsed().as_secs_f64();
+    drop(offsets);
     let (mut f32_ms, mut best) = (Vec::new(), Vec::new());
     let truth: Vec<Vec<i64>> = qs
         .iter()
@@ -243,6 +252,7 @@ fn crossmodal(set: &VectorSet, hnsw: Hnsw, queries: usize, seed: u64) -> serde_j
         "scan_recall_at_10": hits as f64 / (10 * qs.len()) as f64,
         "scan_query_ms": { "p50": percentile(scan_ms.clone(), 0.5), "p99": percentile(scan_ms, 0.99) },
         "f32_scan_query_ms": { "p50": percentile(f32_ms.clone(), 0.5), "p99": percentile(f32_ms, 0.99) },
+        "hub_offsets_seconds": hub_offsets_seconds,
     })
 }
 
