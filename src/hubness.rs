@@ -42,12 +42,10 @@ pub fn bank_titles<'a>(titles: impl IntoIterator<Item = &'a str>) -> Vec<String>
     let mut keyed: Vec<([u8; 32], String)> = titles
         .into_iter()
         .map(str::trim)
-        .filter(|t| !t.is_empty() && seen.insert(t.to_lowercase()))
-        .map(|t| {
-            (
-                *blake3::hash(t.to_lowercase().as_bytes()).as_bytes(),
-                t.to_string(),
-            )
+        .filter(|t| !t.is_empty())
+        .filter_map(|t| {
+            let key = *blake3::hash(t.to_lowercase().as_bytes()).as_bytes();
+            seen.insert(key).then(|| (key, t.to_string()))
         })
         .collect();
     keyed.sort_unstable();

@@ -9,7 +9,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 use vitrine::Catalog;
@@ -85,17 +85,21 @@ fn floors() -> Floors {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The Luma query sets, made by scripts/luma-queries.py into `sets`.
-fn make_query_sets(sets: &Path) {
+/// The Luma query sets, made by scripts/luma-queries.py into `sets` in a temporary folder
+/// (kept while the first is alive).
+fn query_sets() -> (tempfile::TempDir, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let sets = dir.path().join("sets");
     let status = std::process::Command::new("python3")
         .arg(root.join("scripts/luma-queries.py"))
         .arg(luma())
-        .arg(sets)
+        .arg(&sets)
         .stdout(std::process::Stdio::null())
         .status()
         .expect("python3 runs");
     assert!(status.success());
+    (dir, sets)
 }
 
 /// With the tiny CLIP fixture (random weights) as the CLIP model, every text query has a third
@@ -107,9 +111,7 @@ fn make_query_sets(sets: &Path) {
 fn a_meaningless_clip_model_barely_moves_the_fused_ranking() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let floors = floors();
-    let dir = tempfile::tempdir().unwrap();
-    let sets = dir.path().join("sets");
-    make_query_sets(&sets);
+    let (_dir, sets) = query_sets();
     let searcher = searcher(&Catalog::open(catalog_dir()).unwrap());
     let mut failures = Vec::new();
     // The synonyms share no word and no photo with the catalog: only product text knows them,
@@ -144,9 +146,7 @@ fn a_meaningless_clip_model_barely_moves_the_fused_ranking() {
 fn luma_quality_stays_above_its_floors() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let floors = floors();
-    let dir = tempfile::tempdir().unwrap();
-    let sets = dir.path().join("sets");
-    make_query_sets(&sets);
+    let (dir, sets) = query_sets();
 
     let mut failures = Vec::new();
     let (_catalog, searcher) = catalog_from(&dir.path().join("full"), &luma_sources());
