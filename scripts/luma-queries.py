@@ -42,6 +42,10 @@ the photo set's catalog. How relevance is derived, per set:
   and LEAF_SYNONYMS ("grey trousers", "rucksack"), used only when the synonym is in no
   product's title, description, category or colour, so no query word matches the catalog's
   text. Relevance as in attributes.jsonl (leaf-only queries: every product of the leaf, grade 2).
+- chatter.jsonl: the synonym queries again, each followed by a phrase of everyday review chatter
+  taken in turn from the fixed list CHATTER ("windbreaker, wore it hiking all weekend"), whose
+  words the catalog's descriptions do use: keywords match only the chatter, so the fused ranking
+  should follow the product-text signal. Relevance as in synonyms.jsonl.
 """
 import csv
 import json
@@ -269,3 +273,11 @@ for leaf, ps in sorted(by_leaf.items()):
                 synonyms.append({"id": f"syn-{csyn}-{syn}", "group": leaf, "text": f"{csyn} {syn}",
                                  "relevant": relevant, "min_grade": 2})
 write("synonyms.jsonl", synonyms)
+
+# The same, amid chatter that keywords do match.
+CHATTER = ["great for my workouts and really comfortable", "love the soft fabric, fits perfectly",
+           "perfect for the gym and running errands", "nice quality, keeps me cool and dry",
+           "my wife wears it to yoga class", "light and easy to pack for travel",
+           "good value, the color looks great", "wore it hiking all weekend"]
+write("chatter.jsonl", [dict(q, id=q["id"].replace("syn-", "chat-", 1), text=f"{q['text']}, {CHATTER[i % len(CHATTER)]}")
+                        for i, q in enumerate(synonyms)])

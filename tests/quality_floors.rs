@@ -1,10 +1,11 @@
 //! Search quality may not slip: the Luma query sets (made by scripts/luma-queries.py, and the
-//! reviews written by hand in eval/written-reviews.jsonl) must score at least the floors in
+//! reviews written by hand in eval/: [`HAND_SETS`]) must score at least the floors in
 //! eval/floors.json, for the signals that need no CLIP weights
 //! (product text, keywords, perceptual hash). The floors sit slightly below the figures in
 //! docs/quality.md; raise them when search gets better. The pseudo-run `fused - best single`
 //! bounds the default fused nDCG@10 minus that of the best signal alone: 0 where the fusion
-//! must not lose to any of its signals.
+//! must not lose to any of its signals (below 0 only for `chatter.jsonl`, a known gap: keyword
+//! matches of everyday chatter still pull the ranking below product text alone).
 
 mod common;
 
@@ -70,15 +71,20 @@ fn check(set: &str, report: &EvalReport, floors: &Floors, failures: &mut Vec<Str
 }
 
 /// The text query sets scripts/luma-queries.py makes.
-const TEXT_SETS: [&str; 7] = [
+const TEXT_SETS: [&str; 8] = [
     "attributes.jsonl",
     "titles.jsonl",
     "filters.jsonl",
     "descriptions.jsonl",
     "uses.jsonl",
     "synonyms.jsonl",
+    "chatter.jsonl",
     "reviews.jsonl",
 ];
+
+/// Reviews written by hand, not by rule, in eval/: reworded from each product's description,
+/// and (`unnamed-…`) without naming the product's kind.
+const HAND_SETS: [&str; 2] = ["written-reviews.jsonl", "unnamed-reviews.jsonl"];
 
 fn floors() -> Floors {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/floors.json");
@@ -116,11 +122,14 @@ fn a_meaningless_clip_model_barely_moves_the_fused_ranking() {
     let mut failures = Vec::new();
     // The synonyms share no word and no photo with the catalog: only product text knows them,
     // and the chance level of a signal that says nothing still moves their close calls.
-    let sets_here = TEXT_SETS.into_iter().filter(|s| *s != "synonyms.jsonl");
-    for set in sets_here.chain(["written-reviews.jsonl"]) {
-        let path = match set {
-            "written-reviews.jsonl" => root.join("eval").join(set),
-            _ => sets.join(set),
+    let sets_here = TEXT_SETS
+        .into_iter()
+        .filter(|s| !["synonyms.jsonl", "chatter.jsonl"].contains(s));
+    for set in sets_here.chain(HAND_SETS) {
+        let path = if HAND_SETS.contains(&set) {
+            root.join("eval").join(set)
+        } else {
+            sets.join(set)
         };
         let queries = read_queries(&path).unwrap();
         let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
@@ -155,10 +164,11 @@ fn luma_quality_stays_above_its_floors() {
         let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
         check(set, &report, &floors, &mut failures);
     }
-    // Reviews written by hand, not by rule (eval/written-reviews.jsonl).
-    let queries = read_queries(&root.join("eval/written-reviews.jsonl")).unwrap();
-    let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
-    check("written-reviews.jsonl", &report, &floors, &mut failures);
+    for set in HAND_SETS {
+        let queries = read_queries(&root.join("eval").join(set)).unwrap();
+        let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
+        check(set, &report, &floors, &mut failures);
+    }
     // That CSV names the Luma photos by absolute path, outside its own folder: allowed here.
     let searcher = {
         let mut catalog = Catalog::open(dir.path().join("main")).unwrap();
