@@ -168,4 +168,44 @@ DROP TRIGGER IF EXISTS products_fts_delete;
 DROP TRIGGER IF EXISTS products_fts_update;
 DROP TABLE IF EXISTS products_fts;
 "#,
+    // 7: vectors in tables with rowids. In a WITHOUT ROWID table a row holds at most about a
+    // quarter of a page, so every vector (1.5 KB and more) spilled into an overflow page of its
+    // own: twice the pages, most of them mostly empty, each a separate read.
+    r#"
+DROP TRIGGER images_drop_embeddings;
+DROP TRIGGER products_drop_embeddings;
+CREATE TABLE embeddings_7 (
+    owner_kind  TEXT NOT NULL CHECK (owner_kind IN ('image', 'product')),
+    owner_id    INTEGER NOT NULL,
+    model_id    TEXT NOT NULL,
+    dim         INTEGER NOT NULL,
+    vector      BLOB NOT NULL CHECK (length(vector) = 4 * dim),
+    input_hash  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    UNIQUE (owner_kind, owner_id, model_id)
+);
+INSERT INTO embeddings_7 SELECT owner_kind, owner_id, model_id, dim, vector, input_hash, created_at
+FROM embeddings ORDER BY owner_kind, owner_id, model_id;
+DROP TABLE embeddings;
+ALTER TABLE embeddings_7 RENAME TO embeddings;
+CREATE INDEX embeddings_model ON embeddings(model_id, owner_kind);
+CREATE TRIGGER images_drop_embeddings AFTER DELETE ON images BEGIN
+    DELETE FROM embeddings WHERE owner_kind = 'image' AND owner_id = old.id;
+END;
+CREATE TRIGGER products_drop_embeddings AFTER DELETE ON products BEGIN
+    DELETE FROM embeddings WHERE owner_kind = 'product' AND owner_id = old.id;
+END;
+CREATE TABLE passage_embeddings_7 (
+    product_id  INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    model_id    TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    dim         INTEGER NOT NULL,
+    vector      BLOB NOT NULL CHECK (length(vector) = 4 * dim),
+    UNIQUE (model_id, product_id, seq)
+);
+INSERT INTO passage_embeddings_7 SELECT product_id, model_id, seq, dim, vector
+FROM passage_embeddings ORDER BY model_id, product_id, seq;
+DROP TABLE passage_embeddings;
+ALTER TABLE passage_embeddings_7 RENAME TO passage_embeddings;
+"#,
 ];
