@@ -12,7 +12,9 @@
 //!
 //! The bank is up to [`BANK`] distinct titles, those with the lowest hashes: a stable sample, so
 //! that a catalog that grows only encodes its few new bank titles. Their vectors are encoded at
-//! the end of `embed` and kept beside the index (`<model>.bank`), keyed by text.
+//! the end of `embed` and kept beside the index (`<model>.bank`), keyed by text; the photos'
+//! leans are kept beside them (`<model>.leans`), so that a catalog opened again only measures
+//! its new photos.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -34,6 +36,7 @@ pub const NEIGHBOURS: usize = 10;
 /// Fewer distinct titles than this: no correction (each would weigh too much).
 pub const MIN_BANK: usize = 3 * NEIGHBOURS;
 const MAGIC: &[u8; 8] = b"VTBANK01";
+const LEANS_MAGIC: &[u8; 8] = b"VTLEAN01";
 
 /// The bank's titles: up to [`BANK`] distinct non-empty titles (trimmed, compared without
 /// case), those whose hashes are lowest.
@@ -56,19 +59,38 @@ pub fn bank_titles<'a>(titles: impl IntoIterator<Item = &'a str>) -> Vec<String>
 /// Each row's offset: its lean (half the mean of its [`NEIGHBOURS`] highest cosines with the
 /// bank's vectors, leaving out `own(row)`, the bank index of the title of the row's product if
 /// it is in the bank) less the median row's lean, or 0 where that is below 0. All zero with a
-/// bank of fewer than [`MIN_BANK`] texts.
+/// bank of fewer than [`MIN_BANK`] texts. With `saved`, the leans are kept in that file between
+/// calls (see [`saved_leans`]).
 pub fn offsets<'a>(
     rows: usize,
     row: impl Fn(usize) -> &'a [f32] + Sync,
     own: impl Fn(usize) -> Option<usize> + Sync,
     bank: &[Vec<f32>],
+    saved: Option<&Path>,
 ) -> Vec<f32> {
-    if bank.len() < MIN_BANK || rows == 0 {
+    if bank.len() < MIN_BANK {
         return vec![0.0; rows];
     }
-    let lean: Vec<f32> = (0..rows)
+    above_median(match saved {
+        Some(path) => saved_leans(path, rows, row, own, bank),
+        None => leans(rows, row, own, bank, |_| None),
+    })
+}
+
+/// Each row's lean (as [`offsets`] says), or `known(row)` where that has it.
+fn leans<'a>(
+    rows: usize,
+    row: impl Fn(usize) -> &'a [f32] + Sync,
+    own: impl Fn(usize) -> Option<usize> + Sync,
+    bank: &[Vec<f32>],
+    known: impl Fn(usize) -> Option<f32> + Sync,
+) -> Vec<f32> {
+    (0..rows)
         .into_par_iter()
         .map_init(Vec::new, |sims: &mut Vec<f32>, r| {
+            if let Some(lean) = known(r) {
+                return lean;
+            }
             let v = row(r);
             let skip = own(r);
             sims.clear();
@@ -82,7 +104,14 @@ pub fn offsets<'a>(
             sims.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
             sims[..k].iter().sum::<f32>() / k as f32 / 2.0
         })
-        .collect();
+        .collect()
+}
+
+/// Each lean less the median one, or 0 where that is below 0.
+fn above_median(lean: Vec<f32>) -> Vec<f32> {
+    if lean.is_empty() {
+        return lean;
+    }
     let mut sorted = lean.clone();
     let mid = sorted.len() / 2;
     let median = *sorted.select_nth_unstable_by(mid, |a, b| a.total_cmp(b)).1;
@@ -119,7 +148,106 @@ pub fn photo_offsets(
         |r| photos.row(r),
         |r| own[photos.owner[r]],
         &bank,
+        Some(&cache.with_extension("leans")),
     ))
+}
+
+/// Each row's lean, as [`leans`], reusing those saved at `path` by an earlier call with the same
+/// bank (by the row's vector and its own title's place in the bank), and saving them again
+/// there when they changed: a catalog opened again only measures its new photos.
+fn saved_leans<'a>(
+    path: &Path,
+    rows: usize,
+    row: impl Fn(usize) -> &'a [f32] + Sync,
+    own: impl Fn(usize) -> Option<usize> + Sync,
+    bank: &[Vec<f32>],
+) -> Vec<f32> {
+    let digest = bank_digest(bank);
+    let keys: Vec<(u64, i64)> = (0..rows)
+        .into_par_iter()
+        .map(|r| (fingerprint(row(r)), own(r).map_or(-1, |i| i as i64)))
+        .collect();
+    let saved = read_leans(path)
+        .filter(|s| s.bank == digest)
+        .map(|s| s.leans)
+        .unwrap_or_default();
+    // Saved in row order: a catalog opened again unchanged finds each row's lean in its place;
+    // one that changed looks the rest up by key.
+    let in_place = |r: usize| saved.get(r).filter(|e| (e.0, e.1) == keys[r]).map(|e| e.2);
+    let unchanged = saved.len() == rows && (0..rows).all(|r| in_place(r).is_some());
+    let by_key: HashMap<(u64, i64), f32> = if unchanged {
+        HashMap::new()
+    } else {
+        saved.iter().map(|&(f, o, l)| ((f, o), l)).collect()
+    };
+    let lean = leans(rows, row, own, bank, |r| {
+        in_place(r).or_else(|| by_key.get(&keys[r]).copied())
+    });
+    if !unchanged {
+        let keep = SavedLeans {
+            bank: digest,
+            leans: keys
+                .into_iter()
+                .zip(lean.iter().copied())
+                .map(|((f, o), l)| (f, o, l))
+                .collect(),
+        };
+        if let Err(e) = write_file(path, LEANS_MAGIC, &keep) {
+            tracing::warn!("could not save the photos' leans: {e}");
+        }
+    }
+    lean
+}
+
+/// What the photos' leans were measured against: the bank's vectors, in order.
+fn bank_digest(bank: &[Vec<f32>]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    for v in bank {
+        hash_floats(&mut h, v);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// A vector's fingerprint: its bits mixed in four lanes of 64 (a cache key on this machine, not
+/// a defence against forged files; blake3 took most of a reopening's time).
+fn fingerprint(v: &[f32]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut lanes = [1u64, 2, 3, 4];
+    let mut pairs = v.chunks_exact(2);
+    for (i, p) in pairs.by_ref().enumerate() {
+        let x = u64::from(p[0].to_bits()) | (u64::from(p[1].to_bits()) << 32);
+        let l = &mut lanes[i % 4];
+        *l = (*l ^ x).wrapping_mul(K).rotate_left(29);
+    }
+    let tail = pairs
+        .remainder()
+        .first()
+        .map_or(0, |x| u64::from(x.to_bits()));
+    let mut h = (v.len() as u64) ^ tail.wrapping_mul(K);
+    for l in lanes {
+        h = (h ^ l).wrapping_mul(K);
+        h ^= h >> 31;
+    }
+    h
+}
+
+fn hash_floats(h: &mut blake3::Hasher, v: &[f32]) {
+    let mut buf = [0u8; 256];
+    for chunk in v.chunks(64) {
+        for (b, x) in buf.chunks_exact_mut(4).zip(chunk) {
+            b.copy_from_slice(&x.to_le_bytes());
+        }
+        h.update(&buf[..chunk.len() * 4]);
+    }
+}
+
+/// The photos' leans as last measured.
+#[derive(Serialize, Deserialize)]
+struct SavedLeans {
+    bank: [u8; 32],
+    /// Per row, in order: (fingerprint of the photo's vector, its own title's place in the bank
+    /// or -1, lean).
+    leans: Vec<(u64, i64, f32)>,
 }
 
 /// Encodes the bank titles of the catalog that its saved bank lacks (after `embed`, so that the
@@ -197,9 +325,17 @@ fn bank_vectors(
 }
 
 fn read_cache(path: &Path) -> Option<Cached> {
+    read_file(path, MAGIC)
+}
+
+fn read_leans(path: &Path) -> Option<SavedLeans> {
+    read_file(path, LEANS_MAGIC)
+}
+
+fn read_file<T: serde::de::DeserializeOwned>(path: &Path, magic: &[u8; 8]) -> Option<T> {
     use bincode::Options;
     let bytes = std::fs::read(path).ok()?;
-    let body = bytes.strip_prefix(MAGIC.as_slice())?;
+    let body = bytes.strip_prefix(magic.as_slice())?;
     bincode::DefaultOptions::new()
         .with_limit(bytes.len() as u64)
         .deserialize(body)
@@ -207,13 +343,17 @@ fn read_cache(path: &Path) -> Option<Cached> {
 }
 
 fn write_cache(path: &Path, c: &Cached) -> Result<()> {
+    write_file(path, MAGIC, c)
+}
+
+fn write_file<T: Serialize>(path: &Path, magic: &[u8; 8], value: &T) -> Result<()> {
     use bincode::Options;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    let mut bytes = MAGIC.to_vec();
+    let mut bytes = magic.to_vec();
     bincode::DefaultOptions::new()
-        .serialize_into(&mut bytes, c)
+        .serialize_into(&mut bytes, value)
         .map_err(|e| Error::InvalidInput(format!("cannot write {}: {e}", path.display())))?;
     let tmp = crate::files::temp_beside(path);
     std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
@@ -263,7 +403,7 @@ mod tests {
                 .collect(),
         ));
         let hub = 40;
-        let off = offsets(photos.len(), |r| &photos[r], |_| None, &bank);
+        let off = offsets(photos.len(), |r| &photos[r], |_| None, &bank, None);
         let most = off.iter().copied().fold(0.0, f32::max);
         assert_eq!(off[hub], most);
         assert!(off[hub] > 0.1, "{}", off[hub]);
@@ -306,22 +446,68 @@ mod tests {
         // Photo 0 is its own product's title (bank entry 5); the rest lean as typical texts do.
         let mut photos = vec![bank[5].clone()];
         photos.extend((0..20).map(|_| text(&mut seed)));
-        let with_own = offsets(photos.len(), |r| &photos[r], |_| None, &bank);
+        let with_own = offsets(photos.len(), |r| &photos[r], |_| None, &bank, None);
         let without = offsets(
             photos.len(),
             |r| &photos[r],
             |r| (r == 0).then_some(5),
             &bank,
+            None,
         );
         // Its cosine of 1 with its own title no longer counts as leaning towards every text.
         assert!(without[0] < with_own[0], "{} {}", without[0], with_own[0]);
         let small = &bank[..MIN_BANK - 1];
         assert!(
-            offsets(photos.len(), |r| &photos[r], |_| None, small)
+            offsets(photos.len(), |r| &photos[r], |_| None, small, None)
                 .iter()
                 .all(|&o| o == 0.0)
         );
-        assert!(offsets(0, |r| &photos[r], |_| None, &bank).is_empty());
+        assert!(offsets(0, |r| &photos[r], |_| None, &bank, None).is_empty());
+    }
+
+    #[test]
+    fn leans_are_saved_and_measured_again_only_for_new_photos_or_a_new_bank() {
+        let mut seed = 11u64;
+        let bank: Vec<Vec<f32>> = (0..40).map(|_| text(&mut seed)).collect();
+        let mut photos: Vec<Vec<f32>> = (0..30).map(|_| text(&mut seed)).collect();
+        // Photo 3 is its own product's title, bank entry 7.
+        photos[3] = bank[7].clone();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.leans");
+        let own = |r: usize| (r == 3).then_some(7);
+        let measured = leans(photos.len(), |r| &photos[r], own, &bank, |_| None);
+        let first = saved_leans(&path, photos.len(), |r| &photos[r], own, &bank);
+        assert_eq!(first, measured);
+        // Saved: a lean changed in the file is what the next opening reads.
+        let mut file = read_leans(&path).unwrap();
+        assert_eq!(file.leans.len(), photos.len());
+        file.leans.iter_mut().for_each(|e| e.2 = 9.0);
+        write_file(&path, LEANS_MAGIC, &file).unwrap();
+        let again = saved_leans(&path, photos.len(), |r| &photos[r], own, &bank);
+        assert!(again.iter().all(|&l| l == 9.0));
+        // A new photo is measured; the others are read.
+        photos.push(text(&mut seed));
+        let grown = saved_leans(&path, photos.len(), |r| &photos[r], own, &bank);
+        assert!(grown[..30].iter().all(|&l| l == 9.0));
+        let new_one = leans(photos.len(), |r| &photos[r], own, &bank, |_| None)[30];
+        assert_eq!(grown[30], new_one);
+        assert_eq!(read_leans(&path).unwrap().leans.len(), 31);
+        // Another bank, or a damaged file: every photo is measured again.
+        let other: Vec<Vec<f32>> = bank[1..].to_vec();
+        let remeasured = saved_leans(&path, photos.len(), |r| &photos[r], own, &other);
+        assert_eq!(
+            remeasured,
+            leans(photos.len(), |r| &photos[r], own, &other, |_| None)
+        );
+        std::fs::write(&path, b"VTLEAN01 not bincode").unwrap();
+        let repaired = saved_leans(&path, photos.len(), |r| &photos[r], own, &bank);
+        assert_eq!(
+            repaired,
+            leans(photos.len(), |r| &photos[r], own, &bank, |_| None)
+        );
+        // Its own title counts in a photo's key: photo 3 without it is measured again.
+        let no_own = saved_leans(&path, photos.len(), |r| &photos[r], |_| None, &bank);
+        assert_ne!(no_own[3], repaired[3]);
     }
 
     #[test]

@@ -608,7 +608,8 @@ fn description_passages_are_scanned_without_a_graph() {
 #[test]
 fn a_damaged_title_bank_is_encoded_again_and_ranks_as_before() {
     // Text-to-photo scores are corrected for hubs with a bank of the catalog's titles encoded by
-    // the CLIP model, kept beside the index; a damaged copy is replaced, with the same ranking.
+    // the CLIP model, kept beside the index with each photo's lean; a damaged copy is replaced,
+    // with the same ranking.
     let dir = tempfile::tempdir().unwrap();
     copy_tree(catalog_dir(), dir.path());
     let catalog = Catalog::open(dir.path()).unwrap();
@@ -628,7 +629,12 @@ fn a_damaged_title_bank_is_encoded_again_and_ranks_as_before() {
     );
     let saved = std::fs::read(&bank).unwrap();
     assert!(saved.starts_with(b"VTBANK01") && saved.len() > 30 * 32 * 4);
+    // The photos' leans are kept too; damaged, they are measured again, with the same ranking.
+    let leans = bank.with_extension("leans");
+    let saved_leans = std::fs::read(&leans).unwrap();
+    assert!(saved_leans.starts_with(b"VTLEAN01"));
     std::fs::write(&bank, b"not a bank").unwrap();
+    std::fs::write(&leans, b"VTLEAN01 damaged").unwrap();
     let again = skus(
         &common::searcher(&catalog)
             .search(&query, &crossmodal, 10, 0)
@@ -636,6 +642,7 @@ fn a_damaged_title_bank_is_encoded_again_and_ranks_as_before() {
     );
     assert_eq!(again, first);
     assert_eq!(std::fs::read(&bank).unwrap(), saved);
+    assert_eq!(std::fs::read(&leans).unwrap(), saved_leans);
     // `embed` encodes the bank too (here with nothing else to embed), so searches need not.
     std::fs::remove_file(&bank).unwrap();
     let mut catalog = catalog;
