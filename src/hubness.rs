@@ -199,9 +199,11 @@ fn saved_leans<'a>(
     lean
 }
 
-/// What the photos' leans were measured against: the bank's vectors, in order.
+/// What the photos' leans were measured against: the bank's vectors, in order, and how many of
+/// them a lean averages.
 fn bank_digest(bank: &[Vec<f32>]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
+    h.update(&(NEIGHBOURS as u64).to_le_bytes());
     for v in bank {
         hash_floats(&mut h, v);
     }
