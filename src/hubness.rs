@@ -167,7 +167,7 @@ fn saved_leans<'a>(
         .into_par_iter()
         .map(|r| (fingerprint(row(r)), own(r).map_or(-1, |i| i as i64)))
         .collect();
-    let saved = read_leans(path)
+    let saved = read_file::<SavedLeans>(path, LEANS_MAGIC)
         .filter(|s| s.bank == digest)
         .map(|s| s.leans)
         .unwrap_or_default();
@@ -199,19 +199,20 @@ fn saved_leans<'a>(
     lean
 }
 
-/// What the photos' leans were measured against: the bank's vectors, in order, and how many of
-/// them a lean averages.
+/// What the photos' leans were measured against: how many bank texts a lean averages and the
+/// bank's vectors (by fingerprint), in order.
 fn bank_digest(bank: &[Vec<f32>]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(&(NEIGHBOURS as u64).to_le_bytes());
     for v in bank {
-        hash_floats(&mut h, v);
+        h.update(&fingerprint(v).to_le_bytes());
     }
     *h.finalize().as_bytes()
 }
 
 /// A vector's fingerprint: its bits mixed in four lanes of 64 (a cache key on this machine, not
-/// a defence against forged files; blake3 took most of a reopening's time).
+/// a defence against forged files; blake3 of each photo's vector took most of a reopening's
+/// time).
 fn fingerprint(v: &[f32]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut lanes = [1u64, 2, 3, 4];
@@ -231,16 +232,6 @@ fn fingerprint(v: &[f32]) -> u64 {
         h ^= h >> 31;
     }
     h
-}
-
-fn hash_floats(h: &mut blake3::Hasher, v: &[f32]) {
-    let mut buf = [0u8; 256];
-    for chunk in v.chunks(64) {
-        for (b, x) in buf.chunks_exact_mut(4).zip(chunk) {
-            b.copy_from_slice(&x.to_le_bytes());
-        }
-        h.update(&buf[..chunk.len() * 4]);
-    }
 }
 
 /// The photos' leans as last measured.
@@ -283,7 +274,7 @@ fn bank_vectors(
     encoder: &ClipEncoder,
     cache: &Path,
 ) -> Result<Vec<Vec<f32>>> {
-    let mut known = read_cache(cache)
+    let mut known = read_file::<Cached>(cache, MAGIC)
         .filter(|c| c.model == model && c.vectors.values().all(|v| v.len() == dim))
         .map(|c| c.vectors)
         .unwrap_or_default();
@@ -320,18 +311,10 @@ fn bank_vectors(
             .zip(vectors.iter().cloned())
             .collect(),
     };
-    if let Err(e) = write_cache(cache, &keep) {
+    if let Err(e) = write_file(cache, MAGIC, &keep) {
         tracing::warn!("could not save the title bank: {e}");
     }
     Ok(vectors)
-}
-
-fn read_cache(path: &Path) -> Option<Cached> {
-    read_file(path, MAGIC)
-}
-
-fn read_leans(path: &Path) -> Option<SavedLeans> {
-    read_file(path, LEANS_MAGIC)
 }
 
 fn read_file<T: serde::de::DeserializeOwned>(path: &Path, magic: &[u8; 8]) -> Option<T> {
@@ -342,10 +325,6 @@ fn read_file<T: serde::de::DeserializeOwned>(path: &Path, magic: &[u8; 8]) -> Op
         .with_limit(bytes.len() as u64)
         .deserialize(body)
         .ok()
-}
-
-fn write_cache(path: &Path, c: &Cached) -> Result<()> {
-    write_file(path, MAGIC, c)
 }
 
 fn write_file<T: Serialize>(path: &Path, magic: &[u8; 8], value: &T) -> Result<()> {
@@ -481,7 +460,7 @@ mod tests {
         let first = saved_leans(&path, photos.len(), |r| &photos[r], own, &bank);
         assert_eq!(first, measured);
         // Saved: a lean changed in the file is what the next opening reads.
-        let mut file = read_leans(&path).unwrap();
+        let mut file = read_file::<SavedLeans>(&path, LEANS_MAGIC).unwrap();
         assert_eq!(file.leans.len(), photos.len());
         file.leans.iter_mut().for_each(|e| e.2 = 9.0);
         write_file(&path, LEANS_MAGIC, &file).unwrap();
@@ -493,7 +472,13 @@ mod tests {
         assert!(grown[..30].iter().all(|&l| l == 9.0));
         let new_one = leans(photos.len(), |r| &photos[r], own, &bank, |_| None)[30];
         assert_eq!(grown[30], new_one);
-        assert_eq!(read_leans(&path).unwrap().leans.len(), 31);
+        assert_eq!(
+            read_file::<SavedLeans>(&path, LEANS_MAGIC)
+                .unwrap()
+                .leans
+                .len(),
+            31
+        );
         // Another bank, or a damaged file: every photo is measured again.
         let other: Vec<Vec<f32>> = bank[1..].to_vec();
         let remeasured = saved_leans(&path, photos.len(), |r| &photos[r], own, &other);

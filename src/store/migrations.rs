@@ -1,6 +1,10 @@
 //! Forward-only schema migrations. Each entry moves the schema from version `i` to `i + 1`;
 //! `PRAGMA user_version` records where a catalog stands. Never edit a released entry: add one.
 
+/// The migration that moves the vectors into tables with rowids; a catalog that had vectors
+/// before it (schema 1 to 6) is compacted once after it.
+pub const VECTORS_MOVED: i64 = 7;
+
 pub const MIGRATIONS: &[&str] = &[
     // 1: products, images, embeddings, full-text index, duplicate decisions, import runs.
     r#"

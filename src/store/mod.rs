@@ -18,6 +18,7 @@ use crate::domain::{
 use crate::error::{Error, Result};
 
 pub use migrations::MIGRATIONS;
+use migrations::VECTORS_MOVED;
 
 pub struct Store {
     conn: Connection,
@@ -145,7 +146,7 @@ impl Store {
         // Migration 7 rewrote the vectors: the pages they left are returned and the new tables
         // laid out in order (half the file, twice as fast to read from a cold disk). A catalog
         // that cannot be compacted now (a full disk) is still whole.
-        if (1..7).contains(&version) {
+        if (1..VECTORS_MOVED).contains(&version) {
             tracing::info!("compacting {} after moving its vectors", path.display());
             if let Err(e) = self.conn.execute_batch("VACUUM") {
                 tracing::warn!("could not compact {}: {e}", path.display());
