@@ -834,13 +834,13 @@ impl Searcher {
         };
         if let Some(v) = &self.clip {
             if !side.photo_vecs.is_empty()
-                && let Some((c, r)) = v.best(pi, &side.photo_vecs)
+                && let Some((c, r)) = v.best(pi, &side.photo_vecs, &[])
             {
                 out.raw[Signal::Visual.slot()] = Some(c);
                 out.visual_row = Some(r);
             }
             if let Some(t) = &side.clip_text
-                && let Some((c, r)) = v.best_offset(pi, t, &self.hubs)
+                && let Some((c, r)) = v.best(pi, std::slice::from_ref(t), &self.hubs)
             {
                 out.raw[Signal::Crossmodal.slot()] = Some(c);
                 out.crossmodal_row = Some(r);
@@ -852,12 +852,12 @@ impl Searcher {
             // The whole text's score, lifted halfway to its best passage's when that is
             // closer: a passage that matches the query well counts, while a product with many
             // passages gains little from their number alone (the best of many is high by chance).
-            let whole = v.best(pi, &side.text_vecs).map(|(c, _)| c);
+            let whole = v.best(pi, &side.text_vecs, &[]).map(|(c, _)| c);
             let passage = self
                 .passages
                 .as_ref()
                 .zip(side.passage_query.as_ref())
-                .and_then(|(p, q)| p.best(pi, std::slice::from_ref(q)))
+                .and_then(|(p, q)| p.best(pi, std::slice::from_ref(q), &[]))
                 .map(|(c, _)| c);
             out.raw[Signal::Text.slot()] = match (whole, passage) {
                 (Some(w), Some(p)) => Some((w + p.max(w)) / 2.0),
@@ -904,14 +904,14 @@ impl Searcher {
                 let q = std::slice::from_ref(&v);
                 let pop: Vec<f32> = population
                     .iter()
-                    .filter_map(|&pi| side.best(pi, q).map(|x| x.0))
+                    .filter_map(|&pi| side.best(pi, q, &[]).map(|x| x.0))
                     .collect();
                 let (p90, top) = (
                     quantile(pop.clone(), 0.9),
                     pop.iter().copied().fold(f32::MIN, f32::max),
                 );
                 for &pi in candidates {
-                    if let Some((c, _)) = side.best(pi, q) {
+                    if let Some((c, _)) = side.best(pi, q, &[]) {
                         penalty[pi] = penalty[pi].max(scale(c, p90, top.max(c)));
                     }
                 }

@@ -106,32 +106,20 @@ impl ModelVectors {
         self.nn.all.row(row)
     }
 
-    /// Best cosine of any of the product's rows with any of `qs`, and that row.
-    pub fn best(&self, pi: usize, qs: &[Vec<f32>]) -> Option<(f32, usize)> {
+    /// Best of the product's rows by cosine with any of `qs`, less the row's offset (`offsets`
+    /// by row; none where it is empty), and that row.
+    pub fn best(&self, pi: usize, qs: &[Vec<f32>], offsets: &[f32]) -> Option<(f32, usize)> {
         let mut best: Option<(f32, usize)> = None;
         for &row in &self.rows_of[pi] {
+            let offset = offsets.get(row).copied().unwrap_or(0.0);
             for q in qs {
-                let c = dot(self.row(row), q);
+                let c = dot(self.row(row), q) - offset;
                 if best.is_none_or(|(b, _)| c > b) {
                     best = Some((c, row));
                 }
             }
         }
         best
-    }
-
-    /// Best of the product's rows by cosine with `q` less the row's `offset` (none where
-    /// `offsets` is empty), and that row.
-    pub fn best_offset(&self, pi: usize, q: &[f32], offsets: &[f32]) -> Option<(f32, usize)> {
-        self.rows_of[pi]
-            .iter()
-            .map(|&row| {
-                (
-                    dot(self.row(row), q) - offsets.get(row).copied().unwrap_or(0.0),
-                    row,
-                )
-            })
-            .reduce(|a, b| if b.0 > a.0 { b } else { a })
     }
 
     /// Highest cosine between any row of product `a` and any row of product `b`.
