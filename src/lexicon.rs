@@ -56,9 +56,23 @@ pub fn terms(text: &str) -> Vec<Term> {
 }
 
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    pieces(text).map(|piece| {
+        let mut w = String::new();
+        normalise_into(piece, &mut w);
+        w
+    })
+}
+
+/// `piece` lower-cased and without Latin diacritics, in place of `word`'s text.
+fn normalise_into(piece: &str, word: &mut String) {
+    word.clear();
+    word.extend(piece.chars().flat_map(char::to_lowercase).map(fold));
+}
+
+/// The runs of letters and digits of `text`, as written.
+fn pieces(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(|w| w.chars().flat_map(char::to_lowercase).map(fold).collect())
 }
 
 /// A Latin letter without its diacritics ("é" → "e"); other characters as they are.
@@ -83,6 +97,8 @@ fn fold(c: char) -> char {
 
 /// How often a word occurs in each field of a product.
 type Counts = [u16; FIELDS];
+/// A product's words as ids, with their counts.
+type Words = Vec<(u32, Counts)>;
 
 pub struct Lexicon {
     vocabulary: Vec<String>,
@@ -99,65 +115,87 @@ pub struct Lexicon {
 impl Lexicon {
     pub fn build(products: &[Product]) -> Lexicon {
         use rayon::prelude::*;
-        let counted: Vec<Vec<(String, Counts)>> = products
-            .par_iter()
-            .map(|p| {
-                let fields = [&p.title, &p.description, &p.category, &p.color, &p.sku];
-                let mut w: Vec<(String, usize)> = fields
+        // Per chunk of products, its own vocabulary (each word allocated once per chunk, not
+        // once per occurrence) and each product's words as ids into it with their counts.
+        let chunks: Vec<(Vec<String>, Vec<Words>)> = products
+            .par_chunks(2048)
+            .map(|chunk| {
+                let mut ids: HashMap<String, u32> = HashMap::new();
+                let mut vocabulary: Vec<String> = Vec::new();
+                let mut word = String::new();
+                let mut seen: Vec<(u32, usize)> = Vec::new();
+                let counted = chunk
                     .iter()
-                    .enumerate()
-                    .flat_map(|(f, text)| words(text).map(move |w| (w, f)))
+                    .map(|p| {
+                        let fields = [&p.title, &p.description, &p.category, &p.color, &p.sku];
+                        seen.clear();
+                        for (f, text) in fields.iter().enumerate() {
+                            for piece in pieces(text) {
+                                normalise_into(piece, &mut word);
+                                let id = match ids.get(word.as_str()) {
+                                    Some(&id) => id,
+                                    None => {
+                                        let id = vocabulary.len() as u32;
+                                        ids.insert(word.clone(), id);
+                                        vocabulary.push(word.clone());
+                                        id
+                                    }
+                                };
+                                seen.push((id, f));
+                            }
+                        }
+                        seen.sort_unstable();
+                        let mut out: Words = Vec::new();
+                        for &(id, f) in &seen {
+                            match out.last_mut() {
+                                Some((last, counts)) if *last == id => {
+                                    counts[f] = counts[f].saturating_add(1)
+                                }
+                                _ => {
+                                    let mut counts = [0; FIELDS];
+                                    counts[f] = 1;
+                                    out.push((id, counts));
+                                }
+                            }
+                        }
+                        out
+                    })
                     .collect();
-                w.sort_unstable();
-                let mut out: Vec<(String, Counts)> = Vec::new();
-                for (word, f) in w {
-                    match out.last_mut() {
-                        Some((last, counts)) if *last == word => {
-                            counts[f] = counts[f].saturating_add(1)
-                        }
-                        _ => {
-                            let mut counts = [0; FIELDS];
-                            counts[f] = 1;
-                            out.push((word, counts));
-                        }
-                    }
-                }
-                out
+                (vocabulary, counted)
             })
             .collect();
-        // Word ids in order of first sight, then renumbered in sorted order.
-        let mut seen: HashMap<&str, u32> = HashMap::new();
-        for (w, _) in counted.iter().flatten() {
-            let next = seen.len() as u32;
-            seen.entry(w.as_str()).or_insert(next);
-        }
-        let mut vocabulary: Vec<String> = vec![String::new(); seen.len()];
-        for (w, &i) in &seen {
-            vocabulary[i as usize] = (*w).to_string();
-        }
-        let mut order: Vec<u32> = (0..vocabulary.len() as u32).collect();
-        order.par_sort_unstable_by(|&a, &b| vocabulary[a as usize].cmp(&vocabulary[b as usize]));
-        let mut sorted_id = vec![0u32; order.len()];
-        for (rank, &i) in order.iter().enumerate() {
-            sorted_id[i as usize] = rank as u32;
-        }
-        // A product's words are sorted, so their sorted ids are too.
+        // One sorted vocabulary; each chunk's ids renumbered into it, each product's sorted.
+        let mut all: Vec<&str> = chunks
+            .iter()
+            .flat_map(|(v, _)| v.iter().map(String::as_str))
+            .collect();
+        all.par_sort_unstable();
+        all.dedup();
+        let vocabulary: Vec<String> = all.into_iter().map(str::to_string).collect();
+        let counted: Vec<Words> = chunks
+            .into_par_iter()
+            .flat_map_iter(|(local, counted)| {
+                let global: Vec<u32> = local
+                    .iter()
+                    .map(|w| vocabulary.binary_search(w).unwrap_or_else(|i| i) as u32)
+                    .collect();
+                counted.into_iter().map(move |mut ws| {
+                    for (id, _) in &mut ws {
+                        *id = global[*id as usize];
+                    }
+                    ws.sort_unstable_by_key(|&(id, _)| id);
+                    ws
+                })
+            })
+            .collect();
         let ids: Vec<Vec<u32>> = counted
             .par_iter()
-            .map(|ws| {
-                ws.iter()
-                    .map(|(w, _)| sorted_id[seen[w.as_str()] as usize])
-                    .collect()
-            })
-            .collect();
-        let vocabulary: Vec<String> = order
-            .iter()
-            .map(|&i| std::mem::take(&mut vocabulary[i as usize]))
+            .map(|ws| ws.iter().map(|&(id, _)| id).collect())
             .collect();
         let mut postings: Vec<Vec<(u32, Counts)>> = vec![Vec::new(); vocabulary.len()];
-        for (pi, (ws, ids)) in counted.iter().zip(&ids).enumerate() {
-            for ((_, counts), &id) in ws.iter().zip(ids) {
-                postings[id as usize].push((pi as u32, *counts));
+        for (pi, ws) in counted.iter().enumerate() {
+            for &(id, counts) in ws {
+                postings[id as usize].push((pi as u32, counts));
             }
         }
         let lengths: Vec<u32> = counted
@@ -422,7 +460,9 @@ mod tests {
         };
         {
             let tx = store.transaction().unwrap();
-            for i in 0..400 {
+            // Enough products for several of the build's chunks, each with words of its own
+            // (the SKUs' numbers).
+            for i in 0..5000 {
                 let data = ProductData {
                     sku: format!("SKU-{i}"),
                     title: pick(1 + i % 4).join(" "),
@@ -447,6 +487,8 @@ mod tests {
             "xl tee 2024",
             "waterproof running shoes and a hoodie",
             "sku",
+            "sku 4999 bag",
+            "2047 2048 tee",
             "nothing matches this",
         ] {
             let t = terms(q);
