@@ -454,7 +454,7 @@ impl Hnsw {
         let h = (|| -> std::io::Result<Hnsw> {
             let dim = file.int::<u64>()? as usize;
             let stride = file.int::<u64>()? as usize;
-            let n = file.len(LINE * 2)?;
+            let n = file.len(std::mem::size_of::<Line>())?;
             let mut lines = vec![Line([0; LINE]); n];
             file.fill(halves_mut(&mut lines))?;
             let ids = file.list::<i64>()?;
