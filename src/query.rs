@@ -276,8 +276,71 @@ const NOT_A_TERM: &[&str] = &[
     "expensive",
 ];
 
+/// Words before a price that make it the highest one wanted ("under 80", "no more than 45").
+const PRICE_AT_MOST: &[&str] = &[
+    "no more than",
+    "not more than",
+    "no higher than",
+    "less than",
+    "cheaper than",
+    "lower than",
+    "up to",
+    "at most",
+    "not over",
+    "under",
+    "below",
+    "max",
+    "maximum",
+    "<",
+    "<=",
+];
+/// Words before a price that make it the lowest one wanted.
+const PRICE_AT_LEAST: &[&str] = &[
+    "no less than",
+    "not less than",
+    "more than",
+    "higher than",
+    "at least",
+    "not under",
+    "over",
+    "above",
+    "min",
+    "minimum",
+    ">",
+    ">=",
+];
+/// Words after a price that make it the highest one wanted ("40 or less").
+const PRICE_OR_LESS: &[&str] = &[
+    "or less",
+    "or under",
+    "or below",
+    "or cheaper",
+    "and under",
+    "and below",
+    "max",
+];
+/// Words after a price that make it the lowest one wanted ("$50 and up").
+const PRICE_OR_MORE: &[&str] = &[
+    "or more",
+    "or over",
+    "or above",
+    "and up",
+    "and over",
+    "and above",
+];
+/// Words after which a number is a size, an age or a count, not a price.
+const NOT_A_PRICE_AFTER: &[&str] = &[
+    "size", "sizes", "age", "ages", "pack", "set", "of", "waist", "inseam", "length", "number",
+    "model", "us", "uk", "eu",
+];
+/// Currency words that may follow a price ("60 dollars").
+const CURRENCY_WORDS: &[&str] = &[
+    "dollars", "dollar", "bucks", "usd", "eur", "euro", "euros", "gbp", "pounds", "€", "$", "£",
+];
+
 fn price_token(t: &str) -> Option<f64> {
-    let t = t.trim_matches(|c: char| matches!(c, '$' | '€' | '£' | ',' | '.' | ')' | '('));
+    let t = t.trim_end_matches('+');
+    let t = t.trim_matches(|c: char| matches!(c, '$' | '€' | '£' | '¥' | ',' | '.' | ')' | '('));
     let t = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     if t.is_empty() || !t.chars().next()?.is_ascii_digit() {
         return None;
@@ -331,63 +394,112 @@ impl<'a> Reading<'a> {
         });
     }
 
-    /// Price phrases: "under 80", "less than $30", "between 20 and 40", "$20-$40".
+    /// Whether the words from `i` on are `phrase` (lowercase words split by spaces); how many.
+    fn starts(&self, i: usize, phrase: &str) -> Option<usize> {
+        let mut n = 0;
+        for w in phrase.split(' ') {
+            if self.lower(i + n) != w {
+                return None;
+            }
+            n += 1;
+        }
+        Some(n)
+    }
+
+    /// The first of `phrases` the words from `i` on are: its length in words.
+    fn starts_any(&self, i: usize, phrases: &[&str]) -> Option<usize> {
+        phrases.iter().find_map(|p| self.starts(i, p))
+    }
+
+    /// The price at word `i` (with a currency word after it, "60 dollars"): the price, the
+    /// words it takes, and whether a currency says it is one.
+    fn price_at(&self, i: usize) -> Option<(f64, usize, bool)> {
+        let word = self.words.get(i)?;
+        if self.used[i] {
+            return None;
+        }
+        let p = price_token(word)?;
+        let marked = word.contains(['$', '€', '£', '¥']);
+        match self.lower(i + 1) {
+            w if CURRENCY_WORDS.contains(&w) && !self.used[i + 1] => Some((p, 2, true)),
+            _ => Some((p, 1, marked)),
+        }
+    }
+
+    /// One price phrase starting at word `i`: the limits it sets and the words it takes. Not
+    /// after a word that makes its number a size or a count ("size 8 or more").
+    fn price_phrase(&self, i: usize) -> Option<(Option<f64>, Option<f64>, usize)> {
+        if i > 0 && NOT_A_PRICE_AFTER.contains(&term(self.lower(i - 1)).as_str()) {
+            return None;
+        }
+        // "under 80", "no more than $30", "at least 20 euros".
+        for (words, below) in [(PRICE_AT_MOST, true), (PRICE_AT_LEAST, false)] {
+            if let Some(n) = self.starts_any(i, words)
+                && let Some((p, m, _)) = self.price_at(i + n)
+            {
+                let limit = Some(p);
+                return Some(if below {
+                    (None, limit, n + m)
+                } else {
+                    (limit, None, n + m)
+                });
+            }
+        }
+        // "between 20 and 40", "from 20 to 40".
+        for (first, second) in [("between", "and"), ("from", "to")] {
+            if self.lower(i) == first
+                && let Some((a, m, _)) = self.price_at(i + 1)
+                && self.lower(i + 1 + m) == second
+                && let Some((b, m2, _)) = self.price_at(i + 2 + m)
+            {
+                return Some((Some(a.min(b)), Some(a.max(b)), 2 + m + m2));
+            }
+        }
+        // "$20-$40", "$20 to $40": ranges without a lead word need a currency.
+        if let Some((a, b)) = self.lower(i).split_once('-')
+            && (a.starts_with(['$', '€', '£', '¥']) || b.starts_with(['$', '€', '£', '¥']))
+            && let (Some(a), Some(b)) = (price_token(a), price_token(b))
+        {
+            return Some((Some(a.min(b)), Some(a.max(b)), 1));
+        }
+        let (p, m, marked) = self.price_at(i)?;
+        if self.lower(i + m) == "to"
+            && let Some((b, m2, marked2)) = self.price_at(i + m + 1)
+            && (marked || marked2)
+        {
+            return Some((Some(p.min(b)), Some(p.max(b)), m + 1 + m2));
+        }
+        // "40 or less", "$50 and up", "$50+".
+        if let Some(n) = self.starts_any(i + m, PRICE_OR_LESS) {
+            return Some((None, Some(p), m + n));
+        }
+        if let Some(n) = self.starts_any(i + m, PRICE_OR_MORE) {
+            return Some((Some(p), None, m + n));
+        }
+        if self.words[i].ends_with('+') && m == 1 {
+            return Some((Some(p), None, 1));
+        }
+        None
+    }
+
+    /// Price phrases: "under 80", "less than $30", "no more than 45", "between 20 and 40",
+    /// "from 20 to 40", "$20-$40", "40 or less", "$50 and up".
     fn prices(&mut self) {
         let mut i = 0;
         while i < self.words.len() {
-            let price = |j: usize| self.words.get(j).and_then(|w| price_token(w));
-            let two = format!("{} {}", self.lower(i), self.lower(i + 1));
-            let read = if let (true, Some(p)) = (
-                matches!(
-                    two.as_str(),
-                    "less than" | "cheaper than" | "up to" | "no more"
-                ),
-                price(i + 2),
-            ) {
-                self.out.max_price = Some(p);
-                3
-            } else if let (true, Some(p)) = (
-                matches!(two.as_str(), "more than" | "at least"),
-                price(i + 2),
-            ) {
-                self.out.min_price = Some(p);
-                3
-            } else if let (true, Some(p)) = (
-                matches!(self.lower(i), "under" | "below" | "max" | "<" | "<="),
-                price(i + 1),
-            ) {
-                self.out.max_price = Some(p);
-                2
-            } else if let (true, Some(p)) = (
-                matches!(self.lower(i), "over" | "above" | "min" | ">" | ">="),
-                price(i + 1),
-            ) {
-                self.out.min_price = Some(p);
-                2
-            } else if let (true, Some(a), "and", Some(b)) = (
-                self.lower(i) == "between",
-                price(i + 1),
-                self.lower(i + 2),
-                price(i + 3),
-            ) {
-                self.out.min_price = Some(a.min(b));
-                self.out.max_price = Some(a.max(b));
-                4
-            } else if let Some((a, b)) = self.lower(i).split_once('-')
-                && (a.starts_with(['$', '€', '£']) || b.starts_with(['$', '€', '£']))
-                && let (Some(a), Some(b)) = (price_token(a), price_token(b))
-            {
-                self.out.min_price = Some(a.min(b));
-                self.out.max_price = Some(a.max(b));
-                1
-            } else {
-                0
+            let Some((min, max, n)) = self.price_phrase(i) else {
+                i += 1;
+                continue;
             };
-            if read > 0 {
-                self.take(i, read);
-                self.phrase("price", i, i + read - 1);
+            if let Some(p) = min {
+                self.out.min_price = Some(p);
             }
-            i += read.max(1);
+            if let Some(p) = max {
+                self.out.max_price = Some(p);
+            }
+            self.take(i, n);
+            self.phrase("price", i, i + n - 1);
+            i += n;
         }
     }
 
@@ -466,8 +578,9 @@ impl<'a> Reading<'a> {
     }
 }
 
-/// Reads price limits ("under 80", "below $50", "less than 30", "over 20", "at least 15",
-/// "between 20 and 40", "$20-$40") and "not" terms ("-zip", "without zip", "but not black",
+/// Reads price limits ("under 80", "below $50", "no more than 45 dollars", "over 20", "at least
+/// 15", "between 20 and 40", "from 20 to 40", "$20-$40", "40 or less", "$50 and up", "$50+") and
+/// "not" terms ("-zip", "without zip", "but not black",
 /// "NOT bag", and a lowercase "not leather" or "no hood" at the end) out of a short query.
 /// A sentence (more than [`LONG_QUERY_WORDS`] words) keeps every word but `-term`s: "it's not
 /// cheap" or "no trouble finding room" are text, not exclusions.
@@ -510,6 +623,81 @@ mod tests {
         let p = parse_text("over the shoulder bag");
         assert_eq!(p.text, "over the shoulder bag");
         assert_eq!(p.min_price, None);
+    }
+
+    #[test]
+    fn prices_are_read_in_the_many_ways_people_write_them() {
+        let read = |s: &str| {
+            let p = parse_text(s);
+            let phrases: Vec<String> = p.phrases.iter().map(|r| r.phrase.clone()).collect();
+            (p.text, p.min_price, p.max_price, phrases)
+        };
+        let v = |t: &str, min: Option<f64>, max: Option<f64>, ph: &str| {
+            let phrases = if ph.is_empty() {
+                vec![]
+            } else {
+                vec![ph.to_string()]
+            };
+            (t.to_string(), min, max, phrases)
+        };
+        // "no more than" is an upper limit, and its "no" is not left behind as text.
+        assert_eq!(
+            read("shoes no more than 45"),
+            v("shoes", None, Some(45.0), "no more than 45")
+        );
+        assert_eq!(
+            read("jacket below 60 dollars"),
+            v("jacket", None, Some(60.0), "below 60 dollars")
+        );
+        assert_eq!(
+            read("gift for dad under 100 bucks"),
+            v("gift for dad", None, Some(100.0), "under 100 bucks")
+        );
+        assert_eq!(
+            read("backpack 40 or less"),
+            v("backpack", None, Some(40.0), "40 or less")
+        );
+        assert_eq!(
+            read("jacket 40 euros or less"),
+            v("jacket", None, Some(40.0), "40 euros or less")
+        );
+        assert_eq!(
+            read("tank top from 20 to 30"),
+            v("tank top", Some(20.0), Some(30.0), "from 20 to 30")
+        );
+        assert_eq!(
+            read("bag $40 to $20"),
+            v("bag", Some(20.0), Some(40.0), "$40 to $20")
+        );
+        assert_eq!(read("hoodie $50+"), v("hoodie", Some(50.0), None, "$50+"));
+        assert_eq!(
+            read("hoodie 50 dollars and up"),
+            v("hoodie", Some(50.0), None, "50 dollars and up")
+        );
+        assert_eq!(
+            read("tee not over 30"),
+            v("tee", None, Some(30.0), "not over 30")
+        );
+        assert_eq!(
+            read("watch at least 20 euros"),
+            v("watch", Some(20.0), None, "at least 20 euros")
+        );
+        // Numbers that are sizes or counts, and ranges with no word or currency to say they are
+        // prices, stay text.
+        for s in [
+            "size 8 or more",
+            "shoes size over 10",
+            "bag 20 to 40",
+            "bag 20-40",
+            "up to date jacket",
+            "bag from the gym",
+        ] {
+            assert_eq!(read(s), v(s, None, None, ""), "{s}");
+        }
+        assert_eq!(
+            read("pack of 3 under 20"),
+            v("pack of 3", None, Some(20.0), "under 20")
+        );
     }
 
     #[test]
