@@ -530,7 +530,7 @@ impl<'a> Reading<'a> {
         .then_some(j)
     }
 
-    /// "without X", "except X", "but not X", "NOT X" anywhere; lowercase "not X" and "no X"
+    /// "without X" ("w/o X"), "except X", "other than X", "but not X", "NOT X" anywhere; lowercase "not X" and "no X"
     /// (or "with no X") only as the query's last words and not after a verb or pronoun.
     fn negations(&mut self) {
         let n = self.words.len();
@@ -538,15 +538,23 @@ impl<'a> Reading<'a> {
             if self.used[i] {
                 continue;
             }
-            let w = self.lower(i).to_string();
-            let explicit = matches!(w.as_str(), "without" | "except" | "excluding")
-                || self.words[i] == "NOT"
+            // "(not white)" reads as "not white".
+            let w = self.lower(i).trim_start_matches(['(', '[']).to_string();
+            let other_than = w == "other" && self.lower(i + 1) == "than";
+            let explicit = other_than
+                || matches!(
+                    w.as_str(),
+                    "without" | "except" | "excluding" | "w/o" | "w/out"
+                )
+                || self.words[i].trim_start_matches(['(', '[']) == "NOT"
                 || (w == "not" && self.lower(i.wrapping_sub(1)) == "but");
             let casual = matches!(w.as_str(), "not" | "no");
             if !explicit && !casual {
                 continue;
             }
-            let Some(j) = self.negated(i) else { continue };
+            let Some(j) = self.negated(i + other_than as usize) else {
+                continue;
+            };
             if !explicit {
                 let last = (j + 1..n).all(|k| self.used[k]);
                 let before = (0..i).rev().find(|&k| !self.used[k]).map(|k| self.lower(k));
@@ -735,6 +743,10 @@ mod tests {
         assert_eq!(not("hoodie with no zip"), v("hoodie", &["zip"]));
         assert_eq!(not("jacket without a hood"), v("jacket", &["hood"]));
         assert_eq!(not("hoodie not black under 50"), v("hoodie", &["black"]));
+        assert_eq!(not("jacket w/o hood"), v("jacket", &["hood"]));
+        assert_eq!(not("bra w/out padding"), v("bra", &["padding"]));
+        assert_eq!(not("tank top other than white"), v("tank top", &["white"]));
+        assert_eq!(not("tee (not white)"), v("tee", &["white"]));
         // A lowercase "not" inside the query is part of its text.
         assert_eq!(not("not black hoodie"), v("not black hoodie", &[]));
         // `-term` is read even in a sentence; a number is not a term.
