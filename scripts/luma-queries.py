@@ -46,6 +46,10 @@ the photo set's catalog. How relevance is derived, per set:
   taken in turn from the fixed list CHATTER ("windbreaker, wore it hiking all weekend"), whose
   words the catalog's descriptions do use: keywords match only the chatter, so the fused ranking
   should follow the product-text signal. Relevance as in synonyms.jsonl.
+- typos.jsonl: the attribute and use queries with their longest word misspelt by rule (two
+  letters swapped, one dropped, one doubled or one replaced by its neighbour on the keyboard, in
+  turn; never the first letter), keeping only typos that are no catalog word ("blue hoodei",
+  "shorts for runing"). Relevance as in the query misspelt.
 """
 import csv
 import json
@@ -281,3 +285,30 @@ CHATTER = ["great for my workouts and really comfortable", "love the soft fabric
            "good value, the color looks great", "wore it hiking all weekend"]
 write("chatter.jsonl", [dict(q, id=q["id"].replace("syn-", "chat-", 1), text=f"{q['text']}, {CHATTER[i % len(CHATTER)]}")
                         for i, q in enumerate(synonyms)])
+
+# Typed with a typo: the attribute and use queries again, their longest word (four or more
+# letters) misspelt by rule, the kind of typo taken in turn: two letters swapped, one dropped,
+# one doubled, one replaced by its right-hand neighbour on a QWERTY keyboard; never the first
+# letter. Only typos that are no catalog word. Relevance as in the query misspelt.
+ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+NEIGHBOUR = {r[i]: r[i + 1] if i + 1 < len(r) else r[i - 1] for r in ROWS for i in range(len(r))}
+
+
+def misspell(word, k):
+    i = 1 + (k // 4) % (len(word) - 2)
+    return [word[:i] + word[i + 1] + word[i] + word[i + 2:], word[:i] + word[i + 1:],
+            word[:i] + word[i] + word[i:], word[:i] + NEIGHBOUR.get(word[i], word[i]) + word[i + 1:]][k % 4]
+
+
+typos = []
+for q in attribute + uses:
+    words = q["text"].split()
+    longest = max(range(len(words)), key=lambda i: len(words[i]))
+    if len(words[longest]) < 4 or not words[longest].isalpha():
+        continue
+    typo = misspell(words[longest], len(typos))
+    if typo == words[longest] or typo in catalog_words:
+        continue
+    words[longest] = typo
+    typos.append(dict(q, id="typo-" + q["id"], text=" ".join(words)))
+write("typos.jsonl", typos)

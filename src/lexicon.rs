@@ -339,6 +339,52 @@ impl Lexicon {
     }
 }
 
+/// How many typos a query word of `len` letters may have to be corrected: none up to 3
+/// letters, one from 4, two from 8 (between the defaults of Typesense, 4 and 7, and
+/// Meilisearch, 5 and 9; a word's plural "s" is already dropped here).
+fn typos_allowed(len: usize) -> usize {
+    match len {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+impl Lexicon {
+    /// The catalog word a query term that no product has was most likely meant to be: the
+    /// closest within its allowed typos (optimal string alignment distance: a swap of two
+    /// letters is one typo) that begins with the same letter (or swaps the first two) and is not
+    /// the start of the typed word, ties to the word more products have. None for a term the catalog has, for a short one, and for
+    /// one with digits (a SKU or a size is not misspelt).
+    pub fn correction(&self, t: &Term) -> Option<String> {
+        let max = typos_allowed(t.stem.chars().count());
+        let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
+        if max == 0 || digits(&t.stem) || !self.range(t).is_empty() {
+            return None;
+        }
+        let mut typed = t.stem.chars();
+        let (first, second) = (typed.next(), typed.next());
+        let mut best: Option<(usize, std::cmp::Reverse<usize>, usize)> = None;
+        for (id, w) in self.vocabulary.iter().enumerate() {
+            if w.len().abs_diff(t.stem.len()) > max || digits(w) {
+                continue;
+            }
+            let mut chars = w.chars();
+            let (a, b) = (chars.next(), chars.next());
+            // A catalog word the typed one extends ("park" in "parka") is another word.
+            if a != first && (a, b) != (second, first) || t.stem.starts_with(w.as_str()) {
+                continue;
+            }
+            let d = strsim::osa_distance(&t.stem, w);
+            let key = (d, std::cmp::Reverse(self.postings[id].len()), id);
+            if d <= max && best.is_none_or(|b| key < b) {
+                best = Some(key);
+            }
+        }
+        best.map(|(_, _, id)| self.vocabulary[id].clone())
+    }
+}
+
 /// A query's words as word-id ranges with their weights.
 pub struct Weighed {
     ranges: Vec<Range<u32>>,
@@ -374,6 +420,36 @@ mod tests {
             stems,
             [("red", true), ("bag", true), ("box", true), ("a", false)]
         );
+    }
+
+    #[test]
+    fn a_misspelt_word_is_read_as_the_closest_catalog_word() {
+        let lex = Lexicon::build(&[
+            product("Strive Backpack", "roomy, with a laptop sleeve"),
+            product("Abominable Hoodie", "fleece, for the park"),
+            product("Daphne Hoodie", "single zip"),
+            product("Sprite Backpack", "for the park, with a laptop sleeve"),
+        ]);
+        let fix = |w: &str| lex.correction(&terms(w)[0]);
+        // A swap, a missing letter, a doubled one, a wrong key; a plural's "s" is dropped first.
+        assert_eq!(fix("hoodei").as_deref(), Some("hoodie"));
+        assert_eq!(fix("bakpack").as_deref(), Some("backpack"));
+        assert_eq!(fix("hooddies").as_deref(), Some("hoodie"));
+        assert_eq!(fix("laptpo").as_deref(), Some("laptop"));
+        assert_eq!(fix("sleeive").as_deref(), Some("sleeve"));
+        // Two typos only in long words.
+        assert_eq!(fix("bakpak"), None);
+        assert_eq!(fix("abomniabel").as_deref(), Some("abominable"));
+        assert_eq!(fix("hoodeei"), None);
+        // Words the catalog has, short words, numbers, another first letter, and a word that
+        // extends a catalog word ("parka", "singlet") are left alone.
+        for w in [
+            "hoodie", "hood", "zip", "zap", "fleec", "2024", "joodie", "parka", "singlet",
+        ] {
+            assert_eq!(fix(w), None, "{w}");
+        }
+        // A swap of the first two letters is a typo too.
+        assert_eq!(fix("ohodie").as_deref(), Some("hoodie"));
     }
 
     #[test]

@@ -175,6 +175,18 @@ pub struct SearchResults {
     pub unavailable: Vec<Unavailable>,
     /// The typed text seems written in a language the visual model was not trained on.
     pub language_note: Option<LanguageNote>,
+    /// Typed words that no product has, and the catalog words searched for instead.
+    pub spelling: Vec<Spelling>,
+}
+
+/// A typed word no product has, searched for as the catalog word it was likely meant to be.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Spelling {
+    /// As typed (lower case, a plural's "s" dropped).
+    pub typed: String,
+    /// The catalog's word searched for instead.
+    pub read: String,
 }
 
 /// A query in a language the visual model may not understand.
@@ -200,6 +212,7 @@ pub struct Prepared {
     sort: Sort,
     /// Told once here, not at every ranking: see [`Searcher::language_note`].
     language_note: Option<LanguageNote>,
+    spelling: Vec<Spelling>,
 }
 
 impl Prepared {
@@ -251,6 +264,8 @@ struct QuerySide {
     passage_query: Option<Vec<f32>>,
     /// The words of the text (or of the "like" product's title), for keywords.
     terms: Vec<lexicon::Term>,
+    /// Typed words no product has, read as the catalog word they were likely meant to be.
+    spelling: Vec<Spelling>,
 }
 
 /// Each signal's raw score for one product (`None`: the signal does not apply), and the rows of
@@ -315,6 +330,23 @@ fn read_query(q: &Query) -> ReadQuery {
         filters,
         phrases: parsed.phrases,
     }
+}
+
+/// `text` with each word read as another ([`Spelling`]) replaced by the word read.
+fn meant(text: &str, spelling: &[Spelling]) -> String {
+    if spelling.is_empty() {
+        return text.to_string();
+    }
+    text.split_whitespace()
+        .map(|w| match lexicon::terms(w).as_slice() {
+            [t] => spelling
+                .iter()
+                .find(|s| s.typed == t.stem)
+                .map_or(w, |s| s.read.as_str()),
+            _ => w,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Per-query evidence from raw scores (see [`crate::fusion`]).
@@ -595,6 +627,7 @@ impl Searcher {
             exact,
             sort: q.sort,
             language_note,
+            spelling: side.spelling,
         })
     }
 
@@ -607,6 +640,7 @@ impl Searcher {
             clip_text: None,
             passage_query: None,
             terms: Vec::new(),
+            spelling: Vec::new(),
         };
         if let Some(input) = &q.photo {
             let bytes = match input {
@@ -644,6 +678,23 @@ impl Searcher {
                 keyword_text = p.title.clone();
             }
         }
+        side.terms = Vec::new();
+        for mut t in lexicon::terms(&keyword_text) {
+            if !self.knows_word(&t.stem)
+                && !self.knows_word(&format!("{}s", t.stem))
+                && let Some(word) = self.lexicon.correction(&t)
+            {
+                side.spelling.push(Spelling {
+                    typed: std::mem::replace(&mut t.stem, word.clone()),
+                    read: word,
+                });
+            }
+            if !side.terms.contains(&t) {
+                side.terms.push(t);
+            }
+        }
+        // The models read the text with its typos corrected too.
+        let text = &meant(text, &side.spelling);
         if !text.is_empty() {
             side.clip_text = self.encode_text(true, text)?;
             if let Some(v) = self.encode_text(false, text)? {
@@ -654,8 +705,15 @@ impl Searcher {
         if !text.is_empty() && self.text.is_some() {
             side.passage_query = side.text_vecs.last().cloned();
         }
-        side.terms = lexicon::terms(&keyword_text);
         Ok(side)
+    }
+
+    /// Whether a model's tokenizer has `word` whole: a word of the language (a synonym the
+    /// catalog does not use, "slacks"), not a misspelling to correct.
+    fn knows_word(&self, word: &str) -> bool {
+        let enc = &self.encoders;
+        enc.text.as_ref().is_some_and(|(_, e)| e.knows_word(word))
+            || enc.clip.as_ref().is_some_and(|(_, e)| e.knows_word(word))
     }
 
     /// Moves the query's vectors toward the products marked "more like these" and away from
@@ -1069,6 +1127,7 @@ impl Searcher {
             exact: prep.exact,
             unavailable: self.encoders.unavailable.clone(),
             language_note: prep.language_note.clone(),
+            spelling: prep.spelling.clone(),
         }
     }
 

@@ -73,7 +73,7 @@ fn check(set: &str, report: &EvalReport, floors: &Floors, failures: &mut Vec<Str
 }
 
 /// The text query sets scripts/luma-queries.py makes.
-const TEXT_SETS: [&str; 8] = [
+const TEXT_SETS: [&str; 9] = [
     "attributes.jsonl",
     "titles.jsonl",
     "filters.jsonl",
@@ -82,6 +82,7 @@ const TEXT_SETS: [&str; 8] = [
     "synonyms.jsonl",
     "chatter.jsonl",
     "reviews.jsonl",
+    "typos.jsonl",
 ];
 
 /// Reviews written by hand, not by rule, in eval/: reworded from each product's description,

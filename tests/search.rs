@@ -7,7 +7,7 @@ use common::*;
 use vitrine::Catalog;
 use vitrine::model_choice::Encoders;
 use vitrine::query::{Filters, PhotoInput, Query, Sort, Weights};
-use vitrine::search::{SearchResults, Searcher, Signal};
+use vitrine::search::{SearchResults, Searcher, Signal, Spelling};
 
 fn searcher() -> Searcher {
     let catalog = Catalog::open(catalog_dir()).unwrap();
@@ -216,6 +216,31 @@ fn a_typed_not_alone_puts_what_it_names_last_and_a_sentence_keeps_its_words() {
     let r = s.search(&text_query(long), &text_weights(), 10, 0).unwrap();
     assert_eq!((r.text.as_str(), r.not.len()), (long, 0));
     assert!(r.hits.iter().all(|h| h.penalty == 0.0));
+}
+
+#[test]
+fn a_misspelt_word_is_searched_as_the_catalog_word_and_said_so() {
+    let s = searcher();
+    let typo = s
+        .search(&text_query("blue bakpack"), &text_weights(), 10, 0)
+        .unwrap();
+    let right = s
+        .search(&text_query("blue backpack"), &text_weights(), 10, 0)
+        .unwrap();
+    assert_eq!(
+        typo.spelling,
+        vec![Spelling {
+            typed: "bakpack".into(),
+            read: "backpack".into()
+        }]
+    );
+    assert_eq!(skus(&typo), skus(&right));
+    assert!(right.spelling.is_empty());
+    // A word of the language that no product has is not a typo: "beads" is not "beat".
+    let r = s
+        .search(&text_query("rain beads off"), &text_weights(), 10, 0)
+        .unwrap();
+    assert!(r.spelling.is_empty(), "{:?}", r.spelling);
 }
 
 #[test]

@@ -307,6 +307,13 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
             n.model
         );
     }
+    for s in &r.spelling {
+        esay!(
+            "note: no product has “{}”; searched for “{}”",
+            s.typed,
+            s.read
+        );
+    }
     let mut head = match r.strong {
         0 => format!("No strong match among {} ranked", r.total),
         1 => format!("1 strong match of {} ranked", r.total),

@@ -244,6 +244,11 @@ impl ClipEncoder {
         self.preprocessor.apply(img)
     }
 
+    /// Whether the tokenizer has `word` whole (see [`super::is_one_token`]).
+    pub fn knows_word(&self, word: &str) -> bool {
+        super::is_one_token(&self.tokenizer, word)
+    }
+
     /// Token ids with the tokenizer's special tokens, truncated to the context length (not
     /// padded). SigLIP-family models read cleaned text (see [`Towers::Siglip`]).
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {

@@ -129,6 +129,14 @@ pub(crate) fn model_err(dir: &Path) -> impl Fn(candle_core::Error) -> Error + '_
     move |e| Error::Model(format!("{}: {e}", dir.display()))
 }
 
+/// Whether the tokenizer has `word` as one token of its own: a word of the language the model
+/// learnt (a misspelling is split into pieces).
+pub(crate) fn is_one_token(tokenizer: &tokenizers::Tokenizer, word: &str) -> bool {
+    tokenizer
+        .encode(word, false)
+        .is_ok_and(|e| e.get_attention_mask().iter().filter(|&&m| m == 1).count() == 1)
+}
+
 pub(crate) fn tokenizer_from(path: &Path) -> Result<tokenizers::Tokenizer> {
     tokenizers::Tokenizer::from_file(path).map_err(|e| {
         Error::Model(format!(

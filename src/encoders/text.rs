@@ -57,6 +57,11 @@ impl TextEncoder {
         })
     }
 
+    /// Whether the tokenizer has `word` whole (see [`super::is_one_token`]).
+    pub fn knows_word(&self, word: &str) -> bool {
+        super::is_one_token(&self.tokenizer, word)
+    }
+
     /// Token ids and attention masks, padded to the batch's longest member.
     pub fn tokenize(&self, texts: &[&str]) -> Result<IdsAndMasks> {
         let enc = self

@@ -94,6 +94,7 @@ const fakeApi = {
       offset: 0,
       hits: [hit(1, "§A1"), hit(2, "§A2"), hit(3, "§A3")],
       language_note: { language: "§Spanish", model: "§CLIP" },
+      spelling: [{ typed: "§bakpack", read: "§backpack" }],
     },
   }),
   rerank: async () => (await fakeApi.search()) as unknown,
@@ -222,6 +223,7 @@ describe("the window's text comes from strings.ts", () => {
     expect(document.querySelectorAll("#results .result").length).toBeGreaterThan(1);
     expect(document.querySelector(".read-as")).not.toBeNull();
     expect(document.querySelector("#language-note")).not.toBeNull();
+    expect(document.querySelector(".spelling")).not.toBeNull();
     expect(strays(document.body)).toEqual([]);
   });
 

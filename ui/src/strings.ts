@@ -118,6 +118,7 @@ export const en = {
     languageNote: (language: string, model: string) =>
       `The visual model (${model}) reads English and may not understand ${language}; a multilingual model reads it.`,
     chooseModel: "Choose a visual model",
+    spelling: (typed: string, read: string) => `No product has “${typed}”: searched for “${read}”.`,
     moreLikeThis: "More like this",
   },
   dupes: {

@@ -6,6 +6,7 @@ import type { LanguageNote } from "./LanguageNote";
 import type { ReadPhrase } from "./ReadPhrase";
 import type { Signal } from "./Signal";
 import type { Sort } from "./Sort";
+import type { Spelling } from "./Spelling";
 import type { Unavailable } from "./Unavailable";
 import type { Weights } from "./Weights";
 
@@ -37,4 +38,8 @@ candidates: number, exact: boolean, unavailable: Array<Unavailable>,
 /**
  * The typed text seems written in a language the visual model was not trained on.
  */
-language_note: LanguageNote | null, };
+language_note: LanguageNote | null, 
+/**
+ * Typed words that no product has, and the catalog words searched for instead.
+ */
+spelling: Array<Spelling>, };

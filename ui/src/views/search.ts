@@ -516,6 +516,7 @@ export function renderResults(appended = false): void {
         : null,
     ),
     readAs(r),
+    r.spelling.map((s) => h("p", { class: "hint spelling" }, t.search.spelling(s.typed, s.read))),
     r.language_note
       ? h(
           "p",
