@@ -679,6 +679,7 @@ impl Searcher {
             }
         }
         side.terms = Vec::new();
+        let started = std::time::Instant::now();
         for mut t in lexicon::terms(&keyword_text) {
             if !self.knows_word(&t.stem)
                 && !self.knows_word(&format!("{}s", t.stem))
@@ -693,6 +694,7 @@ impl Searcher {
                 side.terms.push(t);
             }
         }
+        tracing::debug!("query words read in {:.2?}", started.elapsed());
         // The models read the text with its typos corrected too.
         let text = &meant(text, &side.spelling);
         if !text.is_empty() {
