@@ -353,9 +353,10 @@ fn typos_allowed(len: usize) -> usize {
 impl Lexicon {
     /// The catalog word a query term that no product has was most likely meant to be: the
     /// closest within its allowed typos (optimal string alignment distance: a swap of two
-    /// letters is one typo) that begins with the same letter (or swaps the first two) and is not
-    /// the start of the typed word, ties to the word more products have. None for a term the catalog has, for a short one, and for
-    /// one with digits (a SKU or a size is not misspelt).
+    /// letters is one typo) that begins with the same letter (or swaps the first two) and is
+    /// not the start of the typed word, ties to the word more products have. None for a term
+    /// the catalog has, for a short one, and for one with digits (a SKU or a size is not
+    /// misspelt).
     pub fn correction(&self, t: &Term) -> Option<String> {
         let max = typos_allowed(t.stem.chars().count());
         let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());

@@ -681,9 +681,9 @@ impl Searcher {
         side.terms = Vec::new();
         let started = std::time::Instant::now();
         for mut t in lexicon::terms(&keyword_text) {
-            if !self.knows_word(&t.stem)
+            if let Some(word) = self.lexicon.correction(&t)
+                && !self.knows_word(&t.stem)
                 && !self.knows_word(&format!("{}s", t.stem))
-                && let Some(word) = self.lexicon.correction(&t)
             {
                 side.spelling.push(Spelling {
                     typed: std::mem::replace(&mut t.stem, word.clone()),
