@@ -3,6 +3,9 @@
 /// The highest price Vitrine accepts (in any currency): above it a number is a typo.
 pub const MAX_PRICE: f64 = 1e12;
 
+/// The currency symbols a written price may carry.
+pub const CURRENCY_SYMBOLS: [char; 4] = ['$', '€', '£', '¥'];
+
 /// The currency a written price names, as an ISO 4217 code: a symbol (`€12`, `£3`, `¥500`,
 /// `$5`, read as US dollars) or a three-letter code before or after the number (`12.50 EUR`,
 /// `CHF 9`).
@@ -40,7 +43,7 @@ pub fn valid_currency(code: &str) -> Option<String> {
 pub fn parse_price(raw: &str) -> Option<f64> {
     let s: String = raw
         .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '$' | '€' | '£' | '¥' | '\u{a0}'))
+        .filter(|c| !c.is_whitespace() && *c != '\u{a0}' && !CURRENCY_SYMBOLS.contains(c))
         .collect();
     let s = s
         .trim_start_matches(|c: char| c.is_ascii_alphabetic())

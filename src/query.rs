@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::price::CURRENCY_SYMBOLS;
+
 /// A query photo: a file, or bytes (dropped or pasted in the app).
 #[derive(Debug, Clone)]
 pub enum PhotoInput {
@@ -340,7 +342,9 @@ const CURRENCY_WORDS: &[&str] = &[
 
 fn price_token(t: &str) -> Option<f64> {
     let t = t.trim_end_matches('+');
-    let t = t.trim_matches(|c: char| matches!(c, '$' | '€' | '£' | '¥' | ',' | '.' | ')' | '('));
+    let t = t.trim_matches(|c: char| {
+        CURRENCY_SYMBOLS.contains(&c) || matches!(c, ',' | '.' | ')' | '(')
+    });
     let t = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     if t.is_empty() || !t.chars().next()?.is_ascii_digit() {
         return None;
@@ -419,7 +423,7 @@ impl<'a> Reading<'a> {
             return None;
         }
         let p = price_token(word)?;
-        let marked = word.contains(['$', '€', '£', '¥']);
+        let marked = word.contains(CURRENCY_SYMBOLS);
         match self.lower(i + 1) {
             w if CURRENCY_WORDS.contains(&w) && !self.used[i + 1] => Some((p, 2, true)),
             _ => Some((p, 1, marked)),
@@ -457,7 +461,7 @@ impl<'a> Reading<'a> {
         }
         // "$20-$40", "$20 to $40": ranges without a lead word need a currency.
         if let Some((a, b)) = self.lower(i).split_once('-')
-            && (a.starts_with(['$', '€', '£', '¥']) || b.starts_with(['$', '€', '£', '¥']))
+            && (a.starts_with(CURRENCY_SYMBOLS) || b.starts_with(CURRENCY_SYMBOLS))
             && let (Some(a), Some(b)) = (price_token(a), price_token(b))
         {
             return Some((Some(a.min(b)), Some(a.max(b)), 1));
@@ -530,8 +534,9 @@ impl<'a> Reading<'a> {
         .then_some(j)
     }
 
-    /// "without X" ("w/o X"), "except X", "other than X", "but not X", "NOT X" anywhere; lowercase "not X" and "no X"
-    /// (or "with no X") only as the query's last words and not after a verb or pronoun.
+    /// "without X" ("w/o X"), "except X", "other than X", "but not X", "NOT X" anywhere;
+    /// lowercase "not X" and "no X" (or "with no X") only as the query's last words and not
+    /// after a verb or pronoun.
     fn negations(&mut self) {
         let n = self.words.len();
         for i in 0..n {
@@ -588,8 +593,8 @@ impl<'a> Reading<'a> {
 
 /// Reads price limits ("under 80", "below $50", "no more than 45 dollars", "over 20", "at least
 /// 15", "between 20 and 40", "from 20 to 40", "$20-$40", "40 or less", "$50 and up", "$50+") and
-/// "not" terms ("-zip", "without zip", "but not black",
-/// "NOT bag", and a lowercase "not leather" or "no hood" at the end) out of a short query.
+/// "not" terms ("-zip", "without zip", "but not black", "NOT bag", and a lowercase "not leather"
+/// or "no hood" at the end) out of a short query.
 /// A sentence (more than [`LONG_QUERY_WORDS`] words) keeps every word but `-term`s: "it's not
 /// cheap" or "no trouble finding room" are text, not exclusions.
 pub fn parse_text(raw: &str) -> ParsedText {

@@ -678,7 +678,6 @@ impl Searcher {
                 keyword_text = p.title.clone();
             }
         }
-        side.terms = Vec::new();
         let started = std::time::Instant::now();
         for mut t in lexicon::terms(&keyword_text) {
             if let Some(word) = self.lexicon.correction(&t)
