@@ -23,11 +23,13 @@ pub const ALL_FIELDS: [bool; FIELDS] = [true; FIELDS];
 const BM25_K1: f64 = 1.2;
 const BM25_B: f64 = 0.75;
 
-/// A query word: its stem (plural ending dropped) and whether it matches as a prefix.
+/// A query word: its stem (plural ending dropped), whether it matches as a prefix, and the
+/// catalog words of the same root it also matches ([`Lexicon::same_root`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
     pub stem: String,
     pub prefix: bool,
+    pub kin: Vec<String>,
 }
 
 /// The query's words, each once, in order.
@@ -47,6 +49,7 @@ pub fn terms(text: &str) -> Vec<Term> {
         let t = Term {
             stem: stem.to_string(),
             prefix: stem.chars().count() >= 3,
+            kin: Vec::new(),
         };
         if !out.contains(&t) {
             out.push(t);
@@ -217,7 +220,21 @@ impl Lexicon {
         }
     }
 
-    /// The word ids a term matches: a range of the sorted vocabulary.
+    /// The word ids a term matches: its own range of the sorted vocabulary, and one per word of
+    /// its kin.
+    fn ranges(&self, t: &Term) -> Vec<Range<u32>> {
+        let mut out = vec![self.range(t)];
+        for w in &t.kin {
+            let lo = self.vocabulary.partition_point(|v| v.as_str() < w.as_str());
+            let id = lo as u32;
+            if self.vocabulary.get(lo) == Some(w) && !out[0].contains(&id) {
+                out.push(id..id + 1);
+            }
+        }
+        out
+    }
+
+    /// The word ids of the term's own stem: a range of the sorted vocabulary.
     fn range(&self, t: &Term) -> Range<u32> {
         let lo = self
             .vocabulary
@@ -231,17 +248,19 @@ impl Lexicon {
     }
 
     /// Whether product `pi` has a word the term matches.
-    fn has(&self, pi: usize, r: &Range<u32>) -> bool {
+    fn has(&self, pi: usize, ranges: &[Range<u32>]) -> bool {
         let ids = &self.products[pi];
-        let i = ids.partition_point(|&id| id < r.start);
-        ids.get(i).is_some_and(|&id| id < r.end)
+        ranges.iter().any(|r| {
+            let i = ids.partition_point(|&id| id < r.start);
+            ids.get(i).is_some_and(|&id| id < r.end)
+        })
     }
 
     /// How the query's words weigh: inverse document frequency over `population` (a sample of
     /// the catalog), as BM25 computes it.
     pub fn weigh(&self, terms: &[Term], population: &[usize]) -> Weighed {
         let n = population.len() as f32;
-        let ranges: Vec<_> = terms.iter().map(|t| self.range(t)).collect();
+        let ranges: Vec<_> = terms.iter().map(|t| self.ranges(t)).collect();
         let idf = ranges
             .iter()
             .map(|r| {
@@ -272,7 +291,8 @@ impl Lexicon {
     pub fn matching(&self, terms: &[Term]) -> Vec<usize> {
         let mut out: Vec<usize> = terms
             .iter()
-            .flat_map(|t| self.range(t))
+            .flat_map(|t| self.ranges(t))
+            .flatten()
             .flat_map(|id| {
                 self.postings[id as usize]
                     .iter()
@@ -300,7 +320,7 @@ impl Lexicon {
         let mut scored: Vec<usize> = Vec::new();
         let mut hit: Vec<usize> = Vec::new();
         for t in terms {
-            for id in self.range(t) {
+            for id in self.ranges(t).into_iter().flatten() {
                 for &(pi, counts) in &self.postings[id as usize] {
                     let f: f64 = (0..FIELDS)
                         .filter(|&k| fields[k])
@@ -386,9 +406,41 @@ impl Lexicon {
     }
 }
 
+impl Lexicon {
+    /// The catalog words of the same root as a query term that no product has, by the Snowball
+    /// English stemmer ("hiking" finds "hike" and "hikes", "runs" finds "running"), most
+    /// products first. None for a short word or one with digits.
+    pub fn same_root(&self, t: &Term) -> Vec<String> {
+        let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
+        if t.stem.chars().count() < 4 || digits(&t.stem) || !self.range(t).is_empty() {
+            return Vec::new();
+        }
+        let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
+        let root = stemmer.stem(&t.stem);
+        // Words of one root share its first three letters.
+        let head: String = root.chars().take(3).collect();
+        let near = self.range(&Term {
+            stem: head,
+            prefix: true,
+            kin: Vec::new(),
+        });
+        let mut kin: Vec<(usize, &String)> = near
+            .map(|id| {
+                (
+                    self.postings[id as usize].len(),
+                    &self.vocabulary[id as usize],
+                )
+            })
+            .filter(|(_, w)| !digits(w) && stemmer.stem(w) == root)
+            .collect();
+        kin.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        kin.into_iter().map(|(_, w)| w.clone()).collect()
+    }
+}
+
 /// A query's words as word-id ranges with their weights.
 pub struct Weighed {
-    ranges: Vec<Range<u32>>,
+    ranges: Vec<Vec<Range<u32>>>,
     idf: Vec<f32>,
 }
 
@@ -451,6 +503,46 @@ mod tests {
         }
         // A swap of the first two letters is a typo too.
         assert_eq!(fix("ohodie").as_deref(), Some("hoodie"));
+    }
+
+    #[test]
+    fn a_word_no_product_has_finds_the_words_of_its_root() {
+        let ps = vec![
+            product("Trail Jacket", "for hiking and long hikes"),
+            product("Commuter Tote", "padding for a laptop"),
+            product("Hike Cap", "light"),
+            product("Tee", "cotton"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let root = |w: &str| {
+            let mut t = terms(w).remove(0);
+            t.kin = lex.same_root(&t);
+            t
+        };
+        // Most products first, then in order.
+        assert_eq!(root("hiked").kin, ["hike", "hikes", "hiking"]);
+        assert_eq!(root("commuting").kin, ["commuter"]);
+        assert_eq!(root("padded").kin, ["padding"]);
+        // A word the catalog has matches as it is; short words and numbers find no kin.
+        for w in ["hiking", "hik", "2024", "cottons"] {
+            assert!(root(w).kin.is_empty(), "{w}");
+        }
+        // The kin count in coverage and BM25 as the word itself would.
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let query = [root("hiked"), root("padded")];
+        let w = lex.weigh(&query, &all);
+        let cov: Vec<f32> = all.iter().map(|&i| lex.coverage(i, &w)).collect();
+        assert!(
+            cov[0] > 0.0 && cov[1] > 0.0 && cov[2] > 0.0 && cov[3] == 0.0,
+            "{cov:?}"
+        );
+        // (The cap has "hike" in its title, which weighs more than the jacket's description.)
+        let ranked: Vec<usize> = lex
+            .bm25(&query[..1], ALL_FIELDS, 10)
+            .iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(ranked, [2, 0]);
     }
 
     #[test]

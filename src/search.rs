@@ -680,7 +680,11 @@ impl Searcher {
         }
         let started = std::time::Instant::now();
         for mut t in lexicon::terms(&keyword_text) {
-            if let Some(word) = self.lexicon.correction(&t)
+            // A word no product has finds the catalog's words of its root ("hiking": "hike");
+            // else, where no model knows it either, it may be a typo.
+            t.kin = self.lexicon.same_root(&t);
+            if t.kin.is_empty()
+                && let Some(word) = self.lexicon.correction(&t)
                 && !self.knows_word(&t.stem)
                 && !self.knows_word(&format!("{}s", t.stem))
             {
@@ -972,7 +976,11 @@ impl Searcher {
     ) -> Result<Vec<f32>> {
         let mut penalty = vec![0f32; self.products.len()];
         for term in not {
-            for pi in self.lexicon.matching(&lexicon::terms(term)) {
+            let mut words = lexicon::terms(term);
+            for t in &mut words {
+                t.kin = self.lexicon.same_root(t);
+            }
+            for pi in self.lexicon.matching(&words) {
                 penalty[pi] = 1.0;
             }
             let (side, v) = match (&self.text, &self.clip) {
