@@ -34,8 +34,43 @@ pub struct Term {
 
 /// The query's words, each once, in order.
 pub fn terms(text: &str) -> Vec<Term> {
+    terms_of(words(text))
+}
+
+/// [`terms`] without the function words ("for", "with", "the"), unless the text has nothing
+/// else. Their weight as rare words would otherwise depend on how the catalog's texts are
+/// written: a catalog of titles alone has "for" in a few products, which a query's "for"
+/// then singles out.
+pub fn content_terms(text: &str) -> Vec<Term> {
+    let content: Vec<String> = words(text).filter(|w| !is_function_word(w)).collect();
+    if content.is_empty() {
+        terms(text)
+    } else {
+        terms_of(content.into_iter())
+    }
+}
+
+/// NLTK's English stop words, less those that can name a product's property ("down", "off",
+/// "up", "over", "out", "under").
+fn is_function_word(word: &str) -> bool {
+    use std::collections::HashSet;
+    use std::sync::OnceLock;
+    static WORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    WORDS
+        .get_or_init(|| {
+            let keep = ["down", "off", "up", "over", "out", "under"];
+            stop_words::get("en")
+                .iter()
+                .copied()
+                .filter(|w| !keep.contains(w))
+                .collect()
+        })
+        .contains(word)
+}
+
+fn terms_of(words: impl Iterator<Item = String>) -> Vec<Term> {
     let mut out: Vec<Term> = Vec::new();
-    for w in words(text) {
+    for w in words {
         let stem = if ["ches", "shes", "sses", "xes"]
             .iter()
             .any(|e| w.ends_with(e))
@@ -473,6 +508,23 @@ mod tests {
             stems,
             [("red", true), ("bag", true), ("box", true), ("a", false)]
         );
+    }
+
+    #[test]
+    fn function_words_are_left_out_unless_there_is_nothing_else() {
+        let stems = |text: &str| -> Vec<String> {
+            content_terms(text).into_iter().map(|t| t.stem).collect()
+        };
+        assert_eq!(
+            stems("a hoodie for the gym with pockets"),
+            ["hoodie", "gym", "pocket"]
+        );
+        // Words that can name a property stay; contractions' pieces go.
+        assert_eq!(
+            stems("down jacket, it's not off-white"),
+            ["down", "jacket", "off", "white"]
+        );
+        assert_eq!(stems("The Who"), ["the", "who"]);
     }
 
     #[test]

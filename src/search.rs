@@ -679,7 +679,7 @@ impl Searcher {
             }
         }
         let started = std::time::Instant::now();
-        for mut t in lexicon::terms(&keyword_text) {
+        for mut t in lexicon::content_terms(&keyword_text) {
             // A word no product has finds the catalog's words of its root ("hiking": "hike");
             // else, where no model knows it either, it may be a typo.
             t.kin = self.lexicon.same_root(&t);

@@ -474,6 +474,30 @@ fn a_filter_in_a_large_catalog_finds_matches_that_rank_low_overall() {
     assert_eq!(got, ["B0", "B1", "B2", "B3", "B4"]);
 }
 
+#[test]
+fn in_a_catalog_of_titles_function_words_do_not_match_and_other_forms_of_a_word_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("products.csv");
+    let mut rows = String::from("sku,title,category\n");
+    for (i, name) in ["Teton", "Stark", "Hero", "Oslo"].iter().enumerate() {
+        rows += &format!("H{i},{name} Hoodie,Tops\nT{i},{name} Tee,Tops\n");
+    }
+    rows += "F0,Yoga For Life,Media\nS0,Hike Shorts,Bottoms\n";
+    std::fs::write(&csv, rows).unwrap();
+    let mut catalog = Catalog::open(dir.path().join("catalog")).unwrap();
+    import(&mut catalog, &[csv]);
+    let s = Searcher::open(&catalog, Encoders::none()).unwrap();
+    // "for" is in one title of ten, rarer than "hoodie": as a word it would rank "Yoga For
+    // Life" first. "hiking" is in no title; "hike" is.
+    let r = s
+        .search(&text_query("hoodie for hiking"), &Weights::default(), 5, 0)
+        .unwrap();
+    let mut got = skus(&r);
+    got.sort();
+    assert_eq!(got, ["H0", "H1", "H2", "H3", "S0"]);
+    assert!(r.spelling.is_empty(), "{:?}", r.spelling);
+}
+
 /// An empty catalog in a temporary folder (kept while the first is alive), with the models.
 fn empty_catalog() -> (tempfile::TempDir, Catalog, Encoders) {
     let dir = tempfile::tempdir().unwrap();
