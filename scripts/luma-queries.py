@@ -4,9 +4,11 @@
 Usage: scripts/luma-queries.py [LUMA_DIR] [OUT_DIR]
   (defaults: ../shared/catalogs/luma and target/eval)
 
-Writes JSON Lines query sets for `vitrine eval --queries FILE`, and products-main-views.csv (its
+Writes JSON Lines query sets for `vitrine eval --queries FILE`, products-main-views.csv (its
 photos by absolute path into the Luma folder: import it with --allow-outside) for
-the photo set's catalog. How relevance is derived, per set:
+the photo set's catalog, and products-titles.csv: the products without their descriptions and
+photos, a catalog of short texts on which the attribute, title and filter sets (whose
+relevance does not depend on descriptions) are measured too. How relevance is derived, per set:
 
 - attributes.jsonl: "<colour> <category leaf>" ("blue bag", "black hoodie") for every colour
   and category leaf that some product has. Grade 2: the product has that colour (any of its
@@ -141,6 +143,13 @@ with open(os.path.join(out, "products-main-views.csv"), "w", newline="", encodin
             r = dict(r)
             r["image_file"] = os.path.abspath(os.path.join(luma, "images", r["image_file"]))
             w.writerow(r)
+
+# The same products with titles, categories, colours and prices only.
+with open(os.path.join(out, "products-titles.csv"), "w", newline="", encoding="utf-8") as f:
+    w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+    w.writeheader()
+    for r in rows:
+        w.writerow(dict(r, description="", image_file="", source_path=""))
 
 # Filter queries.
 filtered = []
