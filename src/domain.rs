@@ -48,6 +48,51 @@ pub struct Product {
     pub images: Vec<Image>,
 }
 
+/// Attribute columns whose values describe a product in words a shopper may type, by name
+/// lower-cased without spaces or punctuation ("Brand", "Material", Shopify's "Vendor" and
+/// "Tags"). Their values are searched as keywords and read by the product-text model; other
+/// attributes (sizes, codes, links) only filter.
+pub const DESCRIPTIVE_ATTRIBUTES: [&str; 20] = [
+    "brand",
+    "vendor",
+    "manufacturer",
+    "maker",
+    "material",
+    "materials",
+    "fabric",
+    "composition",
+    "tags",
+    "tag",
+    "keywords",
+    "gender",
+    "style",
+    "pattern",
+    "collection",
+    "subcategory",
+    "season",
+    "occasion",
+    "fit",
+    "features",
+];
+
+/// The values of `attributes` that describe the product ([`DESCRIPTIVE_ATTRIBUTES`]), with
+/// their names as written, in the map's order.
+pub fn descriptive_attributes(attributes: &Map<String, Value>) -> Vec<(&str, &str)> {
+    attributes
+        .iter()
+        .filter_map(|(name, value)| {
+            let key: String = name
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect();
+            let text = value.as_str()?.trim();
+            (DESCRIPTIVE_ATTRIBUTES.contains(&key.as_str()) && !text.is_empty())
+                .then_some((name.as_str(), text))
+        })
+        .collect()
+}
+
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Image {

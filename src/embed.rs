@@ -20,20 +20,21 @@ use crate::models::Manifest;
 use crate::photo;
 use crate::store::{ProductData, Store};
 
-/// What the product-text encoder reads for a product: title, category, colour, description.
+/// What the product-text encoder reads for a product: title, category, colour, its
+/// descriptive attributes ("Brand: Acme"), description.
 pub fn product_text(p: &ProductData) -> String {
     let category = p.category.replace('/', " / ");
-    [
-        p.title.as_str(),
-        category.as_str(),
-        p.color.as_str(),
-        p.description.as_str(),
-    ]
-    .iter()
-    .filter(|s| !s.trim().is_empty())
-    .copied()
-    .collect::<Vec<_>>()
-    .join(". ")
+    let attributes: Vec<String> = crate::domain::descriptive_attributes(&p.attributes)
+        .into_iter()
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect();
+    [p.title.as_str(), category.as_str(), p.color.as_str()]
+        .into_iter()
+        .chain(attributes.iter().map(String::as_str))
+        .chain([p.description.as_str()])
+        .filter(|s| !s.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(". ")
 }
 
 /// Passages shorter than this many words take in the next sentence too.
@@ -490,6 +491,29 @@ mod tests {
             description: description.into(),
             ..ProductData::default()
         }
+    }
+
+    #[test]
+    fn the_product_text_has_the_descriptive_attributes_and_not_the_others() {
+        let mut data = ProductData {
+            title: "Trail Jacket".into(),
+            category: "Men/Jackets".into(),
+            color: "Blue".into(),
+            description: "Warm.".into(),
+            ..ProductData::default()
+        };
+        for (k, v) in [
+            ("Brand", "Acme"),
+            ("Size", "XL"),
+            ("Material", "Wool"),
+            ("Tags", " "),
+        ] {
+            data.attributes.insert(k.into(), v.into());
+        }
+        assert_eq!(
+            product_text(&data),
+            "Trail Jacket. Men / Jackets. Blue. Brand: Acme. Material: Wool. Warm."
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! Words are split, lower-cased and stripped of Latin diacritics as SQLite's FTS5 `unicode61`
 //! tokenizer (`remove_diacritics 2`) does: runs of letters and digits. The fields are title,
-//! description, category, colour and SKU. The vocabulary is sorted, so a
+//! description, category, colour, SKU and the descriptive attributes
+//! ([`crate::domain::DESCRIPTIVE_ATTRIBUTES`]: brand, material, tags…). The vocabulary is sorted, so a
 //! word's prefix is a range of word ids; each product keeps its sorted word ids, and each word its
 //! products with how often it occurs in each field.
 
@@ -12,13 +13,13 @@ use std::ops::Range;
 
 use crate::domain::Product;
 
-/// Keyword fields, in this order: title, description, category, colour, SKU.
-pub const FIELDS: usize = 5;
+/// Keyword fields, in this order: title, description, category, colour, SKU, attributes.
+pub const FIELDS: usize = 6;
 /// BM25 weights of the fields: an occurrence in the title counts five times one in the
-/// description.
-const FIELD_WEIGHTS: [f64; FIELDS] = [5.0, 1.0, 3.0, 2.0, 3.0];
+/// description; attributes as much as the colour.
+const FIELD_WEIGHTS: [f64; FIELDS] = [5.0, 1.0, 3.0, 2.0, 3.0, 2.0];
 /// The fields that name a product (all but the description).
-pub const NAMING_FIELDS: [bool; FIELDS] = [true, false, true, true, true];
+pub const NAMING_FIELDS: [bool; FIELDS] = [true, false, true, true, true, true];
 pub const ALL_FIELDS: [bool; FIELDS] = [true; FIELDS];
 const BM25_K1: f64 = 1.2;
 const BM25_B: f64 = 0.75;
@@ -165,7 +166,20 @@ impl Lexicon {
                 let counted = chunk
                     .iter()
                     .map(|p| {
-                        let fields = [&p.title, &p.description, &p.category, &p.color, &p.sku];
+                        let attributes: Vec<&str> =
+                            crate::domain::descriptive_attributes(&p.attributes)
+                                .into_iter()
+                                .map(|(_, v)| v)
+                                .collect();
+                        let attributes = attributes.join(" ");
+                        let fields = [
+                            &p.title,
+                            &p.description,
+                            &p.category,
+                            &p.color,
+                            &p.sku,
+                            &attributes,
+                        ];
                         seen.clear();
                         for (f, text) in fields.iter().enumerate() {
                             for piece in pieces(text) {
@@ -627,7 +641,14 @@ mod tests {
             .map(|t| format!("\"{}\"{}", t.stem, if t.prefix { "*" } else { "" }))
             .collect::<Vec<_>>()
             .join(" OR ");
-        let names = ["title", "description", "category", "color", "sku"];
+        let names = [
+            "title",
+            "description",
+            "category",
+            "color",
+            "sku",
+            "attributes",
+        ];
         let cols: Vec<&str> = (0..FIELDS)
             .filter(|&k| fields[k])
             .map(|k| names[k])
@@ -690,6 +711,14 @@ mod tests {
                     description: pick(i % 23).join(", "),
                     category: format!("Gear/{}", pick(1)[0]),
                     color: pick(i % 2).join(" "),
+                    // Descriptive attributes are searched; a size is not.
+                    attributes: [
+                        ("Brand", pick(i % 3).join(" ")),
+                        ("Size", pick(1).join(" ")),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                    .collect(),
                     ..ProductData::default()
                 };
                 Store::upsert_product(&tx, &data, crate::domain::Origin::Csv, "t").unwrap();

@@ -498,6 +498,40 @@ fn in_a_catalog_of_titles_function_words_do_not_match_and_other_forms_of_a_word_
     assert!(r.spelling.is_empty(), "{:?}", r.spelling);
 }
 
+#[test]
+fn brand_material_and_tag_columns_are_searched_and_a_size_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("products.csv");
+    std::fs::write(
+        &csv,
+        "sku,title,category,Brand,Material,Size,Tags\n\
+         A1,Trail Jacket,Outerwear,Acme,Merino wool,XL,\n\
+         A2,City Jacket,Outerwear,Borealis,Cotton,S,\"packable, waterproof\"\n\
+         A3,Rain Jacket,Outerwear,Acme,Nylon,M,waterproof\n\
+         A4,Field Jacket,Outerwear,Borealis,Wool,XL,\n",
+    )
+    .unwrap();
+    let mut catalog = Catalog::open(dir.path().join("catalog")).unwrap();
+    import(&mut catalog, &[csv]);
+    let s = Searcher::open(&catalog, Encoders::none()).unwrap();
+    let top = |q: &str, n: usize| {
+        let r = s.search(&text_query(q), &Weights::default(), n, 0).unwrap();
+        let mut got: Vec<String> = r
+            .hits
+            .iter()
+            .filter(|h| h.score > 0.0)
+            .map(|h| h.sku.clone())
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(top("acme wool jacket", 1), ["A1"]);
+    assert_eq!(top("waterproof", 4), ["A2", "A3"]);
+    assert_eq!(top("borealis", 4), ["A2", "A4"]);
+    // A size is an attribute to filter by, not a word the products have.
+    assert!(top("xl", 4).is_empty());
+}
+
 /// An empty catalog in a temporary folder (kept while the first is alive), with the models.
 fn empty_catalog() -> (tempfile::TempDir, Catalog, Encoders) {
     let dir = tempfile::tempdir().unwrap();

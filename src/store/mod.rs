@@ -800,14 +800,38 @@ impl Store {
     pub fn keyword_search(&self, fts_query: &str, limit: usize) -> Result<Vec<(i64, f64)>> {
         self.conn.execute_batch(
             "CREATE VIRTUAL TABLE IF NOT EXISTS temp.products_fts USING fts5(
-                 title, description, category, color, sku, tokenize = 'unicode61 remove_diacritics 2');
-             INSERT INTO products_fts(rowid, title, description, category, color, sku)
-                 SELECT id, title, description, category, color, sku FROM products
-                 WHERE NOT EXISTS (SELECT 1 FROM products_fts LIMIT 1);",
+                 title, description, category, color, sku, attributes,
+                 tokenize = 'unicode61 remove_diacritics 2');",
         )?;
+        let empty: bool = self.conn.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM products_fts LIMIT 1)",
+            [],
+            |r| r.get(0),
+        )?;
+        if empty {
+            let mut insert = self.conn.prepare(
+                "INSERT INTO products_fts(rowid, title, description, category, color, sku, attributes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for p in self.all_products_with_images()? {
+                let attributes: Vec<&str> = crate::domain::descriptive_attributes(&p.attributes)
+                    .into_iter()
+                    .map(|(_, v)| v)
+                    .collect();
+                insert.execute(params![
+                    p.id,
+                    p.title,
+                    p.description,
+                    p.category,
+                    p.color,
+                    p.sku,
+                    attributes.join(" ")
+                ])?;
+            }
+        }
         let mut stmt = self.conn.prepare_cached(
-            "SELECT rowid, -bm25(products_fts, 5.0, 1.0, 3.0, 2.0, 3.0) FROM products_fts
-             WHERE products_fts MATCH ?1 ORDER BY bm25(products_fts, 5.0, 1.0, 3.0, 2.0, 3.0) LIMIT ?2",
+            "SELECT rowid, -bm25(products_fts, 5.0, 1.0, 3.0, 2.0, 3.0, 2.0) FROM products_fts
+             WHERE products_fts MATCH ?1 ORDER BY bm25(products_fts, 5.0, 1.0, 3.0, 2.0, 3.0, 2.0) LIMIT ?2",
         )?;
         let rows = stmt
             .query_map(params![fts_query, limit as i64], |r| {
