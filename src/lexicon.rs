@@ -4,9 +4,9 @@
 //! Words are split, lower-cased and stripped of Latin diacritics as SQLite's FTS5 `unicode61`
 //! tokenizer (`remove_diacritics 2`) does: runs of letters and digits. The fields are title,
 //! description, category, colour, SKU and the descriptive attributes
-//! ([`crate::domain::DESCRIPTIVE_ATTRIBUTES`]: brand, material, tags…). The vocabulary is sorted, so a
-//! word's prefix is a range of word ids; each product keeps its sorted word ids, and each word its
-//! products with how often it occurs in each field.
+//! ([`crate::domain::DESCRIPTIVE_ATTRIBUTES`]: brand, material, tags…). The vocabulary is
+//! sorted, so a word's prefix is a range of word ids; each product keeps its sorted word ids,
+//! and each word its products with how often it occurs in each field.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -457,8 +457,8 @@ impl Lexicon {
 
 impl Lexicon {
     /// The catalog words of the same root as a query term that no product has, by the Snowball
-    /// English stemmer ("hiking" finds "hike" and "hikes", "runs" finds "running"), most
-    /// products first. None for a short word or one with digits.
+    /// English stemmer ("hiking" finds "hike" and "hikes", "commuting" finds "commuter"), most
+    /// products first. None for a word of under 4 letters or one with digits.
     pub fn same_root(&self, t: &Term) -> Vec<String> {
         let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
         if t.stem.chars().count() < 4 || digits(&t.stem) || !self.range(t).is_empty() {
