@@ -520,9 +520,13 @@ impl<'a> Reading<'a> {
         }
     }
 
-    /// The term after a negation at `i`, skipping an article ("without a hood"): its index.
+    /// The term after a negation at `i`, skipping "for" or "in" and an article ("without a
+    /// hood", "except for the hood", "not in black"): its index.
     fn negated(&self, i: usize) -> Option<usize> {
         let mut j = i + 1;
+        if matches!(self.lower(j), "for" | "in") {
+            j += 1;
+        }
         if matches!(self.lower(j), "a" | "an" | "any" | "the") {
             j += 1;
         }
@@ -752,6 +756,10 @@ mod tests {
         assert_eq!(not("bra w/out padding"), v("bra", &["padding"]));
         assert_eq!(not("tank top other than white"), v("tank top", &["white"]));
         assert_eq!(not("tee (not white)"), v("tee", &["white"]));
+        // "for" and "in" after the negation are not what it excludes.
+        assert_eq!(not("jacket except for the hood"), v("jacket", &["hood"]));
+        assert_eq!(not("tee, not in black"), v("tee,", &["black"]));
+        assert_eq!(not("hoodie not for kids"), v("hoodie", &["kids"]));
         // A lowercase "not" inside the query is part of its text.
         assert_eq!(not("not black hoodie"), v("not black hoodie", &[]));
         // `-term` is read even in a sentence; a number is not a term.

@@ -976,7 +976,7 @@ impl Searcher {
     ) -> Result<Vec<f32>> {
         let mut penalty = vec![0f32; self.products.len()];
         for term in not {
-            let mut words = lexicon::terms(term);
+            let mut words = lexicon::content_terms(term);
             for t in &mut words {
                 t.kin = self.lexicon.same_root(t);
             }
