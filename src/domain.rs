@@ -93,6 +93,15 @@ pub fn descriptive_attributes(attributes: &Map<String, Value>) -> Vec<(&str, &st
         .collect()
 }
 
+/// The values of the descriptive attributes, space-separated: the keyword field they make.
+pub fn descriptive_words(attributes: &Map<String, Value>) -> String {
+    let values: Vec<&str> = descriptive_attributes(attributes)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    values.join(" ")
+}
+
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Image {

@@ -166,12 +166,7 @@ impl Lexicon {
                 let counted = chunk
                     .iter()
                     .map(|p| {
-                        let attributes: Vec<&str> =
-                            crate::domain::descriptive_attributes(&p.attributes)
-                                .into_iter()
-                                .map(|(_, v)| v)
-                                .collect();
-                        let attributes = attributes.join(" ");
+                        let attributes = crate::domain::descriptive_words(&p.attributes);
                         let fields = [
                             &p.title,
                             &p.description,
@@ -456,6 +451,15 @@ impl Lexicon {
 }
 
 impl Lexicon {
+    /// A query's keyword terms: [`content_terms`], each with its kin ([`Lexicon::same_root`]).
+    pub fn query_terms(&self, text: &str) -> Vec<Term> {
+        let mut terms = content_terms(text);
+        for t in &mut terms {
+            t.kin = self.same_root(t);
+        }
+        terms
+    }
+
     /// The catalog words of the same root as a query term that no product has, by the Snowball
     /// English stemmer ("hiking" finds "hike" and "hikes", "commuting" finds "commuter"), most
     /// products first. None for a word of under 4 letters or one with digits.

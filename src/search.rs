@@ -679,14 +679,13 @@ impl Searcher {
             }
         }
         let started = std::time::Instant::now();
-        for mut t in lexicon::content_terms(&keyword_text) {
+        for mut t in self.lexicon.query_terms(&keyword_text) {
             // A word no product has finds the catalog's words of its root ("hiking": "hike");
             // else, where no model knows it either, it may be a typo.
-            t.kin = self.lexicon.same_root(&t);
             if t.kin.is_empty()
-                && let Some(word) = self.lexicon.correction(&t)
                 && !self.knows_word(&t.stem)
                 && !self.knows_word(&format!("{}s", t.stem))
+                && let Some(word) = self.lexicon.correction(&t)
             {
                 side.spelling.push(Spelling {
                     typed: std::mem::replace(&mut t.stem, word.clone()),
@@ -976,11 +975,7 @@ impl Searcher {
     ) -> Result<Vec<f32>> {
         let mut penalty = vec![0f32; self.products.len()];
         for term in not {
-            let mut words = lexicon::content_terms(term);
-            for t in &mut words {
-                t.kin = self.lexicon.same_root(t);
-            }
-            for pi in self.lexicon.matching(&words) {
+            for pi in self.lexicon.matching(&self.lexicon.query_terms(term)) {
                 penalty[pi] = 1.0;
             }
             let (side, v) = match (&self.text, &self.clip) {

@@ -814,10 +814,6 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for p in self.all_products_with_images()? {
-                let attributes: Vec<&str> = crate::domain::descriptive_attributes(&p.attributes)
-                    .into_iter()
-                    .map(|(_, v)| v)
-                    .collect();
                 insert.execute(params![
                     p.id,
                     p.title,
@@ -825,7 +821,7 @@ impl Store {
                     p.category,
                     p.color,
                     p.sku,
-                    attributes.join(" ")
+                    crate::domain::descriptive_words(&p.attributes)
                 ])?;
             }
         }
