@@ -683,9 +683,9 @@ impl Searcher {
             // A word no product has finds the catalog's words of its root ("hiking": "hike");
             // else, where no model knows it either, it may be a typo.
             if t.kin.is_empty()
+                && let Some(word) = self.lexicon.correction(&t)
                 && !self.knows_word(&t.stem)
                 && !self.knows_word(&format!("{}s", t.stem))
-                && let Some(word) = self.lexicon.correction(&t)
             {
                 side.spelling.push(Spelling {
                     typed: std::mem::replace(&mut t.stem, word.clone()),
