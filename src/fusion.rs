@@ -8,7 +8,8 @@
 //!   products), clamped. A product only as close as chance allows scores about 0.5; a signal
 //!   that cannot tell products apart (a flat or undecided one) gives no product much evidence.
 //! - keywords: the share of the query's word weight (IDF) the product has, or, when larger, how
-//!   far that share stands out from the catalog's shares ([`share_standout`]), times
+//!   far that share stands out from the catalog's shares ([`share_standout`], against at least
+//!   the spread one word can make: [`Spread::of_shares`]), times
 //!   `(1 + bm25 / best bm25) / 2`: a product with every word of the query scores at least 0.5,
 //!   one with only a common word little, however the BM25 scores are spread; and a long query
 //!   whose words a product shares far more of than the rest of the catalog (a sentence of its
@@ -91,6 +92,19 @@ impl Spread {
             sd: var.sqrt(),
             chance: (2.0 * n.max(2.0).ln()).sqrt(),
         }
+    }
+
+    /// From the catalog's shares of a query's `words` words ([`share_standout`]): as
+    /// [`Spread::of`], with the standard deviation at least `1 / (2·words)`, the most that one
+    /// word of average weight can spread the shares by (as a word that half the catalog has).
+    /// Shares spread less only where the query's words are rare in the catalog, and there a
+    /// z-score measures rarity, which the words' weights already count, not how much of the
+    /// query a product has: one title word matched among a long review's twenty would stand
+    /// out as far as a description that shares half of them.
+    pub fn of_shares(values: &[f32], words: usize) -> Spread {
+        let mut s = Spread::of(values);
+        s.sd = s.sd.max(0.5 / words.max(1) as f32);
+        s
     }
 
     pub fn evidence(&self, x: f32) -> f32 {
@@ -254,7 +268,7 @@ mod tests {
                 _ => 0.0,
             })
             .collect();
-        let spread = Spread::of(&shares);
+        let spread = Spread::of_shares(&shares, 9);
         let ev = |c: f32| keyword_evidence(c, share_standout(&spread, c, 0.33), 1.0);
         assert!(ev(0.33) > 0.8, "{}", ev(0.33));
         assert!(ev(0.1) < 0.2, "{}", ev(0.1));
@@ -262,7 +276,7 @@ mod tests {
         let common: Vec<f32> = (0..99)
             .map(|i| if i % 3 == 0 { 1.0 } else { 0.0 })
             .collect();
-        let spread = Spread::of(&common);
+        let spread = Spread::of_shares(&common, 2);
         assert_eq!(
             keyword_evidence(1.0, share_standout(&spread, 1.0, 1.0), 1.0),
             1.0
@@ -272,13 +286,34 @@ mod tests {
         // without the query's rarest word, as their shares say.
         let mut two = vec![0.0f32; 100];
         (two[0], two[1]) = (1.0, 0.8);
-        let spread = Spread::of(&two);
+        let spread = Spread::of_shares(&two, 10);
         let (a, b) = (
             share_standout(&spread, 1.0, 1.0),
             share_standout(&spread, 0.8, 1.0),
         );
         assert!(spread.evidence(0.8) == 1.0 && a == 1.0 && (b - 0.8).abs() < 1e-6);
         assert_eq!(share_standout(&Spread::of(&[0.0; 10]), 0.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn one_rare_word_of_a_long_query_does_not_stand_out() {
+        // A review of 20 words of like weight; one product of 200 has one of them in its title,
+        // no other product has any. As a z-score alone that one word would be certain.
+        let mut shares = vec![0.0f32; 200];
+        shares[0] = 0.05;
+        assert_eq!(share_standout(&Spread::of(&shares), 0.05, 0.05), 1.0);
+        let spread = Spread::of_shares(&shares, 20);
+        let one = keyword_evidence(0.05, share_standout(&spread, 0.05, 0.05), 1.0);
+        assert!(one < 0.35, "{one}");
+        // A product with half of those words, the rest of the catalog one or none, does.
+        let mut shares: Vec<f32> = (0..200).map(|i| [0.0, 0.05][i % 2]).collect();
+        shares[0] = 0.5;
+        let spread = Spread::of_shares(&shares, 20);
+        let half = keyword_evidence(0.5, share_standout(&spread, 0.5, 0.5), 1.0);
+        assert!(half > 0.9, "{half}");
+        // The floor is the spread of one word that half of the catalog has.
+        let even: Vec<f32> = (0..200).map(|i| [0.0, 0.05][i % 2]).collect();
+        assert!((Spread::of(&even).sd - Spread::of_shares(&even, 20).sd).abs() < 1e-6);
     }
 
     fn ranked(fusion: Fusion, cols: &[Column]) -> Vec<usize> {

@@ -497,6 +497,13 @@ pub struct Weighed {
     idf: Vec<f32>,
 }
 
+impl Weighed {
+    /// How many words are weighed.
+    pub fn words(&self) -> usize {
+        self.idf.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

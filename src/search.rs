@@ -370,10 +370,11 @@ impl Evidence {
                 spread[s.slot()] = Some(Spread::of(&vals));
             }
         }
+        let shares = Spread::of_shares(coverage, words.words());
         Evidence {
             spread,
             words,
-            coverage: Spread::of(coverage),
+            coverage: shares,
             best_share: coverage.iter().copied().fold(0.0, f32::max),
         }
     }

@@ -733,3 +733,45 @@ fn a_damaged_title_bank_is_encoded_again_and_ranks_as_before() {
     common::embed(&mut catalog, &enc);
     assert_eq!(std::fs::read(&bank).unwrap(), saved);
 }
+
+#[test]
+fn one_title_word_of_a_long_review_is_not_taken_for_a_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("products.csv");
+    let mut rows = String::from("sku,title,category\n");
+    let kinds = [
+        ("B", "Backpack", "Bags"),
+        ("T", "Tee", "Tops"),
+        ("S", "Running Shorts", "Bottoms"),
+        ("H", "Hoodie", "Tops"),
+    ];
+    for (prefix, kind, category) in kinds {
+        for (i, name) in ["Endeavor", "Driven", "Fusion", "Voyage"]
+            .iter()
+            .enumerate()
+        {
+            rows += &format!("{prefix}{i},{name} {kind},{category}\n");
+        }
+    }
+    rows += "L0,Deion Long-Sleeve Tee,Tops\n";
+    std::fs::write(&csv, rows).unwrap();
+    let catalog = embedded(&dir.path().join("catalog"), &[csv]);
+    let s = common::searcher(&catalog);
+    // Of this review's words only "long" is in a title. As the one product of the catalog that
+    // has it, the long-sleeve tee stood out as far as a full match would, and ranked first.
+    let review = "used it a long time on weekend trips, there is always room for my laptop and \
+                  gear and the straps are comfy on my back";
+    let r = s
+        .search(&text_query(review), &Weights::default(), 5, 0)
+        .unwrap();
+    let top = skus(&r);
+    assert!(top[..3].iter().all(|s| s.starts_with('B')), "{top:?}");
+    let tee = r.hits.iter().find(|h| h.sku == "L0");
+    assert!(tee.is_none_or(|h| h.score < 0.4), "{tee:?}");
+    // Asked for, it is a full match.
+    let r = s
+        .search(&text_query("long sleeve tee"), &Weights::default(), 1, 0)
+        .unwrap();
+    assert_eq!(skus(&r), ["L0"]);
+    assert!(r.hits[0].score > 0.9, "{:?}", r.hits[0]);
+}
