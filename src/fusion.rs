@@ -7,7 +7,8 @@
 //!   twice the z-score the best of the catalog would reach by chance (`√(2 ln n)` for `n`
 //!   products), clamped. A product only as close as chance allows scores about 0.5; a signal
 //!   that cannot tell products apart (a flat or undecided one) gives no product much evidence.
-//! - keywords: the share of the query's word weight (IDF) the product has, or, when larger, how
+//! - keywords: the share of the query's word weight (IDF, a word naming a kind of product at
+//!   least as heavy as any other: `Lexicon::weigh`) the product has, or, when larger, how
 //!   far that share stands out from the catalog's shares ([`share_standout`], against at least
 //!   the spread one word can make: [`Spread::of_shares`]), times
 //!   `(1 + bm25 / best bm25) / 2`: a product with every word of the query scores at least 0.5,

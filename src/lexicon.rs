@@ -15,6 +15,8 @@ use crate::domain::Product;
 
 /// Keyword fields, in this order: title, description, category, colour, SKU, attributes.
 pub const FIELDS: usize = 6;
+/// The category's place among the [`FIELDS`].
+const CATEGORY: usize = 2;
 /// BM25 weights of the fields: an occurrence in the title counts five times one in the
 /// description; attributes as much as the colour.
 const FIELD_WEIGHTS: [f64; FIELDS] = [5.0, 1.0, 3.0, 2.0, 3.0, 2.0];
@@ -69,19 +71,24 @@ fn is_function_word(word: &str) -> bool {
         .contains(word)
 }
 
+/// A word without its plural ending ("bags" → "bag", "watches" → "watch").
+fn plural_stem(w: &str) -> &str {
+    if ["ches", "shes", "sses", "xes"]
+        .iter()
+        .any(|e| w.ends_with(e))
+    {
+        &w[..w.len() - 2]
+    } else if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
+        &w[..w.len() - 1]
+    } else {
+        w
+    }
+}
+
 fn terms_of(words: impl Iterator<Item = String>) -> Vec<Term> {
     let mut out: Vec<Term> = Vec::new();
     for w in words {
-        let stem = if ["ches", "shes", "sses", "xes"]
-            .iter()
-            .any(|e| w.ends_with(e))
-        {
-            &w[..w.len() - 2]
-        } else if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
-            &w[..w.len() - 1]
-        } else {
-            &w[..]
-        };
+        let stem = plural_stem(&w);
         let t = Term {
             stem: stem.to_string(),
             prefix: stem.chars().count() >= 3,
@@ -149,6 +156,8 @@ pub struct Lexicon {
     lengths: Vec<u32>,
     /// The mean of `lengths` (BM25's average document length).
     mean_length: f64,
+    /// Per word id, the products that have it in their category.
+    in_categories: Vec<u32>,
 }
 
 impl Lexicon {
@@ -255,12 +264,17 @@ impl Lexicon {
             .collect();
         let mean_length =
             lengths.iter().map(|&l| f64::from(l)).sum::<f64>() / products.len().max(1) as f64;
+        let in_categories = postings
+            .iter()
+            .map(|ps| ps.iter().filter(|(_, c)| c[CATEGORY] > 0).count() as u32)
+            .collect();
         Lexicon {
             vocabulary,
             products: ids,
             postings,
             lengths,
             mean_length: mean_length.max(1e-9),
+            in_categories,
         }
     }
 
@@ -301,18 +315,50 @@ impl Lexicon {
     }
 
     /// How the query's words weigh: inverse document frequency over `population` (a sample of
-    /// the catalog), as BM25 computes it.
+    /// the catalog), as BM25 computes it; a word that names a kind of product
+    /// ([`Lexicon::names_a_kind`]) weighs at least as much as the heaviest other word, so that no
+    /// one modifier outweighs it ("hoodies for gym": a gym tee is not what was asked for,
+    /// however rare "gym" is; the other signals tell a hoodie from a gym tee).
     pub fn weigh(&self, terms: &[Term], population: &[usize]) -> Weighed {
         let n = population.len() as f32;
         let ranges: Vec<_> = terms.iter().map(|t| self.ranges(t)).collect();
-        let idf = ranges
+        let mut idf: Vec<f32> = ranges
             .iter()
             .map(|r| {
                 let df = population.iter().filter(|&&pi| self.has(pi, r)).count() as f32;
                 ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
             })
             .collect();
+        let kinds: Vec<bool> = terms.iter().map(|t| self.names_a_kind(t)).collect();
+        let heaviest_other = idf
+            .iter()
+            .zip(&kinds)
+            .filter(|&(_, &kind)| !kind)
+            .map(|(&w, _)| w)
+            .fold(0f32, f32::max);
+        for (w, _) in idf.iter_mut().zip(&kinds).filter(|&(_, &kind)| kind) {
+            *w = w.max(heaviest_other);
+        }
         Weighed { ranges, idf }
+    }
+
+    /// Whether the term names a kind of product: it is, as written or in the plural, a word of
+    /// the categories of some products but of fewer than half of them (a word of most
+    /// categories, "apparel", names no kind). Words it matches only as a prefix do not count
+    /// ("jacks" is not "jackets").
+    fn names_a_kind(&self, t: &Term) -> bool {
+        let in_categories = self
+            .ranges(t)
+            .into_iter()
+            .flatten()
+            .filter(|&id| {
+                let w = &self.vocabulary[id as usize];
+                plural_stem(w) == t.stem || t.kin.contains(w)
+            })
+            .map(|id| self.in_categories[id as usize])
+            .max()
+            .unwrap_or(0);
+        in_categories > 0 && (in_categories as usize) * 2 < self.products.len()
     }
 
     /// The share of the query's word weight that product `pi` has, in [0, 1].
@@ -580,6 +626,42 @@ mod tests {
         }
         // A swap of the first two letters is a typo too.
         assert_eq!(fix("ohodie").as_deref(), Some("hoodie"));
+    }
+
+    #[test]
+    fn no_one_word_outweighs_a_word_that_names_a_kind() {
+        let of = |title: &str, category: &str| Product {
+            category: category.into(),
+            ..product(title, "")
+        };
+        // Hoodies are four products of ten, "gym" is in one title: by rarity alone the gym
+        // tee would have more of "hoodies for gym" than every hoodie.
+        let mut ps = vec![of("Gym Tee", "Apparel/Tops/Tees")];
+        for name in ["Teton", "Stark", "Hero", "Oslo"] {
+            ps.push(of(&format!("{name} Hoodie"), "Apparel/Tops/Hoodies"));
+        }
+        for name in ["Aero", "Nova", "Zen"] {
+            ps.push(of(&format!("{name} Tee"), "Apparel/Tops/Tees"));
+        }
+        for name in ["Trail", "Track"] {
+            ps.push(of(&format!("{name} Pant"), "Apparel/Bottoms/Pants"));
+        }
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&content_terms(q), &all));
+        let (hoodie, gym_tee) = (share("hoodies for gym", 1), share("hoodies for gym", 0));
+        assert!(hoodie >= gym_tee && hoodie > 0.49, "{hoodie} {gym_tee}");
+        // "apparel" and "tops" are in most categories: they name no kind and weigh as rare
+        // words do; a word that only begins a category word ("hood" of "hoodies") is no kind.
+        for w in ["hoodie", "hoodies", "tees", "pant"] {
+            assert!(lex.names_a_kind(&terms(w)[0]), "{w}");
+        }
+        for w in ["apparel", "tops", "gym", "hood"] {
+            assert!(!lex.names_a_kind(&terms(w)[0]), "{w}");
+        }
+        let gym_top = share("gym tops", 0);
+        assert_eq!(gym_top, 1.0);
+        assert!(share("gym tops", 1) < 0.5, "{}", share("gym tops", 1));
     }
 
     #[test]

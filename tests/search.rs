@@ -775,3 +775,35 @@ fn one_title_word_of_a_long_review_is_not_taken_for_a_match() {
     assert_eq!(skus(&r), ["L0"]);
     assert!(r.hits[0].score > 0.9, "{:?}", r.hits[0]);
 }
+
+#[test]
+fn in_a_catalog_of_titles_the_kind_asked_for_comes_before_a_rare_modifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("products.csv");
+    let mut rows = String::from("sku,title,category\n");
+    for (i, name) in ["Teton", "Stark", "Hero", "Oslo"].iter().enumerate() {
+        rows += &format!("H{i},{name} Hoodie,Men/Tops/Hoodies & Sweatshirts\n");
+        rows += &format!("T{i},{name} Tee,Men/Tops/Tees\n");
+        rows += &format!("P{i},{name} Pant,Men/Bottoms/Pants\n");
+    }
+    rows += "G0,Lando Gym Jacket,Men/Tops/Jackets\nG1,Zoltan Gym Tee,Men/Tops/Tees\n\
+             G2,Kratos Gym Pant,Men/Bottoms/Pants\n";
+    std::fs::write(&csv, rows).unwrap();
+    let catalog = embedded(&dir.path().join("catalog"), &[csv]);
+    let s = common::searcher(&catalog);
+    // "gym" is in three titles of fifteen, rarer than "hoodie" (four, and their category):
+    // as rare words alone the gym products had more of the query than any hoodie, and two of
+    // them ranked first.
+    let r = s
+        .search(&text_query("hoodies for gym"), &Weights::default(), 15, 0)
+        .unwrap();
+    let order = skus(&r);
+    assert!(order[..3].iter().all(|s| s.starts_with('H')), "{order:?}");
+    let rank = |sku: &str| order.iter().position(|s| s == sku).unwrap();
+    for hoodie in ["H0", "H1", "H2", "H3"] {
+        assert!(
+            rank(hoodie) < rank("G1") && rank(hoodie) < rank("G2"),
+            "{order:?}"
+        );
+    }
+}
