@@ -7,9 +7,9 @@
 //! must not lose to any of its signals; a hair below 0 where near-identical products swap places
 //! (review-like sentences, the hand-written reviews reworded from descriptions, and every set
 //! with a meaningless CLIP); 0.035 below for `chatter.jsonl`, a known gap: keyword matches of
-//! everyday chatter still pull the ranking below product text alone. The attribute, title and
-//! filter sets and the hand-written reviews are also measured on a catalog of titles alone
-//! (`… on titles alone`).
+//! everyday chatter still pull the ranking below product text alone. The attribute, title,
+//! filter, use-phrase and typo sets and the hand-written reviews are also measured on a catalog
+//! of titles alone (`… on titles alone`).
 
 mod common;
 
@@ -159,11 +159,20 @@ fn a_meaningless_clip_model_barely_moves_the_fused_ranking() {
     );
 }
 
-/// Sets whose relevance does not depend on descriptions, also measured on a catalog of short
-/// texts: Luma's products with titles, categories, colours and prices only. The hand-written
-/// reviews ([`HAND_SETS`]) are measured there too: each names the product it was written for,
-/// which the catalog still has, though no longer the description it was written from.
-const TITLE_SETS: [&str; 3] = ["attributes.jsonl", "titles.jsonl", "filters.jsonl"];
+/// Sets also measured on a catalog of short texts: Luma's products with titles, categories,
+/// colours and prices only. The attribute, title and filter sets' relevance does not depend on
+/// descriptions; the use phrases and their typos have grade 1 for the kind named (which titles
+/// and categories tell) and grade 2 for description words as well, which no signal can see
+/// there: the fused ranking must still not lose to its signals. The hand-written reviews
+/// ([`HAND_SETS`]) are measured there too: each names the product it was written for, which the
+/// catalog still has, though no longer the description it was written from.
+const TITLE_SETS: [&str; 5] = [
+    "attributes.jsonl",
+    "titles.jsonl",
+    "filters.jsonl",
+    "uses.jsonl",
+    "typos.jsonl",
+];
 
 /// Where product texts are titles alone, a query's words are spread differently (function
 /// words are rare, a kind word common): the fused ranking must still not lose to its signals.
