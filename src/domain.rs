@@ -75,19 +75,23 @@ pub const DESCRIPTIVE_ATTRIBUTES: [&str; 20] = [
     "features",
 ];
 
+/// A column's name as columns are compared: lower-cased, without spaces or punctuation
+/// ("Variant SKU" → "variantsku").
+pub fn column_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// The values of `attributes` that describe the product ([`DESCRIPTIVE_ATTRIBUTES`]), with
 /// their names as written, in the map's order.
 pub fn descriptive_attributes(attributes: &Map<String, Value>) -> Vec<(&str, &str)> {
     attributes
         .iter()
         .filter_map(|(name, value)| {
-            let key: String = name
-                .chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect();
             let text = value.as_str()?.trim();
-            (DESCRIPTIVE_ATTRIBUTES.contains(&key.as_str()) && !text.is_empty())
+            (DESCRIPTIVE_ATTRIBUTES.contains(&column_key(name).as_str()) && !text.is_empty())
                 .then_some((name.as_str(), text))
         })
         .collect()

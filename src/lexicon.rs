@@ -329,7 +329,11 @@ impl Lexicon {
                 ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
             })
             .collect();
-        let kinds: Vec<bool> = terms.iter().map(|t| self.names_a_kind(t)).collect();
+        let kinds: Vec<bool> = terms
+            .iter()
+            .zip(&ranges)
+            .map(|(t, r)| self.names_a_kind(t, r))
+            .collect();
         let heaviest_other = idf
             .iter()
             .zip(&kinds)
@@ -345,12 +349,11 @@ impl Lexicon {
     /// Whether the term names a kind of product: it is, as written or in the plural, a word of
     /// the categories of some products but of fewer than half of them (a word of most
     /// categories, "apparel", names no kind). Words it matches only as a prefix do not count
-    /// ("jacks" is not "jackets").
-    fn names_a_kind(&self, t: &Term) -> bool {
-        let in_categories = self
-            .ranges(t)
-            .into_iter()
-            .flatten()
+    /// ("jacks" is not "jackets"). `ranges` are the term's word ids ([`Lexicon::ranges`]).
+    fn names_a_kind(&self, t: &Term, ranges: &[Range<u32>]) -> bool {
+        let in_categories = ranges
+            .iter()
+            .flat_map(Range::clone)
             .filter(|&id| {
                 let w = &self.vocabulary[id as usize];
                 plural_stem(w) == t.stem || t.kin.contains(w)
@@ -653,11 +656,15 @@ mod tests {
         assert!(hoodie >= gym_tee && hoodie > 0.49, "{hoodie} {gym_tee}");
         // "apparel" and "tops" are in most categories: they name no kind and weigh as rare
         // words do; a word that only begins a category word ("hood" of "hoodies") is no kind.
+        let kind = |w: &str| {
+            let t = &terms(w)[0];
+            lex.names_a_kind(t, &lex.ranges(t))
+        };
         for w in ["hoodie", "hoodies", "tees", "pant"] {
-            assert!(lex.names_a_kind(&terms(w)[0]), "{w}");
+            assert!(kind(w), "{w}");
         }
         for w in ["apparel", "tops", "gym", "hood"] {
-            assert!(!lex.names_a_kind(&terms(w)[0]), "{w}");
+            assert!(!kind(w), "{w}");
         }
         let gym_top = share("gym tops", 0);
         assert_eq!(gym_top, 1.0);

@@ -370,11 +370,10 @@ impl Evidence {
                 spread[s.slot()] = Some(Spread::of(&vals));
             }
         }
-        let shares = Spread::of_shares(coverage, words.words());
         Evidence {
             spread,
+            coverage: Spread::of_shares(coverage, words.words()),
             words,
-            coverage: shares,
             best_share: coverage.iter().copied().fold(0.0, f32::max),
         }
     }

@@ -100,6 +100,21 @@ fn set_path(sets: &Path, set: &str) -> PathBuf {
     }
 }
 
+/// Query set `set` run on `searcher` and checked against the floors named `name`: the report.
+fn measure(
+    searcher: &Searcher,
+    sets: &Path,
+    set: &str,
+    name: &str,
+    floors: &Floors,
+    failures: &mut Vec<String>,
+) -> EvalReport {
+    let queries = read_queries(&set_path(sets, set)).unwrap();
+    let report = evaluate(searcher, &queries, &Weights::default()).unwrap();
+    check(name, &report, floors, failures);
+    report
+}
+
 fn floors() -> Floors {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/floors.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -139,17 +154,11 @@ fn a_meaningless_clip_model_barely_moves_the_fused_ranking() {
         .into_iter()
         .filter(|s| !["synonyms.jsonl", "chatter.jsonl"].contains(s));
     for set in sets_here.chain(HAND_SETS) {
-        let queries = read_queries(&set_path(&sets, set)).unwrap();
-        let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
+        let name = format!("{set} with a meaningless CLIP");
+        let report = measure(&searcher, &sets, set, &name, &floors, &mut failures);
         assert!(
             report.results.iter().any(|r| r.config == "crossmodal only"),
             "the tiny CLIP gives text queries a crossmodal signal"
-        );
-        check(
-            &format!("{set} with a meaningless CLIP"),
-            &report,
-            &floors,
-            &mut failures,
         );
     }
     assert!(
@@ -186,17 +195,11 @@ fn on_a_catalog_of_titles_alone_the_fusion_holds() {
     );
     let mut failures = Vec::new();
     for set in TITLE_SETS.into_iter().chain(HAND_SETS) {
-        let queries = read_queries(&set_path(&sets, set)).unwrap();
-        let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
+        let name = format!("{set} on titles alone");
+        let report = measure(&searcher, &sets, set, &name, &floors, &mut failures);
         assert!(
             report.results.iter().any(|r| r.config == "text only"),
             "the titles are embedded"
-        );
-        check(
-            &format!("{set} on titles alone"),
-            &report,
-            &floors,
-            &mut failures,
         );
     }
     assert!(
@@ -214,9 +217,7 @@ fn luma_quality_stays_above_its_floors() {
     let mut failures = Vec::new();
     let (_catalog, searcher) = catalog_from(&dir.path().join("full"), &luma_sources());
     for set in TEXT_SETS.into_iter().chain(HAND_SETS) {
-        let queries = read_queries(&set_path(&sets, set)).unwrap();
-        let report = evaluate(&searcher, &queries, &Weights::default()).unwrap();
-        check(set, &report, &floors, &mut failures);
+        measure(&searcher, &sets, set, set, &floors, &mut failures);
     }
     // That CSV names the Luma photos by absolute path, outside its own folder: allowed here.
     let searcher = {

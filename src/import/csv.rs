@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde_json::{Map, Value};
 
-use crate::domain::{ImportErrorRecord, SkipKind};
+use crate::domain::{ImportErrorRecord, SkipKind, column_key};
 use crate::store::ProductData;
 
 /// A product field a CSV column can be mapped to.
@@ -115,7 +115,7 @@ impl Field {
 impl FromStr for Field {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let n = normalise_header(s);
+        let n = column_key(s);
         Field::ALL
             .into_iter()
             .find(|f| {
@@ -130,13 +130,6 @@ impl FromStr for Field {
                 )
             })
     }
-}
-
-fn normalise_header(h: &str) -> String {
-    h.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// Which column holds which field; every other column is kept as an attribute.
@@ -183,7 +176,7 @@ pub fn map_columns(headers: &[String], overrides: &[(Field, String)]) -> Result<
             })?;
         fields.insert(*field, idx);
     }
-    let normalised: Vec<String> = headers.iter().map(|h| normalise_header(h)).collect();
+    let normalised: Vec<String> = headers.iter().map(|h| column_key(h)).collect();
     for field in Field::ALL {
         if fields.contains_key(&field) {
             continue;
@@ -668,7 +661,7 @@ fn read_row(
     let currency = crate::price::currency_of(get(Field::Price)).or_else(|| {
         map.attributes
             .iter()
-            .find(|(_, h)| matches!(normalise_header(h).as_str(), "currency" | "currencycode"))
+            .find(|(_, h)| matches!(column_key(h).as_str(), "currency" | "currencycode"))
             .and_then(|(i, _)| crate::price::valid_currency(&record[*i]))
     });
     Ok(Row {
