@@ -7,6 +7,9 @@
 //!   twice the z-score the best of the catalog would reach by chance (`√(2 ln n)` for `n`
 //!   products), clamped. A product only as close as chance allows scores about 0.5; a signal
 //!   that cannot tell products apart (a flat or undecided one) gives no product much evidence.
+//!   Text-to-photo evidence is then multiplied by how well the catalog's own titles find their
+//!   photos with that model (`crate::hubness::agreement`): calibration alone cannot tell a model
+//!   that says nothing from one that speaks.
 //! - keywords: the share of the query's word weight (IDF, a word naming a kind of product at
 //!   least as heavy as any other: `Lexicon::weigh`) the product has, or, when larger, how
 //!   far that share stands out from the catalog's shares ([`share_standout`], against at least

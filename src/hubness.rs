@@ -118,20 +118,34 @@ fn above_median(lean: Vec<f32>) -> Vec<f32> {
     lean.into_iter().map(|l| (l - median).max(0.0)).collect()
 }
 
+/// What the bank tells of a model's photo vectors in one catalog.
+#[derive(Default)]
+pub struct Hubs {
+    /// Per row, what its text-to-photo cosine loses for its lean towards every text.
+    pub offsets: Vec<f32>,
+    /// How well the model's texts find their own photos here ([`agreement`]); `None` when the
+    /// bank is too small to tell.
+    pub agreement: Option<f32>,
+}
+
 /// The hub offset of every row of `photos` (CLIP vectors of the catalog's photos), from the
-/// bank of `products`' titles encoded by `encoder`; the bank's vectors are read from and saved
-/// to `cache` (a damaged or foreign cache is encoded again). All zero when the catalog has fewer
+/// bank of `products`' titles encoded by `encoder`, and how well those titles find their own
+/// products' photos; the bank's vectors are read from and saved to `cache` (a damaged or
+/// foreign cache is encoded again). All zero, agreement unknown, when the catalog has fewer
 /// than [`MIN_BANK`] distinct titles.
 pub fn photo_offsets(
     photos: &ModelVectors,
     products: &[Product],
     encoder: &ClipEncoder,
     cache: &Path,
-) -> Result<Vec<f32>> {
+) -> Result<Hubs> {
     let rows = photos.owner.len();
     let titles = bank_titles(products.iter().map(|p| p.title.as_str()));
     if titles.len() < MIN_BANK {
-        return Ok(vec![0.0; rows]);
+        return Ok(Hubs {
+            offsets: vec![0.0; rows],
+            agreement: None,
+        });
     }
     let bank = bank_vectors(&titles, &photos.model, photos.nn.all.dim, encoder, cache)?;
     let index: HashMap<String, usize> = titles
@@ -143,13 +157,65 @@ pub fn photo_offsets(
         .iter()
         .map(|p| index.get(&p.title.trim().to_lowercase()).copied())
         .collect();
-    Ok(offsets(
+    let offsets = offsets(
         rows,
         |r| photos.row(r),
         |r| own[photos.owner[r]],
         &bank,
         Some(&cache.with_extension("leans")),
-    ))
+    );
+    let mut owners = vec![Vec::new(); bank.len()];
+    for (pi, o) in own.iter().enumerate() {
+        if let Some(i) = *o {
+            owners[i].push(pi);
+        }
+    }
+    let agreement = agreement(&bank, &owners, products.len(), |pi, q| {
+        photos
+            .best(pi, std::slice::from_ref(q), &offsets)
+            .map(|b| b.0)
+    });
+    Ok(Hubs { offsets, agreement })
+}
+
+/// Products, at most, that a bank title's own product is ranked against in [`agreement`].
+pub const RIVALS: usize = 1000;
+
+/// How well a model's text side finds the catalog's photos: per bank text, the share of other
+/// products (an even sample of up to [`RIVALS`] that have photos) whose best photo scores below
+/// the best of the text's own products (`owners[text]`; ties count half: the AUC), averaged over
+/// the texts whose products have photos, as Somers' D, `2·AUC - 1`: near 0 for a model whose
+/// texts and photos say nothing of each other, near 1 where titles find their own photos.
+/// `score(product, text vector)` is the product's best photo's (hub-corrected) cosine, `None`
+/// without photos. `None` when fewer than [`MIN_BANK`] texts can be measured.
+pub fn agreement(
+    bank: &[Vec<f32>],
+    owners: &[Vec<usize>],
+    products: usize,
+    score: impl Fn(usize, &Vec<f32>) -> Option<f32> + Sync,
+) -> Option<f32> {
+    let step = products.div_ceil(RIVALS).max(1);
+    let aucs: Vec<f32> = bank
+        .par_iter()
+        .zip(owners)
+        .filter_map(|(q, mine)| {
+            let own = mine
+                .iter()
+                .filter_map(|&pi| score(pi, q))
+                .reduce(f32::max)?;
+            let rivals: Vec<f32> = (0..products)
+                .step_by(step)
+                .filter(|pi| !mine.contains(pi))
+                .filter_map(|pi| score(pi, q))
+                .collect();
+            (!rivals.is_empty()).then(|| {
+                let below = rivals.iter().filter(|&&r| r < own).count();
+                let tied = rivals.iter().filter(|&&r| r == own).count();
+                (below as f32 + tied as f32 / 2.0) / rivals.len() as f32
+            })
+        })
+        .collect();
+    (aucs.len() >= MIN_BANK).then(|| 2.0 * aucs.iter().sum::<f32>() / aucs.len() as f32 - 1.0)
 }
 
 /// Each row's lean, as [`leans`], reusing those saved at `path` by an earlier call with the same
@@ -495,6 +561,45 @@ mod tests {
         // Its own title counts in a photo's key: photo 3 without it is measured again.
         let no_own = saved_leans(&path, photos.len(), |r| &photos[r], |_| None, &bank);
         assert_ne!(no_own[3], repaired[3]);
+    }
+
+    #[test]
+    fn titles_that_find_their_photos_agree_and_unrelated_vectors_do_not() {
+        let mut seed = 5u64;
+        let bank: Vec<Vec<f32>> = (0..60).map(|_| text(&mut seed)).collect();
+        // Product i is bank title i's (i < 60); 40 more products have no title in the bank.
+        let owners: Vec<Vec<usize>> = (0..60).map(|i| vec![i]).collect();
+        let related: Vec<Vec<f32>> = (0..100)
+            .map(|i| {
+                let t = if i < 60 {
+                    bank[i].clone()
+                } else {
+                    text(&mut seed)
+                };
+                unit(t.iter().map(|x| x + 0.5 * noise(&mut seed)).collect())
+            })
+            .collect();
+        let unrelated: Vec<Vec<f32>> = (0..100)
+            .map(|_| unit((0..DIM).map(|_| noise(&mut seed)).collect()))
+            .collect();
+        let d = |photos: &[Vec<f32>]| {
+            agreement(&bank, &owners, photos.len(), |pi, q| {
+                Some(dot(&photos[pi], q))
+            })
+            .unwrap()
+        };
+        let (good, none) = (d(&related), d(&unrelated));
+        assert!(good > 0.9, "{good}");
+        assert!(none.abs() < 0.2, "{none}");
+        // Products without photos are neither own nor rivals; too few measurable titles: unknown.
+        let few = agreement(&bank, &owners, 100, |pi, q| {
+            (pi >= MIN_BANK - 1).then(|| dot(&related[pi], q))
+        });
+        assert_eq!(few.map(|d| d > 0.9), Some(true));
+        let too_few = agreement(&bank, &owners, 100, |pi, q| {
+            (!(MIN_BANK - 1..60).contains(&pi)).then(|| dot(&related[pi], q))
+        });
+        assert_eq!(too_few, None);
     }
 
     #[test]

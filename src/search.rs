@@ -177,6 +177,10 @@ pub struct SearchResults {
     pub language_note: Option<LanguageNote>,
     /// Typed words that no product has, and the catalog words searched for instead.
     pub spelling: Vec<Spelling>,
+    /// With a text-to-photo signal weighed above 0: how well the catalog's titles find their own photos with
+    /// the visual model (Somers' D, [`hubness::agreement`]), which that signal's evidence is
+    /// multiplied by; near 0 for a model that cannot read this catalog.
+    pub title_photo_agreement: Option<f32>,
 }
 
 /// A typed word no product has, searched for as the catalog word it was likely meant to be.
@@ -242,9 +246,9 @@ pub struct Searcher {
     text: Option<ModelVectors>,
     /// Product-text vectors of products' passages (see [`crate::embed::passages`]).
     passages: Option<ModelVectors>,
-    /// Per row of `clip`, what its text-to-photo cosine loses for its lean towards every text
-    /// ([`crate::hubness`]); empty when not known.
-    hubs: Vec<f32>,
+    /// Per row of `clip`, what its text-to-photo cosine loses for its lean towards every text,
+    /// and how well the catalog's titles find their own photos ([`crate::hubness`]).
+    hubs: hubness::Hubs,
     encoders: Encoders,
     lexicon: Lexicon,
     thumbs: PathBuf,
@@ -358,11 +362,18 @@ struct Evidence {
     /// The spread of the catalog's shares of those words, and the best share.
     coverage: Spread,
     best_share: f32,
+    /// Per signal slot, what its evidence is worth in this catalog ([`Searcher::trust`]).
+    trust: [f32; 5],
 }
 
 impl Evidence {
     /// From the raw scores and the shares of the query's words (`coverage`) over the catalog.
-    fn new(population: &[Raw], words: lexicon::Weighed, coverage: &[f32]) -> Evidence {
+    fn new(
+        population: &[Raw],
+        words: lexicon::Weighed,
+        coverage: &[f32],
+        trust: [f32; 5],
+    ) -> Evidence {
         let mut spread = [None; 5];
         for s in [Signal::Visual, Signal::Crossmodal, Signal::Text] {
             let vals: Vec<f32> = population.iter().filter_map(|r| r.raw[s.slot()]).collect();
@@ -375,6 +386,7 @@ impl Evidence {
             coverage: Spread::of_shares(coverage, words.words()),
             words,
             best_share: coverage.iter().copied().fold(0.0, f32::max),
+            trust,
         }
     }
 
@@ -394,7 +406,7 @@ impl Evidence {
                 }
                 Signal::Phash => ((PHASH_RANGE - r) / PHASH_RANGE).clamp(0.0, 1.0),
                 _ => self.spread[i].map_or(0.0, |sp| sp.evidence(r)),
-            };
+            } * self.trust[i];
         }
         (score, rawv)
     }
@@ -498,11 +510,11 @@ impl Searcher {
                 hubness::photo_offsets(v, &products, e, &catalog.bank_path(&m.id)).unwrap_or_else(
                     |e| {
                         tracing::warn!("text-to-photo scores are not corrected for hubs: {e}");
-                        Vec::new()
+                        hubness::Hubs::default()
                     },
                 )
             }
-            _ => Vec::new(),
+            _ => hubness::Hubs::default(),
         };
         lap("hub leans");
         Ok(Searcher {
@@ -517,6 +529,18 @@ impl Searcher {
             thumbs: catalog.thumbs_dir(),
             cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Per signal slot, what its evidence is worth in this catalog: text-to-photo evidence
+    /// times how well the catalog's own titles find their photos (the model's
+    /// [`hubness::agreement`] here, 1 where unknown), so that a visual model that cannot read
+    /// this catalog's texts does not outvote the signals that can; 1 for the others.
+    fn trust(&self) -> [f32; 5] {
+        let mut t = [1.0; 5];
+        if let Some(a) = self.hubs.agreement {
+            t[Signal::Crossmodal.slot()] = a.clamp(0.0, 1.0);
+        }
+        t
     }
 
     pub fn unavailable(&self) -> &[Unavailable] {
@@ -609,7 +633,7 @@ impl Searcher {
             .iter()
             .map(|&pi| self.lexicon.coverage(pi, &words))
             .collect();
-        let evidence = Evidence::new(&pop_raw, words, &shares);
+        let evidence = Evidence::new(&pop_raw, words, &shares, self.trust());
         let penalty = self.penalties(&read.not, &population, &candidates)?;
         let cands = candidates
             .iter()
@@ -923,7 +947,7 @@ impl Searcher {
                 out.visual_row = Some(r);
             }
             if let Some(t) = &side.clip_text
-                && let Some((c, r)) = v.best(pi, std::slice::from_ref(t), &self.hubs)
+                && let Some((c, r)) = v.best(pi, std::slice::from_ref(t), &self.hubs.offsets)
             {
                 out.raw[Signal::Crossmodal.slot()] = Some(c);
                 out.crossmodal_row = Some(r);
@@ -1132,6 +1156,10 @@ impl Searcher {
             unavailable: self.encoders.unavailable.clone(),
             language_note: prep.language_note.clone(),
             spelling: prep.spelling.clone(),
+            title_photo_agreement: self
+                .hubs
+                .agreement
+                .filter(|_| prep.signals.contains(&Signal::Crossmodal) && weights.crossmodal > 0.0),
         }
     }
 
@@ -1214,12 +1242,17 @@ impl Searcher {
         Ok(self.rank(&prep, weights, k, offset))
     }
 
-    /// Which models the searcher's vectors come from, and whether an index serves them.
+    /// Which models the searcher's vectors come from, whether an index serves them, and how well
+    /// the catalog's titles find their own photos with the CLIP model ([`hubness::agreement`]).
     pub fn describe(&self) -> serde_json::Value {
         let side = |s: &Option<ModelVectors>| {
             s.as_ref().map(|s| serde_json::json!({"model": s.model, "vectors": s.nn.all.len(), "index": s.nn.uses_index(), "unindexed": s.nn.unindexed()}))
         };
-        serde_json::json!({"products": self.products.len(), "clip": side(&self.clip), "text": side(&self.text)})
+        let mut clip = side(&self.clip);
+        if let (Some(c), Some(a)) = (clip.as_mut(), self.hubs.agreement) {
+            c["title_photo_agreement"] = a.into();
+        }
+        serde_json::json!({"products": self.products.len(), "clip": clip, "text": side(&self.text)})
     }
 }
 

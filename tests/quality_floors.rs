@@ -5,11 +5,11 @@
 //! docs/quality.md; raise them when search gets better. The pseudo-run `fused - best single`
 //! bounds the default fused nDCG@10 minus that of the best signal alone: 0 where the fusion
 //! must not lose to any of its signals; a hair below 0 where near-identical products swap places
-//! (review-like sentences, the hand-written reviews reworded from descriptions, and every set
-//! with a meaningless CLIP); 0.035 below for `chatter.jsonl`, a known gap: keyword matches of
-//! everyday chatter still pull the ranking below product text alone. The attribute, title,
-//! filter, use-phrase and typo sets and the hand-written reviews are also measured on a catalog
-//! of titles alone (`… on titles alone`).
+//! (review-like sentences, the hand-written reviews reworded from descriptions); 0.035 below for
+//! `chatter.jsonl`, a known gap: keyword matches of everyday chatter still pull the ranking
+//! below product text alone. The attribute, title, filter, use-phrase and typo sets and the
+//! hand-written reviews are also measured on a catalog of titles alone (`… on titles alone`);
+//! with a CLIP model that says nothing, the fused ranking must be that of no CLIP model.
 
 mod common;
 
@@ -139,32 +139,50 @@ fn query_sets() -> (tempfile::TempDir, PathBuf) {
 
 /// With the tiny CLIP fixture (random weights) as the CLIP model, every text query has a third
 /// signal that says nothing, `crossmodal`, whose random image vectors have hubs (photos close to
-/// most texts). The fused ranking may lose at most a hair to its best signal (floors
-/// `… with a meaningless CLIP`); without the hub correction of `vitrine::hubness` it lost 0.024
-/// on the description sentences (0.970 against keywords' 0.994).
+/// most texts). Its titles find their own photos no better than chance, so its evidence counts
+/// for next to nothing (`vitrine::hubness::agreement`): on every set the fused ranking stays
+/// within 0.005 of the same catalog's without a CLIP model. Before, it lost up to 0.063 there
+/// (synonyms, 0.214 against 0.277), and without the hub correction 0.024 on the description
+/// sentences.
 #[test]
-fn a_meaningless_clip_model_barely_moves_the_fused_ranking() {
-    let floors = floors();
+fn a_meaningless_clip_model_does_not_move_the_fused_ranking() {
     let (_dir, sets) = query_sets();
-    let searcher = searcher(&Catalog::open(catalog_dir()).unwrap());
-    let mut failures = Vec::new();
-    // The synonyms share no word and no photo with the catalog: only product text knows them,
-    // and the chance level of a signal that says nothing still moves their close calls.
-    let sets_here = TEXT_SETS
-        .into_iter()
-        .filter(|s| !["synonyms.jsonl", "chatter.jsonl"].contains(s));
-    for set in sets_here.chain(HAND_SETS) {
-        let name = format!("{set} with a meaningless CLIP");
-        let report = measure(&searcher, &sets, set, &name, &floors, &mut failures);
+    let catalog = Catalog::open(catalog_dir()).unwrap();
+    let with_clip = searcher(&catalog);
+    let agreement = with_clip.describe()["clip"]["title_photo_agreement"]
+        .as_f64()
+        .expect("the titles' agreement with their photos is measured");
+    assert!(agreement.abs() < 0.1, "agreement {agreement}");
+    let mut no_clip = encoders(&catalog);
+    no_clip.clip = None;
+    let without = Searcher::open(&catalog, no_clip).unwrap();
+    let fused = |s: &Searcher, set: &str| {
+        let queries = read_queries(&set_path(&sets, set)).unwrap();
+        let report = evaluate(s, &queries, &Weights::default()).unwrap();
+        let ndcg = |config: &str| {
+            report
+                .results
+                .iter()
+                .find(|r| r.config == config)
+                .map(|r| r.overall.metrics.ndcg_10)
+        };
+        (ndcg("fused").unwrap(), ndcg("crossmodal only"))
+    };
+    let mut moved = Vec::new();
+    for set in TEXT_SETS.into_iter().chain(HAND_SETS) {
+        let ((with, crossmodal), (alone, _)) = (fused(&with_clip, set), fused(&without, set));
         assert!(
-            report.results.iter().any(|r| r.config == "crossmodal only"),
-            "the tiny CLIP gives text queries a crossmodal signal"
+            crossmodal.is_some(),
+            "{set}: the tiny CLIP gives text queries a crossmodal signal"
         );
+        if (with - alone).abs() > 0.005 {
+            moved.push(format!("{set}: {with:.3} with it, {alone:.3} without"));
+        }
     }
     assert!(
-        failures.is_empty(),
-        "a meaningless CLIP model pulled the fused ranking down:\n{}",
-        failures.join("\n")
+        moved.is_empty(),
+        "a meaningless CLIP model moved the fused nDCG@10:\n{}",
+        moved.join("\n")
     );
 }
 

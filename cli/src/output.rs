@@ -307,6 +307,12 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
             n.model
         );
     }
+    if let Some(a) = r.title_photo_agreement.filter(|&a| a < 0.5) {
+        esay!(
+            "note: the visual model finds few of this catalog's products from their titles (agreement {a:.2}), so text-to-photo evidence counts for {:.0}% here",
+            100.0 * a.max(0.0)
+        );
+    }
     for s in &r.spelling {
         esay!(
             "note: no product has “{}”; searched for “{}”",
@@ -450,9 +456,13 @@ pub fn eval_markdown(
             .map(str::to_string)
             .unwrap_or_else(|| "none".into())
     };
+    let agreement = r.models["clip"]["title_photo_agreement"]
+        .as_f64()
+        .map(|a| format!(" (titles find their photos: agreement {a:.2})"))
+        .unwrap_or_default();
     let _ = writeln!(
         s,
-        "CLIP model: {}; product-text model: {}.",
+        "CLIP model: {}{agreement}; product-text model: {}.",
         model("clip"),
         model("text")
     );

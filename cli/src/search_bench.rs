@@ -200,10 +200,14 @@ fn crossmodal(set: &VectorSet, hnsw: Hnsw, queries: usize, seed: u64) -> serde_j
     let mut rng = Rng(seed.wrapping_mul(7919) | 1);
     let mut gap: Vec<f32> = (0..DIM).map(|_| rng.normal()).collect();
     normalise(&mut gap);
+    // Each text is written for one row (its product), kept in `bases`.
+    let mut bases = Vec::new();
     let mut text_like = |n: usize| -> Vec<Vec<f32>> {
         (0..n)
             .map(|_| {
-                let base = set.row((rng.next() * set.len() as f64) as usize % set.len());
+                let row = (rng.next() * set.len() as f64) as usize % set.len();
+                bases.push(row);
+                let base = set.row(row);
                 let mut v: Vec<f32> = base
                     .iter()
                     .zip(&gap)
@@ -228,6 +232,12 @@ fn crossmodal(set: &VectorSet, hnsw: Hnsw, queries: usize, seed: u64) -> serde_j
     let hub_offsets_seconds = opening();
     let hub_offsets_reopen_seconds = opening();
     let _ = std::fs::remove_file(&path);
+    // And how well the bank's texts find their own rows among the rest.
+    let owners: Vec<Vec<usize>> = bases[queries..].iter().map(|&r| vec![r]).collect();
+    let t = Instant::now();
+    let title_agreement =
+        vitrine::hubness::agreement(&bank, &owners, set.len(), |r, q| Some(dot(set.row(r), q)));
+    let title_agreement_seconds = t.elapsed().as_secs_f64();
     let (mut f32_ms, mut best) = (Vec::new(), Vec::new());
     let truth: Vec<Vec<i64>> = qs
         .iter()
@@ -261,6 +271,8 @@ fn crossmodal(set: &VectorSet, hnsw: Hnsw, queries: usize, seed: u64) -> serde_j
         "f32_scan_query_ms": { "p50": percentile(f32_ms.clone(), 0.5), "p99": percentile(f32_ms, 0.99) },
         "hub_offsets_seconds": hub_offsets_seconds,
         "hub_offsets_reopen_seconds": hub_offsets_reopen_seconds,
+        "title_agreement": title_agreement,
+        "title_agreement_seconds": title_agreement_seconds,
     })
 }
 

@@ -95,6 +95,7 @@ const fakeApi = {
       hits: [hit(1, "§A1"), hit(2, "§A2"), hit(3, "§A3")],
       language_note: { language: "§Spanish", model: "§CLIP" },
       spelling: [{ typed: "§bakpack", read: "§backpack" }],
+      title_photo_agreement: 0.02,
     },
   }),
   rerank: async () => (await fakeApi.search()) as unknown,

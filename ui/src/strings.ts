@@ -118,6 +118,8 @@ export const en = {
     languageNote: (language: string, model: string) =>
       `The visual model (${model}) reads English and may not understand ${language}; a multilingual model reads it.`,
     chooseModel: "Choose a visual model",
+    weakVisualModel: (percent: number) =>
+      `The visual model finds few of this catalog’s products from their titles, so its text↔photo signal counts for ${percent}% here.`,
     spelling: (typed: string, read: string) => `No product has “${typed}”: searched for “${read}”.`,
     moreLikeThis: "More like this",
   },

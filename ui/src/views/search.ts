@@ -526,6 +526,16 @@ export function renderResults(appended = false): void {
           h("button", { type: "button", class: "link", onclick: () => show("settings") }, t.search.chooseModel),
         )
       : null,
+    // Half the evidence or less: worth a word, since the slider alone would not say why.
+    r.title_photo_agreement !== null && r.title_photo_agreement < 0.5
+      ? h(
+          "p",
+          { id: "agreement-note", class: "hint" },
+          t.search.weakVisualModel(Math.round(100 * Math.max(0, r.title_photo_agreement))),
+          " ",
+          h("button", { type: "button", class: "link", onclick: () => show("settings") }, t.search.chooseModel),
+        )
+      : null,
   );
   if (app.hits.length === 0) {
     replace(
