@@ -10,6 +10,10 @@
 //! median are left as they are (QB-Norm found that correcting only hubs keeps the correction
 //! from costing where there are none).
 //!
+//! The bank also tells whether the model reads this catalog at all ([`agreement`]): how often a
+//! title's own product beats the others by its photos. Calibration against chance cannot tell a
+//! model that says nothing from one that speaks; this can.
+//!
 //! The bank is up to [`BANK`] distinct titles, those with the lowest hashes: a stable sample, so
 //! that a catalog that grows only encodes its few new bank titles. Their vectors are encoded at
 //! the end of `embed` and kept beside the index (`<model>.bank`), keyed by text; the photos'

@@ -177,9 +177,9 @@ pub struct SearchResults {
     pub language_note: Option<LanguageNote>,
     /// Typed words that no product has, and the catalog words searched for instead.
     pub spelling: Vec<Spelling>,
-    /// With a text-to-photo signal weighed above 0: how well the catalog's titles find their own photos with
-    /// the visual model (Somers' D, [`hubness::agreement`]), which that signal's evidence is
-    /// multiplied by; near 0 for a model that cannot read this catalog.
+    /// With a text-to-photo signal weighed above 0: how well the catalog's titles find their
+    /// own photos with the visual model (Somers' D, [`hubness::agreement`]), which that
+    /// signal's evidence is multiplied by; near 0 for a model that cannot read this catalog.
     pub title_photo_agreement: Option<f32>,
 }
 

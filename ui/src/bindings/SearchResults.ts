@@ -44,8 +44,8 @@ language_note: LanguageNote | null,
  */
 spelling: Array<Spelling>, 
 /**
- * With a text-to-photo signal weighed above 0: how well the catalog's titles find their own photos with
- * the visual model (Somers' D, [`hubness::agreement`]), which that signal's evidence is
- * multiplied by; near 0 for a model that cannot read this catalog.
+ * With a text-to-photo signal weighed above 0: how well the catalog's titles find their
+ * own photos with the visual model (Somers' D, [`hubness::agreement`]), which that
+ * signal's evidence is multiplied by; near 0 for a model that cannot read this catalog.
  */
 title_photo_agreement: number | null, };
