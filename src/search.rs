@@ -16,7 +16,7 @@
 //! terms multiply the fused score by `1 - penalty`: the penalty is 1 for a product whose text
 //! contains the term, else how close the product's text is to the term relative to the 10% of
 //! the catalog closest to it (0 below that). Products with equal scores keep the ones without a
-//! penalty first, then go by SKU.
+//! penalty first, then the higher score before the penalty, then go by SKU.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -1095,16 +1095,20 @@ impl Searcher {
             })
             .collect();
         let fused = fusion::fuse(fusion, passing.len(), &cols);
-        let mut scored: Vec<(f32, Vec<f32>, &Cand)> = passing
+        // Each with its score before the "not" penalty: products a "not" term rules out all
+        // score 0, and among them the closer matches still come first ("backpack without zip"
+        // where every backpack has one: the backpacks lead what was ruled out).
+        let mut scored: Vec<(f32, Vec<f32>, &Cand, f32)> = passing
             .into_iter()
             .zip(fused)
-            .map(|(c, (f, shares))| (f * (1.0 - c.penalty), shares, c))
+            .map(|(c, (f, shares))| (f * (1.0 - c.penalty), shares, c, f))
             .collect();
         scored.sort_by(|a, b| {
             b.2.sku_match
                 .cmp(&a.2.sku_match)
                 .then_with(|| b.0.total_cmp(&a.0))
                 .then_with(|| a.2.penalty.total_cmp(&b.2.penalty))
+                .then_with(|| b.3.total_cmp(&a.3))
                 .then_with(|| {
                     self.products[a.2.product]
                         .sku
@@ -1118,7 +1122,7 @@ impl Searcher {
         if prep.sort != Sort::Relevance {
             // Within the strong matches, then within the rest; no price last, ties by relevance.
             let price = |c: &Cand| self.products[c.product].price;
-            let by_price = |a: &(f32, Vec<f32>, &Cand), b: &(f32, Vec<f32>, &Cand)| match (
+            let by_price = |a: &(f32, Vec<f32>, &Cand, f32), b: &(f32, Vec<f32>, &Cand, f32)| match (
                 price(a.2),
                 price(b.2),
             ) {
@@ -1136,7 +1140,9 @@ impl Searcher {
             .enumerate()
             .skip(offset)
             .take(k)
-            .map(|(rank, (score, shares, c))| self.hit(rank + 1, score, &shares, c, prep, weights))
+            .map(|(rank, (score, shares, c, _))| {
+                self.hit(rank + 1, score, &shares, c, prep, weights)
+            })
             .collect();
         SearchResults {
             text: prep.text.clone(),

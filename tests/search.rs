@@ -188,6 +188,22 @@ fn a_not_term_demotes_the_products_that_match_it() {
         assert!(pos(&after, sku) > pos(&before, sku), "{sku} moved down");
         assert_eq!(after.hits[pos(&after, sku)].penalty, 1.0);
     }
+    // What the term rules out keeps its order among itself: the zipped hoodies lead it, not
+    // whatever comes first by SKU.
+    let ruled_out: Vec<&str> = after
+        .hits
+        .iter()
+        .filter(|h| h.penalty == 1.0)
+        .map(|h| h.sku.as_str())
+        .collect();
+    let as_before: Vec<&str> = before
+        .hits
+        .iter()
+        .map(|h| h.sku.as_str())
+        .filter(|s| ruled_out.contains(s))
+        .collect();
+    assert!(ruled_out.len() > zipped.len());
+    assert_eq!(ruled_out, as_before);
     // Typed as "hoodie without zip" it does the same.
     let typed = s
         .search(&text_query("hoodie without zip"), &text_weights(), 196, 0)
