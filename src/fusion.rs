@@ -30,7 +30,8 @@
 //! and Marqo) and [`Fusion::Rrf`] reciprocal rank fusion with k = 60.
 //!
 //! The cut: strong matches end at the first drop between consecutive fused scores, among the
-//! first [`CUT_WINDOW`] results, that is at least half the largest one.
+//! first [`CUT_WINDOW`] results (and any more that score at least [`NEAR_CERTAIN`]), that is at
+//! least half the largest one.
 
 use std::str::FromStr;
 
@@ -76,6 +77,9 @@ pub const RRF_K: f32 = 60.0;
 const MAX_EVIDENCE: f32 = 0.999;
 /// Results among which the cut looks for the largest drop.
 pub const CUT_WINDOW: usize = 50;
+/// A fused score at which some signal is near-certain: the cut's window takes in every result
+/// scoring at least this.
+pub const NEAR_CERTAIN: f32 = 0.9;
 
 /// A query's spread of one embedding signal over the catalog.
 #[derive(Debug, Clone, Copy)]
@@ -215,23 +219,28 @@ pub fn fuse(fusion: Fusion, n: usize, cols: &[Column]) -> Vec<(f32, Vec<f32>)> {
 }
 
 /// How many of the results, in ranked order with these fused scores, are strong matches: those
-/// before the first drop between consecutive scores, among the first [`CUT_WINDOW`], that is at
-/// least half the largest such drop (a later, deeper drop only separates weak tiers). None
-/// when the best scores 0.
+/// before the first drop between consecutive scores, among the first [`CUT_WINDOW`] and any
+/// further ones scoring at least [`NEAR_CERTAIN`], that is at least half the largest such drop
+/// (a later, deeper drop only separates weak tiers; but 55 products in the colour asked for,
+/// each a full keyword match, are one tier, not one match and 54 split by hair-width drops).
+/// None when the best scores 0.
 pub fn strong_matches(scores: &[f32]) -> usize {
     if scores.first().is_none_or(|&s| s <= 0.0) {
         return 0;
     }
-    let window = scores.len().min(CUT_WINDOW + 1);
+    // The window also holds every result the signals are near-certain of, however many.
+    let certain = scores.iter().take_while(|&&s| s >= NEAR_CERTAIN).count();
+    let window = scores.len().min(CUT_WINDOW.max(certain) + 1);
     let drops: Vec<f32> = scores[..window].windows(2).map(|w| w[0] - w[1]).collect();
     let largest = drops.iter().copied().fold(0f32, f32::max);
+    let all = window.min(CUT_WINDOW.max(certain));
     if largest <= 0.0 {
-        return window.min(CUT_WINDOW);
+        return all;
     }
     drops
         .iter()
         .position(|&d| d >= largest / 2.0)
-        .map_or(window.min(CUT_WINDOW), |i| i + 1)
+        .map_or(all, |i| i + 1)
 }
 
 #[cfg(test)]
@@ -421,9 +430,17 @@ mod tests {
         // Without any drop in the window, the whole window.
         let flat = vec![0.5; 80];
         assert_eq!(strong_matches(&flat), CUT_WINDOW);
-        // A drop after the window is not looked at.
-        let mut late = vec![0.9; 60];
+        // A drop after the window is not looked at...
+        let mut late = vec![0.8; 60];
         late.extend([0.1; 10]);
         assert_eq!(strong_matches(&late), CUT_WINDOW);
+        // ... unless every result before it is near-certain: a long tier of full matches
+        // whose scores differ by hairs is not cut after its first.
+        let mut tier: Vec<f32> = (0..55).map(|i| 0.999 - 0.0013 * i as f32).collect();
+        tier.extend([0.63, 0.57, 0.33, 0.2]);
+        assert_eq!(strong_matches(&tier), 55);
+        let mut late = vec![0.95; 60];
+        late.extend([0.1; 10]);
+        assert_eq!(strong_matches(&late), 60);
     }
 }

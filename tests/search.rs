@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::collections::HashSet;
+
 use common::*;
 use vitrine::Catalog;
 use vitrine::model_choice::Encoders;
@@ -209,6 +211,26 @@ fn a_not_term_demotes_the_products_that_match_it() {
         .search(&text_query("hoodie without zip"), &text_weights(), 196, 0)
         .unwrap();
     assert_eq!(skus(&typed), skus(&after));
+}
+
+#[test]
+fn a_colour_asked_for_counts_every_product_in_it_as_a_strong_match() {
+    // More products in green than the cut's window of 50, each a full keyword match: one tier.
+    let s = searcher();
+    let catalog = Catalog::open(catalog_dir()).unwrap();
+    let green: HashSet<String> = catalog
+        .products(&Default::default())
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.color.to_lowercase().contains("green"))
+        .map(|p| p.sku)
+        .collect();
+    assert!(green.len() > vitrine::fusion::CUT_WINDOW, "{}", green.len());
+    let r = s
+        .search(&text_query("green"), &text_weights(), 196, 0)
+        .unwrap();
+    let strong: HashSet<String> = r.hits[..r.strong].iter().map(|h| h.sku.clone()).collect();
+    assert_eq!(strong, green);
 }
 
 #[test]
