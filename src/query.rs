@@ -583,11 +583,19 @@ impl<'a> Reading<'a> {
     }
 
     fn finish(mut self) -> ParsedText {
-        self.out.text = (0..self.words.len())
+        let text = (0..self.words.len())
             .filter(|&i| !self.used[i])
             .map(|i| self.words[i])
             .collect::<Vec<_>>()
             .join(" ");
+        // Where a phrase was read out, the punctuation that set it apart goes with it ("pants,
+        // not yoga": "pants").
+        self.out.text = if self.used.iter().any(|&u| u) {
+            text.trim_matches([',', ';', ':', '-', '–', ' '])
+                .to_string()
+        } else {
+            text
+        };
         self.out.not.retain(|t| !t.is_empty());
         let mut seen = std::collections::HashSet::new();
         self.out.not.retain(|t| seen.insert(t.clone()));
@@ -634,6 +642,11 @@ mod tests {
             ("jacket", Some(30.0), Some(60.0))
         );
         assert_eq!(p.not, vec!["hooded", "black"]);
+        let p = parse_text("pants, not yoga");
+        assert_eq!(
+            (p.text.as_str(), p.not.as_slice()),
+            ("pants", &["yoga".to_string()][..])
+        );
         let p = parse_text("yoga mat less than $25.50");
         assert_eq!((p.text.as_str(), p.max_price), ("yoga mat", Some(25.5)));
         // Words that only look like the phrases stay.
@@ -758,7 +771,8 @@ mod tests {
         assert_eq!(not("tee (not white)"), v("tee", &["white"]));
         // "for" and "in" after the negation are not what it excludes.
         assert_eq!(not("jacket except for the hood"), v("jacket", &["hood"]));
-        assert_eq!(not("tee, not in black"), v("tee,", &["black"]));
+        // The comma that set the phrase apart goes with it.
+        assert_eq!(not("tee, not in black"), v("tee", &["black"]));
         assert_eq!(not("hoodie not for kids"), v("hoodie", &["kids"]));
         // A lowercase "not" inside the query is part of its text.
         assert_eq!(not("not black hoodie"), v("not black hoodie", &[]));
