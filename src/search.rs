@@ -12,11 +12,12 @@
 //! - `phash`: perceptual-hash distance between the query photo and the product's photos.
 //!
 //! Each signal's score becomes evidence in [0, 1] and the evidence is fused: see
-//! [`crate::fusion`]. A query that is exactly a product's SKU puts that product first. "Not"
-//! terms multiply the fused score by `1 - penalty`: the penalty is 1 for a product whose text
-//! contains the term, else how close the product's text is to the term relative to the 10% of
-//! the catalog closest to it (0 below that). Products with equal scores keep the ones without a
-//! penalty first, then the higher score before the penalty, then go by SKU.
+//! [`crate::fusion`]. A query that is exactly a product's SKU puts that product first, as the
+//! one strong match. "Not" terms multiply the fused score by `1 - penalty`: the penalty is 1
+//! for a product whose text contains the term, else how close the product's text is to the
+//! term relative to the 10% of the catalog closest to it (0 below that). Products with equal
+//! scores keep the ones without a penalty first, then the higher score before the penalty,
+//! then go by SKU.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -1118,7 +1119,12 @@ impl Searcher {
         let total = scored.len();
         let scores: Vec<f32> = scored.iter().map(|s| s.0).collect();
         let sku_matches = scored.iter().take_while(|s| s.2.sku_match).count();
-        let strong = fusion::strong_matches(&scores[sku_matches..]) + sku_matches;
+        // A query that is a SKU asks for that product: the rest are weaker matches.
+        let strong = if sku_matches > 0 {
+            sku_matches
+        } else {
+            fusion::strong_matches(&scores)
+        };
         if prep.sort != Sort::Relevance {
             // Within the strong matches, then within the rest; no price last, ties by relevance.
             let price = |c: &Cand| self.products[c.product].price;

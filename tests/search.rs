@@ -214,6 +214,17 @@ fn a_not_term_demotes_the_products_that_match_it() {
 }
 
 #[test]
+fn a_query_that_is_a_sku_finds_that_product_alone_as_the_strong_match() {
+    let s = searcher();
+    for typed in ["MH07", "mh07"] {
+        let r = s
+            .search(&text_query(typed), &text_weights(), 10, 0)
+            .unwrap();
+        assert_eq!((r.hits[0].sku.as_str(), r.strong), ("MH07", 1), "{typed}");
+    }
+}
+
+#[test]
 fn a_colour_asked_for_counts_every_product_in_it_as_a_strong_match() {
     // More products in green than the cut's window of 50, each a full keyword match: one tier.
     let s = searcher();
