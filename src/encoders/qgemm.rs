@@ -49,13 +49,16 @@ type WideFn = unsafe fn(usize, &[*const i16; MR], *const Pair, &mut [[i32; NR]; 
 /// A narrow micro-kernel: as [`WideFn`] for i8 rows `4·blocks` long and `blocks` [`Block`]s;
 /// sums wrap (the correction unwraps them).
 type NarrowFn = unsafe fn(usize, &[*const i8; MR], *const Block, &mut [[i32; NR]; MR]);
+/// As [`NarrowFn`] over two adjacent panels at once (the second `blocks` blocks after the
+/// first), their sums into `out[0]` and `out[1]`: each broadcast row value feeds two products.
+type Narrow2Fn = unsafe fn(usize, &[*const i8; MR], *const Block, &mut [[[i32; NR]; MR]; 2]);
 
 #[derive(Clone, Copy)]
 enum Kernel {
     Wide(WideFn),
     /// By the rows they sum: entry `h - 1` sums the first `h` rows at least (a tile's last
-    /// rows need not be whole).
-    Narrow([NarrowFn; MR]),
+    /// rows need not be whole); the two-panel kernels likewise, where the CPU has them.
+    Narrow([NarrowFn; MR], Option<[Narrow2Fn; MR]>),
 }
 
 impl Kernel {
@@ -63,7 +66,7 @@ impl Kernel {
     fn levels(self) -> i32 {
         match self {
             Kernel::Wide(_) => 2047,
-            Kernel::Narrow(_) => 127,
+            Kernel::Narrow(..) => 127,
         }
     }
 }
@@ -135,7 +138,7 @@ impl QPacked {
         let count = n.div_ceil(NR);
         let zero = match kernel {
             Kernel::Wide(_) => 0,
-            Kernel::Narrow(_) => UNSIGNED as u8,
+            Kernel::Narrow(..) => UNSIGNED as u8,
         };
         let mut panels = vec![Block([zero; 64]); count * blocks];
         let mut scale = vec![1f32; count * NR];
@@ -152,7 +155,7 @@ impl QPacked {
                 let (g, d) = (p / 4, p % 4);
                 let (at, byte) = match kernel {
                     Kernel::Wide(_) => (32 * (d / 2) + 16 * (lane / 8) + 2 * (lane % 8) + d % 2, q),
-                    Kernel::Narrow(_) => (4 * lane + d, q + UNSIGNED),
+                    Kernel::Narrow(..) => (4 * lane + d, q + UNSIGNED),
                 };
                 panels[j * blocks + g].0[at] = byte as u8;
                 sum[col] += q;
@@ -187,7 +190,7 @@ impl QPacked {
     fn quantise<T: Level>(&self, x: &[f32], m: usize) -> Rows<T> {
         let (k, width) = (self.k, 4 * self.blocks);
         let top = self.xmax as f32;
-        let narrow = matches!(self.kernel, Kernel::Narrow(_));
+        let narrow = matches!(self.kernel, Kernel::Narrow(..));
         let mut q = Vec::with_capacity(m * width);
         let mut scale = vec![1f32; m];
         let mut offset = vec![0f32; m];
@@ -220,6 +223,8 @@ impl QPacked {
     /// # Safety
     /// `out` is `[m, n]` with `m ≥ rows.end`, no other thread touches this tile, and `sums_of`
     /// reads no more than `height` rows of `x` and a panel.
+    /// `pair_of`, where given, does the same for two adjacent panels at once (the second
+    /// `self.blocks` blocks after the first).
     unsafe fn tile<T>(
         &self,
         x: &Rows<T>,
@@ -228,33 +233,50 @@ impl QPacked {
         out: Shared,
         then: Then,
         sums_of: impl Fn(usize, &[*const T; MR], *const Block, &mut [[i32; NR]; MR]),
+        pair_of: Option<impl Fn(usize, &[*const T; MR], *const Block, &mut [[[i32; NR]; MR]; 2])>,
     ) {
         let n = self.n;
         let dequantise = dequantiser();
-        let mut sums = [[0i32; NR]; MR];
-        for j in tile.clone() {
-            let b = self.panels[j * self.blocks..].as_ptr();
+        let mut sums = [[[0i32; NR]; MR]; 2];
+        // Outputs of panel `j`'s columns at rows `r..r + height` from their sums.
+        let put = |sums: &[[i32; NR]; MR], r: usize, height: usize, j: usize| {
             let c0 = j * NR;
-            let cols = NR.min(n - c0);
+            let at = r..r + height;
+            let row = [&x.scale[at.clone()], &x.offset[at.clone()]];
+            let at = c0..c0 + NR;
+            let col = [
+                &self.scale[at.clone()],
+                &self.sum[at.clone()],
+                &self.bias[at],
+            ];
+            // SAFETY: the tile's rows `r..r + height` hold columns `c0..c0 + cols`.
+            unsafe {
+                let dst = out.0.add(r * n + c0);
+                let cols = NR.min(n - c0);
+                dequantise(sums, row, &x.fix[r..r + height], col, dst, n, cols);
+            }
+        };
+        let mut j = tile.start;
+        while j < tile.end {
+            let b = self.panels[j * self.blocks..].as_ptr();
+            let pair = pair_of.as_ref().filter(|_| j + 1 < tile.end);
             for r in rows.clone().step_by(MR) {
                 let height = MR.min(rows.end - r);
                 // Missing rows repeat the last one; any results for them are dropped.
                 let a = std::array::from_fn(|i| x.q[(r + i.min(height - 1)) * x.width..].as_ptr());
-                sums_of(height, &a, b, &mut sums);
-                let at = r..r + height;
-                let row = [&x.scale[at.clone()], &x.offset[at.clone()]];
-                let at = c0..c0 + NR;
-                let col = [
-                    &self.scale[at.clone()],
-                    &self.sum[at.clone()],
-                    &self.bias[at],
-                ];
-                // SAFETY: the tile's rows `r..r + height` hold columns `c0..c0 + cols`.
-                unsafe {
-                    let dst = out.0.add(r * n + c0);
-                    dequantise(&sums, row, &x.fix[r..r + height], col, dst, n, cols);
+                match pair {
+                    Some(pair_of) => {
+                        pair_of(height, &a, b, &mut sums);
+                        put(&sums[0], r, height, j);
+                        put(&sums[1], r, height, j + 1);
+                    }
+                    None => {
+                        sums_of(height, &a, b, &mut sums[0]);
+                        put(&sums[0], r, height, j);
+                    }
                 }
             }
+            j += 1 + pair.is_some() as usize;
         }
         unsafe { then.finish(out, n, rows, tile.start * NR..(tile.end * NR).min(n)) };
     }
@@ -366,19 +388,24 @@ impl Product for QPacked {
                 let rows = self.quantise::<i16>(x, m);
                 unsafe {
                     by_tiles(m, n, NR, MC, |r, tile, ptr| {
-                        self.tile(&rows, r, tile, ptr, then, |_, a, b, sums| {
+                        let sums_of = |_, a: &_, b: *const Block, sums: &mut _| {
                             kernel(2 * blocks, a, b.cast(), sums)
-                        })
+                        };
+                        let no_pairs: Option<fn(usize, &_, _, &mut _)> = None;
+                        self.tile(&rows, r, tile, ptr, then, sums_of, no_pairs)
                     })
                 }
             }
-            Kernel::Narrow(kernels) => {
+            Kernel::Narrow(kernels, pairs) => {
                 let rows = self.quantise::<i8>(x, m);
                 unsafe {
                     by_tiles(m, n, NR, MC, |r, tile, ptr| {
-                        self.tile(&rows, r, tile, ptr, then, |h, a, b, sums| {
-                            kernels[h - 1](blocks, a, b, sums)
-                        })
+                        let sums_of =
+                            |h: usize, a: &_, b, sums: &mut _| kernels[h - 1](blocks, a, b, sums);
+                        let pair_of = pairs.map(|pairs| {
+                            move |h: usize, a: &_, b, sums: &mut _| pairs[h - 1](blocks, a, b, sums)
+                        });
+                        self.tile(&rows, r, tile, ptr, then, sums_of, pair_of)
                     })
                 }
             }
@@ -541,7 +568,7 @@ mod avx2 {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{Block, Kernel, Level, MR, NR, NarrowFn, Pair};
+    use super::{Block, Kernel, Level, MR, NR, Narrow2Fn, NarrowFn, Pair};
     use crate::encoders::gemm::by_rows;
 
     /// [`super::quantise_row`] in AVX-512's vectors (the same operations, so the same numbers).
@@ -602,7 +629,7 @@ mod avx512 {
             return None;
         }
         Some(if is_x86_feature_detected!("avx512vnni") {
-            Kernel::Narrow(NARROW)
+            Kernel::Narrow(NARROW, Some(NARROW2))
         } else {
             Kernel::Wide(bw)
         })
@@ -637,6 +664,44 @@ mod avx512 {
 
     /// The VNNI kernels, by rows.
     pub(super) const NARROW: [NarrowFn; MR] = by_rows!(vnni);
+    /// The two-panel VNNI kernels, by rows.
+    pub(super) const NARROW2: [Narrow2Fn; MR] = by_rows!(vnni2);
+
+    /// `R` rows × 32 columns (two adjacent panels) with VNNI's `vpdpbusd`: per row and block,
+    /// the row's four i8 values broadcast once against both panels' blocks; a register per row
+    /// and panel, twelve sums in flight at six rows. (One panel at a time, a weight load and a
+    /// broadcast per product is more loads than the core issues beside its products.)
+    ///
+    /// # Safety
+    /// As [`super::portable_narrow`] for the first `R` rows and each panel (the second
+    /// `blocks` blocks after `b`), on a CPU with AVX-512BW and AVX-512 VNNI.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn vnni2<const R: usize>(
+        blocks: usize,
+        a: &[*const i8; MR],
+        b: *const Block,
+        out: &mut [[[i32; NR]; MR]; 2],
+    ) {
+        unsafe {
+            let mut first = [_mm512_setzero_si512(); R];
+            let mut second = [_mm512_setzero_si512(); R];
+            let next = b.add(blocks);
+            for g in 0..blocks {
+                let w0 = _mm512_load_si512(b.add(g).cast());
+                let w1 = _mm512_load_si512(next.add(g).cast());
+                for ((s0, s1), &ai) in first.iter_mut().zip(&mut second).zip(a) {
+                    let v = _mm512_set1_epi32(ai.add(4 * g).cast::<i32>().read_unaligned());
+                    *s0 = _mm512_dpbusd_epi32(*s0, w0, v);
+                    *s1 = _mm512_dpbusd_epi32(*s1, w1, v);
+                }
+            }
+            for (panel, sums) in out.iter_mut().zip([first, second]) {
+                for (row, s) in panel.iter_mut().zip(&sums) {
+                    _mm512_storeu_si512(row.as_mut_ptr().cast(), *s);
+                }
+            }
+        }
+    }
 
     /// `R` rows × 16 columns with VNNI's `vpdpbusd`: per row and block, the row's four i8
     /// values broadcast against the block's 16 × 4 u8 weights, four products per lane summed
@@ -690,7 +755,10 @@ mod tests {
     fn kernels() -> Vec<(&'static str, Kernel)> {
         let mut all: Vec<(&'static str, Kernel)> = vec![
             ("portable", Kernel::Wide(portable)),
-            ("portable narrow", Kernel::Narrow([portable_narrow; MR])),
+            (
+                "portable narrow",
+                Kernel::Narrow([portable_narrow; MR], None),
+            ),
         ];
         #[cfg(target_arch = "x86_64")]
         if avx2::available() {
@@ -702,7 +770,11 @@ mod tests {
         }
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vnni") {
-            all.push(("avx512vnni", Kernel::Narrow(avx512::NARROW)));
+            all.push(("avx512vnni", Kernel::Narrow(avx512::NARROW, None)));
+            all.push((
+                "avx512vnni two panels",
+                Kernel::Narrow(avx512::NARROW, Some(avx512::NARROW2)),
+            ));
         }
         all
     }
@@ -722,6 +794,10 @@ mod tests {
             (11, 24, 40),
             (20, 200, 300),
         ];
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         for &(m, n, k) in &sizes {
             // Skewed rows (as after GELU) and one large weight per column, the hard cases.
             let x: Vec<f32> = numbers(m * k, 1 + m as u64)
@@ -733,13 +809,16 @@ mod tests {
             let b = numbers(n, 3);
             let mut plain: [Option<Vec<f32>>; 2] = [None, None];
             for &(name, kernel) in &kernels() {
-                let got =
-                    QPacked::for_kernel(&w, n, k, Some(&b), kernel).forward(&x, m, Then::default());
-                let family = matches!(kernel, Kernel::Narrow(_)) as usize;
+                let packed = QPacked::for_kernel(&w, n, k, Some(&b), kernel);
+                let got = packed.forward(&x, m, Then::default());
+                let family = matches!(kernel, Kernel::Narrow(..)) as usize;
                 match &plain[family] {
                     Some(want) => assert_eq!(&got, want, "{name} disagrees at {m}×{n}×{k}"),
                     None => plain[family] = Some(got.clone()),
                 }
+                // On one thread too, where every tile is several panels wide (pairs of panels).
+                let single = one_thread.install(|| packed.forward(&x, m, Then::default()));
+                assert_eq!(single, got, "{name} on one thread at {m}×{n}×{k}");
                 let row_step = 1.0 / (2.0 * kernel.levels() as f32);
                 for i in 0..m {
                     for j in 0..n {
