@@ -218,13 +218,12 @@ impl QPacked {
 
     /// Rows `rows` × panels `tile` of the output, each micro-tile's sums by
     /// `sums_of(height, rows, panel, sums)`: `height` rows (the rest of `rows` repeat the last)
-    /// with one panel.
+    /// with one panel; or, where `pair_of` is given, by it for two adjacent panels at once (the
+    /// second `self.blocks` blocks after the first).
     ///
     /// # Safety
     /// `out` is `[m, n]` with `m ≥ rows.end`, no other thread touches this tile, and `sums_of`
-    /// reads no more than `height` rows of `x` and a panel.
-    /// `pair_of`, where given, does the same for two adjacent panels at once (the second
-    /// `self.blocks` blocks after the first).
+    /// and `pair_of` read no more than `height` rows of `x` and their panels.
     unsafe fn tile<T>(
         &self,
         x: &Rows<T>,
@@ -232,8 +231,10 @@ impl QPacked {
         tile: Range<usize>,
         out: Shared,
         then: Then,
-        sums_of: impl Fn(usize, &[*const T; MR], *const Block, &mut [[i32; NR]; MR]),
-        pair_of: Option<impl Fn(usize, &[*const T; MR], *const Block, &mut [[[i32; NR]; MR]; 2])>,
+        (sums_of, pair_of): (
+            impl Fn(usize, &[*const T; MR], *const Block, &mut [[i32; NR]; MR]),
+            Option<impl Fn(usize, &[*const T; MR], *const Block, &mut [[[i32; NR]; MR]; 2])>,
+        ),
     ) {
         let n = self.n;
         let dequantise = dequantiser();
@@ -392,7 +393,7 @@ impl Product for QPacked {
                             kernel(2 * blocks, a, b.cast(), sums)
                         };
                         let no_pairs: Option<fn(usize, &_, _, &mut _)> = None;
-                        self.tile(&rows, r, tile, ptr, then, sums_of, no_pairs)
+                        self.tile(&rows, r, tile, ptr, then, (sums_of, no_pairs))
                     })
                 }
             }
@@ -405,7 +406,7 @@ impl Product for QPacked {
                         let pair_of = pairs.map(|pairs| {
                             move |h: usize, a: &_, b, sums: &mut _| pairs[h - 1](blocks, a, b, sums)
                         });
-                        self.tile(&rows, r, tile, ptr, then, sums_of, pair_of)
+                        self.tile(&rows, r, tile, ptr, then, (sums_of, pair_of))
                     })
                 }
             }
