@@ -181,6 +181,7 @@ pub fn run(
         "bench": "embed",
         "device": "cpu",
         "threads": rayon::current_num_threads(),
+        "cpu_peak_per_core": crate::cpu_peak::per_core(),
         "clip": { "model": clip_manifest.id, "random_weights": random },
     });
     // Alternate precisions per batch size so that machine noise hits both alike.

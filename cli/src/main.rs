@@ -16,6 +16,7 @@ macro_rules! esay {
 
 mod bench;
 mod catalog_bench;
+mod cpu_peak;
 mod dupes_bench;
 mod embed_bench;
 mod output;

@@ -1,0 +1,103 @@
+//! This CPU's peak rate for the encoders' inner operations, measured on one core: f32 FMAs and,
+//! with AVX-512 VNNI, 8-bit dot products (`vpdpbusd`), twelve independent sums in registers, no
+//! memory traffic. No engine's matrix products run faster here, so a pass's operations per
+//! second over `threads` × this say how much any kernel could still gain.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Per core: `f32_gflops` (multiply-adds counted as 2) and `int8_gmacs` (8-bit multiply-adds);
+/// `null` where the CPU lacks the instructions.
+pub fn per_core() -> serde_json::Value {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let rate = |ops_per_step: f64, f: &dyn Fn(usize)| {
+            // Steps of 12 instructions; the best of three runs of about 0.1 s.
+            let steps = 20_000_000;
+            (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    f(steps);
+                    ops_per_step * steps as f64 / t.elapsed().as_secs_f64() / 1e9
+                })
+                .fold(0.0, f64::max)
+        };
+        let round = |v: f64| (v * 10.0).round() / 10.0;
+        let f32_gflops = if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the feature was just detected.
+            Some(rate(12.0 * 32.0, &|n| unsafe { x86::fma512(n) }))
+        } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the features were just detected.
+            Some(rate(12.0 * 16.0, &|n| unsafe { x86::fma256(n) }))
+        } else {
+            None
+        };
+        let int8_gmacs = (is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vnni"))
+        // SAFETY: the features were just detected.
+        .then(|| rate(12.0 * 64.0, &|n| unsafe { x86::vnni512(n) }));
+        serde_json::json!({
+            "f32_gflops": f32_gflops.map(round),
+            "int8_gmacs": int8_gmacs.map(round),
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    serde_json::json!({ "f32_gflops": null, "int8_gmacs": null })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::black_box;
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// The CPU has AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn fma512(steps: usize) {
+        let (a, b) = (
+            _mm512_set1_ps(black_box(1.0)),
+            _mm512_set1_ps(black_box(0.0)),
+        );
+        let mut acc = [_mm512_set1_ps(black_box(0.5)); 12];
+        for _ in 0..steps {
+            for x in &mut acc {
+                *x = _mm512_fmadd_ps(*x, a, b);
+            }
+        }
+        black_box(acc);
+    }
+
+    /// # Safety
+    /// The CPU has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn fma256(steps: usize) {
+        let (a, b) = (
+            _mm256_set1_ps(black_box(1.0)),
+            _mm256_set1_ps(black_box(0.0)),
+        );
+        let mut acc = [_mm256_set1_ps(black_box(0.5)); 12];
+        for _ in 0..steps {
+            for x in &mut acc {
+                *x = _mm256_fmadd_ps(*x, a, b);
+            }
+        }
+        black_box(acc);
+    }
+
+    /// # Safety
+    /// The CPU has AVX-512BW and AVX-512 VNNI.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn vnni512(steps: usize) {
+        let (a, b) = (
+            _mm512_set1_epi32(black_box(0x0101_0101)),
+            _mm512_set1_epi32(black_box(0x0202_0202)),
+        );
+        let mut acc = [_mm512_setzero_si512(); 12];
+        for _ in 0..steps {
+            for x in &mut acc {
+                *x = _mm512_dpbusd_epi32(*x, a, b);
+            }
+        }
+        black_box(acc);
+    }
+}
