@@ -101,3 +101,27 @@ mod x86 {
         black_box(acc);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_peak_is_measured_where_the_cpu_has_the_instructions() {
+        let peak = super::per_core();
+        #[cfg(target_arch = "x86_64")]
+        {
+            let has = |f: &str| peak[f].as_f64().is_some_and(|v| v > 1.0);
+            assert_eq!(
+                has("f32_gflops"),
+                is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+                "{peak}"
+            );
+            assert_eq!(
+                has("int8_gmacs"),
+                is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vnni"),
+                "{peak}"
+            );
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        assert!(peak["f32_gflops"].is_null());
+    }
+}
