@@ -50,56 +50,49 @@ mod x86 {
     use super::black_box;
     use std::arch::x86_64::*;
 
-    /// # Safety
-    /// The CPU has AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn fma512(steps: usize) {
-        let (a, b) = (
-            _mm512_set1_ps(black_box(1.0)),
-            _mm512_set1_ps(black_box(0.0)),
-        );
-        let mut acc = [_mm512_set1_ps(black_box(0.5)); 12];
-        for _ in 0..steps {
-            for x in &mut acc {
-                *x = _mm512_fmadd_ps(*x, a, b);
+    /// `steps` steps of an operation on twelve independent registers: `$op(acc, a, b)`.
+    macro_rules! steps {
+        ($name:ident, $features:literal, $start:expr, $a:expr, $b:expr, $op:ident) => {
+            /// # Safety
+            /// The CPU has the features this function enables.
+            #[target_feature(enable = $features)]
+            pub unsafe fn $name(steps: usize) {
+                let (a, b) = ($a, $b);
+                let mut acc = [$start; 12];
+                for _ in 0..steps {
+                    for x in &mut acc {
+                        *x = $op(*x, a, b);
+                    }
+                }
+                black_box(acc);
             }
-        }
-        black_box(acc);
+        };
     }
 
-    /// # Safety
-    /// The CPU has AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn fma256(steps: usize) {
-        let (a, b) = (
-            _mm256_set1_ps(black_box(1.0)),
-            _mm256_set1_ps(black_box(0.0)),
-        );
-        let mut acc = [_mm256_set1_ps(black_box(0.5)); 12];
-        for _ in 0..steps {
-            for x in &mut acc {
-                *x = _mm256_fmadd_ps(*x, a, b);
-            }
-        }
-        black_box(acc);
-    }
-
-    /// # Safety
-    /// The CPU has AVX-512BW and AVX-512 VNNI.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub unsafe fn vnni512(steps: usize) {
-        let (a, b) = (
-            _mm512_set1_epi32(black_box(0x0101_0101)),
-            _mm512_set1_epi32(black_box(0x0202_0202)),
-        );
-        let mut acc = [_mm512_setzero_si512(); 12];
-        for _ in 0..steps {
-            for x in &mut acc {
-                *x = _mm512_dpbusd_epi32(*x, a, b);
-            }
-        }
-        black_box(acc);
-    }
+    steps!(
+        fma512,
+        "avx512f",
+        _mm512_set1_ps(black_box(0.5)),
+        _mm512_set1_ps(black_box(1.0)),
+        _mm512_set1_ps(black_box(0.0)),
+        _mm512_fmadd_ps
+    );
+    steps!(
+        fma256,
+        "avx2,fma",
+        _mm256_set1_ps(black_box(0.5)),
+        _mm256_set1_ps(black_box(1.0)),
+        _mm256_set1_ps(black_box(0.0)),
+        _mm256_fmadd_ps
+    );
+    steps!(
+        vnni512,
+        "avx512f,avx512bw,avx512vnni",
+        _mm512_setzero_si512(),
+        _mm512_set1_epi32(black_box(0x0101_0101)),
+        _mm512_set1_epi32(black_box(0x0202_0202)),
+        _mm512_dpbusd_epi32
+    );
 }
 
 #[cfg(test)]
