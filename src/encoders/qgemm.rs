@@ -18,6 +18,7 @@ use std::ops::Range;
 use candle_core::Result;
 use rayon::prelude::*;
 
+use super::activation::CHUNK_ELEMENTS;
 use super::gemm::{Product, Shared, Then, by_tiles, cpu_weights, zeroed};
 
 /// Columns per panel: 16 i32 sums, one AVX-512 register (two AVX2 ones).
@@ -195,12 +196,15 @@ impl QPacked {
         let mut scale = vec![1f32; m];
         let mut offset = vec![0f32; m];
         let mut fix = vec![0i32; m];
-        // Each row zeroed by the thread that quantises it, not all of them by one thread first.
+        // Each row zeroed by the thread that quantises it, not all of them by one thread first;
+        // runs of rows at least `CHUNK_ELEMENTS` long, so that a text's few rows stay on this
+        // thread rather than wake another for microseconds of work.
         q.spare_capacity_mut()[..m * width]
             .par_chunks_mut(width.max(1))
             .zip(scale.par_iter_mut().zip(offset.par_iter_mut()))
             .zip(fix.par_iter_mut())
             .enumerate()
+            .with_min_len((CHUNK_ELEMENTS / k.max(1)).max(1))
             .for_each(|(i, ((q, (scale, offset)), fix))| {
                 let row = &x[i * k..(i + 1) * k];
                 (*scale, *offset, *fix) = quantise_row(zeroed(q), row, top, narrow);
