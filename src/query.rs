@@ -502,7 +502,17 @@ impl<'a> Reading<'a> {
                 self.out.max_price = Some(p);
             }
             self.take(i, n);
-            self.phrase("price", i, i + n - 1);
+            // "for under 25", "priced below 60": the word that led to the price goes with it.
+            let from = if i > 0
+                && !self.used[i - 1]
+                && matches!(self.lower(i - 1), "for" | "at" | "priced" | "costing")
+            {
+                self.used[i - 1] = true;
+                i - 1
+            } else {
+                i
+            };
+            self.phrase("price", from, i + n - 1);
             i += n;
         }
     }
@@ -682,6 +692,10 @@ mod tests {
         assert_eq!(
             read("gift for dad under 100 bucks"),
             v("gift for dad", None, Some(100.0), "under 100 bucks")
+        );
+        assert_eq!(
+            read("tee for less than 25 dollars"),
+            v("tee", None, Some(25.0), "for less than 25 dollars")
         );
         assert_eq!(
             read("backpack 40 or less"),
