@@ -12,7 +12,7 @@ pub fn per_core() -> serde_json::Value {
     #[cfg(target_arch = "x86_64")]
     {
         let rate = |ops_per_step: f64, f: &dyn Fn(usize)| {
-            // Steps of 12 instructions; the best of three runs of about 0.1 s.
+            // Steps of 12 instructions; the best of three runs of a few hundredths of a second.
             let steps = 20_000_000;
             (0..3)
                 .map(|_| {
