@@ -113,7 +113,7 @@ impl Packed {
         assert_eq!(x.len(), m * k, "input of {m}×{k}");
         // SAFETY: each tile writes all its outputs; `by_tiles` hands out disjoint tiles.
         unsafe {
-            by_tiles(m, n, NR, MC, |rows, tile, ptr| {
+            by_tiles(m, n, NR, MC, MR, |rows, tile, ptr| {
                 self.tile(kernel, x, rows, tile, ptr, then)
             })
         }
@@ -276,9 +276,11 @@ pub(crate) fn cpu_weights(l: &candle_nn::Linear) -> Result<Option<CpuWeights>> {
 }
 
 /// An `[m, n]` output (row-major) made by calling `tile(rows, panels, out)` on all cores for
-/// tiles of `rows_per_tile` rows and some of the panels of `width` columns: enough tiles that
-/// every thread has work, each at least one panel wide, no two sharing an element. The output
-/// is not cleared first.
+/// tiles of at most `rows_per_tile` rows (whole runs of `row_step` but the last) and some of the
+/// panels of `width` columns (in pairs, as the kernels take two at once): enough tiles that every
+/// thread has work, as many for each thread where the panels allow, each as large as the others
+/// to within a run of rows and a pair of panels, no two sharing an element. The output is not
+/// cleared first.
 ///
 /// # Safety
 /// `tile` writes every output of its rows and its panels' columns (those below `n`) through
@@ -288,20 +290,30 @@ pub(super) unsafe fn by_tiles(
     n: usize,
     width: usize,
     rows_per_tile: usize,
+    row_step: usize,
     tile: impl Fn(Range<usize>, Range<usize>, Shared) + Sync,
 ) -> Vec<f32> {
     let mut out = Vec::with_capacity(m * n);
     let panels = n.div_ceil(width);
     if m > 0 && panels > 0 {
-        let row_tiles = m.div_ceil(rows_per_tile);
-        let wanted = (3 * rayon::current_num_threads()).div_ceil(row_tiles);
-        let per_tile = panels.div_ceil(wanted).max(1);
-        let col_tiles = panels.div_ceil(per_tile);
+        let threads = rayon::current_num_threads().max(1);
+        let steps = m.div_ceil(row_step);
+        let row_tiles = m.div_ceil(rows_per_tile).min(steps);
+        let pairs = panels.div_ceil(2);
+        let mut col_tiles = (3 * threads).div_ceil(row_tiles).min(pairs);
+        // Rayon halves the tiles between threads: a multiple of the threads shares evenly.
+        while !(row_tiles * col_tiles).is_multiple_of(threads) && col_tiles < pairs {
+            col_tiles += 1;
+        }
+        // The `i`th of `parts` even parts of `units` units of `size` things, `total` in all.
+        let part = |i: usize, parts: usize, units: usize, size: usize, total: usize| {
+            (i * units / parts * size).min(total)..((i + 1) * units / parts * size).min(total)
+        };
         let ptr = Shared(out.as_mut_ptr());
         (0..row_tiles * col_tiles).into_par_iter().for_each(|t| {
             let (r, c) = (t / col_tiles, t % col_tiles);
-            let rows = r * rows_per_tile..((r + 1) * rows_per_tile).min(m);
-            tile(rows, c * per_tile..((c + 1) * per_tile).min(panels), ptr);
+            let rows = part(r, row_tiles, steps, row_step, m);
+            tile(rows, part(c, col_tiles, pairs, 2, panels), ptr);
         });
     }
     // SAFETY: the tiles cover the output and each wrote all of its part.
@@ -747,6 +759,61 @@ pub(super) mod tests {
                             "{name} {m}×{n}×{k} bias {}: {g} vs {w}",
                             bias.is_some()
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_tiles_cover_the_output_once_and_share_it_evenly_between_threads() {
+        use std::sync::Mutex;
+        // (rows, columns): an image at batch 1 and 8, a text at batch 8, odd sizes.
+        let sizes = [
+            (50, 768),
+            (400, 3072),
+            (128, 512),
+            (7, 17),
+            (1, 1),
+            (145, 2304),
+            (13, 40),
+        ];
+        for threads in [1, 2, 3, 7] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for &(m, n) in &sizes {
+                let tiles = Mutex::new(Vec::new());
+                let out = pool.install(|| unsafe {
+                    by_tiles(m, n, NR, MC, MR, |rows, panels, out| {
+                        let cols = panels.start * NR..(panels.end * NR).min(n);
+                        for r in rows.clone() {
+                            for c in cols.clone() {
+                                *out.0.add(r * n + c) = 1.0 + (r * n + c) as f32;
+                            }
+                        }
+                        tiles.lock().unwrap().push((rows, panels));
+                    })
+                });
+                let want: Vec<f32> = (0..m * n).map(|i| 1.0 + i as f32).collect();
+                assert_eq!(out, want, "{m}×{n} on {threads} threads");
+                let tiles = tiles.into_inner().unwrap();
+                let area: usize = tiles.iter().map(|(r, p)| r.len() * p.len()).sum();
+                assert_eq!(
+                    area,
+                    m * n.div_ceil(NR),
+                    "tiles overlap: {m}×{n}, {threads} threads"
+                );
+                let pairs = n.div_ceil(NR).div_ceil(2);
+                if tiles.len() < m.div_ceil(MC) * pairs {
+                    assert_eq!(tiles.len() % threads, 0, "{m}×{n}: {} tiles", tiles.len());
+                }
+                // No tile larger than another by more than a run of rows and a pair of panels.
+                for (r, p) in &tiles {
+                    assert!(r.len() <= MC && r.start % MR == 0 && p.start % 2 == 0);
+                    for (r2, p2) in &tiles {
+                        assert!(r.len() <= r2.len() + MR && p.len() <= p2.len() + 2);
                     }
                 }
             }

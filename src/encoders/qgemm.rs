@@ -392,7 +392,7 @@ impl Product for QPacked {
             Kernel::Wide(kernel) => {
                 let rows = self.quantise::<i16>(x, m);
                 unsafe {
-                    by_tiles(m, n, NR, MC, |r, tile, ptr| {
+                    by_tiles(m, n, NR, MC, MR, |r, tile, ptr| {
                         let sums_of = |_, a: &_, b: *const Block, sums: &mut _| {
                             kernel(2 * blocks, a, b.cast(), sums)
                         };
@@ -404,7 +404,7 @@ impl Product for QPacked {
             Kernel::Narrow(kernels, pairs) => {
                 let rows = self.quantise::<i8>(x, m);
                 unsafe {
-                    by_tiles(m, n, NR, MC, |r, tile, ptr| {
+                    by_tiles(m, n, NR, MC, MR, |r, tile, ptr| {
                         let sums_of =
                             |h: usize, a: &_, b, sums: &mut _| kernels[h - 1](blocks, a, b, sums);
                         let pair_of = pairs.map(|pairs| {
