@@ -1,5 +1,5 @@
 //! This CPU's peak rate for the encoders' inner operations, measured on one core: f32 FMAs and,
-//! with AVX-512 VNNI, 8-bit dot products (`vpdpbusd`), twelve independent sums in registers, no
+//! with AVX-512 VNNI or AVX-VNNI, 8-bit dot products (`vpdpbusd`), twelve independent sums in registers, no
 //! memory traffic. No engine's matrix products run faster here, so a pass's operations per
 //! second over `threads` × this say how much any kernel could still gain.
 
@@ -32,10 +32,16 @@ pub fn per_core() -> serde_json::Value {
         } else {
             None
         };
-        let int8_gmacs = (is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vnni"))
-        // SAFETY: the features were just detected.
-        .then(|| rate(12.0 * 64.0, &|n| unsafe { x86::vnni512(n) }));
+        let int8_gmacs =
+            if is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vnni") {
+                // SAFETY: the features were just detected.
+                Some(rate(12.0 * 64.0, &|n| unsafe { x86::vnni512(n) }))
+            } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("avxvnni") {
+                // SAFETY: the features were just detected.
+                Some(rate(12.0 * 32.0, &|n| unsafe { x86::vnni256(n) }))
+            } else {
+                None
+            };
         serde_json::json!({
             "f32_gflops": f32_gflops.map(round),
             "int8_gmacs": int8_gmacs.map(round),
@@ -93,6 +99,14 @@ mod x86 {
         _mm512_set1_epi32(black_box(0x0202_0202)),
         _mm512_dpbusd_epi32
     );
+    steps!(
+        vnni256,
+        "avx2,avxvnni",
+        _mm256_setzero_si256(),
+        _mm256_set1_epi32(black_box(0x0101_0101)),
+        _mm256_set1_epi32(black_box(0x0202_0202)),
+        _mm256_dpbusd_avx_epi32
+    );
 }
 
 #[cfg(test)]
@@ -110,7 +124,8 @@ mod tests {
             );
             assert_eq!(
                 has("int8_gmacs"),
-                is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vnni"),
+                (is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vnni"))
+                    || (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("avxvnni")),
                 "{peak}"
             );
         }

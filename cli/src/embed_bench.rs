@@ -182,6 +182,7 @@ pub fn run(
         "device": "cpu",
         "threads": rayon::current_num_threads(),
         "cpu_peak_per_core": crate::cpu_peak::per_core(),
+        "int8_kernel": vitrine::encoders::int8_cpu_kernel(),
         "clip": { "model": clip_manifest.id, "random_weights": random },
     });
     // Alternate precisions per batch size so that machine noise hits both alike.

@@ -25,6 +25,12 @@ use crate::error::{Error, Result};
 pub use clip::ClipEncoder;
 pub use text::TextEncoder;
 
+/// The int8 matrix kernel this CPU runs ("avx-512 vnni 8-bit", "avx-vnni 8-bit", "avx2 16-bit"…),
+/// for benchmarks' reports.
+pub fn int8_cpu_kernel() -> &'static str {
+    qgemm::kernel_name()
+}
+
 /// Runs a model's forward pass on a thread of the pool that its layers' parallel steps run on,
 /// so that each of those many short steps starts and ends without waking the calling thread.
 pub(crate) fn on_pool<R: Send>(forward: impl FnOnce() -> R + Send) -> R {

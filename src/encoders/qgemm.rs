@@ -421,19 +421,28 @@ impl Product for QPacked {
 
 /// The best micro-kernel this CPU runs.
 fn kernel() -> Kernel {
+    best().1
+}
+
+/// The name of the int8 kernel this CPU runs (for benchmarks' reports).
+pub(crate) fn kernel_name() -> &'static str {
+    best().0
+}
+
+fn best() -> (&'static str, Kernel) {
     #[cfg(target_arch = "x86_64")]
     if let Some(k) = avx512::kernel() {
         return k;
     }
     #[cfg(target_arch = "x86_64")]
     if avx2::vnni_available() {
-        return Kernel::Narrow(avx2::NARROW, None);
+        return ("avx-vnni 8-bit", Kernel::Narrow(avx2::NARROW, None));
     }
     #[cfg(target_arch = "x86_64")]
     if avx2::available() {
-        return Kernel::Wide(avx2::kernel);
+        return ("avx2 16-bit", Kernel::Wide(avx2::kernel));
     }
-    Kernel::Wide(portable)
+    ("portable 16-bit", Kernel::Wide(portable))
 }
 
 /// Plain Rust, for CPUs without AVX2.
@@ -677,14 +686,14 @@ mod avx512 {
     }
 
     /// The narrow VNNI kernel where the CPU has it, else the wide AVX-512BW one, else none.
-    pub(super) fn kernel() -> Option<Kernel> {
+    pub(super) fn kernel() -> Option<(&'static str, Kernel)> {
         if !is_x86_feature_detected!("avx512bw") {
             return None;
         }
         Some(if is_x86_feature_detected!("avx512vnni") {
-            Kernel::Narrow(NARROW, Some(NARROW2))
+            ("avx-512 vnni 8-bit", Kernel::Narrow(NARROW, Some(NARROW2)))
         } else {
-            Kernel::Wide(bw)
+            ("avx-512bw 16-bit", Kernel::Wide(bw))
         })
     }
 
