@@ -45,11 +45,14 @@ const PASSAGE_MAX_WORDS: usize = 48;
 const MAX_PASSAGES: usize = 24;
 const _: () = assert!(MAX_PASSAGES <= 1 << crate::store::PASSAGE_SEQ_BITS);
 
-/// A product's passages: runs of consecutive description sentences (at least
-/// `PASSAGE_MIN_WORDS` words, cut at `PASSAGE_MAX_WORDS`), each after the title so that a passage
-/// still says what product it is about. A text query is scored against each passage as well as
-/// the whole product, so a query that describes one part of a long description is not diluted
-/// by the rest. Empty when the description makes a single passage (the whole text covers it).
+/// A product's passages: first its head (the product text without the description: what the
+/// product is), then runs of consecutive description sentences (at least `PASSAGE_MIN_WORDS`
+/// words, cut at `PASSAGE_MAX_WORDS`), each after the title so that a passage still says what
+/// product it is about. A text query is scored against each passage as well as the whole
+/// product, so that a query naming the product ("timepiece", "blue hoodie") is not diluted by
+/// its description, nor one that describes a part of a long description by the rest. No runs
+/// when the description makes a single passage, and nothing without a description (the whole
+/// text is the head).
 pub fn passages(p: &ProductData) -> Vec<String> {
     use unicode_segmentation::UnicodeSegmentation;
     let mut runs: Vec<Vec<&str>> = Vec::new();
@@ -72,17 +75,24 @@ pub fn passages(p: &ProductData) -> Vec<String> {
             _ => runs.push(current),
         }
     }
-    if runs.len() < 2 {
+    if runs.is_empty() {
         return Vec::new();
     }
+    let mut head = p.clone();
+    head.description.clear();
+    let head = product_text(&head);
     let title = p.title.trim();
-    runs.iter()
-        .take(MAX_PASSAGES)
-        .map(|r| match title {
+    let mut out: Vec<String> = Some(head)
+        .filter(|h| !h.trim().is_empty())
+        .into_iter()
+        .collect();
+    if runs.len() >= 2 {
+        out.extend(runs.iter().take(MAX_PASSAGES - 1).map(|r| match title {
             "" => r.join(" "),
             t => format!("{t}. {}", r.join(" ")),
-        })
-        .collect()
+        }));
+    }
+    out
 }
 
 #[derive(Debug, Clone)]
@@ -526,24 +536,32 @@ mod tests {
              Full-length zipper. L 29\" x W 13\" x H 11\".",
         );
         let got = passages(&p);
-        assert_eq!(got.len(), 3, "{got:#?}");
-        assert!(got.iter().all(|g| g.starts_with("Joust Duffle Bag. ")));
-        assert!(got[1].ends_with("room to spare."), "{got:#?}");
+        assert_eq!(got.len(), 4, "{got:#?}");
+        assert_eq!(got[0], "Joust Duffle Bag");
+        assert!(got[1..].iter().all(|g| g.starts_with("Joust Duffle Bag. ")));
+        assert!(got[2].ends_with("room to spare."), "{got:#?}");
         // The feature fragments make one passage with the short tail merged in.
-        assert!(got[2].contains("Dual top handles. Adjustable shoulder strap."));
-        assert!(got[2].ends_with("H 11\"."), "{got:#?}");
+        assert!(got[3].contains("Dual top handles. Adjustable shoulder strap."));
+        assert!(got[3].ends_with("H 11\"."), "{got:#?}");
 
         let long = vec!["word"; 130].join(" ") + ".";
+        // No title, category or colour: no head.
         let got = passages(&product("", &long));
         let sizes: Vec<usize> = got.iter().map(|g| g.split_whitespace().count()).collect();
         assert_eq!(sizes, [48, 48, 34]);
     }
 
     #[test]
-    fn a_short_description_has_no_passages_and_a_huge_one_a_bounded_number() {
-        assert!(passages(&product("Tee", "Soft cotton. Crew neck.")).is_empty());
+    fn the_head_is_a_passage_of_every_described_product_and_a_huge_one_has_a_bounded_number() {
+        let mut tee = product("Tee", "Soft cotton. Crew neck.");
+        tee.category = "Men/Tops".into();
+        tee.color = "Blue".into();
+        // A short description: the head alone, without the description.
+        assert_eq!(passages(&tee), ["Tee. Men / Tops. Blue"]);
         assert!(passages(&product("Tee", "")).is_empty());
         let huge = "This sentence has exactly twelve words in it for the test here. ".repeat(500);
-        assert_eq!(passages(&product("Tee", &huge)).len(), MAX_PASSAGES);
+        let got = passages(&product("Tee", &huge));
+        assert_eq!(got.len(), MAX_PASSAGES);
+        assert_eq!(got[0], "Tee");
     }
 }
