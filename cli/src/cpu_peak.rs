@@ -1,7 +1,7 @@
 //! This CPU's peak rate for the encoders' inner operations, measured on one core: f32 FMAs and,
-//! with AVX-512 VNNI or AVX-VNNI, 8-bit dot products (`vpdpbusd`), twelve independent sums in registers, no
-//! memory traffic. No engine's matrix products run faster here, so a pass's operations per
-//! second over `threads` × this say how much any kernel could still gain.
+//! with AVX-512 VNNI or AVX-VNNI, 8-bit dot products (`vpdpbusd`), twelve independent sums in
+//! registers, no memory traffic. No engine's matrix products run faster here, so a pass's
+//! operations per second over `threads` × this say how much any kernel could still gain.
 
 use std::hint::black_box;
 use std::time::Instant;
