@@ -23,6 +23,11 @@ use crate::store::{ProductData, Store};
 /// What the product-text encoder reads for a product: title, category, colour, its
 /// descriptive attributes ("Brand: Acme"), description.
 pub fn product_text(p: &ProductData) -> String {
+    text_with(p, &p.description)
+}
+
+/// [`product_text`] with `description` in place of the product's own.
+fn text_with(p: &ProductData, description: &str) -> String {
     let category = p.category.replace('/', " / ");
     let attributes: Vec<String> = crate::domain::descriptive_attributes(&p.attributes)
         .into_iter()
@@ -31,7 +36,7 @@ pub fn product_text(p: &ProductData) -> String {
     [p.title.as_str(), category.as_str(), p.color.as_str()]
         .into_iter()
         .chain(attributes.iter().map(String::as_str))
-        .chain([p.description.as_str()])
+        .chain([description])
         .filter(|s| !s.trim().is_empty())
         .collect::<Vec<_>>()
         .join(". ")
@@ -78,9 +83,7 @@ pub fn passages(p: &ProductData) -> Vec<String> {
     if runs.is_empty() {
         return Vec::new();
     }
-    let mut head = p.clone();
-    head.description.clear();
-    let head = product_text(&head);
+    let head = text_with(p, "");
     let title = p.title.trim();
     let mut out: Vec<String> = Some(head)
         .filter(|h| !h.trim().is_empty())

@@ -537,7 +537,16 @@ mod avx2 {
                     row[1] = _mm256_dpbusd_avx_epi32(row[1], hi, v);
                 }
             }
-            for (row, sums) in out.iter_mut().zip(&acc) {
+            store(out, &acc);
+        }
+    }
+
+    /// Each row's two registers of sums into its 16 columns of `out`.
+    #[target_feature(enable = "avx2")]
+    fn store(out: &mut [[i32; NR]; MR], acc: &[[__m256i; 2]]) {
+        for (row, sums) in out.iter_mut().zip(acc) {
+            // SAFETY: each row of `out` holds 16 i32s, the two registers' lanes.
+            unsafe {
                 _mm256_storeu_si256(row.as_mut_ptr().cast(), sums[0]);
                 _mm256_storeu_si256(row.as_mut_ptr().add(8).cast(), sums[1]);
             }
@@ -571,10 +580,7 @@ mod avx2 {
                     row[1] = _mm256_add_epi32(row[1], _mm256_madd_epi16(v, hi));
                 }
             }
-            for (row, sums) in out.iter_mut().zip(&acc) {
-                _mm256_storeu_si256(row.as_mut_ptr().cast(), sums[0]);
-                _mm256_storeu_si256(row.as_mut_ptr().add(8).cast(), sums[1]);
-            }
+            store(out, &acc);
         }
     }
 
