@@ -335,6 +335,8 @@ const NOT_A_PRICE_AFTER: &[&str] = &[
     "size", "sizes", "age", "ages", "pack", "set", "of", "waist", "inseam", "length", "number",
     "model", "us", "uk", "eu",
 ];
+/// What may join a range's two prices ("$20-$40", "20–40 euros").
+const RANGE_DASHES: [char; 3] = ['-', '\u{2013}', '\u{2014}'];
 /// Currency words that may follow a price ("60 dollars").
 const CURRENCY_WORDS: &[&str] = &[
     "dollars", "dollar", "bucks", "usd", "eur", "euro", "euros", "gbp", "pounds", "€", "$", "£",
@@ -350,6 +352,11 @@ fn price_token(t: &str) -> Option<f64> {
         return None;
     }
     crate::price::parse_price(t)
+}
+
+/// "to", or a dash standing alone between a range's prices ("$20 - $40").
+fn joins_range(word: &str) -> bool {
+    word == "to" || (!word.is_empty() && word.chars().all(|c| RANGE_DASHES.contains(&c)))
 }
 
 fn term(word: &str) -> String {
@@ -459,15 +466,42 @@ impl<'a> Reading<'a> {
                 return Some((Some(a.min(b)), Some(a.max(b)), 2 + m + m2));
             }
         }
-        // "$20-$40", "$20 to $40": ranges without a lead word need a currency.
-        if let Some((a, b)) = self.lower(i).split_once('-')
-            && (a.starts_with(CURRENCY_SYMBOLS) || b.starts_with(CURRENCY_SYMBOLS))
-            && let (Some(a), Some(b)) = (price_token(a), price_token(b))
+        // "<40", "<=$40", ">=50": a comparison written against its number.
+        for (sign, below) in [
+            ("<=", true),
+            ("≤", true),
+            ("<", true),
+            (">=", false),
+            ("≥", false),
+            (">", false),
+        ] {
+            if let Some(rest) = self.lower(i).strip_prefix(sign)
+                && let Some(p) = price_token(rest)
+            {
+                let m = 1 + usize::from(CURRENCY_WORDS.contains(&self.lower(i + 1)));
+                return Some(if below {
+                    (None, Some(p), m)
+                } else {
+                    (Some(p), None, m)
+                });
+            }
+        }
+        // "$20-$40", "20–40 dollars", "$20 to $40", "$20 - $40": ranges without a lead word need
+        // a currency.
+        if let Some((a, b)) = self.lower(i).split_once(RANGE_DASHES)
+            && let (Some(x), Some(y)) = (price_token(a), price_token(b))
         {
-            return Some((Some(a.min(b)), Some(a.max(b)), 1));
+            let currency_after = CURRENCY_WORDS.contains(&self.lower(i + 1));
+            if a.starts_with(CURRENCY_SYMBOLS) || b.contains(CURRENCY_SYMBOLS) || currency_after {
+                return Some((
+                    Some(x.min(y)),
+                    Some(x.max(y)),
+                    1 + usize::from(currency_after),
+                ));
+            }
         }
         let (p, m, marked) = self.price_at(i)?;
-        if self.lower(i + m) == "to"
+        if joins_range(self.lower(i + m))
             && let Some((b, m2, marked2)) = self.price_at(i + m + 1)
             && (marked || marked2)
         {
@@ -614,7 +648,8 @@ impl<'a> Reading<'a> {
 }
 
 /// Reads price limits ("under 80", "below $50", "no more than 45 dollars", "over 20", "at least
-/// 15", "between 20 and 40", "from 20 to 40", "$20-$40", "40 or less", "$50 and up", "$50+") and
+/// 15", "between 20 and 40", "from 20 to 40", "$20-$40", "20–40 euros", "<=40", "40 or less",
+/// "$50 and up", "$50+") and
 /// "not" terms ("-zip", "without zip", "but not black", "NOT bag", and a lowercase "not leather"
 /// or "no hood" at the end) out of a short query.
 /// A sentence (more than [`LONG_QUERY_WORDS`] words) keeps every word but `-term`s: "it's not
@@ -713,6 +748,21 @@ mod tests {
             read("bag $40 to $20"),
             v("bag", Some(20.0), Some(40.0), "$40 to $20")
         );
+        for (s, phrase) in [
+            ("bag 30-40 dollars", "30-40 dollars"),
+            ("bag 30\u{2013}40 \u{20ac}", "30\u{2013}40 \u{20ac}"),
+            ("bag $30 - $40", "$30 - $40"),
+            ("bag 30 - 40 usd", "30 - 40 usd"),
+            ("bag 30-$40", "30-$40"),
+        ] {
+            assert_eq!(read(s), v("bag", Some(30.0), Some(40.0), phrase), "{s}");
+        }
+        assert_eq!(read("bag <=40"), v("bag", None, Some(40.0), "<=40"));
+        assert_eq!(read("bag <$40.50"), v("bag", None, Some(40.5), "<$40.50"));
+        assert_eq!(
+            read("bag >=50 euros"),
+            v("bag", Some(50.0), None, ">=50 euros")
+        );
         assert_eq!(read("hoodie $50+"), v("hoodie", Some(50.0), None, "$50+"));
         assert_eq!(
             read("hoodie 50 dollars and up"),
@@ -733,6 +783,8 @@ mod tests {
             "shoes size over 10",
             "bag 20 to 40",
             "bag 20-40",
+            "bag 20 - 40",
+            "t-shirt 2-pack",
             "up to date jacket",
             "bag from the gym",
         ] {
