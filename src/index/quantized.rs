@@ -6,10 +6,13 @@
 use rayon::prelude::*;
 
 use super::VectorSet;
-use super::kernels::dot_i8;
+use super::kernels::{dot_i8, prefetch};
 
 /// Codes per line.
 const LINE: usize = 64;
+/// How many rows ahead of the one it scores a scan asks for: with the hardware's prefetch
+/// alone, scans of sets larger than the caches ran 20–30% slower (README, Search).
+const AHEAD: usize = 16;
 
 /// 64 codes: rows are whole lines, so each starts on a cache line.
 #[derive(Clone, Copy)]
@@ -102,7 +105,14 @@ impl Int8Rows {
     /// than the relative 10⁻⁶ added.
     pub fn dot(&self, q: &Int8Query, r: usize) -> (f32, f32) {
         let at = r * self.stride;
-        let codes = &codes(&self.lines)[at..at + self.stride];
+        let all = codes(&self.lines);
+        // Scans read rows in order: the row `AHEAD` on starts loading now (past the end, a
+        // hint that does nothing).
+        prefetch(
+            all.as_ptr().wrapping_add(at + AHEAD * self.stride),
+            self.stride,
+        );
+        let codes = &all[at..at + self.stride];
         let approx = q.scale * self.scales[r] * dot_i8(&q.codes, codes) as f32;
         let len = self.lens[r];
         let err = q.len * self.bounds[r] + (q.residual + 1e-6 * q.len) * len + 1e-7;
