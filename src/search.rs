@@ -23,6 +23,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::catalog::Catalog;
@@ -110,6 +111,8 @@ impl Signal {
 const PHASH_RANGE: f32 = 12.0;
 /// Products sampled for the per-query spread and word weights of large catalogs.
 const SAMPLE: usize = 2000;
+/// Products scored on one thread before another is worth starting.
+const PER_THREAD: usize = 512;
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
@@ -621,23 +624,27 @@ impl Searcher {
                 .filter(|&pi| like != Some(pi))
                 .collect()
         };
-        let pop_raw: Vec<Raw> = population
-            .iter()
-            .map(|&pi| self.raw_scores(pi, &side, &keyword))
-            .collect();
-        let cand_raw: Vec<Raw> = candidates
-            .iter()
-            .map(|&pi| self.raw_scores(pi, &side, &keyword))
-            .collect();
+        // Each product's scores read its rows from all over memory: on all cores.
+        let raw_of = |products: &[usize]| -> Vec<Raw> {
+            products
+                .par_iter()
+                .with_min_len(PER_THREAD)
+                .map(|&pi| self.raw_scores(pi, &side, &keyword))
+                .collect()
+        };
+        let pop_raw = raw_of(&population);
+        let cand_raw = raw_of(&candidates);
         let words = self.lexicon.weigh(&side.terms, &population);
         let shares: Vec<f32> = population
-            .iter()
+            .par_iter()
+            .with_min_len(PER_THREAD)
             .map(|&pi| self.lexicon.coverage(pi, &words))
             .collect();
         let evidence = Evidence::new(&pop_raw, words, &shares, self.trust());
         let penalty = self.penalties(&read.not, &population, &candidates)?;
         let cands = candidates
-            .iter()
+            .par_iter()
+            .with_min_len(PER_THREAD)
             .zip(cand_raw)
             .map(|(&pi, raw)| self.candidate(pi, raw, &evidence, penalty[pi], &read.text))
             .collect();
