@@ -440,7 +440,8 @@ impl<'a> Reading<'a> {
     /// One price phrase starting at word `i`: the limits it sets and the words it takes. Not
     /// after a word that makes its number a size or a count ("size 8 or more").
     fn price_phrase(&self, i: usize) -> Option<(Option<f64>, Option<f64>, usize)> {
-        if i > 0 && NOT_A_PRICE_AFTER.contains(&term(self.lower(i - 1)).as_str()) {
+        if self.used[i] || (i > 0 && NOT_A_PRICE_AFTER.contains(&term(self.lower(i - 1)).as_str()))
+        {
             return None;
         }
         // "under 80", "no more than $30", "at least 20 euros".
@@ -649,9 +650,8 @@ impl<'a> Reading<'a> {
 
 /// Reads price limits ("under 80", "below $50", "no more than 45 dollars", "over 20", "at least
 /// 15", "between 20 and 40", "from 20 to 40", "$20-$40", "20–40 euros", "<=40", "40 or less",
-/// "$50 and up", "$50+") and
-/// "not" terms ("-zip", "without zip", "but not black", "NOT bag", and a lowercase "not leather"
-/// or "no hood" at the end) out of a short query.
+/// "$50 and up", "$50+") and "not" terms ("-zip", "without zip", "but not black", "NOT bag",
+/// and a lowercase "not leather" or "no hood" at the end) out of a short query.
 /// A sentence (more than [`LONG_QUERY_WORDS`] words) keeps every word but `-term`s: "it's not
 /// cheap" or "no trouble finding room" are text, not exclusions.
 pub fn parse_text(raw: &str) -> ParsedText {
