@@ -295,6 +295,7 @@ const PRICE_AT_MOST: &[&str] = &[
     "maximum",
     "<",
     "<=",
+    "≤",
 ];
 /// Words before a price that make it the lowest one wanted.
 const PRICE_AT_LEAST: &[&str] = &[
@@ -310,6 +311,7 @@ const PRICE_AT_LEAST: &[&str] = &[
     "minimum",
     ">",
     ">=",
+    "≥",
 ];
 /// Words after a price that make it the highest one wanted ("40 or less").
 const PRICE_OR_LESS: &[&str] = &[
@@ -431,10 +433,16 @@ impl<'a> Reading<'a> {
         }
         let p = price_token(word)?;
         let marked = word.contains(CURRENCY_SYMBOLS);
-        match self.lower(i + 1) {
-            w if CURRENCY_WORDS.contains(&w) && !self.used[i + 1] => Some((p, 2, true)),
-            _ => Some((p, 1, marked)),
-        }
+        Some(if self.currency_at(i + 1) {
+            (p, 2, true)
+        } else {
+            (p, 1, marked)
+        })
+    }
+
+    /// Whether word `i` is a currency word ("dollars") not yet read as part of something else.
+    fn currency_at(&self, i: usize) -> bool {
+        CURRENCY_WORDS.contains(&self.lower(i)) && self.used.get(i) == Some(&false)
     }
 
     /// One price phrase starting at word `i`: the limits it sets and the words it takes. Not
@@ -444,16 +452,24 @@ impl<'a> Reading<'a> {
         {
             return None;
         }
-        // "under 80", "no more than $30", "at least 20 euros".
+        // "under 80", "no more than $30", "at least 20 euros", and "<40" or "<=$40": a sign
+        // written against its number.
         for (words, below) in [(PRICE_AT_MOST, true), (PRICE_AT_LEAST, false)] {
-            if let Some(n) = self.starts_any(i, words)
-                && let Some((p, m, _)) = self.price_at(i + n)
-            {
-                let limit = Some(p);
+            let phrase = self
+                .starts_any(i, words)
+                .and_then(|n| self.price_at(i + n).map(|(p, m, _)| (p, n + m)))
+                .or_else(|| {
+                    let glued = words
+                        .iter()
+                        .filter(|w| !w.contains(char::is_alphabetic))
+                        .find_map(|sign| price_token(self.lower(i).strip_prefix(sign)?))?;
+                    Some((glued, 1 + usize::from(self.currency_at(i + 1))))
+                });
+            if let Some((p, n)) = phrase {
                 return Some(if below {
-                    (None, limit, n + m)
+                    (None, Some(p), n)
                 } else {
-                    (limit, None, n + m)
+                    (Some(p), None, n)
                 });
             }
         }
@@ -467,32 +483,12 @@ impl<'a> Reading<'a> {
                 return Some((Some(a.min(b)), Some(a.max(b)), 2 + m + m2));
             }
         }
-        // "<40", "<=$40", ">=50": a comparison written against its number.
-        for (sign, below) in [
-            ("<=", true),
-            ("≤", true),
-            ("<", true),
-            (">=", false),
-            ("≥", false),
-            (">", false),
-        ] {
-            if let Some(rest) = self.lower(i).strip_prefix(sign)
-                && let Some(p) = price_token(rest)
-            {
-                let m = 1 + usize::from(CURRENCY_WORDS.contains(&self.lower(i + 1)));
-                return Some(if below {
-                    (None, Some(p), m)
-                } else {
-                    (Some(p), None, m)
-                });
-            }
-        }
         // "$20-$40", "20–40 dollars", "$20 to $40", "$20 - $40": ranges without a lead word need
         // a currency.
         if let Some((a, b)) = self.lower(i).split_once(RANGE_DASHES)
             && let (Some(x), Some(y)) = (price_token(a), price_token(b))
         {
-            let currency_after = CURRENCY_WORDS.contains(&self.lower(i + 1));
+            let currency_after = self.currency_at(i + 1);
             if a.starts_with(CURRENCY_SYMBOLS) || b.contains(CURRENCY_SYMBOLS) || currency_after {
                 return Some((
                     Some(x.min(y)),
