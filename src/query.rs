@@ -332,6 +332,29 @@ const PRICE_OR_MORE: &[&str] = &[
     "and over",
     "and above",
 ];
+/// Words before a price that make it the price wanted, give or take [`AROUND_SPREAD`] ("around
+/// 40", "about $40", "~40").
+const PRICE_AROUND: &[&str] = &[
+    "around",
+    "about",
+    "approximately",
+    "approx",
+    "approx.",
+    "roughly",
+    "circa",
+    "~",
+];
+/// How far from the price wanted "around 40" reaches, as a share of it: 32 to 48.
+pub const AROUND_SPREAD: f64 = 0.2;
+/// Units after a number that make it a measure, a count or a time, not a price ("under 40 mm",
+/// "over 2kg", "under 1 liter").
+const UNITS: &[&str] = &[
+    "mm", "cm", "km", "inch", "inches", "ft", "feet", "yd", "oz", "lb", "lbs", "kg", "g", "mg",
+    "ml", "cl", "l", "liter", "liters", "litre", "litres", "gal", "w", "watt", "watts", "v", "mah",
+    "gb", "tb", "mb", "hz", "mp", "pcs", "pc", "pieces", "count", "ct", "people", "person",
+    "persons", "seats", "years", "year", "yrs", "months", "month", "days", "day", "hours", "hour",
+    "hrs", "minutes", "mins", "x",
+];
 /// Words after which a number is a size, an age or a count, not a price.
 const NOT_A_PRICE_AFTER: &[&str] = &[
     "size", "sizes", "age", "ages", "pack", "set", "of", "waist", "inseam", "length", "number",
@@ -344,16 +367,24 @@ const CURRENCY_WORDS: &[&str] = &[
     "dollars", "dollar", "bucks", "usd", "eur", "euro", "euros", "gbp", "pounds", "€", "$", "£",
 ];
 
+/// A word that is a price: "40", "$40.50", "40usd", "1.5k" (thousands); not a measure
+/// ("40mm").
 fn price_token(t: &str) -> Option<f64> {
     let t = t.trim_end_matches('+');
     let t = t.trim_matches(|c: char| {
         CURRENCY_SYMBOLS.contains(&c) || matches!(c, ',' | '.' | ')' | '(')
     });
-    let t = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    if t.is_empty() || !t.chars().next()?.is_ascii_digit() {
+    let number = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let scale = match t[number.len()..].to_ascii_lowercase().as_str() {
+        "" => 1.0,
+        "k" => 1000.0,
+        code if CURRENCY_WORDS.contains(&code) => 1.0,
+        _ => return None,
+    };
+    if !number.chars().next()?.is_ascii_digit() {
         return None;
     }
-    crate::price::parse_price(t)
+    crate::price::parse_price(number).map(|p| p * scale)
 }
 
 /// "to", or a dash standing alone between a range's prices ("$20 - $40").
@@ -433,11 +464,20 @@ impl<'a> Reading<'a> {
         }
         let p = price_token(word)?;
         let marked = word.contains(CURRENCY_SYMBOLS);
-        Some(if self.currency_at(i + 1) {
-            (p, 2, true)
+        let (n, marked) = if self.currency_at(i + 1) {
+            (2, true)
         } else {
-            (p, 1, marked)
-        })
+            (1, marked)
+        };
+        (!UNITS.contains(&term(self.lower(i + n)).as_str())).then_some((p, n, marked))
+    }
+
+    /// A price written against `sign` at word `i` ("<40", "~$40"), with a currency word after
+    /// it: the price and the words it takes.
+    fn glued(&self, i: usize, sign: &str) -> Option<(f64, usize)> {
+        let p = price_token(self.lower(i).strip_prefix(sign)?)?;
+        let n = 1 + usize::from(self.currency_at(i + 1));
+        (!self.used[i] && !UNITS.contains(&term(self.lower(i + n)).as_str())).then_some((p, n))
     }
 
     /// Whether word `i` is a currency word ("dollars") not yet read as part of something else.
@@ -459,11 +499,10 @@ impl<'a> Reading<'a> {
                 .starts_any(i, words)
                 .and_then(|n| self.price_at(i + n).map(|(p, m, _)| (p, n + m)))
                 .or_else(|| {
-                    let glued = words
+                    words
                         .iter()
                         .filter(|w| !w.contains(char::is_alphabetic))
-                        .find_map(|sign| price_token(self.lower(i).strip_prefix(sign)?))?;
-                    Some((glued, 1 + usize::from(self.currency_at(i + 1))))
+                        .find_map(|sign| self.glued(i, sign))
                 });
             if let Some((p, n)) = phrase {
                 return Some(if below {
@@ -472,6 +511,17 @@ impl<'a> Reading<'a> {
                     (Some(p), None, n)
                 });
             }
+        }
+        // "around 40", "about $40", "~40": the price give or take a fifth.
+        let around = self
+            .starts_any(i, PRICE_AROUND)
+            .and_then(|n| self.price_at(i + n).map(|(p, m, _)| (p, n + m)))
+            .or_else(|| self.glued(i, "~"));
+        if let Some((p, n)) = around {
+            // Whole cents outward, past the float error of the product ("48", not "48.01").
+            let low = (p * (1.0 - AROUND_SPREAD) * 100.0 + 1e-6).floor() / 100.0;
+            let high = (p * (1.0 + AROUND_SPREAD) * 100.0 - 1e-6).ceil() / 100.0;
+            return Some((Some(low), Some(high), n));
         }
         // "between 20 and 40", "from 20 to 40".
         for (first, second) in [("between", "and"), ("from", "to")] {
@@ -518,7 +568,7 @@ impl<'a> Reading<'a> {
     }
 
     /// Price phrases: "under 80", "less than $30", "no more than 45", "between 20 and 40",
-    /// "from 20 to 40", "$20-$40", "40 or less", "$50 and up".
+    /// "from 20 to 40", "$20-$40", "40 or less", "$50 and up", "around 40".
     fn prices(&mut self) {
         let mut i = 0;
         while i < self.words.len() {
@@ -646,7 +696,7 @@ impl<'a> Reading<'a> {
 
 /// Reads price limits ("under 80", "below $50", "no more than 45 dollars", "over 20", "at least
 /// 15", "between 20 and 40", "from 20 to 40", "$20-$40", "20–40 euros", "<=40", "40 or less",
-/// "$50 and up", "$50+") and "not" terms ("-zip", "without zip", "but not black", "NOT bag",
+/// "$50 and up", "$50+", "around 40"; not a measure such as "under 40 mm") and "not" terms ("-zip", "without zip", "but not black", "NOT bag",
 /// and a lowercase "not leather" or "no hood" at the end) out of a short query.
 /// A sentence (more than [`LONG_QUERY_WORDS`] words) keeps every word but `-term`s: "it's not
 /// cheap" or "no trouble finding room" are text, not exclusions.
@@ -789,6 +839,44 @@ mod tests {
         assert_eq!(
             read("pack of 3 under 20"),
             v("pack of 3", None, Some(20.0), "under 20")
+        );
+        // A measure is not a price, written against its number or after it.
+        for s in [
+            "watch under 40mm",
+            "bag under 40 cm",
+            "mat over 6mm",
+            "bottle under 1 liter",
+            "bag <40 cm",
+            "bag 30-40L",
+            "backpack about 30 liters",
+        ] {
+            assert_eq!(read(s), v(s, None, None, ""), "{s}");
+        }
+        assert_eq!(
+            read("tee 20usd or less"),
+            v("tee", None, Some(20.0), "20usd or less")
+        );
+        assert_eq!(
+            read("sofa under 1.5k"),
+            v("sofa", None, Some(1500.0), "under 1.5k")
+        );
+        // "around 40" is 40 give or take a fifth, in whole cents.
+        assert_eq!(
+            read("hoodie around 40"),
+            v("hoodie", Some(32.0), Some(48.0), "around 40")
+        );
+        assert_eq!(
+            read("jacket about 60 dollars"),
+            v("jacket", Some(48.0), Some(72.0), "about 60 dollars")
+        );
+        assert_eq!(read("tee ~$20"), v("tee", Some(16.0), Some(24.0), "~$20"));
+        assert_eq!(
+            read("shorts approx. 19.99 blue"),
+            v("shorts blue", Some(15.99), Some(23.99), "approx. 19.99")
+        );
+        assert_eq!(
+            read("what the shirt is about"),
+            v("what the shirt is about", None, None, "")
         );
     }
 

@@ -86,7 +86,11 @@ const fakeApi = {
     results: {
       text: "§bag",
       not: ["§zip"],
-      read: [{ kind: "not", phrase: "§without zip" }],
+      read: [
+        { kind: "not", phrase: "§without zip" },
+        { kind: "price", phrase: "§around 40" },
+      ],
+      filters: { category: null, color: null, min_price: 32, max_price: 48, attributes: [] },
       weights,
       signals,
       total: 3,
@@ -223,6 +227,7 @@ describe("the window's text comes from strings.ts", () => {
     await search.openProduct("§A1");
     expect(document.querySelectorAll("#results .result").length).toBeGreaterThan(1);
     expect(document.querySelector(".read-as")).not.toBeNull();
+    expect(document.querySelector(".read-limits")?.textContent).toContain("48");
     expect(document.querySelector("#language-note")).not.toBeNull();
     expect(document.querySelector(".spelling")).not.toBeNull();
     expect(strays(document.body)).toEqual([]);

@@ -647,10 +647,21 @@ function cardAfterCut(hit: Hit, strong: number): HTMLElement[] {
   return [card(hit)];
 }
 
+/** The price limits a search ran with, in words ("$32.00 to $48.00"), or null without any. */
+function priceLimits(f: SearchResults["filters"] | undefined): string | null {
+  const [lo, hi] = [f?.min_price ?? null, f?.max_price ?? null];
+  if (lo !== null && hi !== null) return t.search.priceBetween(price(lo), price(hi));
+  if (hi !== null) return t.search.priceAtMost(price(hi));
+  if (lo !== null) return t.search.priceAtLeast(price(lo));
+  return null;
+}
+
 /** What the typed text was read as, when it was more than words: a chip per phrase read as a
- * "not" term or a price limit; removing one takes the phrase out of the text. */
+ * "not" term or a price limit (removing one takes the phrase out of the text), then the price
+ * limits searched with ("around 40" reads as a range). */
 function readAs(r: SearchResults): HTMLElement | null {
   if (r.read.length === 0) return null;
+  const limits = r.read.some((p) => p.kind === "price") ? priceLimits(r.filters) : null;
   return h(
     "p",
     { class: "read-as" },
@@ -676,6 +687,7 @@ function readAs(r: SearchResults): HTMLElement | null {
         ),
       ),
     ),
+    limits === null ? null : h("span", { class: "read-limits" }, t.search.priceLimits(limits)),
   );
 }
 
