@@ -629,7 +629,7 @@ impl<'a> Reading<'a> {
         .then_some(j)
     }
 
-    /// "without X" ("w/o X"), "except X", "other than X", "but not X", "NOT X" anywhere;
+    /// "without X" ("w/o X", "sans X"), "except X", "other than X", "but not X", "NOT X" anywhere;
     /// lowercase "not X" and "no X" (or "with no X") only as the query's last words and not
     /// after a verb or pronoun.
     fn negations(&mut self) {
@@ -644,7 +644,7 @@ impl<'a> Reading<'a> {
             let explicit = other_than
                 || matches!(
                     w.as_str(),
-                    "without" | "except" | "excluding" | "w/o" | "w/out"
+                    "without" | "except" | "excluding" | "w/o" | "w/out" | "sans"
                 )
                 || self.words[i].trim_start_matches(['(', '[']) == "NOT"
                 || (w == "not" && self.lower(i.wrapping_sub(1)) == "but");
@@ -917,6 +917,7 @@ mod tests {
         assert_eq!(not("hoodie not black under 50"), v("hoodie", &["black"]));
         assert_eq!(not("jacket w/o hood"), v("jacket", &["hood"]));
         assert_eq!(not("bra w/out padding"), v("bra", &["padding"]));
+        assert_eq!(not("jacket sans hood"), v("jacket", &["hood"]));
         assert_eq!(not("tank top other than white"), v("tank top", &["white"]));
         assert_eq!(not("tee (not white)"), v("tee", &["white"]));
         // "for" and "in" after the negation are not what it excludes.
