@@ -10,10 +10,16 @@ the photo set's catalog, and products-titles.csv: the products without their des
 photos, a catalog of short texts on which the attribute, title and filter sets (whose
 relevance does not depend on descriptions) are measured too. How relevance is derived, per set:
 
-- attributes.jsonl: "<colour> <category leaf>" ("blue bag", "black hoodie") for every colour
-  and category leaf that some product has. Grade 2: the product has that colour (any of its
-  variants) and that category leaf; grade 1: the category leaf only. Binary metrics count grade 2
-  (min_grade 2); nDCG uses both grades.
+Kinds: a category leaf names one kind of product ("Bags": bag) or two ("Bras & Tanks": bra,
+tank; "Hoodies & Sweatshirts": hoodie, sweatshirt). A product of a two-name leaf is of the
+kind its title names ("Antonia Racer Tank": tank), or of both when its title names neither
+("Maya Tunic"). A kind's family: every product of a leaf that names it (for "tank": the men's
+tanks and all of "Bras & Tanks").
+
+- attributes.jsonl: "<colour> <kind>" ("blue bag", "black hoodie") for every colour and kind
+  that some product has. Grade 2: the product is of that kind and has that colour (any of its
+  variants); grade 1: the rest of the kind's family. Binary metrics count grade 2 (min_grade 2);
+  nDCG uses both grades.
 - titles.jsonl: each product's title reworded by rule (lower case; with three or more words the
   second word is dropped; the remaining words reversed), e.g. "Chaz Kangeroo Hoodie" ->
   "hoodie chaz". The one relevant product is the one whose title it is.
@@ -30,20 +36,21 @@ relevance does not depend on descriptions) are measured too. How relevance is de
   words. Relevant (grade 1): every product whose description has that sentence.
 - reviews.jsonl: queries written as customers write reviews. For each product, its second
   sentence of six or more words (its first if it has one), reworded as in descriptions.jsonl
-  (a leading "it" dropped too, cut to 12 words), between an opener naming the category leaf and
+  (a leading "it" dropped too, cut to 12 words), between an opener naming the product's kind and
   a closer, each taken in turn from the fixed lists OPENERS and CLOSERS ("got this bag for my
   husband and ... , would definitely buy it again"). Relevant (grade 1): every product whose
   description has that sentence.
 - uses.jsonl: use, material and feature phrases ("shorts for running", "fleece hoodie", "bag
   with pockets", "jacket for hiking with hood"), from the fixed word lists USES, MATERIALS and
-  FEATURES. Grade 2: products of that category leaf whose description has every named word
-  (a word's plural or "-ing" form counts); grade 1: the leaf only. Only queries that some but
-  not all of the leaf's products match. Binary metrics count grade 2.
+  FEATURES. Grade 2: products of that kind whose description has every named word (a word's
+  plural or "-ing" form counts); grade 1: the rest of the kind's family. Only queries that some
+  but not all of the kind's products match. Binary metrics count grade 2.
 - synonyms.jsonl: queries where keywords fail. The attribute and category queries again with
-  the colour and the category leaf replaced by a synonym from the fixed tables COLOR_SYNONYMS
+  the colour and the kind replaced by a synonym from the fixed tables COLOR_SYNONYMS
   and LEAF_SYNONYMS ("grey trousers", "rucksack"), used only when the synonym is in no
   product's title, description, category or colour, so no query word matches the catalog's
-  text. Relevance as in attributes.jsonl (leaf-only queries: every product of the leaf, grade 2).
+  text. Relevance as in attributes.jsonl (kind-only queries: every product of the kind grade 2,
+  the rest of its family grade 1).
 - chatter.jsonl: the synonym queries again, each followed by a phrase of everyday review chatter
   taken in turn from the fixed list CHATTER ("windbreaker, wore it hiking all weekend"), whose
   words the catalog's descriptions do use: keywords match only the chatter, so the fused ranking
@@ -77,16 +84,33 @@ for r in rows:
 LEAF_WORDS = {}
 
 
-def leaf_word(category):
-    """The first name of a category leaf, singular: 'Hoodies & Sweatshirts' -> 'hoodie'."""
-    leaf = category.split("/")[-1].split("&")[0].strip().lower()
-    words = leaf.split()
-    last = words[-1] if words else leaf
+def singular(name):
+    """A kind's name in the singular: 'Fitness Equipment' -> 'fitness equipment', 'Watches' -> 'watch'."""
+    words = name.strip().lower().split()
+    last = words[-1] if words else ""
     if last.endswith("shes") or last.endswith("ches") or last.endswith("sses"):
         last = last[:-2]
     elif last.endswith("s") and not last.endswith("ss"):
         last = last[:-1]
     return " ".join(words[:-1] + [last])
+
+
+def leaf_names(category):
+    """The kinds a category leaf names, singular: 'Hoodies & Sweatshirts' -> ['hoodie', 'sweatshirt']."""
+    return [singular(n) for n in category.split("/")[-1].split("&") if n.strip()]
+
+
+def kinds(p):
+    """The kinds of product p is: of the names of its category leaf, those its title has ('Antonia
+    Racer Tank' in 'Bras & Tanks' is a tank, not a bra), or all of them when its title has none."""
+    names = leaf_names(p["category"])
+    title = {singular(w) for w in re.findall(r"[a-z0-9]+", p["title"].lower())}
+    return [n for n in names if n in title] or names
+
+
+def kind_of(p):
+    """The first kind of product p is."""
+    return kinds(p)[0]
 
 
 def write(name, queries):
@@ -103,15 +127,29 @@ def price(p):
         return None
 
 
-# Attribute queries.
-by_leaf = defaultdict(list)
+# Attribute queries, by kind: a category leaf that names two ("Bras & Tanks") gives each of its
+# products to the kind its title names (kinds()), so that a yellow tank is a full match for
+# "yellow tank" and not for "yellow bra". A kind's family is every product of a leaf that
+# names it (bras, for "tank"): the products of its kind first, grade 1 at most.
+by_kind = defaultdict(list)
+families = defaultdict(list)
 for p in products.values():
     if p["category"]:
-        by_leaf[leaf_word(p["category"])].append(p)
+        for kind in kinds(p):
+            by_kind[kind].append(p)
+        for name in leaf_names(p["category"]):
+            families[name].append(p)
+
+
+def family(kind):
+    """The products of a kind, then the rest of the products of the leaves that name it."""
+    return by_kind[kind] + [p for p in families[kind] if p not in by_kind[kind]]
+
+
 attribute = []
-for leaf, ps in sorted(by_leaf.items()):
+for leaf, ps in sorted(by_kind.items()):
     for color in sorted({c for p in ps for c in p["colors"]}):
-        relevant = {p["sku"]: (2 if color in p["colors"] else 1) for p in ps}
+        relevant = {p["sku"]: (2 if p in ps and color in p["colors"] else 1) for p in family(leaf)}
         attribute.append({"id": f"attr-{color}-{leaf}", "group": leaf, "text": f"{color} {leaf}",
                           "relevant": relevant, "min_grade": 2})
 write("attributes.jsonl", attribute)
@@ -193,7 +231,7 @@ for p in all_products:
     row = next(r for r in rows if r["product_id"] == p["sku"])
     p["description"] = row["description"]
 for p in all_products:
-    name = set(words_of(p["title"])) - {leaf_word(p["category"])}
+    name = set(words_of(p["title"])) - set(kinds(p))
     for sent in sentences(p["description"]):
         ws = words_of(sent)
         if len(ws) < 6 or name & set(ws):
@@ -224,7 +262,7 @@ for p in all_products:
         ws = ws[1:]
     i = len(reviews)
     body = " ".join(PARAPHRASE.get(w, w) for w in ws[:12])
-    opener = OPENERS[i % len(OPENERS)].format(leaf=leaf_word(p["category"]))
+    opener = OPENERS[i % len(OPENERS)].format(leaf=kind_of(p))
     text = f"{opener} {body}, {CLOSERS[(i // len(OPENERS)) % len(CLOSERS)]}"
     relevant = {q["sku"]: 1 for q in all_products if sent in q["description"]}
     reviews.append({"id": f"review-{p['sku']}", "group": p["category"].split("/")[0] or "other",
@@ -243,7 +281,7 @@ def mentions(p, word):
 
 
 uses = []
-for leaf, ps in sorted(by_leaf.items()):
+for leaf, ps in sorted(by_kind.items()):
     plural = leaf if leaf.endswith("s") else (leaf + "es" if leaf.endswith(("sh", "ch")) else leaf + "s")
     phrases = [(f"{plural} for {u}", [u]) for u in USES]
     phrases += [(f"{m} {leaf}", [m]) for m in MATERIALS]
@@ -252,7 +290,7 @@ for leaf, ps in sorted(by_leaf.items()):
     for text, need in phrases:
         hits = [p for p in ps if all(mentions(p, w) for w in need)]
         if 0 < len(hits) < len(ps):
-            relevant = {p["sku"]: (2 if p in hits else 1) for p in ps}
+            relevant = {p["sku"]: (2 if p in hits else 1) for p in family(leaf)}
             uses.append({"id": "use-" + text.replace(" ", "-"), "group": leaf, "text": text,
                          "relevant": relevant, "min_grade": 2})
 write("uses.jsonl", uses)
@@ -276,13 +314,14 @@ def unseen(phrase):
 
 
 synonyms = []
-for leaf, ps in sorted(by_leaf.items()):
+for leaf, ps in sorted(by_kind.items()):
     for syn in [s for s in LEAF_SYNONYMS.get(leaf, []) if unseen(s)]:
         synonyms.append({"id": f"syn-{syn}", "group": leaf, "text": syn,
-                         "relevant": {p["sku"]: 2 for p in ps}, "min_grade": 2})
+                         "relevant": {p["sku"]: (2 if p in ps else 1) for p in family(leaf)},
+                         "min_grade": 2})
         for color in sorted({c for p in ps for c in p["colors"]}):
             for csyn in [s for s in COLOR_SYNONYMS.get(color, []) if unseen(s)][:1]:
-                relevant = {p["sku"]: (2 if color in p["colors"] else 1) for p in ps}
+                relevant = {p["sku"]: (2 if p in ps and color in p["colors"] else 1) for p in family(leaf)}
                 synonyms.append({"id": f"syn-{csyn}-{syn}", "group": leaf, "text": f"{csyn} {syn}",
                                  "relevant": relevant, "min_grade": 2})
 write("synonyms.jsonl", synonyms)

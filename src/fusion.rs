@@ -11,7 +11,8 @@
 //!   photos with that model (`crate::hubness::agreement`): calibration alone cannot tell a model
 //!   that says nothing from one that speaks.
 //! - keywords: the share of the query's word weight (IDF, a word naming a kind of product at
-//!   least as heavy as any other: `Lexicon::weigh`) the product has, or, when larger, how
+//!   least as heavy as any other: `Lexicon::weigh`; a kind its category names beside the one
+//!   its title names counts half: `Lexicon::coverage`) the product has, or, when larger, how
 //!   far that share stands out from the catalog's shares ([`share_standout`], against at least
 //!   the spread one word can make: [`Spread::of_shares`]), times
 //!   `(1 + bm25 / best bm25) / 2`: a product with every word of the query scores at least 0.5,

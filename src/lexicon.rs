@@ -158,6 +158,68 @@ pub struct Lexicon {
     mean_length: f64,
     /// Per word id, the products that have it in their category.
     in_categories: Vec<u32>,
+    /// (product, word id) pairs, sorted: words of a product's category that do not say what
+    /// it is ([`other_kinds`]).
+    other_kinds: Vec<(u32, u32)>,
+}
+
+/// What a word of a product's category that names a kind its title says it is not counts for
+/// ([`other_kinds`]): the category still puts the product among those kinds.
+const OTHER_KIND_PART: f32 = 0.5;
+
+/// The words of a product's category leaf that name kinds it is not: where the leaf names
+/// several kinds ("Bras & Tanks", "Shirts, Blouses") and the title names some of them
+/// ("Bella Tank"), the words of the others ("bras"), where the product has them in its
+/// category alone. Such a word counts [`OTHER_KIND_PART`] of its weight in the product's share
+/// of a query, so "black bra" finds the leaf's bras before its black tanks, and its tanks
+/// before products of other leaves. A title that names none of the kinds ("Maya Tunic")
+/// leaves the product all of them. `words`: the product's word ids, sorted, with their counts
+/// per field; `id` gives a word's id.
+fn other_kinds(p: &Product, words: &Words, id: impl Fn(&str) -> Option<u32>) -> Vec<u32> {
+    let leaf = p.category.rsplit('/').next().unwrap_or("");
+    let separated =
+        leaf.contains(['&', ',', '+', ';']) || pieces(leaf).any(|w| w.eq_ignore_ascii_case("and"));
+    if !separated {
+        return Vec::new();
+    }
+    let words_of_leaf: Vec<String> =
+        self::words(&leaf.replace(['&', ',', '+', ';'], " and ")).collect();
+    let kinds: Vec<Vec<String>> = words_of_leaf
+        .split(|w| w == "and")
+        .map(|k| {
+            k.iter()
+                .filter(|w| !is_function_word(w))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .filter(|k| !k.is_empty())
+        .collect();
+    if kinds.len() < 2 {
+        return Vec::new();
+    }
+    let title: Vec<String> = self::words(&p.title)
+        .map(|w| plural_stem(&w).to_string())
+        .collect();
+    let named = |k: &Vec<String>| k.iter().any(|w| title.iter().any(|t| t == plural_stem(w)));
+    if !kinds.iter().any(named) {
+        return Vec::new();
+    }
+    let said: Vec<&String> = kinds.iter().filter(|k| named(k)).flatten().collect();
+    let mut out: Vec<u32> = kinds
+        .iter()
+        .filter(|k| !named(k))
+        .flatten()
+        .filter(|w| !said.contains(w))
+        .filter_map(|w| id(w))
+        .filter(|&id| {
+            words
+                .binary_search_by_key(&id, |&(i, _)| i)
+                .is_ok_and(|at| (0..FIELDS).all(|f| f == CATEGORY || words[at].1[f] == 0))
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 impl Lexicon {
@@ -268,6 +330,22 @@ impl Lexicon {
             .iter()
             .map(|ps| ps.iter().filter(|(_, c)| c[CATEGORY] > 0).count() as u32)
             .collect();
+        let id = |w: &str| {
+            vocabulary
+                .binary_search_by(|v| v.as_str().cmp(w))
+                .ok()
+                .map(|i| i as u32)
+        };
+        let other_kinds = products
+            .par_iter()
+            .zip(&counted)
+            .enumerate()
+            .flat_map_iter(|(pi, (p, ws))| {
+                other_kinds(p, ws, id)
+                    .into_iter()
+                    .map(move |w| (pi as u32, w))
+            })
+            .collect();
         Lexicon {
             vocabulary,
             products: ids,
@@ -275,6 +353,7 @@ impl Lexicon {
             lengths,
             mean_length: mean_length.max(1e-9),
             in_categories,
+            other_kinds,
         }
     }
 
@@ -364,7 +443,8 @@ impl Lexicon {
         in_categories > 0 && (in_categories as usize) * 2 < self.products.len()
     }
 
-    /// The share of the query's word weight that product `pi` has, in [0, 1].
+    /// The share of the query's word weight that product `pi` has, in [0, 1] (a kind its title
+    /// says it is not counting [`OTHER_KIND_PART`]).
     pub fn coverage(&self, pi: usize, w: &Weighed) -> f32 {
         let total: f32 = w.idf.iter().sum();
         if total <= 0.0 {
@@ -374,10 +454,34 @@ impl Lexicon {
             .ranges
             .iter()
             .zip(&w.idf)
-            .filter(|(r, _)| self.has(pi, r))
-            .map(|(_, idf)| idf)
+            .map(|(r, idf)| idf * self.has_as_kind(pi, r))
             .sum();
         had / total
+    }
+
+    /// How much of a word in `ranges` product `pi` has: 1, [`OTHER_KIND_PART`] where it has
+    /// only a kind its title says it is not ([`other_kinds`]), or 0.
+    fn has_as_kind(&self, pi: usize, ranges: &[Range<u32>]) -> f32 {
+        let from = self
+            .other_kinds
+            .partition_point(|&(p, _)| (p as usize) < pi);
+        let to = from + self.other_kinds[from..].partition_point(|&(p, _)| p as usize == pi);
+        let not = &self.other_kinds[from..to];
+        if not.is_empty() {
+            return f32::from(u8::from(self.has(pi, ranges)));
+        }
+        let ids = &self.products[pi];
+        let mut part = 0f32;
+        for r in ranges {
+            let i = ids.partition_point(|&id| id < r.start);
+            for &id in ids[i..].iter().take_while(|&&id| id < r.end) {
+                if !not.iter().any(|&(_, w)| w == id) {
+                    return 1.0;
+                }
+                part = OTHER_KIND_PART;
+            }
+        }
+        part
     }
 
     /// Products with any of the terms in any field.
@@ -669,6 +773,38 @@ mod tests {
         let gym_top = share("gym tops", 0);
         assert_eq!(gym_top, 1.0);
         assert!(share("gym tops", 1) < 0.5, "{}", share("gym tops", 1));
+    }
+
+    #[test]
+    fn a_category_of_two_kinds_gives_each_product_the_kind_its_title_names() {
+        let of = |title: &str, category: &str, description: &str| Product {
+            category: category.into(),
+            description: description.into(),
+            ..product(title, "")
+        };
+        let ps = [
+            of("Bella Tank", "Women/Tops/Bras & Tanks", "A racerback top."),
+            of("Lucia Sports Bra", "Women/Tops/Bras & Tanks", ""),
+            of("Maya Tunic", "Women/Tops/Bras & Tanks", ""),
+            of("Nova Tank", "Women/Tops/Bras & Tanks", "With a shelf bra."),
+            of("Hero Hoodie", "Men/Tops/Hoodies and Sweatshirts", ""),
+            of("Mach Sweatshirt", "Men/Tops/Hoodies and Sweatshirts", ""),
+            of("Sprite Foam Roller", "Gear/Fitness Equipment", ""),
+            of("Radiant Tee", "Women/Tops/Tees", ""),
+        ];
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&content_terms(q), &all));
+        // A tank is half a bra, unless its text says so; a tunic may be either.
+        assert!(share("bra", 0) == 0.5 && share("bra", 1) == 1.0);
+        assert!(share("bra", 2) == 1.0 && share("bra", 3) == 1.0);
+        assert!(share("tank", 0) == 1.0 && share("tank", 1) == 0.5 && share("tank", 2) == 1.0);
+        assert!(share("sweatshirts", 4) == 0.5 && share("sweatshirts", 5) == 1.0);
+        assert_eq!(share("hoodie", 4), 1.0);
+        assert_eq!(share("jacket", 4), 0.0);
+        // One kind of two words, and a parent level, are the product's whatever its title.
+        assert!(share("equipment", 6) == 1.0 && share("fitness", 6) == 1.0);
+        assert!(share("tops", 7) == 1.0 && share("tops", 0) == 1.0);
     }
 
     #[test]
