@@ -345,15 +345,16 @@ const PRICE_AROUND: &[&str] = &[
     "~",
 ];
 /// How far from the price wanted "around 40" reaches, as a share of it: 32 to 48.
-pub const AROUND_SPREAD: f64 = 0.2;
+const AROUND_SPREAD: f64 = 0.2;
 /// Units after a number that make it a measure, a count or a time, not a price ("under 40 mm",
 /// "over 2kg", "under 1 liter").
+/// (Not single letters written apart: "under 20 w/ pocket" is a price.)
 const UNITS: &[&str] = &[
-    "mm", "cm", "km", "inch", "inches", "ft", "feet", "yd", "oz", "lb", "lbs", "kg", "g", "mg",
-    "ml", "cl", "l", "liter", "liters", "litre", "litres", "gal", "w", "watt", "watts", "v", "mah",
-    "gb", "tb", "mb", "hz", "mp", "pcs", "pc", "pieces", "count", "ct", "people", "person",
-    "persons", "seats", "years", "year", "yrs", "months", "month", "days", "day", "hours", "hour",
-    "hrs", "minutes", "mins", "x",
+    "mm", "cm", "km", "inch", "inches", "ft", "feet", "yd", "oz", "lb", "lbs", "kg", "mg", "ml",
+    "cl", "liter", "liters", "litre", "litres", "gal", "watt", "watts", "mah", "gb", "tb", "mb",
+    "hz", "mp", "pcs", "pc", "pieces", "count", "ct", "people", "person", "persons", "seats",
+    "years", "year", "yrs", "months", "month", "days", "day", "hours", "hour", "hrs", "minutes",
+    "mins",
 ];
 /// Words after which a number is a size, an age or a count, not a price.
 const NOT_A_PRICE_AFTER: &[&str] = &[
@@ -852,6 +853,10 @@ mod tests {
         ] {
             assert_eq!(read(s), v(s, None, None, ""), "{s}");
         }
+        assert_eq!(
+            read("tee under 20 w/ pocket"),
+            v("tee w/ pocket", None, Some(20.0), "under 20")
+        );
         assert_eq!(
             read("tee 20usd or less"),
             v("tee", None, Some(20.0), "20usd or less")
