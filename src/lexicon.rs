@@ -158,9 +158,10 @@ pub struct Lexicon {
     mean_length: f64,
     /// Per word id, the products that have it in their category.
     in_categories: Vec<u32>,
-    /// (product, word id) pairs, sorted: words of a product's category that do not say what
-    /// it is ([`other_kinds`]).
-    other_kinds: Vec<(u32, u32)>,
+    /// Words of products' categories that do not say what they are ([`other_kinds`]): product
+    /// `pi`'s are `other_kinds[other_kinds_at[pi]..other_kinds_at[pi + 1]]`.
+    other_kinds: Vec<u32>,
+    other_kinds_at: Vec<u32>,
 }
 
 /// What a word of a product's category that names a kind its title says it is not counts for
@@ -336,16 +337,17 @@ impl Lexicon {
                 .ok()
                 .map(|i| i as u32)
         };
-        let other_kinds = products
+        let per_product: Vec<Vec<u32>> = products
             .par_iter()
             .zip(&counted)
-            .enumerate()
-            .flat_map_iter(|(pi, (p, ws))| {
-                other_kinds(p, ws, id)
-                    .into_iter()
-                    .map(move |w| (pi as u32, w))
-            })
+            .map(|(p, ws)| other_kinds(p, ws, id))
             .collect();
+        let mut other_kinds_at = Vec::with_capacity(products.len() + 1);
+        other_kinds_at.push(0u32);
+        for ws in &per_product {
+            other_kinds_at.push(other_kinds_at[other_kinds_at.len() - 1] + ws.len() as u32);
+        }
+        let other_kinds = per_product.concat();
         Lexicon {
             vocabulary,
             products: ids,
@@ -354,6 +356,7 @@ impl Lexicon {
             mean_length: mean_length.max(1e-9),
             in_categories,
             other_kinds,
+            other_kinds_at,
         }
     }
 
@@ -462,11 +465,8 @@ impl Lexicon {
     /// How much of a word in `ranges` product `pi` has: 1, [`OTHER_KIND_PART`] where it has
     /// only a kind its title says it is not ([`other_kinds`]), or 0.
     fn has_as_kind(&self, pi: usize, ranges: &[Range<u32>]) -> f32 {
-        let from = self
-            .other_kinds
-            .partition_point(|&(p, _)| (p as usize) < pi);
-        let to = from + self.other_kinds[from..].partition_point(|&(p, _)| p as usize == pi);
-        let not = &self.other_kinds[from..to];
+        let not = &self.other_kinds
+            [self.other_kinds_at[pi] as usize..self.other_kinds_at[pi + 1] as usize];
         if not.is_empty() {
             return f32::from(u8::from(self.has(pi, ranges)));
         }
@@ -475,7 +475,7 @@ impl Lexicon {
         for r in ranges {
             let i = ids.partition_point(|&id| id < r.start);
             for &id in ids[i..].iter().take_while(|&&id| id < r.end) {
-                if !not.iter().any(|&(_, w)| w == id) {
+                if !not.contains(&id) {
                     return 1.0;
                 }
                 part = OTHER_KIND_PART;
