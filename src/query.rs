@@ -489,7 +489,8 @@ impl<'a> Reading<'a> {
     /// One price phrase starting at word `i`: the limits it sets and the words it takes. Not
     /// after a word that makes its number a size or a count ("size 8 or more").
     fn price_phrase(&self, i: usize) -> Option<(Option<f64>, Option<f64>, usize)> {
-        if self.used[i] || (i > 0 && NOT_A_PRICE_AFTER.contains(&term(self.lower(i - 1)).as_str()))
+        if self.used.get(i) != Some(&false)
+            || (i > 0 && NOT_A_PRICE_AFTER.contains(&term(self.lower(i - 1)).as_str()))
         {
             return None;
         }
@@ -513,11 +514,18 @@ impl<'a> Reading<'a> {
                 });
             }
         }
-        // "around 40", "about $40", "~40": the price give or take a fifth.
-        let around = self
-            .starts_any(i, PRICE_AROUND)
+        // "around 40", "about $40", "~40": the price give or take a fifth; "about 40-50
+        // dollars": the range.
+        let lead = self.starts_any(i, PRICE_AROUND);
+        if let Some(n) = lead
+            && let Some((Some(a), Some(b), m)) = self.price_phrase(i + n)
+        {
+            return Some((Some(a), Some(b), n + m));
+        }
+        let around = lead
             .and_then(|n| self.price_at(i + n).map(|(p, m, _)| (p, n + m)))
-            .or_else(|| self.glued(i, "~"));
+            .or_else(|| self.glued(i, "~"))
+            .filter(|&(p, _)| p > 0.0);
         if let Some((p, n)) = around {
             // Whole cents outward, past the float error of the product ("48", not "48.01").
             let low = (p * (1.0 - AROUND_SPREAD) * 100.0 + 1e-6).floor() / 100.0;
@@ -876,6 +884,11 @@ mod tests {
         );
         assert_eq!(read("tee ~$20"), v("tee", Some(16.0), Some(24.0), "~$20"));
         assert_eq!(
+            read("bag about 40 - 50 dollars"),
+            v("bag", Some(40.0), Some(50.0), "about 40 - 50 dollars")
+        );
+        assert_eq!(read("bag around 0"), v("bag around 0", None, None, ""));
+        assert_eq!(
             read("shorts approx. 19.99 blue"),
             v("shorts blue", Some(15.99), Some(23.99), "approx. 19.99")
         );
@@ -883,6 +896,27 @@ mod tests {
             read("what the shirt is about"),
             v("what the shirt is about", None, None, "")
         );
+    }
+
+    #[test]
+    fn any_arrangement_of_price_and_negation_words_reads_without_a_panic() {
+        let words = [
+            "about", "~", "~40", "under", "40", "$40", "-", "to", "and", "between", "from", "or",
+            "less", "dollars", "mm", "1.5k", "<=", "<40", "40+", "not", "NOT", "without", "w/o",
+            "-zip", "size", "0", "",
+        ];
+        for a in words {
+            for b in words {
+                for c in words {
+                    for d in ["", "bag", "40"] {
+                        let p = parse_text(&format!("{a} {b} {c} {d}"));
+                        for limit in [p.min_price, p.max_price].into_iter().flatten() {
+                            assert!(limit.is_finite() && limit >= 0.0, "{a} {b} {c} {d}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
