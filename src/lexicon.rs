@@ -26,30 +26,47 @@ pub const ALL_FIELDS: [bool; FIELDS] = [true; FIELDS];
 const BM25_K1: f64 = 1.2;
 const BM25_B: f64 = 0.75;
 
-/// A query word: its stem (plural ending dropped), whether it matches as a prefix, and the
-/// catalog words of the same root it also matches ([`Lexicon::same_root`]).
+/// A query word: its stem (plural ending dropped), whether it matches as a prefix, the
+/// catalog words of the same root it also matches ([`Lexicon::same_root`]), and the stems of
+/// the words typed as its alternatives ("red or blue": "blue" for "red"), matched as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
     pub stem: String,
     pub prefix: bool,
     pub kin: Vec<String>,
+    pub or: Vec<String>,
 }
 
 /// The query's words, each once, in order.
 pub fn terms(text: &str) -> Vec<Term> {
-    terms_of(words(text))
+    terms_of(words(text).map(|w| vec![w]))
 }
 
 /// [`terms`] without the function words ("for", "with", "the"), unless the text has nothing
 /// else. Their weight as rare words would otherwise depend on how the catalog's texts are
 /// written: a catalog of titles alone has "for" in a few products, which a query's "for"
-/// then singles out.
+/// then singles out. Words joined by "or" ("red or blue tank") are one term that either
+/// satisfies.
 pub fn content_terms(text: &str) -> Vec<Term> {
-    let content: Vec<String> = words(text).filter(|w| !is_function_word(w)).collect();
-    if content.is_empty() {
+    let all: Vec<String> = words(text).collect();
+    let content = |i: usize| all.get(i).is_some_and(|w| !is_function_word(w));
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        if content(i) {
+            let mut group = vec![all[i].clone()];
+            while all.get(i + 1).is_some_and(|w| w == "or") && content(i + 2) {
+                group.push(all[i + 2].clone());
+                i += 2;
+            }
+            groups.push(group);
+        }
+        i += 1;
+    }
+    if groups.is_empty() {
         terms(text)
     } else {
-        terms_of(content.into_iter())
+        terms_of(groups.into_iter())
     }
 }
 
@@ -85,14 +102,23 @@ fn plural_stem(w: &str) -> &str {
     }
 }
 
-fn terms_of(words: impl Iterator<Item = String>) -> Vec<Term> {
+/// Terms of groups of words: each group's first word, with the others as its alternatives.
+fn terms_of(groups: impl Iterator<Item = Vec<String>>) -> Vec<Term> {
     let mut out: Vec<Term> = Vec::new();
-    for w in words {
-        let stem = plural_stem(&w);
+    for group in groups {
+        let stem = plural_stem(&group[0]).to_string();
+        let mut or: Vec<String> = Vec::new();
+        for w in &group[1..] {
+            let alt = plural_stem(w).to_string();
+            if alt != stem && !or.contains(&alt) {
+                or.push(alt);
+            }
+        }
         let t = Term {
-            stem: stem.to_string(),
             prefix: stem.chars().count() >= 3,
+            stem,
             kin: Vec::new(),
+            or,
         };
         if !out.contains(&t) {
             out.push(t);
@@ -360,10 +386,18 @@ impl Lexicon {
         }
     }
 
-    /// The word ids a term matches: its own range of the sorted vocabulary, and one per word of
-    /// its kin.
+    /// The word ids a term matches: its own range of the sorted vocabulary, one per word of
+    /// its kin, and its alternatives' own.
     fn ranges(&self, t: &Term) -> Vec<Range<u32>> {
         let mut out = vec![self.range(t)];
+        for alt in &t.or {
+            out.push(self.range(&Term {
+                stem: alt.clone(),
+                prefix: alt.chars().count() >= 3,
+                kin: Vec::new(),
+                or: Vec::new(),
+            }));
+        }
         for w in &t.kin {
             let lo = self.vocabulary.partition_point(|v| v.as_str() < w.as_str());
             let id = lo as u32;
@@ -438,7 +472,9 @@ impl Lexicon {
             .flat_map(Range::clone)
             .filter(|&id| {
                 let w = &self.vocabulary[id as usize];
-                plural_stem(w) == t.stem || t.kin.contains(w)
+                plural_stem(w) == t.stem
+                    || t.kin.contains(w)
+                    || t.or.iter().any(|o| plural_stem(w) == o)
             })
             .map(|id| self.in_categories[id as usize])
             .max()
@@ -629,6 +665,7 @@ impl Lexicon {
             stem: head,
             prefix: true,
             kin: Vec::new(),
+            or: Vec::new(),
         });
         let mut kin: Vec<(usize, &String)> = near
             .map(|id| {
@@ -773,6 +810,43 @@ mod tests {
         let gym_top = share("gym tops", 0);
         assert_eq!(gym_top, 1.0);
         assert!(share("gym tops", 1) < 0.5, "{}", share("gym tops", 1));
+    }
+
+    #[test]
+    fn words_joined_by_or_are_one_term_either_satisfies() {
+        let of = |title: &str, color: &str, category: &str| Product {
+            color: color.into(),
+            category: category.into(),
+            ..product(title, "")
+        };
+        let ps = [
+            of("Bella Tank", "Red", "Women/Tops/Tanks"),
+            of("Zoe Tank", "Blue", "Women/Tops/Tanks"),
+            of("Nora Tank", "Green", "Women/Tops/Tanks"),
+            of("Radiant Tee", "Blue", "Women/Tops/Tees"),
+            of("Trail Pant", "Red", "Women/Bottoms/Pants"),
+            of("Hero Hoodie", "Blue", "Women/Tops/Hoodies"),
+            of("Sol Short", "Green", "Women/Bottoms/Shorts"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let w = lex.weigh(&content_terms("red or blue tanks"), &all);
+        let share: Vec<f32> = all.iter().map(|&pi| lex.coverage(pi, &w)).collect();
+        assert!(share[0] == 1.0 && share[1] == 1.0, "{share:?}");
+        assert!(share[2] < 1.0 && share[3] < 1.0, "{share:?}");
+        let t = content_terms("tank or tee, red or blue or green");
+        assert_eq!(t.len(), 2);
+        assert_eq!(
+            (t[0].stem.as_str(), t[0].or.as_slice()),
+            ("tank", &["tee".to_string()][..])
+        );
+        assert_eq!(t[1].or, ["blue", "green"]);
+        // "or" between function words joins nothing.
+        let t = content_terms("hoodie with or without hood");
+        assert!(t.iter().all(|t| t.or.is_empty()), "{t:?}");
+        // A kind typed with an alternative still names a kind.
+        let t = &content_terms("tank or tee")[0];
+        assert!(lex.names_a_kind(t, &lex.ranges(t)));
     }
 
     #[test]
