@@ -37,6 +37,18 @@ pub struct Term {
     pub or: Vec<String>,
 }
 
+impl Term {
+    /// A term of `stem` alone: matched as a prefix from three letters on.
+    fn of_stem(stem: String) -> Term {
+        Term {
+            prefix: stem.chars().count() >= 3,
+            stem,
+            kin: Vec::new(),
+            or: Vec::new(),
+        }
+    }
+}
+
 /// The query's words, each once, in order.
 pub fn terms(text: &str) -> Vec<Term> {
     terms_of(words(text).map(|w| vec![w]))
@@ -115,10 +127,8 @@ fn terms_of(groups: impl Iterator<Item = Vec<String>>) -> Vec<Term> {
             }
         }
         let t = Term {
-            prefix: stem.chars().count() >= 3,
-            stem,
-            kin: Vec::new(),
             or,
+            ..Term::of_stem(stem)
         };
         if !out.contains(&t) {
             out.push(t);
@@ -193,6 +203,8 @@ pub struct Lexicon {
 /// What a word of a product's category that names a kind its title says it is not counts for
 /// ([`other_kinds`]): the category still puts the product among those kinds.
 const OTHER_KIND_PART: f32 = 0.5;
+/// What separates the kinds a category leaf names, besides "and" ("Bras & Tanks").
+const KIND_SEPARATORS: [char; 4] = ['&', ',', '+', ';'];
 
 /// The words of a product's category leaf that name kinds it is not: where the leaf names
 /// several kinds ("Bras & Tanks", "Shirts, Blouses") and the title names some of them
@@ -205,12 +217,11 @@ const OTHER_KIND_PART: f32 = 0.5;
 fn other_kinds(p: &Product, words: &Words, id: impl Fn(&str) -> Option<u32>) -> Vec<u32> {
     let leaf = p.category.rsplit('/').next().unwrap_or("");
     let separated =
-        leaf.contains(['&', ',', '+', ';']) || pieces(leaf).any(|w| w.eq_ignore_ascii_case("and"));
+        leaf.contains(KIND_SEPARATORS) || pieces(leaf).any(|w| w.eq_ignore_ascii_case("and"));
     if !separated {
         return Vec::new();
     }
-    let words_of_leaf: Vec<String> =
-        self::words(&leaf.replace(['&', ',', '+', ';'], " and ")).collect();
+    let words_of_leaf: Vec<String> = self::words(&leaf.replace(KIND_SEPARATORS, " and ")).collect();
     let kinds: Vec<Vec<String>> = words_of_leaf
         .split(|w| w == "and")
         .map(|k| {
@@ -391,12 +402,7 @@ impl Lexicon {
     fn ranges(&self, t: &Term) -> Vec<Range<u32>> {
         let mut out = vec![self.range(t)];
         for alt in &t.or {
-            out.push(self.range(&Term {
-                stem: alt.clone(),
-                prefix: alt.chars().count() >= 3,
-                kin: Vec::new(),
-                or: Vec::new(),
-            }));
+            out.push(self.range(&Term::of_stem(alt.clone())));
         }
         for w in &t.kin {
             let lo = self.vocabulary.partition_point(|v| v.as_str() < w.as_str());

@@ -470,7 +470,12 @@ impl<'a> Reading<'a> {
         } else {
             (1, marked)
         };
-        (!UNITS.contains(&term(self.lower(i + n)).as_str())).then_some((p, n, marked))
+        (!self.unit_at(i + n)).then_some((p, n, marked))
+    }
+
+    /// Whether word `i` is a unit that makes the number before it a measure ("40 mm").
+    fn unit_at(&self, i: usize) -> bool {
+        UNITS.contains(&term(self.lower(i)).as_str())
     }
 
     /// A price written against `sign` at word `i` ("<40", "~$40"), with a currency word after
@@ -478,7 +483,7 @@ impl<'a> Reading<'a> {
     fn glued(&self, i: usize, sign: &str) -> Option<(f64, usize)> {
         let p = price_token(self.lower(i).strip_prefix(sign)?)?;
         let n = 1 + usize::from(self.currency_at(i + 1));
-        (!self.used[i] && !UNITS.contains(&term(self.lower(i + n)).as_str())).then_some((p, n))
+        (!self.used[i] && !self.unit_at(i + n)).then_some((p, n))
     }
 
     /// Whether word `i` is a currency word ("dollars") not yet read as part of something else.
@@ -705,8 +710,9 @@ impl<'a> Reading<'a> {
 
 /// Reads price limits ("under 80", "below $50", "no more than 45 dollars", "over 20", "at least
 /// 15", "between 20 and 40", "from 20 to 40", "$20-$40", "20–40 euros", "<=40", "40 or less",
-/// "$50 and up", "$50+", "around 40"; not a measure such as "under 40 mm") and "not" terms ("-zip", "without zip", "but not black", "NOT bag",
-/// and a lowercase "not leather" or "no hood" at the end) out of a short query.
+/// "$50 and up", "$50+", "around 40"; not a measure such as "under 40 mm") and "not" terms
+/// ("-zip", "without zip", "but not black", "NOT bag", and a lowercase "not leather" or "no
+/// hood" at the end) out of a short query.
 /// A sentence (more than [`LONG_QUERY_WORDS`] words) keeps every word but `-term`s: "it's not
 /// cheap" or "no trouble finding room" are text, not exclusions.
 pub fn parse_text(raw: &str) -> ParsedText {
