@@ -27,7 +27,7 @@ const BM25_K1: f64 = 1.2;
 const BM25_B: f64 = 0.75;
 
 /// A query word: its stem (plural ending dropped), whether it matches as a prefix, the
-/// catalog words of the same root it also matches ([`Lexicon::same_root`]), and the stems of
+/// catalog words it also matches as they are ([`Lexicon::query_terms`]), and the stems of
 /// the words typed as its alternatives ("red or blue": "blue" for "red"), matched as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
@@ -645,14 +645,175 @@ impl Lexicon {
     }
 }
 
+/// Two ways of writing one word: English nouns whose plural is not the singular with "s" or
+/// "es", and British and American spellings of words that name products or their properties.
+const VARIANTS: [(&str, &str); 32] = [
+    ("man", "men"),
+    ("woman", "women"),
+    ("child", "children"),
+    ("person", "people"),
+    ("foot", "feet"),
+    ("tooth", "teeth"),
+    ("mouse", "mice"),
+    ("goose", "geese"),
+    ("knife", "knives"),
+    ("wife", "wives"),
+    ("life", "lives"),
+    ("leaf", "leaves"),
+    ("shelf", "shelves"),
+    ("scarf", "scarves"),
+    ("half", "halves"),
+    ("loaf", "loaves"),
+    ("wolf", "wolves"),
+    ("calf", "calves"),
+    ("thief", "thieves"),
+    ("hoof", "hooves"),
+    ("grey", "gray"),
+    ("colour", "color"),
+    ("jewellery", "jewelry"),
+    ("aluminium", "aluminum"),
+    ("fibre", "fiber"),
+    ("centre", "center"),
+    ("pyjama", "pajama"),
+    ("cosy", "cozy"),
+    ("organiser", "organizer"),
+    ("favourite", "favorite"),
+    ("moisturiser", "moisturizer"),
+    ("storey", "story"),
+];
+
+/// The other way of writing a term's word ([`VARIANTS`]), from its stem ("women" → "woman",
+/// "knive" (of "knives") → "knife", "colour" → "color").
+fn variant(stem: &str) -> Option<&'static str> {
+    let plural = format!("{stem}s");
+    VARIANTS.iter().find_map(|&(a, b)| {
+        if stem == a || plural == a {
+            Some(b)
+        } else if stem == b || plural == b {
+            Some(a)
+        } else {
+            None
+        }
+    })
+}
+
 impl Lexicon {
-    /// A query's keyword terms: [`content_terms`], each with its kin ([`Lexicon::same_root`]).
+    /// A query's keyword terms: [`content_terms`], each with its kin: the catalog's words of
+    /// its root ([`Lexicon::same_root`]), the other way of writing it ([`VARIANTS`]) where the
+    /// catalog has that more often ("woman" finds "women", "grey" finds "gray"), and the catalog's one word for it and
+    /// a neighbouring word ([`Lexicon::joined`]: "sweat shirt" finds "sweatshirt" as well as
+    /// "sweat" and "shirt").
     pub fn query_terms(&self, text: &str) -> Vec<Term> {
+        let all: Vec<String> = words(text).collect();
+        let joins: Vec<(&str, &str, Vec<String>)> = all
+            .windows(2)
+            .filter_map(|w| Some((w[0].as_str(), w[1].as_str(), self.joined(&w[0], &w[1])?)))
+            .collect();
         let mut terms = content_terms(text);
         for t in &mut terms {
             t.kin = self.same_root(t);
+            if let Some(other) = variant(&t.stem)
+                && self.products_with(other) > self.products_with_term(t)
+            {
+                let plural = format!("{other}s");
+                t.kin.push(other.to_string());
+                if self.products_with(&plural) > 0 {
+                    t.kin.push(plural);
+                }
+            }
+            for (a, b, forms) in &joins {
+                if plural_stem(a) == t.stem || plural_stem(b) == t.stem {
+                    t.kin.extend(forms.iter().cloned());
+                }
+            }
+            let mut seen = Vec::new();
+            t.kin.retain(|k| {
+                let new = !seen.contains(k);
+                seen.push(k.clone());
+                new
+            });
         }
         terms
+    }
+
+    /// The catalog's words for two neighbouring query words written as one ("sweat shirt":
+    /// "sweatshirt", "back packs": "backpacks" and "backpack"), where neither is a function
+    /// word nor has digits.
+    fn joined(&self, a: &str, b: &str) -> Option<Vec<String>> {
+        let plain = |w: &str| !is_function_word(w) && !w.chars().any(|c| c.is_ascii_digit());
+        if !plain(a) || !plain(b) {
+            return None;
+        }
+        let whole = format!("{a}{b}");
+        let stem = plural_stem(&whole);
+        let mut forms: Vec<String> = [
+            whole.clone(),
+            stem.to_string(),
+            format!("{stem}s"),
+            format!("{stem}es"),
+        ]
+        .into_iter()
+        .filter(|w| self.products_with(w) > 0)
+        .collect();
+        forms.dedup();
+        (!forms.is_empty()).then_some(forms)
+    }
+
+    /// Where a query term no product has is two catalog words run together ("tshirt",
+    /// "yogastrap"): the two words, the pair that the most products have both of (at least
+    /// one: a catalog that never has "time" and "piece" together does not read "timepiece" as
+    /// them). The first may be a single letter (as in "t-shirt"); the second has at least two
+    /// and is no function word. None for a word with digits or one of under 4 letters.
+    pub fn split(&self, t: &Term) -> Option<(String, String)> {
+        let w = &t.stem;
+        if w.chars().count() < 4
+            || w.chars().any(|c| c.is_ascii_digit())
+            || !self.range(t).is_empty()
+        {
+            return None;
+        }
+        let id = |v: &str| {
+            self.vocabulary
+                .binary_search_by(|x| x.as_str().cmp(v))
+                .ok()
+                .map(|i| i as u32)
+        };
+        w.char_indices()
+            .skip(1)
+            .filter_map(|(at, _)| {
+                let (a, b) = w.split_at(at);
+                if b.chars().count() < 2 || is_function_word(b) {
+                    return None;
+                }
+                let first = id(a)?;
+                let second: Vec<Range<u32>> = [b.to_string(), format!("{b}s"), format!("{b}es")]
+                    .iter()
+                    .filter_map(|v| id(v))
+                    .map(|i| i..i + 1)
+                    .collect();
+                let both = self.postings[first as usize]
+                    .iter()
+                    .filter(|&&(pi, _)| self.has(pi as usize, &second))
+                    .count();
+                (both > 0).then(|| (both, a.to_string(), b.to_string()))
+            })
+            .max_by_key(|(n, _, _)| *n)
+            .map(|(_, a, b)| (a, b))
+    }
+
+    /// How many products have the word `w` (as it is, not as a prefix).
+    fn products_with(&self, w: &str) -> usize {
+        self.vocabulary
+            .binary_search_by(|v| v.as_str().cmp(w))
+            .map_or(0, |id| self.postings[id].len())
+    }
+
+    /// How many products have a word the term's own stem matches (at most: a product with two
+    /// such words counts twice).
+    fn products_with_term(&self, t: &Term) -> usize {
+        self.range(t)
+            .map(|id| self.postings[id as usize].len())
+            .sum()
     }
 
     /// The catalog words of the same root as a query term that no product has, by the Snowball
@@ -925,6 +1086,63 @@ mod tests {
             .map(|r| r.0)
             .collect();
         assert_eq!(ranked, [2, 0]);
+    }
+
+    #[test]
+    fn two_words_the_catalog_writes_as_one_find_it_and_one_word_finds_its_two() {
+        let ps = vec![
+            product("Frankie Sweatshirt", "fleece"),
+            product("Radiant T-Shirt", "a shirt for the gym"),
+            product("Sprite Yoga Strap", "for yoga"),
+            product("Wall Clock", "keeps time"),
+            product("Puzzle", "one piece missing"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all));
+        // "sweat shirt" finds the sweatshirt whole, as "sweatshirt" does; the tee has "shirt".
+        assert_eq!(share("sweat shirt", 0), 1.0);
+        assert_eq!(share("sweatshirts", 0), 1.0);
+        assert!(share("sweat shirt", 1) < 1.0);
+        // A function word is not joined ("the gym" is not "thegym"), nor a number.
+        assert!(lex.joined("the", "gym").is_none() && lex.joined("2", "pack").is_none());
+        let split = |w: &str| lex.split(&terms(w)[0]);
+        assert_eq!(split("tshirt"), Some(("t".into(), "shirt".into())));
+        assert_eq!(split("yogastraps"), Some(("yoga".into(), "strap".into())));
+        // No product has both "time" and "piece": "timepiece" is a word of its own.
+        assert_eq!(split("timepiece"), None);
+        // A word the catalog has, a short one, one with digits: as typed.
+        for w in ["sweatshirt", "yog", "yoga2"] {
+            assert_eq!(split(w), None, "{w}");
+        }
+    }
+
+    #[test]
+    fn another_way_of_writing_a_word_finds_the_one_the_catalog_uses() {
+        let mut ps = vec![
+            product("Josie Jacket", "light"),
+            product("Radiant Tee", "soft"),
+            product("Lando Jacket", "a man-made fibre"),
+            product("Knife Set", "steel"),
+        ];
+        ps[0].category = "Women/Jackets".into();
+        ps[1].color = "Gray".into();
+        ps[1].category = "Men/Tees".into();
+        ps[2].category = "Men/Jackets".into();
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all));
+        assert_eq!(share("woman's jacket", 0), 1.0);
+        assert_eq!(share("grey tee", 1), 1.0);
+        assert_eq!(share("kitchen knives", 3), share("kitchen knife", 3));
+        assert!(share("knives", 3) > 0.0);
+        // "men" is the catalog's word here ("man" is in one description only): it stays as
+        // typed.
+        assert_eq!(share("men jacket", 0), share("men jacket", 0).min(0.5));
+        assert_eq!(share("men jacket", 2), 1.0);
+        assert!(lex.query_terms("men").iter().all(|t| t.kin.is_empty()));
+        // "man" finds the catalog's "men".
+        assert!(lex.query_terms("man")[0].kin.contains(&"men".to_string()));
     }
 
     #[test]

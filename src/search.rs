@@ -187,7 +187,8 @@ pub struct SearchResults {
     pub title_photo_agreement: Option<f32>,
 }
 
-/// A typed word no product has, searched for as the catalog word it was likely meant to be.
+/// A typed word no product has, searched for as the catalog word it was likely meant to be, or
+/// as the two catalog words it runs together ("tshirt": "t shirt"; the models read it as typed).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spelling {
@@ -711,26 +712,44 @@ impl Searcher {
             }
         }
         let started = std::time::Instant::now();
+        // Words read as two run together: the models still read them as typed ("timepiece").
+        let mut split = Vec::new();
         for mut t in self.lexicon.query_terms(&keyword_text) {
             // A word no product has finds the catalog's words of its root ("hiking": "hike");
-            // else, where no model knows it either, it may be a typo.
+            // else, where no model knows it either, it may be a typo, or two words run together
+            // ("tshirt").
+            let mut read = vec![];
             if t.kin.is_empty()
-                && let Some(word) = self.lexicon.correction(&t)
                 && !self.knows_word(&t.stem)
                 && !self.knows_word(&format!("{}s", t.stem))
             {
-                side.spelling.push(Spelling {
-                    typed: std::mem::replace(&mut t.stem, word.clone()),
-                    read: word,
-                });
+                if let Some(word) = self.lexicon.correction(&t) {
+                    side.spelling.push(Spelling {
+                        typed: std::mem::replace(&mut t.stem, word.clone()),
+                        read: word,
+                    });
+                } else if let Some((a, b)) = self.lexicon.split(&t) {
+                    let both = format!("{a} {b}");
+                    read = lexicon::content_terms(&both);
+                    split.push(Spelling {
+                        typed: t.stem.clone(),
+                        read: both,
+                    });
+                }
             }
-            if !side.terms.contains(&t) {
-                side.terms.push(t);
+            if read.is_empty() {
+                read.push(t);
+            }
+            for t in read {
+                if !side.terms.contains(&t) {
+                    side.terms.push(t);
+                }
             }
         }
         tracing::debug!("query words read in {:.2?}", started.elapsed());
         // The models read the text with its typos corrected too.
         let text = &meant(text, &side.spelling);
+        side.spelling.extend(split);
         if !text.is_empty() {
             side.clip_text = self.encode_text(true, text)?;
             if let Some(v) = self.encode_text(false, text)? {

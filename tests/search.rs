@@ -293,6 +293,38 @@ fn a_misspelt_word_is_searched_as_the_catalog_word_and_said_so() {
 }
 
 #[test]
+fn words_run_together_or_written_apart_find_what_the_catalog_writes() {
+    let s = searcher();
+    let search = |q: &str| s.search(&text_query(q), &text_weights(), 10, 0).unwrap();
+    // Luma writes "T-Shirt" and "V-Neck": "tshirt" and "vneck" are read as two words.
+    let r = search("vneck tee");
+    assert_eq!(
+        r.spelling,
+        vec![Spelling {
+            typed: "vneck".into(),
+            read: "v neck".into()
+        }]
+    );
+    assert_eq!(skus(&r)[..3], skus(&search("v-neck tee"))[..3]);
+    // "sweat shirt" finds the sweatshirts, as "sweatshirt" does.
+    let apart = search("sweat shirt");
+    assert!(
+        apart.hits[..5]
+            .iter()
+            .all(|h| h.title.contains("Sweatshirt")),
+        "{:?}",
+        apart.hits.iter().map(|h| &h.title).collect::<Vec<_>>()
+    );
+    // "woman's jacket" finds the women's jackets (Luma writes "Women").
+    let r = search("woman's jacket");
+    assert!(
+        r.hits.iter().all(|h| h.category.starts_with("Women/")),
+        "{:?}",
+        skus(&r)
+    );
+}
+
+#[test]
 fn more_and_less_like_these_move_the_other_results() {
     let s = searcher();
     let base = s
