@@ -682,6 +682,18 @@ const VARIANTS: [(&str, &str); 32] = [
     ("storey", "story"),
 ];
 
+/// The other number of a word whose plural ends in "ies" after a consonant, which a prefix of
+/// one does not match in the other: "battery" → "batteries", "batterie" (the stem of
+/// "batteries") → "battery". ("hoodie" → "hoody" too, which a catalog may have.)
+fn y_plural_counterpart(stem: &str) -> Option<String> {
+    if let Some(base) = stem.strip_suffix("ie") {
+        return (base.chars().count() >= 2).then(|| format!("{base}y"));
+    }
+    let base = stem.strip_suffix('y')?;
+    let consonant = base.chars().last().is_some_and(|c| !"aeiou".contains(c));
+    (base.chars().count() >= 2 && consonant).then(|| format!("{base}ies"))
+}
+
 /// The other way of writing a term's word ([`VARIANTS`]), from its stem ("women" → "woman",
 /// "knive" (of "knives") → "knife", "colour" → "color").
 fn variant(stem: &str) -> Option<&'static str> {
@@ -699,7 +711,8 @@ fn variant(stem: &str) -> Option<&'static str> {
 
 impl Lexicon {
     /// A query's keyword terms: [`content_terms`], each with its kin: the catalog's words of
-    /// its root ([`Lexicon::same_root`]), the other way of writing it ([`VARIANTS`]) where the
+    /// its root ([`Lexicon::same_root`]), its other number where the plural ends in "ies"
+    /// ("accessory" finds "accessories", and back), the other way of writing it ([`VARIANTS`]) where the
     /// catalog has that more often ("woman" finds "women", "grey" finds "gray"), and the catalog's one word for it and
     /// a neighbouring word ([`Lexicon::joined`]: "sweat shirt" finds "sweatshirt" as well as
     /// "sweat" and "shirt").
@@ -712,6 +725,11 @@ impl Lexicon {
         let mut terms = content_terms(text);
         for t in &mut terms {
             t.kin = self.same_root(t);
+            if let Some(other) = y_plural_counterpart(&t.stem)
+                && self.products_with(&other) > 0
+            {
+                t.kin.push(other);
+            }
             if let Some(other) = variant(&t.stem)
                 && self.products_with(other) > self.products_with_term(t)
             {
@@ -1143,6 +1161,17 @@ mod tests {
         assert!(lex.query_terms("men").iter().all(|t| t.kin.is_empty()));
         // "man" finds the catalog's "men".
         assert!(lex.query_terms("man")[0].kin.contains(&"men".to_string()));
+        // A plural in "ies" and its singular find each other.
+        let ps = vec![
+            product("Phone Accessories", "batteries included"),
+            product("Charger", "a battery accessory"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all));
+        for q in ["accessory battery", "accessories batteries"] {
+            assert_eq!((share(q, 0), share(q, 1)), (1.0, 1.0), "{q}");
+        }
     }
 
     #[test]
