@@ -358,6 +358,14 @@ fn meant(text: &str, spelling: &[Spelling]) -> String {
         .join(" ")
 }
 
+/// A text's keyword terms, with the words read as others: typos corrected (which the models
+/// read corrected too) and words split in two (which they read as typed).
+struct ReadWords {
+    terms: Vec<lexicon::Term>,
+    corrected: Vec<Spelling>,
+    split: Vec<Spelling>,
+}
+
 /// Per-query evidence from raw scores (see [`crate::fusion`]).
 struct Evidence {
     /// Per signal slot, the spread over the catalog (embedding signals).
@@ -712,44 +720,13 @@ impl Searcher {
             }
         }
         let started = std::time::Instant::now();
-        // Words read as two run together: the models still read them as typed ("timepiece").
-        let mut split = Vec::new();
-        for mut t in self.lexicon.query_terms(&keyword_text) {
-            // A word no product has finds the catalog's words of its root ("hiking": "hike");
-            // else, where no model knows it either, it may be a typo, or two words run together
-            // ("tshirt").
-            let mut read = vec![];
-            if t.kin.is_empty()
-                && !self.knows_word(&t.stem)
-                && !self.knows_word(&format!("{}s", t.stem))
-            {
-                if let Some(word) = self.lexicon.correction(&t) {
-                    side.spelling.push(Spelling {
-                        typed: std::mem::replace(&mut t.stem, word.clone()),
-                        read: word,
-                    });
-                } else if let Some((a, b)) = self.lexicon.split(&t) {
-                    let both = format!("{a} {b}");
-                    read = lexicon::content_terms(&both);
-                    split.push(Spelling {
-                        typed: t.stem.clone(),
-                        read: both,
-                    });
-                }
-            }
-            if read.is_empty() {
-                read.push(t);
-            }
-            for t in read {
-                if !side.terms.contains(&t) {
-                    side.terms.push(t);
-                }
-            }
-        }
+        let words = self.read_words(&keyword_text);
+        side.terms = words.terms;
+        side.spelling = words.corrected;
         tracing::debug!("query words read in {:.2?}", started.elapsed());
         // The models read the text with its typos corrected too.
         let text = &meant(text, &side.spelling);
-        side.spelling.extend(split);
+        side.spelling.extend(words.split);
         if !text.is_empty() {
             side.clip_text = self.encode_text(true, text)?;
             if let Some(v) = self.encode_text(false, text)? {
@@ -761,6 +738,48 @@ impl Searcher {
             side.passage_query = side.text_vecs.last().cloned();
         }
         Ok(side)
+    }
+
+    /// The keyword terms of `text` ([`Lexicon::query_terms`]). A word no product has finds the
+    /// catalog's words of its root ("hiking": "hike"); else, where no model knows it either, it
+    /// may be a typo ([`Lexicon::correction`]) or two words run together ([`Lexicon::split`]:
+    /// "tshirt").
+    fn read_words(&self, text: &str) -> ReadWords {
+        let mut out = ReadWords {
+            terms: Vec::new(),
+            corrected: Vec::new(),
+            split: Vec::new(),
+        };
+        for mut t in self.lexicon.query_terms(text) {
+            let mut read = vec![];
+            if t.kin.is_empty()
+                && !self.knows_word(&t.stem)
+                && !self.knows_word(&format!("{}s", t.stem))
+            {
+                if let Some(word) = self.lexicon.correction(&t) {
+                    out.corrected.push(Spelling {
+                        typed: std::mem::replace(&mut t.stem, word.clone()),
+                        read: word,
+                    });
+                } else if let Some((a, b)) = self.lexicon.split(&t) {
+                    let both = format!("{a} {b}");
+                    read = lexicon::content_terms(&both);
+                    out.split.push(Spelling {
+                        typed: t.stem.clone(),
+                        read: both,
+                    });
+                }
+            }
+            if read.is_empty() {
+                read.push(t);
+            }
+            for t in read {
+                if !out.terms.contains(&t) {
+                    out.terms.push(t);
+                }
+            }
+        }
+        out
     }
 
     /// Whether a model's tokenizer has `word` whole: a word of the language (a synonym the
@@ -1026,7 +1045,7 @@ impl Searcher {
     ) -> Result<Vec<f32>> {
         let mut penalty = vec![0f32; self.products.len()];
         for term in not {
-            for pi in self.lexicon.matching(&self.lexicon.query_terms(term)) {
+            for pi in self.lexicon.matching(&self.read_words(term).terms) {
                 penalty[pi] = 1.0;
             }
             let (side, v) = match (&self.text, &self.clip) {

@@ -306,6 +306,20 @@ fn words_run_together_or_written_apart_find_what_the_catalog_writes() {
         }]
     );
     assert_eq!(skus(&r)[..3], skus(&search("v-neck tee"))[..3]);
+    // In a "not" term too: every v-neck tee is left out, as with "not v-neck".
+    let r = s
+        .search(&text_query("tee without vneck"), &text_weights(), 196, 0)
+        .unwrap();
+    let vnecks: Vec<f32> = r
+        .hits
+        .iter()
+        .filter(|h| h.title.to_lowercase().contains("v-neck"))
+        .map(|h| h.penalty)
+        .collect();
+    assert!(
+        vnecks.len() >= 3 && vnecks.iter().all(|&p| p == 1.0),
+        "{vnecks:?}"
+    );
     // "sweat shirt" finds the sweatshirts, as "sweatshirt" does.
     let apart = search("sweat shirt");
     assert!(
