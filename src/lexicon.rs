@@ -17,6 +17,8 @@ use crate::domain::Product;
 pub const FIELDS: usize = 6;
 /// The category's place among the [`FIELDS`].
 const CATEGORY: usize = 2;
+/// The colour's place among the [`FIELDS`].
+const COLOUR: usize = 3;
 /// BM25 weights of the fields: an occurrence in the title counts five times one in the
 /// description; attributes as much as the colour.
 const FIELD_WEIGHTS: [f64; FIELDS] = [5.0, 1.0, 3.0, 2.0, 3.0, 2.0];
@@ -26,8 +28,10 @@ pub const ALL_FIELDS: [bool; FIELDS] = [true; FIELDS];
 const BM25_K1: f64 = 1.2;
 const BM25_B: f64 = 0.75;
 
-/// A query word: its stem (plural ending dropped), whether it matches as a prefix, the
-/// catalog words it also matches as they are ([`Lexicon::query_terms`]), and the stems of
+/// A query word: its stem (plural ending dropped; it matches the catalog's words that are the
+/// stem with an inflection, [`inflects`]), whether the other words it begins count too ("vent"
+/// for "ventilation", "hoo" typed on the way to "hoodie"; in part for a kind or colour:
+/// [`PREFIX_PART`]), the catalog words it also matches as they are ([`Lexicon::query_terms`]), and the stems of
 /// the words typed as its alternatives ("red or blue": "blue" for "red"), matched as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
@@ -114,6 +118,43 @@ fn plural_stem(w: &str) -> &str {
     }
 }
 
+/// Endings of a word's inflections (and a few of its closest derivations): a query word
+/// matches the catalog words that are it with one of these ("zip": "zips", "zipper",
+/// "zippered"; "hood": "hooded", "hoodie"), but not every word it begins ("red" is not
+/// "reduced", "blue" not "bluetooth", "sleeve" not "sleeveless").
+const INFLECTIONS: [&str; 14] = [
+    "s", "es", "ed", "ing", "er", "ers", "ered", "est", "y", "ie", "ies", "ied", "ier", "iest",
+];
+
+/// Whether `word` is `stem` or `stem` inflected ([`INFLECTIONS`]), with its final consonant
+/// doubled ("running") or, after a final "e", with "d", "r" or "rs" ("hiked", "hiker"). Stems
+/// of under 3 letters match themselves only.
+fn inflects(stem: &str, word: &str) -> bool {
+    let Some(rest) = word.strip_prefix(stem) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    if stem.len() < 3 {
+        return false;
+    }
+    if INFLECTIONS.contains(&rest) || stem.ends_with('e') && ["d", "r", "rs"].contains(&rest) {
+        return true;
+    }
+    let last = stem.chars().last();
+    let mut r = rest.chars();
+    last.is_some_and(|c| c.is_alphabetic() && !"aeiou".contains(c))
+        && r.next() == last
+        && INFLECTIONS.contains(&r.as_str())
+}
+
+/// What a catalog word that a query word naming a kind or a colour only begins counts for in a
+/// product's share of the query ([`Lexicon::names_a_field_value`]): a red product has "red"
+/// more surely than one with a "reduced" price, a bra than a product of a "brand", a "blue" one
+/// than a "bluetooth" one.
+const PREFIX_PART: f32 = 0.5;
+
 /// Terms of groups of words: each group's first word, with the others as its alternatives.
 fn terms_of(groups: impl Iterator<Item = Vec<String>>) -> Vec<Term> {
     let mut out: Vec<Term> = Vec::new();
@@ -194,6 +235,8 @@ pub struct Lexicon {
     mean_length: f64,
     /// Per word id, the products that have it in their category.
     in_categories: Vec<u32>,
+    /// Per word id, whether some product has it in its category or colour.
+    in_values: Vec<bool>,
     /// Words of products' categories that do not say what they are ([`other_kinds`]): product
     /// `pi`'s are `other_kinds[other_kinds_at[pi]..other_kinds_at[pi + 1]]`.
     other_kinds: Vec<u32>,
@@ -257,6 +300,18 @@ fn other_kinds(p: &Product, words: &Words, id: impl Fn(&str) -> Option<u32>) -> 
         .collect();
     out.sort_unstable();
     out.dedup();
+    out
+}
+
+/// Ascending ids as runs of consecutive ones.
+fn runs(ids: impl Iterator<Item = u32>) -> Vec<Range<u32>> {
+    let mut out: Vec<Range<u32>> = Vec::new();
+    for id in ids {
+        match out.last_mut() {
+            Some(r) if r.end == id => r.end += 1,
+            _ => out.push(id..id + 1),
+        }
+    }
     out
 }
 
@@ -364,9 +419,14 @@ impl Lexicon {
             .collect();
         let mean_length =
             lengths.iter().map(|&l| f64::from(l)).sum::<f64>() / products.len().max(1) as f64;
-        let in_categories = postings
+        let in_categories: Vec<u32> = postings
             .iter()
             .map(|ps| ps.iter().filter(|(_, c)| c[CATEGORY] > 0).count() as u32)
+            .collect();
+        let in_values = postings
+            .iter()
+            .zip(&in_categories)
+            .map(|(ps, &n)| n > 0 || ps.iter().any(|(_, c)| c[COLOUR] > 0))
             .collect();
         let id = |w: &str| {
             vocabulary
@@ -392,39 +452,57 @@ impl Lexicon {
             lengths,
             mean_length: mean_length.max(1e-9),
             in_categories,
+            in_values,
             other_kinds,
             other_kinds_at,
         }
     }
 
-    /// The word ids a term matches: its own range of the sorted vocabulary, one per word of
-    /// its kin, and its alternatives' own.
+    /// The word ids a term matches: its stem's inflections ([`Lexicon::inflected`]), its
+    /// alternatives', and its kin.
     fn ranges(&self, t: &Term) -> Vec<Range<u32>> {
-        let mut out = vec![self.range(t)];
+        let mut out = self.inflected(&t.stem);
         for alt in &t.or {
-            out.push(self.range(&Term::of_stem(alt.clone())));
+            out.extend(self.inflected(alt));
         }
         for w in &t.kin {
             let lo = self.vocabulary.partition_point(|v| v.as_str() < w.as_str());
             let id = lo as u32;
-            if self.vocabulary.get(lo) == Some(w) && !out[0].contains(&id) {
+            if self.vocabulary.get(lo) == Some(w) && !out.iter().any(|r| r.contains(&id)) {
                 out.push(id..id + 1);
             }
         }
         out
     }
 
-    /// The word ids of the term's own stem: a range of the sorted vocabulary.
-    fn range(&self, t: &Term) -> Range<u32> {
-        let lo = self
-            .vocabulary
-            .partition_point(|w| w.as_str() < t.stem.as_str());
-        let hi = if t.prefix {
-            lo + self.vocabulary[lo..].partition_point(|w| w.starts_with(&t.stem))
-        } else {
-            lo + usize::from(self.vocabulary.get(lo) == Some(&t.stem))
-        };
+    /// The word ids of the other words a term begins ([`Term::prefix`]; none for a term of
+    /// under 3 letters).
+    fn partial(&self, t: &Term) -> Vec<Range<u32>> {
+        if !t.prefix {
+            return Vec::new();
+        }
+        let span = self.span(&t.stem);
+        runs(span.filter(|&id| !inflects(&t.stem, &self.vocabulary[id as usize])))
+    }
+
+    /// The ids of the words beginning with `stem`: a range of the sorted vocabulary.
+    fn span(&self, stem: &str) -> Range<u32> {
+        let lo = self.vocabulary.partition_point(|w| w.as_str() < stem);
+        let hi = lo + self.vocabulary[lo..].partition_point(|w| w.starts_with(stem));
         lo as u32..hi as u32
+    }
+
+    /// The ids of `stem` and its inflections ([`inflects`]), as runs of the sorted vocabulary.
+    fn inflected(&self, stem: &str) -> Vec<Range<u32>> {
+        runs(
+            self.span(stem)
+                .filter(|&id| inflects(stem, &self.vocabulary[id as usize])),
+        )
+    }
+
+    /// Whether some product has a word the term matches, or, unfinished, begins.
+    fn known(&self, t: &Term) -> bool {
+        !self.inflected(&t.stem).is_empty() || !self.partial(t).is_empty()
     }
 
     /// Whether product `pi` has a word the term matches.
@@ -443,11 +521,22 @@ impl Lexicon {
     /// however rare "gym" is; the other signals tell a hoodie from a gym tee).
     pub fn weigh(&self, terms: &[Term], population: &[usize]) -> Weighed {
         let n = population.len() as f32;
-        let ranges: Vec<_> = terms.iter().map(|t| self.ranges(t)).collect();
+        let mut ranges: Vec<_> = terms.iter().map(|t| self.ranges(t)).collect();
+        let mut partial: Vec<_> = terms.iter().map(|t| self.partial(t)).collect();
+        // Only a word that names a category or a colour is exact about the words it begins.
+        for (r, p) in ranges.iter_mut().zip(&mut partial) {
+            if !self.names_a_field_value(r) {
+                r.append(p);
+            }
+        }
         let mut idf: Vec<f32> = ranges
             .iter()
-            .map(|r| {
-                let df = population.iter().filter(|&&pi| self.has(pi, r)).count() as f32;
+            .zip(&partial)
+            .map(|(r, p)| {
+                let df = population
+                    .iter()
+                    .filter(|&&pi| self.has(pi, r) || self.has(pi, p))
+                    .count() as f32;
                 ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
             })
             .collect();
@@ -465,7 +554,23 @@ impl Lexicon {
         for (w, _) in idf.iter_mut().zip(&kinds).filter(|&(_, &kind)| kind) {
             *w = w.max(heaviest_other);
         }
-        Weighed { ranges, idf }
+        Weighed {
+            ranges,
+            partial,
+            idf,
+        }
+    }
+
+    /// Whether a word of `ranges` (a term's, [`Lexicon::ranges`]) is in some product's
+    /// category or colour: a kind or a colour the catalog names, which the words it begins
+    /// are not ("bra" is not "brand", "red" not "reduced", "rug" not "rugged"). Other words
+    /// say much the same as the words they begin ("vent" and "ventilation", "seam" and
+    /// "seamless").
+    fn names_a_field_value(&self, ranges: &[Range<u32>]) -> bool {
+        ranges
+            .iter()
+            .flat_map(Range::clone)
+            .any(|id| self.in_values[id as usize])
     }
 
     /// Whether the term names a kind of product: it is, as written or in the plural, a word of
@@ -489,7 +594,7 @@ impl Lexicon {
     }
 
     /// The share of the query's word weight that product `pi` has, in [0, 1] (a kind its title
-    /// says it is not counting [`OTHER_KIND_PART`]).
+    /// says it is not counting [`OTHER_KIND_PART`], a word only begun [`PREFIX_PART`]).
     pub fn coverage(&self, pi: usize, w: &Weighed) -> f32 {
         let total: f32 = w.idf.iter().sum();
         if total <= 0.0 {
@@ -498,8 +603,16 @@ impl Lexicon {
         let had: f32 = w
             .ranges
             .iter()
+            .zip(&w.partial)
             .zip(&w.idf)
-            .map(|(r, idf)| idf * self.has_as_kind(pi, r))
+            .map(|((r, p), idf)| {
+                let part = self.has_as_kind(pi, r);
+                if part == 0.0 && self.has(pi, p) {
+                    idf * PREFIX_PART
+                } else {
+                    idf * part
+                }
+            })
             .sum();
         had / total
     }
@@ -530,7 +643,8 @@ impl Lexicon {
     pub fn matching(&self, terms: &[Term]) -> Vec<usize> {
         let mut out: Vec<usize> = terms
             .iter()
-            .flat_map(|t| self.ranges(t))
+            .flat_map(|t| [self.ranges(t), self.partial(t)])
+            .flatten()
             .flatten()
             .flat_map(|id| {
                 self.postings[id as usize]
@@ -559,7 +673,8 @@ impl Lexicon {
         let mut scored: Vec<usize> = Vec::new();
         let mut hit: Vec<usize> = Vec::new();
         for t in terms {
-            for id in self.ranges(t).into_iter().flatten() {
+            let ids = [self.ranges(t), self.partial(t)];
+            for id in ids.into_iter().flatten().flatten() {
                 for &(pi, counts) in &self.postings[id as usize] {
                     let f: f64 = (0..FIELDS)
                         .filter(|&k| fields[k])
@@ -619,7 +734,7 @@ impl Lexicon {
     pub fn correction(&self, t: &Term) -> Option<String> {
         let max = typos_allowed(t.stem.chars().count());
         let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
-        if max == 0 || digits(&t.stem) || !self.range(t).is_empty() {
+        if max == 0 || digits(&t.stem) || self.known(t) {
             return None;
         }
         let mut typed = t.stem.chars();
@@ -784,10 +899,7 @@ impl Lexicon {
     /// and is no function word. None for a word with digits or one of under 4 letters.
     pub fn split(&self, t: &Term) -> Option<(String, String)> {
         let w = &t.stem;
-        if w.chars().count() < 4
-            || w.chars().any(|c| c.is_ascii_digit())
-            || !self.range(t).is_empty()
-        {
+        if w.chars().count() < 4 || w.chars().any(|c| c.is_ascii_digit()) || self.known(t) {
             return None;
         }
         let id = |v: &str| {
@@ -829,7 +941,9 @@ impl Lexicon {
     /// How many products have a word the term's own stem matches (at most: a product with two
     /// such words counts twice).
     fn products_with_term(&self, t: &Term) -> usize {
-        self.range(t)
+        self.inflected(&t.stem)
+            .into_iter()
+            .flatten()
             .map(|id| self.postings[id as usize].len())
             .sum()
     }
@@ -839,19 +953,14 @@ impl Lexicon {
     /// products first. None for a word of under 4 letters or one with digits.
     pub fn same_root(&self, t: &Term) -> Vec<String> {
         let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
-        if t.stem.chars().count() < 4 || digits(&t.stem) || !self.range(t).is_empty() {
+        if t.stem.chars().count() < 4 || digits(&t.stem) || self.known(t) {
             return Vec::new();
         }
         let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
         let root = stemmer.stem(&t.stem);
         // Words of one root share its first three letters.
         let head: String = root.chars().take(3).collect();
-        let near = self.range(&Term {
-            stem: head,
-            prefix: true,
-            kin: Vec::new(),
-            or: Vec::new(),
-        });
+        let near = self.span(&head);
         let mut kin: Vec<(usize, &String)> = near
             .map(|id| {
                 (
@@ -869,6 +978,8 @@ impl Lexicon {
 /// A query's words as word-id ranges with their weights.
 pub struct Weighed {
     ranges: Vec<Vec<Range<u32>>>,
+    /// Per word, the words it begins unfinished ([`Lexicon::partial`]).
+    partial: Vec<Vec<Range<u32>>>,
     idf: Vec<f32>,
 }
 
@@ -1172,6 +1283,59 @@ mod tests {
         for q in ["accessory battery", "accessories batteries"] {
             assert_eq!((share(q, 0), share(q, 1)), (1.0, 1.0), "{q}");
         }
+    }
+
+    #[test]
+    fn a_word_matches_its_inflections_but_not_every_word_it_begins() {
+        for (stem, word) in [
+            ("zip", "zippered"),
+            ("zip", "zips"),
+            ("run", "running"),
+            ("hike", "hiked"),
+            ("hood", "hoodie"),
+            ("bag", "baggy"),
+            ("pocket", "pockets"),
+            ("a", "a"),
+        ] {
+            assert!(inflects(stem, word), "{stem} {word}");
+        }
+        for (stem, word) in [
+            ("red", "reduced"),
+            ("tee", "teen"),
+            ("sleeve", "sleeveless"),
+            ("blue", "bluetooth"),
+            ("bra", "brand"),
+            ("ban", "band"),
+            ("a", "as"),
+        ] {
+            assert!(!inflects(stem, word), "{stem} {word}");
+        }
+    }
+
+    #[test]
+    fn a_kind_or_a_colour_counts_the_words_it_only_begins_in_part() {
+        let mut ps = vec![
+            product("Radiant Tee", "soft"),
+            product("Logan Tee", "at a reduced price"),
+            product("Celeste Sports Bra", "stretchy"),
+            product("Savvy Tote", "a brand new tote"),
+            product("Shell Jacket", "underarm ventilation"),
+            product("Rain Jacket", "two vents"),
+        ];
+        ps[0].color = "Red".into();
+        ps[2].category = "Women/Bras".into();
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all));
+        assert_eq!(share("red", 0), 1.0);
+        assert_eq!(share("red", 1), PREFIX_PART);
+        assert_eq!(share("bras", 2), 1.0);
+        assert_eq!(share("bra", 3), PREFIX_PART);
+        // Any other word counts the words it begins in full: "vent" says "ventilation".
+        assert_eq!(share("vent", 4), 1.0);
+        assert_eq!(share("vent", 5), 1.0);
+        // A word being typed finds what it begins ("jack" on the way to "jacket").
+        assert_eq!(share("jack", 4), 1.0);
     }
 
     #[test]
