@@ -458,12 +458,17 @@ impl Lexicon {
         }
     }
 
-    /// The word ids a term matches: its stem's inflections ([`Lexicon::inflected`]), its
-    /// alternatives', and its kin.
+    /// The word ids a term matches: those of its stem ([`Lexicon::own`]) and of its
+    /// alternatives, and its kin.
     fn ranges(&self, t: &Term) -> Vec<Range<u32>> {
-        let mut out = self.inflected(&t.stem);
+        self.ranges_by(t, |stem| vec![self.own(stem, t.prefix)])
+    }
+
+    /// As [`Lexicon::ranges`], with the stem's and alternatives' ids from `own`.
+    fn ranges_by(&self, t: &Term, own: impl Fn(&str) -> Vec<Range<u32>>) -> Vec<Range<u32>> {
+        let mut out = own(&t.stem);
         for alt in &t.or {
-            out.extend(self.inflected(alt));
+            out.extend(own(alt));
         }
         for w in &t.kin {
             let lo = self.vocabulary.partition_point(|v| v.as_str() < w.as_str());
@@ -475,34 +480,37 @@ impl Lexicon {
         out
     }
 
-    /// The word ids of the other words a term begins ([`Term::prefix`]; none for a term of
-    /// under 3 letters).
-    fn partial(&self, t: &Term) -> Vec<Range<u32>> {
-        if !t.prefix {
-            return Vec::new();
-        }
-        let span = self.span(&t.stem);
-        runs(span.filter(|&id| !inflects(&t.stem, &self.vocabulary[id as usize])))
-    }
-
-    /// The ids of the words beginning with `stem`: a range of the sorted vocabulary.
-    fn span(&self, stem: &str) -> Range<u32> {
+    /// The ids of `stem` (a range of the sorted vocabulary): the words it begins where
+    /// `prefix`, else the word itself.
+    fn own(&self, stem: &str, prefix: bool) -> Range<u32> {
         let lo = self.vocabulary.partition_point(|w| w.as_str() < stem);
-        let hi = lo + self.vocabulary[lo..].partition_point(|w| w.starts_with(stem));
+        let hi = if prefix {
+            lo + self.vocabulary[lo..].partition_point(|w| w.starts_with(stem))
+        } else {
+            lo + usize::from(self.vocabulary.get(lo).is_some_and(|w| w == stem))
+        };
         lo as u32..hi as u32
     }
 
-    /// The ids of `stem` and its inflections ([`inflects`]), as runs of the sorted vocabulary.
-    fn inflected(&self, stem: &str) -> Vec<Range<u32>> {
-        runs(
-            self.span(stem)
-                .filter(|&id| inflects(stem, &self.vocabulary[id as usize])),
-        )
+    /// The ids of the words a term matches exactly ([`inflects`]), and of the other words it
+    /// begins (where it is matched as a prefix), as runs of the sorted vocabulary.
+    fn exact_and_begun(&self, t: &Term) -> (Vec<Range<u32>>, Vec<Range<u32>>) {
+        let split = |stem: &str, exact: bool| {
+            runs(
+                self.own(stem, t.prefix)
+                    .filter(|&id| inflects(stem, &self.vocabulary[id as usize]) == exact),
+            )
+        };
+        let begun = std::iter::once(&t.stem)
+            .chain(&t.or)
+            .flat_map(|stem| split(stem, false))
+            .collect();
+        (self.ranges_by(t, |stem| split(stem, true)), begun)
     }
 
-    /// Whether some product has a word the term matches, or, unfinished, begins.
+    /// Whether some product has the term's word (or, matched as a prefix, a word it begins).
     fn known(&self, t: &Term) -> bool {
-        !self.inflected(&t.stem).is_empty() || !self.partial(t).is_empty()
+        !self.own(&t.stem, t.prefix).is_empty()
     }
 
     /// Whether product `pi` has a word the term matches.
@@ -521,14 +529,18 @@ impl Lexicon {
     /// however rare "gym" is; the other signals tell a hoodie from a gym tee).
     pub fn weigh(&self, terms: &[Term], population: &[usize]) -> Weighed {
         let n = population.len() as f32;
-        let mut ranges: Vec<_> = terms.iter().map(|t| self.ranges(t)).collect();
-        let mut partial: Vec<_> = terms.iter().map(|t| self.partial(t)).collect();
         // Only a word that names a category or a colour is exact about the words it begins.
-        for (r, p) in ranges.iter_mut().zip(&mut partial) {
-            if !self.names_a_field_value(r) {
-                r.append(p);
-            }
-        }
+        let (ranges, partial): (Vec<_>, Vec<_>) = terms
+            .iter()
+            .map(|t| {
+                let (exact, begun) = self.exact_and_begun(t);
+                if !begun.is_empty() && self.names_a_field_value(&exact) {
+                    (exact, begun)
+                } else {
+                    (self.ranges(t), Vec::new())
+                }
+            })
+            .unzip();
         let mut idf: Vec<f32> = ranges
             .iter()
             .zip(&partial)
@@ -643,8 +655,7 @@ impl Lexicon {
     pub fn matching(&self, terms: &[Term]) -> Vec<usize> {
         let mut out: Vec<usize> = terms
             .iter()
-            .flat_map(|t| [self.ranges(t), self.partial(t)])
-            .flatten()
+            .flat_map(|t| self.ranges(t))
             .flatten()
             .flat_map(|id| {
                 self.postings[id as usize]
@@ -673,8 +684,7 @@ impl Lexicon {
         let mut scored: Vec<usize> = Vec::new();
         let mut hit: Vec<usize> = Vec::new();
         for t in terms {
-            let ids = [self.ranges(t), self.partial(t)];
-            for id in ids.into_iter().flatten().flatten() {
+            for id in self.ranges(t).into_iter().flatten() {
                 for &(pi, counts) in &self.postings[id as usize] {
                     let f: f64 = (0..FIELDS)
                         .filter(|&k| fields[k])
@@ -938,12 +948,11 @@ impl Lexicon {
             .map_or(0, |id| self.postings[id].len())
     }
 
-    /// How many products have a word the term's own stem matches (at most: a product with two
-    /// such words counts twice).
+    /// How many products have the term's own stem or an inflection of it (at most: a product
+    /// with two such words counts twice).
     fn products_with_term(&self, t: &Term) -> usize {
-        self.inflected(&t.stem)
-            .into_iter()
-            .flatten()
+        self.own(&t.stem, true)
+            .filter(|&id| inflects(&t.stem, &self.vocabulary[id as usize]))
             .map(|id| self.postings[id as usize].len())
             .sum()
     }
@@ -960,7 +969,7 @@ impl Lexicon {
         let root = stemmer.stem(&t.stem);
         // Words of one root share its first three letters.
         let head: String = root.chars().take(3).collect();
-        let near = self.span(&head);
+        let near = self.own(&head, true);
         let mut kin: Vec<(usize, &String)> = near
             .map(|id| {
                 (
@@ -978,7 +987,8 @@ impl Lexicon {
 /// A query's words as word-id ranges with their weights.
 pub struct Weighed {
     ranges: Vec<Vec<Range<u32>>>,
-    /// Per word, the words it begins unfinished ([`Lexicon::partial`]).
+    /// Per word, the words it only begins where it names a kind or colour, which count in part
+    /// ([`Lexicon::exact_and_begun`]).
     partial: Vec<Vec<Range<u32>>>,
     idf: Vec<f32>,
 }
