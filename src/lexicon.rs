@@ -136,7 +136,7 @@ fn inflects(stem: &str, word: &str) -> bool {
     if rest.is_empty() {
         return true;
     }
-    if stem.len() < 3 {
+    if stem.chars().count() < 3 {
         return false;
     }
     if INFLECTIONS.contains(&rest) || stem.ends_with('e') && ["d", "r", "rs"].contains(&rest) {
@@ -772,7 +772,7 @@ impl Lexicon {
 
 /// Two ways of writing one word: English nouns whose plural is not the singular with "s" or
 /// "es", and British and American spellings of words that name products or their properties.
-const VARIANTS: [(&str, &str); 32] = [
+const VARIANTS: [(&str, &str); 31] = [
     ("man", "men"),
     ("woman", "women"),
     ("child", "children"),
@@ -804,7 +804,6 @@ const VARIANTS: [(&str, &str); 32] = [
     ("organiser", "organizer"),
     ("favourite", "favorite"),
     ("moisturiser", "moisturizer"),
-    ("storey", "story"),
 ];
 
 /// The other number of a word whose plural ends in "ies" after a consonant, which a prefix of
@@ -842,12 +841,13 @@ impl Lexicon {
     /// a neighbouring word ([`Lexicon::joined`]: "sweat shirt" finds "sweatshirt" as well as
     /// "sweat" and "shirt").
     pub fn query_terms(&self, text: &str) -> Vec<Term> {
-        let all: Vec<String> = words(text).collect();
+        let text = self.kinds_either(text);
+        let all: Vec<String> = words(&text).collect();
         let joins: Vec<(&str, &str, Vec<String>)> = all
             .windows(2)
             .filter_map(|w| Some((w[0].as_str(), w[1].as_str(), self.joined(&w[0], &w[1])?)))
             .collect();
-        let mut terms = content_terms(text);
+        let mut terms = content_terms(&text);
         for t in &mut terms {
             t.kin = self.same_root(t);
             if let Some(other) = y_plural_counterpart(&t.stem)
@@ -877,6 +877,24 @@ impl Lexicon {
             });
         }
         terms
+    }
+
+    /// `text` with "and" (or "&") between two words that name kinds of product read as "or":
+    /// "tees and tanks", "bags & backpacks" ask for either, as no product is both. Between
+    /// other words "and" stays ("black and white tee": both colours).
+    fn kinds_either(&self, text: &str) -> String {
+        let spaced = text.replace('&', " and ");
+        let mut all: Vec<&str> = spaced.split_whitespace().collect();
+        let kind = |w: &str| match terms(w).as_slice() {
+            [t] => self.names_a_kind(t, &self.ranges(t)),
+            _ => false,
+        };
+        for i in 1..all.len().saturating_sub(1) {
+            if all[i].eq_ignore_ascii_case("and") && kind(all[i - 1]) && kind(all[i + 1]) {
+                all[i] = "or";
+            }
+        }
+        all.join(" ")
     }
 
     /// The catalog's words for two neighbouring query words written as one ("sweat shirt":
@@ -1293,6 +1311,34 @@ mod tests {
         for q in ["accessory battery", "accessories batteries"] {
             assert_eq!((share(q, 0), share(q, 1)), (1.0, 1.0), "{q}");
         }
+    }
+
+    #[test]
+    fn and_between_two_kinds_asks_for_either() {
+        let mut ps = vec![
+            product("Radiant Tee", "black and white"),
+            product("Zoe Tank", "white"),
+            product("Juno Jacket", "black"),
+        ];
+        for (p, c) in ps
+            .iter_mut()
+            .zip(["Women/Tees", "Women/Tanks", "Women/Jackets"])
+        {
+            p.category = c.into();
+        }
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all));
+        for q in ["tees and tanks", "tees & tanks", "tee&tank"] {
+            assert_eq!(
+                (share(q, 0), share(q, 1), share(q, 2)),
+                (1.0, 1.0, 0.0),
+                "{q}"
+            );
+        }
+        // Between colours, "and" asks for both.
+        assert_eq!(share("black and white", 0), 1.0);
+        assert!(share("black and white", 1) < 1.0 && share("black and white", 2) < 1.0);
     }
 
     #[test]
