@@ -771,8 +771,13 @@ impl Lexicon {
 }
 
 /// Two ways of writing one word: English nouns whose plural is not the singular with "s" or
-/// "es", and British and American spellings of words that name products or their properties.
-const VARIANTS: [(&str, &str); 31] = [
+/// "es", the words shops use for women's and men's goods, and British and American spellings
+/// of words that name products or their properties.
+const VARIANTS: [(&str, &str); 35] = [
+    ("lady", "woman"),
+    ("ladies", "women"),
+    ("gentleman", "man"),
+    ("gentlemen", "men"),
     ("man", "men"),
     ("woman", "women"),
     ("child", "children"),
@@ -818,14 +823,14 @@ fn y_plural_counterpart(stem: &str) -> Option<String> {
     (base.chars().count() >= 2 && consonant).then(|| format!("{base}ies"))
 }
 
-/// The other way of writing a term's word ([`VARIANTS`]), from its stem ("women" → "woman",
-/// "knive" (of "knives") → "knife", "colour" → "color").
-fn variant(stem: &str) -> Option<&'static str> {
-    let plural = format!("{stem}s");
-    VARIANTS.iter().find_map(|&(a, b)| {
-        if stem == a || plural == a {
+/// The other ways of writing a term's word ([`VARIANTS`]), from its stem ("women" → "woman"
+/// and "ladies", "knive" (of "knives") → "knife", "colour" → "color").
+fn variants(stem: &str) -> impl Iterator<Item = &'static str> + '_ {
+    VARIANTS.iter().filter_map(move |&(a, b)| {
+        let is = |w: &str| stem == w || w.strip_suffix('s') == Some(stem);
+        if is(a) {
             Some(b)
-        } else if stem == b || plural == b {
+        } else if is(b) {
             Some(a)
         } else {
             None
@@ -855,13 +860,14 @@ impl Lexicon {
             {
                 t.kin.push(other);
             }
-            if let Some(other) = variant(&t.stem)
-                && self.products_with(other) > self.products_with_term(t)
-            {
-                let plural = format!("{other}s");
-                t.kin.push(other.to_string());
-                if self.products_with(&plural) > 0 {
-                    t.kin.push(plural);
+            let typed = self.products_with_term(t);
+            for other in variants(&t.stem) {
+                if self.products_with(other) > typed {
+                    let plural = format!("{other}s");
+                    t.kin.push(other.to_string());
+                    if self.products_with(&plural) > 0 {
+                        t.kin.push(plural);
+                    }
                 }
             }
             for (a, b, forms) in &joins {
@@ -1298,8 +1304,9 @@ mod tests {
         assert_eq!(share("men jacket", 0), share("men jacket", 0).min(0.5));
         assert_eq!(share("men jacket", 2), 1.0);
         assert!(lex.query_terms("men").iter().all(|t| t.kin.is_empty()));
-        // "man" finds the catalog's "men".
+        // "man" finds the catalog's "men", "ladies" its "women".
         assert!(lex.query_terms("man")[0].kin.contains(&"men".to_string()));
+        assert_eq!(share("ladies jacket", 0), 1.0);
         // A plural in "ies" and its singular find each other.
         let ps = vec![
             product("Phone Accessories", "batteries included"),
