@@ -1045,6 +1045,13 @@ mod tests {
         }
     }
 
+    /// A product's share of a query read as search reads it ([`Lexicon::query_terms`]), over
+    /// all of `lex`'s products.
+    fn share_of(lex: &Lexicon) -> impl Fn(&str, usize) -> f32 + '_ {
+        let all: Vec<usize> = (0..lex.products.len()).collect();
+        move |q, pi| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all))
+    }
+
     #[test]
     fn terms_drop_plurals_and_repeat_once() {
         let t = terms("Red bags, boxes & a bag");
@@ -1261,8 +1268,7 @@ mod tests {
             product("Puzzle", "one piece missing"),
         ];
         let lex = Lexicon::build(&ps);
-        let all: Vec<usize> = (0..ps.len()).collect();
-        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all));
+        let share = share_of(&lex);
         // "sweat shirt" finds the sweatshirt whole, as "sweatshirt" does; the tee has "shirt".
         assert_eq!(share("sweat shirt", 0), 1.0);
         assert_eq!(share("sweatshirts", 0), 1.0);
@@ -1293,8 +1299,7 @@ mod tests {
         ps[1].category = "Men/Tees".into();
         ps[2].category = "Men/Jackets".into();
         let lex = Lexicon::build(&ps);
-        let all: Vec<usize> = (0..ps.len()).collect();
-        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all));
+        let share = share_of(&lex);
         assert_eq!(share("woman's jacket", 0), 1.0);
         assert_eq!(share("grey tee", 1), 1.0);
         assert_eq!(share("kitchen knives", 3), share("kitchen knife", 3));
@@ -1313,8 +1318,7 @@ mod tests {
             product("Charger", "a battery accessory"),
         ];
         let lex = Lexicon::build(&ps);
-        let all: Vec<usize> = (0..ps.len()).collect();
-        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all));
+        let share = share_of(&lex);
         for q in ["accessory battery", "accessories batteries"] {
             assert_eq!((share(q, 0), share(q, 1)), (1.0, 1.0), "{q}");
         }
@@ -1334,8 +1338,7 @@ mod tests {
             p.category = c.into();
         }
         let lex = Lexicon::build(&ps);
-        let all: Vec<usize> = (0..ps.len()).collect();
-        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all));
+        let share = share_of(&lex);
         for q in ["tees and tanks", "tees & tanks", "tee&tank"] {
             assert_eq!(
                 (share(q, 0), share(q, 1), share(q, 2)),
@@ -1388,8 +1391,7 @@ mod tests {
         ps[0].color = "Red".into();
         ps[2].category = "Women/Bras".into();
         let lex = Lexicon::build(&ps);
-        let all: Vec<usize> = (0..ps.len()).collect();
-        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&lex.query_terms(q), &all));
+        let share = share_of(&lex);
         assert_eq!(share("red", 0), 1.0);
         assert_eq!(share("red", 1), PREFIX_PART);
         assert_eq!(share("bras", 2), 1.0);
