@@ -885,11 +885,11 @@ impl Lexicon {
         terms
     }
 
-    /// `text` with "and" (or "&") between two words that name kinds of product read as "or":
-    /// "tees and tanks", "bags & backpacks" ask for either, as no product is both. Between
+    /// `text` with "and" ("&", "/") between two words that name kinds of product read as "or":
+    /// "tees and tanks", "bags & backpacks", "tee/tank" ask for either, as no product is both. Between
     /// other words "and" stays ("black and white tee": both colours).
     fn kinds_either(&self, text: &str) -> String {
-        let spaced = text.replace('&', " and ");
+        let spaced = text.replace(['&', '/'], " and ");
         let mut all: Vec<&str> = spaced.split_whitespace().collect();
         let kind = |w: &str| match terms(w).as_slice() {
             [t] => self.names_a_kind(t, &self.ranges(t)),
@@ -1339,7 +1339,7 @@ mod tests {
         }
         let lex = Lexicon::build(&ps);
         let share = share_of(&lex);
-        for q in ["tees and tanks", "tees & tanks", "tee&tank"] {
+        for q in ["tees and tanks", "tees & tanks", "tee&tank", "tee/tank"] {
             assert_eq!(
                 (share(q, 0), share(q, 1), share(q, 2)),
                 (1.0, 1.0, 0.0),
