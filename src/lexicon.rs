@@ -886,8 +886,8 @@ impl Lexicon {
     }
 
     /// `text` with "and" ("&", "/") between two words that name kinds of product read as "or":
-    /// "tees and tanks", "bags & backpacks", "tee/tank" ask for either, as no product is both. Between
-    /// other words "and" stays ("black and white tee": both colours).
+    /// "tees and tanks", "bags & backpacks", "tee/tank" ask for either, as no product is both.
+    /// Between other words "and" stays ("black and white tee": both colours).
     fn kinds_either(&self, text: &str) -> String {
         let spaced = text.replace(['&', '/'], " and ");
         let mut all: Vec<&str> = spaced.split_whitespace().collect();
