@@ -28,11 +28,12 @@ pub const ALL_FIELDS: [bool; FIELDS] = [true; FIELDS];
 const BM25_K1: f64 = 1.2;
 const BM25_B: f64 = 0.75;
 
-/// A query word: its stem (plural ending dropped; it matches the catalog's words that are the
-/// stem with an inflection, [`inflects`]), whether the other words it begins count too ("vent"
-/// for "ventilation", "hoo" typed on the way to "hoodie"; in part for a kind or colour:
-/// [`PREFIX_PART`]), the catalog words it also matches as they are ([`Lexicon::query_terms`]), and the stems of
-/// the words typed as its alternatives ("red or blue": "blue" for "red"), matched as it is.
+/// A query word: its stem (plural ending dropped), whether it matches the catalog's words it
+/// begins (from three letters on: "zip" finds "zipper", "vent" finds "ventilation", "hoo" typed
+/// on the way to "hoodie"; a kind or colour word counts those that are not its inflections in
+/// part, [`PREFIX_PART`]), the catalog words it also matches as they are
+/// ([`Lexicon::query_terms`]), and the stems of the words typed as its alternatives ("red or
+/// blue": "blue" for "red"), matched as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Term {
     pub stem: String,
@@ -839,12 +840,12 @@ fn variants(stem: &str) -> impl Iterator<Item = &'static str> + '_ {
 }
 
 impl Lexicon {
-    /// A query's keyword terms: [`content_terms`], each with its kin: the catalog's words of
-    /// its root ([`Lexicon::same_root`]), its other number where the plural ends in "ies"
-    /// ("accessory" finds "accessories", and back), the other way of writing it ([`VARIANTS`]) where the
-    /// catalog has that more often ("woman" finds "women", "grey" finds "gray"), and the catalog's one word for it and
-    /// a neighbouring word ([`Lexicon::joined`]: "sweat shirt" finds "sweatshirt" as well as
-    /// "sweat" and "shirt").
+    /// A query's keyword terms: [`content_terms`] (after [`Lexicon::kinds_either`]), each with
+    /// its kin: the catalog's words of its root ([`Lexicon::same_root`]), its other number where
+    /// the plural ends in "ies" ("accessory" finds "accessories", and back), the other ways of
+    /// writing it ([`VARIANTS`]) where the catalog has those more often ("woman" finds "women",
+    /// "grey" finds "gray"), and the catalog's one word for it and a neighbouring word
+    /// ([`Lexicon::joined`]: "sweat shirt" finds "sweatshirt" as well as "sweat" and "shirt").
     pub fn query_terms(&self, text: &str) -> Vec<Term> {
         let text = self.kinds_either(text);
         let all: Vec<String> = words(&text).collect();
