@@ -304,6 +304,14 @@ fn other_kinds(p: &Product, words: &Words, id: impl Fn(&str) -> Option<u32>) -> 
     out
 }
 
+/// The id of the word `w` in the sorted `vocabulary`.
+fn word_id(vocabulary: &[String], w: &str) -> Option<u32> {
+    vocabulary
+        .binary_search_by(|v| v.as_str().cmp(w))
+        .ok()
+        .map(|i| i as u32)
+}
+
 /// Ascending ids as runs of consecutive ones.
 fn runs(ids: impl Iterator<Item = u32>) -> Vec<Range<u32>> {
     let mut out: Vec<Range<u32>> = Vec::new();
@@ -420,21 +428,17 @@ impl Lexicon {
             .collect();
         let mean_length =
             lengths.iter().map(|&l| f64::from(l)).sum::<f64>() / products.len().max(1) as f64;
-        let in_categories: Vec<u32> = postings
+        // One pass over each word's products for both.
+        let (in_categories, in_values): (Vec<u32>, Vec<bool>) = postings
             .iter()
-            .map(|ps| ps.iter().filter(|(_, c)| c[CATEGORY] > 0).count() as u32)
-            .collect();
-        let in_values = postings
-            .iter()
-            .zip(&in_categories)
-            .map(|(ps, &n)| n > 0 || ps.iter().any(|(_, c)| c[COLOUR] > 0))
-            .collect();
-        let id = |w: &str| {
-            vocabulary
-                .binary_search_by(|v| v.as_str().cmp(w))
-                .ok()
-                .map(|i| i as u32)
-        };
+            .map(|ps| {
+                ps.iter().fold((0, false), |(n, colour), (_, c)| {
+                    (n + u32::from(c[CATEGORY] > 0), colour || c[COLOUR] > 0)
+                })
+            })
+            .map(|(n, colour)| (n, n > 0 || colour))
+            .unzip();
+        let id = |w: &str| word_id(&vocabulary, w);
         let per_product: Vec<Vec<u32>> = products
             .par_iter()
             .zip(&counted)
@@ -472,9 +476,9 @@ impl Lexicon {
             out.extend(own(alt));
         }
         for w in &t.kin {
-            let lo = self.vocabulary.partition_point(|v| v.as_str() < w.as_str());
-            let id = lo as u32;
-            if self.vocabulary.get(lo) == Some(w) && !out.iter().any(|r| r.contains(&id)) {
+            if let Some(id) = word_id(&self.vocabulary, w)
+                && !out.iter().any(|r| r.contains(&id))
+            {
                 out.push(id..id + 1);
             }
         }
@@ -496,17 +500,19 @@ impl Lexicon {
     /// The ids of the words a term matches exactly ([`inflects`]), and of the other words it
     /// begins (where it is matched as a prefix), as runs of the sorted vocabulary.
     fn exact_and_begun(&self, t: &Term) -> (Vec<Range<u32>>, Vec<Range<u32>>) {
-        let split = |stem: &str, exact: bool| {
-            runs(
-                self.own(stem, t.prefix)
-                    .filter(|&id| inflects(stem, &self.vocabulary[id as usize]) == exact),
-            )
-        };
+        let split = |stem: &str, exact: bool| runs(self.inflections(stem, t.prefix, exact));
         let begun = std::iter::once(&t.stem)
             .chain(&t.or)
             .flat_map(|stem| split(stem, false))
             .collect();
         (self.ranges_by(t, |stem| split(stem, true)), begun)
+    }
+
+    /// The ids of [`Lexicon::own`]'s words that are `stem`'s inflections ([`inflects`]), or,
+    /// not `exact`, those that are not.
+    fn inflections(&self, stem: &str, prefix: bool, exact: bool) -> impl Iterator<Item = u32> {
+        self.own(stem, prefix)
+            .filter(move |&id| inflects(stem, &self.vocabulary[id as usize]) == exact)
     }
 
     /// Whether some product has the term's word (or, matched as a prefix, a word it begins).
@@ -876,12 +882,8 @@ impl Lexicon {
                     t.kin.extend(forms.iter().cloned());
                 }
             }
-            let mut seen = Vec::new();
-            t.kin.retain(|k| {
-                let new = !seen.contains(k);
-                seen.push(k.clone());
-                new
-            });
+            let mut seen = std::collections::HashSet::new();
+            t.kin.retain(|k| seen.insert(k.clone()));
         }
         terms
     }
@@ -937,12 +939,7 @@ impl Lexicon {
         if w.chars().count() < 4 || w.chars().any(|c| c.is_ascii_digit()) || self.known(t) {
             return None;
         }
-        let id = |v: &str| {
-            self.vocabulary
-                .binary_search_by(|x| x.as_str().cmp(v))
-                .ok()
-                .map(|i| i as u32)
-        };
+        let id = |v: &str| word_id(&self.vocabulary, v);
         w.char_indices()
             .skip(1)
             .filter_map(|(at, _)| {
@@ -968,16 +965,13 @@ impl Lexicon {
 
     /// How many products have the word `w` (as it is, not as a prefix).
     fn products_with(&self, w: &str) -> usize {
-        self.vocabulary
-            .binary_search_by(|v| v.as_str().cmp(w))
-            .map_or(0, |id| self.postings[id].len())
+        word_id(&self.vocabulary, w).map_or(0, |id| self.postings[id as usize].len())
     }
 
     /// How many products have the term's own stem or an inflection of it (at most: a product
     /// with two such words counts twice).
     fn products_with_term(&self, t: &Term) -> usize {
-        self.own(&t.stem, true)
-            .filter(|&id| inflects(&t.stem, &self.vocabulary[id as usize]))
+        self.inflections(&t.stem, true, true)
             .map(|id| self.postings[id as usize].len())
             .sum()
     }
