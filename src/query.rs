@@ -459,31 +459,24 @@ impl<'a> Reading<'a> {
     /// The price at word `i` (with a currency word after it, "60 dollars"): the price, the
     /// words it takes, and whether a currency says it is one.
     fn price_at(&self, i: usize) -> Option<(f64, usize, bool)> {
+        self.price_after(i, "")
+    }
+
+    /// As [`Reading::price_at`], for a price written against `sign` ("<40", "~$40").
+    fn price_after(&self, i: usize, sign: &str) -> Option<(f64, usize, bool)> {
         let word = self.words.get(i)?;
         if self.used[i] {
             return None;
         }
-        let p = price_token(word)?;
-        let marked = word.contains(CURRENCY_SYMBOLS);
-        let (n, marked) = if self.currency_at(i + 1) {
-            (2, true)
-        } else {
-            (1, marked)
-        };
+        let p = price_token(self.lower(i).strip_prefix(sign)?)?;
+        let n = 1 + usize::from(self.currency_at(i + 1));
+        let marked = n == 2 || word.contains(CURRENCY_SYMBOLS);
         (!self.unit_at(i + n)).then_some((p, n, marked))
     }
 
     /// Whether word `i` is a unit that makes the number before it a measure ("40 mm").
     fn unit_at(&self, i: usize) -> bool {
         UNITS.contains(&term(self.lower(i)).as_str())
-    }
-
-    /// A price written against `sign` at word `i` ("<40", "~$40"), with a currency word after
-    /// it: the price and the words it takes.
-    fn glued(&self, i: usize, sign: &str) -> Option<(f64, usize)> {
-        let p = price_token(self.lower(i).strip_prefix(sign)?)?;
-        let n = 1 + usize::from(self.currency_at(i + 1));
-        (!self.used[i] && !self.unit_at(i + n)).then_some((p, n))
     }
 
     /// Whether word `i` is a currency word ("dollars") not yet read as part of something else.
@@ -509,7 +502,7 @@ impl<'a> Reading<'a> {
                     words
                         .iter()
                         .filter(|w| !w.contains(char::is_alphabetic))
-                        .find_map(|sign| self.glued(i, sign))
+                        .find_map(|sign| self.price_after(i, sign).map(|(p, n, _)| (p, n)))
                 });
             if let Some((p, n)) = phrase {
                 return Some(if below {
@@ -529,7 +522,7 @@ impl<'a> Reading<'a> {
         }
         let around = lead
             .and_then(|n| self.price_at(i + n).map(|(p, m, _)| (p, n + m)))
-            .or_else(|| self.glued(i, "~"))
+            .or_else(|| self.price_after(i, "~").map(|(p, n, _)| (p, n)))
             .filter(|&(p, _)| p > 0.0);
         if let Some((p, n)) = around {
             // Whole cents outward, past the float error of the product ("48", not "48.01").
