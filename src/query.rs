@@ -154,6 +154,8 @@ pub struct ParsedText {
     pub max_price: Option<f64>,
     /// The phrases read as something other than words to search, as typed.
     pub phrases: Vec<ReadPhrase>,
+    /// An order asked for in words ("cheapest", "most expensive").
+    pub sort: Option<Sort>,
 }
 
 /// A phrase of the typed text read as a "not" term or a price limit ("without zip",
@@ -161,7 +163,7 @@ pub struct ParsedText {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReadPhrase {
-    /// `not` or `price`.
+    /// `not`, `price` or `sort`.
     pub kind: String,
     /// The words as typed, joined by single spaces.
     pub phrase: String,
@@ -312,6 +314,29 @@ const PRICE_AT_LEAST: &[&str] = &[
     ">",
     ">=",
     "≥",
+];
+/// Words that ask for the lowest prices first, and for the highest.
+const SORT_PRICE_LOW: &[&str] = &[
+    "price low to high",
+    "lowest price",
+    "least expensive",
+    "cheapest",
+    "cheap",
+    "inexpensive",
+    "affordable",
+];
+const SORT_PRICE_HIGH: &[&str] = &[
+    "price high to low",
+    "highest price",
+    "most expensive",
+    "priciest",
+    "expensive",
+];
+/// Words before "cheap" or "expensive" that make it part of a sentence ("too expensive", "not
+/// the cheapest", "it's cheap"): the word then describes rather than asks for an order.
+const SENTENCE_BEFORE_SORT: &[&str] = &[
+    "too", "so", "very", "quite", "pretty", "really", "bit", "more", "less", "as", "not", "was",
+    "is", "are", "were", "it's", "that's", "looks", "look", "feels", "seems",
 ];
 /// Words after a price that make it the highest one wanted ("40 or less").
 const PRICE_OR_LESS: &[&str] = &[
@@ -605,6 +630,43 @@ impl<'a> Reading<'a> {
         }
     }
 
+    /// "cheapest", "cheap", "affordable", "price low to high"; "most expensive", "priciest",
+    /// "price high to low": the first such phrase, unless a negation comes before it ("not the
+    /// cheapest") or a word that makes it a description ("too expensive", "it's cheap"), or
+    /// "than" after it ("cheaper than" is a price).
+    fn sorts(&mut self) {
+        let negated = |r: &Self, i: usize| {
+            (0..i).any(|k| {
+                let w = r.lower(k);
+                matches!(w, "not" | "no" | "never") || w.ends_with("n't")
+            })
+        };
+        for i in 0..self.words.len() {
+            if self.used[i] {
+                continue;
+            }
+            let (sort, n) = match (
+                self.starts_any(i, SORT_PRICE_LOW),
+                self.starts_any(i, SORT_PRICE_HIGH),
+            ) {
+                (Some(n), _) => (Sort::PriceLow, n),
+                (None, Some(n)) => (Sort::PriceHigh, n),
+                (None, None) => continue,
+            };
+            let described = i > 0 && SENTENCE_BEFORE_SORT.contains(&self.lower(i - 1));
+            if described || negated(self, i) || self.lower(i + n) == "than" {
+                continue;
+            }
+            if (i..i + n).any(|k| self.used[k]) {
+                continue;
+            }
+            self.out.sort = Some(sort);
+            self.take(i, n);
+            self.phrase("sort", i, i + n - 1);
+            return;
+        }
+    }
+
     /// `-term` anywhere.
     fn dashed(&mut self) {
         for i in 0..self.words.len() {
@@ -714,6 +776,7 @@ pub fn parse_text(raw: &str) -> ParsedText {
     if r.words.len() <= LONG_QUERY_WORDS {
         r.prices();
         r.negations();
+        r.sorts();
     }
     r.finish()
 }
@@ -928,14 +991,65 @@ mod tests {
             "the bag is not under 50 but it is worth every cent of it",
             "over the shoulder bag",
             "not too heavy",
+            "Awesome tee! Not the cheapest though.",
+            "a bit too expensive",
+            "it's cheap",
         ] {
             let p = parse_text(s);
             assert_eq!(
-                (p.text.as_str(), p.not.len(), p.max_price, p.min_price),
-                (s, 0, None, None),
+                (
+                    p.text.as_str(),
+                    p.not.len(),
+                    p.max_price,
+                    p.min_price,
+                    p.sort
+                ),
+                (s, 0, None, None, None),
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn an_order_asked_for_in_words_is_read() {
+        let sort = |s: &str| {
+            let p = parse_text(s);
+            (
+                p.text,
+                p.sort,
+                p.phrases.into_iter().map(|r| r.phrase).collect::<Vec<_>>(),
+            )
+        };
+        let v = |t: &str, o: Sort, phrase: &str| (t.to_string(), Some(o), vec![phrase.to_string()]);
+        assert_eq!(sort("cheap hoodie"), v("hoodie", Sort::PriceLow, "cheap"));
+        assert_eq!(
+            sort("cheapest black tee"),
+            v("black tee", Sort::PriceLow, "cheapest")
+        );
+        assert_eq!(
+            sort("Affordable watch"),
+            v("watch", Sort::PriceLow, "Affordable")
+        );
+        assert_eq!(
+            sort("jacket price low to high"),
+            v("jacket", Sort::PriceLow, "price low to high")
+        );
+        assert_eq!(
+            sort("most expensive watch"),
+            v("watch", Sort::PriceHigh, "most expensive")
+        );
+        assert_eq!(sort("priciest bag"), v("bag", Sort::PriceHigh, "priciest"));
+        // "cheaper than" is a price limit, not an order.
+        let p = parse_text("bag cheaper than 40");
+        assert_eq!(
+            (p.text.as_str(), p.sort, p.max_price),
+            ("bag", None, Some(40.0))
+        );
+        // A sentence keeps its words.
+        assert_eq!(
+            sort("the hoodie was cheap but it shrank in the first wash").1,
+            None
+        );
     }
 
     #[test]

@@ -312,12 +312,14 @@ const KEYWORD_PARTS: [([bool; lexicon::FIELDS], f32); 2] =
 /// Products each keyword ranking gives scores to (the rest of the catalog scores 0).
 const KEYWORD_LIMIT: usize = 5000;
 
-/// Typed text read into words, "not" terms and price limits, merged with the query's own.
+/// Typed text read into words, "not" terms, price limits and an order, merged with the query's
+/// own.
 struct ReadQuery {
     text: String,
     not: Vec<String>,
     filters: Filters,
     phrases: Vec<ReadPhrase>,
+    sort: Sort,
 }
 
 fn read_query(q: &Query) -> ReadQuery {
@@ -338,6 +340,11 @@ fn read_query(q: &Query) -> ReadQuery {
         not,
         filters,
         phrases: parsed.phrases,
+        // An order chosen outside the text (the app's menu, `--sort`) wins over one typed.
+        sort: match q.sort {
+            Sort::Relevance => parsed.sort.unwrap_or_default(),
+            chosen => chosen,
+        },
     }
 }
 
@@ -666,7 +673,7 @@ impl Searcher {
             signals,
             cands,
             exact,
-            sort: q.sort,
+            sort: read.sort,
             language_note,
             spelling: side.spelling,
         })

@@ -453,6 +453,35 @@ fn a_price_sort_orders_the_strong_matches_then_the_rest_and_keeps_them_apart() {
 }
 
 #[test]
+fn cheapest_in_the_text_sorts_by_price_and_a_chosen_order_wins() {
+    let s = searcher();
+    let r = s
+        .search(&text_query("cheapest hoodie"), &text_weights(), 196, 0)
+        .unwrap();
+    let hoodies = s
+        .search(&text_query("hoodie"), &text_weights(), 196, 0)
+        .unwrap();
+    assert_eq!((r.text.as_str(), r.sort), ("hoodie", Sort::PriceLow));
+    assert_eq!(r.read[0].kind, "sort");
+    let mut strong = skus(&r)[..r.strong].to_vec();
+    let mut asked = skus(&hoodies)[..hoodies.strong].to_vec();
+    strong.sort();
+    asked.sort();
+    assert_eq!(
+        strong, asked,
+        "the word orders the hoodies, it is not searched for"
+    );
+    let prices: Vec<f64> = r.hits[..r.strong].iter().filter_map(|h| h.price).collect();
+    assert!(prices.windows(2).all(|w| w[0] <= w[1]), "{prices:?}");
+    let chosen = Query {
+        sort: Sort::PriceHigh,
+        ..text_query("cheapest hoodie")
+    };
+    let r = s.search(&chosen, &text_weights(), 196, 0).unwrap();
+    assert_eq!(r.sort, Sort::PriceHigh);
+}
+
+#[test]
 fn a_photo_query_finds_its_product_and_explains_why() {
     let s = searcher();
     let photo = luma().join("images/mh09-blue_main.jpg");

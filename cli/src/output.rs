@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use vitrine::embed::{EmbedEvent, EmbedReport};
+use vitrine::query::Sort;
 use vitrine::{Catalog, ImportErrorRecord, ImportEvent, ImportReport, ImportRun, Product, Stats};
 
 /// A progress bar on a terminal, JSON lines with `--json`, nothing otherwise.
@@ -337,6 +338,11 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
         (Some(lo), None) => head.push_str(&format!(", price ≥ {lo}")),
         (None, Some(hi)) => head.push_str(&format!(", price ≤ {hi}")),
         (None, None) => {}
+    }
+    match r.sort {
+        Sort::PriceLow => head.push_str(", lowest price first"),
+        Sort::PriceHigh => head.push_str(", highest price first"),
+        Sort::Relevance => {}
     }
     say!("{head}");
     if r.hits.is_empty() {

@@ -89,7 +89,9 @@ const fakeApi = {
       read: [
         { kind: "not", phrase: "§without zip" },
         { kind: "price", phrase: "§around 40" },
+        { kind: "sort", phrase: "§cheapest" },
       ],
+      sort: "price_low",
       filters: { category: null, color: null, min_price: 32, max_price: 48, attributes: [] },
       weights,
       signals,
@@ -228,6 +230,7 @@ describe("the window's text comes from strings.ts", () => {
     expect(document.querySelectorAll("#results .result").length).toBeGreaterThan(1);
     expect(document.querySelector(".read-as")).not.toBeNull();
     expect(document.querySelector(".read-limits")?.textContent).toContain("48");
+    expect(document.querySelector(".read-order")?.textContent).toContain(en.search.sortPriceLow);
     expect(document.querySelector("#language-note")).not.toBeNull();
     expect(document.querySelector(".spelling")).not.toBeNull();
     expect(strays(document.body)).toEqual([]);

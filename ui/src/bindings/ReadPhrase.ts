@@ -6,7 +6,7 @@
  */
 export type ReadPhrase = { 
 /**
- * `not` or `price`.
+ * `not`, `price` or `sort`.
  */
 kind: string, 
 /**

@@ -657,11 +657,19 @@ function priceLimits(f: SearchResults["filters"] | undefined): string | null {
 }
 
 /** What the typed text was read as, when it was more than words: a chip per phrase read as a
- * "not" term or a price limit (removing one takes the phrase out of the text), then the price
- * limits searched with ("around 40" reads as a range). */
+ * "not" term, a price limit or an order (removing one takes the phrase out of the text), then
+ * the price limits searched with ("around 40" reads as a range) and the order the results are
+ * in. */
 function readAs(r: SearchResults): HTMLElement | null {
   if (r.read.length === 0) return null;
   const limits = r.read.some((p) => p.kind === "price") ? priceLimits(r.filters) : null;
+  const order = !r.read.some((p) => p.kind === "sort")
+    ? null
+    : r.sort === "price_low"
+      ? t.search.sortPriceLow
+      : r.sort === "price_high"
+        ? t.search.sortPriceHigh
+        : null;
   return h(
     "p",
     { class: "read-as" },
@@ -688,6 +696,7 @@ function readAs(r: SearchResults): HTMLElement | null {
       ),
     ),
     limits === null ? null : h("span", { class: "read-limits" }, t.search.priceLimits(limits)),
+    order === null ? null : h("span", { class: "read-limits read-order" }, order),
   );
 }
 
