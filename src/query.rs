@@ -145,7 +145,7 @@ impl Weights {
     }
 }
 
-/// Typed text with its price limits and "not" terms taken out.
+/// Typed text with its price limits, "not" terms, order and request words taken out.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ParsedText {
     pub text: String,
@@ -280,6 +280,34 @@ const NOT_A_TERM: &[&str] = &[
     "expensive",
 ];
 
+/// Words that open a request rather than say what is wanted ("show me black hoodies", "do you
+/// have running shorts"), longest first where one begins another.
+const REQUEST_OPENERS: &[&str] = &[
+    "can you show me",
+    "could you show me",
+    "please show me",
+    "show me",
+    "find me",
+    "get me",
+    "search for",
+    "i'm looking for",
+    "im looking for",
+    "i am looking for",
+    "looking for",
+    "i'm searching for",
+    "i want",
+    "i'd like",
+    "i would like",
+    "i need",
+    "do you have",
+    "do you sell",
+    "do you carry",
+    "have you got",
+    "got any",
+    "where can i find",
+    "where can i buy",
+    "can i get",
+];
 /// Words before a price that make it the highest one wanted ("under 80", "no more than 45").
 const PRICE_AT_MOST: &[&str] = &[
     "no more than",
@@ -630,6 +658,21 @@ impl<'a> Reading<'a> {
         }
     }
 
+    /// The words that open a request, at the query's start, with an article after them ("show
+    /// me a", "do you have any"): not what is wanted, so not searched for. A query that is only
+    /// such words keeps them.
+    fn request(&mut self) {
+        let Some(mut n) = self.starts_any(0, REQUEST_OPENERS) else {
+            return;
+        };
+        if matches!(self.lower(n), "a" | "an" | "some" | "any" | "the") {
+            n += 1;
+        }
+        if n < self.words.len() {
+            self.take(0, n);
+        }
+    }
+
     /// "cheapest", "cheap", "affordable", "price low to high"; "most expensive", "priciest",
     /// "price high to low": the first such phrase, unless a negation comes before it ("not the
     /// cheapest") or a word that makes it a description ("too expensive", "it's cheap"), or
@@ -767,13 +810,15 @@ impl<'a> Reading<'a> {
 /// 15", "between 20 and 40", "from 20 to 40", "$20-$40", "20–40 euros", "<=40", "40 or less",
 /// "$50 and up", "$50+", "around 40"; not a measure such as "under 40 mm") and "not" terms
 /// ("-zip", "without zip", "but not black", "NOT bag", and a lowercase "not leather" or "no
-/// hood" at the end) out of a short query.
+/// hood" at the end), an order ("cheapest", "most expensive") and the words that open a request
+/// ("show me", "do you have") out of a short query.
 /// A sentence (more than [`LONG_QUERY_WORDS`] words) keeps every word but `-term`s: "it's not
 /// cheap" or "no trouble finding room" are text, not exclusions.
 pub fn parse_text(raw: &str) -> ParsedText {
     let mut r = Reading::new(raw);
     r.dashed();
     if r.words.len() <= LONG_QUERY_WORDS {
+        r.request();
         r.prices();
         r.negations();
         r.sorts();
@@ -1008,6 +1053,23 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn the_words_that_open_a_request_are_not_searched_for() {
+        let text = |s: &str| parse_text(s).text;
+        assert_eq!(text("show me black hoodies"), "black hoodies");
+        assert_eq!(text("Do you have any running shorts?"), "running shorts?");
+        assert_eq!(text("I\u{2019}m looking for a yoga bag"), "yoga bag");
+        let p = parse_text("i need a waterproof jacket under 100");
+        assert_eq!(
+            (p.text.as_str(), p.max_price),
+            ("waterproof jacket", Some(100.0))
+        );
+        // Only at the start, and never every word.
+        assert_eq!(text("black hoodies, show me"), "black hoodies, show me");
+        assert_eq!(text("show me"), "show me");
+        assert_eq!(text("show jumping saddle"), "show jumping saddle");
     }
 
     #[test]
