@@ -1082,25 +1082,32 @@ mod tests {
                 p.phrases.into_iter().map(|r| r.phrase).collect::<Vec<_>>(),
             )
         };
-        let v = |t: &str, o: Sort, phrase: &str| (t.to_string(), Some(o), vec![phrase.to_string()]);
-        assert_eq!(sort("cheap hoodie"), v("hoodie", Sort::PriceLow, "cheap"));
-        assert_eq!(
-            sort("cheapest black tee"),
-            v("black tee", Sort::PriceLow, "cheapest")
-        );
-        assert_eq!(
-            sort("Affordable watch"),
-            v("watch", Sort::PriceLow, "Affordable")
-        );
-        assert_eq!(
-            sort("jacket price low to high"),
-            v("jacket", Sort::PriceLow, "price low to high")
-        );
-        assert_eq!(
-            sort("most expensive watch"),
-            v("watch", Sort::PriceHigh, "most expensive")
-        );
-        assert_eq!(sort("priciest bag"), v("bag", Sort::PriceHigh, "priciest"));
+        for (typed, text, order, phrase) in [
+            ("cheap hoodie", "hoodie", Sort::PriceLow, "cheap"),
+            (
+                "cheapest black tee",
+                "black tee",
+                Sort::PriceLow,
+                "cheapest",
+            ),
+            ("Affordable watch", "watch", Sort::PriceLow, "Affordable"),
+            (
+                "jacket price low to high",
+                "jacket",
+                Sort::PriceLow,
+                "price low to high",
+            ),
+            (
+                "most expensive watch",
+                "watch",
+                Sort::PriceHigh,
+                "most expensive",
+            ),
+            ("priciest bag", "bag", Sort::PriceHigh, "priciest"),
+        ] {
+            let read = (text.to_string(), Some(order), vec![phrase.to_string()]);
+            assert_eq!(sort(typed), read, "{typed}");
+        }
         // "cheaper than" is a price limit, not an order.
         let p = parse_text("bag cheaper than 40");
         assert_eq!(
