@@ -366,6 +366,11 @@ const SENTENCE_BEFORE_SORT: &[&str] = &[
     "too", "so", "very", "quite", "pretty", "really", "bit", "more", "less", "as", "not", "was",
     "is", "are", "were", "it's", "that's", "looks", "look", "feels", "seems",
 ];
+/// Words after "cheap" or "expensive" that make it a description ("expensive but worth it",
+/// "cheap for what it is") or a price ("cheaper than").
+const SENTENCE_AFTER_SORT: &[&str] = &[
+    "than", "but", "though", "and", "enough", "for", "as", "looking",
+];
 /// Words after a price that make it the highest one wanted ("40 or less").
 const PRICE_OR_LESS: &[&str] = &[
     "or less",
@@ -675,8 +680,8 @@ impl<'a> Reading<'a> {
 
     /// "cheapest", "cheap", "affordable", "price low to high"; "most expensive", "priciest",
     /// "price high to low": the first such phrase, unless a negation comes before it ("not the
-    /// cheapest") or a word that makes it a description ("too expensive", "it's cheap"), or
-    /// "than" after it ("cheaper than" is a price).
+    /// cheapest") or a word that makes it a description comes before or after it ("too
+    /// expensive", "it's cheap", "expensive but worth it").
     fn sorts(&mut self) {
         let negated = |r: &Self, i: usize| {
             (0..i).any(|k| {
@@ -697,7 +702,7 @@ impl<'a> Reading<'a> {
                 (None, None) => continue,
             };
             let described = i > 0 && SENTENCE_BEFORE_SORT.contains(&self.lower(i - 1));
-            if described || negated(self, i) || self.lower(i + n) == "than" {
+            if described || negated(self, i) || SENTENCE_AFTER_SORT.contains(&self.lower(i + n)) {
                 continue;
             }
             if (i..i + n).any(|k| self.used[k]) {
@@ -1039,6 +1044,8 @@ mod tests {
             "Awesome tee! Not the cheapest though.",
             "a bit too expensive",
             "it's cheap",
+            "expensive but worth it",
+            "cheap for what it is",
         ] {
             let p = parse_text(s);
             assert_eq!(
