@@ -8,6 +8,7 @@
 //! sorted, so a word's prefix is a range of word ids; each product keeps its sorted word ids,
 //! and each word its products with how often it occurs in each field.
 
+use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -745,7 +746,9 @@ impl Lexicon {
     /// The catalog word a query term that no product has was most likely meant to be: the
     /// closest within its allowed typos (optimal string alignment distance: a swap of two
     /// letters is one typo) that begins with the same letter (or swaps the first two) and is
-    /// not the start of the typed word, ties to the word more products have. None for a term
+    /// not the start of the typed word, ties to the word more products have in a field that
+    /// names them (any but the description: shoppers type what products are called, so "wach"
+    /// is "watch", not the "wash" of care labels), then to the word more products have. None for a term
     /// the catalog has, for a short one, and for one with digits (a SKU or a size is not
     /// misspelt).
     pub fn correction(&self, t: &Term) -> Option<String> {
@@ -756,7 +759,7 @@ impl Lexicon {
         }
         let mut typed = t.stem.chars();
         let (first, second) = (typed.next(), typed.next());
-        let mut best: Option<(usize, std::cmp::Reverse<usize>, usize)> = None;
+        let mut best: Option<(usize, Reverse<usize>, Reverse<usize>, usize)> = None;
         for (id, w) in self.vocabulary.iter().enumerate() {
             if w.len().abs_diff(t.stem.len()) > max || digits(w) {
                 continue;
@@ -768,12 +771,16 @@ impl Lexicon {
                 continue;
             }
             let d = strsim::osa_distance(&t.stem, w);
-            let key = (d, std::cmp::Reverse(self.postings[id].len()), id);
+            let naming = self.postings[id]
+                .iter()
+                .filter(|(_, c)| c.iter().zip(NAMING_FIELDS).any(|(&n, f)| f && n > 0))
+                .count();
+            let key = (d, Reverse(naming), Reverse(self.postings[id].len()), id);
             if d <= max && best.is_none_or(|b| key < b) {
                 best = Some(key);
             }
         }
-        best.map(|(_, _, id)| self.vocabulary[id].clone())
+        best.map(|(.., id)| self.vocabulary[id].clone())
     }
 }
 
@@ -1102,6 +1109,19 @@ mod tests {
         }
         // A swap of the first two letters is a typo too.
         assert_eq!(fix("ohodie").as_deref(), Some("hoodie"));
+    }
+
+    #[test]
+    fn a_typo_as_near_two_words_is_the_one_that_names_products() {
+        // "wash" is in three descriptions, "watch" in one title: both one typo from "wach".
+        let lex = Lexicon::build(&[
+            product("Tee", "machine wash cold"),
+            product("Pant", "machine wash warm"),
+            product("Hoodie", "hand wash"),
+            product("Sport Watch", "water resistant"),
+        ]);
+        let fix = |w: &str| lex.correction(&terms(w)[0]);
+        assert_eq!(fix("wach").as_deref(), Some("watch"));
     }
 
     #[test]
