@@ -771,12 +771,15 @@ impl Lexicon {
                 continue;
             }
             let d = strsim::osa_distance(&t.stem, w);
+            if d > max {
+                continue;
+            }
             let naming = self.postings[id]
                 .iter()
                 .filter(|(_, c)| c.iter().zip(NAMING_FIELDS).any(|(&n, f)| f && n > 0))
                 .count();
             let key = (d, Reverse(naming), Reverse(self.postings[id].len()), id);
-            if d <= max && best.is_none_or(|b| key < b) {
+            if best.is_none_or(|b| key < b) {
                 best = Some(key);
             }
         }

@@ -360,11 +360,12 @@ const SORT_PRICE_HIGH: &[&str] = &[
     "priciest",
     "expensive",
 ];
-/// Words before "cheap" or "expensive" that make it part of a sentence ("too expensive", "not
-/// the cheapest", "it's cheap"): the word then describes rather than asks for an order.
+/// Words before "cheap" or "expensive" that make it part of a sentence ("too expensive", "it's
+/// cheap"): the word then describes rather than asks for an order. (A negation anywhere before
+/// it does too: [`Reading::sorts`].)
 const SENTENCE_BEFORE_SORT: &[&str] = &[
-    "too", "so", "very", "quite", "pretty", "really", "bit", "more", "less", "as", "not", "was",
-    "is", "are", "were", "it's", "that's", "looks", "look", "feels", "seems",
+    "too", "so", "very", "quite", "pretty", "really", "bit", "more", "less", "as", "was", "is",
+    "are", "were", "it's", "that's", "looks", "look", "feels", "seems",
 ];
 /// Words after "cheap" or "expensive" that make it a description ("expensive but worth it",
 /// "cheap for what it is") or a price ("cheaper than").
