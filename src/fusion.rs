@@ -15,8 +15,11 @@
 //!   its title names counts half: `Lexicon::coverage`) the product has, or, when larger, how
 //!   far that share stands out from the catalog's shares ([`share_standout`], against at least
 //!   the spread one word can make: [`Spread::of_shares`]), times
-//!   `(1 + bm25 / best bm25) / 2`: a product with every word of the query scores at least 0.5,
-//!   one with only a common word little, however the BM25 scores are spread; and a long query
+//!   `(1 + bm25 / best bm25 · kinds) / 2`, with `kinds` the share of the weight of the query's
+//!   words naming a kind of product that the product has (1 when none does): a product with
+//!   every word of the query scores at least 0.5, one with only a common word little, however
+//!   the BM25 scores are spread, and of two with as much of the query the one of the kind asked
+//!   for comes first; and a long query
 //!   whose words a product shares far more of than the rest of the catalog (a sentence of its
 //!   description amid chatter) counts as strongly as a short query matched in full, although no
 //!   product has most of its words.
@@ -125,10 +128,15 @@ impl Spread {
 }
 
 /// Keyword evidence from the share of the query's word weight a product has, how far that
-/// share stands out from the catalog's ([`share_standout`]), and its BM25 relative to the
-/// query's best.
-pub fn keyword_evidence(share: f32, standout: f32, bm25_relative: f32) -> f32 {
-    let e = share.max(standout) * (1.0 + bm25_relative.clamp(0.0, 1.0)) / 2.0;
+/// share stands out from the catalog's ([`share_standout`]), its BM25 relative to the query's
+/// best, and, where the query names a kind of product, the share of the kinds' weight it has
+/// (`kinds`, [`Lexicon::kind_coverage`](crate::lexicon::Lexicon::kind_coverage)). The BM25
+/// part orders products of equal share; it counts only as far as the product is of the kind
+/// asked for: of a track pant and a running short, each with half of "pants for running", the
+/// pant comes first, however the words sit in their titles.
+pub fn keyword_evidence(share: f32, standout: f32, bm25_relative: f32, kinds: Option<f32>) -> f32 {
+    let order = bm25_relative.clamp(0.0, 1.0) * kinds.map_or(1.0, |k| k.clamp(0.0, 1.0));
+    let e = share.max(standout) * (1.0 + order) / 2.0;
     // Not `clamp`: an empty sum is -0.0, which would show as "-0.00".
     if e > 0.0 { e.min(1.0) } else { 0.0 }
 }
@@ -264,12 +272,27 @@ mod tests {
 
     #[test]
     fn keyword_evidence_rewards_every_word_matched() {
-        assert_eq!(keyword_evidence(1.0, 0.0, 1.0), 1.0);
-        assert_eq!(keyword_evidence(1.0, 0.0, 0.0), 0.5);
-        assert!(keyword_evidence(0.3, 0.0, 1.0) < keyword_evidence(1.0, 0.0, 0.2));
-        assert_eq!(keyword_evidence(0.0, 0.0, 1.0), 0.0);
+        assert_eq!(keyword_evidence(1.0, 0.0, 1.0, None), 1.0);
+        assert_eq!(keyword_evidence(1.0, 0.0, 0.0, None), 0.5);
+        assert!(keyword_evidence(0.3, 0.0, 1.0, None) < keyword_evidence(1.0, 0.0, 0.2, None));
+        assert_eq!(keyword_evidence(0.0, 0.0, 1.0, None), 0.0);
         // A product with none of the query's words (an empty sum, -0.0) shows 0, not -0.
-        assert!(keyword_evidence(-0.0, 0.0, 0.0).is_sign_positive());
+        assert!(keyword_evidence(-0.0, 0.0, 0.0, None).is_sign_positive());
+    }
+
+    #[test]
+    fn of_equal_shares_the_product_of_the_kind_asked_for_scores_more() {
+        // Half of "pants for running" each: a pant low in BM25, a running short high.
+        let pant = keyword_evidence(0.5, 0.0, 0.4, Some(1.0));
+        let short = keyword_evidence(0.5, 0.0, 0.9, Some(0.0));
+        assert!(pant > short, "{pant} {short}");
+        // Nor does the kind outrank more of the query, or change a query that names none.
+        assert!(keyword_evidence(1.0, 0.0, 0.0, Some(0.0)) >= pant);
+        assert_eq!(keyword_evidence(1.0, 0.0, 1.0, Some(1.0)), 1.0);
+        assert_eq!(
+            keyword_evidence(0.5, 0.0, 0.9, None),
+            keyword_evidence(0.5, 0.0, 0.9, Some(1.0))
+        );
     }
 
     #[test]
@@ -283,7 +306,7 @@ mod tests {
             })
             .collect();
         let spread = Spread::of_shares(&shares, 9);
-        let ev = |c: f32| keyword_evidence(c, share_standout(&spread, c, 0.33), 1.0);
+        let ev = |c: f32| keyword_evidence(c, share_standout(&spread, c, 0.33), 1.0, None);
         assert!(ev(0.33) > 0.8, "{}", ev(0.33));
         assert!(ev(0.1) < 0.2, "{}", ev(0.1));
         // A short query matched in full by a third of the catalog keeps its full share.
@@ -292,7 +315,7 @@ mod tests {
             .collect();
         let spread = Spread::of_shares(&common, 2);
         assert_eq!(
-            keyword_evidence(1.0, share_standout(&spread, 1.0, 1.0), 1.0),
+            keyword_evidence(1.0, share_standout(&spread, 1.0, 1.0), 1.0, None),
             1.0
         );
         assert!(share_standout(&spread, 1.0, 1.0) < 0.5);
@@ -317,13 +340,13 @@ mod tests {
         shares[0] = 0.05;
         assert_eq!(share_standout(&Spread::of(&shares), 0.05, 0.05), 1.0);
         let spread = Spread::of_shares(&shares, 20);
-        let one = keyword_evidence(0.05, share_standout(&spread, 0.05, 0.05), 1.0);
+        let one = keyword_evidence(0.05, share_standout(&spread, 0.05, 0.05), 1.0, None);
         assert!(one < 0.35, "{one}");
         // A product with half of those words, the rest of the catalog one or none, does.
         let mut shares: Vec<f32> = (0..200).map(|i| [0.0, 0.05][i % 2]).collect();
         shares[0] = 0.5;
         let spread = Spread::of_shares(&shares, 20);
-        let half = keyword_evidence(0.5, share_standout(&spread, 0.5, 0.5), 1.0);
+        let half = keyword_evidence(0.5, share_standout(&spread, 0.5, 0.5), 1.0, None);
         assert!(half > 0.9, "{half}");
         // The floor is the spread of one word that half of the catalog has.
         let even: Vec<f32> = (0..200).map(|i| [0.0, 0.05][i % 2]).collect();

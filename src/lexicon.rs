@@ -578,6 +578,7 @@ impl Lexicon {
             ranges,
             partial,
             idf,
+            kinds,
         }
     }
 
@@ -635,6 +636,25 @@ impl Lexicon {
             })
             .sum();
         had / total
+    }
+
+    /// The share of the weight of the query's words that name a kind ([`Lexicon::names_a_kind`])
+    /// that product `pi` has, as [`Lexicon::coverage`] counts it; None when no word names one.
+    pub fn kind_coverage(&self, pi: usize, w: &Weighed) -> Option<f32> {
+        let kinds = || {
+            w.ranges
+                .iter()
+                .zip(&w.idf)
+                .zip(&w.kinds)
+                .filter(|(_, k)| **k)
+        };
+        let total: f32 = kinds().map(|((_, idf), _)| idf).sum();
+        (total > 0.0).then(|| {
+            kinds()
+                .map(|((r, idf), _)| idf * self.has_as_kind(pi, r))
+                .sum::<f32>()
+                / total
+        })
     }
 
     /// How much of a word in `ranges` product `pi` has: 1, [`OTHER_KIND_PART`] where it has
@@ -863,7 +883,7 @@ impl Lexicon {
     /// "grey" finds "gray"), and the catalog's one word for it and a neighbouring word
     /// ([`Lexicon::joined`]: "sweat shirt" finds "sweatshirt" as well as "sweat" and "shirt").
     pub fn query_terms(&self, text: &str) -> Vec<Term> {
-        let text = self.kinds_either(text);
+        let text = self.kinds_either(&self.for_whom(text));
         let all: Vec<String> = words(&text).collect();
         let joins: Vec<(&str, &str, Vec<String>)> = all
             .windows(2)
@@ -896,6 +916,30 @@ impl Lexicon {
             t.kin.retain(|k| seen.insert(k.clone()));
         }
         terms
+    }
+
+    /// `text` with "for her" and "for him" read as "for women" and "for men" (or "woman",
+    /// "man": the form the catalog has), which is how catalogs say whom a product is for;
+    /// unchanged where the catalog has neither.
+    fn for_whom(&self, text: &str) -> String {
+        let mut all: Vec<&str> = text.split_whitespace().collect();
+        let bare = |w: &str| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        };
+        for i in 1..all.len() {
+            let forms: &[&'static str] = match bare(all[i]).as_str() {
+                "her" => &["women", "woman"],
+                "him" => &["men", "man"],
+                _ => continue,
+            };
+            if bare(all[i - 1]) == "for"
+                && let Some(&form) = forms.iter().find(|f| self.products_with(f) > 0)
+            {
+                all[i] = form;
+            }
+        }
+        all.join(" ")
     }
 
     /// `text` with "and" ("&", "/") between two words that name kinds of product read as "or":
@@ -1020,6 +1064,8 @@ pub struct Weighed {
     /// ([`Lexicon::exact_and_begun`]).
     partial: Vec<Vec<Range<u32>>>,
     idf: Vec<f32>,
+    /// Per word, whether it names a kind of product ([`Lexicon::names_a_kind`]).
+    kinds: Vec<bool>,
 }
 
 impl Weighed {
@@ -1165,6 +1211,31 @@ mod tests {
         let gym_top = share("gym tops", 0);
         assert_eq!(gym_top, 1.0);
         assert!(share("gym tops", 1) < 0.5, "{}", share("gym tops", 1));
+    }
+
+    #[test]
+    fn kind_coverage_is_the_share_of_the_kinds_asked_for() {
+        let of = |title: &str, category: &str| Product {
+            category: category.into(),
+            ..product(title, "")
+        };
+        let ps = vec![
+            of("Gym Tee", "Apparel/Tops/Tees"),
+            of("Teton Hoodie", "Apparel/Tops/Hoodies"),
+            of("Stark Hoodie", "Apparel/Tops/Hoodies"),
+            of("Nora Tank", "Apparel/Tops/Bras & Tanks"),
+            of("Electra Bra", "Apparel/Tops/Bras & Tanks"),
+            of("Trail Pant", "Apparel/Bottoms/Pants"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let kinds = |q: &str, pi: usize| lex.kind_coverage(pi, &lex.weigh(&content_terms(q), &all));
+        assert_eq!(kinds("hoodies for gym", 1), Some(1.0));
+        assert_eq!(kinds("hoodies for gym", 0), Some(0.0));
+        // A tank is in "Bras & Tanks" but its title says it is no bra.
+        assert_eq!(kinds("gym bra", 3), Some(OTHER_KIND_PART));
+        assert_eq!(kinds("gym bra", 4), Some(1.0));
+        assert_eq!(kinds("gym", 0), None);
     }
 
     #[test]
@@ -1340,6 +1411,33 @@ mod tests {
         for q in ["accessory battery", "accessories batteries"] {
             assert_eq!((share(q, 0), share(q, 1)), (1.0, 1.0), "{q}");
         }
+    }
+
+    #[test]
+    fn for_her_and_for_him_ask_for_women_and_men() {
+        let of = |title: &str, category: &str| Product {
+            category: category.into(),
+            ..product(title, "")
+        };
+        let ps = vec![
+            of("Hera Hoodie", "Women/Tops/Hoodies"),
+            of("Hero Hoodie", "Men/Tops/Hoodies"),
+            of("Ana Short", "Women/Bottoms/Shorts"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let stems =
+            |q: &str| -> Vec<String> { lex.query_terms(q).into_iter().map(|t| t.stem).collect() };
+        assert_eq!(stems("hoodie for her"), ["hoodie", "women"]);
+        assert_eq!(stems("Hoodie for him!"), ["hoodie", "men"]);
+        // Elsewhere "her" stays a function word, and a catalog without the word keeps it.
+        assert_eq!(stems("her hoodie"), ["hoodie"]);
+        let plain = Lexicon::build(&[product("Hera Hoodie", "")]);
+        let plain_stems: Vec<String> = plain
+            .query_terms("hoodie for her")
+            .into_iter()
+            .map(|t| t.stem)
+            .collect();
+        assert_eq!(plain_stems, ["hoodie"]);
     }
 
     #[test]

@@ -422,7 +422,8 @@ impl Evidence {
                 Signal::Keyword => {
                     let share = lexicon.coverage(pi, &self.words);
                     let standout = fusion::share_standout(&self.coverage, share, self.best_share);
-                    fusion::keyword_evidence(share, standout, r)
+                    let kinds = lexicon.kind_coverage(pi, &self.words);
+                    fusion::keyword_evidence(share, standout, r, kinds)
                 }
                 Signal::Phash => ((PHASH_RANGE - r) / PHASH_RANGE).clamp(0.0, 1.0),
                 _ => self.spread[i].map_or(0.0, |sp| sp.evidence(r)),

@@ -931,3 +931,37 @@ fn in_a_catalog_of_titles_the_kind_asked_for_comes_before_a_rare_modifier() {
         );
     }
 }
+
+#[test]
+fn a_product_of_the_kind_asked_for_comes_before_one_that_only_shares_a_modifier() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("products.csv");
+    let mut rows = String::from("sku,title,category\n");
+    for (i, name) in ["Kratos", "Thorpe", "Caesar", "Viktor"].iter().enumerate() {
+        rows += &format!("P{i},{name} Track Pant,Men/Bottoms/Pants\n");
+        rows += &format!("T{i},{name} Tee,Men/Tops/Tees\n");
+    }
+    for (i, name) in ["Apollo", "Ana", "Erika"].iter().enumerate() {
+        rows += &format!("R{i},{name} Running Short,Men/Bottoms/Shorts\n");
+    }
+    rows += "R3,Atomic Running Tee,Men/Tops/Tees\n";
+    std::fs::write(&csv, rows).unwrap();
+    let catalog = embedded(&dir.path().join("catalog"), &[csv]);
+    let s = common::searcher(&catalog);
+    // "pants" and "running" weigh alike, and "running" sits in the titles it is in (where
+    // "pant" shares its title with "track"): a running short and a track pant each have half
+    // of the query, and by BM25 alone the shorts came first. Of two products with as much of
+    // the query, the one of the kind asked for comes first.
+    let keywords = Weights {
+        text: 0.0,
+        crossmodal: 0.0,
+        ..Weights::default()
+    };
+    let r = s
+        .search(&text_query("pants for running"), &keywords, 12, 0)
+        .unwrap();
+    let order = skus(&r);
+    assert!(order[..4].iter().all(|s| s.starts_with('P')), "{order:?}");
+    let score = |sku: &str| r.hits.iter().find(|h| h.sku == sku).unwrap().score;
+    assert!(score("P0") > score("R0") + 0.05, "{order:?}");
+}
