@@ -9,7 +9,7 @@
 //! and each word its products with how often it occurs in each field.
 
 use std::cmp::Reverse;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use crate::domain::Product;
@@ -91,7 +91,6 @@ pub fn content_terms(text: &str) -> Vec<Term> {
 /// NLTK's English stop words, less those that can name a product's property ("down", "off",
 /// "up", "over", "out", "under").
 fn is_function_word(word: &str) -> bool {
-    use std::collections::HashSet;
     use std::sync::OnceLock;
     static WORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
     WORDS
@@ -243,6 +242,8 @@ pub struct Lexicon {
     /// `pi`'s are `other_kinds[other_kinds_at[pi]..other_kinds_at[pi + 1]]`.
     other_kinds: Vec<u32>,
     other_kinds_at: Vec<u32>,
+    /// The words that follow "no" or "non" in some product's text ("no-show", "non-slip").
+    after_no: HashSet<String>,
 }
 
 /// What a word of a product's category that names a kind its title says it is not counts for
@@ -330,13 +331,14 @@ impl Lexicon {
         use rayon::prelude::*;
         // Per chunk of products, its own vocabulary (each word allocated once per chunk, not
         // once per occurrence) and each product's words as ids into it with their counts.
-        let chunks: Vec<(Vec<String>, Vec<Words>)> = products
+        let chunks: Vec<(Vec<String>, Vec<Words>, HashSet<String>)> = products
             .par_chunks(2048)
             .map(|chunk| {
                 let mut ids: HashMap<String, u32> = HashMap::new();
                 let mut vocabulary: Vec<String> = Vec::new();
                 let mut word = String::new();
                 let mut seen: Vec<(u32, usize)> = Vec::new();
+                let mut after_no: HashSet<String> = HashSet::new();
                 let counted = chunk
                     .iter()
                     .map(|p| {
@@ -351,8 +353,13 @@ impl Lexicon {
                         ];
                         seen.clear();
                         for (f, text) in fields.iter().enumerate() {
+                            let mut no = false;
                             for piece in pieces(text) {
                                 normalise_into(piece, &mut word);
+                                if no {
+                                    after_no.insert(word.clone());
+                                }
+                                no = word == "no" || word == "non";
                                 let id = match ids.get(word.as_str()) {
                                     Some(&id) => id,
                                     None => {
@@ -382,20 +389,24 @@ impl Lexicon {
                         out
                     })
                     .collect();
-                (vocabulary, counted)
+                (vocabulary, counted, after_no)
             })
+            .collect();
+        let after_no: HashSet<String> = chunks
+            .iter()
+            .flat_map(|(_, _, a)| a.iter().cloned())
             .collect();
         // One sorted vocabulary; each chunk's ids renumbered into it, each product's sorted.
         let mut all: Vec<&str> = chunks
             .iter()
-            .flat_map(|(v, _)| v.iter().map(String::as_str))
+            .flat_map(|(v, ..)| v.iter().map(String::as_str))
             .collect();
         all.par_sort_unstable();
         all.dedup();
         let vocabulary: Vec<String> = all.into_iter().map(str::to_string).collect();
         let counted: Vec<Words> = chunks
             .into_par_iter()
-            .flat_map_iter(|(local, counted)| {
+            .flat_map_iter(|(local, counted, _)| {
                 let global: Vec<u32> = local
                     .iter()
                     .map(|w| vocabulary.binary_search(w).unwrap_or_else(|i| i) as u32)
@@ -461,7 +472,17 @@ impl Lexicon {
             in_values,
             other_kinds,
             other_kinds_at,
+            after_no,
         }
+    }
+
+    /// Whether some product writes "no" or "non" before the word `w` or its plural ("no-show",
+    /// "non-slip"): a query's "no show socks" asks for them.
+    pub fn writes_after_no(&self, w: &str) -> bool {
+        let stem = plural_stem(w);
+        [w.to_string(), stem.to_string(), format!("{stem}s")]
+            .iter()
+            .any(|v| self.after_no.contains(v))
     }
 
     /// The word ids a term matches: those of its stem ([`Lexicon::own`]) and of its
@@ -1410,6 +1431,20 @@ mod tests {
         let share = share_of(&lex);
         for q in ["accessory battery", "accessories batteries"] {
             assert_eq!((share(q, 0), share(q, 1)), (1.0, 1.0), "{q}");
+        }
+    }
+
+    #[test]
+    fn the_words_a_catalog_writes_after_no_are_known() {
+        let lex = Lexicon::build(&[
+            product("Ankle Socks", "A no-show cut."),
+            product("Yoga Mat", "Non-slip and light."),
+        ]);
+        for w in ["show", "shows", "slip"] {
+            assert!(lex.writes_after_no(w), "{w}");
+        }
+        for w in ["zip", "cut", "ankle"] {
+            assert!(!lex.writes_after_no(w), "{w}");
         }
     }
 

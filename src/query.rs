@@ -172,6 +172,10 @@ pub struct ReadPhrase {
 /// Queries longer than this many words are sentences: nothing is read out of them but `-term`.
 pub const LONG_QUERY_WORDS: usize = 8;
 
+/// At most this many words after "no X" at a query's start make it an exclusion ("no zip
+/// hoodie", "no hood rain jacket"); more are a sentence.
+const NO_OPENS_BEFORE: usize = 3;
+
 /// Words before a lowercase "not"/"no" that make it part of a sentence ("it's not cheap").
 const SENTENCE_BEFORE_NOT: &[&str] = &[
     "is",
@@ -463,10 +467,13 @@ struct Reading<'a> {
     lower: Vec<String>,
     used: Vec<bool>,
     out: ParsedText,
+    /// Whether the catalog writes "no" before a word ("no-show", "no-iron"): a query that
+    /// begins with that phrase asks for it.
+    no_phrase: &'a dyn Fn(&str) -> bool,
 }
 
 impl<'a> Reading<'a> {
-    fn new(raw: &'a str) -> Self {
+    fn new(raw: &'a str, no_phrase: &'a dyn Fn(&str) -> bool) -> Self {
         let words: Vec<&str> = raw.split_whitespace().collect();
         let lower = words
             .iter()
@@ -478,6 +485,7 @@ impl<'a> Reading<'a> {
             lower,
             used,
             out: ParsedText::default(),
+            no_phrase,
         }
     }
 
@@ -749,7 +757,8 @@ impl<'a> Reading<'a> {
 
     /// "without X" ("w/o X", "sans X"), "except X", "other than X", "but not X", "NOT X" anywhere;
     /// lowercase "not X" and "no X" (or "with no X") only as the query's last words and not
-    /// after a verb or pronoun.
+    /// after a verb or pronoun, and "no X" as its first words before more ("no zip hoodie")
+    /// unless the catalog writes "no X" ("no-show socks").
     fn negations(&mut self) {
         let n = self.words.len();
         for i in 0..n {
@@ -776,7 +785,15 @@ impl<'a> Reading<'a> {
             if !explicit {
                 let last = (j + 1..n).all(|k| self.used[k]);
                 let before = (0..i).rev().find(|&k| !self.used[k]).map(|k| self.lower(k));
-                if !last || before.is_some_and(|b| SENTENCE_BEFORE_NOT.contains(&b)) {
+                // "no zip hoodie": a "no" that opens a query of a few words, before what is
+                // asked for ("no sweat after yoga in this top" is a sentence).
+                let rest = (j + 1..n).filter(|&k| !self.used[k]).count();
+                let opens = w == "no"
+                    && j == i + 1
+                    && before.is_none()
+                    && (1..=NO_OPENS_BEFORE).contains(&rest)
+                    && !(self.no_phrase)(&term(self.lower(j)));
+                if !opens && (!last || before.is_some_and(|b| SENTENCE_BEFORE_NOT.contains(&b))) {
                     continue;
                 }
             }
@@ -821,7 +838,13 @@ impl<'a> Reading<'a> {
 /// A sentence (more than [`LONG_QUERY_WORDS`] words) keeps every word but `-term`s: "it's not
 /// cheap" or "no trouble finding room" are text, not exclusions.
 pub fn parse_text(raw: &str) -> ParsedText {
-    let mut r = Reading::new(raw);
+    parse_text_in(raw, &|_| false)
+}
+
+/// [`parse_text`] for a catalog: `no_phrase` says whether it writes "no" before a word ("no-show
+/// socks", "no-iron shirt"), where a query's first words "no X" ask for that, not exclude X.
+pub fn parse_text_in(raw: &str, no_phrase: &dyn Fn(&str) -> bool) -> ParsedText {
+    let mut r = Reading::new(raw, no_phrase);
     r.dashed();
     if r.words.len() <= LONG_QUERY_WORDS {
         r.request();
@@ -1156,6 +1179,22 @@ mod tests {
         assert_eq!(not("hoodie not for kids"), v("hoodie", &["kids"]));
         // A lowercase "not" inside the query is part of its text.
         assert_eq!(not("not black hoodie"), v("not black hoodie", &[]));
+        // "no" before the rest of a short query excludes its word, unless the catalog writes
+        // the two together.
+        assert_eq!(not("no zip hoodie"), v("hoodie", &["zip"]));
+        assert_eq!(not("No hood, rain jacket"), v("rain jacket", &["hood"]));
+        let show = |w: &str| w == "show";
+        let socks = parse_text_in("no show socks", &show);
+        assert_eq!((socks.text.as_str(), socks.not.len()), ("no show socks", 0));
+        assert_eq!(
+            not("no trouble finding room"),
+            v("no trouble finding room", &[])
+        );
+        assert_eq!(not("hoodie no zip pocket"), v("hoodie no zip pocket", &[]));
+        assert_eq!(
+            not("no sweat after yoga in this top"),
+            v("no sweat after yoga in this top", &[])
+        );
         // `-term` is read even in a sentence; a number is not a term.
         assert_eq!(
             not("warm jacket for winter walks with the dog in the rain -hood"),

@@ -37,7 +37,7 @@ use crate::model_choice::{Encoders, Unavailable};
 use crate::models::ModelKind;
 use crate::phash;
 use crate::photo;
-use crate::query::{Filters, PhotoInput, Query, ReadPhrase, Sort, Weights, parse_text};
+use crate::query::{Filters, PhotoInput, Query, ReadPhrase, Sort, Weights, parse_text_in};
 use crate::vectors::ModelVectors;
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -322,8 +322,8 @@ struct ReadQuery {
     sort: Sort,
 }
 
-fn read_query(q: &Query) -> ReadQuery {
-    let parsed = parse_text(&q.text);
+fn read_query(q: &Query, lexicon: &Lexicon) -> ReadQuery {
+    let parsed = parse_text_in(&q.text, &|w| lexicon.writes_after_no(w));
     let mut filters = q.filters.clone();
     filters.min_price = filters.min_price.or(parsed.min_price);
     filters.max_price = filters.max_price.or(parsed.max_price);
@@ -612,7 +612,7 @@ impl Searcher {
         if let Some(why) = q.filters.problem() {
             return Err(Error::InvalidInput(why));
         }
-        let read = read_query(q);
+        let read = read_query(q, &self.lexicon);
         let like = match &q.like {
             Some(sku) => Some(
                 *self
@@ -1413,7 +1413,7 @@ mod tests {
             },
             ..Query::default()
         };
-        let r = read_query(&q);
+        let r = read_query(&q, &Lexicon::build(&[]));
         assert_eq!(r.text, "hoodie");
         assert_eq!(r.not, vec!["logo", "zip"]);
         assert_eq!(

@@ -268,6 +268,34 @@ fn a_typed_not_alone_puts_what_it_names_last_and_a_sentence_keeps_its_words() {
 }
 
 #[test]
+fn no_before_the_words_of_a_short_query_excludes_unless_the_catalog_writes_it() {
+    let s = searcher();
+    let r = s
+        .search(&text_query("no zip hoodie"), &text_weights(), 196, 0)
+        .unwrap();
+    assert_eq!(
+        (r.text.as_str(), r.not.clone()),
+        ("hoodie", vec!["zip".into()])
+    );
+    assert_eq!(
+        (r.read[0].kind.as_str(), r.read[0].phrase.as_str()),
+        ("not", "no zip")
+    );
+    assert!(r.strong > 3, "{}", r.strong);
+    let zipped = |t: &str| t.to_lowercase().contains("zip");
+    assert!(
+        r.hits[..r.strong].iter().all(|h| !zipped(&h.title)),
+        "{:?}",
+        skus(&r)
+    );
+    // Luma's leggings are "no roll": the words are what is asked for.
+    let r = s
+        .search(&text_query("no roll leggings"), &text_weights(), 5, 0)
+        .unwrap();
+    assert_eq!((r.text.as_str(), r.not.len()), ("no roll leggings", 0));
+}
+
+#[test]
 fn a_misspelt_word_is_searched_as_the_catalog_word_and_said_so() {
     let s = searcher();
     let typo = s
