@@ -829,9 +829,9 @@ impl Lexicon {
 }
 
 /// Two ways of writing one word: English nouns whose plural is not the singular with "s" or
-/// "es", the words shops use for women's and men's goods, and British and American spellings
-/// of words that name products or their properties.
-const VARIANTS: [(&str, &str); 35] = [
+/// "es", the words shops use for women's and men's goods, British and American spellings of
+/// words that name products or their properties, and units and their abbreviations.
+const VARIANTS: [(&str, &str); 45] = [
     ("lady", "woman"),
     ("ladies", "women"),
     ("gentleman", "man"),
@@ -867,7 +867,41 @@ const VARIANTS: [(&str, &str); 35] = [
     ("organiser", "organizer"),
     ("favourite", "favorite"),
     ("moisturiser", "moisturizer"),
+    ("ft", "foot"),
+    ("ft", "feet"),
+    ("oz", "ounce"),
+    ("lb", "pound"),
+    ("cm", "centimeter"),
+    ("mm", "millimeter"),
+    ("ml", "milliliter"),
+    ("litre", "liter"),
+    ("metre", "meter"),
+    ("centimetre", "centimeter"),
 ];
+
+/// `text` with each number run into its unit written apart ("65cm" → "65 cm", "2.5l" → "2.5 l"),
+/// so that the unit finds its other ways of writing ([`VARIANTS`]: "10ft" finds "10 foot"); where
+/// the catalog writes them together, the two find that word again ([`Lexicon::joined`]).
+fn units_apart(text: &str) -> String {
+    text.split_whitespace()
+        .map(|w| {
+            let at = w
+                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+                .unwrap_or(w.len());
+            let unit = &w[at..];
+            if at > 0
+                && w.starts_with(|c: char| c.is_ascii_digit())
+                && !unit.is_empty()
+                && unit.chars().all(char::is_alphabetic)
+            {
+                format!("{} {unit}", &w[..at])
+            } else {
+                w.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// The other number of a word whose plural ends in "ies" after a consonant, which a prefix of
 /// one does not match in the other: "battery" → "batteries", "batterie" (the stem of
@@ -904,7 +938,7 @@ impl Lexicon {
     /// "grey" finds "gray"), and the catalog's one word for it and a neighbouring word
     /// ([`Lexicon::joined`]: "sweat shirt" finds "sweatshirt" as well as "sweat" and "shirt").
     pub fn query_terms(&self, text: &str) -> Vec<Term> {
-        let text = self.kinds_either(&self.for_whom(text));
+        let text = self.kinds_either(&self.for_whom(&units_apart(text)));
         let all: Vec<String> = words(&text).collect();
         let joins: Vec<(&str, &str, Vec<String>)> = all
             .windows(2)
@@ -982,11 +1016,14 @@ impl Lexicon {
     }
 
     /// The catalog's words for two neighbouring query words written as one ("sweat shirt":
-    /// "sweatshirt", "back packs": "backpacks" and "backpack"), where neither is a function
-    /// word nor has digits.
+    /// "sweatshirt", "back packs": "backpacks" and "backpack", "65 cm": "65cm"), where neither
+    /// is a function word and only the first, a number, has digits.
     fn joined(&self, a: &str, b: &str) -> Option<Vec<String>> {
-        let plain = |w: &str| !is_function_word(w) && !w.chars().any(|c| c.is_ascii_digit());
-        if !plain(a) || !plain(b) {
+        let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
+        let plain = |w: &str| !is_function_word(w) && !digits(w);
+        let number = |w: &str| w.chars().all(|c| c.is_ascii_digit());
+        // Words, or a number and its unit ("65 cm": "65cm").
+        if !(plain(a) && plain(b) || number(a) && plain(b)) {
             return None;
         }
         let whole = format!("{a}{b}");
@@ -1006,7 +1043,6 @@ impl Lexicon {
 
     /// Where a query term no product has is two catalog words run together ("tshirt",
     /// "yogastrap"): the two words, the pair that the most products have both of (at least
-    /// one: a catalog that never has "time" and "piece" together does not read "timepiece" as
     /// them). The first may be a single letter (as in "t-shirt"); the second has at least two
     /// and is no function word. None for a word with digits or one of under 4 letters.
     pub fn split(&self, t: &Term) -> Option<(String, String)> {
@@ -1376,6 +1412,9 @@ mod tests {
             product("Sprite Yoga Strap", "for yoga"),
             product("Wall Clock", "keeps time"),
             product("Puzzle", "one piece missing"),
+            product("Stasis Ball 65 cm", "inflates to 65 cm"),
+            product("Affirm Water Bottle", "holds 32oz"),
+            product("Sprite Yoga Strap 10 foot", "for yoga"),
         ];
         let lex = Lexicon::build(&ps);
         let share = share_of(&lex);
@@ -1394,6 +1433,11 @@ mod tests {
         for w in ["sweatshirt", "yog", "yoga2"] {
             assert_eq!(split(w), None, "{w}");
         }
+        // A number and its unit, run together or apart, find what the catalog writes.
+        assert_eq!(share("65cm ball", 5), 1.0);
+        assert_eq!(lex.joined("32", "oz"), Some(vec!["32oz".to_string()]));
+        assert_eq!(share("32 oz bottle", 6), 1.0);
+        assert_eq!(share("strap 10ft", 7), 1.0);
     }
 
     #[test]
