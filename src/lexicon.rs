@@ -16,6 +16,8 @@ use crate::domain::Product;
 
 /// Keyword fields, in this order: title, description, category, colour, SKU, attributes.
 pub const FIELDS: usize = 6;
+/// The description's place among the [`FIELDS`].
+const DESCRIPTION: usize = 1;
 /// The category's place among the [`FIELDS`].
 const CATEGORY: usize = 2;
 /// The colour's place among the [`FIELDS`].
@@ -647,8 +649,9 @@ impl Lexicon {
             .iter()
             .zip(&w.partial)
             .zip(&w.idf)
-            .map(|((r, p), idf)| {
-                let part = self.has_as_kind(pi, r);
+            .zip(&w.kinds)
+            .map(|(((r, p), idf), &kind)| {
+                let part = self.has_as_kind(pi, r, kind);
                 if part == 0.0 && self.has(pi, p) {
                     idf * PREFIX_PART
                 } else {
@@ -672,26 +675,33 @@ impl Lexicon {
         let total: f32 = kinds().map(|((_, idf), _)| idf).sum();
         (total > 0.0).then(|| {
             kinds()
-                .map(|((r, idf), _)| idf * self.has_as_kind(pi, r))
+                .map(|((r, idf), _)| idf * self.has_as_kind(pi, r, true))
                 .sum::<f32>()
                 / total
         })
     }
 
     /// How much of a word in `ranges` product `pi` has: 1, [`OTHER_KIND_PART`] where it has
-    /// only a kind its title says it is not ([`other_kinds`]), or 0.
-    fn has_as_kind(&self, pi: usize, ranges: &[Range<u32>]) -> f32 {
+    /// only a kind its title says it is not ([`other_kinds`]) or, for a word that names a kind
+    /// (`kind`), has it only in its description (a tee's "short sleeves" do not make it shorts,
+    /// nor "pairs well with yoga pants" a pant), or 0.
+    fn has_as_kind(&self, pi: usize, ranges: &[Range<u32>], kind: bool) -> f32 {
         let not = &self.other_kinds
             [self.other_kinds_at[pi] as usize..self.other_kinds_at[pi + 1] as usize];
-        if not.is_empty() {
+        if not.is_empty() && !kind {
             return f32::from(u8::from(self.has(pi, ranges)));
         }
+        let described_only = |id: u32| {
+            let ps = &self.postings[id as usize];
+            ps.binary_search_by_key(&(pi as u32), |&(p, _)| p)
+                .is_ok_and(|at| (0..FIELDS).all(|f| f == DESCRIPTION || ps[at].1[f] == 0))
+        };
         let ids = &self.products[pi];
         let mut part = 0f32;
         for r in ranges {
             let i = ids.partition_point(|&id| id < r.start);
             for &id in ids[i..].iter().take_while(|&&id| id < r.end) {
-                if !not.contains(&id) {
+                if !not.contains(&id) && !(kind && described_only(id)) {
                     return 1.0;
                 }
                 part = OTHER_KIND_PART;
@@ -1268,6 +1278,30 @@ mod tests {
         let gym_top = share("gym tops", 0);
         assert_eq!(gym_top, 1.0);
         assert!(share("gym tops", 1) < 0.5, "{}", share("gym tops", 1));
+    }
+
+    #[test]
+    fn a_kind_named_only_in_a_description_counts_in_part() {
+        let of = |title: &str, description: &str, category: &str| Product {
+            category: category.into(),
+            ..product(title, description)
+        };
+        let ps = vec![
+            of("Zoltan Gym Tee", "Short sleeves, cool.", "Men/Tops/Tees"),
+            of("Pierce Gym Short", "Loose fit.", "Men/Bottoms/Shorts"),
+            of("Aero Tee", "Pairs with our gym shorts.", "Men/Tops/Tees"),
+            of("Trail Pant", "Light.", "Men/Bottoms/Pants"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&content_terms(q), &all));
+        assert_eq!(share("shorts", 1), 1.0);
+        assert_eq!(share("shorts", 0), OTHER_KIND_PART);
+        assert_eq!(share("shorts", 2), OTHER_KIND_PART);
+        // The gym short has more of "gym shorts" than the tee that mentions them.
+        assert!(share("gym shorts", 1) > share("gym shorts", 2));
+        // A word that names no kind counts wherever it is.
+        assert_eq!(share("pairs", 2), 1.0);
     }
 
     #[test]
