@@ -701,7 +701,8 @@ impl Lexicon {
         for r in ranges {
             let i = ids.partition_point(|&id| id < r.start);
             for &id in ids[i..].iter().take_while(|&&id| id < r.end) {
-                if !not.contains(&id) && !(kind && described_only(id)) {
+                let in_part = not.contains(&id) || kind && described_only(id);
+                if !in_part {
                     return 1.0;
                 }
                 part = OTHER_KIND_PART;
