@@ -1164,6 +1164,13 @@ mod tests {
         }
     }
 
+    fn product_in(title: &str, description: &str, category: &str) -> Product {
+        Product {
+            category: category.into(),
+            ..product(title, description)
+        }
+    }
+
     /// A product's share of a query read as search reads it ([`Lexicon::query_terms`]), over
     /// all of `lex`'s products.
     fn share_of(lex: &Lexicon) -> impl Fn(&str, usize) -> f32 + '_ {
@@ -1243,10 +1250,7 @@ mod tests {
 
     #[test]
     fn no_one_word_outweighs_a_word_that_names_a_kind() {
-        let of = |title: &str, category: &str| Product {
-            category: category.into(),
-            ..product(title, "")
-        };
+        let of = |title: &str, category: &str| product_in(title, "", category);
         // Hoodies are four products of ten, "gym" is in one title: by rarity alone the gym
         // tee would have more of "hoodies for gym" than every hoodie.
         let mut ps = vec![of("Gym Tee", "Apparel/Tops/Tees")];
@@ -1283,19 +1287,14 @@ mod tests {
 
     #[test]
     fn a_kind_named_only_in_a_description_counts_in_part() {
-        let of = |title: &str, description: &str, category: &str| Product {
-            category: category.into(),
-            ..product(title, description)
-        };
         let ps = vec![
-            of("Zoltan Gym Tee", "Short sleeves, cool.", "Men/Tops/Tees"),
-            of("Pierce Gym Short", "Loose fit.", "Men/Bottoms/Shorts"),
-            of("Aero Tee", "Pairs with our gym shorts.", "Men/Tops/Tees"),
-            of("Trail Pant", "Light.", "Men/Bottoms/Pants"),
+            product_in("Zoltan Gym Tee", "Short sleeves, cool.", "Men/Tops/Tees"),
+            product_in("Pierce Gym Short", "Loose fit.", "Men/Bottoms/Shorts"),
+            product_in("Aero Tee", "Pairs with our gym shorts.", "Men/Tops/Tees"),
+            product_in("Trail Pant", "Light.", "Men/Bottoms/Pants"),
         ];
         let lex = Lexicon::build(&ps);
-        let all: Vec<usize> = (0..ps.len()).collect();
-        let share = |q: &str, pi: usize| lex.coverage(pi, &lex.weigh(&content_terms(q), &all));
+        let share = share_of(&lex);
         assert_eq!(share("shorts", 1), 1.0);
         assert_eq!(share("shorts", 0), OTHER_KIND_PART);
         assert_eq!(share("shorts", 2), OTHER_KIND_PART);
@@ -1307,10 +1306,7 @@ mod tests {
 
     #[test]
     fn kind_coverage_is_the_share_of_the_kinds_asked_for() {
-        let of = |title: &str, category: &str| Product {
-            category: category.into(),
-            ..product(title, "")
-        };
+        let of = |title: &str, category: &str| product_in(title, "", category);
         let ps = vec![
             of("Gym Tee", "Apparel/Tops/Tees"),
             of("Teton Hoodie", "Apparel/Tops/Hoodies"),
@@ -1529,10 +1525,7 @@ mod tests {
 
     #[test]
     fn for_her_and_for_him_ask_for_women_and_men() {
-        let of = |title: &str, category: &str| Product {
-            category: category.into(),
-            ..product(title, "")
-        };
+        let of = |title: &str, category: &str| product_in(title, "", category);
         let ps = vec![
             of("Hera Hoodie", "Women/Tops/Hoodies"),
             of("Hero Hoodie", "Men/Tops/Hoodies"),

@@ -928,10 +928,18 @@ fn one_title_word_of_a_long_review_is_not_taken_for_a_match() {
     assert!(r.hits[0].score > 0.9, "{:?}", r.hits[0]);
 }
 
-#[test]
-fn in_a_catalog_of_titles_the_kind_asked_for_comes_before_a_rare_modifier() {
+/// A searcher over a catalog imported from these CSV rows (with their header) and embedded.
+fn searcher_of(rows: &str) -> (tempfile::TempDir, Searcher) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("products.csv");
+    std::fs::write(&csv, rows).unwrap();
+    let catalog = embedded(&dir.path().join("catalog"), &[csv]);
+    let s = common::searcher(&catalog);
+    (dir, s)
+}
+
+#[test]
+fn in_a_catalog_of_titles_the_kind_asked_for_comes_before_a_rare_modifier() {
     let mut rows = String::from("sku,title,category\n");
     for (i, name) in ["Teton", "Stark", "Hero", "Oslo"].iter().enumerate() {
         rows += &format!("H{i},{name} Hoodie,Men/Tops/Hoodies & Sweatshirts\n");
@@ -940,9 +948,7 @@ fn in_a_catalog_of_titles_the_kind_asked_for_comes_before_a_rare_modifier() {
     }
     rows += "G0,Lando Gym Jacket,Men/Tops/Jackets\nG1,Zoltan Gym Tee,Men/Tops/Tees\n\
              G2,Kratos Gym Pant,Men/Bottoms/Pants\n";
-    std::fs::write(&csv, rows).unwrap();
-    let catalog = embedded(&dir.path().join("catalog"), &[csv]);
-    let s = common::searcher(&catalog);
+    let (_dir, s) = searcher_of(&rows);
     // "gym" is in three titles of fifteen, rarer than "hoodie" (four, and their category):
     // as rare words alone the gym products had more of the query than any hoodie, and two of
     // them ranked first.
@@ -962,8 +968,6 @@ fn in_a_catalog_of_titles_the_kind_asked_for_comes_before_a_rare_modifier() {
 
 #[test]
 fn a_product_of_the_kind_asked_for_comes_before_one_that_only_shares_a_modifier() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("products.csv");
     let mut rows = String::from("sku,title,category\n");
     for (i, name) in ["Kratos", "Thorpe", "Caesar", "Viktor"].iter().enumerate() {
         rows += &format!("P{i},{name} Track Pant,Men/Bottoms/Pants\n");
@@ -973,9 +977,7 @@ fn a_product_of_the_kind_asked_for_comes_before_one_that_only_shares_a_modifier(
         rows += &format!("R{i},{name} Running Short,Men/Bottoms/Shorts\n");
     }
     rows += "R3,Atomic Running Tee,Men/Tops/Tees\n";
-    std::fs::write(&csv, rows).unwrap();
-    let catalog = embedded(&dir.path().join("catalog"), &[csv]);
-    let s = common::searcher(&catalog);
+    let (_dir, s) = searcher_of(&rows);
     // "pants" and "running" weigh alike, and "running" sits in the titles it is in (where
     // "pant" shares its title with "track"): a running short and a track pant each have half
     // of the query, and by BM25 alone the shorts came first. Of two products with as much of
