@@ -232,7 +232,9 @@ pub fn fuse(fusion: Fusion, n: usize, cols: &[Column]) -> Vec<(f32, Vec<f32>)> {
 /// further ones scoring at least [`NEAR_CERTAIN`], that is at least half the largest such drop
 /// (a later, deeper drop only separates weak tiers; but 55 products in the colour asked for,
 /// each a full keyword match, are one tier, not one match and 54 split by hair-width drops).
-/// None when the best scores 0.
+/// Where the largest drop among those is where the results scoring at least [`NEAR_CERTAIN`]
+/// end, they end there: for "blue bag" the blue bags are strong, not the other bags, which come
+/// before a deeper drop to products of other kinds. None when the best scores 0.
 pub fn strong_matches(scores: &[f32]) -> usize {
     if scores.first().is_none_or(|&s| s <= 0.0) {
         return 0;
@@ -246,10 +248,19 @@ pub fn strong_matches(scores: &[f32]) -> usize {
     if largest <= 0.0 {
         return all;
     }
-    drops
+    let cut = drops
         .iter()
         .position(|&d| d >= largest / 2.0)
-        .map_or(all, |i| i + 1)
+        .map_or(all, |i| i + 1);
+    // Where the largest drop among them is where the near-certain results end, those are
+    // the strong matches: the rest is a weaker tier above a deeper drop.
+    let kept = &drops[..cut.saturating_sub(1)];
+    let inner = kept.iter().copied().fold(0f32, f32::max);
+    if certain > 0 && certain < cut && kept[certain - 1] >= inner {
+        certain
+    } else {
+        cut
+    }
 }
 
 #[cfg(test)]
@@ -448,6 +459,14 @@ mod tests {
         assert_eq!(strong_matches(&[0.9, 0.3, 0.29, 0.28]), 1);
         // A deeper drop further down only separates weak tiers.
         assert_eq!(strong_matches(&[0.99, 0.97, 0.62, 0.6, 0.56, 0.15]), 2);
+        // Three tiers: the near-certain ones, products of the kind alone, the rest; a tier
+        // that goes on below the near-certain ones without a drop there is one tier.
+        assert_eq!(
+            strong_matches(&[1.0, 0.99, 0.94, 0.85, 0.8, 0.75, 0.7, 0.35, 0.3]),
+            3
+        );
+        assert_eq!(strong_matches(&[0.85, 0.8, 0.75, 0.7, 0.35, 0.3]), 4);
+        assert_eq!(strong_matches(&[0.95, 0.92, 0.89, 0.85, 0.82, 0.3]), 5);
         assert_eq!(strong_matches(&[]), 0);
         assert_eq!(strong_matches(&[0.0, 0.0]), 0);
         assert_eq!(strong_matches(&[0.5]), 1);

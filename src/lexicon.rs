@@ -683,30 +683,43 @@ impl Lexicon {
 
     /// How much of a word in `ranges` product `pi` has: 1, [`OTHER_KIND_PART`] where it has
     /// only a kind its title says it is not ([`other_kinds`]) or, for a word that names a kind
-    /// (`kind`), has it only in its description (a tee's "short sleeves" do not make it shorts,
-    /// nor "pairs well with yoga pants" a pant), or 0.
+    /// (`kind`), has it only in its description where its category does not name it (a tee's
+    /// "short sleeves" do not make it shorts, nor "pairs well with yoga pants" a pant; a
+    /// "Zipper Sweatshirt" of "Hoodies & Sweatshirts" described as a "full zip hoodie" is one),
+    /// or 0.
     fn has_as_kind(&self, pi: usize, ranges: &[Range<u32>], kind: bool) -> f32 {
         let not = &self.other_kinds
             [self.other_kinds_at[pi] as usize..self.other_kinds_at[pi + 1] as usize];
         if not.is_empty() && !kind {
             return f32::from(u8::from(self.has(pi, ranges)));
         }
-        let described_only = |id: u32| {
+        let counts = |id: u32| {
             let ps = &self.postings[id as usize];
             ps.binary_search_by_key(&(pi as u32), |&(p, _)| p)
-                .is_ok_and(|at| (0..FIELDS).all(|f| f == DESCRIPTION || ps[at].1[f] == 0))
+                .ok()
+                .map(|at| ps[at].1)
         };
         let ids = &self.products[pi];
+        let mine = || {
+            ranges.iter().flat_map(move |r| {
+                let i = ids.partition_point(|&id| id < r.start);
+                ids[i..].iter().copied().take_while(move |&id| id < r.end)
+            })
+        };
+        let in_category = kind && mine().any(|id| counts(id).is_some_and(|c| c[CATEGORY] > 0));
         let mut part = 0f32;
-        for r in ranges {
-            let i = ids.partition_point(|&id| id < r.start);
-            for &id in ids[i..].iter().take_while(|&&id| id < r.end) {
-                let in_part = not.contains(&id) || kind && described_only(id);
-                if !in_part {
-                    return 1.0;
-                }
-                part = OTHER_KIND_PART;
+        for id in mine() {
+            let described_only = kind
+                && counts(id).is_some_and(|c| (0..FIELDS).all(|f| f == DESCRIPTION || c[f] == 0));
+            let whole = if described_only {
+                in_category
+            } else {
+                !not.contains(&id)
+            };
+            if whole {
+                return 1.0;
             }
+            part = OTHER_KIND_PART;
         }
         part
     }
@@ -1292,9 +1305,19 @@ mod tests {
             product_in("Pierce Gym Short", "Loose fit.", "Men/Bottoms/Shorts"),
             product_in("Aero Tee", "Pairs with our gym shorts.", "Men/Tops/Tees"),
             product_in("Trail Pant", "Light.", "Men/Bottoms/Pants"),
+            product_in(
+                "Phoebe Sweatshirt",
+                "A full zip hoodie.",
+                "Tops/Hoodies & Sweatshirts",
+            ),
+            product_in("Mach Sweatshirt", "Crewneck.", "Tops/Hoodies & Sweatshirts"),
         ];
         let lex = Lexicon::build(&ps);
         let share = share_of(&lex);
+        // A description that says what the category says counts: the sweatshirt described as
+        // a hoodie is one, the other is one only by its category.
+        assert_eq!(share("hoodie", 4), 1.0);
+        assert_eq!(share("hoodie", 5), OTHER_KIND_PART);
         assert_eq!(share("shorts", 1), 1.0);
         assert_eq!(share("shorts", 0), OTHER_KIND_PART);
         assert_eq!(share("shorts", 2), OTHER_KIND_PART);
