@@ -443,6 +443,22 @@ fn strong_matches_end_where_relevance_drops() {
     let h = &r.hits[0];
     let shares: f32 = h.signals.iter().map(|x| x.share).sum();
     assert!((shares - 1.0).abs() < 1e-4, "{shares}");
+    // A colour and a kind: the bags in blue are the strong matches, not every bag, although
+    // the deepest drop is after the last bag.
+    let r = s
+        .search(&text_query("blue bag"), &text_weights(), 196, 0)
+        .unwrap();
+    let strong = &r.hits[..r.strong];
+    assert!(!strong.is_empty());
+    assert!(
+        strong
+            .iter()
+            .all(|h| h.category == "Gear/Bags" && h.color.contains("Blue")),
+        "{:?}",
+        skus(&r)
+    );
+    let bags = r.hits.iter().filter(|h| h.category == "Gear/Bags").count();
+    assert!(r.hits[..bags].iter().all(|h| h.category == "Gear/Bags"));
 }
 
 #[test]
