@@ -998,8 +998,8 @@ impl Lexicon {
     }
 
     /// `text` with "for her" and "for him" read as "for women" and "for men" (or "woman",
-    /// "man": the form the catalog has), which is how catalogs say whom a product is for;
-    /// unchanged where the catalog has neither.
+    /// "womens", "ladies", "man", "mens": the first form the catalog has), which is how
+    /// catalogs say whom a product is for; unchanged where the catalog has none.
     fn for_whom(&self, text: &str) -> String {
         let mut all: Vec<&str> = text.split_whitespace().collect();
         let bare = |w: &str| {
@@ -1008,8 +1008,8 @@ impl Lexicon {
         };
         for i in 1..all.len() {
             let forms: &[&'static str] = match bare(all[i]).as_str() {
-                "her" => &["women", "woman"],
-                "him" => &["men", "man"],
+                "her" => &["women", "woman", "womens", "ladies"],
+                "him" => &["men", "man", "mens"],
                 _ => continue,
             };
             if bare(all[i - 1]) == "for"
