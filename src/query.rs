@@ -833,8 +833,9 @@ impl<'a> Reading<'a> {
 /// 15", "between 20 and 40", "from 20 to 40", "$20-$40", "20–40 euros", "<=40", "40 or less",
 /// "$50 and up", "$50+", "around 40"; not a measure such as "under 40 mm") and "not" terms
 /// ("-zip", "without zip", "but not black", "NOT bag", a lowercase "not leather" or "no
-/// hood" at the end, "no zip" opening a query of a few words), an order ("cheapest", "most expensive") and the words that open a request
-/// ("show me", "do you have") out of a short query.
+/// hood" at the end, "no zip" opening a query of a few words), an order ("cheapest", "most
+/// expensive") and the words that open a request ("show me", "do you have") out of a short
+/// query.
 /// A sentence (more than [`LONG_QUERY_WORDS`] words) keeps every word but `-term`s: "it's not
 /// cheap" or "no trouble finding room" are text, not exclusions.
 pub fn parse_text(raw: &str) -> ParsedText {
