@@ -12,7 +12,8 @@
 //!   that says nothing from one that speaks.
 //! - keywords: the share of the query's word weight (IDF, a word naming a kind of product at
 //!   least as heavy as any other: `Lexicon::weigh`; a kind its category names beside the one
-//!   its title names counts half: `Lexicon::coverage`) the product has, or, when larger, how
+//!   its title names counts half, as does one only its description names where its category
+//!   does not: `Lexicon::coverage`) the product has, or, when larger, how
 //!   far that share stands out from the catalog's shares ([`share_standout`], against at least
 //!   the spread one word can make: [`Spread::of_shares`]), times
 //!   `(1 + bm25 / best bm25 · kinds) / 2`, with `kinds` the share of the weight of the query's
