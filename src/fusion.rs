@@ -131,10 +131,10 @@ impl Spread {
 /// Keyword evidence from the share of the query's word weight a product has, how far that
 /// share stands out from the catalog's ([`share_standout`]), its BM25 relative to the query's
 /// best, and, where the query names a kind of product, the share of the kinds' weight it has
-/// (`kinds`, `Lexicon::kind_coverage`). The BM25
-/// part orders products of equal share; it counts only as far as the product is of the kind
-/// asked for: of a track pant and a running short, each with half of "pants for running", the
-/// pant comes first, however the words sit in their titles.
+/// (`kinds`, `Lexicon::coverage_and_kinds`). The BM25 part orders products of equal share; it
+/// counts only as far as the product is of the kind asked for: of a track pant and a running
+/// short, each with half of "pants for running", the pant comes first, however the words sit
+/// in their titles.
 pub fn keyword_evidence(share: f32, standout: f32, bm25_relative: f32, kinds: Option<f32>) -> f32 {
     let order = bm25_relative.clamp(0.0, 1.0) * kinds.map_or(1.0, |k| k.clamp(0.0, 1.0));
     let e = share.max(standout) * (1.0 + order) / 2.0;

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use crate::domain::Product;
+use crate::query::term;
 
 /// Keyword fields, in this order: title, description, category, colour, SKU, attributes.
 pub const FIELDS: usize = 6;
@@ -640,45 +641,30 @@ impl Lexicon {
     /// The share of the query's word weight that product `pi` has, in [0, 1] (a kind its title
     /// says it is not counting [`OTHER_KIND_PART`], a word only begun [`PREFIX_PART`]).
     pub fn coverage(&self, pi: usize, w: &Weighed) -> f32 {
-        let total: f32 = w.idf.iter().sum();
-        if total <= 0.0 {
-            return 0.0;
-        }
-        let had: f32 = w
-            .ranges
-            .iter()
-            .zip(&w.partial)
-            .zip(&w.idf)
-            .zip(&w.kinds)
-            .map(|(((r, p), idf), &kind)| {
-                let part = self.has_as_kind(pi, r, kind);
-                if part == 0.0 && self.has(pi, p) {
-                    idf * PREFIX_PART
-                } else {
-                    idf * part
-                }
-            })
-            .sum();
-        had / total
+        self.coverage_and_kinds(pi, w).0
     }
 
-    /// The share of the weight of the query's words that name a kind ([`Lexicon::names_a_kind`])
-    /// that product `pi` has, as [`Lexicon::coverage`] counts it; None when no word names one.
-    pub fn kind_coverage(&self, pi: usize, w: &Weighed) -> Option<f32> {
-        let kinds = || {
-            w.ranges
-                .iter()
-                .zip(&w.idf)
-                .zip(&w.kinds)
-                .filter(|(_, k)| **k)
-        };
-        let total: f32 = kinds().map(|((_, idf), _)| idf).sum();
-        (total > 0.0).then(|| {
-            kinds()
-                .map(|((r, idf), _)| idf * self.has_as_kind(pi, r, true))
-                .sum::<f32>()
-                / total
-        })
+    /// [`Lexicon::coverage`], and the share of the weight of the query's words that name a kind
+    /// ([`Lexicon::names_a_kind`]) that product `pi` has, as that counts it (not the words they
+    /// only begin); None when no word names one.
+    pub fn coverage_and_kinds(&self, pi: usize, w: &Weighed) -> (f32, Option<f32>) {
+        let (mut total, mut had) = (0f32, 0f32);
+        let (mut kinds_total, mut kinds_had) = (0f32, 0f32);
+        for (((r, p), &idf), &kind) in w.ranges.iter().zip(&w.partial).zip(&w.idf).zip(&w.kinds) {
+            let part = self.has_as_kind(pi, r, kind);
+            total += idf;
+            had += if part == 0.0 && self.has(pi, p) {
+                idf * PREFIX_PART
+            } else {
+                idf * part
+            };
+            if kind {
+                kinds_total += idf;
+                kinds_had += idf * part;
+            }
+        }
+        let share = if total > 0.0 { had / total } else { 0.0 };
+        (share, (kinds_total > 0.0).then(|| kinds_had / kinds_total))
     }
 
     /// How much of a word in `ranges` product `pi` has: 1, [`OTHER_KIND_PART`] where it has
@@ -1002,17 +988,13 @@ impl Lexicon {
     /// catalogs say whom a product is for; unchanged where the catalog has none.
     fn for_whom(&self, text: &str) -> String {
         let mut all: Vec<&str> = text.split_whitespace().collect();
-        let bare = |w: &str| {
-            w.trim_matches(|c: char| !c.is_alphanumeric())
-                .to_lowercase()
-        };
         for i in 1..all.len() {
-            let forms: &[&'static str] = match bare(all[i]).as_str() {
+            let forms: &[&'static str] = match term(all[i]).as_str() {
                 "her" => &["women", "woman", "womens", "ladies"],
                 "him" => &["men", "man", "mens"],
                 _ => continue,
             };
-            if bare(all[i - 1]) == "for"
+            if term(all[i - 1]) == "for"
                 && let Some(&form) = forms.iter().find(|f| self.products_with(f) > 0)
             {
                 all[i] = form;
@@ -1043,11 +1025,10 @@ impl Lexicon {
     /// "sweatshirt", "back packs": "backpacks" and "backpack", "65 cm": "65cm"), where neither
     /// is a function word and only the first, a number, has digits.
     fn joined(&self, a: &str, b: &str) -> Option<Vec<String>> {
-        let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
-        let plain = |w: &str| !is_function_word(w) && !digits(w);
+        let plain = |w: &str| !is_function_word(w) && !w.chars().any(|c| c.is_ascii_digit());
         let number = |w: &str| w.chars().all(|c| c.is_ascii_digit());
         // Words, or a number and its unit ("65 cm": "65cm").
-        if !(plain(a) && plain(b) || number(a) && plain(b)) {
+        if !plain(b) || !(plain(a) || number(a)) {
             return None;
         }
         let whole = format!("{a}{b}");
@@ -1328,7 +1309,7 @@ mod tests {
     }
 
     #[test]
-    fn kind_coverage_is_the_share_of_the_kinds_asked_for() {
+    fn the_kinds_share_is_that_of_the_kinds_asked_for() {
         let of = |title: &str, category: &str| product_in(title, "", category);
         let ps = vec![
             of("Gym Tee", "Apparel/Tops/Tees"),
@@ -1340,7 +1321,10 @@ mod tests {
         ];
         let lex = Lexicon::build(&ps);
         let all: Vec<usize> = (0..ps.len()).collect();
-        let kinds = |q: &str, pi: usize| lex.kind_coverage(pi, &lex.weigh(&content_terms(q), &all));
+        let kinds = |q: &str, pi: usize| {
+            lex.coverage_and_kinds(pi, &lex.weigh(&content_terms(q), &all))
+                .1
+        };
         assert_eq!(kinds("hoodies for gym", 1), Some(1.0));
         assert_eq!(kinds("hoodies for gym", 0), Some(0.0));
         // A tank is in "Bras & Tanks" but its title says it is no bra.

@@ -456,7 +456,8 @@ fn joins_range(word: &str) -> bool {
     word == "to" || (!word.is_empty() && word.chars().all(|c| RANGE_DASHES.contains(&c)))
 }
 
-fn term(word: &str) -> String {
+/// A typed word lowercased, without the punctuation around it ("Hood," → "hood").
+pub(crate) fn term(word: &str) -> String {
     word.trim_matches(|c: char| !c.is_alphanumeric())
         .to_lowercase()
 }

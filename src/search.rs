@@ -420,9 +420,8 @@ impl Evidence {
             rawv[i] = r;
             score[i] = match s {
                 Signal::Keyword => {
-                    let share = lexicon.coverage(pi, &self.words);
+                    let (share, kinds) = lexicon.coverage_and_kinds(pi, &self.words);
                     let standout = fusion::share_standout(&self.coverage, share, self.best_share);
-                    let kinds = lexicon.kind_coverage(pi, &self.words);
                     fusion::keyword_evidence(share, standout, r, kinds)
                 }
                 Signal::Phash => ((PHASH_RANGE - r) / PHASH_RANGE).clamp(0.0, 1.0),

@@ -138,13 +138,7 @@ export function renderFilters(): void {
         void runSearch();
       },
     },
-    (
-      [
-        ["relevance", t.search.sortRelevance],
-        ["price_low", t.search.sortPriceLow],
-        ["price_high", t.search.sortPriceHigh],
-      ] as [Sort, string][]
-    ).map(([v, label]) => h("option", { value: v, selected: v === app.q.sort }, label)),
+    sortLabels().map(([v, label]) => h("option", { value: v, selected: v === app.q.sort }, label)),
   );
   replace(
     f,
@@ -656,6 +650,15 @@ function priceLimits(f: SearchResults["filters"] | undefined): string | null {
   return null;
 }
 
+/** The orders results can be in, with their labels (the "Sort by" menu's). */
+function sortLabels(): [Sort, string][] {
+  return [
+    ["relevance", t.search.sortRelevance],
+    ["price_low", t.search.sortPriceLow],
+    ["price_high", t.search.sortPriceHigh],
+  ];
+}
+
 /** What the typed text was read as, when it was more than words: a chip per phrase read as a
  * "not" term, a price limit or an order (removing one takes the phrase out of the text), then
  * the price limits searched with ("around 40" reads as a range) and the order the results are
@@ -663,13 +666,10 @@ function priceLimits(f: SearchResults["filters"] | undefined): string | null {
 function readAs(r: SearchResults): HTMLElement | null {
   if (r.read.length === 0) return null;
   const limits = r.read.some((p) => p.kind === "price") ? priceLimits(r.filters) : null;
-  const order = !r.read.some((p) => p.kind === "sort")
-    ? null
-    : r.sort === "price_low"
-      ? t.search.sortPriceLow
-      : r.sort === "price_high"
-        ? t.search.sortPriceHigh
-        : null;
+  const order =
+    r.read.some((p) => p.kind === "sort") && r.sort !== "relevance"
+      ? (sortLabels().find(([v]) => v === r.sort)?.[1] ?? null)
+      : null;
   return h(
     "p",
     { class: "read-as" },
