@@ -16,11 +16,12 @@
 //!   does not: `Lexicon::coverage`) the product has, or, when larger, how
 //!   far that share stands out from the catalog's shares ([`share_standout`], against at least
 //!   the spread one word can make: [`Spread::of_shares`]), times
-//!   `(1 + bm25 / best bm25 · kinds) / 2`, with `kinds` the share of the weight of the query's
-//!   words naming a kind of product that the product has (1 when none does): a product with
-//!   every word of the query scores at least 0.5, one with only a common word little, however
-//!   the BM25 scores are spread, and of two with as much of the query the one of the kind asked
-//!   for comes first; and a long query
+//!   `(1 + bm25 / best bm25 · kinds) / 2 · (1 + kinds) / 2`, with `kinds` the share of the
+//!   weight of the query's words naming a kind of product that the product has (1 when none
+//!   does): a product with every word of the query scores at least 0.5, one with only a common
+//!   word little, however the BM25 scores are spread, one without the kinds asked for half as
+//!   much as one with them, so of two with as much of the query the one of the kind (and, where
+//!   the categories say so, for the people) asked for comes first; and a long query
 //!   whose words a product shares far more of than the rest of the catalog (a sentence of its
 //!   description amid chatter) counts as strongly as a short query matched in full, although no
 //!   product has most of its words.
@@ -134,10 +135,14 @@ impl Spread {
 /// (`kinds`, `Lexicon::coverage_and_kinds`). The BM25 part orders products of equal share; it
 /// counts only as far as the product is of the kind asked for: of a track pant and a running
 /// short, each with half of "pants for running", the pant comes first, however the words sit
-/// in their titles.
+/// in their titles. And a product without the kinds asked for counts half: what a product is
+/// (a kind) and whom it is for ("men", where the categories say it) decide before a word that
+/// only describes it, so for "mens yoga pants" men's pants come before a women's yoga pant,
+/// which has as much of the query.
 pub fn keyword_evidence(share: f32, standout: f32, bm25_relative: f32, kinds: Option<f32>) -> f32 {
-    let order = bm25_relative.clamp(0.0, 1.0) * kinds.map_or(1.0, |k| k.clamp(0.0, 1.0));
-    let e = share.max(standout) * (1.0 + order) / 2.0;
+    let kinds = kinds.map_or(1.0, |k| k.clamp(0.0, 1.0));
+    let order = bm25_relative.clamp(0.0, 1.0) * kinds;
+    let e = share.max(standout) * (1.0 + order) / 2.0 * (1.0 + kinds) / 2.0;
     // Not `clamp`: an empty sum is -0.0, which would show as "-0.00".
     if e > 0.0 { e.min(1.0) } else { 0.0 }
 }
@@ -298,8 +303,17 @@ mod tests {
         let pant = keyword_evidence(0.5, 0.0, 0.4, Some(1.0));
         let short = keyword_evidence(0.5, 0.0, 0.9, Some(0.0));
         assert!(pant > short, "{pant} {short}");
-        // Nor does the kind outrank more of the query, or change a query that names none.
-        assert!(keyword_evidence(1.0, 0.0, 0.0, Some(0.0)) >= pant);
+        // Of "mens yoga pants", men's pants with two thirds of it come before a women's yoga
+        // pant with as much, BM25 high or low; but not before all of the query.
+        let mens_pant = keyword_evidence(2.0 / 3.0, 0.0, 0.2, Some(1.0));
+        let womens_yoga_pant = keyword_evidence(2.0 / 3.0, 0.0, 1.0, Some(0.5));
+        assert!(
+            mens_pant > womens_yoga_pant,
+            "{mens_pant} {womens_yoga_pant}"
+        );
+        assert!(keyword_evidence(1.0, 0.0, 0.0, Some(1.0)) > mens_pant);
+        // A product of none of the kinds asked for counts half; a query naming none is as it was.
+        assert_eq!(keyword_evidence(0.5, 0.0, 0.0, Some(0.0)), 0.125);
         assert_eq!(keyword_evidence(1.0, 0.0, 1.0, Some(1.0)), 1.0);
         assert_eq!(
             keyword_evidence(0.5, 0.0, 0.9, None),

@@ -983,6 +983,33 @@ fn in_a_catalog_of_titles_the_kind_asked_for_comes_before_a_rare_modifier() {
 }
 
 #[test]
+fn products_for_the_people_asked_for_come_before_a_word_that_only_describes() {
+    let mut rows = String::from("sku,title,category,description\n");
+    for (i, name) in ["Kratos", "Thorpe", "Caesar", "Viktor"].iter().enumerate() {
+        rows += &format!(
+            "M{i},{name} Gym Pant,Men/Bottoms/Pants,A warm pant for the gym and the track \
+             and the trail with zip pockets and a drawstring waist and a soft lining.\n"
+        );
+        rows += &format!("W{i},{name} Yoga Pant,Women/Bottoms/Pants,Yoga pant for yoga.\n");
+        rows += &format!("G{i},{name} Water Bottle,Gear/Fitness,A bottle.\n");
+        rows += &format!("B{i},{name} Duffle Bag,Gear/Bags,A bag.\n");
+    }
+    rows += "Y0,Orestes Yoga Pant,Men/Bottoms/Pants,A pant for yoga.\n";
+    let (_dir, s) = searcher_of(&rows);
+    // A men's gym pant and a women's yoga pant each have two of the three words of "mens yoga
+    // pants"; "yoga" fills the women's pants' short texts, and the text signal hears it more
+    // than "mens". Whom a product is for, where the categories say it, decides before a word
+    // that only describes it: the women's yoga pants came before the men's pants.
+    let r = s
+        .search(&text_query("mens yoga pants"), &Weights::default(), 9, 0)
+        .unwrap();
+    let order = skus(&r);
+    assert_eq!(order[0], "Y0", "{order:?}");
+    assert!(order[1..5].iter().all(|s| s.starts_with('M')), "{order:?}");
+    assert!(order[5..9].iter().all(|s| s.starts_with('W')), "{order:?}");
+}
+
+#[test]
 fn a_product_of_the_kind_asked_for_comes_before_one_that_only_shares_a_modifier() {
     let mut rows = String::from("sku,title,category\n");
     for (i, name) in ["Kratos", "Thorpe", "Caesar", "Viktor"].iter().enumerate() {
