@@ -38,19 +38,38 @@ const BM25_B: f64 = 0.75;
 /// part, [`PREFIX_PART`]), the catalog words it also matches as they are
 /// ([`Lexicon::query_terms`]), and the stems of the words typed as its alternatives ("red or
 /// blue": "blue" for "red"), matched as it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Term {
     pub stem: String,
+    /// The word as typed (lower-cased), its plural ending kept: what a typo is measured on.
+    pub typed: String,
     pub prefix: bool,
     pub kin: Vec<String>,
     pub or: Vec<String>,
 }
 
+/// Terms are the same whatever the number typed: "bag bags" is one.
+impl PartialEq for Term {
+    fn eq(&self, other: &Term) -> bool {
+        (&self.stem, self.prefix, &self.kin, &self.or)
+            == (&other.stem, other.prefix, &other.kin, &other.or)
+    }
+}
+
+impl Eq for Term {}
+
 impl Term {
+    /// The term read as the catalog word `word` (a typo's [`Lexicon::correction`]): its
+    /// singular is the stem.
+    pub fn read_as(&mut self, word: &str) {
+        self.stem = plural_stem(word).to_string();
+    }
+
     /// A term of `stem` alone: matched as a prefix from three letters on.
     fn of_stem(stem: String) -> Term {
         Term {
             prefix: stem.chars().count() >= 3,
+            typed: stem.clone(),
             stem,
             kin: Vec::new(),
             or: Vec::new(),
@@ -173,6 +192,7 @@ fn terms_of(groups: impl Iterator<Item = Vec<String>>) -> Vec<Term> {
         }
         let t = Term {
             or,
+            typed: group[0].clone(),
             ..Term::of_stem(stem)
         };
         if !out.contains(&t) {
@@ -540,9 +560,14 @@ impl Lexicon {
             .filter(move |&id| inflects(stem, &self.vocabulary[id as usize]) == exact)
     }
 
-    /// Whether some product has the term's word (or, matched as a prefix, a word it begins).
+    /// Whether some product has the term's word (or, matched as a prefix, a word it begins). Of
+    /// a word typed as a plural, the singular must be the catalog's, or the word as typed
+    /// begin one: "baggs" is not known for the "baggy" that "bagg" begins.
     fn known(&self, t: &Term) -> bool {
-        !self.own(&t.stem, t.prefix).is_empty()
+        if t.typed == t.stem {
+            return !self.own(&t.stem, t.prefix).is_empty();
+        }
+        !self.own(&t.stem, false).is_empty() || !self.own(&t.typed, t.prefix).is_empty()
     }
 
     /// Whether product `pi` has a word the term matches.
@@ -799,32 +824,29 @@ impl Lexicon {
     /// letters is one typo) that begins with the same letter (or swaps the first two) and is
     /// not the start of the typed word, ties to the word more products have in a field that
     /// names them (any but the description: shoppers type what products are called, so "wach"
-    /// is "watch", not the "wash" of care labels), then to the word more products have. None for a term
-    /// the catalog has, for a short one, and for one with digits (a SKU or a size is not
-    /// misspelt).
+    /// is "watch", not the "wash" of care labels), then to the word more products have. A word
+    /// typed as a plural is measured with its ending too, against the catalog's words as they
+    /// are: "watvhes" is one typo from "watches" (two from "watch"), and "bahs" has the four
+    /// letters that allow one ("bags"). None for a term the catalog has,
+    /// for a short one, and for one with digits (a SKU or a size is not misspelt).
     pub fn correction(&self, t: &Term) -> Option<String> {
-        let max = typos_allowed(t.stem.chars().count());
         let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
-        if max == 0 || digits(&t.stem) || self.known(t) {
+        let mut forms = vec![t.stem.as_str()];
+        if t.typed != t.stem {
+            forms.push(t.typed.as_str());
+        }
+        forms.retain(|f| typos_allowed(f.chars().count()) > 0);
+        if forms.is_empty() || digits(&t.stem) || self.known(t) {
             return None;
         }
-        let mut typed = t.stem.chars();
-        let (first, second) = (typed.next(), typed.next());
         let mut best: Option<(usize, Reverse<usize>, Reverse<usize>, usize)> = None;
         for (id, w) in self.vocabulary.iter().enumerate() {
-            if w.len().abs_diff(t.stem.len()) > max || digits(w) {
+            if digits(w) {
                 continue;
             }
-            let mut chars = w.chars();
-            let (a, b) = (chars.next(), chars.next());
-            // A catalog word the typed one extends ("park" in "parka") is another word.
-            if a != first && (a, b) != (second, first) || t.stem.starts_with(w.as_str()) {
+            let Some(d) = forms.iter().filter_map(|f| typo_distance(f, w)).min() else {
                 continue;
-            }
-            let d = strsim::osa_distance(&t.stem, w);
-            if d > max {
-                continue;
-            }
+            };
             let naming = self.postings[id]
                 .iter()
                 .filter(|(_, c)| c.iter().zip(NAMING_FIELDS).any(|(&n, f)| f && n > 0))
@@ -836,6 +858,23 @@ impl Lexicon {
         }
         best.map(|(.., id)| self.vocabulary[id].clone())
     }
+}
+
+/// The typos between a typed word and a catalog word `w`, where they are within those the
+/// typed word's length allows, `w` begins with the same letter (or swaps the first two) and is
+/// not the start of the typed word (the "park" of "parka" is another word).
+fn typo_distance(typed: &str, w: &str) -> Option<usize> {
+    let max = typos_allowed(typed.chars().count());
+    if w.len().abs_diff(typed.len()) > max || typed.starts_with(w) {
+        return None;
+    }
+    let (mut t, mut c) = (typed.chars(), w.chars());
+    let (first, second) = (t.next(), t.next());
+    let (a, b) = (c.next(), c.next());
+    if a != first && (a, b) != (second, first) {
+        return None;
+    }
+    Some(strsim::osa_distance(typed, w)).filter(|&d| d <= max)
 }
 
 /// Two ways of writing one word: English nouns whose plural is not the singular with "s" or
@@ -1227,6 +1266,27 @@ mod tests {
         }
         // A swap of the first two letters is a typo too.
         assert_eq!(fix("ohodie").as_deref(), Some("hoodie"));
+    }
+
+    #[test]
+    fn a_misspelt_plural_is_measured_as_typed() {
+        let lex = Lexicon::build(&[
+            product_in("Sport Watch", "One of our watches.", "Gear/Watches"),
+            product_in("Yoga Bag", "Roomy, not baggy.", "Gear/Bags"),
+            product_in("Gym Bag", "Two straps.", "Gear/Bags"),
+        ]);
+        let fix = |w: &str| lex.correction(&terms(w)[0]);
+        // "watvhe" is two typos from "watch"; "watvhes" one from "watches".
+        assert_eq!(fix("watvhes").as_deref(), Some("watches"));
+        // Four letters typed allow a typo, though the singular has three; "baggs" is not known
+        // for the "baggy" that "bagg" begins.
+        assert_eq!(fix("bahs").as_deref(), Some("bags"));
+        assert_eq!(fix("baggs").as_deref(), Some("bags"));
+        assert_eq!(fix("bah"), None);
+        // Read as the catalog's word, a term's stem is its singular.
+        let mut t = terms("bahs").remove(0);
+        t.read_as("bags");
+        assert_eq!((t.stem.as_str(), t.typed.as_str()), ("bag", "bahs"));
     }
 
     #[test]

@@ -192,7 +192,7 @@ pub struct SearchResults {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spelling {
-    /// As typed (lower case, a plural's "s" dropped).
+    /// As typed (lower case).
     pub typed: String,
     /// The catalog's word searched for instead.
     pub read: String,
@@ -357,7 +357,7 @@ fn meant(text: &str, spelling: &[Spelling]) -> String {
         .map(|w| match lexicon::terms(w).as_slice() {
             [t] => spelling
                 .iter()
-                .find(|s| s.typed == t.stem)
+                .find(|s| s.typed == t.typed)
                 .map_or(w, |s| s.read.as_str()),
             _ => w,
         })
@@ -760,19 +760,21 @@ impl Searcher {
         for mut t in self.lexicon.query_terms(text) {
             let mut read = vec![];
             if t.kin.is_empty()
-                && !self.knows_word(&t.stem)
-                && !self.knows_word(&format!("{}s", t.stem))
+                && ![&t.typed, &t.stem, &format!("{}s", t.stem)]
+                    .iter()
+                    .any(|w| self.knows_word(w))
             {
                 if let Some(word) = self.lexicon.correction(&t) {
+                    t.read_as(&word);
                     out.corrected.push(Spelling {
-                        typed: std::mem::replace(&mut t.stem, word.clone()),
+                        typed: t.typed.clone(),
                         read: word,
                     });
                 } else if let Some((a, b)) = self.lexicon.split(&t) {
                     let both = format!("{a} {b}");
                     read = lexicon::content_terms(&both);
                     out.split.push(Spelling {
-                        typed: t.stem.clone(),
+                        typed: t.typed.clone(),
                         read: both,
                     });
                 }
@@ -790,8 +792,12 @@ impl Searcher {
     }
 
     /// Whether a model's tokenizer has `word` whole: a word of the language (a synonym the
-    /// catalog does not use, "slacks"), not a misspelling to correct.
+    /// catalog does not use, "slacks"), not a misspelling to correct. Not a word of three
+    /// letters or fewer: tokenizers hold most such strings whole ("bah" of a typed "bahs").
     fn knows_word(&self, word: &str) -> bool {
+        if word.chars().count() <= 3 {
+            return false;
+        }
         let enc = &self.encoders;
         enc.text.as_ref().is_some_and(|(_, e)| e.knows_word(word))
             || enc.clip.as_ref().is_some_and(|(_, e)| e.knows_word(word))

@@ -313,6 +313,21 @@ fn a_misspelt_word_is_searched_as_the_catalog_word_and_said_so() {
     );
     assert_eq!(skus(&typo), skus(&right));
     assert!(right.spelling.is_empty());
+    // A plural is measured as typed and said as typed: "watvhes" is one typo from "watches".
+    let typo = s
+        .search(&text_query("watvhes"), &text_weights(), 10, 0)
+        .unwrap();
+    let right = s
+        .search(&text_query("watches"), &text_weights(), 10, 0)
+        .unwrap();
+    assert_eq!(
+        typo.spelling,
+        vec![Spelling {
+            typed: "watvhes".into(),
+            read: "watches".into()
+        }]
+    );
+    assert_eq!(skus(&typo), skus(&right));
     // A word of the language that no product has is not a typo: "beads" is not "beat".
     let r = s
         .search(&text_query("rain beads off"), &text_weights(), 10, 0)

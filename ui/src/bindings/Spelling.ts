@@ -6,7 +6,7 @@
  */
 export type Spelling = { 
 /**
- * As typed (lower case, a plural's "s" dropped).
+ * As typed (lower case).
  */
 typed: string, 
 /**
