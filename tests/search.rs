@@ -298,36 +298,21 @@ fn no_before_the_words_of_a_short_query_excludes_unless_the_catalog_writes_it() 
 #[test]
 fn a_misspelt_word_is_searched_as_the_catalog_word_and_said_so() {
     let s = searcher();
-    let typo = s
-        .search(&text_query("blue bakpack"), &text_weights(), 10, 0)
-        .unwrap();
-    let right = s
-        .search(&text_query("blue backpack"), &text_weights(), 10, 0)
-        .unwrap();
-    assert_eq!(
-        typo.spelling,
-        vec![Spelling {
-            typed: "bakpack".into(),
-            read: "backpack".into()
-        }]
-    );
-    assert_eq!(skus(&typo), skus(&right));
-    assert!(right.spelling.is_empty());
-    // A plural is measured as typed and said as typed: "watvhes" is one typo from "watches".
-    let typo = s
-        .search(&text_query("watvhes"), &text_weights(), 10, 0)
-        .unwrap();
-    let right = s
-        .search(&text_query("watches"), &text_weights(), 10, 0)
-        .unwrap();
-    assert_eq!(
-        typo.spelling,
-        vec![Spelling {
-            typed: "watvhes".into(),
-            read: "watches".into()
-        }]
-    );
-    assert_eq!(skus(&typo), skus(&right));
+    // The typo's results are the right word's, and say what was typed and what was read.
+    let read_as = |typo: &str, right: &str, typed: &str, read: &str| {
+        let search = |q: &str| s.search(&text_query(q), &text_weights(), 10, 0).unwrap();
+        let (t, r) = (search(typo), search(right));
+        let said = vec![Spelling {
+            typed: typed.into(),
+            read: read.into(),
+        }];
+        assert_eq!(t.spelling, said, "{typo}");
+        assert_eq!(skus(&t), skus(&r), "{typo}");
+        assert!(r.spelling.is_empty(), "{right}");
+    };
+    read_as("blue bakpack", "blue backpack", "bakpack", "backpack");
+    // A plural is measured and said as typed: "watvhes" is one typo from "watches".
+    read_as("watvhes", "watches", "watvhes", "watches");
     // A word of the language that no product has is not a typo: "beads" is not "beat".
     let r = s
         .search(&text_query("rain beads off"), &text_weights(), 10, 0)
