@@ -238,9 +238,12 @@ pub fn fuse(fusion: Fusion, n: usize, cols: &[Column]) -> Vec<(f32, Vec<f32>)> {
 /// further ones scoring at least [`NEAR_CERTAIN`], that is at least half the largest such drop
 /// (a later, deeper drop only separates weak tiers; but 55 products in the colour asked for,
 /// each a full keyword match, are one tier, not one match and 54 split by hair-width drops).
-/// Where the largest drop among those is where the results scoring at least [`NEAR_CERTAIN`]
-/// end, they end there: for "blue bag" the blue bags are strong, not the other bags, which come
-/// before a deeper drop to products of other kinds. None when the best scores 0.
+/// Where the largest drop among those, or one at least as wide as the near-certain band
+/// (`1 - NEAR_CERTAIN`), is where the results scoring at least [`NEAR_CERTAIN`] end, they end
+/// there: for "blue bag" the blue bags are strong, not the other bags, which come before a
+/// deeper drop to products of other kinds; for "blue tank" the blue tanks, though a slightly
+/// deeper drop parts the other tanks from the bra tops of "Bras & Tanks". None when the best
+/// scores 0.
 pub fn strong_matches(scores: &[f32]) -> usize {
     if scores.first().is_none_or(|&s| s <= 0.0) {
         return 0;
@@ -258,11 +261,12 @@ pub fn strong_matches(scores: &[f32]) -> usize {
         .iter()
         .position(|&d| d >= largest / 2.0)
         .map_or(all, |i| i + 1);
-    // Where the largest drop among them is where the near-certain results end, those are
-    // the strong matches: the rest is a weaker tier above a deeper drop.
+    // Where the largest drop among them (or one out of the near-certain band) is where the
+    // near-certain results end, those are the strong matches: the rest is a weaker tier above
+    // a deeper drop.
     let kept = &drops[..cut.saturating_sub(1)];
     let inner = kept.iter().copied().fold(0f32, f32::max);
-    if certain > 0 && certain < cut && kept[certain - 1] >= inner {
+    if certain > 0 && certain < cut && kept[certain - 1] >= inner.min(1.0 - NEAR_CERTAIN) {
         certain
     } else {
         cut
@@ -481,6 +485,19 @@ mod tests {
             3
         );
         assert_eq!(strong_matches(&[0.85, 0.8, 0.75, 0.7, 0.35, 0.3]), 4);
+        // Four tiers ("blue tank": the blue tanks, the other tanks, the bra tops of "Bras &
+        // Tanks", the rest): a drop out of the near-certain band ends the strong matches, though
+        // the one after the other tanks is a little deeper.
+        let mut tanks = vec![0.99; 9];
+        tanks.extend([
+            0.88, 0.81, 0.8, 0.79, 0.78, 0.77, 0.654, 0.65, 0.35, 0.33, 0.3,
+        ]);
+        assert_eq!(strong_matches(&tanks), 9);
+        // A hair-width drop at the end of the near-certain ones ends nothing.
+        let pants = [
+            0.902, 0.894, 0.88, 0.865, 0.863, 0.859, 0.856, 0.642, 0.63, 0.6,
+        ];
+        assert_eq!(strong_matches(&pants), 7);
         assert_eq!(strong_matches(&[0.95, 0.92, 0.89, 0.85, 0.82, 0.3]), 5);
         assert_eq!(strong_matches(&[]), 0);
         assert_eq!(strong_matches(&[0.0, 0.0]), 0);
