@@ -717,13 +717,14 @@ impl Lexicon {
                 ids[i..].iter().copied().take_while(move |&id| id < r.end)
             })
         };
-        let in_category = kind && mine().any(|id| counts(id).is_some_and(|c| c[CATEGORY] > 0));
+        // Asked only of a word the product has in its description alone.
+        let in_category = || mine().any(|id| counts(id).is_some_and(|c| c[CATEGORY] > 0));
         let mut part = 0f32;
         for id in mine() {
             let described_only = kind
                 && counts(id).is_some_and(|c| (0..FIELDS).all(|f| f == DESCRIPTION || c[f] == 0));
             let whole = if described_only {
-                in_category
+                in_category()
             } else {
                 !not.contains(&id)
             };
@@ -1087,6 +1088,7 @@ impl Lexicon {
 
     /// Where a query term no product has is two catalog words run together ("tshirt",
     /// "yogastrap"): the two words, the pair that the most products have both of (at least
+    /// one: a catalog that never has "time" and "piece" together does not read "timepiece" as
     /// them). The first may be a single letter (as in "t-shirt"); the second has at least two
     /// and is no function word. None for a word with digits or one of under 4 letters.
     pub fn split(&self, t: &Term) -> Option<(String, String)> {
