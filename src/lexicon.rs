@@ -12,6 +12,7 @@ use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
+use crate::colour;
 use crate::domain::Product;
 use crate::query::term;
 
@@ -587,7 +588,7 @@ impl Lexicon {
     pub fn weigh(&self, terms: &[Term], population: &[usize]) -> Weighed {
         let n = population.len() as f32;
         // Only a word that names a category or a colour is exact about the words it begins.
-        let (ranges, partial): (Vec<_>, Vec<_>) = terms
+        let (ranges, mut partial): (Vec<_>, Vec<_>) = terms
             .iter()
             .map(|t| {
                 let (exact, begun) = self.exact_and_begun(t);
@@ -609,6 +610,14 @@ impl Lexicon {
                 ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
             })
             .collect();
+        // Near colours count in part, and not in how rare the word is.
+        for (t, p) in terms.iter().zip(&mut partial) {
+            p.extend(
+                self.colour_kin(t)
+                    .into_iter()
+                    .filter_map(|w| word_id(&self.vocabulary, w).map(|id| id..id + 1)),
+            );
+        }
         let kinds: Vec<bool> = terms
             .iter()
             .zip(&ranges)
@@ -1012,6 +1021,10 @@ impl Lexicon {
                     }
                 }
             }
+            if self.products_with_term(t) == 0 {
+                t.kin
+                    .extend(self.colours_of_shade(t).into_iter().map(String::from));
+            }
             for (a, b, forms) in &joins {
                 if plural_stem(a) == t.stem || plural_stem(b) == t.stem {
                     t.kin.extend(forms.iter().cloned());
@@ -1118,6 +1131,53 @@ impl Lexicon {
             })
             .max_by_key(|(n, _, _)| *n)
             .map(|(_, a, b)| (a, b))
+    }
+
+    /// The catalog's colours that a shade no product's colour names is a shade of
+    /// ([`colour::families`], as some product's colour names them): "navy" finds the catalog's
+    /// "Blue" (as well as a description's "navy"). Empty where a product's colour names the
+    /// shade, or none names its families.
+    pub fn colours_of_shade(&self, t: &Term) -> Vec<&'static str> {
+        let families = colour::families(&t.stem);
+        if families.is_empty() || self.is_colour(&t.stem) || self.is_colour(&t.typed) {
+            return Vec::new();
+        }
+        families
+            .iter()
+            .flat_map(|f| colour::spellings(f))
+            .copied()
+            .filter(|w| self.is_colour(w))
+            .collect()
+    }
+
+    /// The catalog's colours that a term's word is near and which count in part
+    /// ([`PREFIX_PART`]): for a shade some product has but no product's colour names, the
+    /// colours it is a shade of (where none has it, they are its kin and count in full: "navy"
+    /// finds "Blue" products after the one described as navy); for a colour, and for those a
+    /// shade is read as, the shades of it that products' colours name ([`colour::shades`]:
+    /// "purple" and "violet" find "Lavender" products after the purple ones).
+    fn colour_kin(&self, t: &Term) -> Vec<&'static str> {
+        let families = self.colours_of_shade(t);
+        let shades = std::iter::once(t.stem.as_str())
+            .chain(families.iter().copied())
+            .flat_map(colour::shades)
+            .filter(|w| *w != t.stem && self.is_colour(w));
+        let mut near: Vec<&'static str> = if self.products_with_term(t) > 0 {
+            families.clone()
+        } else {
+            Vec::new()
+        };
+        near.extend(shades);
+        near
+    }
+
+    /// Whether some product's colour has the word `w`.
+    fn is_colour(&self, w: &str) -> bool {
+        word_id(&self.vocabulary, w).is_some_and(|id| {
+            self.postings[id as usize]
+                .iter()
+                .any(|(_, c)| c[COLOUR] > 0)
+        })
     }
 
     /// How many products have the word `w` (as it is, not as a prefix).
@@ -1538,6 +1598,48 @@ mod tests {
         assert_eq!(lex.joined("32", "oz"), Some(vec!["32oz".to_string()]));
         assert_eq!(share("32 oz bottle", 6), 1.0);
         assert_eq!(share("strap 10ft", 7), 1.0);
+    }
+
+    #[test]
+    fn a_shade_finds_the_colours_it_is_a_shade_of_and_a_colour_its_shades() {
+        let colour = |title: &str, description: &str, colour: &str| Product {
+            color: colour.into(),
+            ..product(title, description)
+        };
+        let ps = vec![
+            colour("Lando Jacket", "warm", "Blue"),
+            colour("Juno Jacket", "light", "Red"),
+            colour("Orion Jacket", "navy trim", "Black"),
+            colour("Ina Jacket", "soft", "Lavender"),
+            colour("Mira Jacket", "soft", "Purple"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let share = share_of(&lex);
+        // No product has "violet": the purple one has it, in full, and the lavender one, a
+        // shade of purple, in part.
+        let violet = |pi| share("violet jacket", pi);
+        assert_eq!(violet(4), 1.0);
+        assert!(
+            violet(3) < 1.0 && violet(3) > violet(1),
+            "{:?}",
+            [violet(3), violet(1)]
+        );
+        // One product describes "navy": it comes first, the blue one next, the red one last.
+        let navy = |pi| share("navy jacket", pi);
+        assert!(
+            navy(2) == 1.0 && navy(0) > navy(1) && navy(0) < 1.0,
+            "{:?}",
+            [navy(0), navy(1), navy(2)]
+        );
+        // "purple" finds the lavender jacket after the purple one; "lavender" only its own.
+        assert!(share("purple", 4) > share("purple", 3) && share("purple", 3) > 0.0);
+        assert_eq!(share("lavender", 4), 0.0);
+        // What the user is told: the colours a shade no product's colour names is read as.
+        let read = |q: &str| lex.colours_of_shade(&lex.query_terms(q)[0]);
+        assert_eq!(read("violet"), ["purple"]);
+        assert_eq!(read("navy"), ["blue"]);
+        assert_eq!(read("teal"), ["blue"]);
+        assert!(read("lavender").is_empty() && read("jacket").is_empty());
     }
 
     #[test]

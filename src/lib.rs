@@ -7,6 +7,7 @@
 //! picks) → [`vectors`] and [`index`] → [`search`] / [`duplicates`] → the shells.
 
 pub mod catalog;
+mod colour;
 #[macro_use]
 pub mod domain;
 pub mod download;

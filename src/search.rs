@@ -187,15 +187,19 @@ pub struct SearchResults {
     pub title_photo_agreement: Option<f32>,
 }
 
-/// A typed word no product has, searched for as the catalog word it was likely meant to be, or
-/// as the two catalog words it runs together ("tshirt": "t shirt"; the models read it as typed).
+/// A typed word no product has, searched for as the catalog word it was likely meant to be or
+/// as the two catalog words it runs together ("tshirt": "t shirt"; the models read it as
+/// typed); or a shade no product's colour names, searched for as the catalog's colours it is a
+/// shade of too ("navy": "blue"; `colour`).
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Spelling {
     /// As typed (lower case).
     pub typed: String,
-    /// The catalog's word searched for instead.
+    /// The catalog's words searched for instead ("blue or green" for a shade of both).
     pub read: String,
+    /// A shade searched for as the catalog's colours as well (the models read it as typed).
+    pub colour: bool,
 }
 
 /// A query in a language the visual model may not understand.
@@ -366,11 +370,12 @@ fn meant(text: &str, spelling: &[Spelling]) -> String {
 }
 
 /// A text's keyword terms, with the words read as others: typos corrected (which the models
-/// read corrected too) and words split in two (which they read as typed).
+/// read corrected too), and words split in two or shades no product has read as the catalog's
+/// colours (which the models read as typed).
 struct ReadWords {
     terms: Vec<lexicon::Term>,
     corrected: Vec<Spelling>,
-    split: Vec<Spelling>,
+    as_others: Vec<Spelling>,
 }
 
 /// Per-query evidence from raw scores (see [`crate::fusion`]).
@@ -733,7 +738,7 @@ impl Searcher {
         tracing::debug!("query words read in {:.2?}", started.elapsed());
         // The models read the text with its typos corrected too.
         let text = &meant(text, &side.spelling);
-        side.spelling.extend(words.split);
+        side.spelling.extend(words.as_others);
         if !text.is_empty() {
             side.clip_text = self.encode_text(true, text)?;
             if let Some(v) = self.encode_text(false, text)? {
@@ -750,15 +755,24 @@ impl Searcher {
     /// The keyword terms of `text` ([`Lexicon::query_terms`]). A word no product has finds the
     /// catalog's words of its root ("hiking": "hike"); else, where no model knows it either, it
     /// may be a typo ([`Lexicon::correction`]) or two words run together ([`Lexicon::split`]:
-    /// "tshirt").
+    /// "tshirt"). A shade no product has finds the catalog's colours it is a shade of
+    /// ([`Lexicon::colours_of_shade`]), which the user is told.
     fn read_words(&self, text: &str) -> ReadWords {
         let mut out = ReadWords {
             terms: Vec::new(),
             corrected: Vec::new(),
-            split: Vec::new(),
+            as_others: Vec::new(),
         };
         for mut t in self.lexicon.query_terms(text) {
             let mut read = vec![];
+            let colours = self.lexicon.colours_of_shade(&t);
+            if !colours.is_empty() {
+                out.as_others.push(Spelling {
+                    typed: t.typed.clone(),
+                    read: colours.join(" or "),
+                    colour: true,
+                });
+            }
             if t.kin.is_empty()
                 && ![&t.typed, &t.stem, &format!("{}s", t.stem)]
                     .iter()
@@ -769,13 +783,15 @@ impl Searcher {
                     out.corrected.push(Spelling {
                         typed: t.typed.clone(),
                         read: word,
+                        colour: false,
                     });
                 } else if let Some((a, b)) = self.lexicon.split(&t) {
                     let both = format!("{a} {b}");
                     read = lexicon::content_terms(&both);
-                    out.split.push(Spelling {
+                    out.as_others.push(Spelling {
                         typed: t.typed.clone(),
                         read: both,
+                        colour: false,
                     });
                 }
             }

@@ -225,6 +225,64 @@ fn a_query_that_is_a_sku_finds_that_product_alone_as_the_strong_match() {
 }
 
 #[test]
+fn a_shade_no_product_is_coloured_finds_the_colours_it_is_a_shade_of_and_says_so() {
+    // Luma's colours are basic ones: "violet" is read as its "Purple", and the user is told.
+    let s = searcher();
+    let search = |q: &str| s.search(&text_query(q), &text_weights(), 20, 0).unwrap();
+    let (violet, purple) = (search("violet hoodie"), search("purple hoodie"));
+    assert_eq!(
+        violet.spelling,
+        vec![Spelling {
+            typed: "violet".into(),
+            read: "purple".into(),
+            colour: true,
+        }]
+    );
+    // The same strong matches as "purple hoodie": purple hoodies first.
+    assert_eq!(violet.strong, purple.strong);
+    assert_eq!(
+        skus(&violet)[..violet.strong],
+        skus(&purple)[..purple.strong]
+    );
+    for h in &violet.hits[..5] {
+        assert!(
+            h.color.contains("Purple") && h.category.contains("Hoodies"),
+            "{} {}",
+            h.title,
+            h.color
+        );
+    }
+    // "purple" counts "Lavender" products, a shade of it, in part: less than any purple one.
+    let r = s
+        .search(&text_query("purple"), &text_weights(), 196, 0)
+        .unwrap();
+    let keyword = |h: &vitrine::search::Hit| {
+        h.signals
+            .iter()
+            .find(|x| x.signal == Signal::Keyword)
+            .map_or(0.0, |x| x.score)
+    };
+    let of = |colour: &str| -> Vec<f32> {
+        r.hits
+            .iter()
+            .filter(|h| {
+                h.color.contains(colour) && !(colour == "Lavender" && h.color.contains("Purple"))
+            })
+            .map(keyword)
+            .collect()
+    };
+    let (purple, lavender) = (of("Purple"), of("Lavender"));
+    assert!(!lavender.is_empty());
+    let least_purple = purple.iter().copied().fold(1.0, f32::min);
+    assert!(
+        lavender.iter().all(|&k| k > 0.0 && k < least_purple),
+        "{lavender:?} {least_purple}"
+    );
+    // A colour the catalog names is searched as it is.
+    assert!(search("lavender hoodie").spelling.is_empty());
+}
+
+#[test]
 fn a_colour_asked_for_counts_every_product_in_it_as_a_strong_match() {
     // More products in green than the cut's window of 50, each a full keyword match: one tier.
     let s = searcher();
@@ -305,6 +363,7 @@ fn a_misspelt_word_is_searched_as_the_catalog_word_and_said_so() {
         let said = vec![Spelling {
             typed: typed.into(),
             read: read.into(),
+            colour: false,
         }];
         assert_eq!(t.spelling, said, "{typo}");
         assert_eq!(skus(&t), skus(&r), "{typo}");
@@ -330,7 +389,8 @@ fn words_run_together_or_written_apart_find_what_the_catalog_writes() {
         r.spelling,
         vec![Spelling {
             typed: "vneck".into(),
-            read: "v neck".into()
+            read: "v neck".into(),
+            colour: false,
         }]
     );
     assert_eq!(skus(&r)[..3], skus(&search("v-neck tee"))[..3]);

@@ -315,11 +315,19 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
         );
     }
     for s in &r.spelling {
-        esay!(
-            "note: no product has “{}”; searched for “{}”",
-            s.typed,
-            s.read
-        );
+        if s.colour {
+            esay!(
+                "note: no product's colour is “{}”; searched for “{}” too",
+                s.typed,
+                s.read
+            );
+        } else {
+            esay!(
+                "note: no product has “{}”; searched for “{}”",
+                s.typed,
+                s.read
+            );
+        }
     }
     let mut head = match r.strong {
         0 => format!("No strong match among {} ranked", r.total),

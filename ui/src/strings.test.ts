@@ -100,7 +100,10 @@ const fakeApi = {
       offset: 0,
       hits: [hit(1, "§A1"), hit(2, "§A2"), hit(3, "§A3")],
       language_note: { language: "§Spanish", model: "§CLIP" },
-      spelling: [{ typed: "§bakpack", read: "§backpack" }],
+      spelling: [
+        { typed: "§bakpack", read: "§backpack", colour: false },
+        { typed: "§navy", read: "§blue", colour: true },
+      ],
       title_photo_agreement: 0.02,
     },
   }),
@@ -232,7 +235,7 @@ describe("the window's text comes from strings.ts", () => {
     expect(document.querySelector(".read-limits")?.textContent).toContain("48");
     expect(document.querySelector(".read-order")?.textContent).toContain(en.search.sortPriceLow);
     expect(document.querySelector("#language-note")).not.toBeNull();
-    expect(document.querySelector(".spelling")).not.toBeNull();
+    expect(document.querySelectorAll(".spelling").length).toBe(2);
     expect(strays(document.body)).toEqual([]);
   });
 

@@ -125,6 +125,7 @@ export const en = {
     weakVisualModel: (percent: number) =>
       `The visual model finds few of this catalog’s products from their titles, so its text↔photo signal counts for ${percent}% here.`,
     spelling: (typed: string, read: string) => `No product has “${typed}”: searched for “${read}”.`,
+    shade: (typed: string, read: string) => `No product’s colour is “${typed}”: searched for “${read}” too.`,
     moreLikeThis: "More like this",
   },
   dupes: {

@@ -510,7 +510,9 @@ export function renderResults(appended = false): void {
         : null,
     ),
     readAs(r),
-    r.spelling.map((s) => h("p", { class: "hint spelling" }, t.search.spelling(s.typed, s.read))),
+    r.spelling.map((s) =>
+      h("p", { class: "hint spelling" }, (s.colour ? t.search.shade : t.search.spelling)(s.typed, s.read)),
+    ),
     r.language_note
       ? h(
           "p",
