@@ -703,10 +703,10 @@ impl Lexicon {
 
     /// How much of a word in `ranges` product `pi` has: 1, [`OTHER_KIND_PART`] where it has
     /// only a kind its title says it is not ([`other_kinds`]) or, for a word that names a kind
-    /// (`kind`), has it only in its description where its category does not name it (a tee's
-    /// "short sleeves" do not make it shorts, nor "pairs well with yoga pants" a pant; a
-    /// "Zipper Sweatshirt" of "Hoodies & Sweatshirts" described as a "full zip hoodie" is one),
-    /// or 0.
+    /// (`kind`), has it only in its description where its category does not name it, or names
+    /// it as a kind its title says it is not (a tee's "short sleeves" do not make it shorts, nor
+    /// "pairs well with yoga pants" a pant, nor a "Tank" of "Bras & Tanks" "worn over your
+    /// sports bra" a bra), or 0.
     fn has_as_kind(&self, pi: usize, ranges: &[Range<u32>], kind: bool) -> f32 {
         let not = &self.other_kinds
             [self.other_kinds_at[pi] as usize..self.other_kinds_at[pi + 1] as usize];
@@ -726,8 +726,10 @@ impl Lexicon {
                 ids[i..].iter().copied().take_while(move |&id| id < r.end)
             })
         };
-        // Asked only of a word the product has in its description alone.
-        let in_category = || mine().any(|id| counts(id).is_some_and(|c| c[CATEGORY] > 0));
+        // Asked only of a word the product has in its description alone: whether its category
+        // names the kind, not as one its title says it is not.
+        let in_category =
+            || mine().any(|id| counts(id).is_some_and(|c| c[CATEGORY] > 0) && !not.contains(&id));
         let mut part = 0f32;
         for id in mine() {
             let described_only = kind
@@ -1417,10 +1419,11 @@ mod tests {
         ];
         let lex = Lexicon::build(&ps);
         let share = share_of(&lex);
-        // A description that says what the category says counts: the sweatshirt described as
-        // a hoodie is one, the other is one only by its category.
-        assert_eq!(share("hoodie", 4), 1.0);
+        // Of a leaf of two kinds, the title says which the product is; its description does not
+        // overrule it (descriptions name the products worn with it: "over your sports bra").
+        assert_eq!(share("hoodie", 4), OTHER_KIND_PART);
         assert_eq!(share("hoodie", 5), OTHER_KIND_PART);
+        assert_eq!(share("sweatshirt", 4), 1.0);
         assert_eq!(share("shorts", 1), 1.0);
         assert_eq!(share("shorts", 0), OTHER_KIND_PART);
         assert_eq!(share("shorts", 2), OTHER_KIND_PART);

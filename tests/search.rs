@@ -225,6 +225,27 @@ fn a_query_that_is_a_sku_finds_that_product_alone_as_the_strong_match() {
 }
 
 #[test]
+fn the_title_says_which_kind_of_a_two_kind_leaf_a_product_is() {
+    // Luma's "Breathe-Easy Tank" of "Bras & Tanks" is worn "over your sports bra": a tank, not
+    // a bra. Every bra of the leaf comes before every tank.
+    let s = searcher();
+    let r = s
+        .search(&text_query("sports bra"), &text_weights(), 20, 0)
+        .unwrap();
+    let at = |word: &str| -> Vec<usize> {
+        r.hits
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.title.split_whitespace().any(|w| w == word))
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let (bras, tanks) = (at("Bra"), at("Tank"));
+    assert!(bras.len() >= 5 && !tanks.is_empty(), "{bras:?} {tanks:?}");
+    assert!(bras.iter().max() < tanks.iter().min(), "{bras:?} {tanks:?}");
+}
+
+#[test]
 fn a_shade_no_product_is_coloured_finds_the_colours_it_is_a_shade_of_and_says_so() {
     // Luma's colours are basic ones: "violet" is read as its "Purple", and the user is told.
     let s = searcher();
