@@ -1023,9 +1023,13 @@ impl Lexicon {
                     }
                 }
             }
-            if self.products_with_term(t) == 0 {
-                t.kin
-                    .extend(self.colours_of_shade(t).into_iter().map(String::from));
+            if !colour::families(&t.stem).is_empty() {
+                // A shade is a whole word: "tan" does not begin "tank".
+                t.prefix = false;
+                if self.products_with_term(t) == 0 {
+                    t.kin
+                        .extend(self.colours_of_shade(t).into_iter().map(String::from));
+                }
             }
             for (a, b, forms) in &joins {
                 if plural_stem(a) == t.stem || plural_stem(b) == t.stem {
@@ -1637,6 +1641,14 @@ mod tests {
         // "purple" finds the lavender jacket after the purple one; "lavender" only its own.
         assert!(share("purple", 4) > share("purple", 3) && share("purple", 3) > 0.0);
         assert_eq!(share("lavender", 4), 0.0);
+        // A shade matches itself, not the words it begins: "tan" is not "tank".
+        let ps = vec![
+            colour("Bella Tank", "light", "Brown"),
+            colour("Juno Tank", "light", "Red"),
+        ];
+        let tanks = Lexicon::build(&ps);
+        let tan = |pi| share_of(&tanks)("tan", pi);
+        assert!(tan(0) == 1.0 && tan(1) == 0.0, "{:?}", [tan(0), tan(1)]);
         // What the user is told: the colours a shade no product's colour names is read as.
         let read = |q: &str| lex.colours_of_shade(&lex.query_terms(q)[0]);
         assert_eq!(read("violet"), ["purple"]);
