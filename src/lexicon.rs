@@ -36,9 +36,9 @@ const BM25_B: f64 = 0.75;
 /// A query word: its stem (plural ending dropped), whether it matches the catalog's words it
 /// begins (from three letters on: "zip" finds "zipper", "vent" finds "ventilation", "hoo" typed
 /// on the way to "hoodie"; a kind or colour word counts those that are not its inflections in
-/// part, [`PREFIX_PART`]), the catalog words it also matches as they are
-/// ([`Lexicon::query_terms`]), and the stems of the words typed as its alternatives ("red or
-/// blue": "blue" for "red"), matched as it is.
+/// part, [`PREFIX_PART`]; a shade none: "tan" is not "tank"), the catalog words it also matches
+/// as they are ([`Lexicon::query_terms`]), and the stems of the words typed as its alternatives
+/// ("red or blue": "blue" for "red"), matched as it is.
 #[derive(Debug, Clone)]
 pub struct Term {
     pub stem: String,
@@ -996,8 +996,10 @@ impl Lexicon {
     /// its kin: the catalog's words of its root ([`Lexicon::same_root`]), its other number where
     /// the plural ends in "ies" ("accessory" finds "accessories", and back), the other ways of
     /// writing it ([`VARIANTS`]) where the catalog has those more often ("woman" finds "women",
-    /// "grey" finds "gray"), and the catalog's one word for it and a neighbouring word
-    /// ([`Lexicon::joined`]: "sweat shirt" finds "sweatshirt" as well as "sweat" and "shirt").
+    /// "grey" finds "gray"), for a shade no product has, the catalog's colours it is a shade of
+    /// ([`Lexicon::colours_of_shade`]: "violet" finds "purple"), and the catalog's one word for it
+    /// and a neighbouring word ([`Lexicon::joined`]: "sweat shirt" finds "sweatshirt" as well as
+    /// "sweat" and "shirt").
     pub fn query_terms(&self, text: &str) -> Vec<Term> {
         let text = self.kinds_either(&self.for_whom(&units_apart(text)));
         let all: Vec<String> = words(&text).collect();
