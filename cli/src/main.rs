@@ -101,7 +101,9 @@ enum Command {
     },
     /// Search by text, by photo, or both; with "not" terms, filters and fusion weights.
     Search {
-        /// What to look for, e.g. "red leather handbag under 80" (prices and "not X" are read).
+        /// What to look for, e.g. "red leather handbag under 80" (prices and "not X" are read;
+        /// a text may start with "-": "-zip backpack").
+        #[arg(allow_hyphen_values = true)]
         text: Option<String>,
         /// A photo to search by.
         #[arg(long, value_name = "PATH")]

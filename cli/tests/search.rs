@@ -51,3 +51,27 @@ fn the_cli_prints_json_for_the_app_and_a_table_for_people() {
         "{text}"
     );
 }
+
+#[test]
+fn a_query_may_start_with_a_not_term() {
+    // "-zip backpack" is a query, not an unknown flag; the flags around it still count.
+    let dir = catalog_dir();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vitrine"))
+        .args([
+            "--catalog",
+            dir.to_str().unwrap(),
+            "--models-dir",
+            shared().join("models").to_str().unwrap(),
+        ])
+        .args(["search", "-k", "2", "-zip backpack", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["not"], serde_json::json!(["zip"]));
+    assert_eq!(v["hits"].as_array().unwrap().len(), 2);
+}
