@@ -1267,6 +1267,13 @@ mod tests {
         }
     }
 
+    fn coloured(title: &str, description: &str, colour: &str) -> Product {
+        Product {
+            color: colour.into(),
+            ..product(title, description)
+        }
+    }
+
     fn product_in(title: &str, description: &str, category: &str) -> Product {
         Product {
             category: category.into(),
@@ -1467,9 +1474,8 @@ mod tests {
     #[test]
     fn words_joined_by_or_are_one_term_either_satisfies() {
         let of = |title: &str, color: &str, category: &str| Product {
-            color: color.into(),
             category: category.into(),
-            ..product(title, "")
+            ..coloured(title, "", color)
         };
         let ps = [
             of("Bella Tank", "Red", "Women/Tops/Tanks"),
@@ -1611,16 +1617,12 @@ mod tests {
 
     #[test]
     fn a_shade_finds_the_colours_it_is_a_shade_of_and_a_colour_its_shades() {
-        let colour = |title: &str, description: &str, colour: &str| Product {
-            color: colour.into(),
-            ..product(title, description)
-        };
         let ps = vec![
-            colour("Lando Jacket", "warm", "Blue"),
-            colour("Juno Jacket", "light", "Red"),
-            colour("Orion Jacket", "navy trim", "Black"),
-            colour("Ina Jacket", "soft", "Lavender"),
-            colour("Mira Jacket", "soft", "Purple"),
+            coloured("Lando Jacket", "warm", "Blue"),
+            coloured("Juno Jacket", "light", "Red"),
+            coloured("Orion Jacket", "navy trim", "Black"),
+            coloured("Ina Jacket", "soft", "Lavender"),
+            coloured("Mira Jacket", "soft", "Purple"),
         ];
         let lex = Lexicon::build(&ps);
         let share = share_of(&lex);
@@ -1645,8 +1647,8 @@ mod tests {
         assert_eq!(share("lavender", 4), 0.0);
         // A shade matches itself, not the words it begins: "tan" is not "tank".
         let ps = vec![
-            colour("Bella Tank", "light", "Brown"),
-            colour("Juno Tank", "light", "Red"),
+            coloured("Bella Tank", "light", "Brown"),
+            coloured("Juno Tank", "light", "Red"),
         ];
         let tanks = Lexicon::build(&ps);
         let tan = |pi| share_of(&tanks)("tan", pi);
