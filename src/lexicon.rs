@@ -260,8 +260,8 @@ pub struct Lexicon {
     mean_length: f64,
     /// Per word id, the products that have it in their category.
     in_categories: Vec<u32>,
-    /// Per word id, whether some product has it in its category or colour.
-    in_values: Vec<bool>,
+    /// Per word id, whether some product has it in its colour.
+    in_colours: Vec<bool>,
     /// Words of products' categories that do not say what they are ([`other_kinds`]): product
     /// `pi`'s are `other_kinds[other_kinds_at[pi]..other_kinds_at[pi + 1]]`.
     other_kinds: Vec<u32>,
@@ -465,14 +465,13 @@ impl Lexicon {
         let mean_length =
             lengths.iter().map(|&l| f64::from(l)).sum::<f64>() / products.len().max(1) as f64;
         // One pass over each word's products for both.
-        let (in_categories, in_values): (Vec<u32>, Vec<bool>) = postings
+        let (in_categories, in_colours): (Vec<u32>, Vec<bool>) = postings
             .iter()
             .map(|ps| {
                 ps.iter().fold((0, false), |(n, colour), (_, c)| {
                     (n + u32::from(c[CATEGORY] > 0), colour || c[COLOUR] > 0)
                 })
             })
-            .map(|(n, colour)| (n, n > 0 || colour))
             .unzip();
         let id = |w: &str| word_id(&vocabulary, w);
         let per_product: Vec<Vec<u32>> = products
@@ -493,7 +492,7 @@ impl Lexicon {
             lengths,
             mean_length: mean_length.max(1e-9),
             in_categories,
-            in_values,
+            in_colours,
             other_kinds,
             other_kinds_at,
             after_no,
@@ -649,7 +648,7 @@ impl Lexicon {
         ranges
             .iter()
             .flat_map(Range::clone)
-            .any(|id| self.in_values[id as usize])
+            .any(|id| self.in_categories[id as usize] > 0 || self.in_colours[id as usize])
     }
 
     /// Whether the term names a kind of product: it is, as written or in the plural, a word of
@@ -1166,12 +1165,13 @@ impl Lexicon {
     /// "purple" and "violet" find "Lavender" products after the purple ones).
     fn colour_kin(&self, t: &Term) -> Vec<&'static str> {
         let families = self.colours_of_shade(t);
-        let shades = std::iter::once(t.stem.as_str())
+        let shades: Vec<&'static str> = std::iter::once(t.stem.as_str())
             .chain(families.iter().copied())
             .flat_map(colour::shades)
-            .filter(|w| *w != t.stem && self.is_colour(w));
-        let mut near: Vec<&'static str> = if self.products_with_term(t) > 0 {
-            families.clone()
+            .filter(|w| *w != t.stem && self.is_colour(w))
+            .collect();
+        let mut near = if self.products_with_term(t) > 0 {
+            families
         } else {
             Vec::new()
         };
@@ -1181,11 +1181,7 @@ impl Lexicon {
 
     /// Whether some product's colour has the word `w`.
     fn is_colour(&self, w: &str) -> bool {
-        word_id(&self.vocabulary, w).is_some_and(|id| {
-            self.postings[id as usize]
-                .iter()
-                .any(|(_, c)| c[COLOUR] > 0)
-        })
+        word_id(&self.vocabulary, w).is_some_and(|id| self.in_colours[id as usize])
     }
 
     /// How many products have the word `w` (as it is, not as a prefix).
