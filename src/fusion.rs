@@ -31,7 +31,10 @@
 //! if each were an independent witness, `1 - Π (1 - eᵢ)^(wᵢ / w̄)`, with `w̄` the mean of the
 //! weights above 0. A decisive signal is never outvoted by an undecided one, and a weight of 2
 //! counts a signal like two witnesses. Each signal's share of a result's score is its part of
-//! `Σ -(wᵢ / w̄) ln(1 - eᵢ)`. For comparison, [`Fusion::MinMax`] is the convex combination of
+//! `Σ -(wᵢ / w̄) ln(1 - eᵢ)`. Where keywords count and the query names kinds of product, the
+//! text signals' evidence for a product of none of them counts [`KINDLESS_PART`]: an embedding
+//! hears a rare colour more than the kind ("olive caps": an olive top reads closer than a
+//! black cap). For comparison, [`Fusion::MinMax`] is the convex combination of
 //! per-query min-max scaled scores (the hybrid-search default of Elastic, OpenSearch, Weaviate
 //! and Marqo) and [`Fusion::Rrf`] reciprocal rank fusion with k = 60.
 //!
@@ -86,6 +89,10 @@ pub const CUT_WINDOW: usize = 50;
 /// A fused score at which some signal is near-certain: the cut's window takes in every result
 /// scoring at least this.
 pub const NEAR_CERTAIN: f32 = 0.9;
+/// What the text signals' evidence counts for a product of none of the kinds a query names,
+/// where keywords count: what a product is decides before how its text or photo reads ("olive
+/// caps": a cap in another colour before an olive top), as in [`keyword_evidence`].
+pub const KINDLESS_PART: f32 = 0.5;
 
 /// A query's spread of one embedding signal over the catalog.
 #[derive(Debug, Clone, Copy)]

@@ -18,8 +18,6 @@ use crate::query::term;
 
 /// Keyword fields, in this order: title, description, category, colour, SKU, attributes.
 pub const FIELDS: usize = 6;
-/// The description's place among the [`FIELDS`].
-const DESCRIPTION: usize = 1;
 /// The category's place among the [`FIELDS`].
 const CATEGORY: usize = 2;
 /// The colour's place among the [`FIELDS`].
@@ -702,10 +700,12 @@ impl Lexicon {
 
     /// How much of a word in `ranges` product `pi` has: 1, [`OTHER_KIND_PART`] where it has
     /// only a kind its title says it is not ([`other_kinds`]) or, for a word that names a kind
-    /// (`kind`), has it only in its description where its category does not name it, or names
+    /// (`kind`), has it only outside its category where its category does not name it, or names
     /// it as a kind its title says it is not (a tee's "short sleeves" do not make it shorts, nor
     /// "pairs well with yoga pants" a pant, nor a "Tank" of "Bras & Tanks" "worn over your
-    /// sports bra" a bra), or 0.
+    /// sports bra" a bra, nor "Rocia Sandals" filed under "Heels" one of the sandals), or 0. A
+    /// category word that ends in the kind names it (the head of a compound: "Tshirts" names
+    /// the shirt of a "T-shirt").
     fn has_as_kind(&self, pi: usize, ranges: &[Range<u32>], kind: bool) -> f32 {
         let not = &self.other_kinds
             [self.other_kinds_at[pi] as usize..self.other_kinds_at[pi + 1] as usize];
@@ -725,15 +725,24 @@ impl Lexicon {
                 ids[i..].iter().copied().take_while(move |&id| id < r.end)
             })
         };
-        // Asked only of a word the product has in its description alone: whether its category
-        // names the kind, not as one its title says it is not.
-        let in_category =
-            || mine().any(|id| counts(id).is_some_and(|c| c[CATEGORY] > 0) && !not.contains(&id));
+        let in_category_field = |id: u32| counts(id).is_some_and(|c| c[CATEGORY] > 0);
+        // Asked only of a word the product has outside its category alone: whether its category
+        // names the kind, not as one its title says it is not, or ends in it.
+        let in_category = || {
+            mine().any(|id| in_category_field(id) && !not.contains(&id))
+                || mine().any(|id| {
+                    let w = plural_stem(&self.vocabulary[id as usize]);
+                    w.len() >= 3
+                        && ids.iter().any(|&c| {
+                            let cw = plural_stem(&self.vocabulary[c as usize]);
+                            cw.len() > w.len() && cw.ends_with(w) && in_category_field(c)
+                        })
+                })
+        };
         let mut part = 0f32;
         for id in mine() {
-            let described_only = kind
-                && counts(id).is_some_and(|c| (0..FIELDS).all(|f| f == DESCRIPTION || c[f] == 0));
-            let whole = if described_only {
+            let outside_category = kind && !in_category_field(id);
+            let whole = if outside_category {
                 in_category()
             } else {
                 !not.contains(&id)
@@ -1007,6 +1016,18 @@ impl Lexicon {
             .filter_map(|w| Some((w[0].as_str(), w[1].as_str(), self.joined(&w[0], &w[1])?)))
             .collect();
         let mut terms = content_terms(&text);
+        // A single letter the catalog writes joined to the next word ("t-shirt", "tshirt") is
+        // a word of the query, though as a word alone ("don't") it is a function word: without
+        // it "t-shirt" asks for a shirt.
+        for (a, b, _) in &joins {
+            if a.chars().count() == 1 && is_function_word(a) {
+                let at = terms
+                    .iter()
+                    .position(|t| t.stem == plural_stem(b))
+                    .unwrap_or(terms.len());
+                terms.insert(at, Term::of_stem(a.to_string()));
+            }
+        }
         for t in &mut terms {
             t.kin = self.same_root(t);
             if let Some(other) = y_plural_counterpart(&t.stem)
@@ -1082,13 +1103,15 @@ impl Lexicon {
     }
 
     /// The catalog's words for two neighbouring query words written as one ("sweat shirt":
-    /// "sweatshirt", "back packs": "backpacks" and "backpack", "65 cm": "65cm"), where neither
-    /// is a function word and only the first, a number, has digits.
+    /// "sweatshirt", "back packs": "backpacks" and "backpack", "65 cm": "65cm", "t shirt":
+    /// "tshirt"), where neither is a function word, unless the first is a single letter, and
+    /// only the first, a number, has digits.
     fn joined(&self, a: &str, b: &str) -> Option<Vec<String>> {
         let plain = |w: &str| !is_function_word(w) && !w.chars().any(|c| c.is_ascii_digit());
+        let letter = |w: &str| w.chars().count() == 1 && w.chars().all(char::is_alphabetic);
         let number = |w: &str| w.chars().all(|c| c.is_ascii_digit());
         // Words, or a number and its unit ("65 cm": "65cm").
-        if !plain(b) || !(plain(a) || number(a)) {
+        if !plain(b) || !(plain(a) || letter(a) || number(a)) {
             return None;
         }
         let whole = format!("{a}{b}");
@@ -1443,6 +1466,31 @@ mod tests {
     }
 
     #[test]
+    fn a_kind_its_category_does_not_name_counts_in_part_unless_a_category_word_ends_in_it() {
+        let of = |title: &str, category: &str| product_in(title, "", category);
+        let ps = vec![
+            of("Enroute Leather Sandals", "Men/Sandal/Sandals"),
+            of("Rocia Brown Sandals", "Women/Shoes/Heels"),
+            of("Inc Black Heels", "Women/Shoes/Heels"),
+            of("Puma Blue T-shirt", "Men/Topwear/Tshirts"),
+            of("Arrow Striped Shirt", "Men/Topwear/Shirts"),
+            of("Basics Check Shirt", "Men/Topwear/Shirts"),
+            of("Wildcraft Cap", "Unisex/Headwear/Caps"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let share = share_of(&lex);
+        // The merchant filed the "sandals" among the heels: a sandal less surely than those
+        // filed as sandals.
+        assert_eq!(share("sandals", 0), 1.0);
+        assert_eq!(share("sandals", 1), OTHER_KIND_PART);
+        assert_eq!(share("heels", 1), 1.0);
+        // "Tshirts" ends in the shirt its titles name: a T-shirt is a shirt.
+        assert_eq!(share("shirts", 3), 1.0);
+        assert_eq!(share("shirts", 4), 1.0);
+        assert_eq!(share("shirts", 6), 0.0);
+    }
+
+    #[test]
     fn the_kinds_share_is_that_of_the_kinds_asked_for() {
         let of = |title: &str, category: &str| product_in(title, "", category);
         let ps = vec![
@@ -1573,6 +1621,30 @@ mod tests {
             .map(|r| r.0)
             .collect();
         assert_eq!(ranked, [2, 0]);
+    }
+
+    #[test]
+    fn a_letter_the_catalog_joins_to_the_next_word_is_a_word_of_the_query() {
+        let ps = vec![
+            product_in("Nike Blue T-shirt", "", "Men/Topwear/Tshirts"),
+            product_in("Puma Blue Tshirt", "", "Men/Topwear/Tshirts"),
+            product_in("Arrow Blue Shirt", "", "Men/Topwear/Shirts"),
+            product_in("Basics Check Shirt", "", "Men/Topwear/Shirts"),
+            product_in("Lee Blue Jeans", "", "Men/Bottomwear/Jeans"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let share = share_of(&lex);
+        // "t" alone is a function word ("don't"): "blue t-shirt" asked for a blue shirt, and
+        // the shirts had all of it.
+        for q in ["blue t-shirt", "blue t shirt", "blue tshirt"] {
+            assert_eq!(share(q, 0), 1.0, "{q}");
+            assert_eq!(share(q, 1), 1.0, "{q}");
+            assert!(share(q, 2) < 0.8, "{q} {}", share(q, 2));
+        }
+        let stems =
+            |q: &str| -> Vec<String> { lex.query_terms(q).into_iter().map(|t| t.stem).collect() };
+        assert_eq!(stems("blue t-shirt"), ["blue", "t", "shirt"]);
+        assert_eq!(stems("don't fade"), ["fade"]);
     }
 
     #[test]

@@ -243,6 +243,8 @@ struct Cand {
     raw: [f32; 5],
     image: Option<usize>,
     penalty: f32,
+    /// The query names kinds of product and this product has none of them.
+    kindless: bool,
 }
 
 /// Search over one catalog, with its encoders loaded once. It holds what it searches in memory
@@ -415,17 +417,23 @@ impl Evidence {
         }
     }
 
-    /// Evidence and raw scores of product `pi` (0 where a signal does not apply).
-    fn scores(&self, pi: usize, raw: &[Option<f32>; 5], lexicon: &Lexicon) -> ([f32; 5], [f32; 5]) {
+    /// Evidence and raw scores of product `pi` (0 where a signal does not apply), and whether
+    /// the query names kinds of product of which it has none.
+    fn scores(
+        &self,
+        pi: usize,
+        raw: &[Option<f32>; 5],
+        lexicon: &Lexicon,
+    ) -> ([f32; 5], [f32; 5], bool) {
         let mut score = [0f32; 5];
         let mut rawv = [0f32; 5];
+        let (share, kinds) = lexicon.coverage_and_kinds(pi, &self.words);
         for s in SIGNALS {
             let i = s.slot();
             let Some(r) = raw[i] else { continue };
             rawv[i] = r;
             score[i] = match s {
                 Signal::Keyword => {
-                    let (share, kinds) = lexicon.coverage_and_kinds(pi, &self.words);
                     let standout = fusion::share_standout(&self.coverage, share, self.best_share);
                     fusion::keyword_evidence(share, standout, r, kinds)
                 }
@@ -433,7 +441,7 @@ impl Evidence {
                 _ => self.spread[i].map_or(0.0, |sp| sp.evidence(r)),
             } * self.trust[i];
         }
-        (score, rawv)
+        (score, rawv, kinds.is_some_and(|k| k <= 0.0))
     }
 }
 
@@ -1104,7 +1112,7 @@ impl Searcher {
 
     /// A scored candidate: evidence per signal, the photo that matched, the SKU match.
     fn candidate(&self, pi: usize, raw: Raw, ev: &Evidence, penalty: f32, text: &str) -> Cand {
-        let (score, rawv) = ev.scores(pi, &raw.raw, &self.lexicon);
+        let (score, rawv, kindless) = ev.scores(pi, &raw.raw, &self.lexicon);
         let row = raw.visual_row.or(raw.crossmodal_row);
         let image = row.and_then(|r| {
             let v = self.clip.as_ref()?;
@@ -1119,7 +1127,24 @@ impl Searcher {
             raw: rawv,
             image,
             penalty,
+            kindless,
         }
+    }
+
+    /// Candidate `c`'s evidence from signal `s`, as the default fusion counts it with these
+    /// weights: where keywords count and the query names kinds of product of which `c` has none,
+    /// the text signals' evidence counts [`fusion::KINDLESS_PART`].
+    fn evidence(&self, c: &Cand, s: Signal, prep: &Prepared, w: &Weights) -> f32 {
+        let kinds_count = c.kindless
+            && matches!(s, Signal::Text | Signal::Crossmodal)
+            && w.keyword > 0.0
+            && prep.signals.contains(&Signal::Keyword);
+        c.score[s.slot()]
+            * if kinds_count {
+                fusion::KINDLESS_PART
+            } else {
+                1.0
+            }
     }
 
     /// Fuses, filters and pages a prepared query with these weights.
@@ -1152,7 +1177,7 @@ impl Searcher {
             passing
                 .iter()
                 .map(|c| match (fusion, s) {
-                    (Fusion::Evidence, _) => c.score[s.slot()],
+                    (Fusion::Evidence, _) => self.evidence(c, s, prep, weights),
                     // Fewer differing bits is better.
                     (_, Signal::Phash) => -c.raw[s.slot()],
                     _ => c.raw[s.slot()],
@@ -1296,7 +1321,7 @@ impl Searcher {
                 .zip(shares)
                 .map(|(&s, &share)| SignalScore {
                     signal: s,
-                    score: c.score[s.slot()],
+                    score: self.evidence(c, s, prep, w),
                     share,
                     raw: c.raw[s.slot()],
                     weight: s.weight(w),

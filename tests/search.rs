@@ -1119,3 +1119,58 @@ fn a_product_of_the_kind_asked_for_comes_before_one_that_only_shares_a_modifier(
     let score = |sku: &str| r.hits.iter().find(|h| h.sku == sku).unwrap().score;
     assert!(score("P0") > score("R0") + 0.05, "{order:?}");
 }
+
+#[test]
+fn a_product_of_another_kind_in_the_colour_asked_for_comes_after_the_kind_asked_for() {
+    let mut rows = String::from("sku,title,category,color\n");
+    for (i, (brand, colour)) in [
+        ("Nike", "Blue"),
+        ("Adidas", "Black"),
+        ("Puma", "White"),
+        ("Arrow", "Cream"),
+        ("Reebok", "Red"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        rows += &format!("C{i},{brand} Unisex {colour} Cap,Unisex/Headwear/Caps,{colour}\n");
+        rows += &format!("S{i},{brand} Men {colour} Sneakers,Men/Shoes/Sneakers,{colour}\n");
+    }
+    rows += "C9,Wildcraft Unisex Olive Green Cap,Unisex/Headwear/Caps,Olive\n\
+             O0,French Connection Women Olive Top,Women/Topwear/Tops,Olive\n\
+             O1,Murcia Women Casual Olive Handbag,Women/Bags/Handbags,Olive\n\
+             O2,Roadster Men Olive Jacket,Men/Topwear/Jackets,Olive\n";
+    let (_dir, s) = searcher_of(&rows);
+    // The text model hears the rare colour more than the kind: the olive top, bag and jacket
+    // read closer to "olive caps" than a cap in another colour does. What a product is
+    // decides before how its text reads: the olive cap, then every other cap.
+    let r = s
+        .search(&text_query("olive caps"), &Weights::default(), 10, 0)
+        .unwrap();
+    let order = skus(&r);
+    assert_eq!(order[0], "C9", "{order:?}");
+    assert!(order[1..6].iter().all(|s| s.starts_with('C')), "{order:?}");
+    // The explanation shows the text evidence as it counted; with keywords off, the text
+    // signal alone ranks as it reads.
+    let text_of = |r: &SearchResults, sku: &str| {
+        let h = r.hits.iter().find(|h| h.sku == sku).unwrap();
+        h.signals
+            .iter()
+            .find(|s| s.signal == Signal::Text)
+            .unwrap()
+            .score
+    };
+    let text_only = Weights {
+        keyword: 0.0,
+        ..Weights::default()
+    };
+    let alone = s
+        .search(&text_query("olive caps"), &text_only, 15, 0)
+        .unwrap();
+    let top = text_of(&alone, "O0");
+    assert!(
+        top > 0.0 && (text_of(&r, "O0") - top * 0.5).abs() < 1e-6,
+        "{top}"
+    );
+    assert!((text_of(&r, "C0") - text_of(&alone, "C0")).abs() < 1e-6);
+}
