@@ -260,6 +260,8 @@ pub struct Lexicon {
     in_categories: Vec<u32>,
     /// Per word id, whether some product has it in its colour.
     in_colours: Vec<bool>,
+    /// Per word id, whether some product has it in its category's last part (its leaf).
+    in_leaves: Vec<bool>,
     /// Words of products' categories that do not say what they are ([`other_kinds`]): product
     /// `pi`'s are `other_kinds[other_kinds_at[pi]..other_kinds_at[pi + 1]]`.
     other_kinds: Vec<u32>,
@@ -472,6 +474,16 @@ impl Lexicon {
             })
             .unzip();
         let id = |w: &str| word_id(&vocabulary, w);
+        let mut in_leaves = vec![false; vocabulary.len()];
+        let leaves: HashSet<&str> = products
+            .iter()
+            .map(|p| p.category.rsplit('/').next().unwrap_or(""))
+            .collect();
+        for w in leaves.into_iter().flat_map(words) {
+            if let Some(i) = id(&w) {
+                in_leaves[i as usize] = true;
+            }
+        }
         let per_product: Vec<Vec<u32>> = products
             .par_iter()
             .zip(&counted)
@@ -491,6 +503,7 @@ impl Lexicon {
             mean_length: mean_length.max(1e-9),
             in_categories,
             in_colours,
+            in_leaves,
             other_kinds,
             other_kinds_at,
             after_no,
@@ -629,12 +642,35 @@ impl Lexicon {
         for (w, _) in idf.iter_mut().zip(&kinds).filter(|&(_, &kind)| kind) {
             *w = w.max(heaviest_other);
         }
+        let leaves = kinds
+            .iter()
+            .zip(&ranges)
+            .map(|(&kind, r)| {
+                kind && r
+                    .iter()
+                    .flat_map(Range::clone)
+                    .any(|id| self.in_leaves[id as usize])
+            })
+            .collect();
         Weighed {
             ranges,
             partial,
             idf,
             kinds,
+            leaves,
         }
+    }
+
+    /// Whether the query names kinds of product and product `pi` has none of them: none of
+    /// those its categories' leaves name, where it names some ("women rust churidar": a
+    /// women's patiala is for whom it asks but not what), else none at all.
+    pub fn kindless(&self, pi: usize, w: &Weighed) -> bool {
+        let leaves = w.leaves.iter().any(|&l| l);
+        let asked = |i: usize| if leaves { w.leaves[i] } else { w.kinds[i] };
+        (0..w.kinds.len()).any(asked)
+            && (0..w.kinds.len())
+                .filter(|&i| asked(i))
+                .all(|i| self.has_as_kind(pi, &w.ranges[i], true) == 0.0)
     }
 
     /// Whether a word of `ranges` (a term's, [`Lexicon::ranges`]) is in some product's
@@ -1244,6 +1280,8 @@ pub struct Weighed {
     idf: Vec<f32>,
     /// Per word, whether it names a kind of product ([`Lexicon::names_a_kind`]).
     kinds: Vec<bool>,
+    /// Per word, whether it names a kind that some category's leaf names.
+    leaves: Vec<bool>,
 }
 
 impl Weighed {

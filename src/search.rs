@@ -243,7 +243,8 @@ struct Cand {
     raw: [f32; 5],
     image: Option<usize>,
     penalty: f32,
-    /// The query names kinds of product and this product has none of them.
+    /// The query names kinds of product and this product has none of them
+    /// ([`Lexicon::kindless`]).
     kindless: bool,
 }
 
@@ -441,7 +442,9 @@ impl Evidence {
                 _ => self.spread[i].map_or(0.0, |sp| sp.evidence(r)),
             } * self.trust[i];
         }
-        (score, rawv, kinds.is_some_and(|k| k <= 0.0))
+        // Of none of the kinds asked for; with some, maybe none of those the leaves name.
+        let kindless = kinds.is_some_and(|k| k <= 0.0 || lexicon.kindless(pi, &self.words));
+        (score, rawv, kindless)
     }
 }
 

@@ -1174,3 +1174,50 @@ fn a_product_of_another_kind_in_the_colour_asked_for_comes_after_the_kind_asked_
     );
     assert!((text_of(&r, "C0") - text_of(&alone, "C0")).abs() < 1e-6);
 }
+
+#[test]
+fn a_product_only_for_the_people_asked_for_is_not_of_the_kind_asked_for() {
+    let mut rows = String::from("sku,title,category,color\n");
+    let kinds = [
+        ("Women", "Bottomwear", "Churidar"),
+        ("Women", "Bottomwear", "Patiala"),
+        ("Women", "Topwear", "Top"),
+        ("Men", "Topwear", "Kurta"),
+        ("Men", "Topwear", "Shirt"),
+        ("Men", "Bottomwear", "Jeans"),
+        ("Men", "Bottomwear", "Shorts"),
+        ("Men", "Footwear", "Sandals"),
+        ("Men", "Accessories", "Belt"),
+    ];
+    let colours = [
+        "Blue", "White", "Black", "Green", "Red", "Yellow", "Pink", "Grey",
+    ];
+    for (k, (people, part, kind)) in kinds.iter().enumerate() {
+        for (i, colour) in colours.iter().enumerate() {
+            rows += &format!(
+                "K{k}-{i},Brand{i} {people} {colour} {kind},{people}/{part}/{kind}s,{colour}\n"
+            );
+        }
+    }
+    rows += "RC,Fabindia Women Rust Mangalgiri Churidar,Women/Bottomwear/Churidars,Rust\n\
+             RP,Shree Women Rust Patiala,Women/Bottomwear/Patialas,Rust\n\
+             RT,W Women Printed Rust Top,Women/Topwear/Tops,Rust\n";
+    let (_dir, s) = searcher_of(&rows);
+    // "women" names whom products are for (the categories say it), "churidar" what they
+    // are: a women's patiala in rust has the one but not the other, and its text, which hears
+    // the rare colour, put it third, before the churidars in other colours.
+    let r = s
+        .search(
+            &text_query("women rust churidar"),
+            &Weights::default(),
+            10,
+            0,
+        )
+        .unwrap();
+    let order = skus(&r);
+    assert_eq!(order[0], "RC", "{order:?}");
+    assert!(
+        order[1..9].iter().all(|s| s.starts_with("K0-")),
+        "{order:?}"
+    );
+}
