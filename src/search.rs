@@ -150,6 +150,9 @@ pub struct Hit {
     pub signals: Vec<SignalScore>,
     /// From "not" terms, in [0, 1]; the fused score was multiplied by `1 - penalty`.
     pub penalty: f32,
+    /// The query names kinds of product and this is none of them: its text signals' evidence
+    /// counted [`fusion::KINDLESS_PART`] (shown so in `signals`).
+    pub other_kind: bool,
     pub matched_image: Option<MatchedImage>,
 }
 
@@ -446,6 +449,12 @@ impl Evidence {
         let kindless = kinds.is_some_and(|k| k <= 0.0 || lexicon.kindless(pi, &self.words));
         (score, rawv, kindless)
     }
+}
+
+/// Whether the kinds a query names count against candidate `c` with these weights: it is none
+/// of them, and keywords count.
+fn other_kind(c: &Cand, prep: &Prepared, w: &Weights) -> bool {
+    c.kindless && w.keyword > 0.0 && prep.signals.contains(&Signal::Keyword)
 }
 
 fn passes(p: &Product, f: &Filters) -> bool {
@@ -1138,10 +1147,7 @@ impl Searcher {
     /// weights: where keywords count and the query names kinds of product of which `c` has none,
     /// the text signals' evidence counts [`fusion::KINDLESS_PART`].
     fn evidence(&self, c: &Cand, s: Signal, prep: &Prepared, w: &Weights) -> f32 {
-        let kinds_count = c.kindless
-            && matches!(s, Signal::Text | Signal::Crossmodal)
-            && w.keyword > 0.0
-            && prep.signals.contains(&Signal::Keyword);
+        let kinds_count = matches!(s, Signal::Text | Signal::Crossmodal) && other_kind(c, prep, w);
         c.score[s.slot()]
             * if kinds_count {
                 fusion::KINDLESS_PART
@@ -1331,6 +1337,10 @@ impl Searcher {
                 })
                 .collect(),
             penalty: c.penalty,
+            other_kind: other_kind(c, prep, w)
+                && [Signal::Text, Signal::Crossmodal]
+                    .iter()
+                    .any(|s| prep.signals.contains(s) && s.weight(w) > 0.0),
             matched_image: image.map(|i| {
                 let im = &p.images[i];
                 MatchedImage {

@@ -380,11 +380,14 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
             .iter()
             .map(|s| format!("{:.2}", s.score))
             .collect();
-        let pen = if h.penalty > 0.0 {
+        let mut pen = if h.penalty > 0.0 {
             format!("  (not: -{:.0}%)", h.penalty * 100.0)
         } else {
             String::new()
         };
+        if h.other_kind {
+            pen += "  (other kind: text counts half)";
+        }
         say!(
             "{:>3} {:>6.3}  {:<16} {:<34} {:>8}  {}{pen}",
             h.rank,

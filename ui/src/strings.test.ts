@@ -19,6 +19,7 @@ const hit = (rank: number, sku: string) => ({
   price: 12.5 * rank,
   score: 0.9 / rank,
   penalty: rank === 2 ? 0.2 : 0,
+  other_kind: rank === 2,
   signals: signals.map((s) => ({ signal: s, score: 0.5, share: 0.2, raw: 0.3, weight: 1 })),
   matched_image: { path: "/§p/a.jpg", hash: "h", thumbnail: "/§p/a.webp", view: "§front", color: "" },
 });
@@ -236,6 +237,9 @@ describe("the window's text comes from strings.ts", () => {
     expect(document.querySelector(".read-order")?.textContent).toContain(en.search.sortPriceLow);
     expect(document.querySelector("#language-note")).not.toBeNull();
     expect(document.querySelectorAll(".spelling").length).toBe(2);
+    // The result of another kind than the one searched for says why its text counts half.
+    expect(document.querySelector('[data-sku="§A2"] .other-kind')?.textContent).toContain(en.search.otherKind);
+    expect(document.querySelector('[data-sku="§A1"] .other-kind')).toBeNull();
     expect(strays(document.body)).toEqual([]);
   });
 

@@ -115,6 +115,7 @@ export const en = {
     priceAtLeast: (low: string) => `${low} and up`,
     share: "Share of the fused score",
     penalty: (percent: number) => `“Not” terms: −${percent}%`,
+    otherKind: "Not of the kind searched for: its text counts half.",
     matchedPhoto: (which: string) => `Matched photo: ${which}`,
     fused: "Fused score",
     resultLabel: (rank: number, title: string) => `${rank}. ${title}`,

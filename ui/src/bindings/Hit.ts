@@ -6,4 +6,9 @@ export type Hit = { rank: number, sku: string, title: string, category: string, 
 /**
  * From "not" terms, in [0, 1]; the fused score was multiplied by `1 - penalty`.
  */
-penalty: number, matched_image: MatchedImage | null, };
+penalty: number, 
+/**
+ * The query names kinds of product and this is none of them: its text signals' evidence
+ * counted [`fusion::KINDLESS_PART`] (shown so in `signals`).
+ */
+other_kind: boolean, matched_image: MatchedImage | null, };

@@ -726,6 +726,7 @@ export function card(hit: Hit): HTMLElement {
         ),
     ),
     hit.penalty > 0 ? h("p", { class: "penalty" }, t.search.penalty(Math.round(hit.penalty * 100))) : null,
+    hit.other_kind ? h("p", { class: "other-kind" }, t.search.otherKind) : null,
     img
       ? h(
           "p",
