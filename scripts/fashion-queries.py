@@ -26,6 +26,10 @@ gender/subCategory/articleType, colour = baseColour; no description, price or ph
   display name.
 - nobrand.jsonl: 250 display names without their first word (mostly the brand), lower case
   ("men navy blue shirt"). Relevant: the products with that display name.
+- typos.jsonl: the colour and type queries with their longest word misspelt by the rule of
+  Luma's typos set (scripts/luma-queries.py: two letters swapped, one dropped, one doubled or one
+  replaced by its keyboard neighbour, in turn; never the first letter), keeping only typos that
+  are no word of the catalog ("navy blue bakcpacks"). Relevance as in the query misspelt.
 
 Relevance follows the shop's own fields, including where a name disagrees with them (a
 "Brown Sandals" filed under Heels is no sandal here).
@@ -64,6 +68,17 @@ def read(path):
                 )
             )
     return rows
+
+
+ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+NEIGHBOUR = {r[i]: r[i + 1] if i + 1 < len(r) else r[i - 1] for r in ROWS for i in range(len(r))}
+
+
+def misspell(word, k):
+    """The k-th kind of typo (in turn) at a position past the first letter, as Luma's set."""
+    i = 1 + (k // 4) % (len(word) - 2)
+    return [word[:i] + word[i + 1] + word[i] + word[i + 2:], word[:i] + word[i + 1:],
+            word[:i] + word[i] + word[i:], word[:i] + NEIGHBOUR.get(word[i], word[i]) + word[i + 1:]][k % 4]
 
 
 def dump(out, name, queries):
@@ -114,6 +129,7 @@ def main(argv):
                  relevant=rel, min_grade=2)
         )
     dump(out, "attributes.jsonl", queries)
+    attributes = queries
 
     triples = sorted(k for k in by_triple if k[0] in ("Men", "Women"))
     rng.shuffle(triples)
@@ -146,6 +162,21 @@ def main(argv):
         queries.append(dict(id=f"nb-{r['id']}", group=r["art"], text=text,
                             relevant=by_name(r["title"])))
     dump(out, "nobrand.jsonl", queries)
+
+    catalog_words = {w for r in rows for f in (r["title"], r["sub"], r["art"], r["colour"])
+                     for w in re.findall(r"[a-z0-9]+", f.lower())}
+    queries = []
+    for q in attributes:
+        words = q["text"].split()
+        longest = max(range(len(words)), key=lambda i: len(words[i]))
+        if len(words[longest]) < 4 or not words[longest].isalpha():
+            continue
+        typo = misspell(words[longest], len(queries))
+        if typo == words[longest] or typo in catalog_words:
+            continue
+        words[longest] = typo
+        queries.append(dict(q, id="typo-" + q["id"], text=" ".join(words)))
+    dump(out, "typos.jsonl", queries)
 
 
 if __name__ == "__main__":
