@@ -854,6 +854,10 @@ impl Lexicon {
 /// How many typos a query word of `len` letters may have to be corrected: none up to 3
 /// letters, one from 4, two from 8 (between the defaults of Typesense, 4 and 7, and
 /// Meilisearch, 5 and 9; a word's plural "s" is already dropped here).
+/// How many times as many products a typo's correction must have as the words the typed term
+/// begins, where it begins only words that name no kind or colour ([`Lexicon::correction`]).
+const FAR_MORE: usize = 10;
+
 fn typos_allowed(len: usize) -> usize {
     match len {
         0..=3 => 0,
@@ -872,7 +876,11 @@ impl Lexicon {
     /// typed as a plural is measured with its ending too, against the catalog's words as they
     /// are: "watvhes" is one typo from "watches" (two from "watch"), and "bahs" has the four
     /// letters that allow one ("bags"). None for a term the catalog has,
-    /// for a short one, and for one with digits (a SKU or a size is not misspelt).
+    /// for a short one, and for one with digits (a SKU or a size is not misspelt). A term the
+    /// catalog has only as the start of words that name no kind or colour is corrected only to
+    /// a word that names one, in [`FAR_MORE`] times as many products: "blak" begins the brand
+    /// "Blake" of one product, and was "black"; "jacke" begins "jacket", a kind, and is left to
+    /// find it.
     pub fn correction(&self, t: &Term) -> Option<String> {
         let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
         let mut forms = vec![t.stem.as_str()];
@@ -880,7 +888,16 @@ impl Lexicon {
             forms.push(t.typed.as_str());
         }
         forms.retain(|f| typos_allowed(f.chars().count()) > 0);
-        if forms.is_empty() || digits(&t.stem) || self.known(t) {
+        if forms.is_empty() || digits(&t.stem) {
+            return None;
+        }
+        let typed = if t.typed == t.stem { &t.stem } else { &t.typed };
+        let begun = self.own(typed, t.prefix);
+        let begun_only = self.known(t)
+            && self.own(&t.stem, false).is_empty()
+            && self.own(typed, false).is_empty()
+            && !self.names_a_field_value(std::slice::from_ref(&begun));
+        if self.known(t) && !begun_only {
             return None;
         }
         let mut best: Option<(usize, Reverse<usize>, Reverse<usize>, usize)> = None;
@@ -900,7 +917,17 @@ impl Lexicon {
                 best = Some(key);
             }
         }
-        best.map(|(.., id)| self.vocabulary[id].clone())
+        let (.., id) = best?;
+        if begun_only {
+            let begun_products: usize = begun.map(|b| self.postings[b as usize].len()).sum();
+            let at = id as u32;
+            if !self.names_a_field_value(std::slice::from_ref(&(at..at + 1)))
+                || self.postings[id].len() < FAR_MORE * begun_products.max(1)
+            {
+                return None;
+            }
+        }
+        Some(self.vocabulary[id].clone())
     }
 }
 
@@ -1388,6 +1415,24 @@ mod tests {
         }
         // A swap of the first two letters is a typo too.
         assert_eq!(fix("ohodie").as_deref(), Some("hoodie"));
+    }
+
+    #[test]
+    fn a_typo_that_begins_a_rare_name_is_read_as_the_colour_it_misspells() {
+        let mut ps = vec![coloured("Blake Wallet", "leather", "Brown")];
+        for i in 0..10 {
+            ps.push(coloured(&format!("Murcia Handbag {i}"), "leather", "Black"));
+        }
+        ps.push(coloured("Rocky Tote", "canvas", "Blue"));
+        ps.push(product_in("Nike Jacket", "warm", "Men/Jackets"));
+        let lex = Lexicon::build(&ps);
+        let fix = |w: &str| lex.correction(&terms(w)[0]);
+        // "blak" begins only the brand of one product; "black" is the colour of ten.
+        assert_eq!(fix("blak").as_deref(), Some("black"));
+        // A word being typed that begins a kind finds it; one that begins a name no more
+        // common than what it would be corrected to stays as typed.
+        assert_eq!(fix("jacke"), None);
+        assert_eq!(fix("rock"), None);
     }
 
     #[test]
