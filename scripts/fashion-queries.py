@@ -43,6 +43,9 @@ import re
 import sys
 from collections import defaultdict
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from typo_rule import misspell  # noqa: E402
+
 
 def read(path):
     rows = []
@@ -68,17 +71,6 @@ def read(path):
                 )
             )
     return rows
-
-
-ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
-NEIGHBOUR = {r[i]: r[i + 1] if i + 1 < len(r) else r[i - 1] for r in ROWS for i in range(len(r))}
-
-
-def misspell(word, k):
-    """The k-th kind of typo (in turn) at a position past the first letter, as Luma's set."""
-    i = 1 + (k // 4) % (len(word) - 2)
-    return [word[:i] + word[i + 1] + word[i] + word[i + 2:], word[:i] + word[i + 1:],
-            word[:i] + word[i] + word[i:], word[:i] + NEIGHBOUR.get(word[i], word[i]) + word[i + 1:]][k % 4]
 
 
 def dump(out, name, queries):

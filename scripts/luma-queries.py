@@ -68,6 +68,9 @@ import statistics
 import sys
 from collections import OrderedDict, defaultdict
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from typo_rule import misspell  # noqa: E402
+
 luma = sys.argv[1] if len(sys.argv) > 1 else "../shared/catalogs/luma"
 out = sys.argv[2] if len(sys.argv) > 2 else "target/eval"
 os.makedirs(out, exist_ok=True)
@@ -338,16 +341,6 @@ write("chatter.jsonl", [dict(q, id=q["id"].replace("syn-", "chat-", 1), text=f"{
 # letters) misspelt by rule, the kind of typo taken in turn: two letters swapped, one dropped,
 # one doubled, one replaced by its right-hand neighbour on a QWERTY keyboard; never the first
 # letter. Only typos that are no catalog word. Relevance as in the query misspelt.
-ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
-NEIGHBOUR = {r[i]: r[i + 1] if i + 1 < len(r) else r[i - 1] for r in ROWS for i in range(len(r))}
-
-
-def misspell(word, k):
-    i = 1 + (k // 4) % (len(word) - 2)
-    return [word[:i] + word[i + 1] + word[i] + word[i + 2:], word[:i] + word[i + 1:],
-            word[:i] + word[i] + word[i:], word[:i] + NEIGHBOUR.get(word[i], word[i]) + word[i + 1:]][k % 4]
-
-
 typos = []
 for q in attribute + uses:
     words = q["text"].split()
