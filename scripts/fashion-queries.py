@@ -51,8 +51,12 @@ def read(path):
     rows = []
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
         r = csv.reader(f)
-        header = next(r)
+        header = next(r, [])
         at = {name: i for i, name in enumerate(header)}
+        need = ["id", "gender", "subCategory", "articleType", "baseColour", "productDisplayName"]
+        missing = [c for c in need if c not in at]
+        if missing:
+            sys.exit(f"{path}: no column {', '.join(missing)} (is it the dataset's styles.csv?)")
         for fields in r:
             if len(fields) != len(header):
                 continue
