@@ -90,9 +90,9 @@ pub const CUT_WINDOW: usize = 50;
 /// scoring at least this.
 pub const NEAR_CERTAIN: f32 = 0.9;
 /// What the text signals' evidence counts for a product of none of the kinds a query names
-/// (of those its categories' leaves name, where it names some: `Lexicon::kindless`), where
-/// keywords count: what a product is decides before how its text or photo reads ("olive caps":
-/// a cap in another colour before an olive top), as in [`keyword_evidence`].
+/// (of those its categories' leaves name, where it names some: `Lexicon::coverage_and_kinds`),
+/// where keywords count: what a product is decides before how its text or photo reads ("olive
+/// caps": a cap in another colour before an olive top), as in [`keyword_evidence`].
 pub const KINDLESS_PART: f32 = 0.5;
 
 /// A query's spread of one embedding signal over the catalog.

@@ -661,18 +661,6 @@ impl Lexicon {
         }
     }
 
-    /// Whether the query names kinds of product and product `pi` has none of them: none of
-    /// those its categories' leaves name, where it names some ("women rust churidar": a
-    /// women's patiala is for whom it asks but not what), else none at all.
-    pub fn kindless(&self, pi: usize, w: &Weighed) -> bool {
-        let leaves = w.leaves.iter().any(|&l| l);
-        let asked = |i: usize| if leaves { w.leaves[i] } else { w.kinds[i] };
-        (0..w.kinds.len()).any(asked)
-            && (0..w.kinds.len())
-                .filter(|&i| asked(i))
-                .all(|i| self.has_as_kind(pi, &w.ranges[i], true) == 0.0)
-    }
-
     /// Whether a word of `ranges` (a term's, [`Lexicon::ranges`]) is in some product's
     /// category or colour: a kind or a colour the catalog names, which the words it begins
     /// are not ("bra" is not "brand", "red" not "reduced", "rug" not "rugged"). Other words
@@ -711,13 +699,17 @@ impl Lexicon {
         self.coverage_and_kinds(pi, w).0
     }
 
-    /// [`Lexicon::coverage`], and the share of the weight of the query's words that name a kind
+    /// [`Lexicon::coverage`], the share of the weight of the query's words that name a kind
     /// ([`Lexicon::names_a_kind`]) that product `pi` has, as that counts it (not the words they
-    /// only begin); None when no word names one.
-    pub fn coverage_and_kinds(&self, pi: usize, w: &Weighed) -> (f32, Option<f32>) {
+    /// only begin; None when no word names one), and whether the query names kinds of which it
+    /// has none: none of those its categories' leaves name, where it names some ("women rust
+    /// churidar": a women's patiala is for whom it asks but not what), else none at all.
+    pub fn coverage_and_kinds(&self, pi: usize, w: &Weighed) -> (f32, Option<f32>, bool) {
         let (mut total, mut had) = (0f32, 0f32);
         let (mut kinds_total, mut kinds_had) = (0f32, 0f32);
-        for (((r, p), &idf), &kind) in w.ranges.iter().zip(&w.partial).zip(&w.idf).zip(&w.kinds) {
+        let (mut leaves_asked, mut has_a_leaf) = (false, false);
+        let words = w.ranges.iter().zip(&w.partial).zip(&w.idf);
+        for ((((r, p), &idf), &kind), &leaf) in words.zip(&w.kinds).zip(&w.leaves) {
             let part = self.has_as_kind(pi, r, kind);
             total += idf;
             had += if part == 0.0 && self.has(pi, p) {
@@ -729,9 +721,23 @@ impl Lexicon {
                 kinds_total += idf;
                 kinds_had += idf * part;
             }
+            if leaf {
+                leaves_asked = true;
+                has_a_leaf |= part > 0.0;
+            }
         }
         let share = if total > 0.0 { had / total } else { 0.0 };
-        (share, (kinds_total > 0.0).then(|| kinds_had / kinds_total))
+        let kindless = kinds_total > 0.0
+            && if leaves_asked {
+                !has_a_leaf
+            } else {
+                kinds_had <= 0.0
+            };
+        (
+            share,
+            (kinds_total > 0.0).then(|| kinds_had / kinds_total),
+            kindless,
+        )
     }
 
     /// How much of a word in `ranges` product `pi` has: 1, [`OTHER_KIND_PART`] where it has
@@ -851,13 +857,13 @@ impl Lexicon {
     }
 }
 
-/// How many typos a query word of `len` letters may have to be corrected: none up to 3
-/// letters, one from 4, two from 8 (between the defaults of Typesense, 4 and 7, and
-/// Meilisearch, 5 and 9; a word's plural "s" is already dropped here).
 /// How many times as many products a typo's correction must have as the words the typed term
 /// begins, where it begins only words that name no kind or colour ([`Lexicon::correction`]).
 const FAR_MORE: usize = 10;
 
+/// How many typos a query word of `len` letters may have to be corrected: none up to 3
+/// letters, one from 4, two from 8 (between the defaults of Typesense, 4 and 7, and
+/// Meilisearch, 5 and 9; a word's plural "s" is already dropped here).
 fn typos_allowed(len: usize) -> usize {
     match len {
         0..=3 => 0,
@@ -893,11 +899,12 @@ impl Lexicon {
         }
         let typed = if t.typed == t.stem { &t.stem } else { &t.typed };
         let begun = self.own(typed, t.prefix);
-        let begun_only = self.known(t)
+        let known = self.known(t);
+        let begun_only = known
             && self.own(&t.stem, false).is_empty()
             && self.own(typed, false).is_empty()
             && !self.names_a_field_value(std::slice::from_ref(&begun));
-        if self.known(t) && !begun_only {
+        if known && !begun_only {
             return None;
         }
         let mut best: Option<(usize, Reverse<usize>, Reverse<usize>, usize)> = None;

@@ -247,7 +247,7 @@ struct Cand {
     image: Option<usize>,
     penalty: f32,
     /// The query names kinds of product and this product has none of them
-    /// ([`Lexicon::kindless`]).
+    /// ([`Lexicon::coverage_and_kinds`]).
     kindless: bool,
 }
 
@@ -431,7 +431,7 @@ impl Evidence {
     ) -> ([f32; 5], [f32; 5], bool) {
         let mut score = [0f32; 5];
         let mut rawv = [0f32; 5];
-        let (share, kinds) = lexicon.coverage_and_kinds(pi, &self.words);
+        let (share, kinds, kindless) = lexicon.coverage_and_kinds(pi, &self.words);
         for s in SIGNALS {
             let i = s.slot();
             let Some(r) = raw[i] else { continue };
@@ -445,8 +445,6 @@ impl Evidence {
                 _ => self.spread[i].map_or(0.0, |sp| sp.evidence(r)),
             } * self.trust[i];
         }
-        // Of none of the kinds asked for; with some, maybe none of those the leaves name.
-        let kindless = kinds.is_some_and(|k| k <= 0.0 || lexicon.kindless(pi, &self.words));
         (score, rawv, kindless)
     }
 }
