@@ -44,7 +44,7 @@ import sys
 from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from typo_rule import misspell  # noqa: E402
+from typo_rule import with_typos  # noqa: E402
 
 
 def read(path):
@@ -161,18 +161,7 @@ def main(argv):
 
     catalog_words = {w for r in rows for f in (r["title"], r["sub"], r["art"], r["colour"])
                      for w in re.findall(r"[a-z0-9]+", f.lower())}
-    queries = []
-    for q in attributes:
-        words = q["text"].split()
-        longest = max(range(len(words)), key=lambda i: len(words[i]))
-        if len(words[longest]) < 4 or not words[longest].isalpha():
-            continue
-        typo = misspell(words[longest], len(queries))
-        if typo == words[longest] or typo in catalog_words:
-            continue
-        words[longest] = typo
-        queries.append(dict(q, id="typo-" + q["id"], text=" ".join(words)))
-    dump(out, "typos.jsonl", queries)
+    dump(out, "typos.jsonl", with_typos(attributes, catalog_words))
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ import sys
 from collections import OrderedDict, defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from typo_rule import misspell  # noqa: E402
+from typo_rule import with_typos  # noqa: E402
 
 luma = sys.argv[1] if len(sys.argv) > 1 else "../shared/catalogs/luma"
 out = sys.argv[2] if len(sys.argv) > 2 else "target/eval"
@@ -341,15 +341,4 @@ write("chatter.jsonl", [dict(q, id=q["id"].replace("syn-", "chat-", 1), text=f"{
 # letters) misspelt by rule, the kind of typo taken in turn: two letters swapped, one dropped,
 # one doubled, one replaced by its right-hand neighbour on a QWERTY keyboard; never the first
 # letter. Only typos that are no catalog word. Relevance as in the query misspelt.
-typos = []
-for q in attribute + uses:
-    words = q["text"].split()
-    longest = max(range(len(words)), key=lambda i: len(words[i]))
-    if len(words[longest]) < 4 or not words[longest].isalpha():
-        continue
-    typo = misspell(words[longest], len(typos))
-    if typo == words[longest] or typo in catalog_words:
-        continue
-    words[longest] = typo
-    typos.append(dict(q, id="typo-" + q["id"], text=" ".join(words)))
-write("typos.jsonl", typos)
+write("typos.jsonl", with_typos(attribute + uses, catalog_words))

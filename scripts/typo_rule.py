@@ -11,3 +11,21 @@ def misspell(word, k):
     i = 1 + (k // 4) % (len(word) - 2)
     return [word[:i] + word[i + 1] + word[i] + word[i + 2:], word[:i] + word[i + 1:],
             word[:i] + word[i] + word[i:], word[:i] + NEIGHBOUR.get(word[i], word[i]) + word[i + 1:]][k % 4]
+
+
+def with_typos(queries, catalog_words):
+    """The queries again, each with its longest word (four or more letters) misspelt
+    ((misspell), the kind taken in turn), keeping only typos that are no word of
+    `catalog_words`; relevance as in the query misspelt."""
+    out = []
+    for q in queries:
+        words = q["text"].split()
+        longest = max(range(len(words)), key=lambda i: len(words[i]))
+        if len(words[longest]) < 4 or not words[longest].isalpha():
+            continue
+        typo = misspell(words[longest], len(out))
+        if typo == words[longest] or typo in catalog_words:
+            continue
+        words[longest] = typo
+        out.append(dict(q, id="typo-" + q["id"], text=" ".join(words)))
+    return out
