@@ -378,22 +378,38 @@ impl Lexicon {
                         seen.clear();
                         for (f, text) in fields.iter().enumerate() {
                             let mut no = false;
+                            let mut letter: Option<(char, usize)> = None;
                             for piece in pieces(text) {
                                 normalise_into(piece, &mut word);
                                 if no {
                                     after_no.insert(word.clone());
                                 }
                                 no = word == "no" || word == "non";
-                                let id = match ids.get(word.as_str()) {
+                                let at = piece.as_ptr() as usize - text.as_ptr() as usize;
+                                let mut id_of = |w: &str| match ids.get(w) {
                                     Some(&id) => id,
                                     None => {
                                         let id = vocabulary.len() as u32;
-                                        ids.insert(word.clone(), id);
-                                        vocabulary.push(word.clone());
+                                        ids.insert(w.to_string(), id);
+                                        vocabulary.push(w.to_string());
                                         id
                                     }
                                 };
-                                seen.push((id, f));
+                                seen.push((id_of(&word), f));
+                                // A letter hyphenated to the next word ("T-Shirt", "V-Neck") is
+                                // also the two as one word ("tshirt"), as other catalogs write it.
+                                if let Some((c, end)) = letter
+                                    && text.get(end..at) == Some("-")
+                                {
+                                    seen.push((id_of(&format!("{c}{word}")), f));
+                                }
+                                let mut chars = word.chars();
+                                letter = match (chars.next(), chars.next()) {
+                                    (Some(c), None) if c.is_alphabetic() => {
+                                        Some((c, at + piece.len()))
+                                    }
+                                    _ => None,
+                                };
                             }
                         }
                         seen.sort_unstable();
@@ -1074,16 +1090,19 @@ impl Lexicon {
             .filter_map(|w| Some((w[0].as_str(), w[1].as_str(), self.joined(&w[0], &w[1])?)))
             .collect();
         let mut terms = content_terms(&text);
-        // A single letter the catalog writes joined to the next word ("t-shirt", "tshirt") is
-        // a word of the query, though as a word alone ("don't") it is a function word: without
-        // it "t-shirt" asks for a shirt.
+        // A single letter the catalog writes joined to the next word ("T-Shirt", "Tshirt") is,
+        // with it, a word of the query ("tshirt"), though as a word alone ("don't") it is a
+        // function word: without it "t-shirt" asks for a shirt.
         for (a, b, _) in &joins {
             if a.chars().count() == 1 && is_function_word(a) {
                 let at = terms
                     .iter()
                     .position(|t| t.stem == plural_stem(b))
                     .unwrap_or(terms.len());
-                terms.insert(at, Term::of_stem(a.to_string()));
+                terms.insert(
+                    at,
+                    Term::of_stem(plural_stem(&format!("{a}{b}")).to_string()),
+                );
             }
         }
         for t in &mut terms {
@@ -1721,15 +1740,57 @@ mod tests {
         }
         let stems =
             |q: &str| -> Vec<String> { lex.query_terms(q).into_iter().map(|t| t.stem).collect() };
-        assert_eq!(stems("blue t-shirt"), ["blue", "t", "shirt"]);
+        assert_eq!(stems("blue t-shirt"), ["blue", "tshirt", "shirt"]);
         assert_eq!(stems("don't fade"), ["fade"]);
+    }
+
+    #[test]
+    fn a_letter_the_catalog_only_hyphenates_to_the_next_word_is_a_word_of_the_query() {
+        // No product writes "tshirt": the tees are told from the shirts by "T-" alone.
+        let ps = vec![
+            product_in(
+                "Numero Men's T-Shirt",
+                "",
+                "Clothing/Men's Clothing/T-Shirts",
+            ),
+            product_in(
+                "Osberry Men's Henley T-Shirt",
+                "",
+                "Clothing/Men's Clothing/T-Shirts",
+            ),
+            product_in(
+                "Inmark Men's Formal Shirt",
+                "",
+                "Clothing/Men's Clothing/Shirts",
+            ),
+            product_in(
+                "Jogur Men's Checkered Shirt",
+                "",
+                "Clothing/Men's Clothing/Shirts",
+            ),
+            product_in(
+                "Fox Women's V-neck Top",
+                "don't miss it",
+                "Clothing/Women's Clothing/Tops",
+            ),
+        ];
+        let lex = Lexicon::build(&ps);
+        let share = share_of(&lex);
+        for q in ["t-shirts", "men's t-shirt", "tshirt"] {
+            assert_eq!(share(q, 0), 1.0, "{q}");
+            assert_eq!(share(q, 1), 1.0, "{q}");
+            assert!(share(q, 2) < 0.8, "{q} {}", share(q, 2));
+        }
+        // A letter that only ends a word ("don't") is none of the query's words.
+        assert_eq!(share("v-neck top", 4), 1.0);
+        assert!(share("t-shirts", 4) == 0.0);
     }
 
     #[test]
     fn two_words_the_catalog_writes_as_one_find_it_and_one_word_finds_its_two() {
         let ps = vec![
             product("Frankie Sweatshirt", "fleece"),
-            product("Radiant T-Shirt", "a shirt for the gym"),
+            product("Radiant T Shirt", "a shirt for the gym"),
             product("Sprite Yoga Strap", "for yoga"),
             product("Wall Clock", "keeps time"),
             product("Puzzle", "one piece missing"),
