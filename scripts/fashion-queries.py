@@ -36,7 +36,6 @@ Relevance follows the shop's own fields, including where a name disagrees with t
 """
 import argparse
 import csv
-import json
 import os
 import random
 import re
@@ -44,6 +43,7 @@ import sys
 from collections import defaultdict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from query_sets import dump, reworded, without_brand  # noqa: E402
 from typo_rule import with_typos  # noqa: E402
 
 
@@ -75,13 +75,6 @@ def read(path):
                 )
             )
     return rows
-
-
-def dump(out, name, queries):
-    with open(os.path.join(out, name), "w") as f:
-        for q in queries:
-            f.write(json.dumps(q) + "\n")
-    print(f"{name}: {len(queries)} queries", file=sys.stderr)
 
 
 def main(argv):
@@ -145,17 +138,13 @@ def main(argv):
 
     queries = []
     for r in rng.sample(rows, min(250, len(rows))):
-        words = r["title"].lower().split()
-        if len(words) >= 3:
-            words = [words[0]] + words[2:]
-        queries.append(dict(id=f"ti-{r['id']}", group=r["art"], text=" ".join(reversed(words)),
+        queries.append(dict(id=f"ti-{r['id']}", group=r["art"], text=reworded(r["title"]),
                             relevant=by_name(r["title"])))
     dump(out, "titles.jsonl", queries)
 
     queries = []
     for r in rng.sample([r for r in rows if len(r["title"].split()) >= 3], min(250, len(rows))):
-        text = " ".join(r["title"].split()[1:]).lower()
-        queries.append(dict(id=f"nb-{r['id']}", group=r["art"], text=text,
+        queries.append(dict(id=f"nb-{r['id']}", group=r["art"], text=without_brand(r["title"]),
                             relevant=by_name(r["title"])))
     dump(out, "nobrand.jsonl", queries)
 
