@@ -167,6 +167,9 @@ pub struct ReadPhrase {
     pub kind: String,
     /// The words as typed, joined by single spaces.
     pub phrase: String,
+    /// False for a price limit in a catalog where no product has a price: it would leave
+    /// nothing, so the search goes on without it.
+    pub applied: bool,
 }
 
 /// Queries longer than this many words are sentences: nothing is read out of them but `-term`.
@@ -504,6 +507,7 @@ impl<'a> Reading<'a> {
         self.out.phrases.push(ReadPhrase {
             kind: kind.into(),
             phrase: self.words[from..=to].join(" "),
+            applied: true,
         });
     }
 

@@ -268,6 +268,8 @@ pub struct Searcher {
     lexicon: Lexicon,
     thumbs: PathBuf,
     cache: Mutex<HashMap<(bool, String), Vec<f32>>>,
+    /// Whether some product has a price.
+    priced: bool,
 }
 
 /// The query's own side, ready to score products with: its vectors, hashes and keywords.
@@ -332,11 +334,19 @@ struct ReadQuery {
     sort: Sort,
 }
 
-fn read_query(q: &Query, lexicon: &Lexicon) -> ReadQuery {
-    let parsed = parse_text_in(&q.text, &|w| lexicon.writes_after_no(w));
+/// `priced`: whether some product has a price; where none has, a typed price limit would
+/// leave nothing and is not applied (its phrase says so).
+fn read_query(q: &Query, lexicon: &Lexicon, priced: bool) -> ReadQuery {
+    let mut parsed = parse_text_in(&q.text, &|w| lexicon.writes_after_no(w));
     let mut filters = q.filters.clone();
-    filters.min_price = filters.min_price.or(parsed.min_price);
-    filters.max_price = filters.max_price.or(parsed.max_price);
+    if priced {
+        filters.min_price = filters.min_price.or(parsed.min_price);
+        filters.max_price = filters.max_price.or(parsed.max_price);
+    } else {
+        for p in parsed.phrases.iter_mut().filter(|p| p.kind == "price") {
+            p.applied = false;
+        }
+    }
     let mut not: Vec<String> = q
         .not
         .iter()
@@ -560,7 +570,9 @@ impl Searcher {
             _ => hubness::Hubs::default(),
         };
         lap("hub leans");
+        let priced = products.iter().any(|p| p.price.is_some());
         Ok(Searcher {
+            priced,
             products,
             by_sku,
             clip,
@@ -634,7 +646,7 @@ impl Searcher {
         if let Some(why) = q.filters.problem() {
             return Err(Error::InvalidInput(why));
         }
-        let read = read_query(q, &self.lexicon);
+        let read = read_query(q, &self.lexicon, self.priced);
         let like = match &q.like {
             Some(sku) => Some(
                 *self
@@ -1470,7 +1482,7 @@ mod tests {
             },
             ..Query::default()
         };
-        let r = read_query(&q, &Lexicon::build(&[]));
+        let r = read_query(&q, &Lexicon::build(&[]), true);
         assert_eq!(r.text, "hoodie");
         assert_eq!(r.not, vec!["logo", "zip"]);
         assert_eq!(

@@ -748,6 +748,56 @@ fn in_a_catalog_of_titles_function_words_do_not_match_and_other_forms_of_a_word_
 }
 
 #[test]
+fn a_price_typed_in_a_catalog_without_prices_is_not_applied_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("products.csv");
+    let mut rows = String::from("sku,title,category\n");
+    for i in 0..4 {
+        rows += &format!("W{i},Analog Watch {i} For Women,Watches\nB{i},Tote Bag {i},Bags\n");
+    }
+    std::fs::write(&csv, &rows).unwrap();
+    let mut catalog = Catalog::open(dir.path().join("catalog")).unwrap();
+    import(&mut catalog, &[csv.clone()]);
+    let s = Searcher::open(&catalog, Encoders::none()).unwrap();
+    // Applied, it would leave nothing: every product lacks a price.
+    let r = s
+        .search(
+            &text_query("watch for women under 500"),
+            &Weights::default(),
+            10,
+            0,
+        )
+        .unwrap();
+    assert_eq!(r.text, "watch for women");
+    assert_eq!(r.filters.max_price, None);
+    assert_eq!(r.strong, 4, "{:?}", skus(&r));
+    assert!(skus(&r)[..4].iter().all(|s| s.starts_with('W')));
+    let price: Vec<_> = r.read.iter().filter(|p| p.kind == "price").collect();
+    assert_eq!(price.len(), 1);
+    assert_eq!(price[0].phrase, "under 500");
+    assert!(!price[0].applied);
+    // Once one product has a price, the limit applies: the products without one are left out.
+    rows += "W9,Quartz Watch For Women,Watches,120\n";
+    std::fs::write(
+        &csv,
+        rows.replace("sku,title,category", "sku,title,category,price"),
+    )
+    .unwrap();
+    import(&mut catalog, &[csv]);
+    let s = Searcher::open(&catalog, Encoders::none()).unwrap();
+    let r = s
+        .search(
+            &text_query("watch for women under 500"),
+            &Weights::default(),
+            10,
+            0,
+        )
+        .unwrap();
+    assert_eq!(skus(&r), ["W9"]);
+    assert!(r.read.iter().all(|p| p.applied));
+}
+
+#[test]
 fn brand_material_and_tag_columns_are_searched_and_a_size_is_not() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("products.csv");

@@ -329,6 +329,12 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
             );
         }
     }
+    for p in r.read.iter().filter(|p| !p.applied) {
+        esay!(
+            "note: no product has a price; “{}” was not applied",
+            p.phrase
+        );
+    }
     let mut head = match r.strong {
         0 => format!("No strong match among {} ranked", r.total),
         1 => format!("1 strong match of {} ranked", r.total),

@@ -88,9 +88,10 @@ const fakeApi = {
       text: "§bag",
       not: ["§zip"],
       read: [
-        { kind: "not", phrase: "§without zip" },
-        { kind: "price", phrase: "§around 40" },
-        { kind: "sort", phrase: "§cheapest" },
+        { kind: "not", phrase: "§without zip", applied: true },
+        { kind: "price", phrase: "§around 40", applied: true },
+        { kind: "sort", phrase: "§cheapest", applied: true },
+        { kind: "price", phrase: "§under 500", applied: false },
       ],
       sort: "price_low",
       filters: { category: null, color: null, min_price: 32, max_price: 48, attributes: [] },
@@ -235,6 +236,8 @@ describe("the window's text comes from strings.ts", () => {
     expect(document.querySelector(".read-as")).not.toBeNull();
     expect(document.querySelector(".read-limits")?.textContent).toContain("48");
     expect(document.querySelector(".read-order")?.textContent).toContain(en.search.sortPriceLow);
+    expect(document.querySelector(".read-chip.read-unapplied")?.textContent).toContain("§under 500");
+    expect(document.querySelector(".read-not-applied")?.textContent).toContain("§under 500");
     expect(document.querySelector("#language-note")).not.toBeNull();
     expect(document.querySelectorAll(".spelling").length).toBe(2);
     // The result of another kind than the one searched for says why its text counts half.

@@ -110,6 +110,7 @@ export const en = {
     readAs: (text: string) => (text ? `Searched for “${text}”, read:` : "Read:"),
     removePhrase: (phrase: string) => `Remove “${phrase}” from the search`,
     priceLimits: (limits: string) => `price ${limits}`,
+    noPrices: (phrase: string) => `No product has a price: “${phrase}” is not applied.`,
     priceBetween: (low: string, high: string) => `${low} to ${high}`,
     priceAtMost: (high: string) => `up to ${high}`,
     priceAtLeast: (low: string) => `${low} and up`,

@@ -12,4 +12,9 @@ kind: string,
 /**
  * The words as typed, joined by single spaces.
  */
-phrase: string, };
+phrase: string, 
+/**
+ * False for a price limit in a catalog where no product has a price: it would leave
+ * nothing, so the search goes on without it.
+ */
+applied: boolean, };

@@ -663,11 +663,12 @@ function sortLabels(): [Sort, string][] {
 
 /** What the typed text was read as, when it was more than words: a chip per phrase read as a
  * "not" term, a price limit or an order (removing one takes the phrase out of the text), then
- * the price limits searched with ("around 40" reads as a range) and the order the results are
- * in. */
+ * the price limits searched with ("around 40" reads as a range), the order the results are in,
+ * and a price limit that was not applied, as no product has a price. */
 function readAs(r: SearchResults): HTMLElement | null {
   if (r.read.length === 0) return null;
-  const limits = r.read.some((p) => p.kind === "price") ? priceLimits(r.filters) : null;
+  const limits = r.read.some((p) => p.kind === "price" && p.applied) ? priceLimits(r.filters) : null;
+  const unapplied = r.read.filter((p) => !p.applied);
   const order =
     r.read.some((p) => p.kind === "sort") && r.sort !== "relevance"
       ? (sortLabels().find(([v]) => v === r.sort)?.[1] ?? null)
@@ -679,7 +680,7 @@ function readAs(r: SearchResults): HTMLElement | null {
     r.read.map((p) =>
       h(
         "span",
-        { class: `chip read-chip read-${p.kind}` },
+        { class: `chip read-chip read-${p.kind}${p.applied ? "" : " read-unapplied"}` },
         p.phrase,
         h(
           "button",
@@ -699,6 +700,7 @@ function readAs(r: SearchResults): HTMLElement | null {
     ),
     limits === null ? null : h("span", { class: "read-limits" }, t.search.priceLimits(limits)),
     order === null ? null : h("span", { class: "read-limits read-order" }, order),
+    unapplied.map((p) => h("span", { class: "read-limits read-not-applied" }, t.search.noPrices(p.phrase))),
   );
 }
 
