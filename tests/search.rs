@@ -757,7 +757,7 @@ fn a_price_typed_in_a_catalog_without_prices_is_not_applied_and_says_so() {
     }
     std::fs::write(&csv, &rows).unwrap();
     let mut catalog = Catalog::open(dir.path().join("catalog")).unwrap();
-    import(&mut catalog, &[csv.clone()]);
+    import(&mut catalog, std::slice::from_ref(&csv));
     let s = Searcher::open(&catalog, Encoders::none()).unwrap();
     // Applied, it would leave nothing: every product lacks a price.
     let r = s
