@@ -689,11 +689,15 @@ impl Lexicon {
             .any(|id| self.in_categories[id as usize] > 0 || self.in_colours[id as usize])
     }
 
-    /// Whether the term names a kind of product: it is, as written or in the plural, a word of
-    /// the categories of some products but of fewer than half of them (a word of most
-    /// categories, "apparel", names no kind). Words it matches only as a prefix do not count
+    /// Whether the term names a kind of product: it is, as written or in the plural, a word
+    /// without digits of the categories of some products but of fewer than half of them (a word
+    /// of most categories, "apparel", names no kind). Words it matches only as a prefix do not count
     /// ("jacks" is not "jackets"). `ranges` are the term's word ids ([`Lexicon::ranges`]).
     fn names_a_kind(&self, t: &Term, ranges: &[Range<u32>]) -> bool {
+        // A number names no kind, though categories have them ("3/4ths", "2-in-1 Laptops").
+        if t.stem.chars().any(|c| c.is_ascii_digit()) {
+            return false;
+        }
         let in_categories = ranges
             .iter()
             .flat_map(Range::clone)
@@ -1560,6 +1564,22 @@ mod tests {
         assert!(share("gym shorts", 1) > share("gym shorts", 2));
         // A word that names no kind counts wherever it is.
         assert_eq!(share("pairs", 2), 1.0);
+    }
+
+    #[test]
+    fn a_number_in_a_category_names_no_kind() {
+        // "3" is a word of the cargos' leaf ("3/4ths"); the sofa's title has it as a size.
+        let ps = vec![
+            product_in("Durian Fabric 3 Seater Sofa", "", "Furniture/Sofas"),
+            product_in("Durian Leather 2 Seater Sofa", "", "Furniture/Sofas"),
+            product_in("Bodymark Men's Cargos", "", "Clothing/Cargos & 3-4ths"),
+            product_in("Balaji Velvet Sofa Cover", "", "Home/Sofa Covers"),
+        ];
+        let lex = Lexicon::build(&ps);
+        let all: Vec<usize> = (0..ps.len()).collect();
+        let w = lex.weigh(&lex.query_terms("3 seater"), &all);
+        assert_eq!(lex.coverage_and_kinds(0, &w), (1.0, None, false));
+        assert!(lex.coverage(1, &w) < 1.0);
     }
 
     #[test]
