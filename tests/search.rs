@@ -758,17 +758,15 @@ fn a_price_typed_in_a_catalog_without_prices_is_not_applied_and_says_so() {
     }
     std::fs::write(&csv, &rows).unwrap();
     let mut catalog = Catalog::open(dir.path().join("catalog")).unwrap();
-    import(&mut catalog, std::slice::from_ref(&csv));
-    let s = Searcher::open(&catalog, Encoders::none()).unwrap();
+    let mut search = |csv: &std::path::Path| {
+        import(&mut catalog, &[csv.to_path_buf()]);
+        let q = text_query("watch for women under 500");
+        (Searcher::open(&catalog, Encoders::none()).unwrap())
+            .search(&q, &Weights::default(), 10, 0)
+            .unwrap()
+    };
     // Applied, it would leave nothing: every product lacks a price.
-    let r = s
-        .search(
-            &text_query("watch for women under 500"),
-            &Weights::default(),
-            10,
-            0,
-        )
-        .unwrap();
+    let r = search(&csv);
     assert_eq!(r.text, "watch for women");
     assert_eq!(r.filters.max_price, None);
     assert_eq!(r.strong, 4, "{:?}", skus(&r));
@@ -779,21 +777,9 @@ fn a_price_typed_in_a_catalog_without_prices_is_not_applied_and_says_so() {
     assert!(!price[0].applied);
     // Once one product has a price, the limit applies: the products without one are left out.
     rows += "W9,Quartz Watch For Women,Watches,120\n";
-    std::fs::write(
-        &csv,
-        rows.replace("sku,title,category", "sku,title,category,price"),
-    )
-    .unwrap();
-    import(&mut catalog, &[csv]);
-    let s = Searcher::open(&catalog, Encoders::none()).unwrap();
-    let r = s
-        .search(
-            &text_query("watch for women under 500"),
-            &Weights::default(),
-            10,
-            0,
-        )
-        .unwrap();
+    let header = "sku,title,category";
+    std::fs::write(&csv, rows.replace(header, &format!("{header},price"))).unwrap();
+    let r = search(&csv);
     assert_eq!(skus(&r), ["W9"]);
     assert!(r.read.iter().all(|p| p.applied));
 }
