@@ -37,7 +37,9 @@ use crate::model_choice::{Encoders, Unavailable};
 use crate::models::ModelKind;
 use crate::phash;
 use crate::photo;
-use crate::query::{Filters, PhotoInput, Query, ReadPhrase, Sort, Weights, parse_text_in};
+use crate::query::{
+    Filters, LONG_QUERY_WORDS, PhotoInput, Query, ReadPhrase, Sort, Weights, parse_text_in,
+};
 use crate::vectors::ModelVectors;
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -184,6 +186,10 @@ pub struct SearchResults {
     pub language_note: Option<LanguageNote>,
     /// Typed words that no product has, and the catalog words searched for instead.
     pub spelling: Vec<Spelling>,
+    /// Words of a short query (up to [`LONG_QUERY_WORDS`]) that no product has and that were
+    /// not read as other words: only the models read them ("sunglasses" where the catalog has
+    /// none).
+    pub unknown: Vec<String>,
     /// With a text-to-photo signal weighed above 0: how well the catalog's titles find their
     /// own photos with the visual model (Somers' D, [`hubness::agreement`]), which that
     /// signal's evidence is multiplied by; near 0 for a model that cannot read this catalog.
@@ -229,6 +235,7 @@ pub struct Prepared {
     /// Told once here, not at every ranking: see [`Searcher::language_note`].
     language_note: Option<LanguageNote>,
     spelling: Vec<Spelling>,
+    unknown: Vec<String>,
 }
 
 impl Prepared {
@@ -287,6 +294,8 @@ struct QuerySide {
     terms: Vec<lexicon::Term>,
     /// Typed words no product has, read as the catalog word they were likely meant to be.
     spelling: Vec<Spelling>,
+    /// Typed words no product has, read as no other ([`SearchResults::unknown`]).
+    unknown: Vec<String>,
 }
 
 /// Each signal's raw score for one product (`None`: the signal does not apply), and the rows of
@@ -392,6 +401,8 @@ struct ReadWords {
     terms: Vec<lexicon::Term>,
     corrected: Vec<Spelling>,
     as_others: Vec<Spelling>,
+    /// Words no product has, read as no other.
+    unknown: Vec<String>,
 }
 
 /// Per-query evidence from raw scores (see [`crate::fusion`]).
@@ -711,6 +722,7 @@ impl Searcher {
             sort: read.sort,
             language_note,
             spelling: side.spelling,
+            unknown: side.unknown,
         })
     }
 
@@ -724,6 +736,7 @@ impl Searcher {
             passage_query: None,
             terms: Vec::new(),
             spelling: Vec::new(),
+            unknown: Vec::new(),
         };
         if let Some(input) = &q.photo {
             let bytes = match input {
@@ -765,6 +778,9 @@ impl Searcher {
         let words = self.read_words(&keyword_text);
         side.terms = words.terms;
         side.spelling = words.corrected;
+        if like.is_none() && text.split_whitespace().count() <= LONG_QUERY_WORDS {
+            side.unknown = words.unknown;
+        }
         tracing::debug!("query words read in {:.2?}", started.elapsed());
         // The models read the text with its typos corrected too.
         let text = &meant(text, &side.spelling);
@@ -792,6 +808,7 @@ impl Searcher {
             terms: Vec::new(),
             corrected: Vec::new(),
             as_others: Vec::new(),
+            unknown: Vec::new(),
         };
         for mut t in self.lexicon.query_terms(text) {
             let mut read = vec![];
@@ -827,6 +844,9 @@ impl Searcher {
             }
             if read.is_empty() {
                 read.push(t);
+            }
+            if self.lexicon.matching(&read).is_empty() {
+                out.unknown.extend(read.iter().map(|t| t.typed.clone()));
             }
             for t in read {
                 if !out.terms.contains(&t) {
@@ -1286,6 +1306,7 @@ impl Searcher {
             unavailable: self.encoders.unavailable.clone(),
             language_note: prep.language_note.clone(),
             spelling: prep.spelling.clone(),
+            unknown: prep.unknown.clone(),
             title_photo_agreement: self
                 .hubs
                 .agreement

@@ -401,6 +401,24 @@ fn a_misspelt_word_is_searched_as_the_catalog_word_and_said_so() {
 }
 
 #[test]
+fn a_word_no_product_has_is_said_unless_it_was_read_as_another() {
+    let s = searcher();
+    let unknown = |q: &str| {
+        s.search(&text_query(q), &text_weights(), 5, 0)
+            .unwrap()
+            .unknown
+    };
+    // Luma sells no sunglasses: the results are whatever the meaning finds, and say why.
+    assert_eq!(unknown("sunglasses for men"), ["sunglasses"]);
+    // A typo, a shade and words run together are read as the catalog's words.
+    for q in ["hoodei", "violet hoodie", "yogastrap", "men's hoodies"] {
+        assert!(unknown(q).is_empty(), "{q}: {:?}", unknown(q));
+    }
+    // A sentence is not picked apart word by word.
+    assert!(unknown("my husband wears these sunglasses every day on his long walks").is_empty());
+}
+
+#[test]
 fn words_run_together_or_written_apart_find_what_the_catalog_writes() {
     let s = searcher();
     let search = |q: &str| s.search(&text_query(q), &text_weights(), 10, 0).unwrap();

@@ -329,6 +329,9 @@ pub fn print_results(r: &vitrine::search::SearchResults) {
             );
         }
     }
+    for w in &r.unknown {
+        esay!("note: no product has “{w}”; only the meaning of the query can find it");
+    }
     for p in r.read.iter().filter(|p| !p.applied) {
         esay!(
             "note: no product has a price; “{}” was not applied",

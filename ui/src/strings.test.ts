@@ -106,6 +106,7 @@ const fakeApi = {
         { typed: "§bakpack", read: "§backpack", colour: false },
         { typed: "§navy", read: "§blue", colour: true },
       ],
+      unknown: ["§sunglasses"],
       title_photo_agreement: 0.02,
     },
   }),
@@ -240,6 +241,7 @@ describe("the window's text comes from strings.ts", () => {
     expect(document.querySelector(".read-not-applied")?.textContent).toContain("§under 500");
     expect(document.querySelector("#language-note")).not.toBeNull();
     expect(document.querySelectorAll(".spelling").length).toBe(2);
+    expect(document.querySelector(".unknown-word")?.textContent).toContain("§sunglasses");
     // The result of another kind than the one searched for says why its text counts half.
     expect(document.querySelector('[data-sku="§A2"] .other-kind')?.textContent).toContain(en.search.otherKind);
     expect(document.querySelector('[data-sku="§A1"] .other-kind')).toBeNull();

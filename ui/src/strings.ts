@@ -127,6 +127,7 @@ export const en = {
     weakVisualModel: (percent: number) =>
       `The visual model finds few of this catalog’s products from their titles, so its text↔photo signal counts for ${percent}% here.`,
     spelling: (typed: string, read: string) => `No product has “${typed}”: searched for “${read}”.`,
+    unknown: (word: string) => `No product has “${word}”: only the meaning of the search can find it.`,
     shade: (typed: string, read: string) => `No product’s colour is “${typed}”: searched for “${read}” too.`,
     moreLikeThis: "More like this",
   },

@@ -44,6 +44,12 @@ language_note: LanguageNote | null,
  */
 spelling: Array<Spelling>, 
 /**
+ * Words of a short query (up to [`LONG_QUERY_WORDS`]) that no product has and that were
+ * not read as other words: only the models read them ("sunglasses" where the catalog has
+ * none).
+ */
+unknown: Array<string>, 
+/**
  * With a text-to-photo signal weighed above 0: how well the catalog's titles find their
  * own photos with the visual model (Somers' D, [`hubness::agreement`]), which that
  * signal's evidence is multiplied by; near 0 for a model that cannot read this catalog.

@@ -513,6 +513,7 @@ export function renderResults(appended = false): void {
     r.spelling.map((s) =>
       h("p", { class: "hint spelling" }, (s.colour ? t.search.shade : t.search.spelling)(s.typed, s.read)),
     ),
+    r.unknown.map((w) => h("p", { class: "hint unknown-word" }, t.search.unknown(w))),
     r.language_note
       ? h(
           "p",
