@@ -805,6 +805,16 @@ impl Lexicon {
         part
     }
 
+    /// Whether some product has one of the terms, in any field ([`Lexicon::matching`] is not
+    /// empty), without gathering the products.
+    pub fn finds_any(&self, terms: &[Term]) -> bool {
+        terms
+            .iter()
+            .flat_map(|t| self.ranges(t))
+            .flatten()
+            .any(|id| !self.postings[id as usize].is_empty())
+    }
+
     /// Products with any of the terms in any field.
     pub fn matching(&self, terms: &[Term]) -> Vec<usize> {
         let mut out: Vec<usize> = terms

@@ -845,7 +845,7 @@ impl Searcher {
             if read.is_empty() {
                 read.push(t);
             }
-            if self.lexicon.matching(&read).is_empty() {
+            if !self.lexicon.finds_any(&read) {
                 out.unknown.extend(read.iter().map(|t| t.typed.clone()));
             }
             for t in read {
