@@ -109,6 +109,11 @@ pub fn content_terms(text: &str) -> Vec<Term> {
     }
 }
 
+/// Whether a word has a digit: a number, a size or a SKU, not a word to correct or a kind.
+fn has_digits(w: &str) -> bool {
+    w.chars().any(|c| c.is_ascii_digit())
+}
+
 /// NLTK's English stop words, less those that can name a product's property ("down", "off",
 /// "up", "over", "out", "under").
 fn is_function_word(word: &str) -> bool {
@@ -695,7 +700,7 @@ impl Lexicon {
     /// count ("jacks" is not "jackets"). `ranges` are the term's word ids ([`Lexicon::ranges`]).
     fn names_a_kind(&self, t: &Term, ranges: &[Range<u32>]) -> bool {
         // A number names no kind, though categories have them ("3/4ths", "2-in-1 Laptops").
-        if t.stem.chars().any(|c| c.is_ascii_digit()) {
+        if has_digits(&t.stem) {
             return false;
         }
         let in_categories = ranges
@@ -918,13 +923,12 @@ impl Lexicon {
     /// "Blake" of one product, and was "black"; "jacke" begins "jacket", a kind, and is left to
     /// find it.
     pub fn correction(&self, t: &Term) -> Option<String> {
-        let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
         let mut forms = vec![t.stem.as_str()];
         if t.typed != t.stem {
             forms.push(t.typed.as_str());
         }
         forms.retain(|f| typos_allowed(f.chars().count()) > 0);
-        if forms.is_empty() || digits(&t.stem) {
+        if forms.is_empty() || has_digits(&t.stem) {
             return None;
         }
         let typed = if t.typed == t.stem { &t.stem } else { &t.typed };
@@ -939,7 +943,7 @@ impl Lexicon {
         }
         let mut best: Option<(usize, Reverse<usize>, Reverse<usize>, usize)> = None;
         for (id, w) in self.vocabulary.iter().enumerate() {
-            if digits(w) {
+            if has_digits(w) {
                 continue;
             }
             let Some(d) = forms.iter().filter_map(|f| typo_distance(f, w)).min() else {
@@ -1198,7 +1202,7 @@ impl Lexicon {
     /// "tshirt"), where neither is a function word, unless the first is a single letter, and
     /// only the first, a number, has digits.
     fn joined(&self, a: &str, b: &str) -> Option<Vec<String>> {
-        let plain = |w: &str| !is_function_word(w) && !w.chars().any(|c| c.is_ascii_digit());
+        let plain = |w: &str| !is_function_word(w) && !has_digits(w);
         let letter = |w: &str| w.chars().count() == 1 && w.chars().all(char::is_alphabetic);
         let number = |w: &str| w.chars().all(|c| c.is_ascii_digit());
         // Words, or a number and its unit ("65 cm": "65cm").
@@ -1227,7 +1231,7 @@ impl Lexicon {
     /// and is no function word. None for a word with digits or one of under 4 letters.
     pub fn split(&self, t: &Term) -> Option<(String, String)> {
         let w = &t.stem;
-        if w.chars().count() < 4 || w.chars().any(|c| c.is_ascii_digit()) || self.known(t) {
+        if w.chars().count() < 4 || has_digits(w) || self.known(t) {
             return None;
         }
         let id = |v: &str| word_id(&self.vocabulary, v);
@@ -1315,8 +1319,7 @@ impl Lexicon {
     /// English stemmer ("hiking" finds "hike" and "hikes", "commuting" finds "commuter"), most
     /// products first. None for a word of under 4 letters or one with digits.
     pub fn same_root(&self, t: &Term) -> Vec<String> {
-        let digits = |w: &str| w.chars().any(|c| c.is_ascii_digit());
-        if t.stem.chars().count() < 4 || digits(&t.stem) || self.known(t) {
+        if t.stem.chars().count() < 4 || has_digits(&t.stem) || self.known(t) {
             return Vec::new();
         }
         let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
@@ -1331,7 +1334,7 @@ impl Lexicon {
                     &self.vocabulary[id as usize],
                 )
             })
-            .filter(|(_, w)| !digits(w) && stemmer.stem(w) == root)
+            .filter(|(_, w)| !has_digits(w) && stemmer.stem(w) == root)
             .collect();
         kin.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
         kin.into_iter().map(|(_, w)| w.clone()).collect()

@@ -768,23 +768,17 @@ fn in_a_catalog_of_titles_function_words_do_not_match_and_other_forms_of_a_word_
 
 #[test]
 fn a_price_typed_in_a_catalog_without_prices_is_not_applied_and_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = dir.path().join("products.csv");
     let mut rows = String::from("sku,title,category\n");
     for i in 0..4 {
         rows += &format!("W{i},Analog Watch {i} For Women,Watches\nB{i},Tote Bag {i},Bags\n");
     }
-    std::fs::write(&csv, &rows).unwrap();
-    let mut catalog = Catalog::open(dir.path().join("catalog")).unwrap();
-    let mut search = |csv: &std::path::Path| {
-        import(&mut catalog, &[csv.to_path_buf()]);
+    let search = |rows: &str| {
+        let (_dir, s) = searcher_of(rows);
         let q = text_query("watch for women under 500");
-        (Searcher::open(&catalog, Encoders::none()).unwrap())
-            .search(&q, &Weights::default(), 10, 0)
-            .unwrap()
+        s.search(&q, &Weights::default(), 10, 0).unwrap()
     };
     // Applied, it would leave nothing: every product lacks a price.
-    let r = search(&csv);
+    let r = search(&rows);
     assert_eq!(r.text, "watch for women");
     assert_eq!(r.filters.max_price, None);
     assert_eq!(r.strong, 4, "{:?}", skus(&r));
@@ -796,8 +790,7 @@ fn a_price_typed_in_a_catalog_without_prices_is_not_applied_and_says_so() {
     // Once one product has a price, the limit applies: the products without one are left out.
     rows += "W9,Quartz Watch For Women,Watches,120\n";
     let header = "sku,title,category";
-    std::fs::write(&csv, rows.replace(header, &format!("{header},price"))).unwrap();
-    let r = search(&csv);
+    let r = search(&rows.replace(header, &format!("{header},price")));
     assert_eq!(skus(&r), ["W9"]);
     assert!(r.read.iter().all(|p| p.applied));
 }
