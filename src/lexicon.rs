@@ -820,6 +820,16 @@ impl Lexicon {
             .any(|id| !self.postings[id as usize].is_empty())
     }
 
+    /// Whether some product has a word of `t` and a word of one of `others`.
+    pub fn together(&self, t: &Term, others: &[Term]) -> bool {
+        let theirs: Vec<Vec<Range<u32>>> = others.iter().map(|o| self.ranges(o)).collect();
+        self.ranges(t)
+            .into_iter()
+            .flatten()
+            .flat_map(|id| &self.postings[id as usize])
+            .any(|&(pi, _)| theirs.iter().any(|r| self.has(pi as usize, r)))
+    }
+
     /// Products with any of the terms in any field.
     pub fn matching(&self, terms: &[Term]) -> Vec<usize> {
         let mut out: Vec<usize> = terms

@@ -810,7 +810,18 @@ impl Searcher {
             as_others: Vec::new(),
             unknown: Vec::new(),
         };
-        for mut t in self.lexicon.query_terms(text) {
+        let terms = self.lexicon.query_terms(text);
+        // The query's other words that products have: a correction must be met by one of them
+        // in some product ("teak couch" is not "team couch" where no team product is a couch).
+        let found: Vec<bool> = terms
+            .iter()
+            .map(|t| self.lexicon.finds_any(std::slice::from_ref(t)))
+            .collect();
+        for (i, mut t) in terms.clone().into_iter().enumerate() {
+            let context: Vec<lexicon::Term> = (terms.iter().zip(&found).enumerate())
+                .filter(|&(j, (_, &f))| j != i && f)
+                .map(|(_, (o, _))| o.clone())
+                .collect();
             let mut read = vec![];
             let colours = self.lexicon.colours_of_shade(&t);
             if !colours.is_empty() {
@@ -825,7 +836,12 @@ impl Searcher {
                     .iter()
                     .any(|w| self.knows_word(w))
             {
-                if let Some(word) = self.lexicon.correction(&t) {
+                let corrected = self.lexicon.correction(&t).filter(|word| {
+                    let mut c = t.clone();
+                    c.read_as(word);
+                    context.is_empty() || self.lexicon.together(&c, &context)
+                });
+                if let Some(word) = corrected {
                     t.read_as(&word);
                     out.corrected.push(Spelling {
                         typed: t.typed.clone(),

@@ -401,6 +401,39 @@ fn a_misspelt_word_is_searched_as_the_catalog_word_and_said_so() {
 }
 
 #[test]
+fn a_correction_must_be_met_by_the_other_words_of_the_query_in_some_product() {
+    let (_dir, s) = searcher_of(
+        "sku,title,category\n\
+         T0,Striker Team Jersey,Sports/Team Sports\nT1,Goalie Team Gloves,Sports/Team Sports\n\
+         C0,Oslo Fabric Couch,Furniture/Couches\nC1,Bergen Leather Couch,Furniture/Couches\n\
+         L0,Wipro Light Bulb,Lighting/Bulbs\nL1,Syska Light Bulb,Lighting/Bulbs\n",
+    );
+    let search = |q: &str| s.search(&text_query(q), &Weights::default(), 6, 0).unwrap();
+    let read = |r: &SearchResults| {
+        r.spelling
+            .iter()
+            .map(|s| s.read.clone())
+            .collect::<Vec<_>>()
+    };
+    // "teak" is one letter from "team", but no team product is a couch: the word is what the
+    // catalog lacks, not a typo, and the couches come first.
+    let r = search("teak couch");
+    assert!(r.spelling.is_empty(), "{:?}", r.spelling);
+    assert_eq!(r.unknown, ["teak"]);
+    assert!(
+        skus(&r)[..2].iter().all(|s| s.starts_with('C')),
+        "{:?}",
+        skus(&r)
+    );
+    // Where products have the correction with another word of the query, it is read.
+    for (q, word, kind) in [("ligth bulb", "light", 'L'), ("tema jersey", "team", 'T')] {
+        let r = search(q);
+        assert_eq!(read(&r), [word], "{q}");
+        assert!(skus(&r)[0].starts_with(kind), "{q}: {:?}", skus(&r));
+    }
+}
+
+#[test]
 fn a_word_no_product_has_is_said_unless_it_was_read_as_another() {
     let s = searcher();
     let unknown = |q: &str| {
