@@ -811,17 +811,11 @@ impl Searcher {
             unknown: Vec::new(),
         };
         let terms = self.lexicon.query_terms(text);
-        // The query's other words that products have: a correction must be met by one of them
-        // in some product ("teak couch" is not "team couch" where no team product is a couch).
         let found: Vec<bool> = terms
             .iter()
             .map(|t| self.lexicon.finds_any(std::slice::from_ref(t)))
             .collect();
-        for (i, mut t) in terms.clone().into_iter().enumerate() {
-            let context: Vec<lexicon::Term> = (terms.iter().zip(&found).enumerate())
-                .filter(|&(j, (_, &f))| j != i && f)
-                .map(|(_, (o, _))| o.clone())
-                .collect();
+        for (i, mut t) in terms.iter().cloned().enumerate() {
             let mut read = vec![];
             let colours = self.lexicon.colours_of_shade(&t);
             if !colours.is_empty() {
@@ -836,7 +830,14 @@ impl Searcher {
                     .iter()
                     .any(|w| self.knows_word(w))
             {
+                // A correction must be met by one of the query's other words that products have,
+                // in some product: "teak couch" is not "team couch" where no team product is a
+                // couch.
                 let corrected = self.lexicon.correction(&t).filter(|word| {
+                    let context: Vec<lexicon::Term> = (terms.iter().zip(&found).enumerate())
+                        .filter(|&(j, (_, &f))| j != i && f)
+                        .map(|(_, (o, _))| o.clone())
+                        .collect();
                     let mut c = t.clone();
                     c.read_as(word);
                     context.is_empty() || self.lexicon.together(&c, &context)
